@@ -1,0 +1,33 @@
+# Front end for the CMake build. The README's two commands are `make run`
+# and `make test`; both install what they need first.
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps configure test run bench fuzz format clean
+
+all: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+configure:
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+deps:
+	scripts/install-deps.sh
+
+test: deps
+	scripts/test.sh
+
+run: deps all
+	scripts/run.sh
+
+bench: all
+	$(BUILD)/vmdb bench tree
+
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,1347 @@
+// gen-vectors.mjs — reference implementation of the vmdb v1 protocol in
+// JavaScript, and generator of the protocol's test vectors.
+//
+// Purpose. This script implements docs/PROTOCOL.md from its text alone,
+// independently of the C implementation in src/: row keys (§1), strict
+// canonical JSON (JCS as vmdb applies it, §2), the sparse Merkle tree with its
+// single-key proofs and multiproofs (§3–§5), signed state headers (§6) and the
+// RFC 9162 history tree (§7). It contains both the provers and the VERIFIERS,
+// checks every vector it produces with its own verifiers (plus mutation tests:
+// every corrupted proof must be rejected), and then writes
+// docs/vectors/v1.json, which the C test suite replays. The verifier half is
+// meant to grow into the project's JS verifier.
+//
+// Usage:   node scripts/gen-vectors.mjs        (Node 20, built-in modules only)
+// Output:  docs/vectors/v1.json, deterministic (fixed-seed PRNG, Ed25519 is
+//          deterministic), byte-identical on every run.
+//
+// Conventions: binary strings are Buffers; hex is lower case; every helper that
+// can fail on untrusted input throws VerifyError / JcsError, which the
+// verifiers turn into a false result.
+
+import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+/** Throws unless cond holds. Used for the self-consistency checks. */
+function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+/** SHA-256 over the concatenation of the given Buffers / strings (UTF-8). */
+function H(...parts) {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(typeof p === 'string' ? Buffer.from(p, 'utf8') : p);
+  return h.digest();
+}
+
+const Z = Buffer.alloc(32); // 32 zero bytes
+const hex = (b) => Buffer.from(b).toString('hex');
+const unhex = (s) => Buffer.from(s, 'hex');
+const u8 = (n) => Buffer.from([n]);
+function u16(n) { const b = Buffer.alloc(2); b.writeUInt16BE(n); return b; }
+function u32(n) { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; }
+function u64(n) { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; }
+
+/** Bit i of a 32-byte string, counted from the MSB of byte 0 (PROTOCOL notation). */
+function bitAt(k, i) { return (k[i >> 3] >> (7 - (i & 7))) & 1; }
+
+/** Deterministic PRNG: SplitMix64 over BigInt. Returns a function yielding u64 BigInts. */
+function splitmix64(seed) {
+  let state = BigInt.asUintN(64, BigInt(seed));
+  return () => {
+    state = BigInt.asUintN(64, state + 0x9e3779b97f4a7c15n);
+    let z = state;
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    return z ^ (z >> 31n);
+  };
+}
+
+/** n pseudo-random bytes from a splitmix64 generator. */
+function randomBytes(next, n) {
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i += 8) {
+    const b = u64(next());
+    b.copy(out, i, 0, Math.min(8, n - i));
+  }
+  return out;
+}
+
+/** IEEE-754 double <-> 64-bit big-endian pattern. */
+function doubleFromBits(bits) { const b = Buffer.alloc(8); b.writeBigUInt64BE(bits); return b.readDoubleBE(0); }
+function bitsFromDouble(d) { const b = Buffer.alloc(8); b.writeDoubleBE(d); return b.readBigUInt64BE(0); }
+
+// ---------------------------------------------------------------------------
+// §2.1  Strict JSON parsing and JCS (RFC 8785) as vmdb applies it
+// ---------------------------------------------------------------------------
+
+class JcsError extends Error {}
+
+const MAX_INPUT_BYTES = 16 * 1024 * 1024; // "more than 16 MiB of input" is rejected
+const MAX_DEPTH = 128;                     // "nesting deeper than 128 levels" is rejected
+
+/** A parsed JSON object: members in input order, names already unescaped. */
+class JObject {
+  constructor(members) { this.members = members; } // [[name, value], ...]
+}
+
+/**
+ * Strict UTF-8 decoder: rejects overlong forms, surrogates (U+D800..DFFF),
+ * code points above U+10FFFF and truncated sequences. Returns a JS string.
+ */
+function decodeUtf8Strict(buf) {
+  const parts = [];
+  let i = 0;
+  const cont = (j, lo = 0x80, hi = 0xbf) => {
+    if (j >= buf.length || buf[j] < lo || buf[j] > hi) throw new JcsError('invalid UTF-8');
+    return buf[j] & 0x3f;
+  };
+  while (i < buf.length) {
+    const b = buf[i];
+    let cp;
+    if (b < 0x80) { cp = b; i += 1; }
+    else if (b >= 0xc2 && b <= 0xdf) { cp = ((b & 0x1f) << 6) | cont(i + 1); i += 2; }
+    else if (b >= 0xe0 && b <= 0xef) {
+      const lo = b === 0xe0 ? 0xa0 : 0x80;     // no overlong 3-byte forms
+      const hi = b === 0xed ? 0x9f : 0xbf;     // no surrogates
+      cp = ((b & 0x0f) << 12) | (cont(i + 1, lo, hi) << 6) | cont(i + 2); i += 3;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      const lo = b === 0xf0 ? 0x90 : 0x80;     // no overlong 4-byte forms
+      const hi = b === 0xf4 ? 0x8f : 0xbf;     // nothing above U+10FFFF
+      cp = ((b & 0x07) << 18) | (cont(i + 1, lo, hi) << 12) | (cont(i + 2) << 6) | cont(i + 3); i += 4;
+    } else throw new JcsError('invalid UTF-8');
+    parts.push(String.fromCodePoint(cp));
+  }
+  return parts.join('');
+}
+
+/**
+ * Normalises a decimal number given as sign, digit string and BigInt
+ * exponent (value = digits × 10^exp) so that two equal decimal numbers get
+ * equal forms: no leading or trailing zeros in the digits; zero (of either
+ * sign) is {zero: true}.
+ */
+function normaliseDecimal(neg, digits, exp) {
+  let i = 0;
+  while (i < digits.length && digits[i] === '0') i++;
+  digits = digits.slice(i);
+  if (digits === '') return { zero: true };
+  let j = digits.length;
+  while (digits[j - 1] === '0') j--;
+  return { zero: false, neg, digits: digits.slice(0, j), exp: exp + BigInt(digits.length - j) };
+}
+
+const NUMBER_RE = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?$/;
+
+/** The decimal number denoted by a JSON number literal (or by String(d)). */
+function decimalOfLiteral(lit) {
+  const m = NUMBER_RE.exec(lit);
+  if (!m) throw new JcsError(`malformed number ${JSON.stringify(lit)}`);
+  const [, sign, int, frac = '', exp = '0'] = m;
+  return normaliseDecimal(sign === '-', int + frac, BigInt(exp) - BigInt(frac.length));
+}
+
+function sameDecimal(a, b) {
+  if (a.zero || b.zero) return a.zero === b.zero; // -0 and 0 are the same decimal number
+  return a.neg === b.neg && a.digits === b.digits && a.exp === b.exp;
+}
+
+/**
+ * Parses a JSON number literal under the round-trip rule of §2.1: the
+ * literal must denote exactly the decimal number that Number::toString
+ * produces for the double it rounds to. Returns that double.
+ */
+function parseNumberLiteral(lit) {
+  const dec = decimalOfLiteral(lit);
+  if (dec.zero) return lit.startsWith('-') ? -0 : 0;
+  // A shortest round-trip representation never has more than 17 significant
+  // digits, so longer literals cannot satisfy the rule. Rejecting them here
+  // also means Number() below only ever sees <= 17 significant digits, for
+  // which ECMAScript guarantees correct rounding (RoundMVResult).
+  if (dec.digits.length > 17) throw new JcsError(`number ${lit} does not round-trip`);
+  const n = dec.exp + BigInt(dec.digits.length); // value = 0.digits × 10^n
+  if (n > 309n) throw new JcsError(`number ${lit} overflows a double`);
+  if (n < -323n) throw new JcsError(`number ${lit} underflows a double`);
+  const d = Number(`${dec.neg ? '-' : ''}${dec.digits}e${dec.exp}`);
+  if (!Number.isFinite(d)) throw new JcsError(`number ${lit} overflows a double`);
+  if (!sameDecimal(dec, decimalOfLiteral(String(d)))) {
+    throw new JcsError(`number ${lit} does not round-trip (nearest double prints as ${String(d)})`);
+  }
+  return d;
+}
+
+/** Recursive-descent parser for RFC 8259 JSON text with vmdb's extra rules. */
+class JsonParser {
+  constructor(text) { this.s = text; this.i = 0; this.depth = 0; }
+
+  fail(msg) { throw new JcsError(`${msg} at offset ${this.i}`); }
+
+  ws() {
+    const s = this.s;
+    while (this.i < s.length) {
+      const c = s[this.i];
+      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') this.i++;
+      else break;
+    }
+  }
+
+  document() {
+    this.ws();
+    const v = this.value();
+    this.ws();
+    if (this.i !== this.s.length) this.fail('trailing characters after the value');
+    return v;
+  }
+
+  value() {
+    const c = this.s[this.i];
+    if (c === '{') return this.object();
+    if (c === '[') return this.array();
+    if (c === '"') return this.string();
+    if (c === '-' || (c >= '0' && c <= '9')) return this.number();
+    for (const [word, val] of [['true', true], ['false', false], ['null', null]]) {
+      if (this.s.startsWith(word, this.i)) { this.i += word.length; return val; }
+    }
+    this.fail('unexpected character');
+  }
+
+  enter() { if (++this.depth > MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH}`); }
+
+  object() {
+    this.enter();
+    this.i++; // '{'
+    const members = [];
+    const seen = new Set();
+    this.ws();
+    if (this.s[this.i] === '}') { this.i++; this.depth--; return new JObject(members); }
+    for (;;) {
+      this.ws();
+      if (this.s[this.i] !== '"') this.fail('expected a member name');
+      const name = this.string();
+      if (seen.has(name)) this.fail(`duplicate member name ${JSON.stringify(name)}`);
+      seen.add(name);
+      this.ws();
+      if (this.s[this.i] !== ':') this.fail("expected ':'");
+      this.i++;
+      this.ws();
+      members.push([name, this.value()]);
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === '}') break;
+      if (c !== ',') this.fail("expected ',' or '}'");
+    }
+    this.depth--;
+    return new JObject(members);
+  }
+
+  array() {
+    this.enter();
+    this.i++; // '['
+    const items = [];
+    this.ws();
+    if (this.s[this.i] === ']') { this.i++; this.depth--; return items; }
+    for (;;) {
+      this.ws();
+      items.push(this.value());
+      this.ws();
+      const c = this.s[this.i++];
+      if (c === ']') break;
+      if (c !== ',') this.fail("expected ',' or ']'");
+    }
+    this.depth--;
+    return items;
+  }
+
+  hex4() {
+    const h = this.s.slice(this.i, this.i + 4);
+    if (!/^[0-9a-fA-F]{4}$/.test(h)) this.fail('bad \\u escape');
+    this.i += 4;
+    return parseInt(h, 16);
+  }
+
+  string() {
+    const s = this.s;
+    this.i++; // opening quote
+    const out = [];
+    for (;;) {
+      if (this.i >= s.length) this.fail('unterminated string');
+      const c = s[this.i];
+      const code = c.charCodeAt(0);
+      if (c === '"') { this.i++; break; }
+      if (code < 0x20) this.fail('raw control character in string');
+      if (c !== '\\') { out.push(c); this.i++; continue; }
+      const e = s[this.i + 1];
+      this.i += 2;
+      const simple = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }[e];
+      if (simple !== undefined) { out.push(simple); continue; }
+      if (e !== 'u') this.fail('invalid escape');
+      const u = this.hex4();
+      if (u >= 0xdc00 && u <= 0xdfff) this.fail('lone low surrogate escape');
+      if (u >= 0xd800 && u <= 0xdbff) {
+        // must be immediately followed by an escaped low surrogate
+        if (s[this.i] !== '\\' || s[this.i + 1] !== 'u') this.fail('lone high surrogate escape');
+        this.i += 2;
+        const lo = this.hex4();
+        if (lo < 0xdc00 || lo > 0xdfff) this.fail('lone high surrogate escape');
+        out.push(String.fromCharCode(u, lo));
+        continue;
+      }
+      out.push(String.fromCharCode(u));
+    }
+    return out.join('');
+  }
+
+  number() {
+    // Take the maximal run of number characters; a valid document never has
+    // one of these right after a number, so this loses nothing.
+    const start = this.i;
+    while (this.i < this.s.length && /[-+0-9.eE]/.test(this.s[this.i])) this.i++;
+    return parseNumberLiteral(this.s.slice(start, this.i));
+  }
+}
+
+/** Parses UTF-8 JSON text (Buffer or JS string) under §2.1; throws JcsError. */
+function parseJson(input) {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  if (bytes.length > MAX_INPUT_BYTES) throw new JcsError('input larger than 16 MiB');
+  return new JsonParser(decodeUtf8Strict(bytes)).document();
+}
+
+/**
+ * ECMAScript Number::toString written out from the rules of PROTOCOL §2.1
+ * (RFC 8785 §3.2.2.3). The shortest round-trip digits come from
+ * toExponential(); the result is asserted equal to String(d), so every
+ * number this script serialises also checks the PROTOCOL text.
+ */
+function numberToString(d) {
+  assert(Number.isFinite(d), 'JSON numbers are finite');
+  if (d === 0) return '0'; // also -0
+  const [mant, e] = Math.abs(d).toExponential().split('e');
+  const digits = mant.replace('.', '');
+  const k = digits.length;
+  const n = Number(e) + 1; // value = 0.digits × 10^n
+  let out;
+  if (k <= n && n <= 21) out = digits + '0'.repeat(n - k);
+  else if (0 < n && n <= 21) out = `${digits.slice(0, n)}.${digits.slice(n)}`;
+  else if (-6 < n && n <= 0) out = `0.${'0'.repeat(-n)}${digits}`;
+  else out = `${digits[0]}${k > 1 ? '.' + digits.slice(1) : ''}e${n - 1 >= 0 ? '+' : '-'}${Math.abs(n - 1)}`;
+  out = (d < 0 ? '-' : '') + out;
+  assert(out === String(d), `PROTOCOL number rules give ${out}, ECMAScript gives ${String(d)}`);
+  return out;
+}
+
+/** RFC 8785 string serialisation (§2.1 "Strings"). */
+function stringToJcs(str) {
+  let out = '"';
+  for (const ch of str) {
+    const c = ch.codePointAt(0);
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (c === 0x08) out += '\\b';
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0c) out += '\\f';
+    else if (c === 0x0d) out += '\\r';
+    else if (c < 0x20) out += '\\u' + c.toString(16).padStart(4, '0');
+    else out += ch; // everything else, incl. U+007F, U+2028 and non-ASCII, literally
+  }
+  return out + '"';
+}
+
+/** Compares two strings as sequences of UTF-16 code units. */
+function compareUtf16(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** Serialises a parsed value in canonical form; returns a JS string. */
+function serialiseJcs(v) {
+  if (v === null) return 'null';
+  if (v === true) return 'true';
+  if (v === false) return 'false';
+  if (typeof v === 'number') return numberToString(v);
+  if (typeof v === 'string') return stringToJcs(v);
+  if (Array.isArray(v)) return `[${v.map(serialiseJcs).join(',')}]`;
+  assert(v instanceof JObject, 'unknown value type');
+  const sorted = [...v.members].sort((a, b) => compareUtf16(a[0], b[0]));
+  return `{${sorted.map(([k, x]) => `${stringToJcs(k)}:${serialiseJcs(x)}`).join(',')}}`;
+}
+
+/** JCS(text) as vmdb applies it: canonical JSON text (JS string). Throws JcsError. */
+function jcs(input) { return serialiseJcs(parseJson(input)); }
+
+/** Whether input is accepted by §2.1. */
+function jcsAccepts(input) {
+  try { parseJson(input); return true; } catch (e) { if (e instanceof JcsError) return false; throw e; }
+}
+
+// ---------------------------------------------------------------------------
+// §1 Row key, §2 Row value
+// ---------------------------------------------------------------------------
+
+/** k = H("vmdb/v1/key" || 0x00 || u16(len table) || table || u32(len pk) || pk) */
+function rowKey(table, pk) {
+  const t = Buffer.from(table, 'utf8');
+  const p = Buffer.from(pk, 'utf8');
+  assert(t.length <= 0xffff, 'table name at most 65535 bytes');
+  return H('vmdb/v1/key', u8(0), u16(t.length), t, u32(p.length), p);
+}
+
+/** v = H("vmdb/v1/row" || 0x00 || JCS(row)); the row must be a JSON object. */
+function rowValue(rowJsonText) {
+  const parsed = parseJson(rowJsonText);
+  assert(parsed instanceof JObject, 'a row is a JSON object');
+  return H('vmdb/v1/row', u8(0), Buffer.from(serialiseJcs(parsed), 'utf8'));
+}
+
+// ---------------------------------------------------------------------------
+// §3 Sparse Merkle tree (naive recursive definition)
+// ---------------------------------------------------------------------------
+
+const leafHash = (k, v) => H(u8(0x00), k, v);
+const nodeHash = (l, r) => H(u8(0x01), l, r);
+
+/** Splits leaves (sharing their first d bits) by bit d. */
+function splitAt(S, d) {
+  const S0 = [], S1 = [];
+  for (const leaf of S) (bitAt(leaf.key, d) ? S1 : S0).push(leaf);
+  return [S0, S1];
+}
+
+/** root(S, d) of PROTOCOL §3. S: [{key, value}] with distinct keys. */
+function smtRoot(S, d = 0) {
+  if (S.length === 0) return Z;
+  if (S.length === 1) return leafHash(S[0].key, S[0].value);
+  assert(d < 256, 'distinct keys split before depth 256');
+  const [S0, S1] = splitAt(S, d);
+  return nodeHash(smtRoot(S0, d + 1), smtRoot(S1, d + 1));
+}
+
+// ---------------------------------------------------------------------------
+// §4 Proof for one key
+// ---------------------------------------------------------------------------
+
+const KIND_CODE = { inclusion: 0, absent_empty: 1, absent_leaf: 2 };
+
+/**
+ * Builds the proof for key k: walks k's path until the subtree is empty or
+ * a single leaf (depth L), collecting the sibling hashes s_0..s_{L-1}.
+ * Returns {kind, L, siblings, leaf (the leaf at depth L or null), bytes}.
+ */
+function proveKey(S, k) {
+  let cur = S;
+  const siblings = [];
+  let d = 0;
+  while (cur.length >= 2) {
+    const [S0, S1] = splitAt(cur, d);
+    const b = bitAt(k, d);
+    siblings.push(smtRoot(b ? S0 : S1, d + 1));
+    cur = b ? S1 : S0;
+    d++;
+  }
+  const L = d;
+  const leaf = cur.length === 1 ? cur[0] : null;
+  const kind = leaf === null ? 'absent_empty' : leaf.key.equals(k) ? 'inclusion' : 'absent_leaf';
+  // binary form: u8(kind) || u16(L) || bitmap || non-empty siblings deepest first || [k' || v']
+  const bitmap = Buffer.alloc(Math.ceil(L / 8));
+  const listed = [];
+  for (let i = L - 1; i >= 0; i--) {
+    if (!siblings[i].equals(Z)) { bitmap[i >> 3] |= 0x80 >> (i & 7); listed.push(siblings[i]); }
+  }
+  const parts = [u8(KIND_CODE[kind]), u16(L), bitmap, ...listed];
+  if (kind === 'absent_leaf') parts.push(leaf.key, leaf.value);
+  return { kind, L, siblings, leaf, bytes: Buffer.concat(parts) };
+}
+
+class VerifyError extends Error {}
+
+/**
+ * Verifies a §4 proof (binary form) for key k against root R. `value` is the
+ * caller's claim: a 32-byte Buffer claims presence with that value, null
+ * claims absence. Returns true iff the proof is well formed and proves the
+ * claim.
+ *
+ * Beyond PROTOCOL §4 step 1 this also rejects an unknown kind byte and a
+ * listed sibling equal to Z (the bitmap marks exactly the non-empty siblings,
+ * so such a proof is non-canonical; §5 likewise rejects an all-zero HASH).
+ */
+function verifyProof(R, k, value, proof) {
+  try {
+    verifyProofOrThrow(R, k, value, proof);
+    return true;
+  } catch (e) {
+    if (e instanceof VerifyError) return false;
+    throw e;
+  }
+}
+
+function verifyProofOrThrow(R, k, value, proof) {
+  const fail = (msg) => { throw new VerifyError(msg); };
+  if (proof.length < 3) fail('truncated');
+  const kind = proof[0];
+  if (kind > 2) fail('unknown kind');
+  const L = proof.readUInt16BE(1);
+  if (L > 256) fail('L > 256');
+  const bmLen = Math.ceil(L / 8);
+  if (proof.length < 3 + bmLen) fail('truncated bitmap');
+  const bitmap = proof.subarray(3, 3 + bmLen);
+  const bmBit = (i) => (bitmap[i >> 3] >> (7 - (i & 7))) & 1;
+  let set = 0;
+  for (let i = 0; i < bmLen * 8; i++) {
+    if (bmBit(i)) {
+      if (i >= L) fail('bitmap bit at position >= L');
+      set++;
+    }
+  }
+  const expected = 3 + bmLen + 32 * set + (kind === 2 ? 64 : 0);
+  if (proof.length !== expected) fail('wrong length (sibling count or trailing bytes)');
+  if (value !== null && kind !== 0) fail('absence proof for a claimed presence');
+  if (value === null && kind === 0) fail('inclusion proof for a claimed absence');
+  let pos = 3 + bmLen;
+  const listed = [];
+  for (let j = 0; j < set; j++, pos += 32) listed.push(proof.subarray(pos, pos + 32));
+  let h;
+  if (kind === 0) h = leafHash(k, value);
+  else if (kind === 1) h = Z;
+  else {
+    const k2 = proof.subarray(pos, pos + 32);
+    const v2 = proof.subarray(pos + 32, pos + 64);
+    if (k2.equals(k)) fail("k' = k");
+    for (let i = 0; i < L; i++) if (bitAt(k2, i) !== bitAt(k, i)) fail("k' leaves k's path");
+    h = leafHash(k2, v2);
+  }
+  let next = 0; // siblings are listed deepest first
+  for (let i = L - 1; i >= 0; i--) {
+    let s = Z;
+    if (bmBit(i)) {
+      s = listed[next++];
+      if (s.equals(Z)) fail('listed sibling is Z (non-canonical)');
+    }
+    h = bitAt(k, i) ? nodeHash(s, h) : nodeHash(h, s);
+  }
+  if (!h.equals(R)) fail('root mismatch');
+}
+
+// ---------------------------------------------------------------------------
+// §5 Multiproof
+// ---------------------------------------------------------------------------
+
+/** Sorts 32-byte keys ascending and removes duplicates. */
+function sortKeys(keys) {
+  const out = [...keys].sort(Buffer.compare);
+  return out.filter((k, i) => i === 0 || !k.equals(out[i - 1]));
+}
+
+/** Encodes the multiproof of the (non-empty, sorted) key set Q over leaves S. */
+function proveMulti(S, Q) {
+  assert(Q.length > 0, 'the empty set has no multiproof');
+  const out = [];
+  const encode = (Sx, Qx, d) => { // Qx non-empty: some key enters this subtree
+    if (Sx.length === 0) { out.push(u8(0x00)); return; }
+    if (Sx.length === 1) { out.push(u8(0x01), Sx[0].key, Sx[0].value); return; }
+    out.push(u8(0x02));
+    const [S0, S1] = splitAt(Sx, d);
+    const Q0 = Qx.filter((q) => !bitAt(q, d));
+    const Q1 = Qx.filter((q) => bitAt(q, d));
+    for (const [Sc, Qc] of [[S0, Q0], [S1, Q1]]) {
+      if (Qc.length > 0) encode(Sc, Qc, d + 1);
+      else if (Sc.length === 0) out.push(u8(0x00));
+      else out.push(u8(0x03), smtRoot(Sc, d + 1));
+    }
+  };
+  encode(S, Q, 0);
+  return Buffer.concat(out);
+}
+
+/**
+ * Verifies a §5 multiproof for the key set Q (must be strictly ascending,
+ * non-empty) against root R. Returns a Map hex(key) -> value Buffer (present)
+ * or null (absent), or null if the proof is rejected.
+ */
+function verifyMulti(R, Q, proof) {
+  try {
+    return verifyMultiOrThrow(R, Q, proof);
+  } catch (e) {
+    if (e instanceof VerifyError) return null;
+    throw e;
+  }
+}
+
+function verifyMultiOrThrow(R, Q, proof) {
+  const fail = (msg) => { throw new VerifyError(msg); };
+  if (Q.length === 0) fail('empty key set');
+  for (let i = 1; i < Q.length; i++) if (Buffer.compare(Q[i - 1], Q[i]) >= 0) fail('keys not strictly ascending');
+  let pos = 0;
+  const take = (n) => {
+    if (pos + n > proof.length) fail('truncated');
+    const b = proof.subarray(pos, pos + n);
+    pos += n;
+    return b;
+  };
+  const results = new Map();
+  const node = (d, Qx) => { // a node that the keys Qx (non-empty) enter
+    const tag = take(1)[0];
+    if (tag === 0x00) { for (const q of Qx) results.set(hex(q), null); return Z; }
+    if (tag === 0x01) {
+      const k = take(32), v = take(32);
+      for (const q of Qx) {
+        for (let i = 0; i < d; i++) if (bitAt(k, i) !== bitAt(q, i)) fail('LEAF off the keys\' path');
+        results.set(hex(q), q.equals(k) ? Buffer.from(v) : null);
+      }
+      return leafHash(k, v);
+    }
+    if (tag === 0x02) {
+      if (d === 256) fail('BRANCH at depth 256');
+      const Q0 = Qx.filter((q) => !bitAt(q, d));
+      const Q1 = Qx.filter((q) => bitAt(q, d));
+      const left = Q0.length ? node(d + 1, Q0) : untouched();
+      const right = Q1.length ? node(d + 1, Q1) : untouched();
+      return nodeHash(left, right);
+    }
+    if (tag === 0x03) fail('HASH where keys enter');
+    fail('unknown node tag');
+  };
+  const untouched = () => { // a child that no key enters: EMPTY or HASH only
+    const tag = take(1)[0];
+    if (tag === 0x00) return Z;
+    if (tag === 0x03) {
+      const h = take(32);
+      if (h.equals(Z)) fail('all-zero HASH');
+      return h;
+    }
+    fail('expected EMPTY or HASH');
+  };
+  const h = node(0, Q);
+  if (pos !== proof.length) fail('trailing bytes');
+  if (!h.equals(R)) fail('root mismatch');
+  return results;
+}
+
+// ---------------------------------------------------------------------------
+// §7 History tree (RFC 6962 / RFC 9162 §2.1)
+// ---------------------------------------------------------------------------
+
+/** Largest power of two strictly less than n (n >= 2). */
+function splitPoint(n) { let k = 1; while (k * 2 < n) k *= 2; return k; }
+
+/** MTH(D[0..n)). */
+function mth(D) {
+  if (D.length === 0) return H('');
+  if (D.length === 1) return H(u8(0x00), D[0]);
+  const k = splitPoint(D.length);
+  return nodeHash(mth(D.slice(0, k)), mth(D.slice(k)));
+}
+
+/** RFC 9162 §2.1.3.1 PATH(m, D[n]): audit path, leaf level first. */
+function inclusionPath(m, D) {
+  if (D.length <= 1) return [];
+  const k = splitPoint(D.length);
+  if (m < k) return [...inclusionPath(m, D.slice(0, k)), mth(D.slice(k))];
+  return [...inclusionPath(m - k, D.slice(k)), mth(D.slice(0, k))];
+}
+
+/** RFC 9162 §2.1.3.2: verify leaf (32-byte entry) at index in a tree of size with root. */
+function verifyInclusion(leaf, index, size, root, path) {
+  if (index >= size) return false;
+  let fn = index, sn = size - 1;
+  let r = H(u8(0x00), leaf);
+  for (const p of path) {
+    if (sn === 0) return false;
+    if ((fn & 1) === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if ((fn & 1) === 0) while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn >>= 1; sn >>= 1;
+  }
+  return sn === 0 && r.equals(root);
+}
+
+/** RFC 9162 §2.1.4.1 PROOF(m, D[n]) = SUBPROOF(m, D[n], true); empty when m = n. */
+function consistencyProof(m, D) {
+  const sub = (m, D, b) => {
+    const n = D.length;
+    if (m === n) return b ? [] : [mth(D)];
+    const k = splitPoint(n);
+    if (m <= k) return [...sub(m, D.slice(0, k), b), mth(D.slice(k))];
+    return [...sub(m - k, D.slice(k), false), mth(D.slice(0, k))];
+  };
+  return sub(m, D, true);
+}
+
+/**
+ * RFC 9162 §2.1.4.2 for 0 < first < second. RFC 9162 does not cover
+ * first = second; there the proof must be empty and the two roots equal.
+ */
+function verifyConsistency(first, second, firstHash, secondHash, proof) {
+  if (first < 1 || first > second) return false;
+  if (first === second) return proof.length === 0 && firstHash.equals(secondHash);
+  if (proof.length === 0) return false;
+  const path = (first & (first - 1)) === 0 ? [firstHash, ...proof] : [...proof];
+  let fn = first - 1, sn = second - 1;
+  while ((fn & 1) === 1) { fn >>= 1; sn >>= 1; }
+  let fr = path[0], sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if ((fn & 1) === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      if ((fn & 1) === 0) while ((fn & 1) === 0 && fn !== 0) { fn >>= 1; sn >>= 1; }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn >>= 1; sn >>= 1;
+  }
+  return fr.equals(firstHash) && sr.equals(secondHash) && sn === 0;
+}
+
+// ---------------------------------------------------------------------------
+// §6 State header and Ed25519
+// ---------------------------------------------------------------------------
+
+/** u64(seq) || smt_root || prev || history_root || u64(time_ms) || schema_hash (144 bytes). */
+function encodeHeader(h) {
+  const enc = Buffer.concat([u64(h.seq), h.smt_root, h.prev, h.history_root, u64(h.time_ms), h.schema_hash]);
+  assert(enc.length === 144, 'encoded header is 144 bytes');
+  return enc;
+}
+const headerHash = (encoded) => H('vmdb/v1/header', u8(0), encoded);
+
+const PKCS8_ED25519_PREFIX = unhex('302e020100300506032b657004220420');
+const SPKI_ED25519_PREFIX = unhex('302a300506032b6570032100');
+
+function ed25519FromSeed(seed) {
+  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const pub = createPublicKey(priv).export({ format: 'der', type: 'spki' }).subarray(-32);
+  return { priv, pub: Buffer.from(pub) };
+}
+
+/** Verifies a signature against a raw 32-byte public key, as a verifier would. */
+function ed25519Verify(pub, msg, sig) {
+  const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, pub]), format: 'der', type: 'spki' });
+  return verify(null, msg, key, sig);
+}
+
+// ---------------------------------------------------------------------------
+// Self-checks of the primitives against published values
+// ---------------------------------------------------------------------------
+
+function selfChecks() {
+  // RFC 8032 §7.1 TEST 1 (empty message): checks the seed -> key construction.
+  const t1 = ed25519FromSeed(unhex('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'));
+  assert(hex(t1.pub) === 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'RFC 8032 test 1 public key');
+  assert(hex(sign(null, Buffer.alloc(0), t1.priv)) ===
+    'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+    'RFC 8032 test 1 signature');
+  // MTH({}) = SHA-256("")
+  assert(hex(mth([])) === 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'MTH of the empty tree');
+  // RFC 8785 Appendix B: sample IEEE-754 values and their serialisations.
+  const rfc8785B = [
+    ['0000000000000000', '0'], ['8000000000000000', '0'], ['0000000000000001', '5e-324'],
+    ['8000000000000001', '-5e-324'], ['7fefffffffffffff', '1.7976931348623157e+308'],
+    ['ffefffffffffffff', '-1.7976931348623157e+308'], ['4340000000000000', '9007199254740992'],
+    ['c340000000000000', '-9007199254740992'], ['4430000000000000', '295147905179352830000'],
+    ['44b52d02c7e14af5', '9.999999999999997e+22'], ['44b52d02c7e14af6', '1e+23'],
+    ['44b52d02c7e14af7', '1.0000000000000001e+23'], ['444b1ae4d6e2ef4e', '999999999999999700000'],
+    ['444b1ae4d6e2ef4f', '999999999999999900000'], ['444b1ae4d6e2ef50', '1e+21'],
+    ['3eb0c6f7a0b5ed8c', '9.999999999999997e-7'], ['3eb0c6f7a0b5ed8d', '0.000001'],
+    ['41b3de4355555553', '333333333.3333332'], ['41b3de4355555554', '333333333.33333325'],
+    ['41b3de4355555555', '333333333.3333333'], ['41b3de4355555556', '333333333.3333334'],
+    ['41b3de4355555557', '333333333.33333343'], ['becbf647612f3696', '-0.0000033333333333333333'],
+    ['43143ff3c1cb0959', '1424953923781206.2'],
+  ];
+  for (const [bits, s] of rfc8785B) assert(numberToString(doubleFromBits(BigInt('0x' + bits))) === s, `RFC 8785 B ${bits}`);
+  return rfc8785B.map(([bits]) => bits);
+}
+
+// ---------------------------------------------------------------------------
+// Vector generation: JCS
+// ---------------------------------------------------------------------------
+
+const nested = (n) => '['.repeat(n) + ']'.repeat(n);
+
+function genJcs() {
+  const RFC8785_322 = `{
+  "numbers": [333333333.3333333, 1E30, 4.50,
+              2e-3, 0.000000000000000000000000001],
+  "string": "\\u20ac$\\u000F\\u000aA'\\u0042\\u0022\\u005c\\\\\\"\\/",
+  "literals": [null, true, false]
+}`;
+  const RFC8785_323 = `{
+  "\\u20ac": "Euro Sign",
+  "\\r": "Carriage Return",
+  "\\ufb33": "Hebrew Letter Dalet With Dagesh",
+  "1": "One",
+  "\\ud83d\\ude00": "Emoji: Grinning Face",
+  "\\u0080": "Control",
+  "\\u00f6": "Latin Small Letter O With Diaeresis"
+}`;
+  const allControls = Array.from({ length: 32 }, (_, i) => '\\u' + i.toString(16).padStart(4, '0').toUpperCase()).join('');
+  // [name, input, expected output or undefined (then only computed)]
+  const cases = [
+    ['rfc8785_3_2_2_adapted', RFC8785_322,
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'],
+    ['rfc8785_3_2_3_sorting', RFC8785_323,
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","ö":"Latin Small Letter O With Diaeresis","€":"Euro Sign","😀":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}'],
+    ['utf16_order_e000_after_1f600_escaped', '{"\\ue000":1,"\\ud83d\\ude00":2}', '{"😀":2,"\ue000":1}'],
+    ['utf16_order_e000_after_1f600_raw', '{"\ue000":1,"😀":2}', '{"😀":2,"\ue000":1}'],
+    ['utf16_order_prefixes', '{"b":3,"aa":1,"a":2,"":0,"A":4}', '{"":0,"A":4,"a":2,"aa":1,"b":3}'],
+    ['sort_after_unescape', '{"\\u0062":1,"a":2,"\\u0063":3}', '{"a":2,"b":1,"c":3}'],
+    ['control_chars_all', `"${allControls}"`,
+      '"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f' +
+      '\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f"'],
+    ['short_escapes', '"\\b\\t\\n\\f\\r"', '"\\b\\t\\n\\f\\r"'],
+    ['short_escapes_from_u', '"\\u0008\\u0009\\u000a\\u000C\\u000d"', '"\\b\\t\\n\\f\\r"'],
+    ['quote_and_backslash', '"\\u0022\\"\\u005c\\\\"', '"\\"\\"\\\\\\\\"'],
+    ['del_literal_from_escape', '"\\u007f"', '"\u007f"'],
+    ['del_literal_raw', '"a\u007fb"', '"a\u007fb"'],
+    ['u2028_u2029_literal', '"\\u2028\\u2029"', '"\u2028\u2029"'],
+    ['solidus_literal', '"a/b"', '"a/b"'],
+    ['escaped_solidus', '"a\\/b\\/"', '"a/b/"'],
+    ['non_ascii_escapes', '"\\u00e9\\u00C9\\u4e2d\\uFFFF"', '"éÉ中\uffff"'],
+    ['non_ascii_raw', '"é中😀"', '"é中😀"'],
+    ['surrogate_pair_escape_upper', '"\\uD83D\\uDE00"', '"😀"'],
+    ['empty_string', '""', '""'],
+    ['integers', '[0,1,-1,123456789,-987654321,4294967296]', '[0,1,-1,123456789,-987654321,4294967296]'],
+    ['max_safe_integers', '[9007199254740992,-9007199254740992,9007199254740991]', '[9007199254740992,-9007199254740992,9007199254740991]'],
+    ['negative_zero', '[-0,-0.0,-0e10,0.0,0e-5]', '[0,0,0,0,0]'],
+    ['trailing_zeros', '[1.50,2.000,10.0e0]', '[1.5,2,10]'],
+    ['exponent_forms', '[1e2,1E2,1e+2,10e-1,0.5e1]', '[100,100,100,1,5]'],
+    ['large_1e20_1e21', '[1e20,100000000000000000000,1e21,1000000000000000000000]',
+      '[100000000000000000000,100000000000000000000,1e+21,1e+21]'],
+    ['large_2_pow_68', '295147905179352830000', '295147905179352830000'],
+    ['large_1e23', '[1e23,9.999999999999997e22]', '[1e+23,9.999999999999997e+22]'],
+    ['small_1e-7_0_000001', '[1e-7,0.0000001,0.000001,1e-6,1.5e-7]', '[1e-7,1e-7,0.000001,0.000001,1.5e-7]'],
+    ['small_123e-20', '123e-20', '1.23e-18'],
+    ['exponent_leading_zeros', '[1E+0021,5e-0007,1e00]', '[1e+21,5e-7,1]'],
+    ['zero_with_huge_exponent', '[0e400,-0.000e-99999999999999999999]', '[0,0]'],
+    ['decimals', '[0.1,0.2,0.3,-0.5,3.14159]', '[0.1,0.2,0.3,-0.5,3.14159]'],
+    ['double_extremes', '[5e-324,-5e-324,1.7976931348623157e308,2.2250738585072014e-308]',
+      '[5e-324,-5e-324,1.7976931348623157e+308,2.2250738585072014e-308]'],
+    ['shortest_neighbours', '[333333333.3333332,333333333.33333325,1424953923781206.2]',
+      '[333333333.3333332,333333333.33333325,1424953923781206.2]'],
+    ['nested_arrays', '[[[]],[[1],[2,[3]]]]', '[[[]],[[1],[2,[3]]]]'],
+    ['nested_objects', '{"b":{"d":1,"c":{"f":[],"e":{}}},"a":[{"z":1,"y":2}]}', '{"a":[{"y":2,"z":1}],"b":{"c":{"e":{},"f":[]},"d":1}}'],
+    ['empty_object', '{}', '{}'],
+    ['empty_array', '[]', '[]'],
+    ['empty_containers_nested', '[{},[],{"":{}}]', '[{},[],{"":{}}]'],
+    ['top_null', 'null', 'null'],
+    ['top_true', 'true', 'true'],
+    ['top_false', 'false', 'false'],
+    ['top_string', '"hello"', '"hello"'],
+    ['top_number', '42', '42'],
+    ['top_negative_float', '-1.25e1', '-12.5'],
+    ['whitespace_everywhere', ' \t\n\r{ "b" : [ 1 , 2 , { } ] ,\n"a"\t:\r null , "c" : "x y" } \n\t ', '{"a":null,"b":[1,2,{}],"c":"x y"}'],
+    ['whitespace_scalar', '\n\n  true \r\n', 'true'],
+    ['key_with_escapes', '{"a\\nb":1,"a\\"b":2,"a\\\\b":3}', '{"a\\nb":1,"a\\"b":2,"a\\\\b":3}'],
+    ['key_nul_escape', '{"a\\u0000":1,"a":2}', '{"a":2,"a\\u0000":1}'],
+    ['literals_in_array', '[null,true,false,null]', '[null,true,false,null]'],
+    ['row_like', '{"name":"row 7","id":7,"tags":["x","y"],"deleted":null}', '{"deleted":null,"id":7,"name":"row 7","tags":["x","y"]}'],
+    ['depth_128_accepted', nested(128), nested(128)],
+    ['depth_128_objects', '{"a":'.repeat(127) + '[]' + '}'.repeat(127), '{"a":'.repeat(127) + '[]' + '}'.repeat(127)],
+  ];
+  const out = [];
+  const names = new Set();
+  for (const [name, input, expected] of cases) {
+    assert(!names.has(name), `duplicate case name ${name}`);
+    names.add(name);
+    const output = jcs(input);
+    assert(output === expected, `jcs ${name}: got ${JSON.stringify(output)}, expected ${JSON.stringify(expected)}`);
+    assert(jcs(output) === output, `jcs ${name}: canonical form is a fixed point`);
+    out.push({ name, input, output });
+  }
+  return out;
+}
+
+function genJcsReject() {
+  const cases = [
+    ['int_2_pow_53_plus_1', '9007199254740993'],
+    ['int_20_digits', '12345678901234567890'],
+    ['decimal_0_3_plus_1e-20', '0.30000000000000000001'],
+    ['overflow_1e400', '1e400'],
+    ['overflow_neg_1e400', '-1e400'],
+    ['underflow_1e-400', '1e-400'],
+    ['overflow_huge_exponent', '1e99999999999999999999'],
+    ['underflow_huge_negative_exponent', '-1e-99999999999999999999'],
+    ['not_shortest_0_1', '0.10000000000000001'],
+    ['not_shortest_5e-324', '4.9406564584124654e-324'],
+    ['not_shortest_1', '1.0000000000000001'],
+    ['rfc8785_3_2_2_original', '{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001]}'],
+    ['duplicate_key', '{"a":1,"a":2}'],
+    ['duplicate_key_after_unescape', '{"a":1,"\\u0061":2}'],
+    ['duplicate_key_nested', '{"x":{"b":1,"c":2,"b":3}}'],
+    ['duplicate_key_surrogate_pair', '{"😀":1,"\\ud83d\\ude00":2}'],
+    ['lone_high_surrogate', '"\\ud800"'],
+    ['lone_low_surrogate', '"\\udc00"'],
+    ['high_surrogate_then_char', '"\\ud800a"'],
+    ['high_surrogate_then_bmp_escape', '"\\ud800\\u0041"'],
+    ['reversed_surrogates', '"\\ude00\\ud83d"'],
+    ['high_surrogate_at_end_of_key', '{"\\ud83d":1}'],
+    ['trailing_comma_array', '[1,2,]'],
+    ['trailing_comma_object', '{"a":1,}'],
+    ['single_quotes_string', "'a'"],
+    ['single_quotes_key', "{'a':1}"],
+    ['leading_zero', '01'],
+    ['leading_zero_negative', '-01'],
+    ['double_zero', '00'],
+    ['nan', 'NaN'],
+    ['infinity', 'Infinity'],
+    ['negative_infinity', '-Infinity'],
+    ['plus_sign', '+1'],
+    ['leading_dot', '.5'],
+    ['trailing_dot', '1.'],
+    ['bare_exponent', '1e'],
+    ['exponent_sign_only', '1e+'],
+    ['minus_only', '-'],
+    ['hex_number', '0x10'],
+    ['unterminated_string', '"abc'],
+    ['unterminated_array', '[1,2'],
+    ['unterminated_object', '{"a":1'],
+    ['raw_control_char_in_string', '"a\u0001b"'],
+    ['raw_tab_in_string', '"a\tb"'],
+    ['raw_newline_in_string', '"a\nb"'],
+    ['raw_unit_separator_in_key', '{"\u001f":1}'],
+    ['invalid_escape', '"\\x41"'],
+    ['short_u_escape', '"\\u12"'],
+    ['upper_u_escape', '"\\U0041"'],
+    ['trailing_garbage', '[1] x'],
+    ['two_values', '1 2'],
+    ['two_objects', '{}{}'],
+    ['string_then_garbage', '"a"b'],
+    ['empty_input', ''],
+    ['whitespace_only', ' \n'],
+    ['missing_colon', '{"a" 1}'],
+    ['missing_value', '{"a":}'],
+    ['unquoted_key', '{a:1}'],
+    ['comment', '[1 /* c */]'],
+    ['capitalised_literal', 'True'],
+    ['truncated_literal', 'nul'],
+    ['non_json_whitespace', '\u00a0[]'],
+    ['depth_129_rejected', nested(129)],
+  ];
+  const names = new Set();
+  return cases.map(([name, input]) => {
+    assert(!names.has(name), `duplicate case name ${name}`);
+    names.add(name);
+    assert(!jcsAccepts(input), `jcs_reject ${name} must be rejected`);
+    return { name, input };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Vector generation: numbers
+// ---------------------------------------------------------------------------
+
+function genNumbers(rfcBits) {
+  const next = splitmix64(0x766d6462); // "vmdb"
+  const list = [];
+  const seen = new Set();
+  const add = (bits) => {
+    bits = BigInt.asUintN(64, bits);
+    if (((bits >> 52n) & 0x7ffn) === 0x7ffn) return; // NaN / Infinity
+    const key = bits.toString(16);
+    if (seen.has(key)) return;
+    seen.add(key);
+    list.push(bits);
+  };
+  const addNum = (d) => add(bitsFromDouble(d));
+  const addAround = (d) => { // d, its neighbours, and the same for -d
+    const b = bitsFromDouble(Math.abs(d));
+    for (const x of [b - 1n, b, b + 1n]) if (x >= 0n) { add(x); add(x | (1n << 63n)); }
+  };
+
+  for (const bits of rfcBits) add(BigInt('0x' + bits));
+  // Hand-picked edge cases.
+  [0, -0, 5e-324, 1.7976931348623157e308, 2 ** 53, 1e21, 1e20, 1e-7, 1e-6, 0.1, 0.2, 0.3, 123e-20,
+    2.2250738585072014e-308, 2.225073858507201e-308, 1, -1, 1.5, 100, 1e22, 1e23, 12345678901234567,
+    0.000001234, 1.234e-7, 4.35, 0.5, 2 ** -1074 * 3, 9007199254740993 - 1].forEach(addNum);
+  // Powers of two across the whole range (and neighbours of the interesting ones).
+  for (let e = -1074; e <= 1023; e += 37) addNum(2 ** e);
+  for (const e of [-1074, -1073, -1023, -1022, -1021, -30, -20, -1, 0, 1, 10, 52, 53, 54, 63, 64, 66, 67, 68, 69, 70, 1022, 1023]) addAround(2 ** e);
+  // Boundaries of the Number::toString forms.
+  for (const d of [1e21, 1e-6, 1e-7, 1e20, 1e15, 1e16, 1e17, 1e-5, 0.1, 1e308]) addAround(d);
+  // Powers of ten.
+  for (let e = -323; e <= 308; e += 7) addNum(Number(`1e${e}`));
+  // Uniformly random bit patterns.
+  for (let i = 0; i < 200; i++) add(next());
+  // Random doubles with exponents from about 1e-9 to 1e23, to exercise every
+  // output form (fixed, fraction, leading zeros, exponent).
+  for (let i = 0; i < 120; i++) {
+    const r = next();
+    const exp = 0x3e0n + (r >> 56n) % 0x70n;
+    add((r & 0x800fffffffffffffn) | (exp << 52n));
+  }
+  // Short decimals and random safe integers.
+  for (let i = 0; i < 60; i++) {
+    const r = next();
+    addNum(Number(`${(r % 99999n) + 1n}e${Number((r >> 32n) % 40n) - 15}`) * ((r >> 63n) ? -1 : 1));
+    addNum(Number(next() % 9007199254740992n));
+  }
+  return list.map((bits) => {
+    const d = doubleFromBits(bits);
+    const output = numberToString(d); // asserts PROTOCOL rules == String(d)
+    if (d !== 0) assert(jcs(output) === output, `number ${output} is accepted and canonical`);
+    return { bits: bits.toString(16).padStart(16, '0'), output };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Vector generation: row keys and values
+// ---------------------------------------------------------------------------
+
+function genRowKeys() {
+  const pairs = [
+    ['ab', 'c'], ['a', 'bc'], ['t', '0'], ['t', '1'], ['users', ''], ['', ''], ['', 'x'],
+    ['users', '123'], ['users', '9223372036854775807'], ['users', '-42'],
+    ['accounts', '550e8400-e29b-41d4-a716-446655440000'],
+    ['tâble', 'ключ'], ['表', '😀'], ['orders', 'text with spaces and "quotes"'],
+    ['t'.repeat(255), 'x'], ['t'.repeat(256), 'y'], ['long_pk', 'p'.repeat(300)],
+  ];
+  const keys = pairs.map(([table, pk]) => ({ table, pk, key: hex(rowKey(table, pk)) }));
+  assert(keys[0].key !== keys[1].key, '(ab,c) and (a,bc) differ');
+  assert(new Set(keys.map((k) => k.key)).size === keys.length, 'row keys distinct');
+  return keys;
+}
+
+function genRowValues() {
+  const rows = [
+    '{"id": 1, "name": "alice"}',
+    '{"name":"row 0","id":0}',
+    '{"id":"9223372036854775807","price":"123.4500","ratio":0.5,"ok":true,"deleted":null,"n":-17}',
+    '{"created_at":"2024-01-02T03:04:05.123456+00:00","uuid":"550e8400-e29b-41d4-a716-446655440000"}',
+    '{"a":"NaN","b":"Infinity","c":"-Infinity","d":-0.0,"e":1e21,"f":1.5e-7,"g":1E2}',
+    '{"é":1,"z":2,"😀":3,"\\ue000":4,"a\\u0000b":5,"\\u00e9t\\u00e9":6}',
+    '{"doc":{"b":[1,{"y":2,"x":1}],"a":"\\u2028"},"arr":[[],{}]}',
+    '{}',
+    '{"s":"line1\\nline2\\t\\"q\\" \\\\ \\/ \\u001f \\u007f"}',
+    '{ "r" : 3.4028234663852886e38 , "x" : 0.1 , "y" : 100 }',
+  ];
+  return rows.map((row) => ({ row, jcs: jcs(row), value: hex(rowValue(row)) }));
+}
+
+// ---------------------------------------------------------------------------
+// Vector generation: trees, proofs, multiproofs
+// ---------------------------------------------------------------------------
+
+/** Leaves of the "t" tables: key = rowKey("t", i), value = row value of {"id": i, "name": "row i"}. */
+function rowsTree(n) {
+  return Array.from({ length: n }, (_, i) => ({
+    key: rowKey('t', String(i)),
+    value: rowValue(`{"id":${i},"name":"row ${i}"}`),
+  }));
+}
+
+const rawKey = (hexStr) => unhex(hexStr.padStart(64, '0'));
+
+/** Mutation test: every single-byte corruption, truncation and extension must be rejected. */
+function assertMutationsRejected(bytes, accepts, what) {
+  const variants = [bytes.subarray(0, bytes.length - 1), Buffer.concat([bytes, u8(0)])];
+  for (let i = 0; i < bytes.length; i++) {
+    for (const mask of [0x01, 0x80]) {
+      const m = Buffer.from(bytes);
+      m[i] ^= mask;
+      variants.push(m);
+    }
+  }
+  for (const v of variants) assert(!accepts(v), `${what}: corrupted proof ${hex(v)} accepted`);
+}
+
+/** Builds one tree vector: root, single-key proofs and multiproofs, all verified. */
+function treeVector(name, leaves, proofKeys, multiSets) {
+  const keysHex = new Set(leaves.map((l) => hex(l.key)));
+  assert(keysHex.size === leaves.length, `${name}: distinct keys`);
+  const lookup = (k) => leaves.find((l) => l.key.equals(k)) || null;
+  const root = smtRoot(leaves);
+
+  const proofs = proofKeys.map((k) => {
+    const p = proveKey(leaves, k);
+    const leaf = lookup(k);
+    const value = leaf ? leaf.value : null;
+    assert((p.kind === 'inclusion') === (leaf !== null), `${name}: kind matches presence`);
+    assert(verifyProof(root, k, value, p.bytes), `${name}: proof for ${hex(k)} verifies`);
+    // The opposite claim must fail, and so must a wrong value.
+    if (leaf) {
+      assert(!verifyProof(root, k, null, p.bytes), `${name}: inclusion proof does not prove absence`);
+      assert(!verifyProof(root, k, H('wrong'), p.bytes), `${name}: wrong value rejected`);
+    } else {
+      assert(!verifyProof(root, k, H('wrong'), p.bytes), `${name}: absence proof does not prove presence`);
+    }
+    assertMutationsRejected(p.bytes, (b) => verifyProof(root, k, value, b), `${name} proof`);
+    return { key: hex(k), present: leaf !== null, value: value ? hex(value) : null, kind: p.kind, proof: hex(p.bytes) };
+  });
+
+  const seenSets = new Set();
+  const uniqueSets = multiSets.map(sortKeys).filter((Q) => {
+    const id = Q.map(hex).join();
+    if (seenSets.has(id)) return false;
+    seenSets.add(id);
+    return true;
+  });
+  const multiproofs = uniqueSets.map((Q) => {
+    const proof = proveMulti(leaves, Q);
+    const res = verifyMulti(root, Q, proof);
+    assert(res !== null, `${name}: multiproof verifies`);
+    const present = Q.map((q) => lookup(q) !== null);
+    const values = Q.map((q) => { const l = lookup(q); return l ? hex(l.value) : null; });
+    Q.forEach((q, i) => {
+      const got = res.get(hex(q));
+      assert(got !== undefined, `${name}: multiproof decides every key`);
+      assert((got === null ? null : hex(got)) === values[i], `${name}: multiproof learns the right value`);
+    });
+    if (proof.length <= 2048) assertMutationsRejected(proof, (b) => verifyMulti(root, Q, b) !== null, `${name} multiproof`);
+    // A multiproof for one key must agree with the single-key proof's verdict.
+    if (Q.length === 1) {
+      const p = proveKey(leaves, Q[0]);
+      assert(verifyProof(root, Q[0], lookup(Q[0])?.value ?? null, p.bytes), `${name}: single/multi agree`);
+    }
+    return { keys: Q.map(hex), present, values, proof: hex(proof) };
+  });
+
+  return { name, leaves: leaves.map((l) => ({ key: hex(l.key), value: hex(l.value) })), root: hex(root), proofs, multiproofs };
+}
+
+/**
+ * Picks absent keys for a tree: hashes H("vmdb-absent-" + j) classified by
+ * the kind of their proof, up to `per` of each absent kind, plus extras.
+ */
+function absentKeys(leaves, per = 2, extras = []) {
+  const byKind = { absent_empty: [], absent_leaf: [] };
+  for (const k of extras) {
+    assert(!leaves.some((l) => l.key.equals(k)), 'extra absent key is absent');
+    byKind[proveKey(leaves, k).kind].push(k);
+  }
+  const hashed = { absent_empty: 0, absent_leaf: 0 };
+  for (let j = 0; j < 400; j++) {
+    const k = H(`vmdb-absent-${j}`);
+    const kind = proveKey(leaves, k).kind;
+    if (hashed[kind] < per) { hashed[kind]++; byKind[kind].push(k); }
+  }
+  return byKind;
+}
+
+function genTrees() {
+  const trees = [];
+
+  // Trees of row keys of table "t".
+  for (const n of [0, 1, 2, 3, 100]) {
+    const leaves = rowsTree(n);
+    const abs = absentKeys(leaves);
+    if (n === 0) assert(abs.absent_leaf.length === 0 && abs.absent_empty.length > 0, 'empty tree: absent_empty only');
+    if (n === 1) assert(abs.absent_empty.length === 0 && abs.absent_leaf.length > 0, 'one leaf: absent_leaf only');
+    if (n >= 2) assert(abs.absent_empty.length > 0 && abs.absent_leaf.length > 0, `${n} leaves: both absent kinds`);
+    const present = n === 100 ? [0, 1, 2, 3, 17, 42, 63, 77, 98, 99].map((i) => leaves[i].key) : leaves.map((l) => l.key);
+    const absent = [...abs.absent_empty, ...abs.absent_leaf];
+    const proofKeys = [...present, ...absent];
+    let sets;
+    if (n === 0) sets = [absent.slice(0, 2)];
+    else if (n === 100) {
+      const more = absentKeys(leaves, 3);
+      const five = [...more.absent_empty.slice(0, 3), ...more.absent_leaf.slice(0, 2)];
+      sets = [
+        [...present, ...five],                 // 10 present + 5 absent
+        leaves.map((l) => l.key),              // all 100
+        [present[4]],                          // one present
+        [abs.absent_empty[0]],                 // one absent (empty)
+        [abs.absent_leaf[0], present[0]],      // absent_leaf + present
+      ];
+      assert(sortKeys(sets[0]).length === 15, '10 + 5 keys');
+    } else {
+      sets = [
+        [present[0]],
+        [absent[0]],
+        [abs.absent_leaf[0]],
+        [...present],
+        [...present, ...absent],
+      ];
+      if (n >= 2) sets.push([present[n - 1], abs.absent_empty[0]]);
+    }
+    trees.push(treeVector(`rows_${n}`, leaves, proofKeys, sets));
+  }
+
+  // Crafted: 00..00 and 00..01 differ only at bit 255 (leaves at depth 256), plus ff..ff.
+  {
+    const keys = [rawKey('00'), rawKey('01'), unhex('ff'.repeat(32))];
+    const leaves = keys.map((key, i) => ({ key, value: H(`deep value ${i}`) }));
+    const p0 = proveKey(leaves, keys[0]);
+    assert(p0.kind === 'inclusion' && p0.L === 256, 'deep leaves sit at depth 256');
+    const extras = [
+      rawKey('02'),                        // same path down to bit 254 -> absent_empty at L = 255
+      unhex('80' + '00'.repeat(31)),       // bit 0 = 1: shares the right subtree with ff..ff -> absent_leaf at L = 1
+      unhex('7f' + 'ff'.repeat(31)),       // absent_empty at L = 2
+      unhex('ff'.repeat(31) + 'fe'),       // absent_leaf at L = 1
+      rawKey('8000'),                      // absent_empty deep (L = 241)
+    ];
+    const abs = absentKeys(leaves, 1, extras);
+    const expectL = [255, 1, 2, 1, 241];
+    extras.forEach((k, i) => assert(proveKey(leaves, k).L === expectL[i], `deep tree: extra absent key ${i} depth`));
+    const absent = [...abs.absent_empty, ...abs.absent_leaf];
+    trees.push(treeVector('deep_256', leaves, [...keys, ...absent], [
+      [keys[0], keys[1]],
+      [keys[0]],
+      [keys[1], rawKey('02')],
+      [rawKey('02'), rawKey('8000')],
+      [...keys, ...extras],
+      [unhex('80' + '00'.repeat(31)), keys[2]],
+    ]));
+  }
+
+  // Crafted: 16 keys sharing a 40-bit prefix; some pairs share much more.
+  {
+    const next = splitmix64(0x70726566); // "pref"
+    const prefix = unhex('3ca50ff096');
+    const keys = [];
+    for (let i = 0; i < 16; i++) keys.push(Buffer.concat([prefix, randomBytes(next, 27)]));
+    keys[13] = Buffer.from(keys[12]); keys[13][12] ^= 0x08;    // differs from key 12 first at bit 100
+    keys[15] = Buffer.from(keys[14]); keys[15][31] ^= 0x01;    // differs from key 14 only at bit 255
+    const leaves = keys.map((key, i) => ({ key, value: H(`prefix value ${i}`) }));
+    const flip = (k, bit) => { const c = Buffer.from(k); c[bit >> 3] ^= 0x80 >> (bit & 7); return c; };
+    const extras = [
+      flip(keys[0], 0),       // leaves the shared prefix at bit 0  -> absent_empty at L = 1
+      flip(keys[0], 20),      // leaves it at bit 20                -> absent_empty at L = 21
+      flip(keys[0], 39),      // leaves it at bit 39                -> absent_empty at L = 40
+      flip(keys[12], 101),    // next to keys 12/13 below bit 100    -> absent_empty or absent_leaf deep
+      flip(keys[14], 200),    // inside the 14/15 pair's long common path
+    ];
+    const abs = absentKeys(leaves, 1, extras);
+    [1, 21, 40].forEach((L, i) => {
+      const p = proveKey(leaves, extras[i]);
+      assert(p.kind === 'absent_empty' && p.L === L, `prefix tree: extra ${i} at depth ${L}`);
+    });
+    // Absent keys with the shared prefix (random rest).
+    const inPrefix = Array.from({ length: 4 }, () => Buffer.concat([prefix, randomBytes(next, 27)]));
+    const absent = [...abs.absent_empty, ...abs.absent_leaf, ...inPrefix];
+    trees.push(treeVector('prefix_40', leaves, [...keys, ...absent], [
+      [...keys],
+      [keys[12], keys[13], keys[14], keys[15]],
+      [keys[3], ...inPrefix],
+      [...extras],
+      [...keys, ...absent],
+      [extras[0], extras[1]],
+    ]));
+  }
+
+  return trees;
+}
+
+// ---------------------------------------------------------------------------
+// Vector generation: headers and history
+// ---------------------------------------------------------------------------
+
+function genHeaders() {
+  const seed = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+  const { priv, pub } = ed25519FromSeed(seed);
+  const smtRoots = [smtRoot(rowsTree(1)), smtRoot(rowsTree(2)), smtRoot(rowsTree(3))];
+  const headers = [];
+  const hashes = [];
+  for (let seq = 0; seq < 3; seq++) {
+    const h = {
+      seq,
+      smt_root: smtRoots[seq],
+      prev: seq === 0 ? Z : hashes[seq - 1],
+      history_root: mth(hashes.slice(0, seq)), // MTH over header hashes 0..seq-1 (H("") for seq 0)
+      time_ms: 1767225600000 + seq,
+      schema_hash: H('schema'),
+    };
+    const encoded = encodeHeader(h);
+    const hh = headerHash(encoded);
+    const sig = sign(null, hh, priv);
+    assert(sig.length === 64, 'Ed25519 signatures are 64 bytes');
+    assert(ed25519Verify(pub, hh, sig), 'header signature verifies');
+    const bad = Buffer.from(hh); bad[0] ^= 1;
+    assert(!ed25519Verify(pub, bad, sig), 'signature bound to the header hash');
+    hashes.push(hh);
+    headers.push({
+      seq, smt_root: hex(h.smt_root), prev: hex(h.prev), history_root: hex(h.history_root),
+      time_ms: h.time_ms, schema_hash: hex(h.schema_hash), encoded: hex(encoded), header_hash: hex(hh),
+      secret_seed: hex(seed), public_key: hex(pub), sig: hex(sig),
+    });
+  }
+  // The chain links: each header's history root includes every earlier header.
+  for (let seq = 1; seq < 3; seq++) {
+    const size = seq;
+    for (let i = 0; i < size; i++) {
+      const path = inclusionPath(i, hashes.slice(0, size));
+      assert(verifyInclusion(hashes[i], i, size, unhex(headers[seq].history_root), path), 'header ancestry proof');
+    }
+  }
+  return headers;
+}
+
+function genHistory() {
+  const out = [];
+  for (const n of [0, 1, 2, 3, 5, 7, 8, 13]) {
+    const D = Array.from({ length: n }, (_, i) => H(String(i)));
+    const roots = Array.from({ length: n + 1 }, (_, m) => mth(D.slice(0, m)));
+    const inclusion = [];
+    // Every index at every size 1..n (which includes the full size).
+    for (let size = n; size >= 1; size--) {
+      for (let index = 0; index < size; index++) {
+        const path = inclusionPath(index, D.slice(0, size));
+        assert(verifyInclusion(D[index], index, size, roots[size], path), `history inclusion ${index}/${size}`);
+        if (size > 1) assert(!verifyInclusion(H('other'), index, size, roots[size], path), 'wrong leaf rejected');
+        if (index + 1 < size) assert(!verifyInclusion(D[index], index + 1, size, roots[size], path), 'wrong index rejected');
+        inclusion.push({ index, size, root: hex(roots[size]), path: path.map(hex) });
+      }
+    }
+    const consistency = [];
+    for (let m = 1; m <= n; m++) {
+      for (let k = m; k <= n; k++) {
+        const proof = consistencyProof(m, D.slice(0, k));
+        assert(verifyConsistency(m, k, roots[m], roots[k], proof), `history consistency ${m}->${k}`);
+        if (m < k) {
+          assert(!verifyConsistency(m, k, H('x'), roots[k], proof), 'wrong old root rejected');
+          assert(!verifyConsistency(m, k, roots[m], H('x'), proof), 'wrong new root rejected');
+          assert(!verifyConsistency(m, k, roots[m], roots[k], proof.slice(1)), 'truncated proof rejected');
+        }
+        consistency.push({ old: m, new: k, old_root: hex(roots[m]), new_root: hex(roots[k]), proof: proof.map(hex) });
+      }
+    }
+    out.push({ leaves: D.map(hex), root: hex(roots[n]), inclusion, consistency });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------
+
+function main() {
+  const rfcBits = selfChecks();
+  const vectors = {
+    version: 1,
+    jcs: genJcs(),
+    jcs_reject: genJcsReject(),
+    numbers: genNumbers(rfcBits),
+    row_keys: genRowKeys(),
+    row_values: genRowValues(),
+    trees: genTrees(),
+    headers: genHeaders(),
+    history: genHistory(),
+  };
+  assert(vectors.jcs.length >= 40 && vectors.jcs_reject.length >= 15 && vectors.numbers.length >= 300, 'minimum counts');
+
+  const dir = new URL('../docs/vectors/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const file = new URL('v1.json', dir);
+  writeFileSync(file, JSON.stringify(vectors, null, 1) + '\n');
+
+  const t = vectors.trees;
+  console.log(`wrote ${file.pathname}`);
+  console.log(`  jcs ${vectors.jcs.length}, jcs_reject ${vectors.jcs_reject.length}, numbers ${vectors.numbers.length}, ` +
+    `row_keys ${vectors.row_keys.length}, row_values ${vectors.row_values.length}`);
+  console.log(`  trees ${t.length} (proofs ${t.reduce((a, x) => a + x.proofs.length, 0)}, ` +
+    `multiproofs ${t.reduce((a, x) => a + x.multiproofs.length, 0)}), headers ${vectors.headers.length}, ` +
+    `history ${vectors.history.length} (inclusion ${vectors.history.reduce((a, x) => a + x.inclusion.length, 0)}, ` +
+    `consistency ${vectors.history.reduce((a, x) => a + x.consistency.length, 0)})`);
+}
+
+main();

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vmdb needs to build and test. Idempotent: it
+# only calls apt-get when something is missing, so `make test` stays fast on a
+# machine that already has everything.
+set -euo pipefail
+
+PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libssl-dev libsodium-dev libjansson-dev libcmocka-dev
+      libmicrohttpd-dev libpq-dev libcurl4-openssl-dev
+      postgresql-15 postgresql-client-15 nodejs npm python3)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# The image may ship node/npm outside Debian's packages; do not fight it.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    case "$p" in nodejs|npm) ;; *) filtered+=("$p") ;; esac
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+if command -v python3 >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]+"${missing[@]}"}"; do
+    [ "$p" = python3 ] || filtered+=("$p")
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+fi

@@ -1,0 +1,9 @@
+/*
+ * Subcommands of the vmdb binary.
+ */
+#ifndef VMDB_CLI_H
+#define VMDB_CLI_H
+
+int vmdb_cli_bench_tree(int argc, char **argv);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * Row key and value hashing. The length prefixes in the key and the domain
+ * tags ("vmdb/v1/key", "vmdb/v1/row") keep keys, values, nodes and headers
+ * from ever hashing the same input.
+ */
+#include "core/error.h"
+#include "vmdb/rowhash.h"
+
+int vmdb_row_key(vmdb_hasher *h, uint8_t out[32], vmdb_slice table, vmdb_slice pk)
+{
+    static const uint8_t tag[] = "vmdb/v1/key"; /* NUL terminator is the 0x00 */
+    uint8_t tl[2], pl[4];
+    if (table.len > 0xFFFF)
+        return vmdb_error_set(VMDB_EINVAL, "table name longer than 65535 bytes");
+    if ((uint64_t)pk.len > 0xFFFFFFFFu)
+        return vmdb_error_set(VMDB_EINVAL, "primary key longer than 2^32-1 bytes");
+    tl[0] = (uint8_t)(table.len >> 8);
+    tl[1] = (uint8_t)table.len;
+    pl[0] = (uint8_t)(pk.len >> 24);
+    pl[1] = (uint8_t)(pk.len >> 16);
+    pl[2] = (uint8_t)(pk.len >> 8);
+    pl[3] = (uint8_t)pk.len;
+    vmdb_slice parts[5] = {{tag, sizeof(tag)}, {tl, 2}, table, {pl, 4}, pk};
+    vmdb_hash_parts(h, out, parts, 5);
+    return 0;
+}
+
+void vmdb_row_value_jcs(vmdb_hasher *h, uint8_t out[32], vmdb_slice jcs)
+{
+    static const uint8_t tag[] = "vmdb/v1/row";
+    vmdb_slice parts[2] = {{tag, sizeof(tag)}, jcs};
+    vmdb_hash_parts(h, out, parts, 2);
+}
+
+int vmdb_row_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice row_json,
+                   const vmdb_json_limits *lim, vmdb_buf *scratch)
+{
+    int rc = 0;
+    vmdb_json_doc *doc = NULL;
+
+    scratch->len = 0;
+    if ((rc = vmdb_json_parse(&doc, row_json, lim)) != 0)
+        goto done;
+    if (vmdb_json_typeof(vmdb_json_doc_root(doc)) != VMDB_JSON_OBJECT) {
+        rc = vmdb_error_set(VMDB_EINVAL, "a row must be a JSON object");
+        goto done;
+    }
+    if ((rc = vmdb_jcs_write(scratch, vmdb_json_doc_root(doc))) != 0)
+        goto done;
+    vmdb_row_value_jcs(h, out, (vmdb_slice){scratch->ptr, scratch->len});
+done:
+    vmdb_json_doc_free(doc);
+    return rc;
+}
+
+void vmdb_leaf_hash(vmdb_hasher *h, uint8_t out[32], const uint8_t k[32], const uint8_t v[32])
+{
+    vmdb_hash_node(h, out, 0x00, k, v);
+}

@@ -1,0 +1,792 @@
+/*
+ * Sparse Merkle tree: node pools, versions, batch updates and bulk build.
+ *
+ * A batch is applied in two passes. The structural pass walks the tree once
+ * with the sorted changes, splitting them at each node; it copies every
+ * node it must change (nodes of published versions are immutable), creates
+ * split nodes where new keys diverge and collapses nodes that lose a child,
+ * marking what it creates dirty. The hashing pass then visits only dirty
+ * nodes, children first, so each changed node is hashed exactly once no
+ * matter how many changes pass through it. Nodes that the new version no
+ * longer references are retired with it and freed once no reader holds an
+ * older version.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/smt_internal.h"
+
+typedef struct entry {
+    const uint8_t *key;
+    const uint8_t *value;
+    uint32_t ref; /* existing leaf to reuse, or SMT_EMPTY to create one */
+} entry;
+
+struct vmdb_smt {
+    smt_pools pools;
+    vmdb_hasher *h;
+    vmdb_smt_view *oldest, *current, *pending;
+    uint64_t next_version;
+    /* State of the batch being prepared. */
+    smt_reflist batch_alloc;   /* every node created: freed if the batch is dropped */
+    smt_reflist batch_retired; /* published nodes the batch drops */
+    int64_t batch_delta;       /* leaf count change */
+    entry *scratch;
+    size_t scratch_cap;
+    const vmdb_smt_change **sorted;
+    size_t sorted_cap;
+};
+
+/* --- pools and reference lists ----------------------------------------- */
+
+static int reflist_push(smt_reflist *l, uint32_t ref)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 256;
+        uint32_t *p = realloc(l->r, nc * sizeof(uint32_t));
+        if (!p)
+            return vmdb_error_set(VMDB_ENOMEM, "out of memory tracking tree nodes");
+        l->r = p;
+        l->cap = nc;
+    }
+    l->r[l->n++] = ref;
+    return 0;
+}
+
+static int pool_alloc(smt_pool *p, uint32_t *idx)
+{
+    if (p->nfree) {
+        *idx = p->freed[--p->nfree];
+    } else {
+        if ((p->fresh >> SMT_CHUNK_BITS) >= p->nchunks) {
+            if (p->nchunks == SMT_MAX_CHUNKS)
+                return vmdb_error_set(VMDB_ELIMIT, "tree node pool exhausted");
+            uint8_t *c = malloc((size_t)SMT_CHUNK_SIZE * p->elem);
+            if (!c)
+                return vmdb_error_set(VMDB_ENOMEM, "out of memory growing the tree");
+            p->chunks[p->nchunks++] = c;
+        }
+        *idx = p->fresh++;
+    }
+    p->live++;
+    return 0;
+}
+
+/* Free slots are kept on a dense stack rather than threaded through the
+ * freed nodes: freeing thousands of nodes per batch would otherwise cost a
+ * cache miss each. If the stack cannot grow, the slot is leaked. */
+static void pool_free(smt_pool *p, uint32_t idx)
+{
+    if (p->nfree == p->cfree) {
+        size_t nc = p->cfree ? p->cfree * 2 : 1024;
+        uint32_t *n = realloc(p->freed, nc * sizeof(uint32_t));
+        if (!n)
+            return;
+        p->freed = n;
+        p->cfree = nc;
+    }
+    p->freed[p->nfree++] = idx;
+    p->live--;
+}
+
+static void node_free(vmdb_smt *t, uint32_t ref)
+{
+    if (smt_is_leaf(ref))
+        pool_free(&t->pools.leaves, (ref & ~SMT_LEAF_BIT) - 1);
+    else
+        pool_free(&t->pools.inodes, ref - 1);
+}
+
+static inline smt_inode *IN(vmdb_smt *t, uint32_t ref)
+{
+    return smt_inode_at(&t->pools, ref);
+}
+
+static inline smt_leaf *LF(vmdb_smt *t, uint32_t ref)
+{
+    return smt_leaf_at(&t->pools, ref);
+}
+
+static int new_leaf(vmdb_smt *t, const uint8_t key[32], const uint8_t value[32], uint32_t *out)
+{
+    uint32_t idx = 0;
+    int rc = pool_alloc(&t->pools.leaves, &idx);
+    if (rc)
+        return rc;
+    uint32_t ref = (idx + 1) | SMT_LEAF_BIT;
+    if ((rc = reflist_push(&t->batch_alloc, ref)) != 0) {
+        pool_free(&t->pools.leaves, idx);
+        return rc;
+    }
+    smt_leaf *l = LF(t, ref);
+    memcpy(l->key, key, 32);
+    memcpy(l->value, value, 32);
+    *out = ref;
+    return 0;
+}
+
+static int new_inode(vmdb_smt *t, uint32_t *out)
+{
+    uint32_t idx = 0;
+    int rc = pool_alloc(&t->pools.inodes, &idx);
+    if (rc)
+        return rc;
+    if ((rc = reflist_push(&t->batch_alloc, idx + 1)) != 0) {
+        pool_free(&t->pools.inodes, idx);
+        return rc;
+    }
+    smt_inode *n = IN(t, idx + 1);
+    memset(n, 0, sizeof(*n));
+    n->flags = SMT_DIRTY;
+    *out = idx + 1;
+    return 0;
+}
+
+/* A node the pending version no longer references. Nodes created by this
+ * batch are never dropped by it (the structural pass visits each published
+ * node once and decides before copying), so `ref` is published. */
+static int drop(vmdb_smt *t, uint32_t ref)
+{
+    return reflist_push(&t->batch_retired, ref);
+}
+
+/* Returns a writable version of internal node `ref`: itself if the batch
+ * created it, else a dirty copy (the original is retired). */
+static int writable(vmdb_smt *t, uint32_t ref, uint32_t *out)
+{
+    int rc;
+    if (IN(t, ref)->flags & SMT_DIRTY) {
+        *out = ref;
+        return 0;
+    }
+    if ((rc = new_inode(t, out)) != 0)
+        return rc;
+    memcpy(IN(t, *out), IN(t, ref), sizeof(smt_inode));
+    IN(t, *out)->flags = SMT_DIRTY;
+    return drop(t, ref);
+}
+
+/* Places subtree `ref` under a parent whose children sit at depth `top`. */
+static int retop(vmdb_smt *t, uint32_t ref, unsigned top, uint32_t *out)
+{
+    int rc;
+    if (ref == SMT_EMPTY || smt_is_leaf(ref) || IN(t, ref)->top == top) {
+        *out = ref;
+        return 0;
+    }
+    if ((rc = writable(t, ref, out)) != 0)
+        return rc;
+    IN(t, *out)->top = (uint8_t)top;
+    return 0;
+}
+
+/* --- hashing ------------------------------------------------------------ */
+
+static const uint8_t zero32[32];
+
+void smt_top_hash(const smt_pools *t, vmdb_hasher *h, uint32_t ref, uint8_t out[32])
+{
+    if (ref == SMT_EMPTY) {
+        memset(out, 0, 32);
+    } else if (smt_is_leaf(ref)) {
+        const smt_leaf *l = smt_leaf_at(t, ref);
+        vmdb_hash_node(h, out, 0x00, l->key, l->value);
+    } else {
+        memcpy(out, smt_inode_at(t, ref)->hash, 32);
+    }
+}
+
+static const uint8_t *rep_key(const smt_pools *t, const smt_inode *n)
+{
+    return smt_leaf_at(t, n->rep)->key;
+}
+
+/* Hashes levels depth-1 .. at of the chain above a split whose hash is in
+ * `acc`: each level has the prefix's own side and an empty side. */
+static void chain_up(const smt_pools *t, vmdb_hasher *h, const smt_inode *n, unsigned at,
+                     uint8_t acc[32])
+{
+    const uint8_t *k = rep_key(t, n);
+    for (int lvl = (int)n->depth - 1; lvl >= (int)at; lvl--) {
+        if (vmdb_key_bit(k, (unsigned)lvl))
+            vmdb_hash_node(h, acc, 0x01, zero32, acc);
+        else
+            vmdb_hash_node(h, acc, 0x01, acc, zero32);
+    }
+}
+
+void smt_hash_at(const smt_pools *t, vmdb_hasher *h, const smt_inode *n, unsigned at,
+                 uint8_t out[32])
+{
+    uint8_t l[32], r[32];
+    if (at == n->top) {
+        memcpy(out, n->hash, 32);
+        return;
+    }
+    smt_top_hash(t, h, n->child[0], l);
+    smt_top_hash(t, h, n->child[1], r);
+    vmdb_hash_node(h, out, 0x01, l, r);
+    chain_up(t, h, n, at, out);
+}
+
+/* Hashes every dirty node below and including `ref`, children first. */
+static void rehash(vmdb_smt *t, uint32_t ref)
+{
+    smt_inode *n = IN(t, ref);
+    uint8_t l[32], r[32];
+
+    for (int s = 0; s < 2; s++) {
+        uint32_t c = n->child[s];
+        if (!smt_is_leaf(c) && (IN(t, c)->flags & SMT_DIRTY))
+            rehash(t, c);
+    }
+    n->rep = smt_is_leaf(n->child[0]) ? n->child[0] : IN(t, n->child[0])->rep;
+    smt_top_hash(&t->pools, t->h, n->child[0], l);
+    smt_top_hash(&t->pools, t->h, n->child[1], r);
+    vmdb_hash_node(t->h, n->hash, 0x01, l, r);
+    chain_up(&t->pools, t->h, n, n->top, n->hash);
+    n->flags = 0;
+}
+
+/* --- structural pass ---------------------------------------------------- */
+
+static int scratch_reserve(vmdb_smt *t, size_t n)
+{
+    if (n <= t->scratch_cap)
+        return 0;
+    size_t nc = t->scratch_cap ? t->scratch_cap : 64;
+    while (nc < n)
+        nc *= 2;
+    entry *p = realloc(t->scratch, nc * sizeof(entry));
+    if (!p)
+        return vmdb_error_set(VMDB_ENOMEM, "out of memory applying a batch");
+    t->scratch = p;
+    t->scratch_cap = nc;
+    return 0;
+}
+
+/* First index in e[0..n) whose key has bit `d` set (keys sorted). */
+static size_t split_entries(const entry *e, size_t n, unsigned d)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (vmdb_key_bit(e[mid].key, d))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Builds the subtree of sorted, distinct entries whose children... at top. */
+static int build_entries(vmdb_smt *t, unsigned top, const entry *e, size_t n, uint32_t *out)
+{
+    int rc = 0;
+    uint32_t ref = SMT_EMPTY, c0 = SMT_EMPTY, c1 = SMT_EMPTY;
+
+    if (n == 0) {
+        *out = SMT_EMPTY;
+        return 0;
+    }
+    if (n == 1) {
+        if (e[0].ref) {
+            *out = e[0].ref;
+            return 0;
+        }
+        return new_leaf(t, e[0].key, e[0].value, out);
+    }
+    unsigned d = smt_lcp(e[0].key, e[n - 1].key);
+    size_t s = split_entries(e, n, d);
+    if ((rc = build_entries(t, d + 1, e, s, &c0)) != 0 ||
+        (rc = build_entries(t, d + 1, e + s, n - s, &c1)) != 0 || (rc = new_inode(t, &ref)) != 0)
+        return rc;
+    smt_inode *in = IN(t, ref);
+    in->child[0] = c0;
+    in->child[1] = c1;
+    in->depth = (uint8_t)d;
+    in->top = (uint8_t)top;
+    in->rep = smt_is_leaf(c0) ? c0 : IN(t, c0)->rep;
+    *out = ref;
+    return 0;
+}
+
+typedef const vmdb_smt_change *chg;
+
+static size_t split_changes(chg *c, size_t n, unsigned d)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (vmdb_key_bit(c[mid]->key, d))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Collects the upserts of c[0..n) as entries (no existing leaf). */
+static int upsert_entries(vmdb_smt *t, chg *c, size_t n, size_t *m)
+{
+    int rc = scratch_reserve(t, n + 1);
+    *m = 0;
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (!c[i]->remove) {
+            t->scratch[*m] = (entry){c[i]->key, c[i]->value, SMT_EMPTY};
+            (*m)++;
+        }
+    t->batch_delta += (int64_t)*m;
+    return 0;
+}
+
+/* Applies sorted, distinct changes c[0..n) to subtree `ref`, which must
+ * come out hanging at depth `top`. Every key of c shares the subtree's
+ * path down to depth top. */
+static int apply_rec(vmdb_smt *t, uint32_t ref, unsigned top, chg *c, size_t n, uint32_t *out)
+{
+    int rc = 0;
+    size_t m = 0;
+
+    if (n == 0)
+        return retop(t, ref, top, out);
+
+    if (ref == SMT_EMPTY) {
+        if ((rc = upsert_entries(t, c, n, &m)) != 0)
+            return rc;
+        return build_entries(t, top, t->scratch, m, out);
+    }
+
+    if (smt_is_leaf(ref)) {
+        const smt_leaf *lf = LF(t, ref);
+        bool placed = false, changed = false;
+        if ((rc = scratch_reserve(t, n + 1)) != 0)
+            return rc;
+        for (size_t i = 0; i <= n; i++) {
+            int cmp = i < n ? memcmp(c[i]->key, lf->key, 32) : 1;
+            if (!placed && cmp >= 0) {
+                placed = true;
+                if (cmp == 0) {
+                    if (c[i]->remove) {
+                        t->batch_delta--;
+                        changed = true;
+                    } else if (memcmp(c[i]->value, lf->value, 32) != 0) {
+                        t->scratch[m++] = (entry){c[i]->key, c[i]->value, SMT_EMPTY};
+                        changed = true;
+                    } else {
+                        t->scratch[m++] = (entry){lf->key, lf->value, ref};
+                    }
+                    continue;
+                }
+                t->scratch[m++] = (entry){lf->key, lf->value, ref};
+            }
+            if (i < n && !c[i]->remove) {
+                t->scratch[m++] = (entry){c[i]->key, c[i]->value, SMT_EMPTY};
+                t->batch_delta++;
+                changed = true;
+            }
+        }
+        if (!changed) {
+            *out = ref;
+            return 0;
+        }
+        /* The old leaf is dropped unless it is reused as is. */
+        bool reused = false;
+        for (size_t i = 0; i < m; i++)
+            reused |= t->scratch[i].ref == ref;
+        if (!reused && (rc = drop(t, ref)) != 0)
+            return rc;
+        return build_entries(t, top, t->scratch, m, out);
+    }
+
+    const smt_inode *nd = IN(t, ref);
+    unsigned d = nd->depth;
+    /* Every key shares the path down to the node's top, so only a node
+     * with a chain above its split (top < depth) can be left early; the
+     * check costs a visit to its representative leaf. */
+    unsigned cd = d;
+    const uint8_t *rk = NULL;
+    if (top < d) {
+        rk = rep_key(&t->pools, nd);
+        unsigned a = smt_lcp(c[0]->key, rk), b = smt_lcp(c[n - 1]->key, rk);
+        cd = a < b ? a : b;
+    }
+
+    if (cd < d) {
+        /* Some keys leave this node's prefix at level cd: they are absent,
+         * and their upserts form a new subtree beside this one. */
+        int side = vmdb_key_bit(rk, cd);
+        size_t s = split_changes(c, n, cd);
+        chg *same = side ? c + s : c, *other = side ? c : c + s;
+        size_t nsame = side ? n - s : s, nother = n - nsame;
+        uint32_t x = SMT_EMPTY, y = SMT_EMPTY, sref = SMT_EMPTY;
+
+        if ((rc = upsert_entries(t, other, nother, &m)) != 0)
+            return rc;
+        if (m == 0)
+            return apply_rec(t, ref, top, same, nsame, out);
+        if ((rc = build_entries(t, cd + 1, t->scratch, m, &x)) != 0 ||
+            (rc = apply_rec(t, ref, cd + 1, same, nsame, &y)) != 0)
+            return rc;
+        if (y == SMT_EMPTY)
+            return retop(t, x, top, out);
+        if ((rc = new_inode(t, &sref)) != 0)
+            return rc;
+        smt_inode *sn = IN(t, sref);
+        sn->child[side] = y;
+        sn->child[!side] = x;
+        sn->depth = (uint8_t)cd;
+        sn->top = (uint8_t)top;
+        *out = sref;
+        return 0;
+    }
+
+    /* Every key passes through this node's split. */
+    size_t s = split_changes(c, n, d);
+    uint32_t old0 = nd->child[0], old1 = nd->child[1], n0 = old0, n1 = old1;
+    /* A child without changes keeps its place (its top is still d + 1):
+     * leave it untouched rather than pull it into the cache. */
+    if ((s > 0 && (rc = apply_rec(t, old0, d + 1, c, s, &n0)) != 0) ||
+        (n > s && (rc = apply_rec(t, old1, d + 1, c + s, n - s, &n1)) != 0))
+        return rc;
+    nd = IN(t, ref);
+    if (n0 == old0 && n1 == old1 && nd->top == top) {
+        *out = ref;
+        return 0;
+    }
+    if (n0 == SMT_EMPTY || n1 == SMT_EMPTY) {
+        /* The split is gone: the surviving side takes this node's place. */
+        if (!(nd->flags & SMT_DIRTY) && (rc = drop(t, ref)) != 0)
+            return rc;
+        return retop(t, n0 == SMT_EMPTY ? n1 : n0, top, out);
+    }
+    uint32_t w = SMT_EMPTY;
+    if ((rc = writable(t, ref, &w)) != 0)
+        return rc;
+    smt_inode *wn = IN(t, w);
+    wn->child[0] = n0;
+    wn->child[1] = n1;
+    wn->top = (uint8_t)top;
+    *out = w;
+    return 0;
+}
+
+/* --- versions ----------------------------------------------------------- */
+
+static int view_new(vmdb_smt *t, vmdb_smt_view **out)
+{
+    vmdb_smt_view *v = calloc(1, sizeof(*v));
+    if (!v)
+        return vmdb_error_set(VMDB_ENOMEM, "out of memory creating a tree version");
+    v->version = t->next_version;
+    *out = v;
+    return 0;
+}
+
+static void view_free(vmdb_smt_view *v)
+{
+    if (!v)
+        return;
+    free(v->retired.r);
+    free(v);
+}
+
+static void batch_reset(vmdb_smt *t)
+{
+    t->batch_alloc.n = 0;
+    t->batch_retired.n = 0;
+    t->batch_delta = 0;
+}
+
+/* Undoes a failed or discarded batch: frees what it created. */
+static void batch_rollback(vmdb_smt *t)
+{
+    for (size_t i = 0; i < t->batch_alloc.n; i++)
+        node_free(t, t->batch_alloc.r[i]);
+    batch_reset(t);
+}
+
+/* Finishes the structural pass: hashes dirty nodes and records the new
+ * version as pending. */
+static int batch_finish(vmdb_smt *t, uint32_t root)
+{
+    vmdb_smt_view *v = NULL;
+    int rc = view_new(t, &v);
+    if (rc)
+        return rc;
+    if (root != SMT_EMPTY && !smt_is_leaf(root) && (IN(t, root)->flags & SMT_DIRTY))
+        rehash(t, root);
+    v->root = root;
+    smt_top_hash(&t->pools, t->h, root, v->root_hash);
+    v->count = (uint64_t)((int64_t)t->current->count + t->batch_delta);
+    /* The retired list moves to the view; the batch gets a fresh one. */
+    v->retired = t->batch_retired;
+    t->batch_retired = (smt_reflist){0};
+    t->pending = v;
+    t->batch_delta = 0;
+    return 0;
+}
+
+static int sorted_reserve(vmdb_smt *t, size_t n)
+{
+    if (n <= t->sorted_cap)
+        return 0;
+    const vmdb_smt_change **p = realloc(t->sorted, n * sizeof(*p));
+    if (!p)
+        return vmdb_error_set(VMDB_ENOMEM, "out of memory sorting a batch");
+    t->sorted = p;
+    t->sorted_cap = n;
+    return 0;
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+    const vmdb_smt_change *x = *(const vmdb_smt_change *const *)a;
+    const vmdb_smt_change *y = *(const vmdb_smt_change *const *)b;
+    int c = memcmp(x->key, y->key, 32);
+    if (c)
+        return c;
+    /* Same key: keep input order, so the last one can win. */
+    return x < y ? -1 : x > y;
+}
+
+int vmdb_smt_apply(vmdb_smt *t, const vmdb_smt_change *changes, size_t n)
+{
+    int rc = 0;
+    size_t m = 0;
+    uint32_t root = SMT_EMPTY;
+
+    if (t->pending)
+        return vmdb_error_set(VMDB_EBUSY, "a tree version is already pending");
+    if ((rc = sorted_reserve(t, n ? n : 1)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        t->sorted[i] = &changes[i];
+    qsort(t->sorted, n, sizeof(*t->sorted), change_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n && memcmp(t->sorted[i]->key, t->sorted[i + 1]->key, 32) == 0)
+            continue;
+        t->sorted[m++] = t->sorted[i];
+    }
+    batch_reset(t);
+    if ((rc = apply_rec(t, t->current->root, 0, t->sorted, m, &root)) != 0 ||
+        (rc = batch_finish(t, root)) != 0) {
+        batch_rollback(t);
+        return rc;
+    }
+    return 0;
+}
+
+static int leaf_cmp_ok(const vmdb_smt_leaf *l, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(l[i - 1].key, l[i].key, 32) >= 0)
+            return vmdb_error_set(VMDB_EINVAL, "bulk build needs keys sorted and unique");
+    return 0;
+}
+
+int vmdb_smt_build(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n)
+{
+    int rc = 0;
+    uint32_t root = SMT_EMPTY;
+    entry *e = NULL;
+
+    if (t->pending)
+        return vmdb_error_set(VMDB_EBUSY, "a tree version is already pending");
+    if ((rc = leaf_cmp_ok(leaves, n)) != 0)
+        return rc;
+    e = malloc((n ? n : 1) * sizeof(entry));
+    if (!e)
+        return vmdb_error_set(VMDB_ENOMEM, "out of memory building the tree");
+    for (size_t i = 0; i < n; i++)
+        e[i] = (entry){leaves[i].key, leaves[i].value, SMT_EMPTY};
+    batch_reset(t);
+    /* Everything the current version holds is replaced. */
+    if (t->current->root != SMT_EMPTY) {
+        smt_reflist stack = {0};
+        rc = reflist_push(&stack, t->current->root);
+        while (rc == 0 && stack.n) {
+            uint32_t r = stack.r[--stack.n];
+            if ((rc = drop(t, r)) != 0)
+                break;
+            if (!smt_is_leaf(r)) {
+                rc = reflist_push(&stack, IN(t, r)->child[0]);
+                if (rc == 0)
+                    rc = reflist_push(&stack, IN(t, r)->child[1]);
+            }
+        }
+        free(stack.r);
+    }
+    if (rc == 0)
+        rc = build_entries(t, 0, e, n, &root);
+    t->batch_delta = (int64_t)n - (int64_t)t->current->count;
+    if (rc == 0)
+        rc = batch_finish(t, root);
+    if (rc)
+        batch_rollback(t);
+    free(e);
+    return rc;
+}
+
+const vmdb_smt_view *vmdb_smt_pending(const vmdb_smt *t)
+{
+    return t->pending;
+}
+
+void vmdb_smt_collect(vmdb_smt *t)
+{
+    while (t->oldest != t->current && t->oldest->readers == 0) {
+        vmdb_smt_view *o = t->oldest, *nx = o->newer;
+        for (size_t i = 0; i < nx->retired.n; i++)
+            node_free(t, nx->retired.r[i]);
+        free(nx->retired.r);
+        nx->retired = (smt_reflist){0};
+        view_free(o);
+        t->oldest = nx;
+    }
+}
+
+void vmdb_smt_publish(vmdb_smt *t)
+{
+    if (!t->pending)
+        return;
+    t->next_version++;
+    t->current->newer = t->pending;
+    t->current = t->pending;
+    t->pending = NULL;
+    t->batch_alloc.n = 0;
+    vmdb_smt_collect(t);
+}
+
+void vmdb_smt_discard(vmdb_smt *t)
+{
+    vmdb_smt_view *v = t->pending;
+    if (!v)
+        return;
+    /* The current version never references what the batch created. */
+    for (size_t i = 0; i < t->batch_alloc.n; i++)
+        node_free(t, t->batch_alloc.r[i]);
+    t->batch_alloc.n = 0;
+    t->pending = NULL;
+    view_free(v);
+}
+
+int vmdb_smt_update(vmdb_smt *t, const vmdb_smt_change *changes, size_t n)
+{
+    int rc = vmdb_smt_apply(t, changes, n);
+    if (rc == 0)
+        vmdb_smt_publish(t);
+    return rc;
+}
+
+const vmdb_smt_view *vmdb_smt_current(const vmdb_smt *t)
+{
+    return t->current;
+}
+
+const vmdb_smt_view *vmdb_smt_acquire(vmdb_smt *t)
+{
+    t->current->readers++;
+    return t->current;
+}
+
+void vmdb_smt_release(vmdb_smt *t, const vmdb_smt_view *v)
+{
+    (void)t;
+    ((vmdb_smt_view *)v)->readers--;
+}
+
+void vmdb_smt_view_root(const vmdb_smt_view *v, uint8_t out[32])
+{
+    memcpy(out, v->root_hash, 32);
+}
+
+uint64_t vmdb_smt_view_count(const vmdb_smt_view *v)
+{
+    return v->count;
+}
+
+uint64_t vmdb_smt_view_version(const vmdb_smt_view *v)
+{
+    return v->version;
+}
+
+int vmdb_smt_get(const vmdb_smt *t, const vmdb_smt_view *v, const uint8_t key[32],
+                 uint8_t value[32])
+{
+    uint32_t ref = v->root;
+    while (ref != SMT_EMPTY && !smt_is_leaf(ref)) {
+        const smt_inode *n = smt_inode_at(&t->pools, ref);
+        ref = n->child[vmdb_key_bit(key, n->depth)];
+    }
+    if (ref != SMT_EMPTY) {
+        const smt_leaf *l = smt_leaf_at(&t->pools, ref);
+        if (memcmp(l->key, key, 32) == 0) {
+            memcpy(value, l->value, 32);
+            return 0;
+        }
+    }
+    return VMDB_ENOTFOUND;
+}
+
+vmdb_hasher *vmdb_smt_hasher(vmdb_smt *t)
+{
+    return t->h;
+}
+
+size_t vmdb_smt_memory(const vmdb_smt *t)
+{
+    return (size_t)t->pools.leaves.nchunks * SMT_CHUNK_SIZE * t->pools.leaves.elem +
+           (size_t)t->pools.inodes.nchunks * SMT_CHUNK_SIZE * t->pools.inodes.elem;
+}
+
+int vmdb_smt_new(vmdb_smt **out, unsigned hasher_flags)
+{
+    int rc = 0;
+    vmdb_smt *t = calloc(1, sizeof(*t));
+
+    *out = NULL;
+    if (!t) {
+        rc = vmdb_error_set(VMDB_ENOMEM, "out of memory creating the tree");
+        goto done;
+    }
+    t->pools.leaves.elem = sizeof(smt_leaf);
+    t->pools.inodes.elem = sizeof(smt_inode);
+    if ((rc = vmdb_hasher_new(&t->h, hasher_flags)) != 0 ||
+        (rc = view_new(t, &t->current)) != 0)
+        goto done;
+    t->oldest = t->current;
+    *out = t;
+    t = NULL;
+done:
+    vmdb_smt_free(t);
+    return rc;
+}
+
+void vmdb_smt_free(vmdb_smt *t)
+{
+    if (!t)
+        return;
+    if (t->pending)
+        vmdb_smt_discard(t);
+    for (vmdb_smt_view *v = t->oldest; v;) {
+        vmdb_smt_view *nx = v->newer;
+        view_free(v);
+        v = nx;
+    }
+    for (uint32_t i = 0; i < t->pools.leaves.nchunks; i++)
+        free(t->pools.leaves.chunks[i]);
+    for (uint32_t i = 0; i < t->pools.inodes.nchunks; i++)
+        free(t->pools.inodes.chunks[i]);
+    free(t->pools.leaves.freed);
+    free(t->pools.inodes.freed);
+    free(t->batch_alloc.r);
+    free(t->batch_retired.r);
+    free(t->scratch);
+    free(t->sorted);
+    vmdb_hasher_free(t->h);
+    free(t);
+}

@@ -1,0 +1,91 @@
+/*
+ * Test helpers; see testutil.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vmdb/proof.h"
+
+uint64_t tu_rand(tu_rng *r)
+{
+    /* splitmix64 */
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+void tu_fill(tu_rng *r, uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t v = tu_rand(r);
+        memcpy(p + i, &v, n - i < 8 ? n - i : 8);
+    }
+}
+
+uint8_t *tu_unhex(const char *hex, size_t hexlen, size_t *outlen)
+{
+    uint8_t *b = malloc(hexlen / 2 + 1);
+    assert_non_null(b);
+    assert_int_equal(hexlen % 2, 0);
+    assert_int_equal(vmdb_hex_decode(b, hexlen / 2, hex, hexlen), 0);
+    *outlen = hexlen / 2;
+    return b;
+}
+
+void tu_unhex32(uint8_t out[32], const char *hex, size_t hexlen)
+{
+    assert_int_equal(vmdb_hex_decode(out, 32, hex, hexlen), 0);
+}
+
+uint8_t *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b = NULL;
+    long n;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        b = malloc((size_t)n + 1);
+        if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+            free(b);
+            b = NULL;
+        }
+        if (b)
+            *len = (size_t)n;
+    }
+    fclose(f);
+    return b;
+}
+
+int tu_leaf_cmp(const void *a, const void *b)
+{
+    return memcmp(((const vmdb_smt_leaf *)a)->key, ((const vmdb_smt_leaf *)b)->key, 32);
+}
+
+static void ref_rec(vmdb_hasher *h, const vmdb_smt_leaf *l, size_t n, unsigned d, uint8_t out[32])
+{
+    if (n == 0) {
+        memset(out, 0, 32);
+        return;
+    }
+    if (n == 1) {
+        vmdb_hash_node(h, out, 0x00, l[0].key, l[0].value);
+        return;
+    }
+    assert_true(d < 256);
+    size_t s = 0;
+    while (s < n && !vmdb_key_bit(l[s].key, d))
+        s++;
+    uint8_t a[32], b[32];
+    ref_rec(h, l, s, d + 1, a);
+    ref_rec(h, l + s, n - s, d + 1, b);
+    vmdb_hash_node(h, out, 0x01, a, b);
+}
+
+void tu_ref_root(vmdb_hasher *h, const vmdb_smt_leaf *leaves, size_t n, uint8_t out[32])
+{
+    ref_rec(h, leaves, n, 0, out);
+}
