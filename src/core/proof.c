@@ -78,6 +78,9 @@ int vmdb_proof_decode(vmdb_proof *p, vmdb_slice in)
     if (in.len - off != need)
         return vmdb_error_set(VMDB_EPARSE, "proof length %zu does not match its bitmap", in.len);
     memcpy(p->siblings, in.ptr + off, (size_t)p->nsiblings * 32);
+    for (unsigned i = 0; i < p->nsiblings; i++)
+        if (memcmp(p->siblings[i], zero32, 32) == 0)
+            return vmdb_error_set(VMDB_EPARSE, "proof lists an empty sibling");
     off += (size_t)p->nsiblings * 32;
     if (p->kind == VMDB_PROOF_ABSENT_LEAF) {
         memcpy(p->other_key, in.ptr + off, 32);
@@ -188,8 +191,12 @@ int vmdb_proof_verify(vmdb_hasher *h, const uint8_t root[32], const uint8_t key[
     }
     for (int i = (int)p->depth - 1; i >= 0; i--) {
         const uint8_t *sib = zero32;
-        if (vmdb_key_bit(p->bitmap, (unsigned)i))
+        if (vmdb_key_bit(p->bitmap, (unsigned)i)) {
             sib = p->siblings[used++];
+            /* An empty sibling must be left out: one proof, one encoding. */
+            if (memcmp(sib, zero32, 32) == 0)
+                return vmdb_error_set(VMDB_EVERIFY, "proof lists an empty sibling");
+        }
         if (vmdb_key_bit(key, (unsigned)i))
             vmdb_hash_node(h, acc, 0x01, sib, acc);
         else

@@ -1,21 +1,30 @@
 /*
  * Sparse Merkle tree: node pools, versions, batch updates and bulk build.
  *
- * A batch is applied in two passes. The structural pass walks the tree once
- * with the sorted changes, splitting them at each node; it copies every
- * node it must change (nodes of published versions are immutable), creates
- * split nodes where new keys diverge and collapses nodes that lose a child,
- * marking what it creates dirty. The hashing pass then visits only dirty
- * nodes, children first, so each changed node is hashed exactly once no
- * matter how many changes pass through it. Nodes that the new version no
- * longer references are retired with it and freed once no reader holds an
- * older version.
+ * A batch is applied in one walk over the tree with the sorted changes,
+ * split at each node. The walk copies every node it must change (nodes of
+ * published versions are immutable), creates split nodes where new keys
+ * diverge and collapses nodes that lose a child, and hashes each node it
+ * creates on the way back up, once its children are final: each changed
+ * node is hashed once however many changes pass through it, while its
+ * children are still in cache. Before the walk, the paths of all changes
+ * are prefetched level by level so that the cache misses of a large batch
+ * overlap instead of queueing. Nodes that the new version no longer
+ * references are retired with it and freed once no reader holds an older
+ * version.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "core/smt_internal.h"
+
+#define SMT_PREFETCH_GROUP 32
+
+typedef struct smt_cursor {
+    uint32_t ref;
+    uint32_t change;
+} smt_cursor;
 
 typedef struct entry {
     const uint8_t *key;
@@ -36,6 +45,7 @@ struct vmdb_smt {
     size_t scratch_cap;
     const vmdb_smt_change **sorted;
     size_t sorted_cap;
+    size_t pf_done, pf_total; /* prefetch walk progress over `sorted` */
 };
 
 /* --- pools and reference lists ----------------------------------------- */
@@ -58,6 +68,10 @@ static int pool_alloc(smt_pool *p, uint32_t *idx)
 {
     if (p->nfree) {
         *idx = p->freed[--p->nfree];
+        /* The slot handed out a few allocations from now was last touched
+         * a batch ago: start fetching it for writing now. */
+        if (p->nfree >= 8)
+            __builtin_prefetch(smt_pool_at(p, p->freed[p->nfree - 8]), 1);
     } else {
         if ((p->fresh >> SMT_CHUNK_BITS) >= p->nchunks) {
             if (p->nchunks == SMT_MAX_CHUNKS)
@@ -138,7 +152,7 @@ static int new_inode(vmdb_smt *t, uint32_t *out)
     }
     smt_inode *n = IN(t, idx + 1);
     memset(n, 0, sizeof(*n));
-    n->flags = SMT_DIRTY;
+    n->flags = SMT_OWNED;
     *out = idx + 1;
     return 0;
 }
@@ -156,16 +170,29 @@ static int drop(vmdb_smt *t, uint32_t ref)
 static int writable(vmdb_smt *t, uint32_t ref, uint32_t *out)
 {
     int rc;
-    if (IN(t, ref)->flags & SMT_DIRTY) {
+    if (IN(t, ref)->flags & SMT_OWNED) {
         *out = ref;
         return 0;
     }
     if ((rc = new_inode(t, out)) != 0)
         return rc;
     memcpy(IN(t, *out), IN(t, ref), sizeof(smt_inode));
-    IN(t, *out)->flags = SMT_DIRTY;
+    IN(t, *out)->flags = SMT_OWNED;
     return drop(t, ref);
 }
+
+static void finalize(vmdb_smt *t, uint32_t ref);
+
+static void prefetch_ref(const vmdb_smt *t, uint32_t ref)
+{
+    if (ref == SMT_EMPTY)
+        return;
+    if (smt_is_leaf(ref))
+        __builtin_prefetch(smt_leaf_at(&t->pools, ref));
+    else
+        __builtin_prefetch(smt_inode_at(&t->pools, ref));
+}
+
 
 /* Places subtree `ref` under a parent whose children sit at depth `top`. */
 static int retop(vmdb_smt *t, uint32_t ref, unsigned top, uint32_t *out)
@@ -178,6 +205,7 @@ static int retop(vmdb_smt *t, uint32_t ref, unsigned top, uint32_t *out)
     if ((rc = writable(t, ref, out)) != 0)
         return rc;
     IN(t, *out)->top = (uint8_t)top;
+    finalize(t, *out);
     return 0;
 }
 
@@ -230,23 +258,18 @@ void smt_hash_at(const smt_pools *t, vmdb_hasher *h, const smt_inode *n, unsigne
     chain_up(t, h, n, at, out);
 }
 
-/* Hashes every dirty node below and including `ref`, children first. */
-static void rehash(vmdb_smt *t, uint32_t ref)
+/* Sets the representative leaf and the hash of a node whose children and
+ * top are final. */
+static void finalize(vmdb_smt *t, uint32_t ref)
 {
     smt_inode *n = IN(t, ref);
     uint8_t l[32], r[32];
 
-    for (int s = 0; s < 2; s++) {
-        uint32_t c = n->child[s];
-        if (!smt_is_leaf(c) && (IN(t, c)->flags & SMT_DIRTY))
-            rehash(t, c);
-    }
     n->rep = smt_is_leaf(n->child[0]) ? n->child[0] : IN(t, n->child[0])->rep;
     smt_top_hash(&t->pools, t->h, n->child[0], l);
     smt_top_hash(&t->pools, t->h, n->child[1], r);
     vmdb_hash_node(t->h, n->hash, 0x01, l, r);
     chain_up(&t->pools, t->h, n, n->top, n->hash);
-    n->flags = 0;
 }
 
 /* --- structural pass ---------------------------------------------------- */
@@ -307,7 +330,7 @@ static int build_entries(vmdb_smt *t, unsigned top, const entry *e, size_t n, ui
     in->child[1] = c1;
     in->depth = (uint8_t)d;
     in->top = (uint8_t)top;
-    in->rep = smt_is_leaf(c0) ? c0 : IN(t, c0)->rep;
+    finalize(t, ref);
     *out = ref;
     return 0;
 }
@@ -343,6 +366,52 @@ static int upsert_entries(vmdb_smt *t, chg *c, size_t n, size_t *m)
     return 0;
 }
 
+/* Brings the nodes that the walk will touch for changes [lo, hi) (their
+ * paths, the siblings along them, the leaves at their ends) into the
+ * cache, one level at a time for all of them at once. Following path after
+ * path would stall on each level's cache miss in turn; going level by level
+ * keeps many misses in flight. The walk runs a little ahead of apply_rec,
+ * which handles changes in key order, so what it brings in is used before
+ * it is evicted. A pure optimisation: results never depend on it. */
+static void prefetch_paths(vmdb_smt *t, chg *c, size_t lo, size_t hi)
+{
+    smt_cursor cur[SMT_PREFETCH_GROUP];
+    size_t active = 0;
+    uint32_t root = t->current->root;
+
+    if (root == SMT_EMPTY || smt_is_leaf(root))
+        return;
+    for (size_t i = lo; i < hi; i++)
+        cur[active++] = (smt_cursor){root, (uint32_t)i};
+    while (active) {
+        size_t w = 0;
+        for (size_t i = 0; i < active; i++) {
+            const smt_inode *nd = smt_inode_at(&t->pools, cur[i].ref);
+            int b = vmdb_key_bit(c[cur[i].change]->key, nd->depth);
+            uint32_t next = nd->child[b];
+            prefetch_ref(t, nd->child[!b]);
+            prefetch_ref(t, next);
+            if (nd->top < nd->depth)
+                prefetch_ref(t, nd->rep);
+            if (!smt_is_leaf(next))
+                cur[w++] = (smt_cursor){next, cur[i].change};
+        }
+        active = w;
+    }
+}
+
+/* Keeps the prefetch walk SMT_PREFETCH_GROUP changes ahead of `at`. */
+static void prefetch_ahead(vmdb_smt *t, size_t at)
+{
+    if (at + SMT_PREFETCH_GROUP <= t->pf_done || t->pf_done >= t->pf_total)
+        return;
+    size_t hi = t->pf_done + SMT_PREFETCH_GROUP;
+    if (hi > t->pf_total)
+        hi = t->pf_total;
+    prefetch_paths(t, t->sorted, t->pf_done, hi);
+    t->pf_done = hi;
+}
+
 /* Applies sorted, distinct changes c[0..n) to subtree `ref`, which must
  * come out hanging at depth `top`. Every key of c shares the subtree's
  * path down to depth top. */
@@ -353,6 +422,7 @@ static int apply_rec(vmdb_smt *t, uint32_t ref, unsigned top, chg *c, size_t n, 
 
     if (n == 0)
         return retop(t, ref, top, out);
+    prefetch_ahead(t, (size_t)(c - t->sorted));
 
     if (ref == SMT_EMPTY) {
         if ((rc = upsert_entries(t, c, n, &m)) != 0)
@@ -440,6 +510,7 @@ static int apply_rec(vmdb_smt *t, uint32_t ref, unsigned top, chg *c, size_t n, 
         sn->child[!side] = x;
         sn->depth = (uint8_t)cd;
         sn->top = (uint8_t)top;
+        finalize(t, sref);
         *out = sref;
         return 0;
     }
@@ -449,6 +520,8 @@ static int apply_rec(vmdb_smt *t, uint32_t ref, unsigned top, chg *c, size_t n, 
     uint32_t old0 = nd->child[0], old1 = nd->child[1], n0 = old0, n1 = old1;
     /* A child without changes keeps its place (its top is still d + 1):
      * leave it untouched rather than pull it into the cache. */
+    if (s == 0 || s == n)
+        prefetch_ref(t, s == 0 ? old0 : old1); /* its hash is needed below */
     if ((s > 0 && (rc = apply_rec(t, old0, d + 1, c, s, &n0)) != 0) ||
         (n > s && (rc = apply_rec(t, old1, d + 1, c + s, n - s, &n1)) != 0))
         return rc;
@@ -459,7 +532,7 @@ static int apply_rec(vmdb_smt *t, uint32_t ref, unsigned top, chg *c, size_t n, 
     }
     if (n0 == SMT_EMPTY || n1 == SMT_EMPTY) {
         /* The split is gone: the surviving side takes this node's place. */
-        if (!(nd->flags & SMT_DIRTY) && (rc = drop(t, ref)) != 0)
+        if (!(nd->flags & SMT_OWNED) && (rc = drop(t, ref)) != 0)
             return rc;
         return retop(t, n0 == SMT_EMPTY ? n1 : n0, top, out);
     }
@@ -470,6 +543,7 @@ static int apply_rec(vmdb_smt *t, uint32_t ref, unsigned top, chg *c, size_t n, 
     wn->child[0] = n0;
     wn->child[1] = n1;
     wn->top = (uint8_t)top;
+    finalize(t, w);
     *out = w;
     return 0;
 }
@@ -517,8 +591,6 @@ static int batch_finish(vmdb_smt *t, uint32_t root)
     int rc = view_new(t, &v);
     if (rc)
         return rc;
-    if (root != SMT_EMPTY && !smt_is_leaf(root) && (IN(t, root)->flags & SMT_DIRTY))
-        rehash(t, root);
     v->root = root;
     smt_top_hash(&t->pools, t->h, root, v->root_hash);
     v->count = (uint64_t)((int64_t)t->current->count + t->batch_delta);
@@ -572,6 +644,8 @@ int vmdb_smt_apply(vmdb_smt *t, const vmdb_smt_change *changes, size_t n)
         t->sorted[m++] = t->sorted[i];
     }
     batch_reset(t);
+    t->pf_done = 0;
+    t->pf_total = m;
     if ((rc = apply_rec(t, t->current->root, 0, t->sorted, m, &root)) != 0 ||
         (rc = batch_finish(t, root)) != 0) {
         batch_rollback(t);
@@ -657,6 +731,10 @@ void vmdb_smt_publish(vmdb_smt *t)
     t->current->newer = t->pending;
     t->current = t->pending;
     t->pending = NULL;
+    /* What the batch created is now published, hence immutable. */
+    for (size_t i = 0; i < t->batch_alloc.n; i++)
+        if (!smt_is_leaf(t->batch_alloc.r[i]))
+            IN(t, t->batch_alloc.r[i])->flags = 0;
     t->batch_alloc.n = 0;
     vmdb_smt_collect(t);
 }

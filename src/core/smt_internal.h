@@ -27,7 +27,7 @@
 #define SMT_LEAF_BIT 0x80000000u
 #define SMT_EMPTY 0u
 
-enum { SMT_DIRTY = 1 }; /* created in the pending version, hash not yet set */
+enum { SMT_OWNED = 1 }; /* created by the pending batch: still writable */
 
 typedef struct smt_inode {
     uint8_t hash[32];  /* subtree hash at depth `top` */
