@@ -86,7 +86,7 @@ int vmdb_header_verify_sig(const uint8_t sig[64], const uint8_t header_hash[32],
 int vmdb_header_check_link(vmdb_hasher *h, const vmdb_header *prev_hdr, const vmdb_header *hdr)
 {
     uint8_t ph[32];
-    if (hdr->seq != prev_hdr->seq + 1)
+    if (prev_hdr->seq == UINT64_MAX || hdr->seq != prev_hdr->seq + 1)
         return vmdb_error_set(VMDB_EVERIFY, "header seq %llu does not follow %llu",
                               (unsigned long long)hdr->seq, (unsigned long long)prev_hdr->seq);
     vmdb_header_hash(h, ph, prev_hdr);

@@ -115,6 +115,8 @@ int vmdb_proof_to_json(vmdb_buf *out, const vmdb_proof *p, const uint8_t key[32]
     static const char *kinds[] = {"inclusion", "absent_empty", "absent_leaf"};
     size_t start = out->len;
     char num[16];
+    if (p->kind > VMDB_PROOF_ABSENT_LEAF || p->depth > 256)
+        return vmdb_error_set(VMDB_EINVAL, "malformed proof");
     int rc = vmdb_buf_put(out, "{\"kind\":\"", 9);
     if (rc == 0)
         rc = vmdb_buf_put(out, kinds[p->kind], strlen(kinds[p->kind]));

@@ -837,6 +837,7 @@ int vmdb_smt_new(vmdb_smt **out, unsigned hasher_flags)
         (rc = view_new(t, &t->current)) != 0)
         goto done;
     t->oldest = t->current;
+    t->next_version = 1;
     *out = t;
     t = NULL;
 done:

@@ -89,3 +89,36 @@ void tu_ref_root(vmdb_hasher *h, const vmdb_smt_leaf *leaves, size_t n, uint8_t 
 {
     ref_rec(h, leaves, n, 0, out);
 }
+
+vmdb_slice tu_json_str(const vmdb_json *obj, const char *key)
+{
+    const vmdb_json *v = vmdb_json_get(obj, key);
+    if (!v || vmdb_json_typeof(v) != VMDB_JSON_STRING)
+        fail_msg("JSON member \"%s\" missing or not a string", key);
+    return vmdb_json_string(v);
+}
+
+void tu_json_hex32(const vmdb_json *obj, const char *key, uint8_t out[32])
+{
+    vmdb_slice s = tu_json_str(obj, key);
+    if (s.len != 64 || vmdb_hex_decode(out, 32, (const char *)s.ptr, s.len) != 0)
+        fail_msg("JSON member \"%s\" is not 32 bytes of hex", key);
+}
+
+uint8_t *tu_json_hex(const vmdb_json *obj, const char *key, size_t *len)
+{
+    vmdb_slice s = tu_json_str(obj, key);
+    return tu_unhex((const char *)s.ptr, s.len, len);
+}
+
+uint64_t tu_json_u64(const vmdb_json *obj, const char *key)
+{
+    const vmdb_json *v = vmdb_json_get(obj, key);
+    if (!v || vmdb_json_typeof(v) != VMDB_JSON_NUMBER)
+        fail_msg("JSON member \"%s\" missing or not a number", key);
+    double d = vmdb_json_number(v);
+    /* 2^53 bounds every integer a double holds without a gap. */
+    if (!(d >= 0 && d <= 9007199254740992.0) || (double)(uint64_t)d != d)
+        fail_msg("JSON member \"%s\" is not a non-negative integer", key);
+    return (uint64_t)d;
+}
