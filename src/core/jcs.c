@@ -53,7 +53,6 @@ int vmdb_jcs_shortest(double d, char digits[18], int *exp10)
         }
     }
     /* Unreachable for finite doubles: 17 digits always round-trip. */
-    snprintf(buf, sizeof(buf), "%.16e", d);
     digits[0] = '0';
     digits[1] = '\0';
     *exp10 = 0;
