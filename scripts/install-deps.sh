@@ -38,3 +38,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
 fi
+
+# Node packages of the repository root (package-lock.json): the Swagger UI
+# assets `vmdb serve` serves. `npm ci` only when they are missing or the lock
+# file changed since the last install (npm writes node_modules/.package-lock.json).
+cd "$(dirname "$0")/.."
+if [ -f package-lock.json ] &&
+   { [ ! -d node_modules/swagger-ui-dist ] || [ ! -f node_modules/.package-lock.json ] ||
+     [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
+  echo "install-deps: npm ci"
+  npm ci --ignore-scripts --no-audit --no-fund
+fi
