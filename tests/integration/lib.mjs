@@ -1,0 +1,449 @@
+// Integration test harness: a real PostgreSQL (scripts/pgcluster.sh), real
+// `vmdb serve` processes, real HTTP. Node built-ins only.
+//
+//   startPg()                 -> {url, dir, stop()}   cluster (shared via VMDB_TEST_PG_URL)
+//   createDb(name)            -> database URL of a new, empty database
+//   psql(dbUrl, sql)          -> stdout of `psql -X -At -v ON_ERROR_STOP=1`
+//   startServer({env, db, dataDir, cwd, bin})
+//                             -> {url, db, dataDir, port, proc, stop(), kill9(), log()}
+//   post(url, path, body, {headers}) / get(url, path, {headers})
+//                             -> {status, json, text, headers}
+//
+// Environment: VMDB_BIN (default build/vmdb, relative to the repository root),
+// VMDB_TEST_PG_URL (a running cluster's URL, e.g. postgres://u@127.0.0.1:p/postgres;
+// without it each test file starts its own cluster), VMDB_TEST_KEEP=1 keeps
+// temporary directories and logs.
+import { spawn, execFile, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = path.resolve(ROOT, process.env.VMDB_BIN || 'build/vmdb');
+export const ZERO_ROOT = '0'.repeat(64);
+const KEEP = process.env.VMDB_TEST_KEEP === '1';
+
+// ---------------------------------------------------------------------------
+// temporary directories, cleaned at exit
+// ---------------------------------------------------------------------------
+
+const tempDirs = [];
+const exitHooks = [];
+let exitHooked = false;
+function hookExit() {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const f of exitHooks.splice(0).reverse()) {
+      try { f(); } catch { /* best effort */ }
+    }
+    if (!KEEP) for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+}
+
+/** A new temporary directory (mode 755, so the postgres user can traverse it). */
+export function tempDir(prefix = 'vmdb-it-') {
+  hookExit();
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(d, 0o755);
+  tempDirs.push(d);
+  return d;
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL
+// ---------------------------------------------------------------------------
+
+let pgPromise = null;
+
+function run(cmd, args, { input, env, timeout = 120_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(cmd, args, { env: env || process.env, timeout, maxBuffer: 256 << 20 },
+      (err, stdout, stderr) => {
+        if (err) {
+          err.message = `${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`;
+          err.stdout = stdout;
+          err.stderr = stderr;
+          reject(err);
+        } else resolve({ stdout, stderr });
+      });
+    if (input !== undefined) child.stdin.end(input);
+  });
+}
+
+/**
+ * The PostgreSQL cluster of this test run: the one named by VMDB_TEST_PG_URL
+ * (started by scripts/test.sh for all test files), or a private one with fsync
+ * off in a temporary directory, stopped and deleted when the process exits.
+ * Returns {url, dir, stop()}; url is postgres://user@127.0.0.1:port/postgres.
+ */
+export function startPg() {
+  if (!pgPromise) {
+    pgPromise = (async () => {
+      if (process.env.VMDB_TEST_PG_URL) {
+        return { url: process.env.VMDB_TEST_PG_URL, dir: null, stop: async () => {} };
+      }
+      const dir = path.join(tempDir('vmdb-pg-'), 'pg');
+      const script = path.join(ROOT, 'scripts', 'pgcluster.sh');
+      const { stdout } = await run(script, ['start', dir, 'auto', '--no-fsync']);
+      const url = stdout.trim().split('\n').pop();
+      let stopped = false;
+      const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        await run(script, [KEEP ? 'stop' : 'destroy', dir]);
+      };
+      exitHooks.push(() => { if (!stopped) spawnSync(script, [KEEP ? 'stop' : 'destroy', dir], { stdio: 'ignore' }); });
+      return { url, dir, stop };
+    })();
+  }
+  return pgPromise;
+}
+
+/** URL of `dbname` on the cluster whose URL is `url`. */
+export function dbUrl(url, dbname) {
+  const u = new URL(url);
+  u.pathname = '/' + dbname;
+  return u.toString();
+}
+
+let dbCounter = 0;
+/**
+ * Creates a new, empty database on the test cluster and returns its URL. The
+ * name is `name` plus a suffix unique to this process (test files run in
+ * parallel on one cluster).
+ */
+export async function createDb(name = 'vmdb_it') {
+  const pg = await startPg();
+  const safe = String(name).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 40);
+  const dbname = `${safe}_${process.pid}_${++dbCounter}`;
+  await psql(pg.url, `CREATE DATABASE "${dbname}"`);
+  return dbUrl(pg.url, dbname);
+}
+
+/** Runs SQL with the psql client; returns its stdout (-At: unaligned, tuples only) without the final newline. */
+export async function psql(url, sql) {
+  const { stdout } = await run('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', '-'], { input: sql });
+  return stdout.replace(/\n$/, '');
+}
+
+/** Number of rows of `table` (a quoted identifier is used). */
+export async function countRows(db, table) {
+  return Number(await psql(db, `SELECT count(*) FROM "${table.replace(/"/g, '""')}"`));
+}
+
+/** {table: rowcount} for every base table of schema public, internal tables included. */
+export async function tableCounts(db) {
+  const names = (await psql(db,
+    `SELECT table_name FROM information_schema.tables
+      WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`))
+    .split('\n').filter(Boolean);
+  const out = {};
+  for (const n of names) out[n] = await countRows(db, n);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// vmdb server processes
+// ---------------------------------------------------------------------------
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
+
+/**
+ * Spawns `vmdb serve` without waiting for it to answer. Options:
+ *   db       database URL (default: a new database)
+ *   dataDir  VMDB_DATA_DIR (default: a new temporary directory); pass the
+ *            previous server's dataDir (and db) to restart "the same" server
+ *   cwd      working directory (default: dataDir, so no stray .env or
+ *            ./migrations is picked up)
+ *   env      extra environment (overrides)
+ *   bin      binary (default VMDB_BIN or build/vmdb)
+ *   port     listen port (default: a free one)
+ * Returns {url, db, dataDir, port, proc, exited (promise of {code, signal}), log()}.
+ */
+export async function spawnServer(opts = {}) {
+  const db = opts.db || await createDb(opts.dbName || 'vmdb_it');
+  const dataDir = opts.dataDir || tempDir('vmdb-data-');
+  const port = opts.port || await freePort();
+  const logDir = opts.logDir || tempDir('vmdb-log-');
+  const logFile = path.join(logDir, `vmdb-${port}-${Date.now()}.log`);
+  const fd = fs.openSync(logFile, 'a');
+  const env = { ...process.env };
+  for (const k of ['DATABASE_URL', 'VMDB_LISTEN', 'VMDB_DATA_DIR', 'BATCH_COMMIT_SIZE',
+    'ALLOW_MULTI_INSTANCE', 'VMDB_MIGRATIONS_DIR', 'CLEAR_DB']) delete env[k];
+  Object.assign(env, {
+    DATABASE_URL: db,
+    VMDB_LISTEN: `127.0.0.1:${port}`,
+    VMDB_DATA_DIR: dataDir,
+  }, opts.env || {});
+  for (const [k, v] of Object.entries(env)) if (v === undefined || v === null) delete env[k];
+  const bin = opts.bin || BIN;
+  const proc = spawn(bin, ['serve'], { cwd: opts.cwd || dataDir, env, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => resolve({ code, signal }));
+    proc.on('error', (err) => resolve({ code: null, signal: null, error: err }));
+  });
+  let done = false;
+  exited.then(() => { done = true; });
+  exitHooks.push(() => { if (!done) try { proc.kill('SIGKILL'); } catch { /* gone */ } });
+  hookExit();
+  const log = () => { try { return fs.readFileSync(logFile, 'utf8'); } catch { return ''; } };
+  return { url: `http://127.0.0.1:${port}`, db, dataDir, port, proc, exited, log, logFile, isRunning: () => !done };
+}
+
+/**
+ * Starts `vmdb serve` (options of spawnServer) and waits until GET /health
+ * answers (any status). Returns {url, db, dataDir, port, proc, log(),
+ * stop() -> {code, signal} (SIGTERM, then SIGKILL after 20 s), kill9()}.
+ */
+export async function startServer(opts = {}) {
+  const s = await spawnServer(opts);
+  const deadline = Date.now() + (opts.startTimeoutMs || 30_000);
+  let exitInfo = null;
+  s.exited.then((e) => { exitInfo = e; });
+  for (;;) {
+    if (exitInfo) {
+      throw new Error(`vmdb serve exited during start-up (${JSON.stringify(exitInfo)}); log:\n${s.log()}`);
+    }
+    try {
+      const r = await fetch(s.url + '/health', { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) {
+      s.proc.kill('SIGKILL');
+      throw new Error(`vmdb serve did not answer /health within the timeout; log:\n${s.log()}`);
+    }
+    await sleep(50);
+  }
+  const stopWith = async (sig, graceMs) => {
+    if (!s.isRunning()) return s.exited;
+    s.proc.kill(sig);
+    const t = setTimeout(() => { try { s.proc.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
+    const r = await s.exited;
+    clearTimeout(t);
+    return r;
+  };
+  return {
+    ...s,
+    stop: (sig = 'SIGTERM') => stopWith(sig, 20_000),
+    kill9: () => stopWith('SIGKILL', 10_000),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------
+
+async function request(method, url, pathname, body, { headers = {}, timeoutMs = 30_000 } = {}) {
+  const h = {};
+  let payload;
+  if (body !== undefined) {
+    h['content-type'] = 'application/json';
+    payload = (typeof body === 'string' || Buffer.isBuffer(body) || body instanceof Uint8Array)
+      ? body : JSON.stringify(body);
+  }
+  for (const [k, v] of Object.entries(headers)) {
+    const lk = k.toLowerCase();
+    if (v === null || v === undefined) delete h[lk]; else h[lk] = v;
+  }
+  const res = await fetch(url + pathname, { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+/** POST `body` (an object is sent as JSON; a string or Buffer as is) with Content-Type: application/json unless headers say otherwise (null removes a header). */
+export function post(url, pathname, body, opts = {}) { return request('POST', url, pathname, body, opts); }
+export function get(url, pathname, opts = {}) { return request('GET', url, pathname, undefined, opts); }
+export function httpRequest(method, url, pathname, body, opts = {}) { return request(method, url, pathname, body, opts); }
+
+// ---------------------------------------------------------------------------
+// assertions on the API envelope
+// ---------------------------------------------------------------------------
+
+const show = (r) => `${r.status} ${r.text.slice(0, 2000)}`;
+
+/** Asserts a 200 success envelope; returns data. */
+export function ok(r, msg = '') {
+  assert.equal(r.status, 200, `${msg} expected 200, got ${show(r)}`);
+  assert.equal(r.json?.success, true, `${msg} success must be true: ${show(r)}`);
+  assert.equal(r.json.error, undefined, `${msg} error must be absent on success`);
+  return r.json.data;
+}
+
+/**
+ * Asserts a failure envelope: the status, success:false, a string `error`
+ * and a string `code` (equal to `code` when given). Returns the body.
+ */
+export function fails(r, status, code, msg = '') {
+  assert.equal(r.status, status, `${msg} expected ${status}${code ? ' ' + code : ''}, got ${show(r)}`);
+  assertFailureEnvelope(r, msg);
+  if (code) assert.equal(r.json.code, code, `${msg} code: ${show(r)}`);
+  return r.json;
+}
+
+/** Every failure: JSON, success:false, string error, string code. */
+export function assertFailureEnvelope(r, msg = '') {
+  assert.ok(r.json && typeof r.json === 'object', `${msg} failure body must be a JSON envelope: ${show(r)}`);
+  assert.equal(r.json.success, false, `${msg} success must be false: ${show(r)}`);
+  assert.equal(typeof r.json.error, 'string', `${msg} error must be a string: ${show(r)}`);
+  assert.equal(typeof r.json.code, 'string', `${msg} code must be a string: ${show(r)}`);
+  assert.match(r.json.code, /^[A-Z][A-Z0-9_]*$/, `${msg} code looks like a stable code`);
+}
+
+export const isHex64 = (s) => typeof s === 'string' && /^[0-9a-f]{64}$/.test(s);
+
+/** GET /health data (asserts the shape vmdb documents). */
+export async function health(url) {
+  const r = await get(url, '/health');
+  assert.ok(r.json && r.json.data, `health: ${show(r)}`);
+  return r.json.data;
+}
+
+// ---------------------------------------------------------------------------
+// protocol v1 (docs/PROTOCOL.md) in a few lines, for independent checks
+// ---------------------------------------------------------------------------
+
+const H = (...parts) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(typeof p === 'string' ? Buffer.from(p, 'utf8') : p);
+  return h.digest();
+};
+
+/** Row key of PROTOCOL.md §1 (Buffer). */
+export function rowKey(table, pk) {
+  const t = Buffer.from(table, 'utf8');
+  const p = Buffer.from(String(pk), 'utf8');
+  const l16 = Buffer.alloc(2); l16.writeUInt16BE(t.length);
+  const l32 = Buffer.alloc(4); l32.writeUInt32BE(p.length);
+  return H('vmdb/v1/key', Buffer.from([0]), l16, t, l32, p);
+}
+
+/** RFC 8785 JCS of a parsed JSON value (keys sorted by UTF-16 code units, ECMAScript numbers). */
+export function jcs(v) {
+  if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') {
+    if (typeof v === 'number') return Object.is(v, -0) ? '0' : String(v);
+    return JSON.stringify(v);
+  }
+  if (Array.isArray(v)) return `[${v.map(jcs).join(',')}]`;
+  const keys = Object.keys(v).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${jcs(v[k])}`).join(',')}}`;
+}
+
+/** Row value of PROTOCOL.md §2 for a row object as the API returns it (Buffer). */
+export function rowValue(row) {
+  return H('vmdb/v1/row', Buffer.from([0]), Buffer.from(jcs(row), 'utf8'));
+}
+
+/** Tree root of PROTOCOL.md §3 over [{key, value}] (Buffers); hex. */
+export function smtRootHex(leaves) {
+  const bit = (k, i) => (k[i >> 3] >> (7 - (i & 7))) & 1;
+  const rootOf = (S, d) => {
+    if (S.length === 0) return Buffer.alloc(32);
+    if (S.length === 1) return H(Buffer.from([0]), S[0].key, S[0].value);
+    const S0 = [], S1 = [];
+    for (const l of S) (bit(l.key, d) ? S1 : S0).push(l);
+    return H(Buffer.from([1]), rootOf(S0, d + 1), rootOf(S1, d + 1));
+  };
+  return rootOf(leaves, 0).toString('hex');
+}
+
+// ---------------------------------------------------------------------------
+// schema helpers
+// ---------------------------------------------------------------------------
+
+/** POST /bootstrap/apply-schema and assert success; returns data. */
+export async function applySchema(url, tables, forceReset = false) {
+  const r = await post(url, '/bootstrap/apply-schema', { tables, force_reset: forceReset });
+  return ok(r, 'apply-schema');
+}
+
+/** The README's `agents` table (serial id). */
+export const README_AGENTS = {
+  table_name: 'agents',
+  primary_key_field: 'id',
+  primary_key_kind: 'serial',
+  columns: [
+    { name: 'name', col_type: 'text', unique: true, nullable: false },
+    { name: 'description', col_type: 'text', nullable: true },
+    { name: 'metadata', col_type: 'jsonb', nullable: true },
+    { name: 'created_at', col_type: 'timestamptz', nullable: false },
+  ],
+};
+
+/** The three tables of seed scenario S1 (tests/test_schema_update.rs). */
+export const S1_TABLES = [
+  {
+    table_name: 'agents', primary_key_field: 'id', primary_key_kind: 'big_serial',
+    columns: [
+      { name: 'name', col_type: 'text', nullable: false, unique: true },
+      { name: 'character', col_type: 'jsonb', nullable: false },
+      { name: 'created_at', col_type: 'timestamptz', nullable: true },
+      { name: 'updated_at', col_type: 'timestamptz', nullable: true },
+    ],
+  },
+  {
+    table_name: 'follow_queue', primary_key_field: 'id', primary_key_kind: 'serial',
+    columns: [
+      { name: 'user_id', col_type: 'text', nullable: false },
+      { name: 'username', col_type: 'text', nullable: false },
+      { name: 'type', col_type: 'text', nullable: true },
+      { name: 'agent_id', col_type: 'big_int', nullable: false },
+      { name: 'created_at', col_type: 'timestamptz', nullable: true },
+      { name: 'updated_at', col_type: 'timestamptz', nullable: true },
+    ],
+  },
+  {
+    table_name: 'agent_tweets', primary_key_field: 'id', primary_key_kind: 'serial',
+    columns: [
+      { name: 'agent_id', col_type: 'big_int', nullable: true },
+      { name: 'tweet_id', col_type: 'text', nullable: true, unique: true },
+      { name: 'content', col_type: 'text', nullable: true },
+      { name: 'type', col_type: 'text', nullable: true },
+      { name: 'type_of_post', col_type: 'text', nullable: true },
+      { name: 'status', col_type: 'text', nullable: true },
+      { name: 'poll_options', col_type: 'jsonb', nullable: true },
+    ],
+  },
+];
+
+/**
+ * Root of the tree over every row of the given managed tables, computed here
+ * from the rows vmdb returns (read-batch of every key found with psql).
+ */
+export async function expectedRootFromRows(url, db, tables) {
+  const leaves = [];
+  for (const { table, pk } of tables) {
+    const ids = (await psql(db, `SELECT "${pk}"::text FROM "${table}"`)).split('\n').filter(Boolean);
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      const d = ok(await post(url, `/api/models/${table}/read-batch`, { ids: chunk }), `read-batch ${table}`);
+      assert.equal(d.verified, true);
+      for (let j = 0; j < d.ids.length; j++) {
+        leaves.push({ key: rowKey(table, d.ids[j]), value: rowValue(d.records[j]) });
+      }
+    }
+  }
+  return smtRootHex(leaves);
+}
