@@ -74,6 +74,9 @@ const vmdb_smt_view *vmdb_smt_current(const vmdb_smt *t);
 /* Takes a hold on the current version; it stays readable until released. */
 const vmdb_smt_view *vmdb_smt_acquire(vmdb_smt *t);
 void vmdb_smt_release(vmdb_smt *t, const vmdb_smt_view *v);
+/* Takes one more hold on a version that is already held (or current), so
+ * that a second reader can keep it after the first releases it. */
+void vmdb_smt_hold(vmdb_smt *t, const vmdb_smt_view *v);
 /* Frees the nodes of versions that are neither current nor held. */
 void vmdb_smt_collect(vmdb_smt *t);
 

@@ -363,7 +363,7 @@ static int parse_number(parser *ps, vmdb_json **out)
     if (!v)
         return vmdb_error_set(VMDB_ENOMEM, "out of memory parsing JSON");
     v->type = VMDB_JSON_NUMBER;
-    v->n = 0;
+    v->n = is_int; /* for numbers: 1 when written without fraction or exponent */
     v->u.num = d;
     *out = v;
     return 0;
@@ -660,6 +660,11 @@ const vmdb_json *vmdb_json_doc_root(const vmdb_json_doc *doc)
 vmdb_json_type vmdb_json_typeof(const vmdb_json *v)
 {
     return v->type;
+}
+
+bool vmdb_json_is_integer_literal(const vmdb_json *v)
+{
+    return v && v->type == VMDB_JSON_NUMBER && v->n == 1;
 }
 
 double vmdb_json_number(const vmdb_json *v)

@@ -771,6 +771,12 @@ const vmdb_smt_view *vmdb_smt_acquire(vmdb_smt *t)
     return t->current;
 }
 
+void vmdb_smt_hold(vmdb_smt *t, const vmdb_smt_view *v)
+{
+    (void)t;
+    ((vmdb_smt_view *)v)->readers++;
+}
+
 void vmdb_smt_release(vmdb_smt *t, const vmdb_smt_view *v)
 {
     (void)t;

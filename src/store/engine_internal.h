@@ -1,0 +1,122 @@
+/*
+ * Engine internals shared by its parts: engine.c (state, start-up, versions,
+ * health), engine_write.c (the writer thread and group commit),
+ * engine_read.c (verified reads) and engine_admin.c (schema, clear, repair,
+ * migrate — run by the writer thread so they serialise with writes).
+ */
+#ifndef VMDB_STORE_ENGINE_INTERNAL_H
+#define VMDB_STORE_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "store/engine.h"
+#include "store/pg.h"
+#include "vmdb/rowhash.h"
+#include "vmdb/smt.h"
+
+#define VMDB_RING 64 /* tree versions kept for readers whose snapshot is older */
+
+typedef struct vmdb_wreq vmdb_wreq;
+typedef void (*vmdb_admin_fn)(vmdb_engine *e, void *arg, vmdb_answer *ans);
+
+struct vmdb_wreq {
+    const vmdb_write *w;    /* NULL for admin work */
+    vmdb_admin_fn admin;
+    void *admin_arg;
+    vmdb_answer *ans;
+    bool done;
+    vmdb_wreq *next;
+};
+
+typedef struct vmdb_ring_entry {
+    uint64_t seq;
+    const vmdb_smt_view *view;
+} vmdb_ring_entry;
+
+struct vmdb_engine {
+    vmdb_engine_config cfg;
+    char *url, *migrations_dir;
+
+    PGconn *wconn;    /* writer thread only */
+    PGconn *lockconn; /* monitor thread only */
+    atomic_bool lock_ok;
+
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    PGconn **pool;
+    bool *pool_busy;
+    unsigned npool;
+
+    pthread_key_t hkey; /* per-thread hasher */
+
+    /* Guarded by mu: tree holds and publication, state, registry. */
+    pthread_mutex_t mu;
+    pthread_cond_t pub_cv;
+    vmdb_smt *tree;
+    vmdb_ring_entry ring[VMDB_RING];
+    unsigned ring_len, ring_head;
+    uint64_t seq;
+    uint8_t root[32], main_root[32];
+    vmdb_registry *reg;
+    uint64_t violations;
+    char last_violation[300];
+    char writes_blocked[300]; /* "" when writes are allowed */
+
+    /* Writer queue, guarded by qmu. */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv, done_cv, mon_cv;
+    vmdb_wreq *qhead, *qtail;
+    bool stop;
+    pthread_t writer, monitor;
+    bool writer_started, monitor_started;
+};
+
+/* The calling thread's hasher (created on first use); NULL on failure. */
+vmdb_hasher *vmdb_engine_hasher(vmdb_engine *e);
+
+/* Read pool. */
+PGconn *vmdb_engine_conn_get(vmdb_engine *e, unsigned *slot);
+void vmdb_engine_conn_put(vmdb_engine *e, unsigned slot);
+
+/* Holds the tree version committed as `seq` (waits briefly for it to be
+ * published). NULL if it is no longer kept. Release with vmdb_engine_unhold. */
+const vmdb_smt_view *vmdb_engine_hold(vmdb_engine *e, uint64_t seq);
+void vmdb_engine_unhold(vmdb_engine *e, const vmdb_smt_view *v);
+/* Publishes the pending tree version as `seq` (writer thread). */
+void vmdb_engine_publish(vmdb_engine *e, uint64_t seq);
+
+/* Records an integrity violation for /health and the log. */
+void vmdb_engine_violation(vmdb_engine *e, const char *table, const char *what, const char *ids);
+
+/* Queues work for the writer thread and waits for it. */
+void vmdb_engine_submit(vmdb_engine *e, vmdb_wreq *r);
+
+/* Loads the registry through `c` (any connection). */
+int vmdb_engine_load_registry(PGconn *c, vmdb_registry **out);
+/* Replaces the in-memory registry (takes the reference). */
+void vmdb_engine_set_registry(vmdb_engine *e, vmdb_registry *r);
+
+/* Computes leaf key and value of one stored row (pk text, row JSON text);
+ * `jcs` receives the canonical row. VMDB_E* when the row JSON is unusable. */
+int vmdb_engine_row_leaf(vmdb_hasher *h, const vmdb_model *m, const char *pk, const char *json,
+                         uint8_t key[32], uint8_t value[32], vmdb_buf *jcs);
+
+/* "SELECT t.pk::text, row_to_json(x)::text FROM <from> AS t CROSS JOIN
+ * LATERAL (SELECT <proj>) x" for a model. */
+int vmdb_engine_select_rows(vmdb_buf *sql, const vmdb_model *m, const char *from);
+
+/* Rebuilds all leaves from the rows of every model of `reg`, inside the
+ * writer's open transaction: deletes vmdb_leaves, inserts the new ones and
+ * returns them sorted in *out. */
+int vmdb_engine_rehash(vmdb_engine *e, const vmdb_registry *reg, vmdb_smt_leaf **out,
+                       size_t *n);
+/* Writes the state row (seq, root) in the writer's transaction. */
+int vmdb_engine_write_state(vmdb_engine *e, uint64_t seq, const uint8_t root[32]);
+
+void vmdb_writer_main_loop(vmdb_engine *e);
+
+/* Answers 400 INTEGRITY_VIOLATION; `ids` holds comma-separated JSON strings. */
+void vmdb_engine_integrity_answer(vmdb_answer *ans, const vmdb_buf *ids);
+
+#endif

@@ -1,0 +1,671 @@
+/*
+ * The writer thread: group commit. Concurrent write requests are gathered
+ * into one PostgreSQL transaction, each inside its own SAVEPOINT so that a
+ * failing request is rolled back alone. Old leaf values come from the tree
+ * (never from PostgreSQL), new ones from the rows PostgreSQL returns, and
+ * the rows a write replaces or deletes are first checked against the tree,
+ * so a tampered row is reported instead of being re-blessed. The tree
+ * changes only after COMMIT succeeded.
+ */
+#include "store/engine_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/arena.h"
+#include "util/log.h"
+#include "util/sb.h"
+
+#define MAX_PARAMS 30000
+#define MAX_ROWS_PER_STMT 1000
+
+/* ---- batch overlay: key -> value/removed for changes made so far ------- */
+
+typedef struct ov_ent {
+    uint8_t key[32];
+    uint8_t value[32];
+    uint8_t state; /* 0 empty, 1 set, 2 removed */
+} ov_ent;
+
+typedef struct overlay {
+    ov_ent *e;
+    size_t cap, n;
+} overlay;
+
+static size_t ov_slot(const overlay *o, const uint8_t key[32])
+{
+    uint64_t h;
+    memcpy(&h, key, 8);
+    size_t i = (size_t)h & (o->cap - 1);
+    while (o->e[i].state && memcmp(o->e[i].key, key, 32) != 0)
+        i = (i + 1) & (o->cap - 1);
+    return i;
+}
+
+static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value)
+{
+    if ((o->n + 1) * 2 > o->cap) {
+        overlay g = {calloc(o->cap ? o->cap * 2 : 256, sizeof(ov_ent)), o->cap ? o->cap * 2 : 256, 0};
+        if (!g.e)
+            return VMDB_ENOMEM;
+        for (size_t i = 0; i < o->cap; i++)
+            if (o->e[i].state) {
+                g.e[ov_slot(&g, o->e[i].key)] = o->e[i];
+                g.n++;
+            }
+        free(o->e);
+        *o = g;
+    }
+    ov_ent *x = &o->e[ov_slot(o, key)];
+    if (!x->state) {
+        memcpy(x->key, key, 32);
+        o->n++;
+    }
+    x->state = value ? 1 : 2;
+    if (value)
+        memcpy(x->value, value, 32);
+    return 0;
+}
+
+static void ov_clear(overlay *o)
+{
+    if (o->e)
+        memset(o->e, 0, o->cap * sizeof(ov_ent));
+    o->n = 0;
+}
+
+/* Per group. */
+typedef struct wgroup {
+    vmdb_engine *e;
+    const vmdb_smt_view *view; /* the version the group starts from */
+    overlay ov;
+    vmdb_smt_change *pend; /* changes of the request being run */
+    size_t npend, cappend;
+    vmdb_hasher *h;
+    vmdb_buf jcs;
+} wgroup;
+
+/* Old value of `key` as of this point of the group: 1 present, 0 absent. */
+static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
+{
+    if (g->ov.cap) {
+        ov_ent *x = &g->ov.e[ov_slot(&g->ov, key)];
+        if (x->state == 1) {
+            memcpy(value, x->value, 32);
+            return 1;
+        }
+        if (x->state == 2)
+            return 0;
+    }
+    return vmdb_smt_get(g->e->tree, g->view, key, value) == 0;
+}
+
+static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value)
+{
+    if (g->npend == g->cappend) {
+        size_t nc = g->cappend ? g->cappend * 2 : 256;
+        vmdb_smt_change *p = realloc(g->pend, nc * sizeof *p);
+        if (!p)
+            return VMDB_ENOMEM;
+        g->pend = p;
+        g->cappend = nc;
+    }
+    vmdb_smt_change *c = &g->pend[g->npend++];
+    memcpy(c->key, key, 32);
+    c->remove = !value;
+    if (value)
+        memcpy(c->value, value, 32);
+    else
+        memset(c->value, 0, 32);
+    return 0;
+}
+
+/* The output of one request, kept until the group commits. */
+typedef struct wout {
+    vmdb_buf ids, records, missing, bad;
+    size_t nids, nrecords, nmissing, nbad;
+    bool ok;
+} wout;
+
+static int list_add(vmdb_buf *b, size_t *n, const char *s)
+{
+    int rc = (*n)++ ? vmdb_buf_putc(b, ',') : 0;
+    return rc ? rc : sb_jstrz(b, s);
+}
+
+/* "{...}" array literal of key texts. */
+static int pg_array(vmdb_buf *b, const char *const *v, size_t n)
+{
+    int rc = vmdb_buf_putc(b, '{');
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i)
+            rc = vmdb_buf_putc(b, ',');
+        rc = rc ? rc : sb_pgarr_elem(b, v[i], strlen(v[i]));
+    }
+    rc = rc ? rc : vmdb_buf_putc(b, '}');
+    return rc ? rc : sb_cstr(b);
+}
+
+static bool same_columns(const vmdb_crec *a, const vmdb_crec *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].col != b->v[i].col && strcmp(a->v[i].col->name, b->v[i].col->name) != 0)
+            return false;
+    return true;
+}
+
+/* Runs an INSERT (or upsert) for recs[lo..hi) that share one column set and
+ * turns the returned rows into leaves. Returns 0, or fills `ans`. */
+static int insert_rows(wgroup *g, const vmdb_write *w, size_t lo, size_t hi, wout *o,
+                       vmdb_answer *ans, vmdb_arena *ar)
+{
+    const vmdb_model *m = w->model;
+    const vmdb_crec *r0 = &w->recs[lo];
+    vmdb_buf sql = VMDB_BUF_INIT;
+    int rc = 0;
+    size_t np = 0, nrows = hi - lo;
+    const char **params = vmdb_arena_alloc(ar, (nrows * r0->n + 1) * sizeof *params);
+    PGresult *res = NULL;
+    if (!params) {
+        rc = VMDB_ENOMEM;
+        goto done;
+    }
+    rc = sb_puts(&sql, "WITH w AS (INSERT INTO ");
+    rc = rc ? rc : sb_ident(&sql, m->table);
+    rc = rc ? rc : sb_puts(&sql, " (");
+    if (r0->n == 0) {
+        rc = rc ? rc : sb_ident(&sql, m->pk);
+    }
+    for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+        rc = j ? sb_puts(&sql, ", ") : 0;
+        rc = rc ? rc : sb_ident(&sql, r0->v[j].col->name);
+    }
+    rc = rc ? rc : sb_puts(&sql, ") VALUES ");
+    for (size_t i = lo; rc == 0 && i < hi; i++) {
+        rc = sb_puts(&sql, i > lo ? ", (" : "(");
+        if (r0->n == 0)
+            rc = rc ? rc : sb_puts(&sql, "DEFAULT");
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            const vmdb_cval *cv = &w->recs[i].v[j];
+            bool is_pk = strcmp(cv->col->name, m->pk) == 0;
+            params[np++] = cv->text;
+            rc = sb_printf(&sql, "%s$%zu%s", j ? ", " : "", np,
+                           vmdb_ctype_cast(is_pk ? m->pk_type : cv->col->type));
+        }
+        rc = rc ? rc : vmdb_buf_putc(&sql, ')');
+    }
+    if (rc == 0 && w->kind == VMDB_W_UPSERT) {
+        rc = sb_puts(&sql, " ON CONFLICT (");
+        rc = rc ? rc : sb_ident(&sql, m->pk);
+        rc = rc ? rc : sb_puts(&sql, ") DO UPDATE SET ");
+        bool first = true;
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            const char *c = r0->v[j].col->name;
+            if (strcmp(c, m->pk) == 0)
+                continue;
+            rc = first ? 0 : sb_puts(&sql, ", ");
+            first = false;
+            rc = rc ? rc : sb_ident(&sql, c);
+            rc = rc ? rc : sb_puts(&sql, " = EXCLUDED.");
+            rc = rc ? rc : sb_ident(&sql, c);
+        }
+    }
+    rc = rc ? rc : sb_puts(&sql, " RETURNING *) ");
+    rc = rc ? rc : vmdb_engine_select_rows(&sql, m, "w");
+    rc = rc ? rc : sb_cstr(&sql);
+    if (rc)
+        goto done;
+    char state[6];
+    res = vmdb_pg_exec(g->e->wconn, w->kind == VMDB_W_UPSERT ? "upsert" : "insert",
+                       (const char *)sql.ptr, (int)np, params, state);
+    if (!res) {
+        int st;
+        const char *code, *msg;
+        vmdb_pg_classify(state, &st, &code, &msg);
+        vmdb_answer_fail(ans, st, code, "%s", msg);
+        rc = VMDB_EIO;
+        goto done;
+    }
+    if ((size_t)PQntuples(res) != nrows) {
+        vmdb_answer_fail(ans, 500, "DATABASE_ERROR", "the database returned an unexpected row count");
+        rc = VMDB_EIO;
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *pk = PQgetvalue(res, i, 0), *json = PQgetvalue(res, i, 1);
+        uint8_t key[32], value[32], old[32];
+        if (vmdb_engine_row_leaf(g->h, m, pk, json, key, value, &g->jcs) != 0) {
+            LOG_WARN("write: row %s of %s cannot be hashed: %s", pk, m->table, vmdb_error_last());
+            vmdb_answer_fail(ans, 400, "INVALID_VALUE",
+                             "the stored row cannot be canonicalised (a number in a jsonb value "
+                             "that a double cannot hold exactly? send it as a string)");
+            rc = VMDB_EINVAL;
+            goto done;
+        }
+        int had = old_value(g, key, old);
+        if (w->kind == VMDB_W_CREATE && had) {
+            /* A leaf whose row is gone: the row was deleted behind our back. */
+            rc = list_add(&o->bad, &o->nbad, pk);
+            if (rc)
+                goto done;
+            continue;
+        }
+        if ((rc = pend_add(g, key, value)) || (rc = list_add(&o->ids, &o->nids, pk)))
+            goto done;
+        rc = (o->nrecords++ ? vmdb_buf_putc(&o->records, ',') : 0);
+        rc = rc ? rc : vmdb_buf_put(&o->records, g->jcs.ptr, g->jcs.len);
+        if (rc)
+            goto done;
+    }
+done:
+    PQclear(res);
+    vmdb_buf_free(&sql);
+    if (rc == VMDB_ENOMEM)
+        vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
+    return rc;
+}
+
+/* Reads the stored rows of `keys` (canonical key texts) and checks each
+ * against the tree; rows or leaves that disagree go to o->bad. With `del`
+ * the rows are deleted by the same statement and their leaves removed. */
+static int check_rows(wgroup *g, const vmdb_model *m, const char *const *keys, size_t n, bool del,
+                      wout *o, vmdb_answer *ans, vmdb_arena *ar)
+{
+    vmdb_buf sql = VMDB_BUF_INIT, arr = VMDB_BUF_INIT;
+    PGresult *res = NULL;
+    int rc = pg_array(&arr, keys, n);
+    bool *seen = vmdb_arena_zalloc(ar, n ? n : 1);
+    if (!seen)
+        rc = VMDB_ENOMEM;
+    if (del) {
+        rc = rc ? rc : sb_puts(&sql, "WITH w AS (DELETE FROM ");
+        rc = rc ? rc : sb_ident(&sql, m->table);
+        rc = rc ? rc : sb_puts(&sql, " AS d WHERE d.");
+        rc = rc ? rc : sb_ident(&sql, m->pk);
+        rc = rc ? rc : sb_printf(&sql, " = ANY($1::text[]::%s[]) RETURNING d.*) ", vmdb_pk_array_cast(m));
+        rc = rc ? rc : vmdb_engine_select_rows(&sql, m, "w");
+    } else {
+        vmdb_buf from = VMDB_BUF_INIT;
+        rc = rc ? rc : sb_ident(&from, m->table);
+        rc = rc ? rc : sb_cstr(&from);
+        rc = rc ? rc : vmdb_engine_select_rows(&sql, m, (const char *)from.ptr);
+        vmdb_buf_free(&from);
+        rc = rc ? rc : sb_puts(&sql, " WHERE t.");
+        rc = rc ? rc : sb_ident(&sql, m->pk);
+        rc = rc ? rc : sb_printf(&sql, " = ANY($1::text[]::%s[]) FOR UPDATE OF t", vmdb_pk_array_cast(m));
+    }
+    rc = rc ? rc : sb_cstr(&sql);
+    if (rc)
+        goto done;
+    const char *p[1] = {(const char *)arr.ptr};
+    char state[6];
+    res = vmdb_pg_exec(g->e->wconn, del ? "delete" : "read rows before upsert", (const char *)sql.ptr, 1,
+                       p, state);
+    if (!res) {
+        int st;
+        const char *code, *msg;
+        vmdb_pg_classify(state, &st, &code, &msg);
+        vmdb_answer_fail(ans, st, code, "%s", msg);
+        rc = VMDB_EIO;
+        goto done;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *pk = PQgetvalue(res, i, 0), *json = PQgetvalue(res, i, 1);
+        uint8_t key[32], value[32], old[32];
+        size_t at = n;
+        for (size_t k = 0; k < n; k++)
+            if (!seen[k] && strcmp(keys[k], pk) == 0) {
+                at = k;
+                break;
+            }
+        if (at < n)
+            seen[at] = true;
+        bool okrow = at < n && vmdb_engine_row_leaf(g->h, m, pk, json, key, value, &g->jcs) == 0 &&
+                     old_value(g, key, old) && memcmp(old, value, 32) == 0;
+        if (!okrow) {
+            if ((rc = list_add(&o->bad, &o->nbad, pk)))
+                goto done;
+            continue;
+        }
+        if (del && ((rc = pend_add(g, key, NULL)) || (rc = list_add(&o->ids, &o->nids, pk))))
+            goto done;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (seen[k])
+            continue;
+        uint8_t key[32], old[32];
+        if ((rc = vmdb_row_key(g->h, key, VMDB_SLICE(m->table, strlen(m->table)),
+                               VMDB_SLICE(keys[k], strlen(keys[k])))))
+            goto done;
+        if (old_value(g, key, old))
+            rc = list_add(&o->bad, &o->nbad, keys[k]); /* the tree has it, the table does not */
+        else if (del)
+            rc = list_add(&o->missing, &o->nmissing, keys[k]);
+        if (rc)
+            goto done;
+    }
+done:
+    PQclear(res);
+    vmdb_buf_free(&sql);
+    vmdb_buf_free(&arr);
+    if (rc == VMDB_ENOMEM)
+        vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
+    return rc;
+}
+
+static int run_request(wgroup *g, const vmdb_write *w, wout *o, vmdb_answer *ans, vmdb_arena *ar)
+{
+    int rc = 0;
+    const vmdb_model *m = w->model;
+    if (w->kind == VMDB_W_DELETE) {
+        rc = check_rows(g, m, w->ids, w->nids, true, o, ans, ar);
+    } else {
+        if (w->kind == VMDB_W_UPSERT) {
+            const char **keys = vmdb_arena_alloc(ar, (w->nrecs ? w->nrecs : 1) * sizeof *keys);
+            if (!keys)
+                return VMDB_ENOMEM;
+            for (size_t i = 0; i < w->nrecs; i++)
+                keys[i] = w->recs[i].pk_text;
+            rc = check_rows(g, m, keys, w->nrecs, false, o, ans, ar);
+        }
+        for (size_t lo = 0; rc == 0 && o->nbad == 0 && lo < w->nrecs;) {
+            size_t hi = lo + 1, cols = w->recs[lo].n ? w->recs[lo].n : 1;
+            while (hi < w->nrecs && hi - lo < MAX_ROWS_PER_STMT && (hi - lo + 1) * cols <= MAX_PARAMS &&
+                   same_columns(&w->recs[lo], &w->recs[hi]))
+                hi++;
+            rc = insert_rows(g, w, lo, hi, o, ans, ar);
+            lo = hi;
+        }
+    }
+    if (rc == 0 && o->nbad && sb_cstr(&o->bad) == 0) {
+        vmdb_engine_violation(g->e, m->table,
+                              w->kind == VMDB_W_CREATE ? "leaf without a row found by create"
+                              : w->kind == VMDB_W_UPSERT ? "stored row differs from the tree (upsert)"
+                                                         : "stored row differs from the tree (delete)",
+                              (const char *)o->bad.ptr);
+        vmdb_engine_integrity_answer(ans, &o->bad);
+        rc = VMDB_EVERIFY;
+    }
+    return rc;
+}
+
+static int write_leaves(wgroup *g)
+{
+    vmdb_buf ks = VMDB_BUF_INIT, vs = VMDB_BUF_INIT, ds = VMDB_BUF_INIT;
+    size_t nset = 0, ndel = 0;
+    int rc = vmdb_buf_putc(&ks, '{');
+    rc = rc ? rc : vmdb_buf_putc(&vs, '{');
+    rc = rc ? rc : vmdb_buf_putc(&ds, '{');
+    for (size_t i = 0; rc == 0 && i < g->ov.cap; i++) {
+        const ov_ent *x = &g->ov.e[i];
+        char hex[65];
+        if (!x->state)
+            continue;
+        vmdb_hex_encode(hex, x->key, 32);
+        if (x->state == 1) {
+            rc = nset ? vmdb_buf_putc(&ks, ',') : 0;
+            rc = rc ? rc : vmdb_buf_put(&ks, hex, 64);
+            vmdb_hex_encode(hex, x->value, 32);
+            rc = rc ? rc : (nset ? vmdb_buf_putc(&vs, ',') : 0);
+            rc = rc ? rc : vmdb_buf_put(&vs, hex, 64);
+            nset++;
+        } else {
+            rc = ndel ? vmdb_buf_putc(&ds, ',') : 0;
+            rc = rc ? rc : vmdb_buf_put(&ds, hex, 64);
+            ndel++;
+        }
+    }
+    rc = rc ? rc : vmdb_buf_putc(&ks, '}');
+    rc = rc ? rc : vmdb_buf_putc(&vs, '}');
+    rc = rc ? rc : vmdb_buf_putc(&ds, '}');
+    rc = rc ? rc : sb_cstr(&ks);
+    rc = rc ? rc : sb_cstr(&vs);
+    rc = rc ? rc : sb_cstr(&ds);
+    if (rc == 0 && nset) {
+        const char *p[2] = {(const char *)ks.ptr, (const char *)vs.ptr};
+        PGresult *r = vmdb_pg_exec(g->e->wconn, "write leaves",
+                                   "INSERT INTO vmdb_leaves (key, value) SELECT decode(k, 'hex'), "
+                                   "decode(v, 'hex') FROM unnest($1::text[], $2::text[]) AS u(k, v) "
+                                   "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                                   2, p, NULL);
+        rc = r ? 0 : VMDB_EIO;
+        PQclear(r);
+    }
+    if (rc == 0 && ndel) {
+        const char *p[1] = {(const char *)ds.ptr};
+        PGresult *r = vmdb_pg_exec(g->e->wconn, "delete leaves",
+                                   "DELETE FROM vmdb_leaves WHERE key IN (SELECT decode(k, 'hex') FROM "
+                                   "unnest($1::text[]) AS u(k))",
+                                   1, p, NULL);
+        rc = r ? 0 : VMDB_EIO;
+        PQclear(r);
+    }
+    vmdb_buf_free(&ks);
+    vmdb_buf_free(&vs);
+    vmdb_buf_free(&ds);
+    return rc;
+}
+
+static void fail_all(vmdb_wreq **b, size_t n, bool *skip, int status, const char *code, const char *msg)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!skip || !skip[i])
+            vmdb_answer_fail(b[i]->ans, status, code, "%s", msg);
+}
+
+static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
+{
+    wout *outs = calloc(n, sizeof *outs);
+    bool *failed = calloc(n, sizeof *failed);
+    vmdb_arena ar = VMDB_ARENA_INIT;
+    uint8_t root_before[32];
+    uint64_t seq;
+    char blocked[300];
+    size_t nok = 0;
+    bool begun = false;
+    if (!outs || !failed) {
+        fail_all(b, n, NULL, 500, "INTERNAL", "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&e->mu);
+    memcpy(root_before, e->root, 32);
+    seq = e->seq;
+    memcpy(blocked, e->writes_blocked, sizeof blocked);
+    g->view = vmdb_smt_current(e->tree); /* only this thread publishes: stays valid */
+    pthread_mutex_unlock(&e->mu);
+    if (blocked[0] || !atomic_load(&e->lock_ok)) {
+        fail_all(b, n, NULL, 503, "WRITES_UNAVAILABLE",
+                 blocked[0] ? blocked : "instance lock lost; writes resume when it is re-taken");
+        goto out;
+    }
+    if (PQstatus(e->wconn) != CONNECTION_OK)
+        PQreset(e->wconn);
+    if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN", NULL) != 0) {
+        fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
+        goto out;
+    }
+    begun = true;
+    ov_clear(&g->ov);
+    for (size_t i = 0; i < n; i++) {
+        const vmdb_write *w = b[i]->w;
+        vmdb_answer *ans = b[i]->ans;
+        failed[i] = true;
+        if (w->has_expected && memcmp(w->expected, root_before, 32) != 0) {
+            /* Only the first request of a group may carry expected_root, so
+             * root_before is exactly the root it would apply to. */
+            vmdb_answer_fail(ans, 409, "ROOT_CHANGED", "Root changed, retry the write");
+            int rc = sb_puts(&ans->data, "{\"code\":\"ROOT_CHANGED\",\"current_root\":");
+            rc = rc ? rc : sb_jhex32(&ans->data, root_before);
+            rc = rc ? rc : sb_puts(&ans->data, ",\"expected_root\":");
+            rc = rc ? rc : sb_jhex32(&ans->data, w->expected);
+            rc = rc ? rc : vmdb_buf_putc(&ans->data, '}');
+            continue;
+        }
+        if (vmdb_pg_cmd(e->wconn, "savepoint", "SAVEPOINT r", NULL) != 0) {
+            fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
+            goto out;
+        }
+        g->npend = 0;
+        int rc = run_request(g, w, &outs[i], ans, &ar);
+        if (rc == 0) {
+            if (vmdb_pg_cmd(e->wconn, "release savepoint", "RELEASE SAVEPOINT r", NULL) != 0) {
+                fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
+                goto out;
+            }
+            for (size_t k = 0; k < g->npend; k++)
+                if (ov_put(&g->ov, g->pend[k].key, g->pend[k].remove ? NULL : g->pend[k].value)) {
+                    fail_all(b, n, NULL, 500, "INTERNAL", "out of memory");
+                    goto out;
+                }
+            failed[i] = false;
+            outs[i].ok = true;
+            nok++;
+        } else if (vmdb_pg_cmd(e->wconn, "rollback to savepoint", "ROLLBACK TO SAVEPOINT r", NULL) != 0) {
+            fail_all(b, n, failed, 503, "DB_UNAVAILABLE", "database unavailable");
+            goto out;
+        }
+    }
+    if (nok == 0)
+        goto out;
+    /* Every change of the group, each key once. */
+    vmdb_smt_change *ch = calloc(g->ov.n ? g->ov.n : 1, sizeof *ch);
+    size_t nch = 0;
+    if (!ch) {
+        fail_all(b, n, failed, 500, "INTERNAL", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < g->ov.cap; i++)
+        if (g->ov.e[i].state) {
+            memcpy(ch[nch].key, g->ov.e[i].key, 32);
+            memcpy(ch[nch].value, g->ov.e[i].value, 32);
+            ch[nch++].remove = g->ov.e[i].state == 2;
+        }
+    int rc = write_leaves(g);
+    if (rc == 0 && (rc = vmdb_smt_apply(e->tree, ch, nch)) != 0)
+        LOG_ERROR("writer: tree apply failed: %s", vmdb_error_last());
+    free(ch);
+    uint8_t new_root[32];
+    if (rc == 0) {
+        vmdb_smt_view_root(vmdb_smt_pending(e->tree), new_root);
+        rc = vmdb_engine_write_state(e, seq + 1, new_root);
+    }
+    /* SEAM (trust): the signed header for seq + 1 and the intent record
+     * belong here, after the SQL work and before COMMIT. */
+    if (rc == 0)
+        rc = vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL);
+    begun = false;
+    if (rc != 0) {
+        vmdb_smt_discard(e->tree);
+        if (PQstatus(e->wconn) != CONNECTION_OK) {
+            /* The COMMIT may or may not have happened: the tree cannot know. */
+            pthread_mutex_lock(&e->mu);
+            snprintf(e->writes_blocked, sizeof e->writes_blocked,
+                     "database connection lost during a commit; restart vmdb to reload the state");
+            pthread_mutex_unlock(&e->mu);
+            LOG_ERROR("writer: connection lost during commit; writes stopped until restart");
+        } else {
+            vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
+        }
+        fail_all(b, n, failed, 500, "DATABASE_ERROR", "the write could not be committed");
+        goto out;
+    }
+    vmdb_engine_publish(e, seq + 1);
+    bool committed = (seq + 1) % e->cfg.batch_commit_size == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (failed[i])
+            continue;
+        wout *o = &outs[i];
+        vmdb_buf *d = &b[i]->ans->data;
+        bool del = b[i]->w->kind == VMDB_W_DELETE;
+        int r2 = del ? sb_printf(d, "{\"deleted\":%zu,\"ids\":[", o->nids) : sb_puts(d, "{\"ids\":[");
+        r2 = r2 ? r2 : vmdb_buf_put(d, o->ids.ptr, o->ids.len);
+        r2 = r2 ? r2 : sb_printf(d, "],\"meta\":{\"committed\":%s,\"proposed_root\":",
+                                 committed ? "true" : "false");
+        r2 = r2 ? r2 : sb_jhex32(d, new_root);
+        r2 = r2 ? r2 : sb_printf(d, ",\"seq\":%llu},", (unsigned long long)(seq + 1));
+        if (del) {
+            r2 = r2 ? r2 : sb_puts(d, "\"missing\":[");
+            r2 = r2 ? r2 : vmdb_buf_put(d, o->missing.ptr, o->missing.len);
+        } else {
+            r2 = r2 ? r2 : sb_puts(d, "\"records\":[");
+            r2 = r2 ? r2 : vmdb_buf_put(d, o->records.ptr, o->records.len);
+        }
+        r2 = r2 ? r2 : sb_puts(d, "],\"verified\":true}");
+        b[i]->ans->status = 200;
+        if (r2)
+            vmdb_answer_fail(b[i]->ans, 500, "INTERNAL", "out of memory");
+    }
+out:
+    if (begun)
+        vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
+    for (size_t i = 0; outs && i < n; i++) {
+        vmdb_buf_free(&outs[i].ids);
+        vmdb_buf_free(&outs[i].records);
+        vmdb_buf_free(&outs[i].missing);
+        vmdb_buf_free(&outs[i].bad);
+    }
+    free(outs);
+    free(failed);
+    vmdb_arena_free(&ar);
+}
+
+void vmdb_writer_main_loop(vmdb_engine *e)
+{
+    wgroup g = {0};
+    g.e = e;
+    g.h = vmdb_engine_hasher(e);
+    vmdb_wreq **batch = calloc(e->cfg.max_group, sizeof *batch);
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&e->qmu);
+        while (!e->qhead && !e->stop)
+            pthread_cond_wait(&e->qcv, &e->qmu);
+        if (!e->qhead) {
+            pthread_mutex_unlock(&e->qmu);
+            break;
+        }
+        vmdb_wreq *first = e->qhead;
+        bool single = first->admin || !g.h || !batch;
+        if (single) {
+            e->qhead = first->next;
+            n = 1;
+        } else {
+            /* A request carrying expected_root starts a new group. */
+            while (e->qhead && n < e->cfg.max_group && !e->qhead->admin &&
+                   !(n > 0 && e->qhead->w->has_expected)) {
+                batch[n++] = e->qhead;
+                e->qhead = e->qhead->next;
+            }
+        }
+        if (!e->qhead)
+            e->qtail = NULL;
+        pthread_mutex_unlock(&e->qmu);
+        if (first->admin)
+            first->admin(e, first->admin_arg, first->ans);
+        else if (single)
+            vmdb_answer_fail(first->ans, 500, "INTERNAL", "out of memory");
+        else
+            run_group(e, &g, batch, n);
+        pthread_mutex_lock(&e->qmu);
+        if (single)
+            first->done = true;
+        else
+            for (size_t i = 0; i < n; i++)
+                batch[i]->done = true;
+        pthread_cond_broadcast(&e->done_cv);
+        pthread_mutex_unlock(&e->qmu);
+    }
+    free(g.ov.e);
+    free(g.pend);
+    vmdb_buf_free(&g.jcs);
+    free(batch);
+}
+
+void vmdb_engine_write(vmdb_engine *e, const vmdb_write *w, vmdb_answer *ans)
+{
+    vmdb_wreq r = {.w = w, .ans = ans};
+    vmdb_engine_submit(e, &r);
+}

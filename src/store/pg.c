@@ -1,0 +1,257 @@
+/*
+ * libpq glue. The session settings matter for hashing: row_to_json renders
+ * timestamptz in the session time zone, so every connection pins UTC and ISO
+ * dates; extra_float_digits=1 gives shortest round-trip floats.
+ */
+#include "store/pg.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "vmdb/common.h"
+
+PGconn *vmdb_pg_connect(const char *url)
+{
+    const char *keys[] = {"dbname", "options", "client_encoding", "application_name",
+                          "connect_timeout", NULL};
+    const char *vals[] = {url,
+                          "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
+                          "-c IntervalStyle=postgres",
+                          "UTF8", "vmdb", "10", NULL};
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        LOG_ERROR("postgres: connect failed: %s", c ? PQerrorMessage(c) : "out of memory");
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void trim_nl(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = 0;
+}
+
+PGresult *vmdb_pg_exec(PGconn *c, const char *what, const char *sql, int n,
+                       const char *const *params, char sqlstate[6])
+{
+    if (sqlstate)
+        sqlstate[0] = 0;
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_OUT ||
+        st == PGRES_COPY_IN)
+        return r;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    trim_nl(msg);
+    LOG_WARN("postgres: %s failed [%s]: %s", what, state ? state : "-", msg);
+    if (sqlstate && state && strlen(state) == 5)
+        memcpy(sqlstate, state, 6);
+    PQclear(r);
+    return NULL;
+}
+
+int vmdb_pg_cmd(PGconn *c, const char *what, const char *sql, char sqlstate[6])
+{
+    PGresult *r = vmdb_pg_exec(c, what, sql, 0, NULL, sqlstate);
+    if (!r)
+        return VMDB_EIO;
+    PQclear(r);
+    return 0;
+}
+
+void vmdb_pg_classify(const char *s, int *status, const char **code, const char **msg)
+{
+    *status = 500;
+    *code = "DATABASE_ERROR";
+    *msg = "database error (details are in the server log)";
+    if (!s || !s[0]) {
+        *status = 503;
+        *code = "DB_UNAVAILABLE";
+        *msg = "database unavailable";
+    } else if (!strcmp(s, "23505")) {
+        *status = 409;
+        *code = "CONSTRAINT_VIOLATION";
+        *msg = "unique constraint violated";
+    } else if (!strcmp(s, "23502")) {
+        *status = 409;
+        *code = "CONSTRAINT_VIOLATION";
+        *msg = "not-null constraint violated (a required column is missing or null)";
+    } else if (!strcmp(s, "23503")) {
+        *status = 409;
+        *code = "CONSTRAINT_VIOLATION";
+        *msg = "foreign key constraint violated";
+    } else if (!strcmp(s, "23514") || !strncmp(s, "23", 2)) {
+        *status = 409;
+        *code = "CONSTRAINT_VIOLATION";
+        *msg = "constraint violated";
+    } else if (!strcmp(s, "21000")) {
+        *status = 400;
+        *code = "DUPLICATE_ID";
+        *msg = "the same key appears twice in one request";
+    } else if (!strncmp(s, "22", 2) || !strcmp(s, "42804")) {
+        *status = 400;
+        *code = "INVALID_VALUE";
+        *msg = "a value was refused by the database (wrong format or out of range)";
+    } else if (!strcmp(s, "57014")) {
+        *status = 503;
+        *code = "DB_UNAVAILABLE";
+        *msg = "database statement timed out";
+    }
+}
+
+static const uint8_t copy_sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+
+static uint32_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return ntohl(v);
+}
+
+int vmdb_pg_load_leaves(PGconn *c, vmdb_smt_leaf **out, size_t *nout)
+{
+    int rc = 0;
+    vmdb_smt_leaf *l = NULL;
+    size_t n = 0, cap = 0;
+    bool header = false;
+    char *row = NULL;
+    PGresult *r = vmdb_pg_exec(
+        c, "load leaves", "COPY (SELECT key, value FROM vmdb_leaves ORDER BY key) TO STDOUT (FORMAT binary)",
+        0, NULL, NULL);
+    if (!r)
+        return VMDB_EIO;
+    PQclear(r);
+    for (;;) {
+        int len = PQgetCopyData(c, &row, 0);
+        if (len == -1)
+            break;
+        if (len < 0) {
+            LOG_ERROR("postgres: COPY leaves failed: %s", PQerrorMessage(c));
+            rc = VMDB_EIO;
+            goto done;
+        }
+        const uint8_t *p = (const uint8_t *)row;
+        size_t left = (size_t)len;
+        if (!header) {
+            if (left < 19 || memcmp(p, copy_sig, 11) != 0) {
+                rc = VMDB_EINVAL;
+                goto done;
+            }
+            uint32_t ext = rd32(p + 15);
+            if (left < 19 + (size_t)ext) {
+                rc = VMDB_EINVAL;
+                goto done;
+            }
+            p += 19 + ext;
+            left -= 19 + ext;
+            header = true;
+        }
+        if (left == 2 && p[0] == 0xff && p[1] == 0xff) {
+            PQfreemem(row);
+            row = NULL;
+            continue; /* trailer */
+        }
+        if (left != 2 + 4 + 32 + 4 + 32 || p[0] != 0 || p[1] != 2 || rd32(p + 2) != 32 ||
+            rd32(p + 38) != 32) {
+            LOG_ERROR("vmdb_leaves: a row is not a 32-byte key and a 32-byte value");
+            rc = VMDB_EINVAL;
+            goto done;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 4096;
+            vmdb_smt_leaf *nl = realloc(l, nc * sizeof *nl);
+            if (!nl) {
+                rc = VMDB_ENOMEM;
+                goto done;
+            }
+            l = nl;
+            cap = nc;
+        }
+        memcpy(l[n].key, p + 6, 32);
+        memcpy(l[n].value, p + 42, 32);
+        n++;
+        if (n % 1000000 == 0)
+            LOG_INFO("start-up: %zu leaves loaded", n);
+        PQfreemem(row);
+        row = NULL;
+    }
+    r = PQgetResult(c);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        LOG_ERROR("postgres: COPY leaves failed: %s", PQresultErrorMessage(r));
+        rc = VMDB_EIO;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+done:
+    if (row)
+        PQfreemem(row);
+    if (rc) {
+        /* Drain whatever the server still sends so the connection is usable. */
+        while (PQgetCopyData(c, &row, 0) >= 0)
+            PQfreemem(row);
+        PGresult *x;
+        while ((x = PQgetResult(c)))
+            PQclear(x);
+        free(l);
+        l = NULL;
+        n = 0;
+    }
+    *out = l;
+    *nout = n;
+    return rc;
+}
+
+int vmdb_pg_copy_leaves(PGconn *c, const vmdb_smt_leaf *l, size_t n)
+{
+    int rc = 0;
+    PGresult *r = vmdb_pg_exec(c, "copy leaves", "COPY vmdb_leaves (key, value) FROM STDIN (FORMAT binary)", 0,
+                               NULL, NULL);
+    if (!r)
+        return VMDB_EIO;
+    PQclear(r);
+    uint8_t hdr[19] = {0};
+    memcpy(hdr, copy_sig, 11);
+    vmdb_buf b = VMDB_BUF_INIT;
+    rc = vmdb_buf_put(&b, hdr, sizeof hdr);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t t[2 + 4 + 32 + 4 + 32];
+        uint32_t len32 = htonl(32);
+        t[0] = 0;
+        t[1] = 2;
+        memcpy(t + 2, &len32, 4);
+        memcpy(t + 6, l[i].key, 32);
+        memcpy(t + 38, &len32, 4);
+        memcpy(t + 42, l[i].value, 32);
+        rc = vmdb_buf_put(&b, t, sizeof t);
+        if (rc == 0 && b.len >= (1 << 20)) {
+            if (PQputCopyData(c, (const char *)b.ptr, (int)b.len) != 1)
+                rc = VMDB_EIO;
+            b.len = 0;
+        }
+    }
+    if (rc == 0) {
+        uint8_t trailer[2] = {0xff, 0xff};
+        rc = vmdb_buf_put(&b, trailer, 2);
+    }
+    if (rc == 0 && PQputCopyData(c, (const char *)b.ptr, (int)b.len) != 1)
+        rc = VMDB_EIO;
+    vmdb_buf_free(&b);
+    if (PQputCopyEnd(c, rc ? "aborted" : NULL) != 1)
+        rc = VMDB_EIO;
+    while ((r = PQgetResult(c))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            LOG_ERROR("postgres: COPY into vmdb_leaves failed: %s", PQresultErrorMessage(r));
+            rc = rc ? rc : VMDB_EIO;
+        }
+        PQclear(r);
+    }
+    return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * libpq helpers: connections with the session settings that row hashing
+ * depends on (UTC, ISO dates, shortest floats), result checks that log the
+ * server's text and hand callers only a status and a code, and the binary
+ * COPY codec for leaves.
+ */
+#ifndef VMDB_STORE_PG_H
+#define VMDB_STORE_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "vmdb/smt.h"
+
+/* Connects; NULL on failure (logged). */
+PGconn *vmdb_pg_connect(const char *url);
+
+/* Runs `sql` with text parameters. Returns the result (caller PQclear), or
+ * NULL when it failed (logged with `what`); *sqlstate (may be NULL) gets the
+ * SQLSTATE of a failure or "" when the connection failed. */
+PGresult *vmdb_pg_exec(PGconn *c, const char *what, const char *sql, int n,
+                       const char *const *params, char sqlstate[6]);
+/* Runs a command that returns nothing; 0 or VMDB_EIO (logged). */
+int vmdb_pg_cmd(PGconn *c, const char *what, const char *sql, char sqlstate[6]);
+
+/* Maps a SQLSTATE to an HTTP status, an error code and a client message. */
+void vmdb_pg_classify(const char *sqlstate, int *status, const char **code, const char **msg);
+
+/* Streams all leaves, sorted by key, with COPY ... (FORMAT binary).
+ * *out is malloc'ed (caller frees). 0, VMDB_EIO or VMDB_EINVAL (a leaf that
+ * is not 32+32 bytes), VMDB_ENOMEM. */
+int vmdb_pg_load_leaves(PGconn *c, vmdb_smt_leaf **out, size_t *n);
+/* Appends leaves to vmdb_leaves with COPY FROM STDIN (FORMAT binary). */
+int vmdb_pg_copy_leaves(PGconn *c, const vmdb_smt_leaf *l, size_t n);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * One-line log records on stderr with a UTC timestamp and a level. This is
+ * where internal error text (PostgreSQL, libraries) goes; clients get codes.
+ */
+#ifndef VMDB_UTIL_LOG_H
+#define VMDB_UTIL_LOG_H
+
+enum { VMDB_LOG_DEBUG, VMDB_LOG_INFO, VMDB_LOG_WARN, VMDB_LOG_ERROR };
+
+void vmdb_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define LOG_INFO(...) vmdb_log(VMDB_LOG_INFO, __VA_ARGS__)
+#define LOG_WARN(...) vmdb_log(VMDB_LOG_WARN, __VA_ARGS__)
+#define LOG_ERROR(...) vmdb_log(VMDB_LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * Text building helpers. JSON strings go through the core's JCS string
+ * writer so that response text and hashed text escape identically.
+ */
+#include "util/sb.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmdb/json.h"
+
+int sb_printf(vmdb_buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return VMDB_EINVAL;
+    if ((size_t)n < sizeof tmp)
+        return vmdb_buf_put(b, tmp, (size_t)n);
+    int rc = vmdb_buf_reserve(b, (size_t)n + 1);
+    if (rc)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->ptr + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int sb_puts(vmdb_buf *b, const char *s)
+{
+    return vmdb_buf_put(b, s, strlen(s));
+}
+
+int sb_cstr(vmdb_buf *b)
+{
+    int rc = vmdb_buf_reserve(b, 1);
+    if (rc)
+        return rc;
+    b->ptr[b->len] = 0;
+    return 0;
+}
+
+int sb_ident(vmdb_buf *b, const char *ident)
+{
+    int rc = vmdb_buf_putc(b, '"');
+    for (const char *p = ident; rc == 0 && *p; p++) {
+        if (*p == '"')
+            rc = vmdb_buf_putc(b, '"');
+        if (rc == 0)
+            rc = vmdb_buf_putc(b, (uint8_t)*p);
+    }
+    if (rc == 0)
+        rc = vmdb_buf_putc(b, '"');
+    return rc;
+}
+
+int sb_jstr(vmdb_buf *b, const char *s, size_t n)
+{
+    int rc = vmdb_jcs_string(b, VMDB_SLICE(s, n));
+    if (rc != VMDB_EPARSE)
+        return rc;
+    /* Not UTF-8: keep the ASCII, replace the rest. */
+    rc = vmdb_buf_putc(b, '"');
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            rc = sb_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            rc = sb_printf(b, "\\u%04x", c);
+        else if (c < 0x80)
+            rc = vmdb_buf_putc(b, c);
+        else
+            rc = sb_puts(b, "\xef\xbf\xbd");
+    }
+    if (rc == 0)
+        rc = vmdb_buf_putc(b, '"');
+    return rc;
+}
+
+int sb_jstrz(vmdb_buf *b, const char *s)
+{
+    return sb_jstr(b, s, strlen(s));
+}
+
+int sb_jhex32(vmdb_buf *b, const uint8_t h[32])
+{
+    char hex[65];
+    vmdb_hex_encode(hex, h, 32);
+    int rc = vmdb_buf_putc(b, '"');
+    if (rc == 0)
+        rc = vmdb_buf_put(b, hex, 64);
+    if (rc == 0)
+        rc = vmdb_buf_putc(b, '"');
+    return rc;
+}
+
+int sb_pgarr_elem(vmdb_buf *b, const char *s, size_t n)
+{
+    int rc = vmdb_buf_putc(b, '"');
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            rc = vmdb_buf_putc(b, '\\');
+        if (rc == 0)
+            rc = vmdb_buf_putc(b, (uint8_t)s[i]);
+    }
+    if (rc == 0)
+        rc = vmdb_buf_putc(b, '"');
+    return rc;
+}

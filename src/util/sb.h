@@ -1,0 +1,27 @@
+/*
+ * Text building on vmdb_buf: printf-style appends, NUL termination, SQL
+ * identifier quoting and a small JSON writer for responses. Every function
+ * returns 0 or a negative vmdb_err (VMDB_ENOMEM, VMDB_ELIMIT), so callers can
+ * chain them and check once.
+ */
+#ifndef VMDB_UTIL_SB_H
+#define VMDB_UTIL_SB_H
+
+#include "vmdb/common.h"
+
+int sb_printf(vmdb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sb_puts(vmdb_buf *b, const char *s);
+/* Makes ptr a C string (NUL after len, len unchanged). */
+int sb_cstr(vmdb_buf *b);
+/* Appends "ident" with embedded quotes doubled. */
+int sb_ident(vmdb_buf *b, const char *ident);
+/* Appends a JSON string literal (JCS escaping); invalid UTF-8 is replaced by
+ * U+FFFD so that logging-derived text can never break the document. */
+int sb_jstr(vmdb_buf *b, const char *s, size_t n);
+int sb_jstrz(vmdb_buf *b, const char *s);
+/* Appends the 64-character lower-case hex of a 32-byte hash as a JSON string. */
+int sb_jhex32(vmdb_buf *b, const uint8_t h[32]);
+/* Appends one element of a PostgreSQL array literal: "..." with \ and " escaped. */
+int sb_pgarr_elem(vmdb_buf *b, const char *s, size_t n);
+
+#endif
