@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the release build with -Werror, the same
-# tests again under AddressSanitizer + UBSan, and a short libFuzzer run of
-# each fuzz target. Used by `make test` and by CI (.ci/run).
+# Builds and runs every test: the release build with -Werror, the
+# integration tests (tests/integration: `vmdb serve` on a private PostgreSQL
+# cluster, driven over HTTP by node:test), the same unit tests again under
+# AddressSanitizer + UBSan, and a short libFuzzer run of each fuzz target.
+# Used by `make test` and by CI (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
@@ -10,6 +12,24 @@ echo "== release build (-Werror) and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMDB_WERROR=ON >/dev/null
 cmake --build build -j "$JOBS"
 (cd build && ctest --output-on-failure -j "$JOBS")
+
+echo "== integration tests (real PostgreSQL, real HTTP)"
+if ! build/vmdb help 2>&1 | grep -qw serve; then
+  echo "skipped: build/vmdb has no 'serve' command yet"
+else
+  # One private cluster (fsync off) for every test file; each file makes its
+  # own databases in it. Stopped and deleted on the way out, pass or fail.
+  it_dir=$(mktemp -d /tmp/vmdb-it.XXXXXX)
+  chmod 755 "$it_dir"
+  trap 'scripts/pgcluster.sh destroy "$it_dir/pg" >/dev/null 2>&1 || true; rm -rf "$it_dir"' EXIT
+  VMDB_TEST_PG_URL=$(scripts/pgcluster.sh start "$it_dir/pg" auto --no-fsync)
+  export VMDB_TEST_PG_URL
+  VMDB_BIN=build/vmdb node --test --test-concurrency=2 tests/integration/
+  scripts/pgcluster.sh destroy "$it_dir/pg"
+  rm -rf "$it_dir"
+  trap - EXIT
+  unset VMDB_TEST_PG_URL
+fi
 
 echo "== ASan + UBSan build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMDB_WERROR=ON -DVMDB_SANITIZE=ON \

@@ -259,8 +259,9 @@ async function request(method, url, pathname, body, { headers = {}, timeoutMs = 
   let payload;
   if (body !== undefined) {
     h['content-type'] = 'application/json';
-    payload = (typeof body === 'string' || Buffer.isBuffer(body) || body instanceof Uint8Array)
-      ? body : JSON.stringify(body);
+    // Always bytes: fetch would add `text/plain` to a string body without a Content-Type.
+    payload = (Buffer.isBuffer(body) || body instanceof Uint8Array)
+      ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
   }
   for (const [k, v] of Object.entries(headers)) {
     const lk = k.toLowerCase();
