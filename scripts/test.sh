@@ -24,7 +24,7 @@ else
   trap 'scripts/pgcluster.sh destroy "$it_dir/pg" >/dev/null 2>&1 || true; rm -rf "$it_dir"' EXIT
   VMDB_TEST_PG_URL=$(scripts/pgcluster.sh start "$it_dir/pg" auto --no-fsync)
   export VMDB_TEST_PG_URL
-  VMDB_BIN=build/vmdb node --test --test-concurrency=2 tests/integration/
+  VMDB_BIN=build/vmdb node --test --test-concurrency=2 --test-timeout=240000 tests/integration/
   scripts/pgcluster.sh destroy "$it_dir/pg"
   rm -rf "$it_dir"
   trap - EXIT
