@@ -5,5 +5,6 @@
 #define VMDB_CLI_H
 
 int vmdb_cli_bench_tree(int argc, char **argv);
+int vmdb_cli_serve(int argc, char **argv);
 
 #endif

@@ -71,8 +71,9 @@ int vmdb_engine_resolve(vmdb_engine *e, const char *table, vmdb_registry **reg,
                         const vmdb_model **model);
 
 void vmdb_engine_write(vmdb_engine *e, const vmdb_write *w, vmdb_answer *ans);
+/* `echo` (may be NULL): JSON text answered as `ids` instead of the rows' ids. */
 void vmdb_engine_read_batch(vmdb_engine *e, const vmdb_model *m, const char *const *ids,
-                            size_t nids, vmdb_answer *ans);
+                            size_t nids, const char *echo, vmdb_answer *ans);
 void vmdb_engine_read_latest(vmdb_engine *e, const vmdb_model *m, const vmdb_where *w,
                              size_t nw, const vmdb_column *order, bool asc, unsigned limit,
                              vmdb_answer *ans);

@@ -145,7 +145,7 @@ static int select_from(vmdb_buf *inner, const vmdb_model *m)
 }
 
 void vmdb_engine_read_batch(vmdb_engine *e, const vmdb_model *m, const char *const *ids,
-                            size_t nids, vmdb_answer *ans)
+                            size_t nids, const char *echo, vmdb_answer *ans)
 {
     rd_out o = {0};
     vmdb_arena ar = VMDB_ARENA_INIT;
@@ -208,9 +208,15 @@ void vmdb_engine_read_batch(vmdb_engine *e, const vmdb_model *m, const char *con
         goto done;
     }
     vmdb_buf *d = &ans->data;
-    rc = sb_puts(d, "{\"ids\":[");
-    rc = rc ? rc : vmdb_buf_put(d, o.ids.ptr, o.ids.len);
-    rc = rc ? rc : sb_puts(d, "],\"missing\":[");
+    if (echo) {
+        rc = sb_puts(d, "{\"ids\":");
+        rc = rc ? rc : sb_puts(d, echo);
+        rc = rc ? rc : sb_puts(d, ",\"missing\":[");
+    } else {
+        rc = sb_puts(d, "{\"ids\":[");
+        rc = rc ? rc : vmdb_buf_put(d, o.ids.ptr, o.ids.len);
+        rc = rc ? rc : sb_puts(d, "],\"missing\":[");
+    }
     rc = rc ? rc : vmdb_buf_put(d, o.missing.ptr, o.missing.len);
     rc = rc ? rc : sb_puts(d, "],\"records\":[");
     rc = rc ? rc : vmdb_buf_put(d, o.records.ptr, o.records.len);

@@ -6,6 +6,7 @@
  */
 #include "store/model.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,11 +320,16 @@ static bool table_shape_ok(const vmdb_json *t)
     return true;
 }
 
-static int fail(int *status, int st, char *msg, size_t msglen, const char *fmt, const char *a,
-                const char *b)
+static int fail(int *status, int st, char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int fail(int *status, int st, char *msg, size_t msglen, const char *fmt, ...)
 {
+    va_list ap;
     *status = st;
-    snprintf(msg, msglen, fmt, a, b);
+    va_start(ap, fmt);
+    vsnprintf(msg, msglen, fmt, ap);
+    va_end(ap);
     return VMDB_EINVAL;
 }
 
@@ -335,21 +341,21 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
     const vmdb_json **order = NULL, **corder = NULL;
     *out = NULL;
     if (!tables || vmdb_json_typeof(tables) != VMDB_JSON_ARRAY) {
-        rc = fail(status, 422, msg, msglen, "%s%s", SHAPE_ERR, "");
+        rc = fail(status, 422, msg, msglen, "%s", SHAPE_ERR);
         goto done;
     }
     size_t n = vmdb_json_size(tables);
     for (size_t i = 0; i < n; i++)
         if (!table_shape_ok(vmdb_json_at(tables, i))) {
-            rc = fail(status, 422, msg, msglen, "%s%s", SHAPE_ERR, "");
+            rc = fail(status, 422, msg, msglen, "%s", SHAPE_ERR);
             goto done;
         }
     if (n == 0) {
-        rc = fail(status, 400, msg, msglen, "tables cannot be empty%s%s", "", "");
+        rc = fail(status, 400, msg, msglen, "tables cannot be empty");
         goto done;
     }
     if (n > 256) {
-        rc = fail(status, 400, msg, msglen, "too many tables (at most 256)%s%s", "", "");
+        rc = fail(status, 400, msg, msglen, "too many tables (at most 256)");
         goto done;
     }
     /* Identifier checks in input order, on the original spelling. */
@@ -360,14 +366,14 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
         char tbuf[80], fbuf[80];
         snprintf(tbuf, sizeof tbuf, "%.*s", (int)(tn.len > 70 ? 70 : tn.len), (const char *)tn.ptr);
         if (!vmdb_ident_valid((const char *)tn.ptr, tn.len)) {
-            rc = fail(status, 400, msg, msglen, "Invalid table_name '%s'%s", tbuf, "");
+            rc = fail(status, 400, msg, msglen, "Invalid table_name '%s'", tbuf);
             goto done;
         }
         char *low = lower_dup((const char *)tn.ptr, tn.len);
         bool reserved = low && ident_reserved(low);
         free(low);
         if (reserved) {
-            rc = fail(status, 400, msg, msglen, "Invalid table_name '%s': reserved name%s", tbuf, "");
+            rc = fail(status, 400, msg, msglen, "Invalid table_name '%s': reserved name", tbuf);
             goto done;
         }
         snprintf(fbuf, sizeof fbuf, "%.*s", (int)(pk.len > 70 ? 70 : pk.len), (const char *)pk.ptr);
@@ -388,7 +394,7 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
             }
         }
         if (vmdb_json_size(cols) > 1000) {
-            rc = fail(status, 400, msg, msglen, "too many columns in table '%s'%s", tbuf, "");
+            rc = fail(status, 400, msg, msglen, "too many columns in table '%s'", tbuf);
             goto done;
         }
     }
@@ -449,7 +455,7 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
         for (size_t k = 0; k < i; k++)
             if (strcmp(r->models[k].table, m->table) == 0) {
                 r->n++;
-                rc = fail(status, 400, msg, msglen, "Duplicate table_name '%s'%s", m->table, "");
+                rc = fail(status, 400, msg, msglen, "Duplicate table_name '%s'", m->table);
                 goto done;
             }
         if ((rc = model_finish(m))) {

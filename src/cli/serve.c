@@ -1,0 +1,219 @@
+/*
+ * vmdb serve: configuration (environment, then a .env file in the working
+ * directory for what the environment lacks), the engine, the HTTP server,
+ * and a clean stop on SIGINT or SIGTERM. Signals are blocked in every thread
+ * and taken synchronously by the main thread, so no handler runs at an
+ * awkward moment.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+#include "store/engine.h"
+#include "util/log.h"
+
+static const char serve_help[] =
+    "usage: vmdb serve [--help]\n"
+    "\n"
+    "Serves the vmdb HTTP API. Configuration comes from the environment, then\n"
+    "from a .env file in the working directory (KEY=VALUE lines; the environment wins).\n"
+    "\n"
+    "  DATABASE_URL          PostgreSQL URL or conninfo (required)\n"
+    "  VMDB_LISTEN           address to listen on (default 127.0.0.1:3000)\n"
+    "  VMDB_DATA_DIR         data directory (default ./.vmdb, created 0700)\n"
+    "  BATCH_COMMIT_SIZE     write groups per anchor boundary; main_root moves every\n"
+    "                        N-th group (default 10; 0 means 1)\n"
+    "  ALLOW_MULTI_INSTANCE  'true' skips the single-instance advisory lock (not recommended)\n"
+    "  CLEAR_DB              accepted for compatibility (the seed deleted its trusted\n"
+    "                        state file; vmdb keeps no such file yet)\n"
+    "  SOLANA_RPC_URL        accepted; anchoring on Solana is a later milestone\n"
+    "  SOLANA_PROGRAM_ID     accepted and ignored: vmdb needs no on-chain program\n"
+    "  VMDB_MIGRATIONS_DIR   .sql files for POST /bootstrap/migrate (default ./migrations)\n"
+    "  VMDB_SWAGGER_DIR      swagger-ui-dist assets (default <binary dir>/../node_modules/\n"
+    "                        swagger-ui-dist)\n"
+    "  VMDB_HTTP_THREADS     HTTP worker threads (default 16)\n"
+    "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
+    "  VMDB_MAX_GROUP        most write requests in one transaction (default 256)\n";
+
+/* Reads KEY=VALUE lines; sets those the environment does not have. */
+static void load_dotenv(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == 0)
+            continue;
+        if (strncmp(p, "export ", 7) == 0)
+            p += 7;
+        char *eq = strchr(p, '=');
+        if (!eq)
+            continue;
+        *eq = 0;
+        char *k = p, *v = eq + 1;
+        size_t kl = strlen(k);
+        while (kl && (k[kl - 1] == ' ' || k[kl - 1] == '\t'))
+            k[--kl] = 0;
+        size_t vl = strlen(v);
+        while (vl && (v[vl - 1] == '\n' || v[vl - 1] == '\r' || v[vl - 1] == ' '))
+            v[--vl] = 0;
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+            v[vl - 1] = 0;
+            v++;
+        }
+        if (kl)
+            setenv(k, v, 0);
+    }
+    fclose(f);
+}
+
+static const char *env_or(const char *k, const char *def)
+{
+    const char *v = getenv(k);
+    return v && *v ? v : def;
+}
+
+static int env_uint(const char *k, unsigned long long def, unsigned long long max,
+                    unsigned long long *out)
+{
+    const char *v = getenv(k);
+    if (!v || !*v) {
+        *out = def;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || *end || v[0] == '-' || x > max) {
+        LOG_ERROR("%s must be an unsigned integer (got '%s')", k, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static char *default_swagger_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return strdup("node_modules/swagger-ui-dist");
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    size_t len = strlen(exe) + sizeof "/../node_modules/swagger-ui-dist";
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s/../node_modules/swagger-ui-dist", exe);
+    return out;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int vmdb_cli_serve(int argc, char **argv)
+{
+    int rc = 1;
+    vmdb_engine *e = NULL;
+    vmdb_http *h = NULL;
+    char *swagger = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(serve_help, stdout);
+            return 0;
+        }
+        fprintf(stderr, "vmdb serve: unknown option '%s'\n%s", argv[i], serve_help);
+        return 2;
+    }
+    load_dotenv(".env");
+    const char *url = getenv("DATABASE_URL");
+    if (!url || !*url) {
+        LOG_ERROR("DATABASE_URL is not set (see vmdb serve --help)");
+        return 2;
+    }
+    unsigned long long bcs, threads, pool, group;
+    if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) || env_uint("VMDB_HTTP_THREADS", 16, 1024, &threads) ||
+        env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 256, 65536, &group))
+        return 2;
+    if (!getenv("BATCH_COMMIT_SIZE"))
+        LOG_INFO("BATCH_COMMIT_SIZE not set: using 10");
+    const char *data_dir = env_or("VMDB_DATA_DIR", "./.vmdb");
+    if (mkdir_p(data_dir) != 0) {
+        LOG_ERROR("cannot create data directory %s: %s", data_dir, strerror(errno));
+        return 2;
+    }
+    if (!strcmp(env_or("CLEAR_DB", ""), "true"))
+        LOG_INFO("CLEAR_DB=true: accepted; vmdb keeps no trusted state file yet, nothing to delete");
+    if (getenv("SOLANA_PROGRAM_ID") && *getenv("SOLANA_PROGRAM_ID"))
+        LOG_INFO("SOLANA_PROGRAM_ID is ignored: vmdb anchors with memos signed by its own key and "
+                 "needs no on-chain program");
+    if (getenv("SOLANA_RPC_URL") && *getenv("SOLANA_RPC_URL"))
+        LOG_INFO("SOLANA_RPC_URL accepted; Solana anchoring is not part of this build yet");
+    swagger = getenv("VMDB_SWAGGER_DIR") ? strdup(getenv("VMDB_SWAGGER_DIR")) : default_swagger_dir();
+
+    /* Every thread inherits this mask; the main thread waits for the signals. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    vmdb_engine_config ec = {
+        .database_url = url,
+        .batch_commit_size = bcs ? bcs : 1,
+        .allow_multi_instance = !strcmp(env_or("ALLOW_MULTI_INSTANCE", ""), "true"),
+        .read_pool = (unsigned)(pool ? pool : 1),
+        .max_group = (unsigned)(group ? group : 1),
+        .migrations_dir = env_or("VMDB_MIGRATIONS_DIR", "migrations"),
+    };
+    int err = vmdb_engine_open(&e, &ec);
+    if (err) {
+        LOG_ERROR("cannot start: %s", err == VMDB_EBUSY ? "another instance holds the lock"
+                                                        : vmdb_error_name(err));
+        goto done;
+    }
+    const char *listen = env_or("VMDB_LISTEN", "127.0.0.1:3000");
+    vmdb_http_config hc = {listen, (unsigned)(threads ? threads : 1), swagger};
+    if (vmdb_http_start(&h, &hc, e) != 0)
+        goto done;
+    LOG_INFO("vmdb: listening on http://%s (Swagger UI at /swagger-ui)", listen);
+    fflush(stderr);
+    int sig = 0;
+    sigwait(&set, &sig);
+    LOG_INFO("vmdb: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+done:
+    vmdb_http_stop(h);
+    vmdb_engine_close(e);
+    free(swagger);
+    if (rc == 0)
+        LOG_INFO("vmdb: stopped");
+    return rc;
+}
