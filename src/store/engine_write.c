@@ -157,50 +157,35 @@ static bool same_columns(const vmdb_crec *a, const vmdb_crec *b)
     return true;
 }
 
-/* Runs an INSERT (or upsert) for recs[lo..hi) that share one column set and
- * turns the returned rows into leaves. Returns 0, or fills `ans`. */
-static int insert_rows(wgroup *g, const vmdb_write *w, size_t lo, size_t hi, wout *o,
-                       vmdb_answer *ans, vmdb_arena *ar)
+typedef enum { ST_INSERT, ST_UPDATE } stmt_kind;
+
+/* Runs one INSERT or UPDATE for the records idx[0..cnt) (one column set)
+ * and turns the returned rows into leaves; each record's canonical row goes
+ * to slots[record index]. Returns 0, or fills `ans`. */
+static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t *idx, size_t cnt,
+                      const char **slots, wout *o, vmdb_answer *ans, vmdb_arena *ar)
 {
     const vmdb_model *m = w->model;
-    const vmdb_crec *r0 = &w->recs[lo];
+    const vmdb_crec *r0 = &w->recs[idx[0]];
     vmdb_buf sql = VMDB_BUF_INIT;
     int rc = 0;
-    size_t np = 0, nrows = hi - lo;
-    const char **params = vmdb_arena_alloc(ar, (nrows * r0->n + 1) * sizeof *params);
+    size_t np = 0;
+    const char **params = vmdb_arena_alloc(ar, (cnt * r0->n + 1) * sizeof *params);
     PGresult *res = NULL;
     if (!params) {
         rc = VMDB_ENOMEM;
         goto done;
     }
-    rc = sb_puts(&sql, "WITH w AS (INSERT INTO ");
-    rc = rc ? rc : sb_ident(&sql, m->table);
-    rc = rc ? rc : sb_puts(&sql, " (");
-    if (r0->n == 0) {
-        rc = rc ? rc : sb_ident(&sql, m->pk);
-    }
-    for (size_t j = 0; rc == 0 && j < r0->n; j++) {
-        rc = j ? sb_puts(&sql, ", ") : 0;
-        rc = rc ? rc : sb_ident(&sql, r0->v[j].col->name);
-    }
-    rc = rc ? rc : sb_puts(&sql, ") VALUES ");
-    for (size_t i = lo; rc == 0 && i < hi; i++) {
-        rc = sb_puts(&sql, i > lo ? ", (" : "(");
+    if (sk == ST_INSERT) {
+        rc = sb_puts(&sql, "WITH w AS (INSERT INTO ");
+        rc = rc ? rc : sb_ident(&sql, m->table);
+        rc = rc ? rc : sb_puts(&sql, " (");
         if (r0->n == 0)
-            rc = rc ? rc : sb_puts(&sql, "DEFAULT");
-        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
-            const vmdb_cval *cv = &w->recs[i].v[j];
-            bool is_pk = strcmp(cv->col->name, m->pk) == 0;
-            params[np++] = cv->text;
-            rc = sb_printf(&sql, "%s$%zu%s", j ? ", " : "", np,
-                           vmdb_ctype_cast(is_pk ? m->pk_type : cv->col->type));
-        }
-        rc = rc ? rc : vmdb_buf_putc(&sql, ')');
-    }
-    if (rc == 0 && w->kind == VMDB_W_UPSERT) {
-        rc = sb_puts(&sql, " ON CONFLICT (");
-        rc = rc ? rc : sb_ident(&sql, m->pk);
-        rc = rc ? rc : sb_puts(&sql, ") DO UPDATE SET ");
+            rc = rc ? rc : sb_ident(&sql, m->pk);
+    } else {
+        rc = sb_puts(&sql, "WITH w AS (UPDATE ");
+        rc = rc ? rc : sb_ident(&sql, m->table);
+        rc = rc ? rc : sb_puts(&sql, " AS u SET ");
         bool first = true;
         for (size_t j = 0; rc == 0 && j < r0->n; j++) {
             const char *c = r0->v[j].col->name;
@@ -209,18 +194,53 @@ static int insert_rows(wgroup *g, const vmdb_write *w, size_t lo, size_t hi, wou
             rc = first ? 0 : sb_puts(&sql, ", ");
             first = false;
             rc = rc ? rc : sb_ident(&sql, c);
-            rc = rc ? rc : sb_puts(&sql, " = EXCLUDED.");
+            rc = rc ? rc : sb_puts(&sql, " = v.");
             rc = rc ? rc : sb_ident(&sql, c);
         }
+        rc = rc ? rc : sb_puts(&sql, " FROM (");
     }
-    rc = rc ? rc : sb_puts(&sql, " RETURNING *) ");
+    if (sk == ST_INSERT) {
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            rc = j ? sb_puts(&sql, ", ") : 0;
+            rc = rc ? rc : sb_ident(&sql, r0->v[j].col->name);
+        }
+        rc = rc ? rc : sb_puts(&sql, ") ");
+    }
+    rc = rc ? rc : sb_puts(&sql, "VALUES ");
+    for (size_t i = 0; rc == 0 && i < cnt; i++) {
+        rc = sb_puts(&sql, i ? ", (" : "(");
+        if (r0->n == 0)
+            rc = rc ? rc : sb_puts(&sql, "DEFAULT");
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            const vmdb_cval *cv = &w->recs[idx[i]].v[j];
+            bool is_pk = strcmp(cv->col->name, m->pk) == 0;
+            params[np++] = cv->text;
+            rc = sb_printf(&sql, "%s$%zu%s", j ? ", " : "", np,
+                           vmdb_ctype_cast(is_pk ? m->pk_type : cv->col->type));
+        }
+        rc = rc ? rc : vmdb_buf_putc(&sql, ')');
+    }
+    if (rc == 0 && sk == ST_UPDATE) {
+        rc = sb_puts(&sql, ") AS v (");
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            rc = j ? sb_puts(&sql, ", ") : 0;
+            rc = rc ? rc : sb_ident(&sql, r0->v[j].col->name);
+        }
+        rc = rc ? rc : sb_puts(&sql, ") WHERE u.");
+        rc = rc ? rc : sb_ident(&sql, m->pk);
+        rc = rc ? rc : sb_puts(&sql, " = v.");
+        rc = rc ? rc : sb_ident(&sql, m->pk);
+        rc = rc ? rc : sb_puts(&sql, " RETURNING u.*) ");
+    } else {
+        rc = rc ? rc : sb_puts(&sql, " RETURNING *) ");
+    }
     rc = rc ? rc : vmdb_engine_select_rows(&sql, m, "w");
     rc = rc ? rc : sb_cstr(&sql);
     if (rc)
         goto done;
     char state[6];
-    res = vmdb_pg_exec(g->e->wconn, w->kind == VMDB_W_UPSERT ? "upsert" : "insert",
-                       (const char *)sql.ptr, (int)np, params, state);
+    res = vmdb_pg_exec(g->e->wconn, sk == ST_UPDATE ? "update" : "insert", (const char *)sql.ptr,
+                       (int)np, params, state);
     if (!res) {
         int st;
         const char *code, *msg;
@@ -229,7 +249,7 @@ static int insert_rows(wgroup *g, const vmdb_write *w, size_t lo, size_t hi, wou
         rc = VMDB_EIO;
         goto done;
     }
-    if ((size_t)PQntuples(res) != nrows) {
+    if ((size_t)PQntuples(res) != cnt) {
         vmdb_answer_fail(ans, 500, "DATABASE_ERROR", "the database returned an unexpected row count");
         rc = VMDB_EIO;
         goto done;
@@ -237,6 +257,21 @@ static int insert_rows(wgroup *g, const vmdb_write *w, size_t lo, size_t hi, wou
     for (int i = 0; i < PQntuples(res); i++) {
         const char *pk = PQgetvalue(res, i, 0), *json = PQgetvalue(res, i, 1);
         uint8_t key[32], value[32], old[32];
+        /* Creates come back in VALUES order; keyed writes are matched by key. */
+        size_t at = (size_t)i;
+        if (w->kind != VMDB_W_CREATE) {
+            at = cnt;
+            for (size_t k = 0; k < cnt; k++)
+                if (!slots[idx[k]] && strcmp(w->recs[idx[k]].pk_text, pk) == 0) {
+                    at = k;
+                    break;
+                }
+            if (at == cnt) {
+                vmdb_answer_fail(ans, 500, "DATABASE_ERROR", "the database returned an unexpected row");
+                rc = VMDB_EIO;
+                goto done;
+            }
+        }
         if (vmdb_engine_row_leaf(g->h, m, pk, json, key, value, &g->jcs) != 0) {
             LOG_WARN("write: row %s of %s cannot be hashed: %s", pk, m->table, vmdb_error_last());
             vmdb_answer_fail(ans, 400, "INVALID_VALUE",
@@ -251,14 +286,26 @@ static int insert_rows(wgroup *g, const vmdb_write *w, size_t lo, size_t hi, wou
             rc = list_add(&o->bad, &o->nbad, pk);
             if (rc)
                 goto done;
+            slots[idx[at]] = "";
             continue;
         }
-        if ((rc = pend_add(g, key, value)) || (rc = list_add(&o->ids, &o->nids, pk)))
+        if ((rc = pend_add(g, key, value)))
             goto done;
-        rc = (o->nrecords++ ? vmdb_buf_putc(&o->records, ',') : 0);
-        rc = rc ? rc : vmdb_buf_put(&o->records, g->jcs.ptr, g->jcs.len);
-        if (rc)
+        vmdb_buf one = VMDB_BUF_INIT;
+        rc = sb_jstrz(&one, pk);
+        rc = rc ? rc : vmdb_buf_putc(&one, 0);
+        rc = rc ? rc : vmdb_buf_put(&one, g->jcs.ptr, g->jcs.len);
+        char *copy = rc ? NULL : vmdb_arena_alloc(ar, one.len + 1);
+        if (copy) {
+            memcpy(copy, one.ptr, one.len);
+            copy[one.len] = 0;
+        }
+        vmdb_buf_free(&one);
+        if (!copy) {
+            rc = VMDB_ENOMEM;
             goto done;
+        }
+        slots[idx[at]] = copy; /* "<json string id>\0<canonical row>" */
     }
 done:
     PQclear(res);
@@ -268,16 +315,34 @@ done:
     return rc;
 }
 
+/* Runs the records listed in idx[0..cnt) in statements of one column set each. */
+static int write_list(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t *idx, size_t cnt,
+                      const char **slots, wout *o, vmdb_answer *ans, vmdb_arena *ar)
+{
+    int rc = 0;
+    for (size_t lo = 0; rc == 0 && o->nbad == 0 && lo < cnt;) {
+        size_t hi = lo + 1, cols = w->recs[idx[lo]].n ? w->recs[idx[lo]].n : 1;
+        while (hi < cnt && hi - lo < MAX_ROWS_PER_STMT && (hi - lo + 1) * cols <= MAX_PARAMS &&
+               same_columns(&w->recs[idx[lo]], &w->recs[idx[hi]]))
+            hi++;
+        rc = write_rows(g, w, sk, idx + lo, hi - lo, slots, o, ans, ar);
+        lo = hi;
+    }
+    return rc;
+}
+
 /* Reads the stored rows of `keys` (canonical key texts) and checks each
  * against the tree; rows or leaves that disagree go to o->bad. With `del`
  * the rows are deleted by the same statement and their leaves removed. */
 static int check_rows(wgroup *g, const vmdb_model *m, const char *const *keys, size_t n, bool del,
-                      wout *o, vmdb_answer *ans, vmdb_arena *ar)
+                      wout *o, vmdb_answer *ans, vmdb_arena *ar, bool **seen_out)
 {
     vmdb_buf sql = VMDB_BUF_INIT, arr = VMDB_BUF_INIT;
     PGresult *res = NULL;
     int rc = pg_array(&arr, keys, n);
     bool *seen = vmdb_arena_zalloc(ar, n ? n : 1);
+    if (seen_out)
+        *seen_out = seen;
     if (!seen)
         rc = VMDB_ENOMEM;
     if (del) {
@@ -361,23 +426,42 @@ static int run_request(wgroup *g, const vmdb_write *w, wout *o, vmdb_answer *ans
     int rc = 0;
     const vmdb_model *m = w->model;
     if (w->kind == VMDB_W_DELETE) {
-        rc = check_rows(g, m, w->ids, w->nids, true, o, ans, ar);
+        rc = check_rows(g, m, w->ids, w->nids, true, o, ans, ar, NULL);
     } else {
+        size_t n = w->nrecs, nins = 0, nupd = 0;
+        const char **slots = vmdb_arena_zalloc(ar, (n ? n : 1) * sizeof *slots);
+        size_t *ins = vmdb_arena_alloc(ar, (n ? n : 1) * sizeof *ins);
+        size_t *upd = vmdb_arena_alloc(ar, (n ? n : 1) * sizeof *upd);
+        bool *exists = NULL;
+        if (!slots || !ins || !upd)
+            return VMDB_ENOMEM;
         if (w->kind == VMDB_W_UPSERT) {
-            const char **keys = vmdb_arena_alloc(ar, (w->nrecs ? w->nrecs : 1) * sizeof *keys);
+            /* Existing rows are checked against the tree, then updated in
+             * place (only the supplied columns); new keys are inserted. */
+            const char **keys = vmdb_arena_alloc(ar, (n ? n : 1) * sizeof *keys);
             if (!keys)
                 return VMDB_ENOMEM;
-            for (size_t i = 0; i < w->nrecs; i++)
+            for (size_t i = 0; i < n; i++)
                 keys[i] = w->recs[i].pk_text;
-            rc = check_rows(g, m, keys, w->nrecs, false, o, ans, ar);
+            rc = check_rows(g, m, keys, n, false, o, ans, ar, &exists);
         }
-        for (size_t lo = 0; rc == 0 && o->nbad == 0 && lo < w->nrecs;) {
-            size_t hi = lo + 1, cols = w->recs[lo].n ? w->recs[lo].n : 1;
-            while (hi < w->nrecs && hi - lo < MAX_ROWS_PER_STMT && (hi - lo + 1) * cols <= MAX_PARAMS &&
-                   same_columns(&w->recs[lo], &w->recs[hi]))
-                hi++;
-            rc = insert_rows(g, w, lo, hi, o, ans, ar);
-            lo = hi;
+        for (size_t i = 0; i < n; i++) {
+            if (exists && exists[i])
+                upd[nupd++] = i;
+            else
+                ins[nins++] = i;
+        }
+        if (rc == 0 && o->nbad == 0 && nupd)
+            rc = write_list(g, w, ST_UPDATE, upd, nupd, slots, o, ans, ar);
+        if (rc == 0 && o->nbad == 0 && nins)
+            rc = write_list(g, w, ST_INSERT, ins, nins, slots, o, ans, ar);
+        for (size_t i = 0; rc == 0 && o->nbad == 0 && i < n; i++) {
+            const char *sl = slots[i];
+            size_t idl = strlen(sl);
+            rc = o->nids++ ? vmdb_buf_putc(&o->ids, ',') : 0;
+            rc = rc ? rc : vmdb_buf_put(&o->ids, sl, idl);
+            rc = rc ? rc : (o->nrecords++ ? vmdb_buf_putc(&o->records, ',') : 0);
+            rc = rc ? rc : sb_puts(&o->records, sl + idl + 1);
         }
     }
     if (rc == 0 && o->nbad && sb_cstr(&o->bad) == 0) {

@@ -41,7 +41,9 @@ PGresult *vmdb_pg_exec(PGconn *c, const char *what, const char *sql, int n,
 {
     if (sqlstate)
         sqlstate[0] = 0;
-    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    /* Without parameters the simple protocol runs, which accepts several
+     * statements (DDL scripts, migrations). */
+    PGresult *r = n == 0 && !params ? PQexec(c, sql) : PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_OUT ||
         st == PGRES_COPY_IN)
