@@ -83,17 +83,18 @@ void vmdb_engine_conn_put(vmdb_engine *e, unsigned slot)
     pthread_mutex_unlock(&e->pool_mu);
 }
 
-const vmdb_smt_view *vmdb_engine_hold(vmdb_engine *e, uint64_t seq)
+const vmdb_smt_view *vmdb_engine_hold(vmdb_engine *e, uint64_t seq, bool *ahead)
 {
     const vmdb_smt_view *v = NULL;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += 5;
     pthread_mutex_lock(&e->mu);
-    /* The snapshot may show a commit the writer has not published yet. */
-    while (seq > e->seq)
+    /* The snapshot may show the commit the writer is about to publish. */
+    while (seq > e->seq && e->inflight == seq)
         if (pthread_cond_timedwait(&e->pub_cv, &e->mu, &until) != 0)
             break;
+    *ahead = seq > e->seq;
     for (unsigned i = 0; i < e->ring_len; i++) {
         vmdb_ring_entry *r = &e->ring[(e->ring_head + VMDB_RING - 1 - i) % VMDB_RING];
         if (r->seq == seq) {
@@ -128,6 +129,7 @@ void vmdb_engine_publish(vmdb_engine *e, uint64_t seq)
     slot->view = vmdb_smt_acquire(e->tree);
     e->ring_head = (e->ring_head + 1) % VMDB_RING;
     e->seq = seq;
+    e->inflight = 0;
     vmdb_smt_view_root(slot->view, e->root);
     if (seq % e->cfg.batch_commit_size == 0)
         memcpy(e->main_root, e->root, 32);
@@ -139,10 +141,27 @@ void vmdb_engine_publish(vmdb_engine *e, uint64_t seq)
 void vmdb_engine_violation(vmdb_engine *e, const char *table, const char *what, const char *ids)
 {
     LOG_ERROR("INTEGRITY_VIOLATION table=%s %s ids=[%s]", table, what, ids);
+    vmdb_buf j = VMDB_BUF_INIT;
+    char at[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* ids is a list of JSON strings; a long list is cut, not broken. */
+    bool fits = strlen(ids) < 1000;
+    int rc = sb_printf(&j, "{\"at\":\"%s\",\"ids\":[%s],\"reason\":", at, fits ? ids : "");
+    rc = rc ? rc : sb_jstrz(&j, what);
+    rc = rc ? rc : sb_puts(&j, ",\"table\":");
+    rc = rc ? rc : sb_jstrz(&j, table);
+    rc = rc ? rc : vmdb_buf_putc(&j, '}');
     pthread_mutex_lock(&e->mu);
     e->violations++;
-    snprintf(e->last_violation, sizeof e->last_violation, "%s: %s (ids %.200s)", table, what, ids);
+    if (rc == 0 && j.len < sizeof e->last_violation) {
+        memcpy(e->last_violation, j.ptr, j.len);
+        e->last_violation[j.len] = 0;
+    }
     pthread_mutex_unlock(&e->mu);
+    vmdb_buf_free(&j);
 }
 
 void vmdb_engine_submit(vmdb_engine *e, vmdb_wreq *r)
@@ -391,6 +410,12 @@ static int load_tree(vmdb_engine *e)
     vmdb_engine_publish(e, seq);
     memcpy(built, e->root, 32);
     memcpy(e->main_root, built, 32);
+    if (e->reg) {
+        /* resync: the registry may have changed with the state */
+        vmdb_registry *reg = NULL;
+        if (vmdb_engine_load_registry(e->wconn, &reg) == 0)
+            vmdb_engine_set_registry(e, reg);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     char hb[65], hs[65];
     vmdb_hex_encode(hb, built, 32);
@@ -402,13 +427,36 @@ static int load_tree(vmdb_engine *e)
         LOG_ERROR("start-up: the leaves give root %s but the stored state says %s; writes are "
                   "refused until POST /bootstrap/repair-roots",
                   hb, hs);
+        pthread_mutex_lock(&e->mu);
         snprintf(e->writes_blocked, sizeof e->writes_blocked,
                  "the leaves do not match the stored root (repair with /bootstrap/repair-roots)");
+        pthread_mutex_unlock(&e->mu);
         vmdb_engine_violation(e, "vmdb_leaves", "stored root differs from the leaves", "");
     }
 done:
     free(leaves);
     return rc;
+}
+
+int vmdb_engine_resync_locked(vmdb_engine *e)
+{
+    LOG_WARN("the database state changed outside this process (ALLOW_MULTI_INSTANCE): reloading");
+    return load_tree(e);
+}
+
+static void do_resync(vmdb_engine *e, void *arg, vmdb_answer *ans)
+{
+    (void)arg;
+    bool ok = vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL) == 0;
+    ok = ok && vmdb_engine_resync_locked(e) == 0;
+    vmdb_pg_cmd(e->wconn, "commit", ok ? "COMMIT" : "ROLLBACK", NULL);
+    ans->status = ok ? 200 : 503;
+}
+
+void vmdb_engine_resync(vmdb_engine *e, vmdb_answer *ans)
+{
+    vmdb_wreq r = {.admin = do_resync, .ans = ans};
+    vmdb_engine_submit(e, &r);
 }
 
 int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
@@ -538,7 +586,7 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans)
     memcpy(root, e->root, 32);
     memcpy(main_root, e->main_root, 32);
     leaves = vmdb_smt_view_count(vmdb_smt_current(e->tree));
-    char last[300], blocked[300];
+    char last[sizeof e->last_violation], blocked[300];
     memcpy(last, e->last_violation, sizeof last);
     memcpy(blocked, e->writes_blocked, sizeof blocked);
     pthread_mutex_unlock(&e->mu);
@@ -547,7 +595,7 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans)
     vmdb_buf *d = &ans->data;
     int rc = sb_puts(d, "{\"integrity\":{");
     rc = rc ? rc : (viol ? sb_puts(d, "\"last\":") : 0);
-    rc = rc ? rc : (viol ? sb_jstrz(d, last) : 0);
+    rc = rc ? rc : (viol ? sb_puts(d, last[0] ? last : "{}") : 0);
     rc = rc ? rc : sb_printf(d, "%s\"ok\":%s,\"violations\":%llu},\"leaves\":%llu,\"main_root\":",
                              viol ? "," : "", viol ? "false" : "true", (unsigned long long)viol,
                              (unsigned long long)leaves);

@@ -127,14 +127,34 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
 {
     uint64_t seq;
     state_now(e, &seq, NULL, NULL);
+    /* Never move the state row backwards (another instance may be ahead). */
+    PGresult *sr = vmdb_pg_exec(e->wconn, "lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE",
+                                0, NULL, NULL);
+    if (!sr || PQntuples(sr) != 1) {
+        PQclear(sr);
+        vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
+        return VMDB_EIO;
+    }
+    uint64_t dbseq = strtoull(PQgetvalue(sr, 0, 0), NULL, 10);
+    PQclear(sr);
+    if (dbseq > seq)
+        seq = dbseq;
     int rc = vmdb_smt_build(e->tree, leaves, n);
     if (rc)
         return rc;
     vmdb_smt_view_root(vmdb_smt_pending(e->tree), root);
     rc = vmdb_engine_write_state(e, seq + 1, root);
     /* SEAM (trust): flagged header + intent record for seq + 1 go here. */
+    pthread_mutex_lock(&e->mu);
+    e->inflight = seq + 1;
+    pthread_mutex_unlock(&e->mu);
     if (rc == 0 && vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL))
         rc = VMDB_EIO;
+    if (rc) {
+        pthread_mutex_lock(&e->mu);
+        e->inflight = 0;
+        pthread_mutex_unlock(&e->mu);
+    }
     if (rc) {
         vmdb_smt_discard(e->tree);
         vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);

@@ -60,7 +60,8 @@ struct vmdb_engine {
     uint8_t root[32], main_root[32];
     vmdb_registry *reg;
     uint64_t violations;
-    char last_violation[300];
+    char last_violation[1400]; /* JSON object of the newest violation */
+    uint64_t inflight;          /* seq being committed by the writer, 0 if none */
     char writes_blocked[300]; /* "" when writes are allowed */
 
     /* Writer queue, guarded by qmu. */
@@ -79,9 +80,17 @@ vmdb_hasher *vmdb_engine_hasher(vmdb_engine *e);
 PGconn *vmdb_engine_conn_get(vmdb_engine *e, unsigned *slot);
 void vmdb_engine_conn_put(vmdb_engine *e, unsigned slot);
 
-/* Holds the tree version committed as `seq` (waits briefly for it to be
- * published). NULL if it is no longer kept. Release with vmdb_engine_unhold. */
-const vmdb_smt_view *vmdb_engine_hold(vmdb_engine *e, uint64_t seq);
+/* Holds the tree version committed as `seq` (waits briefly while the
+ * writer is publishing it). NULL if it is not kept; *ahead then says whether
+ * the database is ahead of this process (changed by someone else).
+ * Release with vmdb_engine_unhold. */
+const vmdb_smt_view *vmdb_engine_hold(vmdb_engine *e, uint64_t seq, bool *ahead);
+/* Reloads registry, leaves and state from the database (another instance
+ * wrote: ALLOW_MULTI_INSTANCE). Runs on the writer thread. */
+void vmdb_engine_resync(vmdb_engine *e, vmdb_answer *ans);
+/* Inside the writer's open transaction: loads state + leaves and publishes
+ * them. 0 or VMDB_E*. */
+int vmdb_engine_resync_locked(vmdb_engine *e);
 void vmdb_engine_unhold(vmdb_engine *e, const vmdb_smt_view *v);
 /* Publishes the pending tree version as `seq` (writer thread). */
 void vmdb_engine_publish(vmdb_engine *e, uint64_t seq);

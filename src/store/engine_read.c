@@ -75,13 +75,28 @@ static int run_verified(vmdb_engine *e, const vmdb_model *m, const char *sql, in
             break;
         }
         uint64_t seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-        const vmdb_smt_view *v = vmdb_engine_hold(e, seq);
+        bool ahead = false;
+        const vmdb_smt_view *v = vmdb_engine_hold(e, seq, &ahead);
         if (!v) {
             PQclear(res);
-            if (attempt < 3)
+            if (ahead && e->cfg.allow_multi_instance && attempt < 3) {
+                /* Another instance wrote: catch up, then read again. */
+                vmdb_answer tmp = {0};
+                vmdb_engine_resync(e, &tmp);
+                vmdb_buf_free(&tmp.data);
+                continue;
+            }
+            if (!ahead && attempt < 3)
                 continue; /* the snapshot's version is no longer kept: read again */
-            vmdb_answer_fail(ans, 503, "DB_UNAVAILABLE", "no tree version for the database snapshot");
-            rc = VMDB_EBUSY;
+            if (ahead) {
+                vmdb_engine_violation(e, "vmdb_state", "the state row is ahead of every committed version", "");
+                vmdb_buf none = VMDB_BUF_INIT;
+                vmdb_engine_integrity_answer(ans, &none);
+                rc = VMDB_EVERIFY;
+            } else {
+                vmdb_answer_fail(ans, 503, "DB_UNAVAILABLE", "no tree version for the database snapshot");
+                rc = VMDB_EBUSY;
+            }
             break;
         }
         memset(seen, 0, nkeys ? nkeys : 1);

@@ -572,6 +572,42 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
         goto out;
     }
     begun = true;
+    /* The state row is the commit point every instance serialises on; if it
+     * moved without this process, the tree is stale. */
+    {
+        PGresult *sr = vmdb_pg_exec(e->wconn, "lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE",
+                                    0, NULL, NULL);
+        if (!sr || PQntuples(sr) != 1) {
+            PQclear(sr);
+            fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
+            goto out;
+        }
+        uint64_t dbseq = strtoull(PQgetvalue(sr, 0, 0), NULL, 10);
+        PQclear(sr);
+        if (dbseq != seq) {
+            if (!e->cfg.allow_multi_instance || vmdb_engine_resync_locked(e) != 0) {
+                if (!e->cfg.allow_multi_instance) {
+                    vmdb_engine_violation(e, "vmdb_state", "the state row changed outside vmdb", "");
+                    pthread_mutex_lock(&e->mu);
+                    snprintf(e->writes_blocked, sizeof e->writes_blocked,
+                             "the state row changed outside vmdb (repair with /bootstrap/repair-roots)");
+                    pthread_mutex_unlock(&e->mu);
+                }
+                fail_all(b, n, NULL, 503, "WRITES_UNAVAILABLE", "the database state changed outside vmdb");
+                goto out;
+            }
+            pthread_mutex_lock(&e->mu);
+            memcpy(root_before, e->root, 32);
+            seq = e->seq;
+            memcpy(blocked, e->writes_blocked, sizeof blocked);
+            g->view = vmdb_smt_current(e->tree);
+            pthread_mutex_unlock(&e->mu);
+            if (blocked[0]) {
+                fail_all(b, n, NULL, 503, "WRITES_UNAVAILABLE", blocked);
+                goto out;
+            }
+        }
+    }
     ov_clear(&g->ov);
     for (size_t i = 0; i < n; i++) {
         const vmdb_write *w = b[i]->w;
@@ -638,9 +674,17 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
     }
     /* SEAM (trust): the signed header for seq + 1 and the intent record
      * belong here, after the SQL work and before COMMIT. */
+    pthread_mutex_lock(&e->mu);
+    e->inflight = seq + 1;
+    pthread_mutex_unlock(&e->mu);
     if (rc == 0)
         rc = vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL);
     begun = false;
+    if (rc != 0) {
+        pthread_mutex_lock(&e->mu);
+        e->inflight = 0;
+        pthread_mutex_unlock(&e->mu);
+    }
     if (rc != 0) {
         vmdb_smt_discard(e->tree);
         if (PQstatus(e->wconn) != CONNECTION_OK) {
