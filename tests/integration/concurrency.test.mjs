@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, post, ok, health, applySchema, psql, expectedRootFromRows,
+  startServer, post, ok, health, applySchema, psql, expectedRootFromRows, jcs,
 } from './lib.mjs';
 
 const CLIENTS = Number(process.env.VMDB_IT_CLIENTS || 32);
@@ -41,9 +41,11 @@ test(`concurrency: ${CLIENTS} clients writing and reading for ${SECONDS} s, then
   const items = new Map(); // id -> {owner, n, payload, label}
   const kv = new Map(); // k -> {v, owner}
   const problems = [];
+  let problemCount = 0;
+  problems.push = function push(x) { problemCount++; return this.length < 20 ? Array.prototype.push.call(this, x) : this.length; };
   const stats = { create: 0, upsertKv: 0, upsertItem: 0, readBatch: 0, readLatest: 0 };
   const deadline = Date.now() + SECONDS * 1000;
-  const note = (what, r) => { if (problems.length < 20) problems.push(`${what}: ${r.status} ${r.text.slice(0, 300)}`); };
+  const note = (what, r) => problems.push(`${what}: ${r.status} ${r.text.slice(0, 300)}`);
 
   async function client(c) {
     const rand = rng(c * 7919 + 1);
@@ -105,7 +107,7 @@ test(`concurrency: ${CLIENTS} clients writing and reading for ${SECONDS} s, then
         d.ids.forEach((id, i) => {
           const want = items.get(id);
           const got = d.records[i];
-          if (got.n !== want.n || got.owner !== c || JSON.stringify(got.payload) !== JSON.stringify(want.payload)) {
+          if (got.n !== want.n || got.owner !== c || jcs(got.payload) !== jcs(want.payload)) {
             problems.push(`read-batch ${id}: got ${JSON.stringify(got)}, acknowledged ${JSON.stringify(want)}`);
           }
         });
@@ -122,7 +124,7 @@ test(`concurrency: ${CLIENTS} clients writing and reading for ${SECONDS} s, then
 
   await Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)));
   t.diagnostic(`requests: ${JSON.stringify(stats)}; items ${items.size}, kv ${kv.size}`);
-  assert.deepEqual(problems, [], 'every request succeeded and answered what was written');
+  assert.deepEqual([...problems], [], `every request succeeded and answered what was written (${problemCount} problems, first 20 shown)`);
   assert.ok(stats.create > CLIENTS && stats.readBatch > 0, `enough traffic: ${JSON.stringify(stats)}`);
 
   // Every acknowledged id reads back verified with its acknowledged content.

@@ -78,15 +78,26 @@ test('read-latest: where filters with coercion, unknown/invalid fields, order_by
 
   const asc = ok(await latest({ limit: 3, order_by: { field: 'id', direction: 'asc' } }));
   assert.deepEqual(asc.ids, ['1', '2', '3']);
-  for (const dir of ['desc', 'ASC', 'up']) {
-    const x = ok(await latest({ limit: 3, order_by: { field: 'id', direction: dir } }), dir);
-    assert.deepEqual(x.ids, ['120', '119', '118'], `direction ${dir} means descending`);
-  }
+  const desc = ok(await latest({ limit: 3, order_by: { field: 'id', direction: 'desc' } }), 'desc');
+  assert.deepEqual(desc.ids, ['120', '119', '118']);
+  const dflt = ok(await latest({ limit: 3, order_by: { field: 'id' } }), 'no direction');
+  assert.deepEqual(dflt.ids, ['120', '119', '118']);
   const byScore = ok(await latest({ limit: 2, order_by: { field: 'score', direction: 'asc' } }));
   assert.deepEqual(byScore.ids, ['120', '119']);
   const byName = ok(await latest({ limit: 2, where: { enabled: false }, order_by: { field: 'name' } }));
   assert.deepEqual(byName.ids, ['119', '117']);
   assert.equal(byName.verified, true);
+  // Seed §1.5 and COMPATIBILITY.md: any string but "asc" means descending,
+  // "ASC" included.
+  const wrong = [];
+  for (const dir of ['DESC', 'ASC', 'up', '']) {
+    const x = await latest({ limit: 3, order_by: { field: 'id', direction: dir } });
+    const ids = x.json?.data?.ids;
+    if (x.status !== 200 || JSON.stringify(ids) !== JSON.stringify(['120', '119', '118'])) {
+      wrong.push(`direction ${JSON.stringify(dir)}: ${x.status} ${x.text.slice(0, 200)}`);
+    }
+  }
+  assert.deepEqual(wrong, [], 'every direction but "asc" means descending');
 });
 
 test('read-batch: found rows verified; unknown ids listed in missing; all unknown → 404; repeated ids once; at most 1000', async () => {
