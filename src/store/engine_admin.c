@@ -140,8 +140,10 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
     if (dbseq > seq)
         seq = dbseq;
     int rc = vmdb_smt_build(e->tree, leaves, n);
-    if (rc)
+    if (rc) {
+        vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
         return rc;
+    }
     vmdb_smt_view_root(vmdb_smt_pending(e->tree), root);
     rc = vmdb_engine_write_state(e, seq + 1, root);
     /* SEAM (trust): flagged header + intent record for seq + 1 go here. */

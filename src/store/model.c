@@ -408,8 +408,9 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
     for (size_t i = 0; i < n; i++)
         order[i] = vmdb_json_at(tables, i);
     qsort(order, n, sizeof *order, cmp_table);
-    for (size_t i = 0; i < n; i++, r->n++) {
+    for (size_t i = 0; i < n; i++) {
         vmdb_model *m = &r->models[i];
+        r->n = i + 1; /* counted from the start, so a failure frees it too */
         const vmdb_json *t = order[i];
         vmdb_slice tn = vmdb_json_string(vmdb_json_get(t, "table_name"));
         vmdb_slice pk = vmdb_json_string(vmdb_json_get(t, "primary_key_field"));
@@ -454,14 +455,11 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
         }
         for (size_t k = 0; k < i; k++)
             if (strcmp(r->models[k].table, m->table) == 0) {
-                r->n++;
                 rc = fail(status, 400, msg, msglen, "Duplicate table_name '%s'", m->table);
                 goto done;
             }
-        if ((rc = model_finish(m))) {
-            r->n++;
+        if ((rc = model_finish(m)))
             goto done;
-        }
     }
     /* schema_hash = SHA-256("VERIFLEAF" || canonical spec), as the seed. */
     vmdb_buf spec = VMDB_BUF_INIT;
