@@ -65,7 +65,7 @@ PGconn *vmdb_engine_conn_get(vmdb_engine *e, unsigned *slot)
         /* Reconnect a dropped connection before handing it out. */
         PQreset(c);
         if (PQstatus(c) != CONNECTION_OK) {
-            PGconn *n = vmdb_pg_connect(e->url);
+            PGconn *n = vmdb_pg_connect(e->url, "vmdb-read");
             if (n) {
                 PQfinish(c);
                 c = e->pool[*slot] = n;
@@ -351,7 +351,7 @@ static void *monitor_main(void *arg)
         if (atomic_exchange(&e->lock_ok, false))
             LOG_ERROR("instance lock connection lost: writes stop until the lock is re-taken");
         PQfinish(e->lockconn);
-        e->lockconn = vmdb_pg_connect(e->url);
+        e->lockconn = vmdb_pg_connect(e->url, "vmdb-lock");
         if (!e->lockconn)
             continue;
         r = PQexec(e->lockconn, "SELECT pg_try_advisory_lock(" ADVISORY_LOCK_KEY ")");
@@ -367,7 +367,7 @@ static void *monitor_main(void *arg)
 
 static int take_lock(vmdb_engine *e)
 {
-    e->lockconn = vmdb_pg_connect(e->url);
+    e->lockconn = vmdb_pg_connect(e->url, "vmdb-lock");
     if (!e->lockconn)
         return VMDB_EIO;
     PGresult *r = PQexec(e->lockconn, "SELECT pg_try_advisory_lock(" ADVISORY_LOCK_KEY ")");
@@ -491,7 +491,7 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     }
     if ((rc = vmdb_smt_new(&e->tree, 0)))
         goto done;
-    if (!(e->wconn = vmdb_pg_connect(e->url))) {
+    if (!(e->wconn = vmdb_pg_connect(e->url, "vmdb-writer"))) {
         rc = VMDB_EIO;
         goto done;
     }
@@ -514,7 +514,7 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
         goto done;
     }
     for (unsigned i = 0; i < e->npool; i++)
-        if (!(e->pool[i] = vmdb_pg_connect(e->url))) {
+        if (!(e->pool[i] = vmdb_pg_connect(e->url, "vmdb-read"))) {
             rc = VMDB_EIO;
             goto done;
         }

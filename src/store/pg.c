@@ -12,14 +12,14 @@
 #include "util/log.h"
 #include "vmdb/common.h"
 
-PGconn *vmdb_pg_connect(const char *url)
+PGconn *vmdb_pg_connect(const char *url, const char *role)
 {
     const char *keys[] = {"dbname", "options", "client_encoding", "application_name",
                           "connect_timeout", NULL};
     const char *vals[] = {url,
                           "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
                           "-c IntervalStyle=postgres",
-                          "UTF8", "vmdb", "10", NULL};
+                          "UTF8", role, "10", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         LOG_ERROR("postgres: connect failed: %s", c ? PQerrorMessage(c) : "out of memory");

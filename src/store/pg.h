@@ -12,8 +12,9 @@
 
 #include "vmdb/smt.h"
 
-/* Connects; NULL on failure (logged). */
-PGconn *vmdb_pg_connect(const char *url);
+/* Connects; NULL on failure (logged). `role` becomes the application_name
+ * ("vmdb-writer", "vmdb-read", "vmdb-lock") so operators can tell them apart. */
+PGconn *vmdb_pg_connect(const char *url, const char *role);
 
 /* Runs `sql` with text parameters. Returns the result (caller PQclear), or
  * NULL when it failed (logged with `what`); *sqlstate (may be NULL) gets the
