@@ -59,6 +59,7 @@ test('read-latest: where filters with coercion, unknown/invalid fields, order_by
   assert.deepEqual(w4.ids, ['10']);
   assert.equal(w4.records[0].score, '990');
   fails(await latest({ limit: 5, where: { name: 'nobody' } }), 404, 'NOT_FOUND');
+  // COMPATIBILITY.md: null matches SQL NULL (no row here has a NULL poll_duration).
   const nf = fails(await latest({ limit: 5, where: { poll_duration: null } }), 404);
   assert.equal(nf.error, 'No records found');
 
@@ -87,17 +88,20 @@ test('read-latest: where filters with coercion, unknown/invalid fields, order_by
   const byName = ok(await latest({ limit: 2, where: { enabled: false }, order_by: { field: 'name' } }));
   assert.deepEqual(byName.ids, ['119', '117']);
   assert.equal(byName.verified, true);
-  // Seed §1.5 and COMPATIBILITY.md: any string but "asc" means descending,
-  // "ASC" included.
-  const wrong = [];
-  for (const dir of ['DESC', 'ASC', 'up', '']) {
-    const x = await latest({ limit: 3, order_by: { field: 'id', direction: dir } });
-    const ids = x.json?.data?.ids;
-    if (x.status !== 200 || JSON.stringify(ids) !== JSON.stringify(['120', '119', '118'])) {
-      wrong.push(`direction ${JSON.stringify(dir)}: ${x.status} ${x.text.slice(0, 200)}`);
-    }
+  // COMPATIBILITY.md (departs from seed §1.5): "asc"/"desc" in any case, any
+  // other string is 400 INVALID_ORDER_BY.
+  for (const [dir, ids] of [['ASC', ['1', '2', '3']], ['Asc', ['1', '2', '3']], ['DESC', ['120', '119', '118']]]) {
+    const x = ok(await latest({ limit: 3, order_by: { field: 'id', direction: dir } }), dir);
+    assert.deepEqual(x.ids, ids, `direction ${dir}`);
   }
-  assert.deepEqual(wrong, [], 'every direction but "asc" means descending');
+  for (const dir of ['up', '', 'descending', ' asc']) {
+    fails(await latest({ limit: 3, order_by: { field: 'id', direction: dir } }), 400, 'INVALID_ORDER_BY', `direction ${JSON.stringify(dir)}`);
+  }
+  // Ties on a non-unique column are broken by the primary key, same direction.
+  const tieDesc = ok(await latest({ limit: 3, order_by: { field: 'poll_duration', direction: 'desc' } }));
+  assert.deepEqual(tieDesc.ids, ['120', '117', '114']);
+  const tieAsc = ok(await latest({ limit: 3, order_by: { field: 'poll_duration', direction: 'asc' } }));
+  assert.deepEqual(tieAsc.ids, ['1', '2', '4']);
 });
 
 test('read-batch: found rows verified; unknown ids listed in missing; all unknown → 404; repeated ids once; at most 1000', async () => {

@@ -116,6 +116,11 @@ test('coercion: strings into int/bool/bigint, RFC 3339 timestamps, uuid, jsonb, 
 
   const rb = ok(await post(srv.url, '/api/models/metrics/read-batch', { ids: [d.ids[0], n.ids[0]] }));
   assert.equal(rb.verified, true);
+
+  // read-latest `where` with null matches SQL NULL (COMPATIBILITY.md).
+  const nl = ok(await post(srv.url, '/api/models/metrics/read-latest', { limit: 5, where: { label: n.records[0].label, note: null } }));
+  assert.deepEqual(nl.ids, n.ids);
+  fails(await post(srv.url, '/api/models/metrics/read-latest', { limit: 5, where: { label: l, note: null } }), 404, 'NOT_FOUND');
 });
 
 test('coercion errors: 400 VALIDATION_FAILED with every error listed, nothing written', async () => {
