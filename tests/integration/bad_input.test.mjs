@@ -105,7 +105,7 @@ test('wrong types → 422 "Failed to deserialize the JSON body into the target t
   const cases = [
     ['create-batch', { records: 'x' }], ['create-batch', {}], ['create-batch', []], ['create-batch', { records: {} }],
     ['create-batch', { records: [{ name: 'x' }], expected_root: 5 }],
-    ['upsert', { records: null }], ['upsert', 'records'],
+    ['upsert', { records: null }], ['upsert', '"records"'],
     ['read-batch', { ids: [1] }], ['read-batch', { ids: '1' }], ['read-batch', {}], ['read-batch', { ids: [null] }],
     ['read-latest', { limit: -1 }], ['read-latest', { limit: '5' }], ['read-latest', { limit: 5.5 }], ['read-latest', {}],
     ['read-latest', { limit: 5, where: [] }], ['read-latest', { limit: 5, order_by: 'id' }],
