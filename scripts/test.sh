@@ -13,23 +13,24 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMDB_WERROR=ON >/dev/nul
 cmake --build build -j "$JOBS"
 (cd build && ctest --output-on-failure -j "$JOBS")
 
+# The integration tests run twice: against the release build and against the
+# ASan + UBSan build (where the harness fails a test whose server log holds a
+# sanitizer report). One private cluster (fsync off) serves both; each test
+# file makes its own databases in it. Stopped and deleted on the way out.
+it_dir=$(mktemp -d /tmp/vmdb-it.XXXXXX)
+chmod 755 "$it_dir"
+trap 'scripts/pgcluster.sh destroy "$it_dir/pg" >/dev/null 2>&1 || true; rm -rf "$it_dir"' EXIT
+run_integration() {
+  if [ -z "${VMDB_TEST_PG_URL:-}" ]; then
+    VMDB_TEST_PG_URL=$(scripts/pgcluster.sh start "$it_dir/pg" auto --no-fsync)
+    export VMDB_TEST_PG_URL
+  fi
+  VMDB_BIN=$1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    node --test --test-concurrency=2 --test-timeout=240000 tests/integration/
+}
+
 echo "== integration tests (real PostgreSQL, real HTTP)"
-if ! build/vmdb help 2>&1 | grep -qw serve; then
-  echo "skipped: build/vmdb has no 'serve' command yet"
-else
-  # One private cluster (fsync off) for every test file; each file makes its
-  # own databases in it. Stopped and deleted on the way out, pass or fail.
-  it_dir=$(mktemp -d /tmp/vmdb-it.XXXXXX)
-  chmod 755 "$it_dir"
-  trap 'scripts/pgcluster.sh destroy "$it_dir/pg" >/dev/null 2>&1 || true; rm -rf "$it_dir"' EXIT
-  VMDB_TEST_PG_URL=$(scripts/pgcluster.sh start "$it_dir/pg" auto --no-fsync)
-  export VMDB_TEST_PG_URL
-  VMDB_BIN=build/vmdb node --test --test-concurrency=2 --test-timeout=240000 tests/integration/
-  scripts/pgcluster.sh destroy "$it_dir/pg"
-  rm -rf "$it_dir"
-  trap - EXIT
-  unset VMDB_TEST_PG_URL
-fi
+run_integration build/vmdb
 
 echo "== ASan + UBSan build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMDB_WERROR=ON -DVMDB_SANITIZE=ON \
@@ -37,6 +38,12 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMDB_WERROR=ON -DVMDB_SANITI
 cmake --build build-asan -j "$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    VMDB_TEST_SCALE=${VMDB_ASAN_TEST_SCALE:-4} ctest --output-on-failure -j "$JOBS")
+
+echo "== integration tests again, against the ASan + UBSan server"
+run_integration build-asan/vmdb
+scripts/pgcluster.sh destroy "$it_dir/pg" >/dev/null
+rm -rf "$it_dir"
+trap - EXIT
 
 echo "== fuzz smoke (libFuzzer, ${VMDB_FUZZ_SECONDS:-10}s per target)"
 scripts/fuzz.sh "${VMDB_FUZZ_SECONDS:-10}"

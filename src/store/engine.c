@@ -346,14 +346,16 @@ static void *monitor_main(void *arg)
         PGresult *r = e->lockconn ? PQexec(e->lockconn, "SELECT 1") : NULL;
         bool alive = r && PQresultStatus(r) == PGRES_TUPLES_OK;
         PQclear(r);
-        if (alive)
+        if (alive && atomic_load(&e->lock_ok))
             continue;
-        if (atomic_exchange(&e->lock_ok, false))
-            LOG_ERROR("instance lock connection lost: writes stop until the lock is re-taken");
-        PQfinish(e->lockconn);
-        e->lockconn = vmdb_pg_connect(e->url, "vmdb-lock");
-        if (!e->lockconn)
-            continue;
+        if (!alive) {
+            if (atomic_exchange(&e->lock_ok, false))
+                LOG_ERROR("instance lock connection lost: writes stop until the lock is re-taken");
+            PQfinish(e->lockconn);
+            e->lockconn = vmdb_pg_connect(e->url, "vmdb-lock");
+            if (!e->lockconn)
+                continue;
+        }
         r = PQexec(e->lockconn, "SELECT pg_try_advisory_lock(" ADVISORY_LOCK_KEY ")");
         bool got = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
         PQclear(r);

@@ -241,6 +241,10 @@ export async function startServer(opts = {}) {
     const t = setTimeout(() => { try { s.proc.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
     const r = await s.exited;
     clearTimeout(t);
+    // A sanitizer build reports memory errors, UB and leaks in the server's
+    // log; any such report fails the test that ran the server.
+    const report = s.log().match(/(ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:)[^\n]*/);
+    if (report) throw new Error(`sanitizer report in the server log (${s.logFile}): ${report[0]}\n${s.log().slice(-4000)}`);
     return r;
   };
   return {

@@ -119,3 +119,37 @@ test('SIGINT and SIGTERM: clean exit with status 0', async () => {
     assert.deepEqual(r, { code: 0, signal: null }, `${sig}; log:\n${s.log()}`);
   }
 });
+
+test('instance lock lost: writes answer 503 WRITES_UNAVAILABLE until the lock is re-taken; reads go on', async (t) => {
+  const srv = await startServer();
+  t.after(() => srv.stop());
+  await applySchema(srv.url, [LOG]);
+  const first = ok(await post(srv.url, '/api/models/events/create-batch', { records: [{ what: 'before' }] }));
+  // Another session kills vmdb's lock connection and takes the lock itself,
+  // holding it for 3 s.
+  const { spawn } = await import('node:child_process');
+  const holder = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', srv.db, '-c',
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'vmdb-lock'",
+    '-c', 'SELECT pg_advisory_lock(4240001)', '-c', 'SELECT pg_sleep(3)'], { stdio: 'ignore' });
+  const held = new Promise((resolve) => holder.on('exit', resolve));
+  let refused = null;
+  for (let i = 0; i < 40 && !refused; i++) {
+    await sleep(100);
+    const r = await post(srv.url, '/api/models/events/create-batch', { records: [{ what: `during ${i}` }] });
+    if (r.status === 503) refused = r;
+  }
+  assert.ok(refused, 'a write is refused while another session holds the lock');
+  assert.equal(refused.json.code, 'WRITES_UNAVAILABLE');
+  const h = await health(srv.url);
+  assert.notEqual(h.writes, 'ok', 'health says why writes stop');
+  ok(await post(srv.url, '/api/models/events/read-batch', { ids: first.ids }), 'reads go on');
+  assert.equal(await held, 0, 'the lock holder ran');
+  // Once the other session is gone the monitor re-takes the lock.
+  let back = false;
+  for (let i = 0; i < 50 && !back; i++) {
+    await sleep(100);
+    back = (await post(srv.url, '/api/models/events/create-batch', { records: [{ what: 'after' }] })).status === 200;
+  }
+  assert.ok(back, 'writes resume after the lock is re-taken');
+  assert.equal((await health(srv.url)).writes, 'ok');
+});
