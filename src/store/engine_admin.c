@@ -163,6 +163,10 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
         return rc;
     }
     vmdb_engine_publish(e, seq + 1);
+    /* A forced transition moves main_root too, as the seed's forced set. */
+    pthread_mutex_lock(&e->mu);
+    memcpy(e->main_root, root, 32);
+    pthread_mutex_unlock(&e->mu);
     *seq_out = seq + 1;
     return 0;
 }

@@ -18,7 +18,7 @@ PGconn *vmdb_pg_connect(const char *url, const char *role)
                           "connect_timeout", NULL};
     const char *vals[] = {url,
                           "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
-                          "-c IntervalStyle=postgres",
+                          "-c IntervalStyle=postgres -c client_min_messages=warning",
                           "UTF8", role, "10", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
