@@ -140,7 +140,11 @@ static bool rfc3339(const char *s, size_t n)
     int mon = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
     int hh = (s[11] - '0') * 10 + (s[12] - '0'), mm = (s[14] - '0') * 10 + (s[15] - '0');
     int ss = (s[17] - '0') * 10 + (s[18] - '0');
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+    int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || (mon == 2 && day == 29 && !leap) ||
+        hh > 23 || mm > 59 || ss > 60)
         return false;
     size_t i = 19;
     if (i < n && s[i] == '.') {
@@ -201,11 +205,12 @@ int vmdb_coerce_value(vmdb_arena *a, vmdb_ctype t, const vmdb_json *v, const cha
         char tmp[32];
         long long x;
         if (jt == VMDB_JSON_NUMBER) {
-            double d = vmdb_json_number(v);
-            if (!vmdb_json_is_integer_literal(v) || d < -9223372036854775808.0 ||
-                d >= 9223372036854775808.0)
-                return VMDB_EINVAL;
-            x = (long long)d;
+            /* The integer is read from the number's canonical text, not from
+             * the double: above 2^53 the two differ (4611686018427388000 is
+             * stored as written, not as the double's 4611686018427387904). */
+            char *txt = vmdb_json_is_integer_literal(v) ? jcs_text(a, v) : NULL;
+            if (!txt || !parse_i64(txt, strlen(txt), &x))
+                return txt || !vmdb_json_is_integer_literal(v) ? VMDB_EINVAL : VMDB_ENOMEM;
         } else if (jt != VMDB_JSON_STRING || !parse_i64((const char *)s.ptr, s.len, &x)) {
             return VMDB_EINVAL;
         }
@@ -306,10 +311,27 @@ int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *rec
             char *key = vmdb_arena_strndup(a, (const char *)k.ptr, k.len);
             if (!key)
                 return VMDB_ENOMEM;
-            const vmdb_column *c =
-                memchr(k.ptr, 0, k.len) ? NULL : vmdb_model_column(m, key, pkcol);
+            bool has_nul = memchr(k.ptr, 0, k.len) != NULL;
+            /* Column names are lower case; PostgreSQL folds unquoted
+             * identifiers the same way, so "Name" means column name. */
+            char *low = vmdb_arena_strndup(a, key, strlen(key));
+            if (!low)
+                return VMDB_ENOMEM;
+            for (char *p = low; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p + 32);
+            const vmdb_column *c = has_nul ? NULL : vmdb_model_column(m, low, pkcol);
             if (!c) {
-                if ((rc = vmdb_field_error(errors, nerr, i, key, "column", "unknown", val)))
+                if ((rc = vmdb_field_error(errors, nerr, i, has_nul ? "<key with U+0000>" : key,
+                                           "column", "unknown", val)))
+                    return rc;
+                continue;
+            }
+            bool dup = false;
+            for (size_t q = 0; q < recs[i].n && !dup; q++)
+                dup = strcmp(recs[i].v[q].col->name, c->name) == 0;
+            if (dup) {
+                if ((rc = vmdb_field_error(errors, nerr, i, key, "column", "duplicate", val)))
                     return rc;
                 continue;
             }

@@ -199,11 +199,11 @@ static int model_finish(vmdb_model *m)
     rc = rc ? rc : sb_puts(&ddl, " (");
     rc = rc ? rc : sb_ident(&ddl, m->pk);
     rc = rc ? rc : sb_printf(&ddl, " %s PRIMARY KEY", pk_sql[m->pk_kind]);
-    vmdb_column pkc;
-    const vmdb_column *kc = vmdb_model_column(m, m->pk, &pkc);
+    /* The key's SQL type comes from its kind (the DDL), whatever a declared
+     * column of the same name says. */
     rc = rc ? rc : sb_puts(&proj, "t.");
     rc = rc ? rc : sb_ident(&proj, m->pk);
-    rc = rc ? rc : sb_puts(&proj, text_cast_in_projection(kc->type) ? "::text AS " : " AS ");
+    rc = rc ? rc : sb_puts(&proj, text_cast_in_projection(m->pk_type) ? "::text AS " : " AS ");
     rc = rc ? rc : sb_ident(&proj, m->pk);
     for (size_t i = 0; rc == 0 && i < m->ncols; i++) {
         const vmdb_column *c = &m->cols[i];

@@ -51,7 +51,7 @@ typedef struct vmdb_model {
     vmdb_column *cols; /* declared columns, normalised order (may name the pk) */
     size_t ncols;
     char *ddl;
-    /* "t"."id"::text AS "id", ... over alias t: every column, pk first */
+    /* t."id"::text AS "id", ... over alias t: every column, pk first */
     char *proj;
 } vmdb_model;
 
@@ -76,7 +76,8 @@ vmdb_ctype vmdb_ctype_from_name(const char *s);
 bool vmdb_ident_valid(const char *s, size_t n);
 
 /* The type of column `name` of `m` (primary key included); NULL if unknown.
- * `out_pk` (may be NULL) says whether it is the key. */
+ * For the key itself (when no declared column shares its name) the column
+ * is synthesised into `pkcol` (may be NULL: then the key is not found). */
 const vmdb_column *vmdb_model_column(const vmdb_model *m, const char *name, vmdb_column *pkcol);
 
 /* Parses and validates the `tables` array of an apply-schema request into a

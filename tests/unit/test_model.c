@@ -510,7 +510,6 @@ static void test_pk_column_skipped_in_ddl(void **state)
     vmdb_registry_unref(r);
 }
 
-#ifdef VMDB_TEST_KNOWN_BUGS
 /* The projection must render the key by the key's SQL type: the DDL makes
  * "id" a BIGSERIAL (the declared text column is skipped), so row_to_json
  * must get it as text (PROTOCOL.md §2.2: int8 travels as a string), as the
@@ -533,7 +532,6 @@ static void test_pk_projection_follows_pk_type(void **state)
     assert_string_equal(find(r, "q")->proj, "t.\"id\" AS \"id\"");
     vmdb_registry_unref(r);
 }
-#endif
 
 /* Reserved SQL words are fine: every identifier is quoted. */
 static void test_reserved_sql_words_accepted(void **state)
@@ -1216,9 +1214,7 @@ int main(void)
         cmocka_unit_test(test_every_pk_kind),
         cmocka_unit_test(test_ddl_default_now_and_unique),
         cmocka_unit_test(test_pk_column_skipped_in_ddl),
-#ifdef VMDB_TEST_KNOWN_BUGS
         cmocka_unit_test(test_pk_projection_follows_pk_type),
-#endif
         cmocka_unit_test(test_reserved_sql_words_accepted),
         cmocka_unit_test(test_shape_errors_422),
         cmocka_unit_test(test_empty_tables_400),
