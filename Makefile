@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure test run bench fuzz format clean
+.PHONY: all deps configure test run bench bench-service fuzz format clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -22,6 +22,11 @@ run: deps all
 
 bench: all
 	$(BUILD)/vmdb bench tree
+
+# vmdb serve against plain PostgreSQL at the same concurrency (about 2-3
+# minutes; BENCH_SECONDS per run, default 5). Informational, exits 0.
+bench-service: all
+	VMDB_BUILD=$(BUILD) bench/service.sh
 
 fuzz: deps
 	scripts/fuzz.sh $(FUZZ_SECONDS)
