@@ -22,6 +22,8 @@ void vmdb_hist_free(vmdb_hist *hist);
 uint64_t vmdb_hist_size(const vmdb_hist *hist);
 /* Appends one entry (a header hash). Errors: VMDB_ENOMEM. */
 int vmdb_hist_append(vmdb_hist *hist, vmdb_hasher *h, const uint8_t entry[32]);
+/* Leaf node i: H(0x00 || entry i). VMDB_EINVAL if i >= size. */
+int vmdb_hist_leaf(const vmdb_hist *hist, uint64_t i, uint8_t out[32]);
 /* Root over the first n entries (n <= size). VMDB_EINVAL if n > size. */
 int vmdb_hist_root(const vmdb_hist *hist, vmdb_hasher *h, uint64_t n, uint8_t out[32]);
 /* Audit path of entry `index` in the tree of the first n entries, leaf

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "server/server.h"
 #include "store/engine.h"
+#include "trust/identity.h"
 #include "util/log.h"
 
 static const char serve_help[] =
@@ -28,17 +29,22 @@ static const char serve_help[] =
     "  DATABASE_URL          PostgreSQL URL or conninfo (required)\n"
     "  VMDB_LISTEN           address to listen on (default 127.0.0.1:3000)\n"
     "  VMDB_DATA_DIR         data directory (default ./.vmdb, created 0700)\n"
-    "  BATCH_COMMIT_SIZE     write groups per anchor boundary; main_root moves every\n"
-    "                        N-th group (default 10; 0 means 1)\n"
+    "  BATCH_COMMIT_SIZE     every N-th state header is anchored before its write is\n"
+    "                        answered (meta.committed); default 10, 0 means 1\n"
     "  ALLOW_MULTI_INSTANCE  'true' skips the single-instance advisory lock (not recommended)\n"
-    "  CLEAR_DB              accepted for compatibility (the seed deleted its trusted\n"
-    "                        state file; vmdb keeps no such file yet)\n"
+    "  CLEAR_DB              accepted and ignored (the seed deleted its trusted state\n"
+    "                        file; vmdb's is signed and never discarded)\n"
     "  SOLANA_RPC_URL        accepted; anchoring on Solana is a later milestone\n"
     "  SOLANA_PROGRAM_ID     accepted and ignored: vmdb needs no on-chain program\n"
     "  VMDB_MIGRATIONS_DIR   .sql files for POST /bootstrap/migrate (default ./migrations)\n"
     "  VMDB_SWAGGER_DIR      swagger-ui-dist assets (default <binary dir>/../node_modules/\n"
     "                        swagger-ui-dist)\n"
-    "  VMDB_HTTP_THREADS     HTTP worker threads (default 16)\n"
+    "  VMDB_IDENTITY_KEY     identity key file (Solana keypair JSON, mode 0600) provisioned\n"
+    "                        by a TEE's sealing step; default <data dir>/identity.json,\n"
+    "                        created at first start\n"
+    "  VMDB_ANCHOR           anchor backend: local (default; <data dir>/anchors.bin)\n"
+    "  VMDB_ANCHOR_INTERVAL  seconds between anchors of a pending backlog (default 30)\n"
+    "  VMDB_HTTP_THREADS     HTTP worker threads (default 64)\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
     "  VMDB_MAX_GROUP        most write requests in one transaction (default 256)\n";
 
@@ -157,10 +163,16 @@ int vmdb_cli_serve(int argc, char **argv)
         LOG_ERROR("DATABASE_URL is not set (see vmdb serve --help)");
         return 2;
     }
-    unsigned long long bcs, threads, pool, group;
-    if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) || env_uint("VMDB_HTTP_THREADS", 16, 1024, &threads) ||
-        env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 256, 65536, &group))
+    unsigned long long bcs, threads, pool, group, interval;
+    if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) || env_uint("VMDB_HTTP_THREADS", 64, 1024, &threads) ||
+        env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 256, 65536, &group) ||
+        env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval))
         return 2;
+    const char *anchor = env_or("VMDB_ANCHOR", "local");
+    if (strcmp(anchor, "local") != 0) {
+        LOG_ERROR("VMDB_ANCHOR=%s is not available in this build (only 'local')", anchor);
+        return 2;
+    }
     if (!getenv("BATCH_COMMIT_SIZE"))
         LOG_INFO("BATCH_COMMIT_SIZE not set: using 10");
     const char *data_dir = env_or("VMDB_DATA_DIR", "./.vmdb");
@@ -169,7 +181,8 @@ int vmdb_cli_serve(int argc, char **argv)
         return 2;
     }
     if (!strcmp(env_or("CLEAR_DB", ""), "true"))
-        LOG_INFO("CLEAR_DB=true: accepted; vmdb keeps no trusted state file yet, nothing to delete");
+        LOG_INFO("CLEAR_DB=true: accepted and ignored; vmdb never deletes its signed trusted state "
+                 "(clear data with POST /bootstrap/clear-data)");
     if (getenv("SOLANA_PROGRAM_ID") && *getenv("SOLANA_PROGRAM_ID"))
         LOG_INFO("SOLANA_PROGRAM_ID is ignored: vmdb anchors with memos signed by its own key and "
                  "needs no on-chain program");
@@ -192,11 +205,15 @@ int vmdb_cli_serve(int argc, char **argv)
         .read_pool = (unsigned)(pool ? pool : 1),
         .max_group = (unsigned)(group ? group : 1),
         .migrations_dir = env_or("VMDB_MIGRATIONS_DIR", "migrations"),
+        .data_dir = data_dir,
+        .identity_path = getenv("VMDB_IDENTITY_KEY") && *getenv("VMDB_IDENTITY_KEY")
+                             ? getenv("VMDB_IDENTITY_KEY")
+                             : NULL,
+        .anchor_interval_s = (unsigned)(interval ? interval : 1),
     };
     int err = vmdb_engine_open(&e, &ec);
     if (err) {
-        LOG_ERROR("cannot start: %s", err == VMDB_EBUSY ? "another instance holds the lock"
-                                                        : vmdb_error_name(err));
+        LOG_ERROR("cannot start: %s", vmdb_error_name(err));
         goto done;
     }
     const char *listen = env_or("VMDB_LISTEN", "127.0.0.1:3000");
@@ -216,4 +233,21 @@ done:
     if (rc == 0)
         LOG_INFO("vmdb: stopped");
     return rc;
+}
+
+int vmdb_cli_keygen(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-') {
+        fputs("usage: vmdb keygen <path>\n"
+              "Writes a new identity key (Solana keypair JSON, mode 0600) to <path>, which must\n"
+              "not exist, and prints its public key and Solana address.\n",
+              argc == 2 ? stdout : stderr);
+        return argc == 2 ? 0 : 2;
+    }
+    vmdb_identity id;
+    if (vmdb_identity_generate(argv[1], &id) != 0)
+        return 1;
+    printf("public_key %s\naddress %s\n", id.pk_hex, id.address);
+    vmdb_identity_clear(&id);
+    return 0;
 }

@@ -99,6 +99,14 @@ static void mth(const vmdb_hist *hist, vmdb_hasher *h, uint64_t a, uint64_t b, u
     vmdb_hash_node(h, out, 0x01, l, r);
 }
 
+int vmdb_hist_leaf(const vmdb_hist *hist, uint64_t i, uint8_t out[32])
+{
+    if (i >= hist->lv[0].n)
+        return vmdb_error_set(VMDB_EINVAL, "history has no entry %llu", (unsigned long long)i);
+    memcpy(out, hist->lv[0].h[i], 32);
+    return 0;
+}
+
 int vmdb_hist_root(const vmdb_hist *hist, vmdb_hasher *h, uint64_t n, uint8_t out[32])
 {
     if (n > hist->lv[0].n)

@@ -653,3 +653,32 @@ void vmdb_h_schema(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
     (void)r;
     vmdb_engine_schema(e, ans);
 }
+
+void vmdb_h_identity(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+{
+    (void)r;
+    vmdb_engine_identity(e, ans);
+}
+
+void vmdb_h_roots_latest(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+{
+    (void)r;
+    vmdb_engine_roots_latest(e, ans);
+}
+
+void vmdb_h_roots_get(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+{
+    const char *s = r->model;
+    size_t n = strlen(s);
+    unsigned long long seq = 0;
+    bool ok = n > 0 && n <= 19;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = s[i] >= '0' && s[i] <= '9';
+        seq = seq * 10 + (unsigned)(s[i] - '0');
+    }
+    if (!ok) {
+        vmdb_answer_fail(ans, 400, "INVALID_SEQ", "seq must be a decimal integer");
+        return;
+    }
+    vmdb_engine_roots_get(e, (uint64_t)seq, ans);
+}

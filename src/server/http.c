@@ -52,6 +52,8 @@ static const route routes[] = {
     {"/bootstrap/migrate", false, "POST", vmdb_h_migrate},
     {"/bootstrap/repair-roots", false, "POST", vmdb_h_repair},
     {"/bootstrap/schema", false, "GET", vmdb_h_schema},
+    {"/api/identity", false, "GET", vmdb_h_identity},
+    {"/api/roots/latest", false, "GET", vmdb_h_roots_latest},
     {"/api-docs/openapi.json", false, "GET", NULL},
     {"/swagger-ui", false, "GET", NULL},
 };
@@ -195,6 +197,16 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
         if (url[12] == 0 || strcmp(url + 12, "index.html") == 0)
             return send_copy(c, "text/html; charset=utf-8", swagger_index, sizeof swagger_index - 1);
         return send_asset(c, h, url + 12);
+    }
+    if (strncmp(url, "/api/roots/", 11) == 0 && strcmp(url, "/api/roots/latest") != 0) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return send_error(c, 405, "METHOD_NOT_ALLOWED", "Method not allowed", "GET");
+        vmdb_req req = {.method = method, .model = url + 11};
+        vmdb_answer ans = {0};
+        vmdb_h_roots_get(h->e, &req, &ans);
+        enum MHD_Result r = send_answer(c, &ans, NULL);
+        vmdb_buf_free(&ans.data);
+        return r;
     }
     if (strncmp(url, "/api/models/", 12) == 0) {
         const char *seg = url + 12, *slash = strchr(seg, '/');

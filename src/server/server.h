@@ -54,6 +54,10 @@ void vmdb_h_clear(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
 void vmdb_h_migrate(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
 void vmdb_h_repair(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
 void vmdb_h_schema(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
+void vmdb_h_identity(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
+void vmdb_h_roots_latest(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
+/* r->model carries the {seq} path segment. */
+void vmdb_h_roots_get(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
 
 /* The OpenAPI document embedded at build time (openapi_data.c). */
 extern const unsigned char vmdb_openapi_json[];

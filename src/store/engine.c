@@ -131,8 +131,6 @@ void vmdb_engine_publish(vmdb_engine *e, uint64_t seq)
     e->seq = seq;
     e->inflight = 0;
     vmdb_smt_view_root(slot->view, e->root);
-    if (seq % e->cfg.batch_commit_size == 0)
-        memcpy(e->main_root, e->root, 32);
     vmdb_smt_collect(e->tree);
     pthread_cond_broadcast(&e->pub_cv);
     pthread_mutex_unlock(&e->mu);
@@ -318,6 +316,8 @@ static const char *const internal_ddl =
     " primary_key_field TEXT NOT NULL, primary_key_kind TEXT NOT NULL, columns JSONB NOT NULL,"
     " create_table_sql TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now());"
     "CREATE TABLE IF NOT EXISTS verifiable_registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS vmdb_headers (seq bigint PRIMARY KEY, header bytea NOT NULL,"
+    " sig bytea NOT NULL, kind text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
     "CREATE TABLE IF NOT EXISTS vmdb_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL,"
     " checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());";
 
@@ -411,7 +411,6 @@ static int load_tree(vmdb_engine *e)
     }
     vmdb_engine_publish(e, seq);
     memcpy(built, e->root, 32);
-    memcpy(e->main_root, built, 32);
     if (e->reg) {
         /* resync: the registry may have changed with the state */
         vmdb_registry *reg = NULL;
@@ -443,7 +442,8 @@ done:
 int vmdb_engine_resync_locked(vmdb_engine *e)
 {
     LOG_WARN("the database state changed outside this process (ALLOW_MULTI_INSTANCE): reloading");
-    return load_tree(e);
+    int rc = load_tree(e);
+    return rc ? rc : vmdb_trust_reload_headers(e);
 }
 
 static void do_resync(vmdb_engine *e, void *arg, vmdb_answer *ans)
@@ -459,6 +459,42 @@ void vmdb_engine_resync(vmdb_engine *e, vmdb_answer *ans)
 {
     vmdb_wreq r = {.admin = do_resync, .ans = ans};
     vmdb_engine_submit(e, &r);
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    vmdb_buf b = VMDB_BUF_INIT;
+    if (sb_printf(&b, "%s/%s", dir, name) || sb_cstr(&b)) {
+        vmdb_buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.ptr;
+}
+
+/* Identity, trusted state file, anchor, then the start-up checks. */
+static int open_trust(vmdb_engine *e)
+{
+    const char *dir = e->cfg.data_dir ? e->cfg.data_dir : ".vmdb";
+    char *idp = e->cfg.identity_path ? strdup(e->cfg.identity_path) : path_join(dir, "identity.json");
+    char *anchor_path = path_join(dir, "anchors.bin");
+    int rc = 0;
+    e->tstate_path = path_join(dir, "trusted_state.json");
+    if (!idp || !anchor_path || !e->tstate_path || vmdb_hist_new(&e->hist) != 0) {
+        rc = VMDB_ENOMEM;
+        goto done;
+    }
+    /* A key given by path (provisioned by a TEE's sealing step) is never
+     * generated here; the default one is created at first start. */
+    if ((rc = vmdb_identity_load(&e->id, idp, e->cfg.identity_path == NULL)))
+        goto done;
+    LOG_INFO("identity %s (public key %s)", e->id.address, e->id.pk_hex);
+    if ((rc = vmdb_anchor_local_open(&e->anchor, anchor_path, e->id.pk)))
+        goto done;
+    rc = vmdb_trust_recover(e);
+done:
+    free(idp);
+    free(anchor_path);
+    return rc;
 }
 
 int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
@@ -484,6 +520,18 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     pthread_cond_init(&e->qcv, NULL);
     pthread_cond_init(&e->done_cv, NULL);
     pthread_cond_init(&e->mon_cv, NULL);
+    pthread_cond_init(&e->anchor_cv, NULL);
+    pthread_cond_init(&e->anchored_cv, NULL);
+    if (e->cfg.anchor_interval_s == 0)
+        e->cfg.anchor_interval_s = 30;
+#ifdef VMDB_TEST_HOOKS
+    {
+        const char *f = getenv("VMDB_FAULT_AFTER_INTENT"); /* per mille */
+        if (f && *f)
+            e->fault_after_intent = (unsigned)strtoul(f, NULL, 10);
+        srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    }
+#endif
     pthread_cond_init(&e->pool_cv, NULL);
     pthread_key_create(&e->hkey, hasher_free);
     atomic_init(&e->lock_ok, true);
@@ -508,6 +556,8 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     LOG_INFO("registry: %zu models", e->reg->n);
     if ((rc = load_tree(e)))
         goto done;
+    if ((rc = open_trust(e)))
+        goto done;
     e->npool = e->cfg.read_pool;
     e->pool = calloc(e->npool, sizeof *e->pool);
     e->pool_busy = calloc(e->npool, sizeof *e->pool_busy);
@@ -525,6 +575,8 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
         goto done;
     }
     e->writer_started = true;
+    if ((rc = vmdb_trust_start(e)))
+        goto done;
     if (!cfg->allow_multi_instance) {
         if (pthread_create(&e->monitor, NULL, monitor_main, e) != 0) {
             rc = VMDB_ENOMEM;
@@ -554,6 +606,11 @@ void vmdb_engine_close(vmdb_engine *e)
         pthread_join(e->writer, NULL);
     if (e->monitor_started)
         pthread_join(e->monitor, NULL);
+    vmdb_trust_stop(e);
+    vmdb_anchor_close(e->anchor);
+    vmdb_hist_free(e->hist);
+    vmdb_identity_clear(&e->id);
+    free(e->tstate_path);
     for (unsigned i = 0; e->pool && i < e->npool; i++)
         PQfinish(e->pool[i]);
     free(e->pool);

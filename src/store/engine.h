@@ -25,6 +25,9 @@ typedef struct vmdb_engine_config {
     unsigned read_pool;         /* read connections */
     unsigned max_group;         /* write requests per transaction */
     const char *migrations_dir;
+    const char *data_dir;          /* trusted_state.json and the local anchor live here */
+    const char *identity_path;     /* default <data_dir>/identity.json */
+    unsigned anchor_interval_s;    /* anchor a backlog at least this often (default 30) */
 } vmdb_engine_config;
 
 typedef struct vmdb_answer {
@@ -85,5 +88,9 @@ void vmdb_engine_repair(vmdb_engine *e, vmdb_answer *ans);
 void vmdb_engine_migrate(vmdb_engine *e, vmdb_answer *ans);
 void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans);
 void vmdb_engine_schema(vmdb_engine *e, vmdb_answer *ans);
+/* GET /api/identity, /api/roots/latest, /api/roots/{seq}. */
+void vmdb_engine_identity(vmdb_engine *e, vmdb_answer *ans);
+void vmdb_engine_roots_latest(vmdb_engine *e, vmdb_answer *ans);
+void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans);
 
 #endif

@@ -123,7 +123,7 @@ int vmdb_engine_rehash(vmdb_engine *e, const vmdb_registry *reg, vmdb_smt_leaf *
 /* COMMIT the open transaction after building `leaves` as the next tree and
  * writing the state row; publishes on success. */
 static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n, uint64_t *seq_out,
-                          uint8_t root[32])
+                          uint8_t root[32], const char *kind)
 {
     uint64_t seq;
     state_now(e, &seq, NULL, NULL);
@@ -145,8 +145,9 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
         return rc;
     }
     vmdb_smt_view_root(vmdb_smt_pending(e->tree), root);
-    rc = vmdb_engine_write_state(e, seq + 1, root);
-    /* SEAM (trust): flagged header + intent record for seq + 1 go here. */
+    vmdb_sheader sh;
+    /* A header flagged with the kind of transition, and the intent. */
+    rc = vmdb_trust_prepare(e, seq + 1, root, kind, &sh);
     pthread_mutex_lock(&e->mu);
     e->inflight = seq + 1;
     pthread_mutex_unlock(&e->mu);
@@ -163,10 +164,9 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
         return rc;
     }
     vmdb_engine_publish(e, seq + 1);
-    /* A forced transition moves main_root too, as the seed's forced set. */
-    pthread_mutex_lock(&e->mu);
-    memcpy(e->main_root, root, 32);
-    pthread_mutex_unlock(&e->mu);
+    vmdb_trust_committed(e, &sh);
+    /* A forced transition is anchored at once, as the seed's forced set. */
+    vmdb_trust_anchor_soon(e);
     *seq_out = seq + 1;
     return 0;
 }
@@ -290,7 +290,7 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
     r = NULL;
     if (reset) {
         begun = false;
-        if (commit_rebuilt(e, NULL, 0, &seq, root))
+        if (commit_rebuilt(e, NULL, 0, &seq, root, "reset"))
             goto dberr;
         unblock(e);
         LOG_INFO("apply-schema: reset performed, schema %s, seq %llu", spec->schema_hash,
@@ -363,7 +363,7 @@ static void do_clear(vmdb_engine *e, void *arg, vmdb_answer *ans)
     if (vmdb_pg_cmd(e->wconn, "clear leaves", "DELETE FROM vmdb_leaves", NULL))
         goto dberr;
     begun = false;
-    if (commit_rebuilt(e, NULL, 0, &seq, root))
+    if (commit_rebuilt(e, NULL, 0, &seq, root, "clear"))
         goto dberr;
     unblock(e);
     LOG_INFO("clear-data: all managed rows removed, seq %llu", (unsigned long long)seq);
@@ -402,6 +402,15 @@ static void do_repair(vmdb_engine *e, void *arg, vmdb_answer *ans)
     bool begun = false;
     int rc;
     state_now(e, &seq, old_root, NULL);
+    pthread_mutex_lock(&e->mu);
+    bool behind = e->has_anchored && (!e->has_last || e->anchored.h.seq > e->last.h.seq);
+    pthread_mutex_unlock(&e->mu);
+    if (behind) {
+        /* Re-blessing a rolled-back database would fork the anchored history. */
+        vmdb_answer_fail(ans, 409, "ROLLBACK_DETECTED",
+                         "the database is behind the newest anchor; restore the newest backup instead");
+        goto done;
+    }
     if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN", NULL)) {
         vmdb_answer_fail(ans, 503, "DB_UNAVAILABLE", "database unavailable");
         goto done;
@@ -421,8 +430,13 @@ static void do_repair(vmdb_engine *e, void *arg, vmdb_answer *ans)
         goto done;
     }
     begun = false;
-    if (commit_rebuilt(e, leaves, n, &seq, root)) {
-        vmdb_answer_fail(ans, 500, "DATABASE_ERROR", "Failed rebuilding SMT from DB (see the server log)");
+    if ((rc = commit_rebuilt(e, leaves, n, &seq, root, "repair")) != 0) {
+        if (rc == VMDB_EBUSY)
+            vmdb_answer_fail(ans, 409, "HISTORY_BROKEN",
+                             "the signed header chain in the database is broken; restore the database "
+                             "from a backup");
+        else
+            vmdb_answer_fail(ans, 500, "DATABASE_ERROR", "Failed rebuilding SMT from DB (see the server log)");
         goto done;
     }
     vmdb_engine_set_registry(e, vmdb_registry_ref(reg));
@@ -658,7 +672,7 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
     if (vmdb_engine_rehash(e, reg, &leaves, &n))
         goto dberr;
     begun = false;
-    if (commit_rebuilt(e, leaves, n, &seq, root))
+    if (commit_rebuilt(e, leaves, n, &seq, root, "migrate"))
         goto dberr;
     vmdb_engine_set_registry(e, vmdb_registry_ref(reg));
     unblock(e);

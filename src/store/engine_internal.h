@@ -11,7 +11,11 @@
 #include <stdatomic.h>
 
 #include "store/engine.h"
+#include "anchor/anchor.h"
 #include "store/pg.h"
+#include "trust/identity.h"
+#include "trust/tstate.h"
+#include "vmdb/hist.h"
 #include "vmdb/rowhash.h"
 #include "vmdb/smt.h"
 
@@ -22,6 +26,7 @@ typedef void (*vmdb_admin_fn)(vmdb_engine *e, void *arg, vmdb_answer *ans);
 
 struct vmdb_wreq {
     const vmdb_write *w;    /* NULL for admin work */
+    uint64_t anchor_seq;    /* set by the writer: wait for this seq to be anchored */
     vmdb_admin_fn admin;
     void *admin_arg;
     vmdb_answer *ans;
@@ -63,6 +68,22 @@ struct vmdb_engine {
     char last_violation[1400]; /* JSON object of the newest violation */
     uint64_t inflight;          /* seq being committed by the writer, 0 if none */
     char writes_blocked[300]; /* "" when writes are allowed */
+
+    /* Trust: identity, the header chain, the trusted state file, the anchor. */
+    vmdb_identity id;
+    char *tstate_path;
+    vmdb_hist *hist;         /* header hashes 0..last.seq; writer thread after start */
+    vmdb_sheader last;       /* newest committed header (mu) */
+    bool has_last;
+    vmdb_anchor *anchor;
+    vmdb_sheader anchored;   /* newest anchored header (mu) */
+    bool has_anchored;
+    bool anchor_now;         /* an anchor is due without waiting (mu) */
+    bool anchor_stop;
+    pthread_cond_t anchor_cv, anchored_cv;
+    pthread_t anchor_thread;
+    bool anchor_started;
+    unsigned fault_after_intent; /* test builds: per-mille chance to die after the intent */
 
     /* Writer queue, guarded by qmu. */
     pthread_mutex_t qmu;
@@ -124,6 +145,30 @@ int vmdb_engine_rehash(vmdb_engine *e, const vmdb_registry *reg, vmdb_smt_leaf *
 int vmdb_engine_write_state(vmdb_engine *e, uint64_t seq, const uint8_t root[32]);
 
 void vmdb_writer_main_loop(vmdb_engine *e);
+
+/* ---- trust (engine_trust.c) ---------------------------------------------- */
+
+/* Writer thread, inside the open transaction after the SQL work: builds and
+ * signs the header `seq` over `root`, stores it and the state row, and
+ * writes the intent to the trusted state file. 0 or VMDB_E*. */
+int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], const char *kind,
+                       vmdb_sheader *out);
+/* After COMMIT: the header is the newest committed one. */
+void vmdb_trust_committed(vmdb_engine *e, const vmdb_sheader *sh);
+/* Start-up: loads and checks the header chain against the tree, the
+ * trusted state file and the anchor; blocks writes with the reason when
+ * they disagree. `fresh_ok`: no headers yet and an empty database may get a
+ * genesis header. 0, or VMDB_E* on I/O failure. */
+int vmdb_trust_recover(vmdb_engine *e);
+/* Reloads the header chain only (another instance wrote). */
+int vmdb_trust_reload_headers(vmdb_engine *e);
+int vmdb_trust_start(vmdb_engine *e);
+/* Anchors the newest header if it is not yet, then stops the thread. */
+void vmdb_trust_stop(vmdb_engine *e);
+/* Waits (bounded) until `seq` is anchored; true when it is. */
+bool vmdb_trust_wait_anchored(vmdb_engine *e, uint64_t seq);
+/* Asks the anchor thread to anchor now. */
+void vmdb_trust_anchor_soon(vmdb_engine *e);
 
 /* Answers 400 INTEGRITY_VIOLATION; `ids` holds comma-separated JSON strings. */
 void vmdb_engine_integrity_answer(vmdb_answer *ans, const vmdb_buf *ids);

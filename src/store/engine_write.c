@@ -668,12 +668,12 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
         LOG_ERROR("writer: tree apply failed: %s", vmdb_error_last());
     free(ch);
     uint8_t new_root[32];
+    vmdb_sheader sh;
     if (rc == 0) {
         vmdb_smt_view_root(vmdb_smt_pending(e->tree), new_root);
-        rc = vmdb_engine_write_state(e, seq + 1, new_root);
+        /* The signed header, the state row and the intent record. */
+        rc = vmdb_trust_prepare(e, seq + 1, new_root, "write", &sh);
     }
-    /* SEAM (trust): the signed header for seq + 1 and the intent record
-     * belong here, after the SQL work and before COMMIT. */
     pthread_mutex_lock(&e->mu);
     e->inflight = seq + 1;
     pthread_mutex_unlock(&e->mu);
@@ -701,6 +701,9 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
         goto out;
     }
     vmdb_engine_publish(e, seq + 1);
+    vmdb_trust_committed(e, &sh);
+    /* A write that lands on a BATCH_COMMIT_SIZE boundary is answered once its
+     * header is anchored (vmdb_engine_write waits; the writer does not). */
     bool committed = (seq + 1) % e->cfg.batch_commit_size == 0;
     for (size_t i = 0; i < n; i++) {
         if (failed[i])
@@ -723,6 +726,7 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
         }
         r2 = r2 ? r2 : sb_puts(d, "],\"verified\":true}");
         b[i]->ans->status = 200;
+        b[i]->anchor_seq = committed ? seq + 1 : 0;
         if (r2)
             vmdb_answer_fail(b[i]->ans, 500, "INTERNAL", "out of memory");
     }
@@ -796,4 +800,22 @@ void vmdb_engine_write(vmdb_engine *e, const vmdb_write *w, vmdb_answer *ans)
 {
     vmdb_wreq r = {.w = w, .ans = ans};
     vmdb_engine_submit(e, &r);
+    if (r.anchor_seq && ans->status == 200 && !vmdb_trust_wait_anchored(e, r.anchor_seq)) {
+        /* Not anchored in time: say so. The first raw "committed":true is
+         * meta's (inside JSON strings quotes are escaped). */
+        vmdb_buf *d = &ans->data;
+        static const char t[] = "\"committed\":true", f[] = "\"committed\":false";
+        for (size_t i = 0; i + sizeof t - 1 <= d->len; i++)
+            if (memcmp(d->ptr + i, t, sizeof t - 1) == 0) {
+                vmdb_buf nb = VMDB_BUF_INIT;
+                if (vmdb_buf_put(&nb, d->ptr, i) == 0 && vmdb_buf_put(&nb, f, sizeof f - 1) == 0 &&
+                    vmdb_buf_put(&nb, d->ptr + i + sizeof t - 1, d->len - i - (sizeof t - 1)) == 0) {
+                    vmdb_buf_free(d);
+                    *d = nb;
+                } else {
+                    vmdb_buf_free(&nb);
+                }
+                break;
+            }
+    }
 }

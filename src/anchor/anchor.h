@@ -1,0 +1,51 @@
+/*
+ * Anchors: somewhere outside the host's reach that records signed headers
+ * in order, so that a rollback of the disk and the database to an older
+ * consistent state is caught at start. An anchor backend implements two
+ * operations: read the newest anchored header, append one. The local backend
+ * (VMDB_ANCHOR=local, the embedded default) is an append-only, fsynced file
+ * of signed headers in the data directory; the Solana backend comes next.
+ */
+#ifndef VMDB_ANCHOR_ANCHOR_H
+#define VMDB_ANCHOR_ANCHOR_H
+
+#include <stdbool.h>
+
+#include "trust/tstate.h"
+
+typedef struct vmdb_anchor vmdb_anchor;
+
+typedef struct vmdb_anchor_ops {
+    const char *name;
+    /* Newest anchored header (verified against the identity), *found false
+     * when nothing is anchored yet. 0 or VMDB_E* (VMDB_EVERIFY: the record
+     * does not verify). */
+    int (*newest)(vmdb_anchor *a, vmdb_sheader *out, bool *found);
+    /* Appends a header; returns once it is durable. 0 or VMDB_E*. */
+    int (*append)(vmdb_anchor *a, const vmdb_sheader *sh);
+    void (*close)(vmdb_anchor *a);
+} vmdb_anchor_ops;
+
+struct vmdb_anchor {
+    const vmdb_anchor_ops *ops;
+};
+
+/* The local anchor file at `path`, checked against `pk`. Errors: VMDB_EIO,
+ * VMDB_ENOMEM. */
+int vmdb_anchor_local_open(vmdb_anchor **out, const char *path, const uint8_t pk[32]);
+
+static inline int vmdb_anchor_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
+{
+    return a->ops->newest(a, out, found);
+}
+static inline int vmdb_anchor_append(vmdb_anchor *a, const vmdb_sheader *sh)
+{
+    return a->ops->append(a, sh);
+}
+static inline void vmdb_anchor_close(vmdb_anchor *a)
+{
+    if (a)
+        a->ops->close(a);
+}
+
+#endif

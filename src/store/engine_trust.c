@@ -1,0 +1,542 @@
+/*
+ * Trust: the signed header chain, the trusted state file and the anchor.
+ *
+ * Every committed transition gets a header (PROTOCOL.md §6) signed by the
+ * identity key and stored in vmdb_headers in the same transaction as the
+ * rows. Before COMMIT the new header is written to the trusted state file as
+ * the intent (fsync), so after a crash at any instant the database's newest
+ * header is either the file's committed header or its intent. At start the
+ * chain is walked (links, history roots, the newest signature), compared
+ * with the tree, the file and the newest anchor; any disagreement stops
+ * writes with the reason until an admin repairs it. An anchor thread copies
+ * headers to the anchor every BATCH_COMMIT_SIZE headers or
+ * VMDB_ANCHOR_INTERVAL seconds, never holding up the writer.
+ */
+#include "store/engine_internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/sb.h"
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void block_writes(vmdb_engine *e, const char *why)
+{
+    LOG_ERROR("trust: writes refused: %s", why);
+    pthread_mutex_lock(&e->mu);
+    snprintf(e->writes_blocked, sizeof e->writes_blocked, "%.290s", why);
+    pthread_mutex_unlock(&e->mu);
+    vmdb_engine_violation(e, "vmdb_headers", why, "");
+}
+
+static void schema_bytes(vmdb_engine *e, uint8_t out[32])
+{
+    memset(out, 0, 32);
+    pthread_mutex_lock(&e->mu);
+    if (e->reg && strlen(e->reg->schema_hash) == 64)
+        vmdb_hex_decode(out, 32, e->reg->schema_hash, 64);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static int store_header(vmdb_engine *e, const vmdb_sheader *sh, const char *kind)
+{
+    uint8_t enc[VMDB_HEADER_ENCODED_LEN];
+    char seq[24], hex[2 * VMDB_HEADER_ENCODED_LEN + 1], sig[129];
+    vmdb_header_encode(enc, &sh->h);
+    vmdb_hex_encode(hex, enc, sizeof enc);
+    vmdb_hex_encode(sig, sh->sig, 64);
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)sh->h.seq);
+    const char *p[4] = {seq, hex, sig, kind};
+    PGresult *r = vmdb_pg_exec(e->wconn, "store header",
+                               "INSERT INTO vmdb_headers (seq, header, sig, kind) VALUES ($1::int8, "
+                               "decode($2, 'hex'), decode($3, 'hex'), $4)",
+                               4, p, NULL);
+    PQclear(r);
+    return r ? 0 : VMDB_EIO;
+}
+
+int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], const char *kind,
+                       vmdb_sheader *out)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    vmdb_tstate ts = {0};
+    bool has_last;
+    if (!h)
+        return VMDB_ENOMEM;
+    pthread_mutex_lock(&e->mu);
+    has_last = e->has_last;
+    ts.committed = e->last;
+    pthread_mutex_unlock(&e->mu);
+    if (!has_last || vmdb_hist_size(e->hist) != seq || ts.committed.h.seq + 1 != seq) {
+        LOG_ERROR("trust: no header chain to extend to seq %llu", (unsigned long long)seq);
+        return VMDB_EBUSY;
+    }
+    vmdb_sheader *sh = &ts.intent;
+    memset(sh, 0, sizeof *sh);
+    sh->h.seq = seq;
+    memcpy(sh->h.smt_root, root, 32);
+    memcpy(sh->h.prev, ts.committed.hash, 32);
+    if (vmdb_hist_root(e->hist, h, seq, sh->h.history_root) != 0)
+        return VMDB_EBUSY;
+    uint64_t t = now_ms();
+    sh->h.time_ms = t > ts.committed.h.time_ms ? t : ts.committed.h.time_ms;
+    schema_bytes(e, sh->h.schema_hash);
+    if (vmdb_sheader_sign(sh, h, &e->id) != 0)
+        return VMDB_ECRYPTO;
+    int rc = store_header(e, sh, kind);
+    rc = rc ? rc : vmdb_engine_write_state(e, seq, root);
+    if (rc)
+        return rc;
+    /* The intent: from here a crash leaves the database at the committed
+     * header or at this one, and recovery accepts either. */
+    ts.has_intent = true;
+    if ((rc = vmdb_tstate_write(e->tstate_path, &ts, h, &e->id)) != 0)
+        return rc;
+#ifdef VMDB_TEST_HOOKS
+    if (e->fault_after_intent && (unsigned)(rand() % 1000) < e->fault_after_intent) {
+        LOG_WARN("test hook: dying between the intent and COMMIT (seq %llu)", (unsigned long long)seq);
+        raise(SIGKILL);
+    }
+#endif
+    *out = *sh;
+    return 0;
+}
+
+void vmdb_trust_committed(vmdb_engine *e, const vmdb_sheader *sh)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    pthread_mutex_lock(&e->mu);
+    e->last = *sh;
+    e->has_last = true;
+    if (h && vmdb_hist_append(e->hist, h, sh->hash) != 0)
+        LOG_ERROR("trust: out of memory extending the history");
+    /* Every BATCH_COMMIT_SIZE-th header is anchored at once; the rest wait
+     * for the interval (or the next boundary). Seq grows by one per header,
+     * so no boundary is ever skipped (the seed's counter could be). */
+    if (sh->h.seq % e->cfg.batch_commit_size == 0) {
+        e->anchor_now = true;
+        pthread_cond_signal(&e->anchor_cv);
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+void vmdb_trust_anchor_soon(vmdb_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->anchor_now = true;
+    pthread_cond_signal(&e->anchor_cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+bool vmdb_trust_wait_anchored(vmdb_engine *e, uint64_t seq)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&e->mu);
+    while (!(e->has_anchored && e->anchored.h.seq >= seq))
+        if (pthread_cond_timedwait(&e->anchored_cv, &e->mu, &until) != 0)
+            break;
+    bool ok = e->has_anchored && e->anchored.h.seq >= seq;
+    pthread_mutex_unlock(&e->mu);
+    return ok;
+}
+
+/* ---- loading and checking the chain -------------------------------------- */
+
+/* Walks vmdb_headers: seq 0.. without gaps, each linked to the previous,
+ * each with the history root of its predecessors, the newest signed by the
+ * identity. Fills e->hist and e->last. `why` set on a broken chain. */
+static int load_headers(vmdb_engine *e, uint64_t *count, char *why, size_t whylen)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    vmdb_hist *hist = NULL;
+    vmdb_sheader prev = {0}, cur = {0};
+    uint64_t n = 0;
+    int rc = 0;
+    why[0] = 0;
+    if (!h || vmdb_hist_new(&hist) != 0)
+        return VMDB_ENOMEM;
+    if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL) ||
+        vmdb_pg_cmd(e->wconn, "headers cursor",
+                    "DECLARE vmdb_hdrs NO SCROLL CURSOR FOR SELECT seq, header, sig FROM vmdb_headers "
+                    "ORDER BY seq",
+                    NULL)) {
+        rc = VMDB_EIO;
+        goto done;
+    }
+    for (;;) {
+        PGresult *r = vmdb_pg_exec(e->wconn, "headers fetch", "FETCH 10000 FROM vmdb_hdrs", 0, NULL, NULL);
+        if (!r) {
+            rc = VMDB_EIO;
+            goto done;
+        }
+        int nt = PQntuples(r);
+        for (int i = 0; i < nt && !why[0]; i++) {
+            size_t hl = 0, sl = 0;
+            unsigned char *hb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 1), &hl);
+            unsigned char *sb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &sl);
+            uint64_t seq = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+            if (!hb || !sb || sl != 64 || vmdb_header_decode(&cur.h, VMDB_SLICE(hb, hl)) != 0)
+                snprintf(why, whylen, "header %llu is malformed", (unsigned long long)seq);
+            else if (seq != n || cur.h.seq != n)
+                snprintf(why, whylen, "header %llu is missing", (unsigned long long)n);
+            if (!why[0]) {
+                uint8_t hr[32];
+                memcpy(cur.sig, sb, 64);
+                vmdb_header_hash(h, cur.hash, &cur.h);
+                if (n > 0 && memcmp(cur.h.prev, prev.hash, 32) != 0)
+                    snprintf(why, whylen, "header %llu does not link to header %llu",
+                             (unsigned long long)n, (unsigned long long)(n - 1));
+                else if (vmdb_hist_root(hist, h, n, hr) != 0 || memcmp(hr, cur.h.history_root, 32) != 0)
+                    snprintf(why, whylen, "header %llu has a wrong history root", (unsigned long long)n);
+                else if (vmdb_hist_append(hist, h, cur.hash) != 0)
+                    rc = VMDB_ENOMEM;
+            }
+            PQfreemem(hb);
+            PQfreemem(sb);
+            prev = cur;
+            n++;
+        }
+        PQclear(r);
+        if (nt == 0 || why[0] || rc)
+            break;
+        if (n % 1000000 == 0)
+            LOG_INFO("start-up: %llu headers checked", (unsigned long long)n);
+    }
+    /* Links prove every older header; the newest must carry our signature. */
+    if (!why[0] && !rc && n > 0 && vmdb_header_verify_sig(prev.sig, prev.hash, e->id.pk) != 0)
+        snprintf(why, whylen, "the newest header (seq %llu) is not signed by this identity",
+                 (unsigned long long)prev.h.seq);
+done:
+    vmdb_pg_cmd(e->wconn, "end", "ROLLBACK", NULL);
+    if (rc == 0 && !why[0]) {
+        pthread_mutex_lock(&e->mu);
+        vmdb_hist *old = e->hist;
+        e->hist = hist;
+        hist = old;
+        e->last = prev;
+        e->has_last = n > 0;
+        pthread_mutex_unlock(&e->mu);
+        *count = n;
+    }
+    vmdb_hist_free(hist);
+    return rc;
+}
+
+int vmdb_trust_reload_headers(vmdb_engine *e)
+{
+    char why[256];
+    uint64_t n = 0;
+    int rc = load_headers(e, &n, why, sizeof why);
+    if (rc == 0 && why[0])
+        block_writes(e, why);
+    return rc;
+}
+
+/* Creates header 0 for an empty database. */
+static int genesis(vmdb_engine *e)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    vmdb_tstate ts = {0};
+    vmdb_sheader *g = &ts.committed;
+    int rc = 0;
+    g->h.seq = 0;
+    vmdb_hist_root(e->hist, h, 0, g->h.history_root);
+    g->h.time_ms = now_ms();
+    schema_bytes(e, g->h.schema_hash);
+    if (vmdb_sheader_sign(g, h, &e->id) != 0)
+        return VMDB_ECRYPTO;
+    if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN", NULL))
+        return VMDB_EIO;
+    rc = store_header(e, g, "genesis");
+    rc = rc ? rc : vmdb_tstate_write(e->tstate_path, &ts, h, &e->id);
+    rc = rc ? rc : vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL);
+    if (rc) {
+        vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
+        return rc;
+    }
+    vmdb_trust_committed(e, g);
+    LOG_INFO("trust: genesis header created for identity %s", e->id.address);
+    return 0;
+}
+
+int vmdb_trust_recover(vmdb_engine *e)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    char why[300], tswhy[200];
+    uint64_t n = 0;
+    vmdb_tstate ts = {0};
+    vmdb_sheader a = {0};
+    bool has_a = false;
+    int rc = load_headers(e, &n, why, sizeof why);
+    if (rc)
+        return rc;
+    if (why[0]) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "the header chain in the database is broken: %.250s", why);
+        block_writes(e, msg);
+        return 0;
+    }
+    int trc = vmdb_tstate_read(e->tstate_path, &ts, h, e->id.pk, tswhy, sizeof tswhy);
+    if (e->anchor && vmdb_anchor_newest(e->anchor, &a, &has_a) != 0) {
+        block_writes(e, "the newest anchor record does not verify");
+        return 0;
+    }
+    pthread_mutex_lock(&e->mu);
+    uint64_t seq = e->seq, leaves = vmdb_smt_view_count(vmdb_smt_current(e->tree));
+    uint8_t root[32];
+    memcpy(root, e->root, 32);
+    bool blocked = e->writes_blocked[0] != 0;
+    e->anchored = a;
+    e->has_anchored = has_a;
+    if (has_a)
+        memcpy(e->main_root, a.h.smt_root, 32);
+    else
+        memset(e->main_root, 0, 32);
+    pthread_mutex_unlock(&e->mu);
+    if (n == 0) {
+        bool fresh = seq == 0 && leaves == 0 && !has_a &&
+                     (trc == VMDB_ENOTFOUND || (trc == 0 && ts.committed.h.seq == 0));
+        if (fresh)
+            return genesis(e);
+        block_writes(e, "the database holds no signed headers (it was not written by this vmdb, "
+                        "or they were deleted)");
+        return 0;
+    }
+    const vmdb_sheader *newest = &e->last;
+    if (newest->h.seq != seq || memcmp(newest->h.smt_root, root, 32) != 0) {
+        snprintf(why, sizeof why,
+                 "the rows and leaves (seq %llu) do not match the newest signed header (seq %llu)",
+                 (unsigned long long)seq, (unsigned long long)newest->h.seq);
+        block_writes(e, why);
+        return 0;
+    }
+    if (blocked)
+        return 0; /* load_tree already said why */
+    if (trc == VMDB_ENOTFOUND) {
+        block_writes(e, "the trusted state file is missing; the database alone is not trusted "
+                        "(an admin may re-bless it with /bootstrap/repair-roots)");
+        return 0;
+    }
+    if (trc != 0) {
+        block_writes(e, tswhy);
+        return 0;
+    }
+    uint64_t trusted = ts.committed.h.seq;
+    if (memcmp(newest->hash, ts.committed.hash, 32) == 0) {
+        /* normal */
+    } else if (ts.has_intent && memcmp(newest->hash, ts.intent.hash, 32) == 0) {
+        /* The crash came after COMMIT and before the next intent: adopt it. */
+        vmdb_tstate adopted = {.committed = ts.intent};
+        if ((rc = vmdb_tstate_write(e->tstate_path, &adopted, h, &e->id)) != 0)
+            return rc;
+        trusted = ts.intent.h.seq;
+        LOG_INFO("trust: adopted the intent header %llu (committed before the crash)",
+                 (unsigned long long)trusted);
+    } else {
+        snprintf(why, sizeof why,
+                 newest->h.seq < ts.committed.h.seq
+                     ? "the database (seq %llu) is older than the trusted state (seq %llu): rolled back"
+                     : "the database (seq %llu) does not match the trusted state (seq %llu)",
+                 (unsigned long long)newest->h.seq, (unsigned long long)ts.committed.h.seq);
+        block_writes(e, why);
+        return 0;
+    }
+    if (has_a) {
+        uint8_t leaf[32], want[32];
+        static const uint8_t z = 0;
+        vmdb_slice parts[2] = {{&z, 1}, {a.hash, 32}};
+        vmdb_hash_parts(h, want, parts, 2);
+        if (a.h.seq > trusted) {
+            snprintf(why, sizeof why,
+                     "rollback: the trusted state (seq %llu) is behind the newest anchor (seq %llu)",
+                     (unsigned long long)trusted, (unsigned long long)a.h.seq);
+            block_writes(e, why);
+        } else if (vmdb_hist_leaf(e->hist, a.h.seq, leaf) != 0 || memcmp(leaf, want, 32) != 0) {
+            snprintf(why, sizeof why, "the anchored header %llu is not in the database's history",
+                     (unsigned long long)a.h.seq);
+            block_writes(e, why);
+        }
+    }
+    return 0;
+}
+
+/* ---- the anchor thread ---------------------------------------------------- */
+
+static void *anchor_main(void *arg)
+{
+    vmdb_engine *e = arg;
+    uint64_t last_try = 0;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        uint64_t t = now_ms();
+        bool backlog = e->has_last && (!e->has_anchored || e->last.h.seq > e->anchored.h.seq);
+        bool due = backlog && (e->anchor_now || e->anchor_stop ||
+                               t - last_try >= (uint64_t)e->cfg.anchor_interval_s * 1000u);
+        if (!due) {
+            if (e->anchor_stop)
+                break;
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&e->anchor_cv, &e->mu, &until);
+            continue;
+        }
+        vmdb_sheader sh = e->last;
+        bool stopping = e->anchor_stop;
+        e->anchor_now = false;
+        pthread_mutex_unlock(&e->mu);
+        last_try = t;
+        int rc = vmdb_anchor_append(e->anchor, &sh);
+        pthread_mutex_lock(&e->mu);
+        if (rc == 0) {
+            e->anchored = sh;
+            e->has_anchored = true;
+            memcpy(e->main_root, sh.h.smt_root, 32);
+            pthread_cond_broadcast(&e->anchored_cv);
+        } else {
+            LOG_WARN("anchor: append of header %llu failed; retrying", (unsigned long long)sh.h.seq);
+            if (stopping)
+                break;
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+int vmdb_trust_start(vmdb_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->anchor_now = true; /* catch up at start (the seed never did) */
+    pthread_mutex_unlock(&e->mu);
+    if (pthread_create(&e->anchor_thread, NULL, anchor_main, e) != 0)
+        return VMDB_ENOMEM;
+    e->anchor_started = true;
+    return 0;
+}
+
+void vmdb_trust_stop(vmdb_engine *e)
+{
+    if (!e->anchor_started)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->anchor_stop = true;
+    pthread_cond_signal(&e->anchor_cv);
+    pthread_mutex_unlock(&e->mu);
+    pthread_join(e->anchor_thread, NULL);
+    e->anchor_started = false;
+    /* A clean stop leaves no intent behind. */
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    bool blocked = e->writes_blocked[0] != 0;
+    if (e->has_last && h && !blocked) {
+        vmdb_tstate ts = {.committed = e->last};
+        vmdb_tstate_write(e->tstate_path, &ts, h, &e->id);
+    }
+}
+
+/* ---- API ------------------------------------------------------------------ */
+
+void vmdb_engine_identity(vmdb_engine *e, vmdb_answer *ans)
+{
+    vmdb_buf *d = &ans->data;
+    int rc = sb_printf(d, "{\"address\":\"%s\",\"anchor\":\"%s\",\"public_key\":\"%s\"}", e->id.address,
+                       e->anchor ? e->anchor->ops->name : "none", e->id.pk_hex);
+    ans->status = rc ? 500 : 200;
+}
+
+void vmdb_engine_roots_latest(vmdb_engine *e, vmdb_answer *ans)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    pthread_mutex_lock(&e->mu);
+    vmdb_sheader last = e->last, anch = e->anchored;
+    bool has_last = e->has_last, has_anch = e->has_anchored;
+    pthread_mutex_unlock(&e->mu);
+    if (!h || !has_last) {
+        vmdb_answer_fail(ans, 503, "WRITES_UNAVAILABLE", "no signed header yet");
+        return;
+    }
+    vmdb_buf *d = &ans->data;
+    uint64_t backlog = has_anch ? last.h.seq - anch.h.seq : last.h.seq + 1;
+    int rc = sb_printf(d, "{\"anchor\":\"%s\",\"anchored\":", e->anchor ? e->anchor->ops->name : "none");
+    rc = rc ? rc : (has_anch ? vmdb_sheader_to_json(d, h, &anch) : sb_puts(d, "null"));
+    rc = rc ? rc : sb_printf(d, ",\"backlog\":%llu,\"header\":", (unsigned long long)backlog);
+    rc = rc ? rc : vmdb_sheader_to_json(d, h, &last);
+    rc = rc ? rc : sb_printf(d, ",\"public_key\":\"%s\"}", e->id.pk_hex);
+    ans->status = 200;
+    if (rc)
+        vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
+}
+
+void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)seq);
+    const char *p[1] = {s};
+    unsigned slot;
+    PGconn *c = vmdb_engine_conn_get(e, &slot);
+    PGresult *r = vmdb_pg_exec(c, "read header", "SELECT header, sig, kind FROM vmdb_headers WHERE seq = $1::int8",
+                               1, p, NULL);
+    vmdb_engine_conn_put(e, slot);
+    if (!r) {
+        vmdb_answer_fail(ans, 503, "DB_UNAVAILABLE", "database unavailable");
+        return;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        vmdb_answer_fail(ans, 404, "NOT_FOUND", "no header with seq %llu", (unsigned long long)seq);
+        return;
+    }
+    vmdb_sheader sh = {0};
+    size_t hl = 0, sl = 0;
+    unsigned char *hb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &hl);
+    unsigned char *sb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &sl);
+    bool good = h && hb && sb && sl == 64 && vmdb_header_decode(&sh.h, VMDB_SLICE(hb, hl)) == 0;
+    if (good) {
+        memcpy(sh.sig, sb, 64);
+        vmdb_header_hash(h, sh.hash, &sh.h);
+        /* The database is not trusted: the header must be the one in this
+         * process's verified history. */
+        uint8_t leaf[32], want[32];
+        static const uint8_t z = 0;
+        vmdb_slice parts[2] = {{&z, 1}, {sh.hash, 32}};
+        vmdb_hash_parts(h, want, parts, 2);
+        pthread_mutex_lock(&e->mu);
+        good = sh.h.seq == seq && vmdb_hist_leaf(e->hist, seq, leaf) == 0 && memcmp(leaf, want, 32) == 0;
+        pthread_mutex_unlock(&e->mu);
+    }
+    vmdb_buf kind = VMDB_BUF_INIT;
+    sb_jstrz(&kind, PQgetvalue(r, 0, 2));
+    PQfreemem(hb);
+    PQfreemem(sb);
+    PQclear(r);
+    if (!good) {
+        vmdb_engine_violation(e, "vmdb_headers", "a stored header differs from the history", "");
+        vmdb_buf none = VMDB_BUF_INIT;
+        vmdb_engine_integrity_answer(ans, &none);
+        vmdb_buf_free(&kind);
+        return;
+    }
+    vmdb_buf *d = &ans->data;
+    int rc = sb_puts(d, "{\"header\":");
+    rc = rc ? rc : vmdb_sheader_to_json(d, h, &sh);
+    rc = rc ? rc : sb_puts(d, ",\"kind\":");
+    rc = rc ? rc : vmdb_buf_put(d, kind.ptr, kind.len);
+    rc = rc ? rc : vmdb_buf_putc(d, '}');
+    vmdb_buf_free(&kind);
+    ans->status = 200;
+    if (rc)
+        vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
+}

@@ -1,0 +1,151 @@
+/*
+ * trusted_state.json. The file signature covers a fixed binary digest of
+ * the content, not the JSON text, so formatting cannot matter:
+ * H("vmdb/v1/trusted-state" 0x00 || committed header || committed sig ||
+ *   has_intent || [intent header || intent sig]).
+ */
+#include "trust/tstate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/sb.h"
+#include "vmdb/json.h"
+
+int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id)
+{
+    vmdb_header_hash(h, sh->hash, &sh->h);
+    return vmdb_header_sign(sh->sig, sh->hash, id->sk);
+}
+
+int vmdb_sheader_verify(const vmdb_sheader *sh, vmdb_hasher *h, const uint8_t pk[32])
+{
+    uint8_t hash[32];
+    vmdb_header_hash(h, hash, &sh->h);
+    if (memcmp(hash, sh->hash, 32) != 0)
+        return VMDB_EVERIFY;
+    return vmdb_header_verify_sig(sh->sig, sh->hash, pk);
+}
+
+int vmdb_sheader_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_sheader *sh)
+{
+    return vmdb_header_to_json(out, h, &sh->h, sh->sig);
+}
+
+static void digest(vmdb_hasher *h, uint8_t out[32], const vmdb_tstate *ts)
+{
+    uint8_t ce[VMDB_HEADER_ENCODED_LEN], ie[VMDB_HEADER_ENCODED_LEN];
+    uint8_t flag = ts->has_intent ? 1 : 0;
+    vmdb_header_encode(ce, &ts->committed.h);
+    vmdb_slice parts[7] = {
+        VMDB_SLICE("vmdb/v1/trusted-state", 22), /* includes the 0x00 */
+        VMDB_SLICE(ce, sizeof ce),
+        VMDB_SLICE(ts->committed.sig, 64),
+        VMDB_SLICE(&flag, 1),
+    };
+    size_t n = 4;
+    if (ts->has_intent) {
+        vmdb_header_encode(ie, &ts->intent.h);
+        parts[n++] = VMDB_SLICE(ie, sizeof ie);
+        parts[n++] = VMDB_SLICE(ts->intent.sig, 64);
+    }
+    vmdb_hash_parts(h, out, parts, n);
+}
+
+static int put_sh(vmdb_buf *b, const char *name, const vmdb_sheader *sh)
+{
+    uint8_t enc[VMDB_HEADER_ENCODED_LEN];
+    char hex[2 * VMDB_HEADER_ENCODED_LEN + 1], shex[129];
+    vmdb_header_encode(enc, &sh->h);
+    vmdb_hex_encode(hex, enc, sizeof enc);
+    vmdb_hex_encode(shex, sh->sig, 64);
+    return sb_printf(b, "  \"%s\": {\"seq\": %llu, \"header\": \"%s\", \"sig\": \"%s\"}", name,
+                     (unsigned long long)sh->h.seq, hex, shex);
+}
+
+int vmdb_tstate_write(const char *path, const vmdb_tstate *ts, vmdb_hasher *h,
+                      const vmdb_identity *id)
+{
+    uint8_t d[32], fsig[64];
+    char fhex[129];
+    vmdb_buf b = VMDB_BUF_INIT;
+    digest(h, d, ts);
+    if (vmdb_header_sign(fsig, d, id->sk) != 0)
+        return VMDB_ECRYPTO;
+    vmdb_hex_encode(fhex, fsig, 64);
+    int rc = sb_printf(&b, "{\n  \"version\": 1,\n  \"public_key\": \"%s\",\n", id->pk_hex);
+    rc = rc ? rc : put_sh(&b, "committed", &ts->committed);
+    rc = rc ? rc : sb_puts(&b, ",\n");
+    rc = rc ? rc : (ts->has_intent ? put_sh(&b, "intent", &ts->intent) : sb_puts(&b, "  \"intent\": null"));
+    rc = rc ? rc : sb_printf(&b, ",\n  \"file_sig\": \"%s\"\n}\n", fhex);
+    rc = rc ? rc : vmdb_file_write_atomic(path, b.ptr, b.len, 0600);
+    vmdb_buf_free(&b);
+    return rc;
+}
+
+static bool get_hex(const vmdb_json *o, const char *k, uint8_t *out, size_t n)
+{
+    vmdb_slice s = vmdb_json_string(vmdb_json_get(o, k));
+    return s.ptr && s.len == 2 * n && vmdb_hex_decode(out, n, (const char *)s.ptr, s.len) == 0;
+}
+
+static bool get_sh(const vmdb_json *o, vmdb_sheader *sh, vmdb_hasher *h)
+{
+    uint8_t enc[VMDB_HEADER_ENCODED_LEN];
+    if (vmdb_json_typeof(o) != VMDB_JSON_OBJECT || !get_hex(o, "header", enc, sizeof enc) ||
+        !get_hex(o, "sig", sh->sig, 64) ||
+        vmdb_header_decode(&sh->h, VMDB_SLICE(enc, sizeof enc)) != 0)
+        return false;
+    vmdb_header_hash(h, sh->hash, &sh->h);
+    return true;
+}
+
+int vmdb_tstate_read(const char *path, vmdb_tstate *out, vmdb_hasher *h, const uint8_t pk[32],
+                     char *why, size_t whylen)
+{
+    uint8_t raw[16384];
+    vmdb_json_doc *doc = NULL;
+    int rc = VMDB_EVERIFY;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? VMDB_ENOTFOUND : VMDB_EIO;
+    }
+    ssize_t n = read(fd, raw, sizeof raw);
+    close(fd);
+    vmdb_tstate ts = {0};
+    uint8_t fpk[32], fsig[64], d[32];
+    if (n <= 0 || (size_t)n == sizeof raw || vmdb_json_parse(&doc, VMDB_SLICE(raw, (size_t)n), NULL)) {
+        snprintf(why, whylen, "trusted state file is not valid JSON");
+        goto done;
+    }
+    const vmdb_json *root = vmdb_json_doc_root(doc);
+    const vmdb_json *intent = vmdb_json_get(root, "intent");
+    if (!get_hex(root, "public_key", fpk, 32) || !get_hex(root, "file_sig", fsig, 64) ||
+        !get_sh(vmdb_json_get(root, "committed"), &ts.committed, h) || !intent ||
+        (vmdb_json_typeof(intent) != VMDB_JSON_NULL && !get_sh(intent, &ts.intent, h))) {
+        snprintf(why, whylen, "trusted state file is malformed");
+        goto done;
+    }
+    ts.has_intent = vmdb_json_typeof(intent) != VMDB_JSON_NULL;
+    if (memcmp(fpk, pk, 32) != 0) {
+        snprintf(why, whylen, "trusted state file belongs to another identity key");
+        goto done;
+    }
+    digest(h, d, &ts);
+    if (vmdb_header_verify_sig(fsig, d, pk) != 0 ||
+        vmdb_header_verify_sig(ts.committed.sig, ts.committed.hash, pk) != 0 ||
+        (ts.has_intent && vmdb_header_verify_sig(ts.intent.sig, ts.intent.hash, pk) != 0)) {
+        snprintf(why, whylen, "trusted state file signature does not verify");
+        goto done;
+    }
+    *out = ts;
+    rc = 0;
+done:
+    vmdb_json_doc_free(doc);
+    return rc;
+}
