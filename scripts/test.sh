@@ -34,7 +34,7 @@ run_integration build/vmdb
 
 echo "== ASan + UBSan build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMDB_WERROR=ON -DVMDB_SANITIZE=ON \
-      -DCMAKE_C_FLAGS=-O1 >/dev/null
+      -DVMDB_TEST_HOOKS=ON -DCMAKE_C_FLAGS=-O1 >/dev/null
 cmake --build build-asan -j "$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    VMDB_TEST_SCALE=${VMDB_ASAN_TEST_SCALE:-4} ctest --output-on-failure -j "$JOBS")
