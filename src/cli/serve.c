@@ -46,7 +46,7 @@ static const char serve_help[] =
     "  VMDB_ANCHOR_INTERVAL  seconds between anchors of a pending backlog (default 30)\n"
     "  VMDB_HTTP_THREADS     HTTP worker threads (default 64)\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
-    "  VMDB_MAX_GROUP        most write requests in one transaction (default 256)\n";
+    "  VMDB_MAX_GROUP        most write requests in one transaction (default 64)\n";
 
 /* Reads KEY=VALUE lines; sets those the environment does not have. */
 static void load_dotenv(const char *path)
@@ -165,7 +165,7 @@ int vmdb_cli_serve(int argc, char **argv)
     }
     unsigned long long bcs, threads, pool, group, interval;
     if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) || env_uint("VMDB_HTTP_THREADS", 64, 1024, &threads) ||
-        env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 256, 65536, &group) ||
+        env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 64, 65536, &group) ||
         env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval))
         return 2;
     const char *anchor = env_or("VMDB_ANCHOR", "local");

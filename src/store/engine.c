@@ -290,22 +290,6 @@ int vmdb_engine_select_rows(vmdb_buf *sql, const vmdb_model *m, const char *from
     return rc;
 }
 
-int vmdb_engine_write_state(vmdb_engine *e, uint64_t seq, const uint8_t root[32])
-{
-    char s[24], hex[65];
-    snprintf(s, sizeof s, "%llu", (unsigned long long)seq);
-    vmdb_hex_encode(hex, root, 32);
-    const char *p[2] = {s, hex};
-    PGresult *r = vmdb_pg_exec(e->wconn, "write state",
-                               "UPDATE vmdb_state SET seq = $1::int8, root = decode($2, 'hex'), "
-                               "updated_at = now() WHERE id = 1",
-                               2, p, NULL);
-    if (!r)
-        return VMDB_EIO;
-    PQclear(r);
-    return 0;
-}
-
 static const char *const internal_ddl =
     "CREATE TABLE IF NOT EXISTS vmdb_leaves (key bytea PRIMARY KEY, value bytea NOT NULL);"
     "CREATE TABLE IF NOT EXISTS vmdb_state (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL,"

@@ -141,8 +141,7 @@ int vmdb_engine_select_rows(vmdb_buf *sql, const vmdb_model *m, const char *from
  * returns them sorted in *out. */
 int vmdb_engine_rehash(vmdb_engine *e, const vmdb_registry *reg, vmdb_smt_leaf **out,
                        size_t *n);
-/* Writes the state row (seq, root) in the writer's transaction. */
-int vmdb_engine_write_state(vmdb_engine *e, uint64_t seq, const uint8_t root[32]);
+
 
 void vmdb_writer_main_loop(vmdb_engine *e);
 
@@ -152,7 +151,7 @@ void vmdb_writer_main_loop(vmdb_engine *e);
  * signs the header `seq` over `root`, stores it and the state row, and
  * writes the intent to the trusted state file. 0 or VMDB_E*. */
 int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], const char *kind,
-                       vmdb_sheader *out);
+                       const vmdb_pgstmt *pre, size_t npre, vmdb_sheader *out);
 /* After COMMIT: the header is the newest committed one. */
 void vmdb_trust_committed(vmdb_engine *e, const vmdb_sheader *sh);
 /* Start-up: loads and checks the header chain against the tree, the

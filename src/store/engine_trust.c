@@ -49,25 +49,60 @@ static void schema_bytes(vmdb_engine *e, uint8_t out[32])
     pthread_mutex_unlock(&e->mu);
 }
 
-static int store_header(vmdb_engine *e, const vmdb_sheader *sh, const char *kind)
+/* The header row and the state row as statements (pipelined by callers);
+ * `buf` holds their parameters. */
+typedef struct hdr_params {
+    char seq[24], hex[2 * VMDB_HEADER_ENCODED_LEN + 1], sig[129], root[65];
+    const char *p_hdr[4], *p_state[2];
+} hdr_params;
+
+static void header_statements(const vmdb_sheader *sh, const char *kind, hdr_params *hp,
+                              vmdb_pgstmt out[2])
 {
     uint8_t enc[VMDB_HEADER_ENCODED_LEN];
-    char seq[24], hex[2 * VMDB_HEADER_ENCODED_LEN + 1], sig[129];
     vmdb_header_encode(enc, &sh->h);
-    vmdb_hex_encode(hex, enc, sizeof enc);
-    vmdb_hex_encode(sig, sh->sig, 64);
-    snprintf(seq, sizeof seq, "%llu", (unsigned long long)sh->h.seq);
-    const char *p[4] = {seq, hex, sig, kind};
-    PGresult *r = vmdb_pg_exec(e->wconn, "store header",
-                               "INSERT INTO vmdb_headers (seq, header, sig, kind) VALUES ($1::int8, "
-                               "decode($2, 'hex'), decode($3, 'hex'), $4)",
-                               4, p, NULL);
-    PQclear(r);
-    return r ? 0 : VMDB_EIO;
+    vmdb_hex_encode(hp->hex, enc, sizeof enc);
+    vmdb_hex_encode(hp->sig, sh->sig, 64);
+    vmdb_hex_encode(hp->root, sh->h.smt_root, 32);
+    snprintf(hp->seq, sizeof hp->seq, "%llu", (unsigned long long)sh->h.seq);
+    hp->p_hdr[0] = hp->seq;
+    hp->p_hdr[1] = hp->hex;
+    hp->p_hdr[2] = hp->sig;
+    hp->p_hdr[3] = kind;
+    hp->p_state[0] = hp->seq;
+    hp->p_state[1] = hp->root;
+    out[0] = (vmdb_pgstmt){"store header",
+                           "INSERT INTO vmdb_headers (seq, header, sig, kind) VALUES ($1::int8, "
+                           "decode($2, 'hex'), decode($3, 'hex'), $4)",
+                           4, hp->p_hdr};
+    out[1] = (vmdb_pgstmt){"write state",
+                           "UPDATE vmdb_state SET seq = $1::int8, root = decode($2, 'hex'), "
+                           "updated_at = now() WHERE id = 1",
+                           2, hp->p_state};
+}
+
+/* Runs `pre`, then the header and state rows, in one round trip. */
+static int store_header(vmdb_engine *e, const vmdb_sheader *sh, const char *kind, const vmdb_pgstmt *pre,
+                        size_t npre, bool with_state)
+{
+    vmdb_pgstmt st[8];
+    PGresult *res[8];
+    hdr_params hp;
+    char state[6];
+    if (npre > 4)
+        return VMDB_EINVAL;
+    for (size_t i = 0; i < npre; i++)
+        st[i] = pre[i];
+    header_statements(sh, kind, &hp, st + npre);
+    size_t n = npre + (with_state ? 2 : 1);
+    int f = vmdb_pg_pipeline(e->wconn, st, n, res, state);
+    for (size_t i = 0; f < 0 && i < n; i++)
+        PQclear(res[i]);
+    return f < 0 ? 0 : VMDB_EIO;
 }
 
 int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], const char *kind,
-                       vmdb_sheader *out)
+                       const vmdb_pgstmt *pre, size_t npre, vmdb_sheader *out)
 {
     vmdb_hasher *h = vmdb_engine_hasher(e);
     vmdb_tstate ts = {0};
@@ -94,8 +129,7 @@ int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], con
     schema_bytes(e, sh->h.schema_hash);
     if (vmdb_sheader_sign(sh, h, &e->id) != 0)
         return VMDB_ECRYPTO;
-    int rc = store_header(e, sh, kind);
-    rc = rc ? rc : vmdb_engine_write_state(e, seq, root);
+    int rc = store_header(e, sh, kind, pre, npre, true);
     if (rc)
         return rc;
     /* The intent: from here a crash leaves the database at the committed
@@ -260,7 +294,7 @@ static int genesis(vmdb_engine *e)
         return VMDB_ECRYPTO;
     if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN", NULL))
         return VMDB_EIO;
-    rc = store_header(e, g, "genesis");
+    rc = store_header(e, g, "genesis", NULL, 0, false);
     rc = rc ? rc : vmdb_tstate_write(e->tstate_path, &ts, h, &e->id);
     rc = rc ? rc : vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL);
     if (rc) {

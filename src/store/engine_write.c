@@ -84,7 +84,27 @@ typedef struct wgroup {
     size_t npend, cappend;
     vmdb_hasher *h;
     vmdb_buf jcs;
+    bool savepoint_pending; /* the request's SAVEPOINT goes out with its first statement */
+    bool savepoint_ok;      /* it was set: a failure can roll back to it */
 } wgroup;
+
+/* Runs a statement of the current request; the request's SAVEPOINT travels
+ * in the same round trip as its first statement (pipeline mode). */
+static PGresult *wexec(wgroup *g, const char *what, const char *sql, int n, const char *const *params,
+                       char state[6])
+{
+    if (!g->savepoint_pending)
+        return vmdb_pg_exec(g->e->wconn, what, sql, n, params, state);
+    g->savepoint_pending = false;
+    vmdb_pgstmt st[2] = {{"savepoint", "SAVEPOINT r", 0, NULL}, {what, sql, n, params}};
+    PGresult *res[2];
+    int f = vmdb_pg_pipeline(g->e->wconn, st, 2, res, state);
+    g->savepoint_ok = f != 0;
+    if (f >= 0)
+        return NULL;
+    PQclear(res[0]);
+    return res[1];
+}
 
 /* Old value of `key` as of this point of the group: 1 present, 0 absent. */
 static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
@@ -239,8 +259,7 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
     if (rc)
         goto done;
     char state[6];
-    res = vmdb_pg_exec(g->e->wconn, sk == ST_UPDATE ? "update" : "insert", (const char *)sql.ptr,
-                       (int)np, params, state);
+    res = wexec(g, sk == ST_UPDATE ? "update" : "insert", (const char *)sql.ptr, (int)np, params, state);
     if (!res) {
         int st;
         const char *code, *msg;
@@ -367,8 +386,7 @@ static int check_rows(wgroup *g, const vmdb_model *m, const char *const *keys, s
         goto done;
     const char *p[1] = {(const char *)arr.ptr};
     char state[6];
-    res = vmdb_pg_exec(g->e->wconn, del ? "delete" : "read rows before upsert", (const char *)sql.ptr, 1,
-                       p, state);
+    res = wexec(g, del ? "delete" : "read rows before upsert", (const char *)sql.ptr, 1, p, state);
     if (!res) {
         int st;
         const char *code, *msg;
@@ -476,13 +494,20 @@ static int run_request(wgroup *g, const vmdb_write *w, wout *o, vmdb_answer *ans
     return rc;
 }
 
-static int write_leaves(wgroup *g)
+/* The leaf upserts and deletes of the group as (at most two) statements;
+ * the buffers hold their parameters and must outlive them. */
+typedef struct leafbufs {
+    vmdb_buf ks, vs, ds;
+    const char *p_set[2], *p_del[1];
+} leafbufs;
+
+static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *nout)
 {
-    vmdb_buf ks = VMDB_BUF_INIT, vs = VMDB_BUF_INIT, ds = VMDB_BUF_INIT;
     size_t nset = 0, ndel = 0;
-    int rc = vmdb_buf_putc(&ks, '{');
-    rc = rc ? rc : vmdb_buf_putc(&vs, '{');
-    rc = rc ? rc : vmdb_buf_putc(&ds, '{');
+    *nout = 0;
+    int rc = vmdb_buf_putc(&lb->ks, '{');
+    rc = rc ? rc : vmdb_buf_putc(&lb->vs, '{');
+    rc = rc ? rc : vmdb_buf_putc(&lb->ds, '{');
     for (size_t i = 0; rc == 0 && i < g->ov.cap; i++) {
         const ov_ent *x = &g->ov.e[i];
         char hex[65];
@@ -490,47 +515,43 @@ static int write_leaves(wgroup *g)
             continue;
         vmdb_hex_encode(hex, x->key, 32);
         if (x->state == 1) {
-            rc = nset ? vmdb_buf_putc(&ks, ',') : 0;
-            rc = rc ? rc : vmdb_buf_put(&ks, hex, 64);
+            rc = nset ? vmdb_buf_putc(&lb->ks, ',') : 0;
+            rc = rc ? rc : vmdb_buf_put(&lb->ks, hex, 64);
             vmdb_hex_encode(hex, x->value, 32);
-            rc = rc ? rc : (nset ? vmdb_buf_putc(&vs, ',') : 0);
-            rc = rc ? rc : vmdb_buf_put(&vs, hex, 64);
+            rc = rc ? rc : (nset ? vmdb_buf_putc(&lb->vs, ',') : 0);
+            rc = rc ? rc : vmdb_buf_put(&lb->vs, hex, 64);
             nset++;
         } else {
-            rc = ndel ? vmdb_buf_putc(&ds, ',') : 0;
-            rc = rc ? rc : vmdb_buf_put(&ds, hex, 64);
+            rc = ndel ? vmdb_buf_putc(&lb->ds, ',') : 0;
+            rc = rc ? rc : vmdb_buf_put(&lb->ds, hex, 64);
             ndel++;
         }
     }
-    rc = rc ? rc : vmdb_buf_putc(&ks, '}');
-    rc = rc ? rc : vmdb_buf_putc(&vs, '}');
-    rc = rc ? rc : vmdb_buf_putc(&ds, '}');
-    rc = rc ? rc : sb_cstr(&ks);
-    rc = rc ? rc : sb_cstr(&vs);
-    rc = rc ? rc : sb_cstr(&ds);
-    if (rc == 0 && nset) {
-        const char *p[2] = {(const char *)ks.ptr, (const char *)vs.ptr};
-        PGresult *r = vmdb_pg_exec(g->e->wconn, "write leaves",
-                                   "INSERT INTO vmdb_leaves (key, value) SELECT decode(k, 'hex'), "
-                                   "decode(v, 'hex') FROM unnest($1::text[], $2::text[]) AS u(k, v) "
-                                   "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                                   2, p, NULL);
-        rc = r ? 0 : VMDB_EIO;
-        PQclear(r);
+    rc = rc ? rc : vmdb_buf_putc(&lb->ks, '}');
+    rc = rc ? rc : vmdb_buf_putc(&lb->vs, '}');
+    rc = rc ? rc : vmdb_buf_putc(&lb->ds, '}');
+    rc = rc ? rc : sb_cstr(&lb->ks);
+    rc = rc ? rc : sb_cstr(&lb->vs);
+    rc = rc ? rc : sb_cstr(&lb->ds);
+    if (rc)
+        return rc;
+    if (nset) {
+        lb->p_set[0] = (const char *)lb->ks.ptr;
+        lb->p_set[1] = (const char *)lb->vs.ptr;
+        out[(*nout)++] = (vmdb_pgstmt){"write leaves",
+                                       "INSERT INTO vmdb_leaves (key, value) SELECT decode(k, 'hex'), "
+                                       "decode(v, 'hex') FROM unnest($1::text[], $2::text[]) AS u(k, v) "
+                                       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                                       2, lb->p_set};
     }
-    if (rc == 0 && ndel) {
-        const char *p[1] = {(const char *)ds.ptr};
-        PGresult *r = vmdb_pg_exec(g->e->wconn, "delete leaves",
-                                   "DELETE FROM vmdb_leaves WHERE key IN (SELECT decode(k, 'hex') FROM "
-                                   "unnest($1::text[]) AS u(k))",
-                                   1, p, NULL);
-        rc = r ? 0 : VMDB_EIO;
-        PQclear(r);
+    if (ndel) {
+        lb->p_del[0] = (const char *)lb->ds.ptr;
+        out[(*nout)++] = (vmdb_pgstmt){"delete leaves",
+                                       "DELETE FROM vmdb_leaves WHERE key IN (SELECT decode(k, 'hex') FROM "
+                                       "unnest($1::text[]) AS u(k))",
+                                       1, lb->p_del};
     }
-    vmdb_buf_free(&ks);
-    vmdb_buf_free(&vs);
-    vmdb_buf_free(&ds);
-    return rc;
+    return 0;
 }
 
 static void fail_all(vmdb_wreq **b, size_t n, bool *skip, int status, const char *code, const char *msg)
@@ -567,16 +588,19 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
     }
     if (PQstatus(e->wconn) != CONNECTION_OK)
         PQreset(e->wconn);
-    if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN", NULL) != 0) {
-        fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
-        goto out;
-    }
-    begun = true;
-    /* The state row is the commit point every instance serialises on; if it
-     * moved without this process, the tree is stale. */
+    /* BEGIN and the state row lock in one round trip. The state row is the
+     * commit point every instance serialises on; if it moved without this
+     * process, the tree is stale. */
     {
-        PGresult *sr = vmdb_pg_exec(e->wconn, "lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE",
-                                    0, NULL, NULL);
+        vmdb_pgstmt st[2] = {{"begin", "BEGIN", 0, NULL},
+                             {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL}};
+        PGresult *res[2];
+        char state[6];
+        int f = vmdb_pg_pipeline(e->wconn, st, 2, res, state);
+        begun = f != 0;
+        PGresult *sr = f < 0 ? res[1] : NULL;
+        if (f < 0)
+            PQclear(res[0]);
         if (!sr || PQntuples(sr) != 1) {
             PQclear(sr);
             fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
@@ -624,17 +648,13 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
             rc = rc ? rc : vmdb_buf_putc(&ans->data, '}');
             continue;
         }
-        if (vmdb_pg_cmd(e->wconn, "savepoint", "SAVEPOINT r", NULL) != 0) {
-            fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
-            goto out;
-        }
         g->npend = 0;
+        g->savepoint_pending = true;
+        g->savepoint_ok = false;
         int rc = run_request(g, w, &outs[i], ans, &ar);
         if (rc == 0) {
-            if (vmdb_pg_cmd(e->wconn, "release savepoint", "RELEASE SAVEPOINT r", NULL) != 0) {
-                fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
-                goto out;
-            }
+            /* Savepoints are not released: a release costs a round trip
+             * and changes nothing for the commit. */
             for (size_t k = 0; k < g->npend; k++)
                 if (ov_put(&g->ov, g->pend[k].key, g->pend[k].remove ? NULL : g->pend[k].value)) {
                     fail_all(b, n, NULL, 500, "INTERNAL", "out of memory");
@@ -643,7 +663,10 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
             failed[i] = false;
             outs[i].ok = true;
             nok++;
-        } else if (vmdb_pg_cmd(e->wconn, "rollback to savepoint", "ROLLBACK TO SAVEPOINT r", NULL) != 0) {
+        } else if (!g->savepoint_pending &&
+                   (!g->savepoint_ok ||
+                    vmdb_pg_cmd(e->wconn, "rollback to savepoint", "ROLLBACK TO SAVEPOINT r", NULL) != 0)) {
+            /* Without this request's savepoint the group cannot be saved. */
             fail_all(b, n, failed, 503, "DB_UNAVAILABLE", "database unavailable");
             goto out;
         }
@@ -663,7 +686,10 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
             memcpy(ch[nch].value, g->ov.e[i].value, 32);
             ch[nch++].remove = g->ov.e[i].state == 2;
         }
-    int rc = write_leaves(g);
+    leafbufs lb = {VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT, {NULL, NULL}, {NULL}};
+    vmdb_pgstmt leafst[2];
+    size_t nleafst = 0;
+    int rc = leaf_statements(g, &lb, leafst, &nleafst);
     if (rc == 0 && (rc = vmdb_smt_apply(e->tree, ch, nch)) != 0)
         LOG_ERROR("writer: tree apply failed: %s", vmdb_error_last());
     free(ch);
@@ -672,8 +698,11 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
     if (rc == 0) {
         vmdb_smt_view_root(vmdb_smt_pending(e->tree), new_root);
         /* The signed header, the state row and the intent record. */
-        rc = vmdb_trust_prepare(e, seq + 1, new_root, "write", &sh);
+        rc = vmdb_trust_prepare(e, seq + 1, new_root, "write", leafst, nleafst, &sh);
     }
+    vmdb_buf_free(&lb.ks);
+    vmdb_buf_free(&lb.vs);
+    vmdb_buf_free(&lb.ds);
     pthread_mutex_lock(&e->mu);
     e->inflight = seq + 1;
     pthread_mutex_unlock(&e->mu);

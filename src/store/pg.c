@@ -68,6 +68,64 @@ int vmdb_pg_cmd(PGconn *c, const char *what, const char *sql, char sqlstate[6])
     return 0;
 }
 
+int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res, char sqlstate[6])
+{
+    int first = -1;
+    size_t sent = 0;
+    sqlstate[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        res[i] = NULL;
+    if (PQenterPipelineMode(c) != 1) {
+        LOG_WARN("postgres: cannot enter pipeline mode: %s", PQerrorMessage(c));
+        return 0;
+    }
+    for (; sent < n; sent++)
+        if (PQsendQueryParams(c, st[sent].sql, st[sent].n, NULL, st[sent].params, NULL, NULL, 0) != 1)
+            break;
+    bool synced = PQpipelineSync(c) == 1;
+    for (size_t i = 0; i < sent; i++) {
+        PGresult *r = PQgetResult(c);
+        ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+            res[i] = r;
+        } else {
+            if (first < 0) {
+                first = (int)i;
+                const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+                if (state && strlen(state) == 5)
+                    memcpy(sqlstate, state, 6);
+                if (s != PGRES_PIPELINE_ABORTED) {
+                    char msg[512];
+                    snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+                    trim_nl(msg);
+                    LOG_WARN("postgres: %s failed [%s]: %s", st[i].what, state ? state : "-", msg);
+                }
+            }
+            PQclear(r);
+        }
+        /* Each query's results end with a NULL. */
+        PGresult *end;
+        while (r && (end = PQgetResult(c)) != NULL)
+            PQclear(end);
+    }
+    if (synced) {
+        PGresult *r = PQgetResult(c); /* PGRES_PIPELINE_SYNC */
+        PQclear(r);
+    }
+    if (PQexitPipelineMode(c) != 1)
+        LOG_WARN("postgres: cannot leave pipeline mode: %s", PQerrorMessage(c));
+    if (first < 0 && sent < n) {
+        first = (int)sent;
+        LOG_WARN("postgres: pipeline send failed: %s", PQerrorMessage(c));
+    }
+    if (first >= 0)
+        for (size_t i = 0; i < n; i++) {
+            PQclear(res[i]);
+            res[i] = NULL;
+        }
+    return first;
+}
+
 void vmdb_pg_classify(const char *s, int *status, const char **code, const char **msg)
 {
     *status = 500;

@@ -24,6 +24,21 @@ PGresult *vmdb_pg_exec(PGconn *c, const char *what, const char *sql, int n,
 /* Runs a command that returns nothing; 0 or VMDB_EIO (logged). */
 int vmdb_pg_cmd(PGconn *c, const char *what, const char *sql, char sqlstate[6]);
 
+/* One statement of a pipeline. */
+typedef struct vmdb_pgstmt {
+    const char *what; /* for the log */
+    const char *sql;
+    int n;
+    const char *const *params;
+} vmdb_pgstmt;
+
+/* Sends `n` statements in one round trip (libpq pipeline mode) and waits for
+ * all their results. res[i] gets each successful result (caller PQclears),
+ * NULL for a failed or skipped one. Returns -1 when all succeeded, else the
+ * index of the first failure (its SQLSTATE in `sqlstate`, "" when the
+ * connection failed; everything after it was skipped by the server). */
+int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res, char sqlstate[6]);
+
 /* Maps a SQLSTATE to an HTTP status, an error code and a client message. */
 void vmdb_pg_classify(const char *sqlstate, int *status, const char **code, const char **msg);
 
