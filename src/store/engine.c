@@ -64,6 +64,7 @@ PGconn *vmdb_engine_conn_get(vmdb_engine *e, unsigned *slot)
     if (PQstatus(c) != CONNECTION_OK) {
         /* Reconnect a dropped connection before handing it out. */
         PQreset(c);
+        vmdb_pgcache_reset(&e->pool_cache[*slot]);
         if (PQstatus(c) != CONNECTION_OK) {
             PGconn *n = vmdb_pg_connect(e->url, "vmdb-read");
             if (n) {
@@ -545,7 +546,8 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     e->npool = e->cfg.read_pool;
     e->pool = calloc(e->npool, sizeof *e->pool);
     e->pool_busy = calloc(e->npool, sizeof *e->pool_busy);
-    if (!e->pool || !e->pool_busy) {
+    e->pool_cache = calloc(e->npool, sizeof *e->pool_cache);
+    if (!e->pool || !e->pool_busy || !e->pool_cache) {
         rc = VMDB_ENOMEM;
         goto done;
     }
@@ -595,9 +597,13 @@ void vmdb_engine_close(vmdb_engine *e)
     vmdb_hist_free(e->hist);
     vmdb_identity_clear(&e->id);
     free(e->tstate_path);
-    for (unsigned i = 0; e->pool && i < e->npool; i++)
+    for (unsigned i = 0; e->pool && i < e->npool; i++) {
         PQfinish(e->pool[i]);
+        if (e->pool_cache)
+            vmdb_pgcache_reset(&e->pool_cache[i]);
+    }
     free(e->pool);
+    free(e->pool_cache);
     free(e->pool_busy);
     PQfinish(e->wconn);
     PQfinish(e->lockconn);

@@ -50,6 +50,7 @@ struct vmdb_engine {
     pthread_mutex_t pool_mu;
     pthread_cond_t pool_cv;
     PGconn **pool;
+    vmdb_pgcache *pool_cache; /* one per pool connection */
     bool *pool_busy;
     unsigned npool;
 
@@ -97,7 +98,7 @@ struct vmdb_engine {
 /* The calling thread's hasher (created on first use); NULL on failure. */
 vmdb_hasher *vmdb_engine_hasher(vmdb_engine *e);
 
-/* Read pool. */
+/* Read pool. The slot's statement cache is e->pool_cache[slot]. */
 PGconn *vmdb_engine_conn_get(vmdb_engine *e, unsigned *slot);
 void vmdb_engine_conn_put(vmdb_engine *e, unsigned slot);
 

@@ -64,7 +64,7 @@ static int run_verified(vmdb_engine *e, const vmdb_model *m, const char *sql, in
         unsigned slot;
         char state[6];
         PGconn *c = vmdb_engine_conn_get(e, &slot);
-        PGresult *res = vmdb_pg_exec(c, "read", sql, np, params, state);
+        PGresult *res = vmdb_pg_exec_cached(c, &e->pool_cache[slot], "read", sql, np, params, state);
         vmdb_engine_conn_put(e, slot);
         if (!res) {
             int st;

@@ -6,6 +6,7 @@
 #include "store/pg.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,69 @@ int vmdb_pg_cmd(PGconn *c, const char *what, const char *sql, char sqlstate[6])
         return VMDB_EIO;
     PQclear(r);
     return 0;
+}
+
+void vmdb_pgcache_reset(vmdb_pgcache *cache)
+{
+    for (unsigned i = 0; i < VMDB_PGCACHE_SLOTS; i++) {
+        free(cache->sql[i]);
+        cache->sql[i] = NULL;
+    }
+    cache->next = 0;
+}
+
+PGresult *vmdb_pg_exec_cached(PGconn *c, vmdb_pgcache *cache, const char *what, const char *sql,
+                              int n, const char *const *params, char sqlstate[6])
+{
+    char name[32];
+    unsigned slot = VMDB_PGCACHE_SLOTS;
+    for (unsigned i = 0; i < VMDB_PGCACHE_SLOTS; i++)
+        if (cache->sql[i] && strcmp(cache->sql[i], sql) == 0) {
+            slot = i;
+            break;
+        }
+    if (slot == VMDB_PGCACHE_SLOTS) {
+        slot = cache->next;
+        cache->next = (cache->next + 1) % VMDB_PGCACHE_SLOTS;
+        if (cache->sql[slot]) {
+            snprintf(name, sizeof name, "vmdb_%llu", cache->id[slot]);
+            char dealloc[64];
+            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", name);
+            PQclear(PQexec(c, dealloc));
+            free(cache->sql[slot]);
+            cache->sql[slot] = NULL;
+        }
+        cache->id[slot] = ++cache->serial;
+        snprintf(name, sizeof name, "vmdb_%llu", cache->id[slot]);
+        PGresult *r = PQprepare(c, name, sql, n, NULL);
+        bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok) /* report the error the plain way */
+            return vmdb_pg_exec(c, what, sql, n, params, sqlstate);
+        cache->sql[slot] = strdup(sql);
+        if (!cache->sql[slot]) {
+            PQclear(PQexec(c, "DEALLOCATE ALL"));
+            vmdb_pgcache_reset(cache);
+            return vmdb_pg_exec(c, what, sql, n, params, sqlstate);
+        }
+    }
+    snprintf(name, sizeof name, "vmdb_%llu", cache->id[slot]);
+    if (sqlstate)
+        sqlstate[0] = 0;
+    PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    bool stale = state && (strcmp(state, "0A000") == 0 || strcmp(state, "26000") == 0);
+    PQclear(r);
+    /* A plan the catalogue invalidated (or a lost statement): forget it and
+     * run the statement the plain way, which also logs a real error. */
+    free(cache->sql[slot]);
+    cache->sql[slot] = NULL;
+    if (!stale && PQstatus(c) != CONNECTION_OK)
+        vmdb_pgcache_reset(cache);
+    return vmdb_pg_exec(c, what, sql, n, params, sqlstate);
 }
 
 int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res, char sqlstate[6])

@@ -39,6 +39,22 @@ typedef struct vmdb_pgstmt {
  * connection failed; everything after it was skipped by the server). */
 int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res, char sqlstate[6]);
 
+/* Per-connection cache of prepared statements keyed by SQL text, so the
+ * statements a connection runs again and again are parsed and planned once.
+ * Owned by whoever owns the connection; reset it when the connection is. */
+#define VMDB_PGCACHE_SLOTS 64
+typedef struct vmdb_pgcache {
+    char *sql[VMDB_PGCACHE_SLOTS];
+    unsigned next; /* round-robin victim */
+    unsigned long long serial;
+    unsigned long long id[VMDB_PGCACHE_SLOTS];
+} vmdb_pgcache;
+
+/* As vmdb_pg_exec, through a prepared statement from `cache`. */
+PGresult *vmdb_pg_exec_cached(PGconn *c, vmdb_pgcache *cache, const char *what, const char *sql,
+                              int n, const char *const *params, char sqlstate[6]);
+void vmdb_pgcache_reset(vmdb_pgcache *cache);
+
 /* Maps a SQLSTATE to an HTTP status, an error code and a client message. */
 void vmdb_pg_classify(const char *sqlstate, int *status, const char **code, const char **msg);
 
