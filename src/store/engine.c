@@ -173,6 +173,7 @@ void vmdb_engine_submit(vmdb_engine *e, vmdb_wreq *r)
     }
     r->done = false;
     r->next = NULL;
+    pthread_cond_init(&r->cv, NULL);
     if (e->qtail)
         e->qtail->next = r;
     else
@@ -180,8 +181,9 @@ void vmdb_engine_submit(vmdb_engine *e, vmdb_wreq *r)
     e->qtail = r;
     pthread_cond_signal(&e->qcv);
     while (!r->done)
-        pthread_cond_wait(&e->done_cv, &e->qmu);
+        pthread_cond_wait(&r->cv, &e->qmu);
     pthread_mutex_unlock(&e->qmu);
+    pthread_cond_destroy(&r->cv);
 }
 
 void vmdb_engine_integrity_answer(vmdb_answer *ans, const vmdb_buf *ids)
@@ -503,7 +505,6 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     pthread_mutex_init(&e->pool_mu, NULL);
     pthread_cond_init(&e->pub_cv, NULL);
     pthread_cond_init(&e->qcv, NULL);
-    pthread_cond_init(&e->done_cv, NULL);
     pthread_cond_init(&e->mon_cv, NULL);
     pthread_cond_init(&e->anchor_cv, NULL);
     pthread_cond_init(&e->anchored_cv, NULL);

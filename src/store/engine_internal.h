@@ -31,6 +31,7 @@ struct vmdb_wreq {
     void *admin_arg;
     vmdb_answer *ans;
     bool done;
+    pthread_cond_t cv; /* signalled when done: no herd of waiters per group */
     vmdb_wreq *next;
 };
 
@@ -88,7 +89,7 @@ struct vmdb_engine {
 
     /* Writer queue, guarded by qmu. */
     pthread_mutex_t qmu;
-    pthread_cond_t qcv, done_cv, mon_cv;
+    pthread_cond_t qcv, mon_cv;
     vmdb_wreq *qhead, *qtail;
     bool stop;
     pthread_t writer, monitor;

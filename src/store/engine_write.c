@@ -908,12 +908,15 @@ void vmdb_writer_main_loop(vmdb_engine *e)
         else
             run_group(e, &g, batch, n);
         pthread_mutex_lock(&e->qmu);
-        if (single)
+        if (single) {
             first->done = true;
-        else
-            for (size_t i = 0; i < n; i++)
+            pthread_cond_signal(&first->cv);
+        } else {
+            for (size_t i = 0; i < n; i++) {
                 batch[i]->done = true;
-        pthread_cond_broadcast(&e->done_cv);
+                pthread_cond_signal(&batch[i]->cv);
+            }
+        }
         pthread_mutex_unlock(&e->qmu);
     }
     free(g.ov.e);
