@@ -32,6 +32,9 @@ export const ROUTES = {
   '/bootstrap/migrate': ['post'],
   '/bootstrap/repair-roots': ['post'],
   '/bootstrap/schema': ['get'],
+  '/api/identity': ['get'],
+  '/api/roots/latest': ['get'],
+  '/api/roots/{seq}': ['get'],
   '/api-docs/openapi.json': ['get'],
   '/swagger-ui': ['get'],
 };
@@ -42,6 +45,7 @@ export const REQUIRED_SCHEMAS = [
   'BootstrapRequest', 'ClearDataRequest', 'MigrateRequest', 'RepairRootsRequest', 'TableSpec',
   'ColumnSpec', 'ColumnType', 'PrimaryKeyKind', 'CurrentSchemaResponse', 'DbTableSchema',
   'DbColumnSchema', 'FieldError', 'WriteResult', 'ReadResult', 'HealthData', 'IntegrityViolation',
+  'Identity', 'Header', 'RootsLatest', 'RootsEntry',
 ];
 
 export const ERROR_CODES = [
@@ -51,7 +55,8 @@ export const ERROR_CODES = [
   'INVALID_WHERE', 'INVALID_ORDER_BY', 'TOO_MANY_IDS', 'CONFIRM_REQUIRED', 'INVALID_SCHEMA',
   'TABLE_NOT_MANAGED', 'NO_MODELS', 'MIGRATION_FAILED', 'MIGRATION_CHANGED', 'INVALID_PAYLOAD',
   'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED',
-  'WRITES_UNAVAILABLE', 'DATABASE_ERROR', 'DB_UNAVAILABLE',
+  'WRITES_UNAVAILABLE', 'DATABASE_ERROR', 'DB_UNAVAILABLE', 'HISTORY_BROKEN', 'ROLLBACK_DETECTED',
+  'INVALID_SEQ',
 ];
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -327,6 +332,10 @@ export function checkOpenApi(doc, text) {
     ApiResponse: ['success', 'data', 'error', 'code'],
     WriteResult: ['ids', 'records', 'verified', 'meta'],
     ReadResult: ['ids', 'records', 'verified', 'missing', 'meta'],
+    Identity: ['public_key', 'address', 'anchor'],
+    Header: ['seq', 'smt_root', 'prev', 'history_root', 'time_ms', 'schema_hash', 'header_hash', 'sig'],
+    RootsLatest: ['anchor', 'anchored', 'backlog', 'header', 'public_key'],
+    RootsEntry: ['header', 'kind'],
   };
   for (const [n, fields] of Object.entries(need)) {
     for (const f of fields) if (!props(n).includes(f)) p.push(`components.schemas.${n} lacks property ${f}`);

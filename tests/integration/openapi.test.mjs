@@ -9,9 +9,12 @@
 //    METHOD_NOT_ALLOWED; real answers (health, apply-schema, schema,
 //    create/read/upsert/delete, execute and several failures) conform to the
 //    schema documented for their status, their status is documented for the
-//    operation, and their error code is named in the operation's text.
+//    operation, and their error code is named in the operation's text. The
+//    trust routes (/api/identity, /api/roots/latest, /api/roots/{seq}) too,
+//    with header_hash recomputed and sig checked as the Header schema says.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -25,7 +28,8 @@ const TEXT = fs.readFileSync(DOC_PATH, 'utf8');
 const DOC = JSON.parse(TEXT);
 
 const NO_MODEL = 'no_such_model_oa';
-const concrete = (route) => route.replace('{model}', NO_MODEL);
+// {seq} probes header 0 (the genesis header exists from the first start).
+const concrete = (route) => route.replace('{model}', NO_MODEL).replace('{seq}', '0');
 const show = (r) => `${r.status} ${String(r.text).slice(0, 1500)}`;
 
 // All text of one operation (descriptions of the operation and its responses).
@@ -344,5 +348,63 @@ describe('against a running server', () => {
     r = await get(url, '/health');
     assert.equal(r.status, 200, show(r));
     assertDocumented('/health', 'get', r);
+    const health = r.json.data;
+    assert.equal(health.writes, 'ok', show(r));
+
+    // trust routes
+    const ID = '/api/identity';
+    const LATEST = '/api/roots/latest';
+    const SEQ = '/api/roots/{seq}';
+    r = await get(url, ID);
+    assert.equal(r.status, 200, show(r));
+    assertDocumented(ID, 'get', r);
+    const pk = r.json.data.public_key;
+    assert.equal(r.json.data.anchor, 'local');
+
+    r = await get(url, LATEST);
+    assert.equal(r.status, 200, show(r));
+    assertDocumented(LATEST, 'get', r);
+    const latest = r.json.data;
+    assert.equal(latest.public_key, pk);
+    assert.equal(latest.header.seq, health.seq, show(r));
+    assert.equal(latest.header.smt_root, health.temporary_root, show(r));
+    assert.equal(latest.backlog, latest.anchored ? latest.header.seq - latest.anchored.seq : latest.header.seq + 1);
+    assertHeaderSigned(latest.header, pk);
+
+    r = await get(url, '/api/roots/0');
+    assert.equal(r.status, 200, show(r));
+    assertDocumented(SEQ, 'get', r);
+    assert.equal(r.json.data.kind, 'genesis');
+    assert.equal(r.json.data.header.seq, 0);
+    assertHeaderSigned(r.json.data.header, pk);
+    r = await get(url, `/api/roots/${latest.header.seq}`);
+    assert.equal(r.status, 200, show(r));
+    assertDocumented(SEQ, 'get', r);
+    assert.deepEqual(r.json.data.header, latest.header);
+    assert.ok(['write', 'reset', 'clear', 'repair', 'migrate'].includes(r.json.data.kind), show(r));
+    for (const bad of ['x', '-1', '1.5', '00000000000000000001'.repeat(2)]) {
+      r = await get(url, `/api/roots/${bad}`);
+      assert.equal(r.status, 400, `${bad}: ${show(r)}`);
+      assertDocumented(SEQ, 'get', r);
+      assert.equal(r.json.code, 'INVALID_SEQ');
+    }
+    r = await get(url, `/api/roots/${latest.header.seq + 1000}`);
+    assert.equal(r.status, 404, show(r));
+    assertDocumented(SEQ, 'get', r);
+    assert.equal(r.json.code, 'NOT_FOUND');
   });
 });
+
+// Recomputes header_hash (PROTOCOL.md §6) and checks the Ed25519 signature.
+function assertHeaderSigned(h, pkHex) {
+  const u64 = (n) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; };
+  const hex = (s) => Buffer.from(s, 'hex');
+  const enc = Buffer.concat([u64(h.seq), hex(h.smt_root), hex(h.prev), hex(h.history_root), u64(h.time_ms), hex(h.schema_hash)]);
+  assert.equal(enc.length, 144);
+  const hash = crypto.createHash('sha256').update(Buffer.from('vmdb/v1/header\0', 'latin1')).update(enc).digest();
+  assert.equal(hash.toString('hex'), h.header_hash, `header ${h.seq}: header_hash`);
+  const key = crypto.createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), hex(pkHex)]), format: 'der', type: 'spki',
+  });
+  assert.ok(crypto.verify(null, hash, key, hex(h.sig)), `header ${h.seq}: sig does not verify`);
+}
