@@ -2,8 +2,8 @@
  * Local anchor: fixed 208-byte records (the 144-byte header encoding and
  * its 64-byte signature) appended to one file with O_APPEND and fsynced. A
  * torn last record (a crash mid-append) is ignored when reading and cut off
- * before the next append. Every record must verify and follow the previous
- * one in seq; a file that does not is reported, not repaired.
+ * before the next append. Only the newest record is read (and its signature
+ * checked): it is what rollback detection compares with.
  */
 #include <errno.h>
 #include <fcntl.h>

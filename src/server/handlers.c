@@ -671,7 +671,7 @@ void vmdb_h_roots_get(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
     const char *s = r->model;
     size_t n = strlen(s);
     unsigned long long seq = 0;
-    bool ok = n > 0 && n <= 19;
+    bool ok = n > 0 && n <= 18; /* below 2^63: the column is a bigint */
     for (size_t i = 0; ok && i < n; i++) {
         ok = s[i] >= '0' && s[i] <= '9';
         seq = seq * 10 + (unsigned)(s[i] - '0');

@@ -38,6 +38,20 @@ static void unblock(vmdb_engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
+/* After a detected rollback only restoring the newest backup helps: no
+ * admin transition may bless the rolled-back database. */
+static bool refuse_rollback(vmdb_engine *e, vmdb_answer *ans)
+{
+    pthread_mutex_lock(&e->mu);
+    bool rb = e->rollback;
+    pthread_mutex_unlock(&e->mu);
+    if (rb)
+        vmdb_answer_fail(ans, 409, "ROLLBACK_DETECTED",
+                         "the database was rolled back behind the trusted state or the anchor; "
+                         "restore the newest backup instead");
+    return rb;
+}
+
 static int cmp_leaf(const void *a, const void *b)
 {
     return memcmp(((const vmdb_smt_leaf *)a)->key, ((const vmdb_smt_leaf *)b)->key, 32);
@@ -137,8 +151,14 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
     }
     uint64_t dbseq = strtoull(PQgetvalue(sr, 0, 0), NULL, 10);
     PQclear(sr);
-    if (dbseq > seq)
-        seq = dbseq;
+    /* The verified header chain says where the history is; the state row
+     * is only a copy (the host may have edited it). Another instance may be
+     * ahead (ALLOW_MULTI_INSTANCE): its headers were reloaded on resync. */
+    pthread_mutex_lock(&e->mu);
+    if (e->has_last)
+        seq = e->last.h.seq;
+    pthread_mutex_unlock(&e->mu);
+    (void)dbseq;
     int rc = vmdb_smt_build(e->tree, leaves, n);
     if (rc) {
         vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
@@ -185,6 +205,8 @@ typedef struct apply_arg {
 
 static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
 {
+    if (refuse_rollback(e, ans))
+        return;
     apply_arg *a = arg;
     vmdb_registry *spec = a->spec;
     vmdb_buf names = VMDB_BUF_INIT, sql = VMDB_BUF_INIT, cols = VMDB_BUF_INIT;
@@ -341,6 +363,8 @@ void vmdb_engine_apply_schema(vmdb_engine *e, vmdb_registry *spec, bool force_re
 static void do_clear(vmdb_engine *e, void *arg, vmdb_answer *ans)
 {
     (void)arg;
+    if (refuse_rollback(e, ans))
+        return;
     vmdb_registry *reg = NULL;
     vmdb_buf sql = VMDB_BUF_INIT;
     uint64_t seq;
@@ -402,15 +426,8 @@ static void do_repair(vmdb_engine *e, void *arg, vmdb_answer *ans)
     bool begun = false;
     int rc;
     state_now(e, &seq, old_root, NULL);
-    pthread_mutex_lock(&e->mu);
-    bool behind = e->has_anchored && (!e->has_last || e->anchored.h.seq > e->last.h.seq);
-    pthread_mutex_unlock(&e->mu);
-    if (behind) {
-        /* Re-blessing a rolled-back database would fork the anchored history. */
-        vmdb_answer_fail(ans, 409, "ROLLBACK_DETECTED",
-                         "the database is behind the newest anchor; restore the newest backup instead");
+    if (refuse_rollback(e, ans))
         goto done;
-    }
     if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN", NULL)) {
         vmdb_answer_fail(ans, 503, "DB_UNAVAILABLE", "database unavailable");
         goto done;
@@ -585,6 +602,8 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
     bool begun = false;
     vmdb_hasher *h = vmdb_engine_hasher(e);
     state_now(e, &seq, old_root, old_main);
+    if (refuse_rollback(e, ans))
+        return;
     DIR *d = opendir(e->migrations_dir);
     if (d) {
         struct dirent *de;

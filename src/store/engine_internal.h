@@ -81,6 +81,7 @@ struct vmdb_engine {
     vmdb_sheader anchored;   /* newest anchored header (mu) */
     bool has_anchored;
     bool anchor_now;         /* an anchor is due without waiting (mu) */
+    bool rollback;           /* start-up found a rollback: no admin transition may paper over it */
     bool anchor_stop;
     pthread_cond_t anchor_cv, anchored_cv;
     pthread_t anchor_thread;

@@ -380,12 +380,13 @@ int vmdb_trust_recover(vmdb_engine *e)
         LOG_INFO("trust: adopted the intent header %llu (committed before the crash)",
                  (unsigned long long)trusted);
     } else {
+        bool older = newest->h.seq < ts.committed.h.seq;
         snprintf(why, sizeof why,
-                 newest->h.seq < ts.committed.h.seq
-                     ? "the database (seq %llu) is older than the trusted state (seq %llu): rolled back"
-                     : "the database (seq %llu) does not match the trusted state (seq %llu)",
+                 older ? "the database (seq %llu) is older than the trusted state (seq %llu): rolled back"
+                       : "the database (seq %llu) does not match the trusted state (seq %llu)",
                  (unsigned long long)newest->h.seq, (unsigned long long)ts.committed.h.seq);
         block_writes(e, why);
+        e->rollback = older;
         return 0;
     }
     if (has_a) {
@@ -398,6 +399,7 @@ int vmdb_trust_recover(vmdb_engine *e)
                      "rollback: the trusted state (seq %llu) is behind the newest anchor (seq %llu)",
                      (unsigned long long)trusted, (unsigned long long)a.h.seq);
             block_writes(e, why);
+            e->rollback = true;
         } else if (vmdb_hist_leaf(e->hist, a.h.seq, leaf) != 0 || memcmp(leaf, want, 32) != 0) {
             snprintf(why, sizeof why, "the anchored header %llu is not in the database's history",
                      (unsigned long long)a.h.seq);
@@ -548,8 +550,19 @@ void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans)
         vmdb_slice parts[2] = {{&z, 1}, {sh.hash, 32}};
         vmdb_hash_parts(h, want, parts, 2);
         pthread_mutex_lock(&e->mu);
-        good = sh.h.seq == seq && vmdb_hist_leaf(e->hist, seq, leaf) == 0 && memcmp(leaf, want, 32) == 0;
+        bool visible = seq < vmdb_hist_size(e->hist);
+        good = sh.h.seq == seq && (!visible || (vmdb_hist_leaf(e->hist, seq, leaf) == 0 &&
+                                                memcmp(leaf, want, 32) == 0));
         pthread_mutex_unlock(&e->mu);
+        if (!visible) {
+            /* Committed an instant ago and not yet published here. */
+            PQfreemem(hb);
+            PQfreemem(sb);
+            PQclear(r);
+            vmdb_answer_fail(ans, 404, "NOT_FOUND", "no header with seq %llu", (unsigned long long)seq);
+            return;
+        }
+        good = good && vmdb_header_verify_sig(sh.sig, sh.hash, e->id.pk) == 0;
     }
     vmdb_buf kind = VMDB_BUF_INIT;
     sb_jstrz(&kind, PQgetvalue(r, 0, 2));
