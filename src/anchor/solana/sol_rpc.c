@@ -274,6 +274,24 @@ static json_t *parse_body(vmdb_sol_rpc *c)
     return root;
 }
 
+/* An integer held exactly: an int64, or (after the retry with
+ * JSON_DECODE_INT_AS_REAL) an integral double of magnitude below 2^53. */
+static bool exact_int(const json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d > -TWO_POW_53 && d < TWO_POW_53 && (double)(long long)d == d) {
+            *out = (long long)d;
+            return true;
+        }
+    }
+    return false;
+}
+
 static void copy_message(char *dst, size_t cap, const char *src)
 {
     size_t n = 0;
@@ -333,11 +351,12 @@ static int rpc_call(vmdb_sol_rpc *c, const char *method, json_t **root, json_t *
     if (err && !json_is_null(err)) {
         const json_t *code = json_object_get(err, "code");
         const json_t *msg = json_object_get(err, "message");
-        if (!json_is_object(err) || !json_is_integer(code)) {
+        long long code_v = 0;
+        if (!json_is_object(err) || !exact_int(code, &code_v)) {
             rc = shape(c, method, "malformed error object");
             goto done;
         }
-        c->last.rpc_code = json_integer_value(code);
+        c->last.rpc_code = code_v;
         copy_message(c->last.rpc_message, sizeof c->last.rpc_message,
                      json_is_string(msg) ? json_string_value(msg) : NULL);
         c->last.kind = VMDB_SOL_RPC_ERROR;
@@ -357,8 +376,9 @@ static int rpc_call(vmdb_sol_rpc *c, const char *method, json_t **root, json_t *
     }
     const json_t *ver = json_object_get(*root, "jsonrpc");
     const json_t *rid = json_object_get(*root, "id");
+    long long rid_v = -1;
     if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0 ||
-        !json_is_integer(rid) || (unsigned long long)json_integer_value(rid) != id) {
+        !exact_int(rid, &rid_v) || rid_v < 0 || (unsigned long long)rid_v != id) {
         rc = shape(c, method, "response is not the answer to this request");
         goto done;
     }
@@ -400,7 +420,7 @@ static int get_u64(vmdb_sol_rpc *c, const char *method, uint64_t *out, const jso
 
 static int get_u8(vmdb_sol_rpc *c, const char *method, uint8_t *out, const json_t *v)
 {
-    uint64_t x;
+    uint64_t x = 0;
     int rc = get_u64(c, method, &x, v);
     if (rc)
         return rc;
@@ -814,9 +834,10 @@ int vmdb_sol_rpc_get_transaction(vmdb_sol_rpc *c, vmdb_sol_tx_info *out, const u
     }
     if ((rc = get_u64(c, m, &out->slot, json_object_get(res, "slot"))))
         goto done;
+    long long ver_v = -1;
     out->version = -1;
-    if (json_is_integer(ver) && json_integer_value(ver) >= 0 && json_integer_value(ver) < 128) {
-        out->version = (int)json_integer_value(ver);
+    if (exact_int(ver, &ver_v) && ver_v >= 0 && ver_v < 128) {
+        out->version = (int)ver_v;
     } else if (ver && !(json_is_string(ver) && strcmp(json_string_value(ver), "legacy") == 0)) {
         rc = shape(c, m, "unknown transaction version");
         goto done;

@@ -184,8 +184,8 @@ typedef struct reader {
 
 static int rd_cu16(reader *r, size_t *v)
 {
-    uint16_t x;
-    size_t used;
+    uint16_t x = 0;
+    size_t used = 0;
     int rc = vmdb_sol_cu16_decode(&x, &used, r->p, r->left);
     if (rc)
         return rc;
@@ -209,8 +209,8 @@ static int rd_bytes(reader *r, const uint8_t **out, size_t n, const char *what)
 /* Header and keys only (enough for signing). */
 static int parse_msg_head(vmdb_sol_msg *m, reader *r)
 {
-    const uint8_t *p;
-    size_t n;
+    const uint8_t *p = NULL;
+    size_t n = 0;
     int rc;
     if ((rc = rd_bytes(r, &p, 3, "header")))
         return rc;
@@ -233,7 +233,7 @@ static int parse_msg_head(vmdb_sol_msg *m, reader *r)
 /* The whole message; the instruction array is malloc'd into *ixs. */
 static int parse_msg(vmdb_sol_msg *m, vmdb_sol_ix **ixs, reader *r)
 {
-    size_t nix;
+    size_t nix = 0;
     int rc;
     *ixs = NULL;
     if ((rc = parse_msg_head(m, r)) || (rc = rd_bytes(r, &m->blockhash, 32, "blockhash")) ||
@@ -250,8 +250,8 @@ static int parse_msg(vmdb_sol_msg *m, vmdb_sol_ix **ixs, reader *r)
     }
     for (size_t i = 0; i < nix; i++) {
         vmdb_sol_ix *ix = &(*ixs)[i];
-        const uint8_t *p;
-        size_t n;
+        const uint8_t *p = NULL;
+        size_t n = 0;
         if ((rc = rd_bytes(r, &p, 1, "program index")))
             goto done;
         ix->program_index = p[0];
@@ -276,8 +276,8 @@ done:
 int vmdb_sol_tx_parse(vmdb_sol_tx *tx, vmdb_slice wire)
 {
     reader r = {wire.ptr, wire.len};
-    size_t nsigs;
-    const uint8_t *sigs;
+    size_t nsigs = 0;
+    const uint8_t *sigs = NULL;
     int rc;
 
     memset(tx, 0, sizeof(*tx));
@@ -335,8 +335,8 @@ int vmdb_sol_tx_verify(const vmdb_sol_tx *tx)
 int vmdb_sol_tx_signature(uint8_t sig[64], vmdb_slice wire)
 {
     reader r = {wire.ptr, wire.len};
-    size_t n;
-    const uint8_t *p;
+    size_t n = 0;
+    const uint8_t *p = NULL;
     int rc = rd_cu16(&r, &n);
     if (rc)
         return rc;
