@@ -18,12 +18,19 @@ typedef struct vmdb_anchor vmdb_anchor;
 typedef struct vmdb_anchor_ops {
     const char *name;
     /* Newest anchored header (verified against the identity), *found false
-     * when nothing is anchored yet. 0 or VMDB_E* (VMDB_EVERIFY: the record
-     * does not verify). */
+     * when nothing is anchored yet. A backend that records only (seq, header
+     * hash, smt_root) fills those and sets full_headers false in its ops; the
+     * engine then takes the rest of the header from its verified chain.
+     * 0 or VMDB_E* (VMDB_EVERIFY: the record does not verify; VMDB_EIO:
+     * the anchor cannot be read now). */
     int (*newest)(vmdb_anchor *a, vmdb_sheader *out, bool *found);
     /* Appends a header; returns once it is durable. 0 or VMDB_E*. */
     int (*append)(vmdb_anchor *a, const vmdb_sheader *sh);
+    /* Appends a JSON object describing the backend's state for /health
+     * (may be NULL). */
+    int (*status)(vmdb_anchor *a, vmdb_buf *out);
     void (*close)(vmdb_anchor *a);
+    bool full_headers;
 } vmdb_anchor_ops;
 
 struct vmdb_anchor {
@@ -33,6 +40,19 @@ struct vmdb_anchor {
 /* The local anchor file at `path`, checked against `pk`. Errors: VMDB_EIO,
  * VMDB_ENOMEM. */
 int vmdb_anchor_local_open(vmdb_anchor **out, const char *path, const uint8_t pk[32]);
+
+typedef struct vmdb_anchor_solana_cfg {
+    const char *rpc_url;
+    const uint8_t *identity_sk;  /* 64 bytes: signs every memo */
+    const char *fee_payer_path;  /* Solana CLI keypair file, or NULL: the identity pays */
+    const char *state_path;      /* local record: last anchor signature, the pending transaction */
+    int commitment;              /* vmdb_sol_commitment */
+} vmdb_anchor_solana_cfg;
+
+/* The Solana backend (src/anchor/solana.c): one SPL Memo transaction per
+ * anchored header, signed by the identity. Errors: VMDB_EINVAL (bad URL or
+ * fee payer file), VMDB_EIO, VMDB_ENOMEM. */
+int vmdb_anchor_solana_open(vmdb_anchor **out, const vmdb_anchor_solana_cfg *cfg);
 
 static inline int vmdb_anchor_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
 {

@@ -16,6 +16,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  serve [--help]                      run the HTTP API (configuration: vmdb serve --help)\n"
           "  keygen <path>                       create an identity key file\n"
+          "  anchor status|list|verify           the anchors, seen from outside the server\n"
           "  bench tree [--leaves N] [--quick]   tree speed and memory benchmark\n"
           "  jcs                                 canonicalise JSON from stdin (RFC 8785)\n"
           "  jcs --number-bits                   format IEEE-754 doubles given as 16 hex\n"
@@ -104,6 +105,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "bench") == 0 && argc > 2 && strcmp(argv[2], "tree") == 0)
         return vmdb_cli_bench_tree(argc - 2, argv + 2);
+    if (strcmp(argv[1], "anchor") == 0)
+        return vmdb_cli_anchor(argc - 1, argv + 1);
     if (strcmp(argv[1], "keygen") == 0)
         return vmdb_cli_keygen(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0)

@@ -34,7 +34,6 @@ static const char serve_help[] =
     "  ALLOW_MULTI_INSTANCE  'true' skips the single-instance advisory lock (not recommended)\n"
     "  CLEAR_DB              accepted and ignored (the seed deleted its trusted state\n"
     "                        file; vmdb's is signed and never discarded)\n"
-    "  SOLANA_RPC_URL        accepted; anchoring on Solana is a later milestone\n"
     "  SOLANA_PROGRAM_ID     accepted and ignored: vmdb needs no on-chain program\n"
     "  VMDB_MIGRATIONS_DIR   .sql files for POST /bootstrap/migrate (default ./migrations)\n"
     "  VMDB_SWAGGER_DIR      swagger-ui-dist assets (default <binary dir>/../node_modules/\n"
@@ -42,7 +41,13 @@ static const char serve_help[] =
     "  VMDB_IDENTITY_KEY     identity key file (Solana keypair JSON, mode 0600) provisioned\n"
     "                        by a TEE's sealing step; default <data dir>/identity.json,\n"
     "                        created at first start\n"
-    "  VMDB_ANCHOR           anchor backend: local (default; <data dir>/anchors.bin)\n"
+    "  VMDB_ANCHOR           anchor backend: local (default; <data dir>/anchors.bin) or\n"
+    "                        solana (SPL Memo transactions signed by the identity key)\n"
+    "  SOLANA_RPC_URL        JSON-RPC endpoint for VMDB_ANCHOR=solana (devnet, mainnet,\n"
+    "                        or tools/solana-local)\n"
+    "  SOLANA_KEYPAIR_PATH   optional separate fee payer (Solana CLI keypair JSON); by\n"
+    "                        default the identity pays its own anchors\n"
+    "  VMDB_SOLANA_COMMITMENT processed | confirmed (default) | finalized\n"
     "  VMDB_ANCHOR_INTERVAL  seconds between anchors of a pending backlog (default 30)\n"
     "  VMDB_HTTP_THREADS     HTTP worker threads (default 64)\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
@@ -169,8 +174,20 @@ int vmdb_cli_serve(int argc, char **argv)
         env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval))
         return 2;
     const char *anchor = env_or("VMDB_ANCHOR", "local");
-    if (strcmp(anchor, "local") != 0) {
-        LOG_ERROR("VMDB_ANCHOR=%s is not available in this build (only 'local')", anchor);
+    const char *commitment = env_or("VMDB_SOLANA_COMMITMENT", "confirmed");
+    int commit_level = !strcmp(commitment, "confirmed") ? 0 : !strcmp(commitment, "processed") ? 1
+                     : !strcmp(commitment, "finalized") ? 2 : -1;
+    if (strcmp(anchor, "local") != 0 && strcmp(anchor, "solana") != 0) {
+        LOG_ERROR("VMDB_ANCHOR must be 'local' or 'solana' (got '%s')", anchor);
+        return 2;
+    }
+    if (commit_level < 0) {
+        LOG_ERROR("VMDB_SOLANA_COMMITMENT must be processed, confirmed or finalized");
+        return 2;
+    }
+    bool solana = strcmp(anchor, "solana") == 0;
+    if (solana && !(getenv("SOLANA_RPC_URL") && *getenv("SOLANA_RPC_URL"))) {
+        LOG_ERROR("VMDB_ANCHOR=solana needs SOLANA_RPC_URL");
         return 2;
     }
     if (!getenv("BATCH_COMMIT_SIZE"))
@@ -186,8 +203,9 @@ int vmdb_cli_serve(int argc, char **argv)
     if (getenv("SOLANA_PROGRAM_ID") && *getenv("SOLANA_PROGRAM_ID"))
         LOG_INFO("SOLANA_PROGRAM_ID is ignored: vmdb anchors with memos signed by its own key and "
                  "needs no on-chain program");
-    if (getenv("SOLANA_RPC_URL") && *getenv("SOLANA_RPC_URL"))
-        LOG_INFO("SOLANA_RPC_URL accepted; Solana anchoring is not part of this build yet");
+    if (getenv("SOLANA_RPC_URL") && *getenv("SOLANA_RPC_URL") && !solana)
+        LOG_INFO("SOLANA_RPC_URL is set but VMDB_ANCHOR is local: set VMDB_ANCHOR=solana to anchor "
+                 "on Solana");
     swagger = getenv("VMDB_SWAGGER_DIR") ? strdup(getenv("VMDB_SWAGGER_DIR")) : default_swagger_dir();
 
     /* Every thread inherits this mask; the main thread waits for the signals. */
@@ -210,6 +228,10 @@ int vmdb_cli_serve(int argc, char **argv)
                              ? getenv("VMDB_IDENTITY_KEY")
                              : NULL,
         .anchor_interval_s = (unsigned)(interval ? interval : 1),
+        .anchor = solana ? VMDB_ANCHOR_SOLANA : VMDB_ANCHOR_LOCAL,
+        .solana_rpc_url = getenv("SOLANA_RPC_URL"),
+        .solana_fee_payer = getenv("SOLANA_KEYPAIR_PATH"),
+        .solana_commitment = commit_level,
     };
     int err = vmdb_engine_open(&e, &ec);
     if (err) {

@@ -475,8 +475,18 @@ static int open_trust(vmdb_engine *e)
     if ((rc = vmdb_identity_load(&e->id, idp, e->cfg.identity_path == NULL)))
         goto done;
     LOG_INFO("identity %s (public key %s)", e->id.address, e->id.pk_hex);
-    if ((rc = vmdb_anchor_local_open(&e->anchor, anchor_path, e->id.pk)))
+    if (e->cfg.anchor == VMDB_ANCHOR_SOLANA) {
+        char *state = path_join(dir, "solana_anchor.json");
+        vmdb_anchor_solana_cfg sc = {e->cfg.solana_rpc_url, e->id.sk, e->cfg.solana_fee_payer, state,
+                                     e->cfg.solana_commitment};
+        rc = state ? vmdb_anchor_solana_open(&e->anchor, &sc) : VMDB_ENOMEM;
+        free(state);
+        if (rc)
+            goto done;
+        LOG_INFO("anchor: solana, memos signed by %s", e->id.address);
+    } else if ((rc = vmdb_anchor_local_open(&e->anchor, anchor_path, e->id.pk))) {
         goto done;
+    }
     rc = vmdb_trust_recover(e);
 done:
     free(idp);
@@ -654,6 +664,24 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans)
                              (unsigned long long)seq,
                              !ok ? "unhealthy" : (viol || blocked[0]) ? "degraded" : "ok");
     rc = rc ? rc : sb_jhex32(d, root);
+    /* The anchor: kind, newest anchored seq, backlog, the backend's state. */
+    pthread_mutex_lock(&e->mu);
+    bool has_a = e->has_anchored, has_l = e->has_last;
+    uint64_t aseq = e->anchored.h.seq, lseq = e->last.h.seq;
+    char aerr[sizeof e->anchor_error];
+    memcpy(aerr, e->anchor_error, sizeof aerr);
+    pthread_mutex_unlock(&e->mu);
+    rc = rc ? rc : sb_printf(d, ",\"anchor\":{\"anchored_seq\":");
+    rc = rc ? rc : (has_a ? sb_printf(d, "%llu", (unsigned long long)aseq) : sb_puts(d, "null"));
+    rc = rc ? rc : sb_printf(d, ",\"backlog\":%llu,\"backend\":",
+                             (unsigned long long)(has_l ? (has_a ? lseq - aseq : lseq + 1) : 0));
+    if (rc == 0 && e->anchor && e->anchor->ops->status)
+        rc = e->anchor->ops->status(e->anchor, d);
+    else if (rc == 0)
+        rc = sb_puts(d, "null");
+    rc = rc ? rc : sb_puts(d, ",\"error\":");
+    rc = rc ? rc : (aerr[0] ? sb_jstrz(d, aerr) : sb_puts(d, "null"));
+    rc = rc ? rc : sb_printf(d, ",\"kind\":\"%s\"}", e->anchor ? e->anchor->ops->name : "none");
     rc = rc ? rc : sb_puts(d, ",\"writes\":");
     rc = rc ? rc : sb_jstrz(d, blocked[0] ? blocked : "ok");
     rc = rc ? rc : vmdb_buf_putc(d, '}');

@@ -18,6 +18,8 @@
 
 typedef struct vmdb_engine vmdb_engine;
 
+typedef enum vmdb_anchor_kind { VMDB_ANCHOR_LOCAL, VMDB_ANCHOR_SOLANA } vmdb_anchor_kind;
+
 typedef struct vmdb_engine_config {
     const char *database_url;
     uint64_t batch_commit_size; /* >= 1 */
@@ -28,6 +30,10 @@ typedef struct vmdb_engine_config {
     const char *data_dir;          /* trusted_state.json and the local anchor live here */
     const char *identity_path;     /* default <data_dir>/identity.json */
     unsigned anchor_interval_s;    /* anchor a backlog at least this often (default 30) */
+    vmdb_anchor_kind anchor;
+    const char *solana_rpc_url;     /* VMDB_ANCHOR_SOLANA */
+    const char *solana_fee_payer;   /* keypair file, or NULL: the identity pays */
+    int solana_commitment;          /* vmdb_sol_commitment */
 } vmdb_engine_config;
 
 typedef struct vmdb_answer {

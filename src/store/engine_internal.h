@@ -82,6 +82,10 @@ struct vmdb_engine {
     bool has_anchored;
     bool anchor_now;         /* an anchor is due without waiting (mu) */
     bool rollback;           /* start-up found a rollback: no admin transition may paper over it */
+    bool anchor_unchecked;   /* the anchor could not be read at start: checked by the anchor thread */
+    uint64_t trusted_seq;    /* the trusted state's seq, for that later check */
+    char anchor_error[160];  /* the last anchoring failure (mu) */
+    vmdb_anchor_kind anchor_kind;
     bool anchor_stop;
     pthread_cond_t anchor_cv, anchored_cv;
     pthread_t anchor_thread;

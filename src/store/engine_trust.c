@@ -306,6 +306,75 @@ static int genesis(vmdb_engine *e)
     return 0;
 }
 
+#define ANCHOR_WAIT "waiting to read the newest anchor (the anchor is unreachable)"
+
+/* A backend that records only (seq, hash, root) gets the rest of the
+ * header from the database, accepted only if it hashes to the anchor's. */
+static void fill_header(vmdb_engine *e, PGconn *c, vmdb_sheader *a)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)a->h.seq);
+    const char *p[1] = {s};
+    PGresult *r = vmdb_pg_exec(c, "read anchored header", "SELECT header, sig FROM vmdb_headers WHERE seq = $1::int8",
+                               1, p, NULL);
+    if (r && PQntuples(r) == 1 && h) {
+        size_t hl = 0, sl = 0;
+        unsigned char *hb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &hl);
+        unsigned char *sb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &sl);
+        vmdb_sheader full = {0};
+        if (hb && sb && sl == 64 && vmdb_header_decode(&full.h, VMDB_SLICE(hb, hl)) == 0) {
+            vmdb_header_hash(h, full.hash, &full.h);
+            memcpy(full.sig, sb, 64);
+            if (memcmp(full.hash, a->hash, 32) == 0)
+                *a = full;
+        }
+        PQfreemem(hb);
+        PQfreemem(sb);
+    }
+    PQclear(r);
+}
+
+/* The newest anchor against the trusted seq and the verified history.
+ * Records it as the anchored header when it fits; blocks writes when not. */
+static void check_anchor(vmdb_engine *e, PGconn *c, vmdb_sheader *a)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    char why[300];
+    uint8_t leaf[32], want[32];
+    static const uint8_t z = 0;
+    vmdb_slice parts[2] = {{&z, 1}, {a->hash, 32}};
+    if (!h)
+        return;
+    vmdb_hash_parts(h, want, parts, 2);
+    if (a->h.seq > e->trusted_seq) {
+        snprintf(why, sizeof why,
+                 "rollback: the trusted state (seq %llu) is behind the newest anchor (seq %llu)",
+                 (unsigned long long)e->trusted_seq, (unsigned long long)a->h.seq);
+        block_writes(e, why);
+        pthread_mutex_lock(&e->mu);
+        e->rollback = true;
+        pthread_mutex_unlock(&e->mu);
+        return;
+    }
+    pthread_mutex_lock(&e->mu);
+    bool in = vmdb_hist_leaf(e->hist, a->h.seq, leaf) == 0 && memcmp(leaf, want, 32) == 0;
+    pthread_mutex_unlock(&e->mu);
+    if (!in) {
+        snprintf(why, sizeof why, "the anchored header %llu is not in the database's history",
+                 (unsigned long long)a->h.seq);
+        block_writes(e, why);
+        return;
+    }
+    if (!e->anchor->ops->full_headers)
+        fill_header(e, c, a);
+    pthread_mutex_lock(&e->mu);
+    e->anchored = *a;
+    e->has_anchored = true;
+    memcpy(e->main_root, a->h.smt_root, 32);
+    pthread_mutex_unlock(&e->mu);
+}
+
 int vmdb_trust_recover(vmdb_engine *e)
 {
     vmdb_hasher *h = vmdb_engine_hasher(e);
@@ -324,7 +393,10 @@ int vmdb_trust_recover(vmdb_engine *e)
         return 0;
     }
     int trc = vmdb_tstate_read(e->tstate_path, &ts, h, e->id.pk, tswhy, sizeof tswhy);
-    if (e->anchor && vmdb_anchor_newest(e->anchor, &a, &has_a) != 0) {
+    int arc = e->anchor ? vmdb_anchor_newest(e->anchor, &a, &has_a) : 0;
+    if (arc == VMDB_EIO) {
+        has_a = false; /* unknown yet: see the end */
+    } else if (arc != 0) {
         block_writes(e, "the newest anchor record does not verify");
         return 0;
     }
@@ -333,15 +405,11 @@ int vmdb_trust_recover(vmdb_engine *e)
     uint8_t root[32];
     memcpy(root, e->root, 32);
     bool blocked = e->writes_blocked[0] != 0;
-    e->anchored = a;
-    e->has_anchored = has_a;
-    if (has_a)
-        memcpy(e->main_root, a.h.smt_root, 32);
-    else
-        memset(e->main_root, 0, 32);
+    e->has_anchored = false;
+    memset(e->main_root, 0, 32);
     pthread_mutex_unlock(&e->mu);
     if (n == 0) {
-        bool fresh = seq == 0 && leaves == 0 && !has_a &&
+        bool fresh = seq == 0 && leaves == 0 && !has_a && arc != VMDB_EIO &&
                      (trc == VMDB_ENOTFOUND || (trc == 0 && ts.committed.h.seq == 0));
         if (fresh)
             return genesis(e);
@@ -389,23 +457,16 @@ int vmdb_trust_recover(vmdb_engine *e)
         e->rollback = older;
         return 0;
     }
-    if (has_a) {
-        uint8_t leaf[32], want[32];
-        static const uint8_t z = 0;
-        vmdb_slice parts[2] = {{&z, 1}, {a.hash, 32}};
-        vmdb_hash_parts(h, want, parts, 2);
-        if (a.h.seq > trusted) {
-            snprintf(why, sizeof why,
-                     "rollback: the trusted state (seq %llu) is behind the newest anchor (seq %llu)",
-                     (unsigned long long)trusted, (unsigned long long)a.h.seq);
-            block_writes(e, why);
-            e->rollback = true;
-        } else if (vmdb_hist_leaf(e->hist, a.h.seq, leaf) != 0 || memcmp(leaf, want, 32) != 0) {
-            snprintf(why, sizeof why, "the anchored header %llu is not in the database's history",
-                     (unsigned long long)a.h.seq);
-            block_writes(e, why);
-        }
+    e->trusted_seq = trusted;
+    if (arc == VMDB_EIO) {
+        /* The anchor cannot be read now (an RPC outage): nothing may be
+         * written until it is, or a rollback could pass unnoticed. The
+         * anchor thread retries. */
+        e->anchor_unchecked = true;
+        block_writes(e, ANCHOR_WAIT);
     }
+    if (arc == 0 && has_a)
+        check_anchor(e, e->wconn, &a);
     return 0;
 }
 
@@ -414,13 +475,49 @@ int vmdb_trust_recover(vmdb_engine *e)
 static void *anchor_main(void *arg)
 {
     vmdb_engine *e = arg;
-    uint64_t last_try = 0;
+    uint64_t last_try = 0, next_try = 0, backoff = 1000;
     pthread_mutex_lock(&e->mu);
     for (;;) {
         uint64_t t = now_ms();
+        if (e->anchor_unchecked) {
+            /* The start-up check could not read the anchor: retry it. */
+            if (e->anchor_stop)
+                break;
+            if (t >= next_try) {
+                pthread_mutex_unlock(&e->mu);
+                vmdb_sheader a;
+                bool found = false;
+                int rc = vmdb_anchor_newest(e->anchor, &a, &found);
+                unsigned slot;
+                pthread_mutex_lock(&e->mu);
+                if (rc == 0) {
+                    e->anchor_unchecked = false;
+                    if (strcmp(e->writes_blocked, ANCHOR_WAIT) == 0)
+                        e->writes_blocked[0] = 0;
+                    pthread_mutex_unlock(&e->mu);
+                    if (found) {
+                        PGconn *c = vmdb_engine_conn_get(e, &slot);
+                        check_anchor(e, c, &a);
+                        vmdb_engine_conn_put(e, slot);
+                    }
+                    LOG_INFO("anchor: the newest anchor was read; start-up checks complete");
+                    pthread_mutex_lock(&e->mu);
+                    backoff = 1000;
+                } else {
+                    next_try = now_ms() + backoff;
+                    backoff = backoff < 60000 ? backoff * 2 : 60000;
+                }
+            }
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            pthread_cond_timedwait(&e->anchor_cv, &e->mu, &until);
+            continue;
+        }
         bool backlog = e->has_last && (!e->has_anchored || e->last.h.seq > e->anchored.h.seq);
-        bool due = backlog && (e->anchor_now || e->anchor_stop ||
-                               t - last_try >= (uint64_t)e->cfg.anchor_interval_s * 1000u);
+        bool due = backlog && t >= next_try &&
+                   (e->anchor_now || e->anchor_stop ||
+                    t - last_try >= (uint64_t)e->cfg.anchor_interval_s * 1000u);
         if (!due) {
             if (e->anchor_stop)
                 break;
@@ -440,10 +537,20 @@ static void *anchor_main(void *arg)
         if (rc == 0) {
             e->anchored = sh;
             e->has_anchored = true;
+            e->anchor_error[0] = 0;
             memcpy(e->main_root, sh.h.smt_root, 32);
             pthread_cond_broadcast(&e->anchored_cv);
+            backoff = 1000;
+            next_try = 0;
         } else {
-            LOG_WARN("anchor: append of header %llu failed; retrying", (unsigned long long)sh.h.seq);
+            /* Writes go on; the backlog grows and shows in /health. */
+            snprintf(e->anchor_error, sizeof e->anchor_error, "anchoring header %llu failed",
+                     (unsigned long long)sh.h.seq);
+            LOG_WARN("anchor: append of header %llu failed; retrying in %llu ms",
+                     (unsigned long long)sh.h.seq, (unsigned long long)backoff);
+            next_try = now_ms() + backoff;
+            backoff = backoff < 60000 ? backoff * 2 : 60000;
+            e->anchor_now = true;
             if (stopping)
                 break;
         }
