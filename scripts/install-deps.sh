@@ -49,3 +49,10 @@ if [ -f package-lock.json ] &&
   echo "install-deps: npm ci"
   npm ci --ignore-scripts --no-audit --no-fund
 fi
+
+# tools/solana-local (LiteSVM behind a local Solana JSON-RPC server, for the anchoring tests)
+if [ ! -f tools/solana-local/node_modules/.package-lock.json ] ||
+   [ tools/solana-local/package-lock.json -nt tools/solana-local/node_modules/.package-lock.json ]; then
+  echo "install-deps: npm ci (tools/solana-local)"
+  (cd tools/solana-local && npm ci --ignore-scripts --no-audit --no-fund)
+fi
