@@ -15,8 +15,9 @@ cmake --build build -j "$JOBS"
 
 # The integration tests run twice: against the release build and against the
 # ASan + UBSan build (where the harness fails a test whose server log holds a
-# sanitizer report). One private cluster (fsync off) serves both; each test
-# file makes its own databases in it. Stopped and deleted on the way out.
+# sanitizer report), then the crash test against the ASan build. One private
+# cluster (fsync off) serves all three; each test file makes its own
+# databases in it. Stopped and deleted on the way out.
 it_dir=$(mktemp -d /tmp/vmdb-it.XXXXXX)
 chmod 755 "$it_dir"
 trap 'scripts/pgcluster.sh destroy "$it_dir/pg" >/dev/null 2>&1 || true; rm -rf "$it_dir"' EXIT
@@ -41,6 +42,14 @@ cmake --build build-asan -j "$JOBS"
 
 echo "== integration tests again, against the ASan + UBSan server"
 run_integration build-asan/vmdb
+
+# Crash test (tests/crash/crash.mjs): concurrent writers, kill -9 and the
+# test-only hook between the intent and COMMIT, restart, nothing lost, no
+# false alarm. Same cluster; VMDB_CRASH_CYCLES=200 for a long local run.
+echo "== crash test (${VMDB_CRASH_CYCLES:-20} cycles, ASan + UBSan server)"
+VMDB_CRASH_CYCLES=${VMDB_CRASH_CYCLES:-20} VMDB_BIN=build-asan/vmdb \
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  node tests/crash/crash.mjs
 scripts/pgcluster.sh destroy "$it_dir/pg" >/dev/null
 rm -rf "$it_dir"
 trap - EXIT
