@@ -370,7 +370,11 @@ static int take_lock(vmdb_engine *e)
     return 0;
 }
 
-static int load_tree(vmdb_engine *e)
+/* Reads the state row and every leaf from one snapshot and builds the tree.
+ * With `own_txn` it first waits until no transaction holds the state row:
+ * after a kill -9 the dead instance's COMMIT may still be running, and
+ * loading before it ends would load a state that is about to change. */
+static int load_tree(vmdb_engine *e, bool own_txn)
 {
     int rc = 0;
     vmdb_smt_leaf *leaves = NULL;
@@ -379,10 +383,16 @@ static int load_tree(vmdb_engine *e)
     uint64_t seq = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (own_txn && (vmdb_pg_cmd(e->wconn, "wait for the state row",
+                                "SELECT 1 FROM vmdb_state WHERE id = 1 FOR SHARE", NULL) ||
+                    vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL)))
+        return VMDB_EIO;
     PGresult *r = vmdb_pg_exec(e->wconn, "read state", "SELECT seq, encode(root, 'hex') FROM vmdb_state",
                                0, NULL, NULL);
     if (!r || PQntuples(r) != 1) {
         PQclear(r);
+        if (own_txn)
+            vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
         return VMDB_EIO;
     }
     char *end = NULL;
@@ -390,7 +400,10 @@ static int load_tree(vmdb_engine *e)
     if (vmdb_hex_decode(stored, 32, PQgetvalue(r, 0, 1), strlen(PQgetvalue(r, 0, 1))) != 0)
         memset(stored, 0xff, 32);
     PQclear(r);
-    if ((rc = vmdb_pg_load_leaves(e->wconn, &leaves, &n)))
+    rc = vmdb_pg_load_leaves(e->wconn, &leaves, &n);
+    if (own_txn)
+        vmdb_pg_cmd(e->wconn, "end", rc ? "ROLLBACK" : "COMMIT", NULL);
+    if (rc)
         goto done;
     if ((rc = vmdb_smt_build(e->tree, leaves, n))) {
         LOG_ERROR("start-up: cannot build the tree: %s", vmdb_error_last());
@@ -429,7 +442,7 @@ done:
 int vmdb_engine_resync_locked(vmdb_engine *e)
 {
     LOG_WARN("the database state changed outside this process (ALLOW_MULTI_INSTANCE): reloading");
-    int rc = load_tree(e);
+    int rc = load_tree(e, false);
     return rc ? rc : vmdb_trust_reload_headers(e);
 }
 
@@ -550,7 +563,7 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     if ((rc = vmdb_engine_load_registry(e->wconn, &e->reg)))
         goto done;
     LOG_INFO("registry: %zu models", e->reg->n);
-    if ((rc = load_tree(e)))
+    if ((rc = load_tree(e, true)))
         goto done;
     if ((rc = open_trust(e)))
         goto done;

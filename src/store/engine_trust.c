@@ -192,7 +192,7 @@ bool vmdb_trust_wait_anchored(vmdb_engine *e, uint64_t seq)
 /* Walks vmdb_headers: seq 0.. without gaps, each linked to the previous,
  * each with the history root of its predecessors, the newest signed by the
  * identity. Fills e->hist and e->last. `why` set on a broken chain. */
-static int load_headers(vmdb_engine *e, uint64_t *count, char *why, size_t whylen)
+static int load_headers(vmdb_engine *e, bool own_txn, uint64_t *count, char *why, size_t whylen)
 {
     vmdb_hasher *h = vmdb_engine_hasher(e);
     vmdb_hist *hist = NULL;
@@ -202,7 +202,9 @@ static int load_headers(vmdb_engine *e, uint64_t *count, char *why, size_t whyle
     why[0] = 0;
     if (!h || vmdb_hist_new(&hist) != 0)
         return VMDB_ENOMEM;
-    if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL) ||
+    /* Inside a caller's transaction (resync) the cursor lives in it and is
+     * closed, never the transaction ended. */
+    if ((own_txn && vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL)) ||
         vmdb_pg_cmd(e->wconn, "headers cursor",
                     "DECLARE vmdb_hdrs NO SCROLL CURSOR FOR SELECT seq, header, sig FROM vmdb_headers "
                     "ORDER BY seq",
@@ -254,7 +256,7 @@ static int load_headers(vmdb_engine *e, uint64_t *count, char *why, size_t whyle
         snprintf(why, whylen, "the newest header (seq %llu) is not signed by this identity",
                  (unsigned long long)prev.h.seq);
 done:
-    vmdb_pg_cmd(e->wconn, "end", "ROLLBACK", NULL);
+    vmdb_pg_cmd(e->wconn, "end", own_txn ? "ROLLBACK" : "CLOSE vmdb_hdrs", NULL);
     if (rc == 0 && !why[0]) {
         pthread_mutex_lock(&e->mu);
         vmdb_hist *old = e->hist;
@@ -273,7 +275,7 @@ int vmdb_trust_reload_headers(vmdb_engine *e)
 {
     char why[256];
     uint64_t n = 0;
-    int rc = load_headers(e, &n, why, sizeof why);
+    int rc = load_headers(e, false, &n, why, sizeof why);
     if (rc == 0 && why[0])
         block_writes(e, why);
     return rc;
@@ -383,7 +385,7 @@ int vmdb_trust_recover(vmdb_engine *e)
     vmdb_tstate ts = {0};
     vmdb_sheader a = {0};
     bool has_a = false;
-    int rc = load_headers(e, &n, why, sizeof why);
+    int rc = load_headers(e, true, &n, why, sizeof why);
     if (rc)
         return rc;
     if (why[0]) {
