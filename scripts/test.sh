@@ -13,6 +13,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMDB_WERROR=ON >/dev/nul
 cmake --build build -j "$JOBS"
 (cd build && ctest --output-on-failure -j "$JOBS")
 
+echo "== solana-local (the Solana runtime behind a local JSON-RPC server) tests"
+(cd tools/solana-local && node vectors.mjs --check && node --test --test-timeout=120000 test/)
+
 # The integration tests run twice: against the release build and against the
 # ASan + UBSan build (where the harness fails a test whose server log holds a
 # sanitizer report), then the crash test against the ASan build. One private
