@@ -21,7 +21,10 @@
 #include "util/log.h"
 
 static const char serve_help[] =
-    "usage: vmdb serve [--help]\n"
+    "usage: vmdb serve [--verify-rows] [--help]\n"
+    "\n"
+    "  --verify-rows         at start, hash every row and check it against the tree\n"
+    "                        (default: a random sample of 64 rows per table)\n"
     "\n"
     "Serves the vmdb HTTP API. Configuration comes from the environment, then\n"
     "from a .env file in the working directory (KEY=VALUE lines; the environment wins).\n"
@@ -154,10 +157,15 @@ int vmdb_cli_serve(int argc, char **argv)
     vmdb_engine *e = NULL;
     vmdb_http *h = NULL;
     char *swagger = NULL;
+    bool verify_rows = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(serve_help, stdout);
             return 0;
+        }
+        if (!strcmp(argv[i], "--verify-rows")) {
+            verify_rows = true;
+            continue;
         }
         fprintf(stderr, "vmdb serve: unknown option '%s'\n%s", argv[i], serve_help);
         return 2;
@@ -232,6 +240,7 @@ int vmdb_cli_serve(int argc, char **argv)
         .solana_rpc_url = getenv("SOLANA_RPC_URL"),
         .solana_fee_payer = getenv("SOLANA_KEYPAIR_PATH"),
         .solana_commitment = commit_level,
+        .verify_rows = verify_rows,
     };
     int err = vmdb_engine_open(&e, &ec);
     if (err) {

@@ -471,6 +471,78 @@ static char *path_join(const char *dir, const char *name)
     return (char *)b.ptr;
 }
 
+/* Start-up check of the rows themselves: the leaves only say what the rows
+ * should be. A sample of each table (or, with --verify-rows, every row) is
+ * hashed and looked up in the tree; with every row the counts must match as
+ * well, which also catches deleted rows. A mismatch is an integrity
+ * violation in /health (reads of those rows fail anyway; writes check the
+ * rows they touch). */
+static int check_rows_at_start(vmdb_engine *e)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    vmdb_buf sql = VMDB_BUF_INIT, jcs = VMDB_BUF_INIT, from = VMDB_BUF_INIT, bad = VMDB_BUF_INIT;
+    uint64_t rows = 0, nbad = 0;
+    bool full = e->cfg.verify_rows;
+    int rc = 0;
+    if (!h)
+        return VMDB_ENOMEM;
+    const vmdb_smt_view *v = vmdb_smt_current(e->tree); /* no writer runs yet */
+    for (size_t i = 0; rc == 0 && e->reg && i < e->reg->n; i++) {
+        const vmdb_model *m = &e->reg->models[i];
+        sql.len = from.len = 0;
+        rc = sb_ident(&from, m->table);
+        rc = rc ? rc : sb_cstr(&from);
+        rc = rc ? rc : sb_puts(&sql, "DECLARE vmdb_rows NO SCROLL CURSOR FOR ");
+        rc = rc ? rc : vmdb_engine_select_rows(&sql, m, (const char *)from.ptr);
+        rc = rc ? rc : sb_puts(&sql, full ? "" : " ORDER BY random() LIMIT 64");
+        rc = rc ? rc : sb_cstr(&sql);
+        if (rc || vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL) ||
+            vmdb_pg_cmd(e->wconn, "rows cursor", (const char *)sql.ptr, NULL)) {
+            rc = rc ? rc : VMDB_EIO;
+            break;
+        }
+        for (;;) {
+            PGresult *r = vmdb_pg_exec(e->wconn, "rows fetch", "FETCH 10000 FROM vmdb_rows", 0, NULL, NULL);
+            if (!r) {
+                rc = VMDB_EIO;
+                break;
+            }
+            int nt = PQntuples(r);
+            for (int k = 0; k < nt; k++) {
+                uint8_t key[32], value[32], tv[32];
+                const char *pk = PQgetvalue(r, k, 0);
+                rows++;
+                if (vmdb_engine_row_leaf(h, m, pk, PQgetvalue(r, k, 1), key, value, &jcs) != 0 ||
+                    vmdb_smt_get(e->tree, v, key, tv) != 0 || memcmp(tv, value, 32) != 0) {
+                    if (nbad++ < 20) {
+                        if (bad.len)
+                            vmdb_buf_putc(&bad, ',');
+                        sb_jstrz(&bad, pk);
+                    }
+                }
+            }
+            PQclear(r);
+            if (nt == 0)
+                break;
+        }
+        vmdb_pg_cmd(e->wconn, "end", "ROLLBACK", NULL);
+    }
+    if (rc == 0) {
+        uint64_t leaves = vmdb_smt_view_count(v);
+        if (nbad && sb_cstr(&bad) == 0)
+            vmdb_engine_violation(e, "rows", "rows at start-up differ from the tree", (const char *)bad.ptr);
+        if (full && rows != leaves)
+            vmdb_engine_violation(e, "rows", "the tables hold a different number of rows than the tree", "");
+        LOG_INFO("start-up: %llu rows %s, %llu differ from the tree", (unsigned long long)rows,
+                 full ? "checked (all)" : "spot-checked", (unsigned long long)nbad);
+    }
+    vmdb_buf_free(&sql);
+    vmdb_buf_free(&jcs);
+    vmdb_buf_free(&from);
+    vmdb_buf_free(&bad);
+    return rc;
+}
+
 /* Identity, trusted state file, anchor, then the start-up checks. */
 static int open_trust(vmdb_engine *e)
 {
@@ -566,6 +638,8 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     if ((rc = load_tree(e, true)))
         goto done;
     if ((rc = open_trust(e)))
+        goto done;
+    if ((rc = check_rows_at_start(e)))
         goto done;
     e->npool = e->cfg.read_pool;
     e->pool = calloc(e->npool, sizeof *e->pool);

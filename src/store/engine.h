@@ -31,6 +31,7 @@ typedef struct vmdb_engine_config {
     const char *identity_path;     /* default <data_dir>/identity.json */
     unsigned anchor_interval_s;    /* anchor a backlog at least this often (default 30) */
     vmdb_anchor_kind anchor;
+    bool verify_rows;               /* start-up: hash every row, not a sample */
     const char *solana_rpc_url;     /* VMDB_ANCHOR_SOLANA */
     const char *solana_fee_payer;   /* keypair file, or NULL: the identity pays */
     int solana_commitment;          /* vmdb_sol_commitment */
