@@ -30,13 +30,14 @@
 #include "vmdb/base58.h"
 #include "vmdb/json.h"
 
-#define SCAN_PAGE 100
-#define SCAN_MAX_PAGES 200 /* 20,000 signatures at most per scan */
+#define SCAN_PAGE 1000
+#define SCAN_MAX_PAGES 50 /* 50,000 signatures at most per scan */
 #define CONFIRM_WAIT_MS 60000
 
 typedef struct sol_anchor {
     vmdb_anchor base;
     vmdb_sol_rpc *rpc;
+    vmdb_sol_rpc *rpc_read; /* anchors are read at "confirmed" at least */
     uint8_t id_sk[64], id_pk[32];
     uint8_t payer_sk[64], payer_pk[32];
     bool separate_payer;
@@ -177,7 +178,7 @@ static bool read_anchor_tx(sol_anchor *s, const uint8_t sig[64], vmdb_sheader *o
 {
     vmdb_sol_tx_info t = {0};
     vmdb_slice memo;
-    bool ok = vmdb_sol_rpc_get_transaction(s->rpc, &t, sig) == 0 && t.has_meta && t.err_null &&
+    bool ok = vmdb_sol_rpc_get_transaction(s->rpc_read, &t, sig) == 0 && t.has_meta && t.err_null &&
               vmdb_sol_tx_info_verify(&t) == 0 &&
               vmdb_sol_msg_find_memo(&memo, &t.msg, s->id_pk) == 0 &&
               vmdb_sol_memo_parse(&out->h.seq, out->hash, out->h.smt_root, memo) == 0;
@@ -198,10 +199,10 @@ static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
         return VMDB_ENOMEM;
     for (int p = 0; p < SCAN_MAX_PAGES && !*found; p++) {
         size_t n = 0;
-        if (vmdb_sol_rpc_get_signatures_for_address(s->rpc, page, &n, s->id_pk, SCAN_PAGE,
+        if (vmdb_sol_rpc_get_signatures_for_address(s->rpc_read, page, &n, s->id_pk, SCAN_PAGE,
                                                     has_before ? before : NULL,
                                                     s->has_last ? s->last_sig : NULL) != 0) {
-            set_error(s, "getSignaturesForAddress");
+            snprintf(s->last_error, sizeof s->last_error, "getSignaturesForAddress: RPC unavailable");
             rc = VMDB_EIO;
             goto done;
         }
@@ -218,6 +219,16 @@ static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
             break;
         memcpy(before, page[n - 1].sig, 64);
         has_before = true;
+        if (p + 1 == SCAN_MAX_PAGES && !*found) {
+            /* More foreign transactions than one scan reads: the newest
+             * anchor may be buried under them. Unknown is not "none". */
+            snprintf(s->last_error, sizeof s->last_error,
+                     "more than %d transactions since the last known anchor; cannot find the newest",
+                     SCAN_PAGE * SCAN_MAX_PAGES);
+            LOG_ERROR("solana anchor: %s", s->last_error);
+            rc = VMDB_EIO;
+            goto done;
+        }
     }
     /* Nothing newer than the last recorded anchor: that one is the newest
      * (checked again on chain; if it is gone, the chain says so). */
@@ -228,15 +239,14 @@ static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
             *out = cand;
             *found = true;
         } else {
-            const vmdb_sol_rpc_status *st = vmdb_sol_rpc_last(s->rpc);
-            if (st && st->kind != VMDB_SOL_RPC_OK && st->kind != VMDB_SOL_RPC_ERROR) {
-                set_error(s, "getTransaction");
-                rc = VMDB_EIO;
-            } else {
-                LOG_ERROR("solana anchor: the recorded anchor %llu is not on chain",
-                          (unsigned long long)s->last_seq);
-                rc = VMDB_EVERIFY;
-            }
+            /* Not visible (yet) at this commitment, or the RPC is failing:
+             * the newest anchor is unknown for now, which stops writes
+             * until a retry reads it; it is not evidence of tampering. */
+            snprintf(s->last_error, sizeof s->last_error,
+                     "the recorded anchor %llu is not visible on chain (yet)",
+                     (unsigned long long)s->last_seq);
+            LOG_WARN("solana anchor: %s", s->last_error);
+            rc = VMDB_EIO;
         }
     }
 done:
@@ -294,6 +304,7 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
         return rc;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned rejected = 0;
     for (unsigned round = 0;; round++) {
         if (round % 4 == 0) {
             uint8_t sig[64];
@@ -304,8 +315,13 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
                     set_error(s, "sendTransaction");
                     return VMDB_EIO; /* the RPC is down: the caller backs off */
                 }
-                /* A rejection (already processed, blockhash not found, ...):
-                 * the status and the block height decide below. */
+                /* A rejection (already processed, blockhash not found,
+                 * insufficient funds, ...): shown at once; the status and
+                 * the block height decide below. */
+                set_error(s, "sendTransaction rejected");
+                rejected++;
+            } else {
+                rejected = 0;
             }
         }
         vmdb_sol_sig_status stt;
@@ -338,6 +354,8 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
             }
             return 0;
         }
+        if (stt.state == VMDB_SOL_TX_NOT_FOUND && rejected >= 2)
+            return VMDB_EIO; /* rejected twice and nowhere to be seen: back off, keep the bytes */
         if (stt.state == VMDB_SOL_TX_NOT_FOUND) {
             uint64_t height = 0;
             if (vmdb_sol_rpc_get_block_height(s->rpc, &height) != 0) {
@@ -383,6 +401,8 @@ static void sol_close(vmdb_anchor *a)
     sol_anchor *s = (sol_anchor *)a;
     if (!s)
         return;
+    if (s->rpc_read != s->rpc)
+        vmdb_sol_rpc_free(s->rpc_read);
     vmdb_sol_rpc_free(s->rpc);
     memset(s->id_sk, 0, sizeof s->id_sk);
     memset(s->payer_sk, 0, sizeof s->payer_sk);
@@ -422,6 +442,16 @@ int vmdb_anchor_solana_open(vmdb_anchor **out, const vmdb_anchor_solana_cfg *cfg
     if ((rc = vmdb_sol_rpc_new(&s->rpc, cfg->rpc_url, &o)) != 0) {
         LOG_ERROR("SOLANA_RPC_URL is not a usable http(s) URL");
         goto done;
+    }
+    /* Reading back: an anchor that is confirmed counts, also when sending
+     * waits for "finalized" (else a quick restart would not see the newest
+     * anchor yet). */
+    s->rpc_read = s->rpc;
+    if (o.commitment == VMDB_SOL_FINALIZED) {
+        vmdb_sol_rpc_opts ro = o;
+        ro.commitment = VMDB_SOL_CONFIRMED;
+        if ((rc = vmdb_sol_rpc_new(&s->rpc_read, cfg->rpc_url, &ro)) != 0)
+            goto done;
     }
     load_state(s);
 done:

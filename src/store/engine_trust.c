@@ -465,7 +465,11 @@ int vmdb_trust_recover(vmdb_engine *e)
          * written until it is, or a rollback could pass unnoticed. The
          * anchor thread retries. */
         e->anchor_unchecked = true;
-        block_writes(e, ANCHOR_WAIT);
+        /* Not a violation: nothing is known to be wrong yet. */
+        LOG_WARN("trust: writes wait until the newest anchor can be read");
+        pthread_mutex_lock(&e->mu);
+        snprintf(e->writes_blocked, sizeof e->writes_blocked, "%s", ANCHOR_WAIT);
+        pthread_mutex_unlock(&e->mu);
     }
     if (arc == 0 && has_a)
         check_anchor(e, e->wconn, &a);
@@ -516,7 +520,10 @@ static void *anchor_main(void *arg)
             pthread_cond_timedwait(&e->anchor_cv, &e->mu, &until);
             continue;
         }
-        bool backlog = e->has_last && (!e->has_anchored || e->last.h.seq > e->anchored.h.seq);
+        /* A state the start-up checks refused is never anchored: anchoring it
+         * would bless a rollback or a tampered database on the next start. */
+        bool backlog = e->has_last && !e->writes_blocked[0] &&
+                       (!e->has_anchored || e->last.h.seq > e->anchored.h.seq);
         bool due = backlog && t >= next_try &&
                    (e->anchor_now || e->anchor_stop ||
                     t - last_try >= (uint64_t)e->cfg.anchor_interval_s * 1000u);
