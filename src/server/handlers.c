@@ -102,13 +102,25 @@ static int resolve(vmdb_engine *e, const char *name, vmdb_registry **reg, const 
     }
     low[len] = 0;
     if (!vmdb_ident_valid(low, len) || vmdb_engine_resolve(e, low, reg, m) != 0) {
-        vmdb_buf q = VMDB_BUF_INIT;
-        sb_jstr(&q, low, len); /* quoted safely for the message */
         vmdb_answer_fail(ans, 400, "MODEL_NOT_REGISTERED", "Model '%.100s' is not registered", low);
-        vmdb_buf_free(&q);
         return -1;
     }
     return 0;
+}
+
+/* The path's model, then the body, in the seed's order (an unknown model
+ * is a 400 even when the body is bad). false when `ans` holds the failure;
+ * the caller frees *reg and *doc either way (both accept NULL). */
+static bool model_and_body(vmdb_engine *e, const vmdb_req *r, const char *hint, vmdb_registry **reg,
+                           const vmdb_model **m, vmdb_json_doc **doc, vmdb_answer *ans)
+{
+    const char *detail;
+    if (resolve(e, r->model, reg, m, ans))
+        return false;
+    body_status st = parse_body(r, doc, &detail);
+    if (st != BODY_OK)
+        body_fail(ans, st, detail, hint);
+    return st == BODY_OK;
 }
 
 /* expected_root: optional whitespace, optional 0x, 64 hex digits. */
@@ -201,14 +213,8 @@ static void records_route(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans, v
     vmdb_registry *reg = NULL;
     const vmdb_model *m = NULL;
     vmdb_json_doc *doc = NULL;
-    const char *detail;
-    if (resolve(e, r->model, &reg, &m, ans))
-        return;
-    body_status st = parse_body(r, &doc, &detail);
-    if (st != BODY_OK) {
-        body_fail(ans, st, detail, hint);
+    if (!model_and_body(e, r, hint, &reg, &m, &doc, ans))
         goto done;
-    }
     const vmdb_json *root = vmdb_json_doc_root(doc);
     const vmdb_json *recs = vmdb_json_get(root, "records");
     const vmdb_json *exp = vmdb_json_get(root, "expected_root");
@@ -285,13 +291,7 @@ void vmdb_h_read_batch(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
     vmdb_registry *reg = NULL;
     const vmdb_model *m = NULL;
     vmdb_json_doc *doc = NULL;
-    const char *detail;
-    if (resolve(e, r->model, &reg, &m, ans))
-        return;
-    body_status st = parse_body(r, &doc, &detail);
-    if (st != BODY_OK) {
-        body_fail(ans, st, detail, hint);
-    } else {
+    if (model_and_body(e, r, hint, &reg, &m, &doc, ans)) {
         const vmdb_json *ids = vmdb_json_get(vmdb_json_doc_root(doc), "ids");
         if (!ids_ok(ids))
             shape_fail(ans, hint, "ids: expected an array of strings");
@@ -311,14 +311,8 @@ void vmdb_h_delete(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
     vmdb_arena ar = VMDB_ARENA_INIT;
     vmdb_buf errors = VMDB_BUF_INIT;
     size_t nerr = 0;
-    const char *detail;
-    if (resolve(e, r->model, &reg, &m, ans))
-        return;
-    body_status st = parse_body(r, &doc, &detail);
-    if (st != BODY_OK) {
-        body_fail(ans, st, detail, hint);
+    if (!model_and_body(e, r, hint, &reg, &m, &doc, ans))
         goto done;
-    }
     const vmdb_json *root = vmdb_json_doc_root(doc);
     const vmdb_json *ids = vmdb_json_get(root, "ids");
     const vmdb_json *exp = vmdb_json_get(root, "expected_root");
@@ -384,14 +378,8 @@ void vmdb_h_read_latest(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
     vmdb_arena ar = VMDB_ARENA_INIT;
     vmdb_buf errors = VMDB_BUF_INIT;
     size_t nerr = 0;
-    const char *detail;
-    if (resolve(e, r->model, &reg, &m, ans))
-        return;
-    body_status st = parse_body(r, &doc, &detail);
-    if (st != BODY_OK) {
-        body_fail(ans, st, detail, hint);
+    if (!model_and_body(e, r, hint, &reg, &m, &doc, ans))
         goto done;
-    }
     const vmdb_json *root = vmdb_json_doc_root(doc);
     const vmdb_json *lim = vmdb_json_get(root, "limit");
     const vmdb_json *where = vmdb_json_get(root, "where");

@@ -127,6 +127,8 @@ static int run_verified(vmdb_engine *e, const vmdb_model *m, const char *sql, in
                               VMDB_SLICE(keys[k], strlen(keys[k])));
             if (rc == 0 && vmdb_smt_get(e->tree, v, key, tv) == 0)
                 rc = add_str(&o->bad, &o->nbad, keys[k]); /* the tree has it, the table not */
+            else if (rc == 0)
+                rc = add_str(&o->missing, &o->nmissing, keys[k]); /* absent from both */
         }
         vmdb_engine_unhold(e, v);
         PQclear(res);
@@ -200,24 +202,6 @@ void vmdb_engine_read_batch(vmdb_engine *e, const vmdb_model *m, const char *con
     const char *p[1] = {(const char *)arr.ptr};
     if (run_verified(e, m, (const char *)sql.ptr, 1, p, keys, nkeys, &o, ans) != 0)
         goto done;
-    /* Requested keys the table (and the tree) lack are reported as missing. */
-    for (size_t i = 0; i < nkeys; i++) {
-        bool found = false;
-        const char *s = (const char *)o.ids.ptr;
-        /* ids holds JSON strings; a linear check is fine for <= 1000 ids. */
-        vmdb_buf q = VMDB_BUF_INIT;
-        if (sb_jstrz(&q, keys[i]) == 0 && s) {
-            for (size_t at = 0; at + q.len <= o.ids.len && !found; at++)
-                found = memcmp(s + at, q.ptr, q.len) == 0 &&
-                        (at == 0 || s[at - 1] == ',') &&
-                        (at + q.len == o.ids.len || s[at + q.len] == ',');
-        }
-        vmdb_buf_free(&q);
-        if (!found && add_str(&o.missing, &o.nmissing, keys[i]) != 0) {
-            vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
-            goto done;
-        }
-    }
     if (o.nids == 0) {
         vmdb_answer_fail(ans, 404, "NOT_FOUND", "No records found for the given IDs.");
         goto done;

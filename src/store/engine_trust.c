@@ -187,6 +187,37 @@ bool vmdb_trust_wait_anchored(vmdb_engine *e, uint64_t seq)
     return ok;
 }
 
+/* Decodes the (header, sig) columns `col`, `col + 1` of row `row` of a
+ * vmdb_headers result (bytea in text form) and hashes the header. false
+ * when the row is malformed. */
+static bool sheader_from_row(vmdb_hasher *h, const PGresult *r, int row, int col, vmdb_sheader *out)
+{
+    size_t hl = 0, sl = 0;
+    unsigned char *hb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &hl);
+    unsigned char *sb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col + 1), &sl);
+    bool ok = hb && sb && sl == 64 && vmdb_header_decode(&out->h, VMDB_SLICE(hb, hl)) == 0;
+    if (ok) {
+        memcpy(out->sig, sb, 64);
+        vmdb_header_hash(h, out->hash, &out->h);
+    }
+    PQfreemem(hb);
+    PQfreemem(sb);
+    return ok;
+}
+
+/* Whether `hash` is header `seq` of this process's verified history. */
+static bool in_history(vmdb_engine *e, vmdb_hasher *h, uint64_t seq, const uint8_t hash[32])
+{
+    uint8_t leaf[32], want[32];
+    static const uint8_t z = 0;
+    vmdb_slice parts[2] = {{&z, 1}, {hash, 32}};
+    vmdb_hash_parts(h, want, parts, 2);
+    pthread_mutex_lock(&e->mu);
+    bool in = vmdb_hist_leaf(e->hist, seq, leaf) == 0 && memcmp(leaf, want, 32) == 0;
+    pthread_mutex_unlock(&e->mu);
+    return in;
+}
+
 /* ---- loading and checking the chain -------------------------------------- */
 
 /* Walks vmdb_headers: seq 0.. without gaps, each linked to the previous,
@@ -220,18 +251,13 @@ static int load_headers(vmdb_engine *e, bool own_txn, uint64_t *count, char *why
         }
         int nt = PQntuples(r);
         for (int i = 0; i < nt && !why[0]; i++) {
-            size_t hl = 0, sl = 0;
-            unsigned char *hb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 1), &hl);
-            unsigned char *sb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &sl);
             uint64_t seq = strtoull(PQgetvalue(r, i, 0), NULL, 10);
-            if (!hb || !sb || sl != 64 || vmdb_header_decode(&cur.h, VMDB_SLICE(hb, hl)) != 0)
+            if (!sheader_from_row(h, r, i, 1, &cur))
                 snprintf(why, whylen, "header %llu is malformed", (unsigned long long)seq);
             else if (seq != n || cur.h.seq != n)
                 snprintf(why, whylen, "header %llu is missing", (unsigned long long)n);
             if (!why[0]) {
                 uint8_t hr[32];
-                memcpy(cur.sig, sb, 64);
-                vmdb_header_hash(h, cur.hash, &cur.h);
                 if (n > 0 && memcmp(cur.h.prev, prev.hash, 32) != 0)
                     snprintf(why, whylen, "header %llu does not link to header %llu",
                              (unsigned long long)n, (unsigned long long)(n - 1));
@@ -240,8 +266,6 @@ static int load_headers(vmdb_engine *e, bool own_txn, uint64_t *count, char *why
                 else if (vmdb_hist_append(hist, h, cur.hash) != 0)
                     rc = VMDB_ENOMEM;
             }
-            PQfreemem(hb);
-            PQfreemem(sb);
             prev = cur;
             n++;
         }
@@ -320,20 +344,10 @@ static void fill_header(vmdb_engine *e, PGconn *c, vmdb_sheader *a)
     const char *p[1] = {s};
     PGresult *r = vmdb_pg_exec(c, "read anchored header", "SELECT header, sig FROM vmdb_headers WHERE seq = $1::int8",
                                1, p, NULL);
-    if (r && PQntuples(r) == 1 && h) {
-        size_t hl = 0, sl = 0;
-        unsigned char *hb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &hl);
-        unsigned char *sb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &sl);
-        vmdb_sheader full = {0};
-        if (hb && sb && sl == 64 && vmdb_header_decode(&full.h, VMDB_SLICE(hb, hl)) == 0) {
-            vmdb_header_hash(h, full.hash, &full.h);
-            memcpy(full.sig, sb, 64);
-            if (memcmp(full.hash, a->hash, 32) == 0)
-                *a = full;
-        }
-        PQfreemem(hb);
-        PQfreemem(sb);
-    }
+    vmdb_sheader full = {0};
+    if (r && PQntuples(r) == 1 && h && sheader_from_row(h, r, 0, 0, &full) &&
+        memcmp(full.hash, a->hash, 32) == 0)
+        *a = full;
     PQclear(r);
 }
 
@@ -343,12 +357,8 @@ static void check_anchor(vmdb_engine *e, PGconn *c, vmdb_sheader *a)
 {
     vmdb_hasher *h = vmdb_engine_hasher(e);
     char why[300];
-    uint8_t leaf[32], want[32];
-    static const uint8_t z = 0;
-    vmdb_slice parts[2] = {{&z, 1}, {a->hash, 32}};
     if (!h)
         return;
-    vmdb_hash_parts(h, want, parts, 2);
     if (a->h.seq > e->trusted_seq) {
         snprintf(why, sizeof why,
                  "rollback: the trusted state (seq %llu) is behind the newest anchor (seq %llu)",
@@ -359,10 +369,7 @@ static void check_anchor(vmdb_engine *e, PGconn *c, vmdb_sheader *a)
         pthread_mutex_unlock(&e->mu);
         return;
     }
-    pthread_mutex_lock(&e->mu);
-    bool in = vmdb_hist_leaf(e->hist, a->h.seq, leaf) == 0 && memcmp(leaf, want, 32) == 0;
-    pthread_mutex_unlock(&e->mu);
-    if (!in) {
+    if (!in_history(e, h, a->h.seq, a->hash)) {
         snprintf(why, sizeof why, "the anchored header %llu is not in the database's history",
                  (unsigned long long)a->h.seq);
         block_writes(e, why);
@@ -652,38 +659,23 @@ void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans)
         return;
     }
     vmdb_sheader sh = {0};
-    size_t hl = 0, sl = 0;
-    unsigned char *hb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &hl);
-    unsigned char *sb = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &sl);
-    bool good = h && hb && sb && sl == 64 && vmdb_header_decode(&sh.h, VMDB_SLICE(hb, hl)) == 0;
+    bool good = h && sheader_from_row(h, r, 0, 0, &sh) && sh.h.seq == seq;
     if (good) {
-        memcpy(sh.sig, sb, 64);
-        vmdb_header_hash(h, sh.hash, &sh.h);
-        /* The database is not trusted: the header must be the one in this
-         * process's verified history. */
-        uint8_t leaf[32], want[32];
-        static const uint8_t z = 0;
-        vmdb_slice parts[2] = {{&z, 1}, {sh.hash, 32}};
-        vmdb_hash_parts(h, want, parts, 2);
         pthread_mutex_lock(&e->mu);
         bool visible = seq < vmdb_hist_size(e->hist);
-        good = sh.h.seq == seq && (!visible || (vmdb_hist_leaf(e->hist, seq, leaf) == 0 &&
-                                                memcmp(leaf, want, 32) == 0));
         pthread_mutex_unlock(&e->mu);
         if (!visible) {
             /* Committed an instant ago and not yet published here. */
-            PQfreemem(hb);
-            PQfreemem(sb);
             PQclear(r);
             vmdb_answer_fail(ans, 404, "NOT_FOUND", "no header with seq %llu", (unsigned long long)seq);
             return;
         }
-        good = good && vmdb_header_verify_sig(sh.sig, sh.hash, e->id.pk) == 0;
+        /* The database is not trusted: the header must be the one in this
+         * process's verified history, with a good signature. */
+        good = in_history(e, h, seq, sh.hash) && vmdb_header_verify_sig(sh.sig, sh.hash, e->id.pk) == 0;
     }
     vmdb_buf kind = VMDB_BUF_INIT;
     sb_jstrz(&kind, PQgetvalue(r, 0, 2));
-    PQfreemem(hb);
-    PQfreemem(sb);
     PQclear(r);
     if (!good) {
         vmdb_engine_violation(e, "vmdb_headers", "a stored header differs from the history", "");
