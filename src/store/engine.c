@@ -549,9 +549,10 @@ static int open_trust(vmdb_engine *e)
     const char *dir = e->cfg.data_dir ? e->cfg.data_dir : ".vmdb";
     char *idp = e->cfg.identity_path ? strdup(e->cfg.identity_path) : path_join(dir, "identity.json");
     char *anchor_path = path_join(dir, "anchors.bin");
+    char *journal_path = path_join(dir, "trusted_state.journal");
     int rc = 0;
     e->tstate_path = path_join(dir, "trusted_state.json");
-    if (!idp || !anchor_path || !e->tstate_path || vmdb_hist_new(&e->hist) != 0) {
+    if (!idp || !anchor_path || !journal_path || !e->tstate_path || vmdb_hist_new(&e->hist) != 0) {
         rc = VMDB_ENOMEM;
         goto done;
     }
@@ -560,6 +561,8 @@ static int open_trust(vmdb_engine *e)
     if ((rc = vmdb_identity_load(&e->id, idp, e->cfg.identity_path == NULL)))
         goto done;
     LOG_INFO("identity %s (public key %s)", e->id.address, e->id.pk_hex);
+    if ((rc = vmdb_tjournal_open(&e->tjournal, journal_path)))
+        goto done;
     if (e->cfg.anchor == VMDB_ANCHOR_SOLANA) {
         char *state = path_join(dir, "solana_anchor.json");
         vmdb_anchor_solana_cfg sc = {e->cfg.solana_rpc_url, e->id.sk, e->cfg.solana_fee_payer, state,
@@ -576,6 +579,7 @@ static int open_trust(vmdb_engine *e)
 done:
     free(idp);
     free(anchor_path);
+    free(journal_path);
     return rc;
 }
 
@@ -695,6 +699,7 @@ void vmdb_engine_close(vmdb_engine *e)
     vmdb_hist_free(e->hist);
     vmdb_identity_clear(&e->id);
     free(e->tstate_path);
+    vmdb_tjournal_free(e->tjournal);
     for (unsigned i = 0; e->pool && i < e->npool; i++) {
         PQfinish(e->pool[i]);
         if (e->pool_cache)

@@ -185,6 +185,11 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
     }
     vmdb_engine_publish(e, seq + 1);
     vmdb_trust_committed(e, &sh);
+    /* Admin transitions also refresh the file itself: after a repair that
+     * re-blessed a missing file, the file must exist again. A failure here
+     * loses nothing (the journal holds the same state) and is logged. */
+    if (vmdb_trust_checkpoint(e) != 0)
+        LOG_WARN("trust: trusted_state.json not refreshed after %s", kind);
     /* A forced transition is anchored at once, as the seed's forced set. */
     vmdb_trust_anchor_soon(e);
     *seq_out = seq + 1;

@@ -74,6 +74,7 @@ struct vmdb_engine {
     /* Trust: identity, the header chain, the trusted state file, the anchor. */
     vmdb_identity id;
     char *tstate_path;
+    vmdb_tjournal *tjournal; /* the per-write intents (writer thread after start) */
     vmdb_hist *hist;         /* header hashes 0..last.seq; writer thread after start */
     vmdb_sheader last;       /* newest committed header (mu) */
     bool has_last;
@@ -171,6 +172,10 @@ int vmdb_trust_reload_headers(vmdb_engine *e);
 int vmdb_trust_start(vmdb_engine *e);
 /* Anchors the newest header if it is not yet, then stops the thread. */
 void vmdb_trust_stop(vmdb_engine *e);
+/* Rewrites trusted_state.json with the newest committed header and no
+ * intent (the journal holds the per-write intents). Writer thread or after
+ * it stopped. 0 or VMDB_EIO/VMDB_ENOMEM/VMDB_ECRYPTO. */
+int vmdb_trust_checkpoint(vmdb_engine *e);
 /* Waits (bounded) until `seq` is anchored; true when it is. */
 bool vmdb_trust_wait_anchored(vmdb_engine *e, uint64_t seq);
 /* Asks the anchor thread to anchor now. */

@@ -3,9 +3,10 @@
  *
  * Every committed transition gets a header (PROTOCOL.md §6) signed by the
  * identity key and stored in vmdb_headers in the same transaction as the
- * rows. Before COMMIT the new header is written to the trusted state file as
- * the intent (fsync), so after a crash at any instant the database's newest
- * header is either the file's committed header or its intent. At start the
+ * rows. Before COMMIT the new header is written as the intent to the trusted
+ * state journal (one data flush), so after a crash at any instant the
+ * database's newest header is either the trusted state's committed header
+ * or its intent. At start the
  * chain is walked (links, history roots, the newest signature), compared
  * with the tree, the file and the newest anchor; any disagreement stops
  * writes with the reason until an admin repairs it. An anchor thread copies
@@ -135,7 +136,7 @@ int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], con
     /* The intent: from here a crash leaves the database at the committed
      * header or at this one, and recovery accepts either. */
     ts.has_intent = true;
-    if ((rc = vmdb_tstate_write(e->tstate_path, &ts, h, &e->id)) != 0)
+    if ((rc = vmdb_tjournal_write(e->tjournal, &ts, h, &e->id)) != 0)
         return rc;
 #ifdef VMDB_TEST_HOOKS
     if (e->fault_after_intent && (unsigned)(rand() % 1000) < e->fault_after_intent) {
@@ -445,6 +446,16 @@ int vmdb_trust_recover(vmdb_engine *e)
         block_writes(e, tswhy);
         return 0;
     }
+    {
+        /* The journal can only move the state forward: its slots are
+         * states this key signed after the file was written. */
+        vmdb_tstate jts;
+        bool jfound = false;
+        if ((rc = vmdb_tjournal_newest(e->tjournal, &jts, &jfound, h, e->id.pk)) != 0)
+            return rc;
+        if (jfound && vmdb_tstate_rank(&jts) > vmdb_tstate_rank(&ts))
+            ts = jts;
+    }
     uint64_t trusted = ts.committed.h.seq;
     if (memcmp(newest->hash, ts.committed.hash, 32) == 0) {
         /* normal */
@@ -597,12 +608,22 @@ void vmdb_trust_stop(vmdb_engine *e)
     pthread_join(e->anchor_thread, NULL);
     e->anchor_started = false;
     /* A clean stop leaves no intent behind. */
+    if (e->writes_blocked[0] == 0)
+        vmdb_trust_checkpoint(e);
+}
+
+int vmdb_trust_checkpoint(vmdb_engine *e)
+{
     vmdb_hasher *h = vmdb_engine_hasher(e);
-    bool blocked = e->writes_blocked[0] != 0;
-    if (e->has_last && h && !blocked) {
-        vmdb_tstate ts = {.committed = e->last};
-        vmdb_tstate_write(e->tstate_path, &ts, h, &e->id);
-    }
+    vmdb_tstate ts = {0};
+    bool has_last;
+    pthread_mutex_lock(&e->mu);
+    has_last = e->has_last;
+    ts.committed = e->last;
+    pthread_mutex_unlock(&e->mu);
+    if (!has_last)
+        return 0;
+    return h ? vmdb_tstate_write(e->tstate_path, &ts, h, &e->id) : VMDB_ENOMEM;
 }
 
 /* ---- API ------------------------------------------------------------------ */

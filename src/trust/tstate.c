@@ -1,5 +1,5 @@
 /*
- * trusted_state.json. The file signature covers a fixed binary digest of
+ * trusted_state.json and its journal. The file signature covers a fixed binary digest of
  * the content, not the JSON text, so formatting cannot matter:
  * H("vmdb/v1/trusted-state" 0x00 || committed header || committed sig ||
  *   has_intent || [intent header || intent sig]).
@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -67,21 +69,28 @@ static int put_sh(vmdb_buf *b, const char *name, const vmdb_sheader *sh)
                      (unsigned long long)sh->h.seq, hex, shex);
 }
 
-int vmdb_tstate_write(const char *path, const vmdb_tstate *ts, vmdb_hasher *h,
-                      const vmdb_identity *id)
+static int tstate_format(vmdb_buf *b, const vmdb_tstate *ts, vmdb_hasher *h,
+                         const vmdb_identity *id)
 {
     uint8_t d[32], fsig[64];
     char fhex[129];
-    vmdb_buf b = VMDB_BUF_INIT;
     digest(h, d, ts);
     if (vmdb_header_sign(fsig, d, id->sk) != 0)
         return VMDB_ECRYPTO;
     vmdb_hex_encode(fhex, fsig, 64);
-    int rc = sb_printf(&b, "{\n  \"version\": 1,\n  \"public_key\": \"%s\",\n", id->pk_hex);
-    rc = rc ? rc : put_sh(&b, "committed", &ts->committed);
-    rc = rc ? rc : sb_puts(&b, ",\n");
-    rc = rc ? rc : (ts->has_intent ? put_sh(&b, "intent", &ts->intent) : sb_puts(&b, "  \"intent\": null"));
-    rc = rc ? rc : sb_printf(&b, ",\n  \"file_sig\": \"%s\"\n}\n", fhex);
+    int rc = sb_printf(b, "{\n  \"version\": 1,\n  \"public_key\": \"%s\",\n", id->pk_hex);
+    rc = rc ? rc : put_sh(b, "committed", &ts->committed);
+    rc = rc ? rc : sb_puts(b, ",\n");
+    rc = rc ? rc : (ts->has_intent ? put_sh(b, "intent", &ts->intent) : sb_puts(b, "  \"intent\": null"));
+    rc = rc ? rc : sb_printf(b, ",\n  \"file_sig\": \"%s\"\n}\n", fhex);
+    return rc;
+}
+
+int vmdb_tstate_write(const char *path, const vmdb_tstate *ts, vmdb_hasher *h,
+                      const vmdb_identity *id)
+{
+    vmdb_buf b = VMDB_BUF_INIT;
+    int rc = tstate_format(&b, ts, h, id);
     rc = rc ? rc : vmdb_file_write_atomic(path, b.ptr, b.len, 0600);
     vmdb_buf_free(&b);
     return rc;
@@ -104,22 +113,14 @@ static bool get_sh(const vmdb_json *o, vmdb_sheader *sh, vmdb_hasher *h)
     return true;
 }
 
-int vmdb_tstate_read(const char *path, vmdb_tstate *out, vmdb_hasher *h, const uint8_t pk[32],
-                     char *why, size_t whylen)
+static int tstate_parse(const uint8_t *raw, size_t n, vmdb_tstate *out, vmdb_hasher *h,
+                        const uint8_t pk[32], char *why, size_t whylen)
 {
-    uint8_t raw[16384];
     vmdb_json_doc *doc = NULL;
     int rc = VMDB_EVERIFY;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, whylen, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? VMDB_ENOTFOUND : VMDB_EIO;
-    }
-    ssize_t n = read(fd, raw, sizeof raw);
-    close(fd);
     vmdb_tstate ts = {0};
     uint8_t fpk[32], fsig[64], d[32];
-    if (n <= 0 || (size_t)n == sizeof raw || vmdb_json_parse(&doc, VMDB_SLICE(raw, (size_t)n), NULL)) {
+    if (n == 0 || vmdb_json_parse(&doc, VMDB_SLICE(raw, n), NULL)) {
         snprintf(why, whylen, "trusted state file is not valid JSON");
         goto done;
     }
@@ -148,4 +149,152 @@ int vmdb_tstate_read(const char *path, vmdb_tstate *out, vmdb_hasher *h, const u
 done:
     vmdb_json_doc_free(doc);
     return rc;
+}
+
+int vmdb_tstate_read(const char *path, vmdb_tstate *out, vmdb_hasher *h, const uint8_t pk[32],
+                     char *why, size_t whylen)
+{
+    uint8_t raw[16384];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? VMDB_ENOTFOUND : VMDB_EIO;
+    }
+    ssize_t n = read(fd, raw, sizeof raw);
+    close(fd);
+    if (n < 0 || (size_t)n == sizeof raw) {
+        snprintf(why, whylen, "trusted state file is not valid JSON");
+        return VMDB_EVERIFY;
+    }
+    return tstate_parse(raw, (size_t)n, out, h, pk, why, whylen);
+}
+
+uint64_t vmdb_tstate_rank(const vmdb_tstate *ts)
+{
+    return ts->has_intent ? ts->intent.h.seq : ts->committed.h.seq;
+}
+
+/* ---- the journal ---------------------------------------------------------- */
+
+#define TJ_SLOT 4096u
+
+struct vmdb_tjournal {
+    int fd;
+    char *path;
+};
+
+static int full_pwrite(int fd, const uint8_t *p, size_t len, off_t off)
+{
+    while (len) {
+        ssize_t k = pwrite(fd, p, len, off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return VMDB_EIO;
+        p += k;
+        len -= (size_t)k;
+        off += k;
+    }
+    return 0;
+}
+
+int vmdb_tjournal_open(vmdb_tjournal **out, const char *path)
+{
+    int rc = VMDB_EIO;
+    vmdb_tjournal *j = calloc(1, sizeof *j);
+    struct stat st;
+    *out = NULL;
+    if (!j || !(j->path = strdup(path))) {
+        rc = VMDB_ENOMEM;
+        goto done;
+    }
+    j->fd = open(path, O_RDWR | O_CLOEXEC);
+    if (j->fd >= 0 && fstat(j->fd, &st) == 0 && st.st_size == 2 * TJ_SLOT) {
+        *out = j;
+        j = NULL;
+        rc = 0;
+        goto done;
+    }
+    /* Absent or the wrong size: start with two empty slots. The blocks are
+     * written (not a sparse ftruncate) so later overwrites allocate nothing
+     * and fdatasync has no metadata to commit. */
+    if (j->fd >= 0)
+        close(j->fd);
+    j->fd = -1;
+    uint8_t zero[2 * TJ_SLOT] = {0};
+    if (vmdb_file_write_atomic(path, zero, sizeof zero, 0600) != 0)
+        goto done;
+    if ((j->fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+        goto done;
+    *out = j;
+    j = NULL;
+    rc = 0;
+done:
+    if (rc == VMDB_EIO)
+        LOG_ERROR("trusted state journal %s: %s", path, strerror(errno));
+    vmdb_tjournal_free(j);
+    return rc;
+}
+
+int vmdb_tjournal_write(vmdb_tjournal *j, const vmdb_tstate *ts, vmdb_hasher *h,
+                        const vmdb_identity *id)
+{
+    vmdb_buf b = VMDB_BUF_INIT;
+    int rc = tstate_format(&b, ts, h, id);
+    if (rc == 0 && b.len >= TJ_SLOT)
+        rc = VMDB_EIO;
+    /* The NUL padding is part of the write, so a shorter record never
+     * leaves the tail of a longer one behind. */
+    rc = rc ? rc : vmdb_buf_reserve(&b, TJ_SLOT - b.len);
+    if (rc == 0) {
+        memset(b.ptr + b.len, 0, TJ_SLOT - b.len);
+        off_t off = (off_t)(vmdb_tstate_rank(ts) & 1u) * TJ_SLOT;
+        rc = full_pwrite(j->fd, b.ptr, TJ_SLOT, off);
+        if (rc == 0 && fdatasync(j->fd) != 0)
+            rc = VMDB_EIO;
+        if (rc)
+            LOG_ERROR("cannot write %s durably: %s", j->path, strerror(errno));
+    }
+    vmdb_buf_free(&b);
+    return rc;
+}
+
+int vmdb_tjournal_newest(vmdb_tjournal *j, vmdb_tstate *out, bool *found, vmdb_hasher *h,
+                         const uint8_t pk[32])
+{
+    uint8_t raw[2 * TJ_SLOT];
+    char why[200];
+    *found = false;
+    ssize_t n = pread(j->fd, raw, sizeof raw, 0);
+    if (n != (ssize_t)sizeof raw)
+        return VMDB_EIO;
+    for (unsigned s = 0; s < 2; s++) {
+        const uint8_t *p = raw + s * TJ_SLOT;
+        const uint8_t *nul = memchr(p, 0, TJ_SLOT);
+        size_t len = nul ? (size_t)(nul - p) : TJ_SLOT;
+        vmdb_tstate ts;
+        if (len == 0)
+            continue;
+        if (tstate_parse(p, len, &ts, h, pk, why, sizeof why) != 0) {
+            /* A torn slot after a crash looks like this; the other slot
+             * holds the state before it. */
+            LOG_WARN("trusted state journal slot %u ignored: %s", s, why);
+            continue;
+        }
+        if (!*found || vmdb_tstate_rank(&ts) > vmdb_tstate_rank(out)) {
+            *out = ts;
+            *found = true;
+        }
+    }
+    return 0;
+}
+
+void vmdb_tjournal_free(vmdb_tjournal *j)
+{
+    if (!j)
+        return;
+    if (j->fd >= 0)
+        close(j->fd);
+    free(j->path);
+    free(j);
 }

@@ -6,6 +6,19 @@
  * catches that), but cannot forge one. Written with temp file + fsync +
  * rename + directory fsync, so a crash leaves the old or the new file, never
  * a torn one.
+ *
+ * The per-write intents go to the journal beside it (trusted_state.journal):
+ * two 4096-byte slots, each one complete signed trusted state in the same
+ * JSON form, NUL-padded, overwritten in place by intent seq parity with
+ * pwrite + fdatasync. A rename of a fresh file costs two file system journal
+ * commits (about 1 ms here, the largest part of a group commit); an
+ * overwrite of an allocated block costs one data flush (about 0.1 ms). A
+ * crash can tear only the slot being written, whose file signature then
+ * fails, and the other slot still holds the state before it. The trusted
+ * state is the newest valid one of the file and the two slots; the file
+ * itself must be present and valid, so deleting or breaking it is still
+ * refused, and the slots can only ever move the state forward along
+ * headers this key signed.
  */
 #ifndef VMDB_TRUST_TSTATE_H
 #define VMDB_TRUST_TSTATE_H
@@ -40,5 +53,26 @@ int vmdb_tstate_write(const char *path, const vmdb_tstate *ts, vmdb_hasher *h,
  * when malformed, signed by another key or tampered; VMDB_EIO. */
 int vmdb_tstate_read(const char *path, vmdb_tstate *out, vmdb_hasher *h, const uint8_t pk[32],
                      char *why, size_t whylen);
+
+/* The order of two trusted states: the intent's seq if there is one, else
+ * the committed seq. */
+uint64_t vmdb_tstate_rank(const vmdb_tstate *ts);
+
+typedef struct vmdb_tjournal vmdb_tjournal;
+
+/* Opens the journal at `path`, creating it (two zeroed slots, mode 0600,
+ * file and directory fsynced) when absent. *out is owned by the caller
+ * (vmdb_tjournal_free). VMDB_EIO, VMDB_ENOMEM. */
+int vmdb_tjournal_open(vmdb_tjournal **out, const char *path);
+/* Writes `ts` durably to the slot of its rank's parity. VMDB_EIO,
+ * VMDB_ECRYPTO, VMDB_ENOMEM. */
+int vmdb_tjournal_write(vmdb_tjournal *j, const vmdb_tstate *ts, vmdb_hasher *h,
+                        const vmdb_identity *id);
+/* The newest slot that verifies against pk; *found is false when neither
+ * does (a fresh journal, or both slots broken). VMDB_EIO. */
+int vmdb_tjournal_newest(vmdb_tjournal *j, vmdb_tstate *out, bool *found, vmdb_hasher *h,
+                         const uint8_t pk[32]);
+/* Accepts NULL. */
+void vmdb_tjournal_free(vmdb_tjournal *j);
 
 #endif

@@ -801,7 +801,7 @@ test('(g) database and data directory rolled back together: refused, the reason 
   const keep = tempDir('vmdb-sol-backup-');
   const dump = path.join(keep, 'db.dump');
   await run('pg_dump', ['-Fc', '-f', dump, '-d', srv.db]);
-  for (const f of ['trusted_state.json', 'solana_anchor.json']) fs.copyFileSync(path.join(dataDir, f), path.join(keep, f));
+  for (const f of ['trusted_state.json', 'trusted_state.journal', 'solana_anchor.json']) fs.copyFileSync(path.join(dataDir, f), path.join(keep, f));
 
   // More writes: the chain's anchor moves to seq 6.
   const b = await startVmdb(sol, { db: srv.db, dataDir, env });
@@ -815,7 +815,7 @@ test('(g) database and data directory rolled back together: refused, the reason 
   await psql(srv.db, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
   await run('pg_restore', ['--no-owner', '-d', srv.db, dump]);
   assert.equal(await psql(srv.db, 'SELECT max(seq) FROM vmdb_headers'), '3');
-  for (const f of ['trusted_state.json', 'solana_anchor.json']) fs.copyFileSync(path.join(keep, f), path.join(dataDir, f));
+  for (const f of ['trusted_state.json', 'trusted_state.journal', 'solana_anchor.json']) fs.copyFileSync(path.join(keep, f), path.join(dataDir, f));
 
   // Started twice: with the old solana_anchor.json, then without it (the
   // whole history is scanned). Both must refuse; a refusing server must not

@@ -304,8 +304,11 @@ test('rollback: an older database with its older trusted state while the anchor 
   const keep = tempDir('vmdb-backup-');
   const dump = path.join(keep, 'db.dump');
   const tsFile = path.join(srv.dataDir, 'trusted_state.json');
+  const jFile = path.join(srv.dataDir, 'trusted_state.journal');
   await run('pg_dump', ['-Fc', '-f', dump, '-d', srv.db]);
+  // A rollback of the disk brings back both trusted state files.
   fs.copyFileSync(tsFile, path.join(keep, 'old_trusted_state.json'));
+  fs.copyFileSync(jFile, path.join(keep, 'old_trusted_state.journal'));
   const oldSeq = await newestHeaderSeq(srv.db);
 
   const b = await startServer({ db: srv.db, dataDir: srv.dataDir, env });
@@ -313,6 +316,7 @@ test('rollback: an older database with its older trusted state while the anchor 
   const newSeq = (await health(b.url)).seq;
   await b.stop();
   fs.copyFileSync(tsFile, path.join(keep, 'new_trusted_state.json'));
+  fs.copyFileSync(jFile, path.join(keep, 'new_trusted_state.journal'));
   const anchors = readAnchors(srv.dataDir);
   assert.equal(anchors[anchors.length - 1].seq, newSeq, 'the anchor moved ahead with the writes');
   assert.ok(newSeq > oldSeq);
@@ -322,6 +326,7 @@ test('rollback: an older database with its older trusted state while the anchor 
   await run('pg_restore', ['--no-owner', '-d', srv.db, dump]);
   assert.equal(await newestHeaderSeq(srv.db), oldSeq, 'the older database is back');
   fs.copyFileSync(path.join(keep, 'old_trusted_state.json'), tsFile);
+  fs.copyFileSync(path.join(keep, 'old_trusted_state.journal'), jFile);
   const c = await startServer({ db: srv.db, dataDir: srv.dataDir, env });
   t.after(() => c.stop());
   const h = await assertRefused(c, /anchor/, 'rolled back behind the anchor');
@@ -336,6 +341,7 @@ test('rollback: an older database with its older trusted state while the anchor 
 
   // The older database with the newer trusted state file: refused as well.
   fs.copyFileSync(path.join(keep, 'new_trusted_state.json'), tsFile);
+  fs.copyFileSync(path.join(keep, 'new_trusted_state.journal'), jFile);
   const d = await startServer({ db: srv.db, dataDir: srv.dataDir, env });
   t.after(() => d.stop());
   const hd = await assertRefused(d, /rolled back|older than the trusted state/, 'database older than the trusted state');
@@ -390,6 +396,47 @@ test('reordered leaves (two vmdb_leaves values swapped): refused with a root mis
   }
   const other = writes[2].ids[0];
   assert.equal(ok(await post(s.url, '/api/models/notes/read-batch', { ids: [other] }), 'an untouched id').verified, true);
+});
+
+test('the trusted state journal: after kill -9 it holds the newest intent; a broken other slot is ignored; a deleted journal is refused', async (t) => {
+  const { srv } = await setup({}, 4);
+  const newest = (await health(srv.url)).seq;
+  await srv.kill9();
+  const tsFile = path.join(srv.dataDir, 'trusted_state.json');
+  const jFile = path.join(srv.dataDir, 'trusted_state.journal');
+  const ts = JSON.parse(fs.readFileSync(tsFile, 'utf8'));
+  assert.ok(ts.committed.seq < newest, `the file is a checkpoint (seq ${ts.committed.seq}), behind the newest header ${newest}`);
+  const journal = fs.readFileSync(jFile);
+  assert.equal(journal.length, 8192, 'two 4096-byte slots');
+  const slot = (i) => {
+    const b = journal.subarray(i * 4096, (i + 1) * 4096);
+    const end = b.indexOf(0);
+    return JSON.parse(b.subarray(0, end < 0 ? 4096 : end).toString('utf8'));
+  };
+  const mine = slot(newest % 2);
+  assert.equal(mine.intent.seq, newest, 'the slot of the newest seq holds it as the intent');
+  assert.equal(mine.committed.seq, newest - 1);
+  assert.equal(slot((newest + 1) % 2).intent.seq, newest - 1, 'the other slot holds the intent before it');
+
+  // Without the journal the database is ahead of the file: refused, never
+  // taken on the database's word.
+  fs.rmSync(jFile);
+  const b = await startServer({ db: srv.db, dataDir: srv.dataDir });
+  await assertRefused(b, /trusted state/, 'deleted journal');
+  await b.stop();
+
+  // The journal back, with the other slot torn: the newest slot carries it.
+  const torn = Buffer.from(journal);
+  const other = ((newest + 1) % 2) * 4096;
+  torn.fill(0x41, other + 100, other + 4096);
+  fs.writeFileSync(jFile, torn);
+  const c = await startServer({ db: srv.db, dataDir: srv.dataDir });
+  t.after(() => c.stop());
+  const h = await health(c.url);
+  assert.equal(h.status, 'ok', JSON.stringify(h));
+  assert.equal(h.writes, 'ok');
+  assert.equal(h.seq, newest);
+  assert.equal(ok(await post(c.url, '/api/models/notes/create-batch', { records: [{ body: 'after' }] })).meta.seq, newest + 1);
 });
 
 test('a deleted trusted_state.json: refused ("missing"); repair-roots re-blesses and writes work again', async (t) => {
