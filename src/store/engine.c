@@ -200,11 +200,12 @@ void vmdb_engine_integrity_answer(vmdb_answer *ans, const vmdb_buf *ids)
 int vmdb_engine_load_registry(PGconn *c, vmdb_registry **out)
 {
     int rc = 0;
-    PGresult *r = vmdb_pg_exec(c, "load registry",
-                               "SELECT table_name, primary_key_field, primary_key_kind, columns::text, "
-                               "(SELECT value FROM verifiable_registry_meta WHERE key='schema_hash') "
-                               "FROM verifiable_models ORDER BY table_name",
-                               0, NULL, NULL);
+    PGresult *r =
+        vmdb_pg_exec(c, "load registry",
+                     "SELECT table_name, primary_key_field, primary_key_kind, columns::text, "
+                     "(SELECT value FROM verifiable_registry_meta WHERE key='schema_hash') "
+                     "FROM verifiable_models ORDER BY table_name",
+                     0, NULL, NULL);
     if (!r)
         return VMDB_EIO;
     int n = PQntuples(r);
@@ -221,8 +222,8 @@ int vmdb_engine_load_registry(PGconn *c, vmdb_registry **out)
     if (n)
         hash = PQgetvalue(r, 0, 4);
     else if ((h = vmdb_pg_exec(c, "load schema hash",
-                               "SELECT value FROM verifiable_registry_meta WHERE key='schema_hash'", 0,
-                               NULL, NULL)) &&
+                               "SELECT value FROM verifiable_registry_meta WHERE key='schema_hash'",
+                               0, NULL, NULL)) &&
              PQntuples(h))
         hash = PQgetvalue(h, 0, 0);
     rc = vmdb_registry_from_rows(out, rows, (size_t)n, hash);
@@ -275,7 +276,8 @@ int vmdb_engine_resolve(vmdb_engine *e, const char *table, vmdb_registry **reg,
 int vmdb_engine_row_leaf(vmdb_hasher *h, const vmdb_model *m, const char *pk, const char *json,
                          uint8_t key[32], uint8_t value[32], vmdb_buf *jcs)
 {
-    int rc = vmdb_row_key(h, key, VMDB_SLICE(m->table, strlen(m->table)), VMDB_SLICE(pk, strlen(pk)));
+    int rc =
+        vmdb_row_key(h, key, VMDB_SLICE(m->table, strlen(m->table)), VMDB_SLICE(pk, strlen(pk)));
     if (rc == 0)
         rc = vmdb_row_value(h, value, VMDB_SLICE(json, strlen(json)), NULL, jcs);
     return rc;
@@ -297,12 +299,13 @@ static const char *const internal_ddl =
     "CREATE TABLE IF NOT EXISTS vmdb_leaves (key bytea PRIMARY KEY, value bytea NOT NULL);"
     "CREATE TABLE IF NOT EXISTS vmdb_state (id int PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL,"
     " root bytea NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());"
-    "INSERT INTO vmdb_state (id, seq, root) VALUES (1, 0, '\\x" 
+    "INSERT INTO vmdb_state (id, seq, root) VALUES (1, 0, '\\x"
     "0000000000000000000000000000000000000000000000000000000000000000') ON CONFLICT DO NOTHING;"
     "CREATE TABLE IF NOT EXISTS verifiable_models (table_name TEXT PRIMARY KEY,"
     " primary_key_field TEXT NOT NULL, primary_key_kind TEXT NOT NULL, columns JSONB NOT NULL,"
     " create_table_sql TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL DEFAULT now());"
-    "CREATE TABLE IF NOT EXISTS verifiable_registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS verifiable_registry_meta (key TEXT PRIMARY KEY, value TEXT NOT "
+    "NULL);"
     "CREATE TABLE IF NOT EXISTS vmdb_headers (seq bigint PRIMARY KEY, header bytea NOT NULL,"
     " sig bytea NOT NULL, kind text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
     "CREATE TABLE IF NOT EXISTS vmdb_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL,"
@@ -387,8 +390,8 @@ static int load_tree(vmdb_engine *e, bool own_txn)
                                 "SELECT 1 FROM vmdb_state WHERE id = 1 FOR SHARE", NULL) ||
                     vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL)))
         return VMDB_EIO;
-    PGresult *r = vmdb_pg_exec(e->wconn, "read state", "SELECT seq, encode(root, 'hex') FROM vmdb_state",
-                               0, NULL, NULL);
+    PGresult *r = vmdb_pg_exec(e->wconn, "read state",
+                               "SELECT seq, encode(root, 'hex') FROM vmdb_state", 0, NULL, NULL);
     if (!r || PQntuples(r) != 1) {
         PQclear(r);
         if (own_txn)
@@ -502,7 +505,8 @@ static int check_rows_at_start(vmdb_engine *e)
             break;
         }
         for (;;) {
-            PGresult *r = vmdb_pg_exec(e->wconn, "rows fetch", "FETCH 10000 FROM vmdb_rows", 0, NULL, NULL);
+            PGresult *r =
+                vmdb_pg_exec(e->wconn, "rows fetch", "FETCH 10000 FROM vmdb_rows", 0, NULL, NULL);
             if (!r) {
                 rc = VMDB_EIO;
                 break;
@@ -530,9 +534,11 @@ static int check_rows_at_start(vmdb_engine *e)
     if (rc == 0) {
         uint64_t leaves = vmdb_smt_view_count(v);
         if (nbad && sb_cstr(&bad) == 0)
-            vmdb_engine_violation(e, "rows", "rows at start-up differ from the tree", (const char *)bad.ptr);
+            vmdb_engine_violation(e, "rows", "rows at start-up differ from the tree",
+                                  (const char *)bad.ptr);
         if (full && rows != leaves)
-            vmdb_engine_violation(e, "rows", "the tables hold a different number of rows than the tree", "");
+            vmdb_engine_violation(e, "rows",
+                                  "the tables hold a different number of rows than the tree", "");
         LOG_INFO("start-up: %llu rows %s, %llu differ from the tree", (unsigned long long)rows,
                  full ? "checked (all)" : "spot-checked", (unsigned long long)nbad);
     }
@@ -547,7 +553,8 @@ static int check_rows_at_start(vmdb_engine *e)
 static int open_trust(vmdb_engine *e)
 {
     const char *dir = e->cfg.data_dir ? e->cfg.data_dir : ".vmdb";
-    char *idp = e->cfg.identity_path ? strdup(e->cfg.identity_path) : path_join(dir, "identity.json");
+    char *idp =
+        e->cfg.identity_path ? strdup(e->cfg.identity_path) : path_join(dir, "identity.json");
     char *anchor_path = path_join(dir, "anchors.bin");
     char *journal_path = path_join(dir, "trusted_state.journal");
     int rc = 0;
@@ -565,8 +572,8 @@ static int open_trust(vmdb_engine *e)
         goto done;
     if (e->cfg.anchor == VMDB_ANCHOR_SOLANA) {
         char *state = path_join(dir, "solana_anchor.json");
-        vmdb_anchor_solana_cfg sc = {e->cfg.solana_rpc_url, e->id.sk, e->cfg.solana_fee_payer, state,
-                                     e->cfg.solana_commitment};
+        vmdb_anchor_solana_cfg sc = {e->cfg.solana_rpc_url, e->id.sk, e->cfg.solana_fee_payer,
+                                     state, e->cfg.solana_commitment};
         rc = state ? vmdb_anchor_solana_open(&e->anchor, &sc) : VMDB_ENOMEM;
         free(state);
         if (rc)
@@ -748,13 +755,17 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans)
     int rc = sb_puts(d, "{\"integrity\":{");
     rc = rc ? rc : (viol ? sb_puts(d, "\"last\":") : 0);
     rc = rc ? rc : (viol ? sb_puts(d, last[0] ? last : "{}") : 0);
-    rc = rc ? rc : sb_printf(d, "%s\"ok\":%s,\"violations\":%llu},\"leaves\":%llu,\"main_root\":",
-                             viol ? "," : "", viol ? "false" : "true", (unsigned long long)viol,
-                             (unsigned long long)leaves);
+    rc = rc ? rc
+            : sb_printf(d, "%s\"ok\":%s,\"violations\":%llu},\"leaves\":%llu,\"main_root\":",
+                        viol ? "," : "", viol ? "false" : "true", (unsigned long long)viol,
+                        (unsigned long long)leaves);
     rc = rc ? rc : sb_jhex32(d, main_root);
-    rc = rc ? rc : sb_printf(d, ",\"seq\":%llu,\"status\":\"%s\",\"temporary_root\":",
-                             (unsigned long long)seq,
-                             !ok ? "unhealthy" : (viol || blocked[0]) ? "degraded" : "ok");
+    rc = rc ? rc
+            : sb_printf(
+                  d, ",\"seq\":%llu,\"status\":\"%s\",\"temporary_root\":", (unsigned long long)seq,
+                  !ok                    ? "unhealthy"
+                  : (viol || blocked[0]) ? "degraded"
+                                         : "ok");
     rc = rc ? rc : sb_jhex32(d, root);
     /* The anchor: kind, newest anchored seq, backlog, the backend's state. */
     pthread_mutex_lock(&e->mu);
@@ -765,8 +776,9 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans)
     pthread_mutex_unlock(&e->mu);
     rc = rc ? rc : sb_printf(d, ",\"anchor\":{\"anchored_seq\":");
     rc = rc ? rc : (has_a ? sb_printf(d, "%llu", (unsigned long long)aseq) : sb_puts(d, "null"));
-    rc = rc ? rc : sb_printf(d, ",\"backlog\":%llu,\"backend\":",
-                             (unsigned long long)(has_l ? (has_a ? lseq - aseq : lseq + 1) : 0));
+    rc = rc ? rc
+            : sb_printf(d, ",\"backlog\":%llu,\"backend\":",
+                        (unsigned long long)(has_l ? (has_a ? lseq - aseq : lseq + 1) : 0));
     if (rc == 0 && e->anchor && e->anchor->ops->status)
         rc = e->anchor->ops->status(e->anchor, d);
     else if (rc == 0)
@@ -795,7 +807,8 @@ void vmdb_engine_schema(vmdb_engine *e, vmdb_answer *ans)
     /* One statement builds the whole document, so it is one snapshot. */
     PGresult *r = vmdb_pg_exec(
         c, "read schema",
-        "SELECT json_build_object('schema', 'public', 'tables', COALESCE(json_agg(json_build_object("
+        "SELECT json_build_object('schema', 'public', 'tables', "
+        "COALESCE(json_agg(json_build_object("
         "'table_name', t.table_name, 'columns', (SELECT COALESCE(json_agg(json_build_object("
         "'name', c.column_name, 'data_type', c.data_type, 'is_nullable', c.is_nullable = 'YES', "
         "'default', c.column_default) ORDER BY c.ordinal_position), '[]') FROM "
@@ -804,7 +817,8 @@ void vmdb_engine_schema(vmdb_engine *e, vmdb_answer *ans)
         "k.ordinal_position), '[]') FROM information_schema.table_constraints tc JOIN "
         "information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name AND "
         "k.table_schema = tc.table_schema AND k.table_name = tc.table_name WHERE tc.table_schema = "
-        "'public' AND tc.table_name = t.table_name AND tc.constraint_type = 'PRIMARY KEY')) ORDER BY "
+        "'public' AND tc.table_name = t.table_name AND tc.constraint_type = 'PRIMARY KEY')) ORDER "
+        "BY "
         "t.table_name), '[]'))::text FROM information_schema.tables t WHERE t.table_schema = "
         "'public' AND t.table_type = 'BASE TABLE' AND t.table_name NOT IN ('merkle_nodes', "
         "'verifiable_models', 'verifiable_registry_meta', '_sqlx_migrations', 'schema_migrations') "

@@ -83,7 +83,8 @@ int vmdb_engine_rehash(vmdb_engine *e, const vmdb_registry *reg, vmdb_smt_leaf *
         vmdb_buf_free(&sql);
         vmdb_buf_free(&from);
         while (rc == 0) {
-            PGresult *r = vmdb_pg_exec(e->wconn, "rehash fetch", "FETCH 10000 FROM vmdb_rehash", 0, NULL, NULL);
+            PGresult *r = vmdb_pg_exec(e->wconn, "rehash fetch", "FETCH 10000 FROM vmdb_rehash", 0,
+                                       NULL, NULL);
             if (!r) {
                 rc = VMDB_EIO;
                 break;
@@ -142,8 +143,9 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
     uint64_t seq;
     state_now(e, &seq, NULL, NULL);
     /* Never move the state row backwards (another instance may be ahead). */
-    PGresult *sr = vmdb_pg_exec(e->wconn, "lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE",
-                                0, NULL, NULL);
+    PGresult *sr =
+        vmdb_pg_exec(e->wconn, "lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE",
+                     0, NULL, NULL);
     if (!sr || PQntuples(sr) != 1) {
         PQclear(sr);
         vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
@@ -226,7 +228,8 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
     }
     begun = true;
     r = vmdb_pg_exec(e->wconn, "read schema hash",
-                     "SELECT value FROM verifiable_registry_meta WHERE key = 'schema_hash'", 0, NULL, NULL);
+                     "SELECT value FROM verifiable_registry_meta WHERE key = 'schema_hash'", 0,
+                     NULL, NULL);
     if (!r)
         goto dberr;
     reset = a->force || PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 0), spec->schema_hash) != 0;
@@ -242,11 +245,12 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
     if (rc)
         goto nomem;
     const char *p1[1] = {(const char *)names.ptr};
-    r = vmdb_pg_exec(e->wconn, "find unmanaged tables",
-                     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-                     "AND table_name = ANY($1::text[]) AND table_name NOT IN (SELECT table_name FROM "
-                     "verifiable_models) ORDER BY 1",
-                     1, p1, NULL);
+    r = vmdb_pg_exec(
+        e->wconn, "find unmanaged tables",
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+        "AND table_name = ANY($1::text[]) AND table_name NOT IN (SELECT table_name FROM "
+        "verifiable_models) ORDER BY 1",
+        1, p1, NULL);
     if (!r)
         goto dberr;
     if (PQntuples(r) > 0) {
@@ -258,7 +262,8 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
     PQclear(r);
     r = NULL;
     if (reset) {
-        r = vmdb_pg_exec(e->wconn, "list models", "SELECT table_name FROM verifiable_models", 0, NULL, NULL);
+        r = vmdb_pg_exec(e->wconn, "list models", "SELECT table_name FROM verifiable_models", 0,
+                         NULL, NULL);
         if (!r)
             goto dberr;
         for (int i = 0; i < PQntuples(r); i++) {
@@ -285,22 +290,25 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
         char state[6];
         if (vmdb_pg_cmd(e->wconn, "create table", m->ddl, state)) {
             vmdb_answer_fail(ans, state[0] == '4' && state[1] == '2' ? 400 : 500,
-                             state[0] == '4' && state[1] == '2' ? "INVALID_SCHEMA" : "DATABASE_ERROR",
+                             state[0] == '4' && state[1] == '2' ? "INVALID_SCHEMA"
+                                                                : "DATABASE_ERROR",
                              "Failed creating table '%s'", m->table);
             goto done;
         }
         cols.len = 0;
         if (vmdb_model_columns_json(m, &cols) || sb_cstr(&cols))
             goto nomem;
-        const char *p[5] = {m->table, m->pk, vmdb_pkkind_stored_name(m->pk_kind), (const char *)cols.ptr,
-                            m->ddl};
-        r = vmdb_pg_exec(e->wconn, "register model",
-                         "INSERT INTO verifiable_models (table_name, primary_key_field, primary_key_kind, "
-                         "columns, create_table_sql, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5, now()) "
-                         "ON CONFLICT (table_name) DO UPDATE SET primary_key_field = EXCLUDED.primary_key_field, "
-                         "primary_key_kind = EXCLUDED.primary_key_kind, columns = EXCLUDED.columns, "
-                         "create_table_sql = EXCLUDED.create_table_sql, updated_at = now()",
-                         5, p, NULL);
+        const char *p[5] = {m->table, m->pk, vmdb_pkkind_stored_name(m->pk_kind),
+                            (const char *)cols.ptr, m->ddl};
+        r = vmdb_pg_exec(
+            e->wconn, "register model",
+            "INSERT INTO verifiable_models (table_name, primary_key_field, primary_key_kind, "
+            "columns, create_table_sql, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5, now()) "
+            "ON CONFLICT (table_name) DO UPDATE SET primary_key_field = "
+            "EXCLUDED.primary_key_field, "
+            "primary_key_kind = EXCLUDED.primary_key_kind, columns = EXCLUDED.columns, "
+            "create_table_sql = EXCLUDED.create_table_sql, updated_at = now()",
+            5, p, NULL);
         if (!r)
             goto dberr;
         PQclear(r);
@@ -396,8 +404,9 @@ static void do_clear(vmdb_engine *e, void *arg, vmdb_answer *ans)
         goto dberr;
     unblock(e);
     LOG_INFO("clear-data: all managed rows removed, seq %llu", (unsigned long long)seq);
-    if (sb_puts(&ans->data, "{\"cleared\":true,\"message\":\"Cleared all managed table data, truncated "
-                            "SMT store, and reset roots to zero.\",\"root\":") ||
+    if (sb_puts(&ans->data,
+                "{\"cleared\":true,\"message\":\"Cleared all managed table data, truncated "
+                "SMT store, and reset roots to zero.\",\"root\":") ||
         sb_jhex32(&ans->data, zero32) || vmdb_buf_putc(&ans->data, '}'))
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
     else
@@ -443,7 +452,8 @@ static void do_repair(vmdb_engine *e, void *arg, vmdb_answer *ans)
         goto done;
     }
     if (reg->n == 0) {
-        vmdb_answer_fail(ans, 400, "NO_MODELS", "No models found in verifiable_models; nothing to repair.");
+        vmdb_answer_fail(ans, 400, "NO_MODELS",
+                         "No models found in verifiable_models; nothing to repair.");
         goto done;
     }
     if ((rc = vmdb_engine_rehash(e, reg, &leaves, &n))) {
@@ -454,11 +464,13 @@ static void do_repair(vmdb_engine *e, void *arg, vmdb_answer *ans)
     begun = false;
     if ((rc = commit_rebuilt(e, leaves, n, &seq, root, "repair")) != 0) {
         if (rc == VMDB_EBUSY)
-            vmdb_answer_fail(ans, 409, "HISTORY_BROKEN",
-                             "the signed header chain in the database is broken; restore the database "
-                             "from a backup");
+            vmdb_answer_fail(
+                ans, 409, "HISTORY_BROKEN",
+                "the signed header chain in the database is broken; restore the database "
+                "from a backup");
         else
-            vmdb_answer_fail(ans, 500, "DATABASE_ERROR", "Failed rebuilding SMT from DB (see the server log)");
+            vmdb_answer_fail(ans, 500, "DATABASE_ERROR",
+                             "Failed rebuilding SMT from DB (see the server log)");
         goto done;
     }
     vmdb_engine_set_registry(e, vmdb_registry_ref(reg));
@@ -466,14 +478,17 @@ static void do_repair(vmdb_engine *e, void *arg, vmdb_answer *ans)
     char ho[65], hn[65];
     vmdb_hex_encode(ho, old_root, 32);
     vmdb_hex_encode(hn, root, 32);
-    LOG_WARN("repair-roots: the tree was rebuilt from the rows as they are now (%zu leaves): old root "
-             "%s, new root %s, seq %llu",
-             n, ho, hn, (unsigned long long)seq);
-    if (sb_puts(&ans->data, "{\"message\":\"Rebuilt SMT from DB rows and force-set temporary_root + "
-                            "main_root to the rebuilt root.\",\"new_root\":") ||
+    LOG_WARN(
+        "repair-roots: the tree was rebuilt from the rows as they are now (%zu leaves): old root "
+        "%s, new root %s, seq %llu",
+        n, ho, hn, (unsigned long long)seq);
+    if (sb_puts(&ans->data,
+                "{\"message\":\"Rebuilt SMT from DB rows and force-set temporary_root + "
+                "main_root to the rebuilt root.\",\"new_root\":") ||
         sb_jhex32(&ans->data, root) ||
-        sb_printf(&ans->data, ",\"old_root\":\"%s\",\"repaired\":true,\"seq\":%llu,\"updated_leaves\":%zu}",
-                  ho, (unsigned long long)seq, n))
+        sb_printf(&ans->data,
+                  ",\"old_root\":\"%s\",\"repaired\":true,\"seq\":%llu,\"updated_leaves\":%zu}", ho,
+                  (unsigned long long)seq, n))
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
     else
         ans->status = 200;
@@ -531,9 +546,12 @@ static int read_file(const char *path, vmdb_buf *out)
 
 static const char *info_type_to_col(const char *t)
 {
-    static const char *const map[][2] = {{"integer", "int"},      {"bigint", "big_int"},
-                                         {"boolean", "bool"},     {"text", "text"},
-                                         {"uuid", "uuid"},        {"jsonb", "jsonb"},
+    static const char *const map[][2] = {{"integer", "int"},
+                                         {"bigint", "big_int"},
+                                         {"boolean", "bool"},
+                                         {"text", "text"},
+                                         {"uuid", "uuid"},
+                                         {"jsonb", "jsonb"},
                                          {"timestamp with time zone", "timestamptz"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(t, map[i][0]) == 0)
@@ -572,9 +590,10 @@ static int refresh_columns(vmdb_engine *e, const vmdb_registry *reg)
             rc = rc ? rc : sb_jstrz(&cols, info_type_to_col(PQgetvalue(r, k, 1)));
             rc = rc ? rc : sb_puts(&cols, ",\"name\":");
             rc = rc ? rc : sb_jstrz(&cols, name);
-            rc = rc ? rc : sb_printf(&cols, ",\"nullable\":%s,\"unique\":%s}",
-                                     PQgetvalue(r, k, 2)[0] == 't' ? "true" : "false",
-                                     uniq ? "true" : "false");
+            rc = rc ? rc
+                    : sb_printf(&cols, ",\"nullable\":%s,\"unique\":%s}",
+                                PQgetvalue(r, k, 2)[0] == 't' ? "true" : "false",
+                                uniq ? "true" : "false");
         }
         PQclear(r);
         rc = rc ? rc : vmdb_buf_putc(&cols, ']');
@@ -646,7 +665,8 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
         if (sb_printf(&path, "%s/%s", e->migrations_dir, files[i].name) || sb_cstr(&path))
             goto nomem;
         if (read_file((const char *)path.ptr, &content)) {
-            vmdb_answer_fail(ans, 400, "MIGRATION_FAILED", "cannot read migration %s", files[i].name);
+            vmdb_answer_fail(ans, 400, "MIGRATION_FAILED", "cannot read migration %s",
+                             files[i].name);
             goto done;
         }
         uint8_t sum[32];
@@ -657,8 +677,9 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
         snprintf(version, sizeof version, "%.*s", (int)(files[i].vlen < 31 ? files[i].vlen : 31),
                  files[i].name);
         const char *p[3] = {version, files[i].name, hex};
-        PGresult *r = vmdb_pg_exec(e->wconn, "read migration", "SELECT checksum FROM vmdb_migrations WHERE version = $1",
-                                   1, p, NULL);
+        PGresult *r =
+            vmdb_pg_exec(e->wconn, "read migration",
+                         "SELECT checksum FROM vmdb_migrations WHERE version = $1", 1, p, NULL);
         if (!r)
             goto dberr;
         bool seen = PQntuples(r) > 0, same = seen && strcmp(PQgetvalue(r, 0, 0), hex) == 0;
@@ -672,14 +693,16 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
             continue;
         char state[6];
         if (vmdb_pg_cmd(e->wconn, files[i].name, (const char *)content.ptr, state)) {
-            vmdb_answer_fail(ans, 400, "MIGRATION_FAILED",
-                             "migration %s failed (SQLSTATE %s); nothing was applied, see the server log",
-                             files[i].name, state[0] ? state : "?");
+            vmdb_answer_fail(
+                ans, 400, "MIGRATION_FAILED",
+                "migration %s failed (SQLSTATE %s); nothing was applied, see the server log",
+                files[i].name, state[0] ? state : "?");
             goto done;
         }
-        r = vmdb_pg_exec(e->wconn, "record migration",
-                         "INSERT INTO vmdb_migrations (version, name, checksum) VALUES ($1, $2, $3)", 3, p,
-                         NULL);
+        r = vmdb_pg_exec(
+            e->wconn, "record migration",
+            "INSERT INTO vmdb_migrations (version, name, checksum) VALUES ($1, $2, $3)", 3, p,
+            NULL);
         if (!r)
             goto dberr;
         PQclear(r);
@@ -703,15 +726,17 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
     vmdb_buf *o = &ans->data;
     int rc = sb_puts(o, "{\"applied\":[");
     rc = rc ? rc : vmdb_buf_put(o, applied.ptr, applied.len);
-    rc = rc ? rc : sb_puts(o, "],\"message\":\"Migrations applied. SMT rebuilt from post-migration DB "
-                              "state. temporary_root + main_root committed.\",\"migrated\":true,"
-                              "\"new_root\":");
+    rc = rc ? rc
+            : sb_puts(o, "],\"message\":\"Migrations applied. SMT rebuilt from post-migration DB "
+                         "state. temporary_root + main_root committed.\",\"migrated\":true,"
+                         "\"new_root\":");
     rc = rc ? rc : sb_jhex32(o, root);
     rc = rc ? rc : sb_puts(o, ",\"old_main_root\":");
     rc = rc ? rc : sb_jhex32(o, old_main);
     rc = rc ? rc : sb_puts(o, ",\"old_temporary_root\":");
     rc = rc ? rc : sb_jhex32(o, old_root);
-    rc = rc ? rc : sb_printf(o, ",\"seq\":%llu,\"updated_leaves\":%zu}", (unsigned long long)seq, n);
+    rc =
+        rc ? rc : sb_printf(o, ",\"seq\":%llu,\"updated_leaves\":%zu}", (unsigned long long)seq, n);
     if (rc)
         goto nomem;
     ans->status = 200;

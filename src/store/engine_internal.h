@@ -25,8 +25,8 @@ typedef struct vmdb_wreq vmdb_wreq;
 typedef void (*vmdb_admin_fn)(vmdb_engine *e, void *arg, vmdb_answer *ans);
 
 struct vmdb_wreq {
-    const vmdb_write *w;    /* NULL for admin work */
-    uint64_t anchor_seq;    /* set by the writer: wait for this seq to be anchored */
+    const vmdb_write *w; /* NULL for admin work */
+    uint64_t anchor_seq; /* set by the writer: wait for this seq to be anchored */
     vmdb_admin_fn admin;
     void *admin_arg;
     vmdb_answer *ans;
@@ -68,8 +68,8 @@ struct vmdb_engine {
     vmdb_registry *reg;
     uint64_t violations;
     char last_violation[1400]; /* JSON object of the newest violation */
-    uint64_t inflight;          /* seq being committed by the writer, 0 if none */
-    char writes_blocked[300]; /* "" when writes are allowed */
+    uint64_t inflight;         /* seq being committed by the writer, 0 if none */
+    char writes_blocked[300];  /* "" when writes are allowed */
 
     /* Trust: identity, the header chain, the trusted state file, the anchor. */
     vmdb_identity id;
@@ -79,13 +79,13 @@ struct vmdb_engine {
     vmdb_sheader last;       /* newest committed header (mu) */
     bool has_last;
     vmdb_anchor *anchor;
-    vmdb_sheader anchored;   /* newest anchored header (mu) */
+    vmdb_sheader anchored; /* newest anchored header (mu) */
     bool has_anchored;
-    bool anchor_now;         /* an anchor is due without waiting (mu) */
-    bool rollback;           /* start-up found a rollback: no admin transition may paper over it */
-    bool anchor_unchecked;   /* the anchor could not be read at start: checked by the anchor thread */
-    uint64_t trusted_seq;    /* the trusted state's seq, for that later check */
-    char anchor_error[160];  /* the last anchoring failure (mu) */
+    bool anchor_now;       /* an anchor is due without waiting (mu) */
+    bool rollback;         /* start-up found a rollback: no admin transition may paper over it */
+    bool anchor_unchecked; /* the anchor could not be read at start: checked by the anchor thread */
+    uint64_t trusted_seq;  /* the trusted state's seq, for that later check */
+    char anchor_error[160]; /* the last anchoring failure (mu) */
     vmdb_anchor_kind anchor_kind;
     bool anchor_stop;
     pthread_cond_t anchor_cv, anchored_cv;
@@ -147,9 +147,7 @@ int vmdb_engine_select_rows(vmdb_buf *sql, const vmdb_model *m, const char *from
 /* Rebuilds all leaves from the rows of every model of `reg`, inside the
  * writer's open transaction: deletes vmdb_leaves, inserts the new ones and
  * returns them sorted in *out. */
-int vmdb_engine_rehash(vmdb_engine *e, const vmdb_registry *reg, vmdb_smt_leaf **out,
-                       size_t *n);
-
+int vmdb_engine_rehash(vmdb_engine *e, const vmdb_registry *reg, vmdb_smt_leaf **out, size_t *n);
 
 void vmdb_writer_main_loop(vmdb_engine *e);
 

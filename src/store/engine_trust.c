@@ -83,8 +83,8 @@ static void header_statements(const vmdb_sheader *sh, const char *kind, hdr_para
 }
 
 /* Runs `pre`, then the header and state rows, in one round trip. */
-static int store_header(vmdb_engine *e, const vmdb_sheader *sh, const char *kind, const vmdb_pgstmt *pre,
-                        size_t npre, bool with_state)
+static int store_header(vmdb_engine *e, const vmdb_sheader *sh, const char *kind,
+                        const vmdb_pgstmt *pre, size_t npre, bool with_state)
 {
     vmdb_pgstmt st[8];
     PGresult *res[8];
@@ -140,7 +140,8 @@ int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], con
         return rc;
 #ifdef VMDB_TEST_HOOKS
     if (e->fault_after_intent && (unsigned)(rand() % 1000) < e->fault_after_intent) {
-        LOG_WARN("test hook: dying between the intent and COMMIT (seq %llu)", (unsigned long long)seq);
+        LOG_WARN("test hook: dying between the intent and COMMIT (seq %llu)",
+                 (unsigned long long)seq);
         raise(SIGKILL);
     }
 #endif
@@ -236,16 +237,19 @@ static int load_headers(vmdb_engine *e, bool own_txn, uint64_t *count, char *why
         return VMDB_ENOMEM;
     /* Inside a caller's transaction (resync) the cursor lives in it and is
      * closed, never the transaction ended. */
-    if ((own_txn && vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL)) ||
-        vmdb_pg_cmd(e->wconn, "headers cursor",
-                    "DECLARE vmdb_hdrs NO SCROLL CURSOR FOR SELECT seq, header, sig FROM vmdb_headers "
-                    "ORDER BY seq",
-                    NULL)) {
+    if ((own_txn &&
+         vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL)) ||
+        vmdb_pg_cmd(
+            e->wconn, "headers cursor",
+            "DECLARE vmdb_hdrs NO SCROLL CURSOR FOR SELECT seq, header, sig FROM vmdb_headers "
+            "ORDER BY seq",
+            NULL)) {
         rc = VMDB_EIO;
         goto done;
     }
     for (;;) {
-        PGresult *r = vmdb_pg_exec(e->wconn, "headers fetch", "FETCH 10000 FROM vmdb_hdrs", 0, NULL, NULL);
+        PGresult *r =
+            vmdb_pg_exec(e->wconn, "headers fetch", "FETCH 10000 FROM vmdb_hdrs", 0, NULL, NULL);
         if (!r) {
             rc = VMDB_EIO;
             goto done;
@@ -262,8 +266,10 @@ static int load_headers(vmdb_engine *e, bool own_txn, uint64_t *count, char *why
                 if (n > 0 && memcmp(cur.h.prev, prev.hash, 32) != 0)
                     snprintf(why, whylen, "header %llu does not link to header %llu",
                              (unsigned long long)n, (unsigned long long)(n - 1));
-                else if (vmdb_hist_root(hist, h, n, hr) != 0 || memcmp(hr, cur.h.history_root, 32) != 0)
-                    snprintf(why, whylen, "header %llu has a wrong history root", (unsigned long long)n);
+                else if (vmdb_hist_root(hist, h, n, hr) != 0 ||
+                         memcmp(hr, cur.h.history_root, 32) != 0)
+                    snprintf(why, whylen, "header %llu has a wrong history root",
+                             (unsigned long long)n);
                 else if (vmdb_hist_append(hist, h, cur.hash) != 0)
                     rc = VMDB_ENOMEM;
             }
@@ -343,8 +349,9 @@ static void fill_header(vmdb_engine *e, PGconn *c, vmdb_sheader *a)
     char s[24];
     snprintf(s, sizeof s, "%llu", (unsigned long long)a->h.seq);
     const char *p[1] = {s};
-    PGresult *r = vmdb_pg_exec(c, "read anchored header", "SELECT header, sig FROM vmdb_headers WHERE seq = $1::int8",
-                               1, p, NULL);
+    PGresult *r =
+        vmdb_pg_exec(c, "read anchored header",
+                     "SELECT header, sig FROM vmdb_headers WHERE seq = $1::int8", 1, p, NULL);
     vmdb_sheader full = {0};
     if (r && PQntuples(r) == 1 && h && sheader_from_row(h, r, 0, 0, &full) &&
         memcmp(full.hash, a->hash, 32) == 0)
@@ -469,10 +476,12 @@ int vmdb_trust_recover(vmdb_engine *e)
                  (unsigned long long)trusted);
     } else {
         bool older = newest->h.seq < ts.committed.h.seq;
-        snprintf(why, sizeof why,
-                 older ? "the database (seq %llu) is older than the trusted state (seq %llu): rolled back"
-                       : "the database (seq %llu) does not match the trusted state (seq %llu)",
-                 (unsigned long long)newest->h.seq, (unsigned long long)ts.committed.h.seq);
+        snprintf(
+            why, sizeof why,
+            older
+                ? "the database (seq %llu) is older than the trusted state (seq %llu): rolled back"
+                : "the database (seq %llu) does not match the trusted state (seq %llu)",
+            (unsigned long long)newest->h.seq, (unsigned long long)ts.committed.h.seq);
         block_writes(e, why);
         e->rollback = older;
         return 0;
@@ -631,8 +640,8 @@ int vmdb_trust_checkpoint(vmdb_engine *e)
 void vmdb_engine_identity(vmdb_engine *e, vmdb_answer *ans)
 {
     vmdb_buf *d = &ans->data;
-    int rc = sb_printf(d, "{\"address\":\"%s\",\"anchor\":\"%s\",\"public_key\":\"%s\"}", e->id.address,
-                       e->anchor ? e->anchor->ops->name : "none", e->id.pk_hex);
+    int rc = sb_printf(d, "{\"address\":\"%s\",\"anchor\":\"%s\",\"public_key\":\"%s\"}",
+                       e->id.address, e->anchor ? e->anchor->ops->name : "none", e->id.pk_hex);
     ans->status = rc ? 500 : 200;
 }
 
@@ -649,7 +658,8 @@ void vmdb_engine_roots_latest(vmdb_engine *e, vmdb_answer *ans)
     }
     vmdb_buf *d = &ans->data;
     uint64_t backlog = has_anch ? last.h.seq - anch.h.seq : last.h.seq + 1;
-    int rc = sb_printf(d, "{\"anchor\":\"%s\",\"anchored\":", e->anchor ? e->anchor->ops->name : "none");
+    int rc =
+        sb_printf(d, "{\"anchor\":\"%s\",\"anchored\":", e->anchor ? e->anchor->ops->name : "none");
     rc = rc ? rc : (has_anch ? vmdb_sheader_to_json(d, h, &anch) : sb_puts(d, "null"));
     rc = rc ? rc : sb_printf(d, ",\"backlog\":%llu,\"header\":", (unsigned long long)backlog);
     rc = rc ? rc : vmdb_sheader_to_json(d, h, &last);
@@ -667,8 +677,9 @@ void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans)
     const char *p[1] = {s};
     unsigned slot;
     PGconn *c = vmdb_engine_conn_get(e, &slot);
-    PGresult *r = vmdb_pg_exec(c, "read header", "SELECT header, sig, kind FROM vmdb_headers WHERE seq = $1::int8",
-                               1, p, NULL);
+    PGresult *r =
+        vmdb_pg_exec(c, "read header",
+                     "SELECT header, sig, kind FROM vmdb_headers WHERE seq = $1::int8", 1, p, NULL);
     vmdb_engine_conn_put(e, slot);
     if (!r) {
         vmdb_answer_fail(ans, 503, "DB_UNAVAILABLE", "database unavailable");
@@ -688,12 +699,14 @@ void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans)
         if (!visible) {
             /* Committed an instant ago and not yet published here. */
             PQclear(r);
-            vmdb_answer_fail(ans, 404, "NOT_FOUND", "no header with seq %llu", (unsigned long long)seq);
+            vmdb_answer_fail(ans, 404, "NOT_FOUND", "no header with seq %llu",
+                             (unsigned long long)seq);
             return;
         }
         /* The database is not trusted: the header must be the one in this
          * process's verified history, with a good signature. */
-        good = in_history(e, h, seq, sh.hash) && vmdb_header_verify_sig(sh.sig, sh.hash, e->id.pk) == 0;
+        good = in_history(e, h, seq, sh.hash) &&
+               vmdb_header_verify_sig(sh.sig, sh.hash, e->id.pk) == 0;
     }
     vmdb_buf kind = VMDB_BUF_INIT;
     sb_jstrz(&kind, PQgetvalue(r, 0, 2));

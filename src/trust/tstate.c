@@ -81,7 +81,9 @@ static int tstate_format(vmdb_buf *b, const vmdb_tstate *ts, vmdb_hasher *h,
     int rc = sb_printf(b, "{\n  \"version\": 1,\n  \"public_key\": \"%s\",\n", id->pk_hex);
     rc = rc ? rc : put_sh(b, "committed", &ts->committed);
     rc = rc ? rc : sb_puts(b, ",\n");
-    rc = rc ? rc : (ts->has_intent ? put_sh(b, "intent", &ts->intent) : sb_puts(b, "  \"intent\": null"));
+    rc =
+        rc ? rc
+           : (ts->has_intent ? put_sh(b, "intent", &ts->intent) : sb_puts(b, "  \"intent\": null"));
     rc = rc ? rc : sb_printf(b, ",\n  \"file_sig\": \"%s\"\n}\n", fhex);
     return rc;
 }
