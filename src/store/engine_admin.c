@@ -168,13 +168,11 @@ static int commit_rebuilt(vmdb_engine *e, const vmdb_smt_leaf *leaves, size_t n,
     }
     vmdb_smt_view_root(vmdb_smt_pending(e->tree), root);
     vmdb_sheader sh;
-    /* A header flagged with the kind of transition, and the intent. */
-    rc = vmdb_trust_prepare(e, seq + 1, root, kind, NULL, 0, &sh);
+    /* A header flagged with the kind of transition, the intent, COMMIT. */
     pthread_mutex_lock(&e->mu);
     e->inflight = seq + 1;
     pthread_mutex_unlock(&e->mu);
-    if (rc == 0 && vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL))
-        rc = VMDB_EIO;
+    rc = vmdb_trust_commit(e, seq + 1, root, kind, NULL, 0, &sh);
     if (rc) {
         pthread_mutex_lock(&e->mu);
         e->inflight = 0;

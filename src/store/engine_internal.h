@@ -154,10 +154,14 @@ void vmdb_writer_main_loop(vmdb_engine *e);
 /* ---- trust (engine_trust.c) ---------------------------------------------- */
 
 /* Writer thread, inside the open transaction after the SQL work: builds and
- * signs the header `seq` over `root`, stores it and the state row, and
- * writes the intent to the trusted state file. 0 or VMDB_E*. */
-int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], const char *kind,
-                       const vmdb_pgstmt *pre, size_t npre, vmdb_sheader *out);
+ * signs the header `seq` over `root`; sends `pre` (at most 4 statements),
+ * the header and the state row; writes the intent to the trusted state
+ * journal while PostgreSQL runs them; then COMMITs, all in one round trip.
+ * 0 when committed (*out = the header). Otherwise VMDB_E* and nothing is
+ * committed unless the connection was lost during COMMIT (the caller checks
+ * PQstatus); the caller rolls back. */
+int vmdb_trust_commit(vmdb_engine *e, uint64_t seq, const uint8_t root[32], const char *kind,
+                      const vmdb_pgstmt *pre, size_t npre, vmdb_sheader *out);
 /* After COMMIT: the header is the newest committed one. */
 void vmdb_trust_committed(vmdb_engine *e, const vmdb_sheader *sh);
 /* Start-up: loads and checks the header chain against the tree, the

@@ -82,9 +82,34 @@ static void header_statements(const vmdb_sheader *sh, const char *kind, hdr_para
                            2, hp->p_state};
 }
 
-/* Runs `pre`, then the header and state rows, in one round trip. */
-static int store_header(vmdb_engine *e, const vmdb_sheader *sh, const char *kind,
-                        const vmdb_pgstmt *pre, size_t npre, bool with_state)
+/* The intent: from the moment it is durable a crash leaves the database at
+ * the committed header or at this one, and recovery accepts either. Runs
+ * while PostgreSQL runs the group's last statements; COMMIT leaves after. */
+typedef struct intent_ctx {
+    vmdb_engine *e;
+    const vmdb_tstate *ts;
+    vmdb_hasher *h;
+} intent_ctx;
+
+static int write_intent(void *arg)
+{
+    intent_ctx *c = arg;
+    int rc = vmdb_tjournal_write(c->e->tjournal, c->ts, c->h, &c->e->id);
+#ifdef VMDB_TEST_HOOKS
+    if (rc == 0 && c->e->fault_after_intent &&
+        (unsigned)(rand() % 1000) < c->e->fault_after_intent) {
+        LOG_WARN("test hook: dying between the intent and COMMIT (seq %llu)",
+                 (unsigned long long)c->ts->intent.h.seq);
+        raise(SIGKILL);
+    }
+#endif
+    return rc;
+}
+
+/* `pre`, the header and state rows, then (once the intent is durable)
+ * COMMIT, in one round trip. */
+static int store_and_commit(vmdb_engine *e, const vmdb_tstate *ts, const char *kind,
+                            const vmdb_pgstmt *pre, size_t npre, vmdb_hasher *h)
 {
     vmdb_pgstmt st[8];
     PGresult *res[8];
@@ -94,16 +119,18 @@ static int store_header(vmdb_engine *e, const vmdb_sheader *sh, const char *kind
         return VMDB_EINVAL;
     for (size_t i = 0; i < npre; i++)
         st[i] = pre[i];
-    header_statements(sh, kind, &hp, st + npre);
-    size_t n = npre + (with_state ? 2 : 1);
-    int f = vmdb_pg_pipeline(e->wconn, st, n, res, state);
-    for (size_t i = 0; f < 0 && i < n; i++)
+    header_statements(&ts->intent, kind, &hp, st + npre);
+    size_t n = npre + 2;
+    st[n++] = (vmdb_pgstmt){"commit", "COMMIT", 0, NULL};
+    intent_ctx ic = {e, ts, h};
+    int f = vmdb_pg_pipeline_split(e->wconn, st, n, n - 1, write_intent, &ic, res, state);
+    for (size_t i = 0; i < n; i++)
         PQclear(res[i]);
     return f < 0 ? 0 : VMDB_EIO;
 }
 
-int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], const char *kind,
-                       const vmdb_pgstmt *pre, size_t npre, vmdb_sheader *out)
+int vmdb_trust_commit(vmdb_engine *e, uint64_t seq, const uint8_t root[32], const char *kind,
+                      const vmdb_pgstmt *pre, size_t npre, vmdb_sheader *out)
 {
     vmdb_hasher *h = vmdb_engine_hasher(e);
     vmdb_tstate ts = {0};
@@ -130,23 +157,11 @@ int vmdb_trust_prepare(vmdb_engine *e, uint64_t seq, const uint8_t root[32], con
     schema_bytes(e, sh->h.schema_hash);
     if (vmdb_sheader_sign(sh, h, &e->id) != 0)
         return VMDB_ECRYPTO;
-    int rc = store_header(e, sh, kind, pre, npre, true);
-    if (rc)
-        return rc;
-    /* The intent: from here a crash leaves the database at the committed
-     * header or at this one, and recovery accepts either. */
     ts.has_intent = true;
-    if ((rc = vmdb_tjournal_write(e->tjournal, &ts, h, &e->id)) != 0)
-        return rc;
-#ifdef VMDB_TEST_HOOKS
-    if (e->fault_after_intent && (unsigned)(rand() % 1000) < e->fault_after_intent) {
-        LOG_WARN("test hook: dying between the intent and COMMIT (seq %llu)",
-                 (unsigned long long)seq);
-        raise(SIGKILL);
-    }
-#endif
-    *out = *sh;
-    return 0;
+    int rc = store_and_commit(e, &ts, kind, pre, npre, h);
+    if (rc == 0)
+        *out = *sh;
+    return rc;
 }
 
 void vmdb_trust_committed(vmdb_engine *e, const vmdb_sheader *sh)
@@ -327,7 +342,14 @@ static int genesis(vmdb_engine *e)
         return VMDB_ECRYPTO;
     if (vmdb_pg_cmd(e->wconn, "begin", "BEGIN", NULL))
         return VMDB_EIO;
-    rc = store_header(e, g, "genesis", NULL, 0, false);
+    {
+        hdr_params hp;
+        vmdb_pgstmt st[2];
+        header_statements(g, "genesis", &hp, st);
+        PGresult *r = vmdb_pg_exec(e->wconn, st[0].what, st[0].sql, st[0].n, st[0].params, NULL);
+        rc = r ? 0 : VMDB_EIO;
+        PQclear(r);
+    }
     rc = rc ? rc : vmdb_tstate_write(e->tstate_path, &ts, h, &e->id);
     rc = rc ? rc : vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL);
     if (rc) {

@@ -46,7 +46,8 @@ static size_t ov_slot(const overlay *o, const uint8_t key[32])
 static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value)
 {
     if ((o->n + 1) * 2 > o->cap) {
-        overlay g = {calloc(o->cap ? o->cap * 2 : 256, sizeof(ov_ent)), o->cap ? o->cap * 2 : 256, 0};
+        overlay g = {calloc(o->cap ? o->cap * 2 : 256, sizeof(ov_ent)), o->cap ? o->cap * 2 : 256,
+                     0};
         if (!g.e)
             return VMDB_ENOMEM;
         for (size_t i = 0; i < o->cap; i++)
@@ -86,24 +87,53 @@ typedef struct wgroup {
     vmdb_buf jcs;
     bool savepoint_pending; /* the request's SAVEPOINT goes out with its first statement */
     bool savepoint_ok;      /* it was set: a failure can roll back to it */
+    /* Single instance: BEGIN and the state-row lock go out with the group's
+     * first statement, and the group stops if the row is not at `seq`. */
+    bool begin_pending, begun;
+    bool state_moved, begin_failed;
+    uint64_t seq;
 } wgroup;
 
 /* Runs a statement of the current request; the request's SAVEPOINT travels
  * in the same round trip as its first statement (pipeline mode). */
-static PGresult *wexec(wgroup *g, const char *what, const char *sql, int n, const char *const *params,
-                       char state[6])
+static PGresult *wexec(wgroup *g, const char *what, const char *sql, int n,
+                       const char *const *params, char state[6])
 {
     if (!g->savepoint_pending)
         return vmdb_pg_exec(g->e->wconn, what, sql, n, params, state);
     g->savepoint_pending = false;
-    vmdb_pgstmt st[2] = {{"savepoint", "SAVEPOINT r", 0, NULL}, {what, sql, n, params}};
-    PGresult *res[2];
-    int f = vmdb_pg_pipeline(g->e->wconn, st, 2, res, state);
-    g->savepoint_ok = f != 0;
+    vmdb_pgstmt st[4] = {
+        {"begin", "BEGIN", 0, NULL},
+        {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL},
+        {"savepoint", "SAVEPOINT r", 0, NULL},
+        {what, sql, n, params}};
+    PGresult *res[4] = {NULL, NULL, NULL, NULL};
+    size_t off = g->begin_pending ? 0 : 2;
+    int f = vmdb_pg_pipeline(g->e->wconn, st + off, 4 - off, res + off, state);
     if (f >= 0)
-        return NULL;
-    PQclear(res[0]);
-    return res[1];
+        f += (int)off;
+    g->savepoint_ok = f < 0 || f > 2;
+    PGresult *out = f < 0 ? res[3] : NULL;
+    if (off == 0) {
+        g->begin_pending = false;
+        g->begun = true;
+        if (!res[1] || PQntuples(res[1]) != 1) {
+            g->begin_failed = true;
+        } else if (strtoull(PQgetvalue(res[1], 0, 0), NULL, 10) != g->seq) {
+            g->state_moved = true;
+        }
+        PQclear(res[0]);
+        PQclear(res[1]);
+        if (g->begin_failed || g->state_moved) {
+            /* Nothing of this group may be judged against a stale tree. */
+            out = NULL;
+            state[0] = 0;
+        }
+    }
+    PQclear(res[2]);
+    if (!out)
+        PQclear(res[3]);
+    return out;
 }
 
 /* Old value of `key` as of this point of the group: 1 present, 0 absent. */
@@ -259,7 +289,8 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
     if (rc)
         goto done;
     char state[6];
-    res = wexec(g, sk == ST_UPDATE ? "update" : "insert", (const char *)sql.ptr, (int)np, params, state);
+    res = wexec(g, sk == ST_UPDATE ? "update" : "insert", (const char *)sql.ptr, (int)np, params,
+                state);
     if (!res) {
         int st;
         const char *code, *msg;
@@ -269,7 +300,8 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
         goto done;
     }
     if ((size_t)PQntuples(res) != cnt) {
-        vmdb_answer_fail(ans, 500, "DATABASE_ERROR", "the database returned an unexpected row count");
+        vmdb_answer_fail(ans, 500, "DATABASE_ERROR",
+                         "the database returned an unexpected row count");
         rc = VMDB_EIO;
         goto done;
     }
@@ -286,7 +318,8 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
                     break;
                 }
             if (at == cnt) {
-                vmdb_answer_fail(ans, 500, "DATABASE_ERROR", "the database returned an unexpected row");
+                vmdb_answer_fail(ans, 500, "DATABASE_ERROR",
+                                 "the database returned an unexpected row");
                 rc = VMDB_EIO;
                 goto done;
             }
@@ -369,7 +402,9 @@ static int check_rows(wgroup *g, const vmdb_model *m, const char *const *keys, s
         rc = rc ? rc : sb_ident(&sql, m->table);
         rc = rc ? rc : sb_puts(&sql, " AS d WHERE d.");
         rc = rc ? rc : sb_ident(&sql, m->pk);
-        rc = rc ? rc : sb_printf(&sql, " = ANY($1::text[]::%s[]) RETURNING d.*) ", vmdb_pk_array_cast(m));
+        rc =
+            rc ? rc
+               : sb_printf(&sql, " = ANY($1::text[]::%s[]) RETURNING d.*) ", vmdb_pk_array_cast(m));
         rc = rc ? rc : vmdb_engine_select_rows(&sql, m, "w");
     } else {
         vmdb_buf from = VMDB_BUF_INIT;
@@ -379,7 +414,9 @@ static int check_rows(wgroup *g, const vmdb_model *m, const char *const *keys, s
         vmdb_buf_free(&from);
         rc = rc ? rc : sb_puts(&sql, " WHERE t.");
         rc = rc ? rc : sb_ident(&sql, m->pk);
-        rc = rc ? rc : sb_printf(&sql, " = ANY($1::text[]::%s[]) FOR UPDATE OF t", vmdb_pk_array_cast(m));
+        rc =
+            rc ? rc
+               : sb_printf(&sql, " = ANY($1::text[]::%s[]) FOR UPDATE OF t", vmdb_pk_array_cast(m));
     }
     rc = rc ? rc : sb_cstr(&sql);
     if (rc)
@@ -485,8 +522,9 @@ static int run_request(wgroup *g, const vmdb_write *w, wout *o, vmdb_answer *ans
     if (rc == 0 && o->nbad && sb_cstr(&o->bad) == 0) {
         vmdb_engine_violation(g->e, m->table,
                               w->kind == VMDB_W_CREATE ? "leaf without a row found by create"
-                              : w->kind == VMDB_W_UPSERT ? "stored row differs from the tree (upsert)"
-                                                         : "stored row differs from the tree (delete)",
+                              : w->kind == VMDB_W_UPSERT
+                                  ? "stored row differs from the tree (upsert)"
+                                  : "stored row differs from the tree (delete)",
                               (const char *)o->bad.ptr);
         vmdb_engine_integrity_answer(ans, &o->bad);
         rc = VMDB_EVERIFY;
@@ -538,23 +576,26 @@ static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *no
     if (nset) {
         lb->p_set[0] = (const char *)lb->ks.ptr;
         lb->p_set[1] = (const char *)lb->vs.ptr;
-        out[(*nout)++] = (vmdb_pgstmt){"write leaves",
-                                       "INSERT INTO vmdb_leaves (key, value) SELECT decode(k, 'hex'), "
-                                       "decode(v, 'hex') FROM unnest($1::text[], $2::text[]) AS u(k, v) "
-                                       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                                       2, lb->p_set};
+        out[(*nout)++] =
+            (vmdb_pgstmt){"write leaves",
+                          "INSERT INTO vmdb_leaves (key, value) SELECT decode(k, 'hex'), "
+                          "decode(v, 'hex') FROM unnest($1::text[], $2::text[]) AS u(k, v) "
+                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                          2, lb->p_set};
     }
     if (ndel) {
         lb->p_del[0] = (const char *)lb->ds.ptr;
-        out[(*nout)++] = (vmdb_pgstmt){"delete leaves",
-                                       "DELETE FROM vmdb_leaves WHERE key IN (SELECT decode(k, 'hex') FROM "
-                                       "unnest($1::text[]) AS u(k))",
-                                       1, lb->p_del};
+        out[(*nout)++] =
+            (vmdb_pgstmt){"delete leaves",
+                          "DELETE FROM vmdb_leaves WHERE key IN (SELECT decode(k, 'hex') FROM "
+                          "unnest($1::text[]) AS u(k))",
+                          1, lb->p_del};
     }
     return 0;
 }
 
-static void fail_all(vmdb_wreq **b, size_t n, bool *skip, int status, const char *code, const char *msg)
+static void fail_all(vmdb_wreq **b, size_t n, bool *skip, int status, const char *code,
+                     const char *msg)
 {
     for (size_t i = 0; i < n; i++)
         if (!skip || !skip[i])
@@ -632,8 +673,8 @@ static int batch_creates(wgroup *g, vmdb_wreq **b, size_t n, wout *outs, bool *d
         if (out)
             out = VMDB_EIO;
     } else if (!g->savepoint_pending &&
-               (!g->savepoint_ok ||
-                vmdb_pg_cmd(g->e->wconn, "rollback to savepoint", "ROLLBACK TO SAVEPOINT r", NULL) != 0)) {
+               (!g->savepoint_ok || vmdb_pg_cmd(g->e->wconn, "rollback to savepoint",
+                                                "ROLLBACK TO SAVEPOINT r", NULL) != 0)) {
         out = VMDB_EIO;
     } else {
         /* Undo what a partly run batch put into the outputs. */
@@ -650,6 +691,27 @@ static int batch_creates(wgroup *g, vmdb_wreq **b, size_t n, wout *outs, bool *d
     return out;
 }
 
+/* After the group's first statement: did BEGIN and the state-row lock that
+ * went with it find the state where this process left it? If not, the
+ * whole group fails (nothing was judged against a stale tree). */
+static bool group_stopped(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
+{
+    if (g->state_moved) {
+        vmdb_engine_violation(e, "vmdb_state", "the state row changed outside vmdb", "");
+        pthread_mutex_lock(&e->mu);
+        snprintf(e->writes_blocked, sizeof e->writes_blocked,
+                 "the state row changed outside vmdb (repair with /bootstrap/repair-roots)");
+        pthread_mutex_unlock(&e->mu);
+        fail_all(b, n, NULL, 503, "WRITES_UNAVAILABLE", "the database state changed outside vmdb");
+        return true;
+    }
+    if (g->begin_failed) {
+        fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
+        return true;
+    }
+    return false;
+}
+
 static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
 {
     wout *outs = calloc(n, sizeof *outs);
@@ -659,7 +721,6 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
     uint64_t seq;
     char blocked[300];
     size_t nok = 0;
-    bool begun = false;
     if (!outs || !failed) {
         fail_all(b, n, NULL, 500, "INTERNAL", "out of memory");
         goto out;
@@ -677,19 +738,25 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
     }
     if (PQstatus(e->wconn) != CONNECTION_OK)
         PQreset(e->wconn);
-    /* BEGIN and the state row lock in one round trip. The state row is the
-     * commit point every instance serialises on; if it moved without this
-     * process, the tree is stale. */
-    {
-        vmdb_pgstmt st[2] = {{"begin", "BEGIN", 0, NULL},
-                             {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL}};
+    g->begun = g->state_moved = g->begin_failed = false;
+    g->seq = seq;
+    /* BEGIN and the state row lock. The state row is the commit point every
+     * instance serialises on; if it moved without this process, the tree is
+     * stale. A single instance sends them with the group's first statement
+     * (wexec) and stops the group if the row moved; with
+     * ALLOW_MULTI_INSTANCE they go first, so the group can run on after a
+     * resync. */
+    g->begin_pending = !e->cfg.allow_multi_instance;
+    if (!g->begin_pending) {
+        vmdb_pgstmt st[2] = {
+            {"begin", "BEGIN", 0, NULL},
+            {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL}};
         PGresult *res[2];
         char state[6];
         int f = vmdb_pg_pipeline(e->wconn, st, 2, res, state);
-        begun = f != 0;
-        PGresult *sr = f < 0 ? res[1] : NULL;
-        if (f < 0)
-            PQclear(res[0]);
+        g->begun = f != 0;
+        PGresult *sr = res[1];
+        PQclear(res[0]);
         if (!sr || PQntuples(sr) != 1) {
             PQclear(sr);
             fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
@@ -698,15 +765,10 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
         uint64_t dbseq = strtoull(PQgetvalue(sr, 0, 0), NULL, 10);
         PQclear(sr);
         if (dbseq != seq) {
-            if (!e->cfg.allow_multi_instance || vmdb_engine_resync_locked(e) != 0) {
-                if (!e->cfg.allow_multi_instance) {
-                    vmdb_engine_violation(e, "vmdb_state", "the state row changed outside vmdb", "");
-                    pthread_mutex_lock(&e->mu);
-                    snprintf(e->writes_blocked, sizeof e->writes_blocked,
-                             "the state row changed outside vmdb (repair with /bootstrap/repair-roots)");
-                    pthread_mutex_unlock(&e->mu);
-                }
-                fail_all(b, n, NULL, 503, "WRITES_UNAVAILABLE", "the database state changed outside vmdb");
+            /* Another instance wrote: catch up with its headers first. */
+            if (vmdb_engine_resync_locked(e) != 0) {
+                fail_all(b, n, NULL, 503, "WRITES_UNAVAILABLE",
+                         "the database state changed outside vmdb");
                 goto out;
             }
             pthread_mutex_lock(&e->mu);
@@ -724,9 +786,12 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
     ov_clear(&g->ov);
     done = calloc(n, sizeof *done);
     if (!done || batch_creates(g, b, n, outs, done, &nok, &ar) != 0) {
-        fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
+        if (!group_stopped(e, g, b, n))
+            fail_all(b, n, NULL, 503, "DB_UNAVAILABLE", "database unavailable");
         goto out;
     }
+    if (group_stopped(e, g, b, n))
+        goto out;
     for (size_t i = 0; i < n; i++) {
         const vmdb_write *w = b[i]->w;
         vmdb_answer *ans = b[i]->ans;
@@ -748,6 +813,8 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
         g->savepoint_pending = true;
         g->savepoint_ok = false;
         int rc = run_request(g, w, &outs[i], ans, &ar);
+        if (group_stopped(e, g, b, n))
+            goto out;
         if (rc == 0) {
             /* Savepoints are not released: a release costs a round trip
              * and changes nothing for the commit. */
@@ -760,8 +827,8 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
             outs[i].ok = true;
             nok++;
         } else if (!g->savepoint_pending &&
-                   (!g->savepoint_ok ||
-                    vmdb_pg_cmd(e->wconn, "rollback to savepoint", "ROLLBACK TO SAVEPOINT r", NULL) != 0)) {
+                   (!g->savepoint_ok || vmdb_pg_cmd(e->wconn, "rollback to savepoint",
+                                                    "ROLLBACK TO SAVEPOINT r", NULL) != 0)) {
             /* Without this request's savepoint the group cannot be saved. */
             fail_all(b, n, failed, 503, "DB_UNAVAILABLE", "database unavailable");
             goto out;
@@ -793,18 +860,17 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
     vmdb_sheader sh;
     if (rc == 0) {
         vmdb_smt_view_root(vmdb_smt_pending(e->tree), new_root);
-        /* The signed header, the state row and the intent record. */
-        rc = vmdb_trust_prepare(e, seq + 1, new_root, "write", leafst, nleafst, &sh);
+        /* The leaves, the signed header, the state row, the intent record
+         * and COMMIT. */
+        pthread_mutex_lock(&e->mu);
+        e->inflight = seq + 1;
+        pthread_mutex_unlock(&e->mu);
+        rc = vmdb_trust_commit(e, seq + 1, new_root, "write", leafst, nleafst, &sh);
     }
     vmdb_buf_free(&lb.ks);
     vmdb_buf_free(&lb.vs);
     vmdb_buf_free(&lb.ds);
-    pthread_mutex_lock(&e->mu);
-    e->inflight = seq + 1;
-    pthread_mutex_unlock(&e->mu);
-    if (rc == 0)
-        rc = vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL);
-    begun = false;
+    g->begun = false;
     if (rc != 0) {
         pthread_mutex_lock(&e->mu);
         e->inflight = 0;
@@ -836,10 +902,12 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
         wout *o = &outs[i];
         vmdb_buf *d = &b[i]->ans->data;
         bool del = b[i]->w->kind == VMDB_W_DELETE;
-        int r2 = del ? sb_printf(d, "{\"deleted\":%zu,\"ids\":[", o->nids) : sb_puts(d, "{\"ids\":[");
+        int r2 =
+            del ? sb_printf(d, "{\"deleted\":%zu,\"ids\":[", o->nids) : sb_puts(d, "{\"ids\":[");
         r2 = r2 ? r2 : vmdb_buf_put(d, o->ids.ptr, o->ids.len);
-        r2 = r2 ? r2 : sb_printf(d, "],\"meta\":{\"committed\":%s,\"proposed_root\":",
-                                 committed ? "true" : "false");
+        r2 = r2 ? r2
+                : sb_printf(d, "],\"meta\":{\"committed\":%s,\"proposed_root\":",
+                            committed ? "true" : "false");
         r2 = r2 ? r2 : sb_jhex32(d, new_root);
         r2 = r2 ? r2 : sb_printf(d, ",\"seq\":%llu},", (unsigned long long)(seq + 1));
         if (del) {
@@ -856,7 +924,7 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
             vmdb_answer_fail(b[i]->ans, 500, "INTERNAL", "out of memory");
     }
 out:
-    if (begun)
+    if (g->begun)
         vmdb_pg_cmd(e->wconn, "rollback", "ROLLBACK", NULL);
     for (size_t i = 0; outs && i < n; i++) {
         vmdb_buf_free(&outs[i].ids);
@@ -938,7 +1006,8 @@ void vmdb_engine_write(vmdb_engine *e, const vmdb_write *w, vmdb_answer *ans)
             if (memcmp(d->ptr + i, t, sizeof t - 1) == 0) {
                 vmdb_buf nb = VMDB_BUF_INIT;
                 if (vmdb_buf_put(&nb, d->ptr, i) == 0 && vmdb_buf_put(&nb, f, sizeof f - 1) == 0 &&
-                    vmdb_buf_put(&nb, d->ptr + i + sizeof t - 1, d->len - i - (sizeof t - 1)) == 0) {
+                    vmdb_buf_put(&nb, d->ptr + i + sizeof t - 1, d->len - i - (sizeof t - 1)) ==
+                        0) {
                     vmdb_buf_free(d);
                     *d = nb;
                 } else {

@@ -15,12 +15,15 @@
 
 PGconn *vmdb_pg_connect(const char *url, const char *role)
 {
-    const char *keys[] = {"dbname", "options", "client_encoding", "application_name",
-                          "connect_timeout", NULL};
+    const char *keys[] = {"dbname",           "options",         "client_encoding",
+                          "application_name", "connect_timeout", NULL};
     const char *vals[] = {url,
                           "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
                           "-c IntervalStyle=postgres -c client_min_messages=warning",
-                          "UTF8", role, "10", NULL};
+                          "UTF8",
+                          role,
+                          "10",
+                          NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         LOG_ERROR("postgres: connect failed: %s", c ? PQerrorMessage(c) : "out of memory");
@@ -44,7 +47,8 @@ PGresult *vmdb_pg_exec(PGconn *c, const char *what, const char *sql, int n,
         sqlstate[0] = 0;
     /* Without parameters the simple protocol runs, which accepts several
      * statements (DDL scripts, migrations). */
-    PGresult *r = n == 0 && !params ? PQexec(c, sql) : PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *r =
+        n == 0 && !params ? PQexec(c, sql) : PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_OUT ||
         st == PGRES_COPY_IN)
@@ -134,8 +138,15 @@ PGresult *vmdb_pg_exec_cached(PGconn *c, vmdb_pgcache *cache, const char *what, 
 
 int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res, char sqlstate[6])
 {
+    return vmdb_pg_pipeline_split(c, st, n, n, NULL, NULL, res, sqlstate);
+}
+
+int vmdb_pg_pipeline_split(PGconn *c, const vmdb_pgstmt *st, size_t n, size_t split,
+                           int (*between)(void *arg), void *arg, PGresult **res, char sqlstate[6])
+{
     int first = -1;
     size_t sent = 0;
+    bool held = false; /* `between` failed: the rest was not sent */
     sqlstate[0] = 0;
     for (size_t i = 0; i < n; i++)
         res[i] = NULL;
@@ -143,9 +154,19 @@ int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res,
         LOG_WARN("postgres: cannot enter pipeline mode: %s", PQerrorMessage(c));
         return 0;
     }
-    for (; sent < n; sent++)
-        if (PQsendQueryParams(c, st[sent].sql, st[sent].n, NULL, st[sent].params, NULL, NULL, 0) != 1)
+    for (; sent < n; sent++) {
+        if (sent == split && between) {
+            if (PQsendFlushRequest(c) != 1 || PQflush(c) != 0)
+                break;
+            if (between(arg) != 0) {
+                held = true;
+                break;
+            }
+        }
+        if (PQsendQueryParams(c, st[sent].sql, st[sent].n, NULL, st[sent].params, NULL, NULL, 0) !=
+            1)
             break;
+    }
     bool synced = PQpipelineSync(c) == 1;
     for (size_t i = 0; i < sent; i++) {
         PGresult *r = PQgetResult(c);
@@ -160,7 +181,8 @@ int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res,
                     memcpy(sqlstate, state, 6);
                 if (s != PGRES_PIPELINE_ABORTED) {
                     char msg[512];
-                    snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+                    snprintf(msg, sizeof msg, "%s",
+                             r ? PQresultErrorMessage(r) : PQerrorMessage(c));
                     trim_nl(msg);
                     LOG_WARN("postgres: %s failed [%s]: %s", st[i].what, state ? state : "-", msg);
                 }
@@ -180,13 +202,11 @@ int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res,
         LOG_WARN("postgres: cannot leave pipeline mode: %s", PQerrorMessage(c));
     if (first < 0 && sent < n) {
         first = (int)sent;
-        LOG_WARN("postgres: pipeline send failed: %s", PQerrorMessage(c));
+        if (held)
+            sqlstate[0] = 0;
+        else
+            LOG_WARN("postgres: pipeline send failed: %s", PQerrorMessage(c));
     }
-    if (first >= 0)
-        for (size_t i = 0; i < n; i++) {
-            PQclear(res[i]);
-            res[i] = NULL;
-        }
     return first;
 }
 
@@ -247,8 +267,9 @@ int vmdb_pg_load_leaves(PGconn *c, vmdb_smt_leaf **out, size_t *nout)
     bool header = false;
     char *row = NULL;
     PGresult *r = vmdb_pg_exec(
-        c, "load leaves", "COPY (SELECT key, value FROM vmdb_leaves ORDER BY key) TO STDOUT (FORMAT binary)",
-        0, NULL, NULL);
+        c, "load leaves",
+        "COPY (SELECT key, value FROM vmdb_leaves ORDER BY key) TO STDOUT (FORMAT binary)", 0, NULL,
+        NULL);
     if (!r)
         return VMDB_EIO;
     PQclear(r);
@@ -336,8 +357,9 @@ done:
 int vmdb_pg_copy_leaves(PGconn *c, const vmdb_smt_leaf *l, size_t n)
 {
     int rc = 0;
-    PGresult *r = vmdb_pg_exec(c, "copy leaves", "COPY vmdb_leaves (key, value) FROM STDIN (FORMAT binary)", 0,
-                               NULL, NULL);
+    PGresult *r =
+        vmdb_pg_exec(c, "copy leaves", "COPY vmdb_leaves (key, value) FROM STDIN (FORMAT binary)",
+                     0, NULL, NULL);
     if (!r)
         return VMDB_EIO;
     PQclear(r);

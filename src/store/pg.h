@@ -33,11 +33,21 @@ typedef struct vmdb_pgstmt {
 } vmdb_pgstmt;
 
 /* Sends `n` statements in one round trip (libpq pipeline mode) and waits for
- * all their results. res[i] gets each successful result (caller PQclears),
- * NULL for a failed or skipped one. Returns -1 when all succeeded, else the
- * index of the first failure (its SQLSTATE in `sqlstate`, "" when the
- * connection failed; everything after it was skipped by the server). */
+ * all their results. res[i] gets each successful result, NULL for a failed
+ * or skipped one; the caller PQclears every res[i], failure or not. Returns
+ * -1 when all succeeded, else the index of the first failure (its SQLSTATE
+ * in `sqlstate`, "" when the connection failed; everything after it was
+ * skipped by the server). */
 int vmdb_pg_pipeline(PGconn *c, const vmdb_pgstmt *st, size_t n, PGresult **res, char sqlstate[6]);
+
+/* As vmdb_pg_pipeline, but st[0..split) are sent and flushed first, so the
+ * server runs them while `between(arg)` runs here, and st[split..n) are
+ * sent only if it returned 0. Used to overlap the intent's fsync with the
+ * group's last statements and still have COMMIT leave after the intent is
+ * durable. split < n. When `between` fails the result is `split` with
+ * sqlstate "". */
+int vmdb_pg_pipeline_split(PGconn *c, const vmdb_pgstmt *st, size_t n, size_t split,
+                           int (*between)(void *arg), void *arg, PGresult **res, char sqlstate[6]);
 
 /* Per-connection cache of prepared statements keyed by SQL text, so the
  * statements a connection runs again and again are parsed and planned once.

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, spawnServer, createDb, tempDir, post, get, ok, fails, health, applySchema, sleep,
+  startServer, spawnServer, createDb, tempDir, post, get, ok, fails, health, applySchema, sleep, psql,
 } from './lib.mjs';
 
 const LOG = {
@@ -152,4 +152,57 @@ test('instance lock lost: writes answer 503 WRITES_UNAVAILABLE until the lock is
   }
   assert.ok(back, 'writes resume after the lock is re-taken');
   assert.equal((await health(srv.url)).writes, 'ok');
+});
+
+test('the state row moved behind a running single instance: the next write group fails whole with 503 WRITES_UNAVAILABLE, nothing of it is written', async (t) => {
+  const srv = await startServer();
+  t.after(() => srv.stop());
+  await applySchema(srv.url, [LOG]);
+  ok(await post(srv.url, '/api/models/events/create-batch', { records: [{ what: 'before' }] }));
+  const rows = await psql(srv.db, 'SELECT count(*) FROM events');
+  const headers = await psql(srv.db, 'SELECT count(*) FROM vmdb_headers');
+  await psql(srv.db, 'UPDATE vmdb_state SET seq = seq + 5');
+  for (const body of [{ records: [{ what: 'create' }] }, { records: [{ id: '1', what: 'upsert' }] }]) {
+    const route = body.records[0].id ? 'upsert' : 'create-batch';
+    const f = fails(await post(srv.url, `/api/models/events/${route}`, body), 503, 'WRITES_UNAVAILABLE', route);
+    assert.match(f.error, /changed outside vmdb/, f.error);
+  }
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM events'), rows, 'no row written');
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_headers'), headers, 'no header written');
+  const h = await health(srv.url);
+  assert.equal(h.status, 'degraded');
+  assert.match(h.writes, /state row changed outside vmdb/);
+  // Reads name the state the rows came from, which no signed header has.
+  fails(await post(srv.url, '/api/models/events/read-batch', { ids: ['1'] }), 400, 'INTEGRITY_VIOLATION', 'read');
+});
+
+test('ALLOW_MULTI_INSTANCE=true: two instances writing in turn both commit; each catches up with the other\'s headers', async (t) => {
+  const a = await startServer({ env: { ALLOW_MULTI_INSTANCE: 'true' } });
+  t.after(() => a.stop());
+  await applySchema(a.url, [LOG]);
+  // The instances share the identity key and the data directory: one
+  // signer, one trusted state.
+  const b = await startServer({ db: a.db, dataDir: a.dataDir, env: { ALLOW_MULTI_INSTANCE: 'true' } });
+  t.after(() => b.stop());
+  const ids = [];
+  let seq = (await health(a.url)).seq;
+  for (let i = 0; i < 6; i++) {
+    const s = i % 2 ? b : a;
+    const d = ok(await post(s.url, '/api/models/events/create-batch', { records: [{ what: `turn ${i}` }] }), `write ${i}`);
+    assert.equal(d.meta.seq, seq + 1, `write ${i} extends the shared chain`);
+    seq = d.meta.seq;
+    ids.push(...d.ids);
+  }
+  for (const s of [a, b]) {
+    const h = await health(s.url);
+    assert.equal(h.writes, 'ok', JSON.stringify(h));
+    assert.equal(h.integrity.ok, true);
+  }
+  // The last writer knows every row; the other verifies them after it
+  // catches up on its next write.
+  const r = ok(await post(b.url, '/api/models/events/read-batch', { ids }));
+  assert.equal(r.verified, true);
+  assert.equal(r.records.length, ids.length);
+  ok(await post(a.url, '/api/models/events/create-batch', { records: [{ what: 'catch up' }] }));
+  assert.equal(ok(await post(a.url, '/api/models/events/read-batch', { ids })).records.length, ids.length);
 });
