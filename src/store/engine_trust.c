@@ -350,6 +350,9 @@ static int genesis(vmdb_engine *e)
         rc = r ? 0 : VMDB_EIO;
         PQclear(r);
     }
+    /* Slots left from an earlier life of this key (a data directory kept
+     * across a new database) would outrank the new chain. */
+    rc = rc ? rc : vmdb_tjournal_reset(e->tjournal);
     rc = rc ? rc : vmdb_tstate_write(e->tstate_path, &ts, h, &e->id);
     rc = rc ? rc : vmdb_pg_cmd(e->wconn, "commit", "COMMIT", NULL);
     if (rc) {

@@ -261,6 +261,17 @@ int vmdb_tjournal_write(vmdb_tjournal *j, const vmdb_tstate *ts, vmdb_hasher *h,
     return rc;
 }
 
+int vmdb_tjournal_reset(vmdb_tjournal *j)
+{
+    static const uint8_t zero[2 * TJ_SLOT];
+    int rc = full_pwrite(j->fd, zero, sizeof zero, 0);
+    if (rc == 0 && fdatasync(j->fd) != 0)
+        rc = VMDB_EIO;
+    if (rc)
+        LOG_ERROR("cannot reset %s: %s", j->path, strerror(errno));
+    return rc;
+}
+
 int vmdb_tjournal_newest(vmdb_tjournal *j, vmdb_tstate *out, bool *found, vmdb_hasher *h,
                          const uint8_t pk[32])
 {

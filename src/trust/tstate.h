@@ -68,6 +68,8 @@ int vmdb_tjournal_open(vmdb_tjournal **out, const char *path);
  * VMDB_ECRYPTO, VMDB_ENOMEM. */
 int vmdb_tjournal_write(vmdb_tjournal *j, const vmdb_tstate *ts, vmdb_hasher *h,
                         const vmdb_identity *id);
+/* Empties both slots durably (a new chain starts). VMDB_EIO. */
+int vmdb_tjournal_reset(vmdb_tjournal *j);
 /* The newest slot that verifies against pk; *found is false when neither
  * does (a fresh journal, or both slots broken). VMDB_EIO. */
 int vmdb_tjournal_newest(vmdb_tjournal *j, vmdb_tstate *out, bool *found, vmdb_hasher *h,

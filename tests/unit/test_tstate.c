@@ -1,0 +1,201 @@
+/*
+ * The trusted state file and its journal (src/trust/tstate): the file round
+ * trips and refuses an edit or another key; the journal keeps the newest of
+ * its two slots, survives a torn slot (the other one still answers), ignores
+ * a slot signed by another key or from a different identity, reopens with
+ * what was written, and is empty after a reset or when recreated at the
+ * wrong size.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "trust/tstate.h"
+
+typedef struct fixture {
+    char dir[64];
+    char json[128], journal[128];
+    vmdb_identity id, other;
+    vmdb_hasher *h;
+} fixture;
+
+static void make_id(vmdb_identity *id, uint8_t first)
+{
+    uint8_t seed[32];
+    memset(id, 0, sizeof *id);
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(first + i);
+    assert_int_equal(vmdb_ed25519_from_seed(id->pk, id->sk, seed), 0);
+    vmdb_hex_encode(id->pk_hex, id->pk, 32);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/vmdb-tstate-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->json, sizeof f->json, "%s/trusted_state.json", f->dir);
+    snprintf(f->journal, sizeof f->journal, "%s/trusted_state.journal", f->dir);
+    make_id(&f->id, 1);
+    make_id(&f->other, 77);
+    assert_int_equal(vmdb_hasher_new(&f->h, 0), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    unlink(f->json);
+    unlink(f->journal);
+    rmdir(f->dir);
+    vmdb_hasher_free(f->h);
+    free(f);
+    return 0;
+}
+
+/* A chain-shaped state: committed = seq-1, intent = seq (or none). */
+static vmdb_tstate state_at(fixture *f, const vmdb_identity *id, uint64_t seq, bool intent)
+{
+    vmdb_tstate ts;
+    memset(&ts, 0, sizeof ts);
+    ts.committed.h.seq = intent ? seq - 1 : seq;
+    ts.committed.h.time_ms = 1000 + seq;
+    assert_int_equal(vmdb_sheader_sign(&ts.committed, f->h, id), 0);
+    if (intent) {
+        ts.has_intent = true;
+        ts.intent.h.seq = seq;
+        ts.intent.h.time_ms = 2000 + seq;
+        memcpy(ts.intent.h.prev, ts.committed.hash, 32);
+        assert_int_equal(vmdb_sheader_sign(&ts.intent, f->h, id), 0);
+    }
+    return ts;
+}
+
+static void test_file_round_trip(void **state)
+{
+    fixture *f = *state;
+    char why[200];
+    vmdb_tstate in = state_at(f, &f->id, 9, true), out;
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why),
+                     VMDB_ENOTFOUND);
+    assert_int_equal(vmdb_tstate_write(f->json, &in, f->h, &f->id), 0);
+    struct stat st;
+    assert_int_equal(stat(f->json, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why), 0);
+    assert_true(out.has_intent);
+    assert_int_equal(out.intent.h.seq, 9);
+    assert_memory_equal(out.intent.hash, in.intent.hash, 32);
+    assert_int_equal(vmdb_tstate_rank(&out), 9);
+    /* Read with another key: refused and said so. */
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->other.pk, why, sizeof why),
+                     VMDB_EVERIFY);
+    assert_non_null(strstr(why, "another identity"));
+    /* One byte of a header changed: the signature fails. */
+    size_t len = 0;
+    uint8_t *raw = tu_read_file(f->json, &len);
+    char *p = strstr((char *)raw, "\"header\": \"");
+    assert_non_null(p);
+    p += 12;
+    *p = *p == '0' ? '1' : '0';
+    int fd = open(f->json, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, raw, len), (ssize_t)len);
+    close(fd);
+    free(raw);
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why),
+                     VMDB_EVERIFY);
+}
+
+static void test_journal_newest_and_torn(void **state)
+{
+    fixture *f = *state;
+    vmdb_tjournal *j = NULL;
+    vmdb_tstate out;
+    bool found = true;
+    assert_int_equal(vmdb_tjournal_open(&j, f->journal), 0);
+    struct stat st;
+    assert_int_equal(stat(f->journal, &st), 0);
+    assert_int_equal(st.st_size, 8192);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(vmdb_tjournal_newest(j, &out, &found, f->h, f->id.pk), 0);
+    assert_false(found);
+    for (uint64_t s = 1; s <= 6; s++) {
+        vmdb_tstate ts = state_at(f, &f->id, s, true);
+        assert_int_equal(vmdb_tjournal_write(j, &ts, f->h, &f->id), 0);
+        assert_int_equal(vmdb_tjournal_newest(j, &out, &found, f->h, f->id.pk), 0);
+        assert_true(found);
+        assert_int_equal(vmdb_tstate_rank(&out), s);
+    }
+    /* A shorter record (no intent) over a longer one leaves no tail. */
+    vmdb_tstate plain = state_at(f, &f->id, 8, false);
+    assert_int_equal(vmdb_tjournal_write(j, &plain, f->h, &f->id), 0);
+    assert_int_equal(vmdb_tjournal_newest(j, &out, &found, f->h, f->id.pk), 0);
+    assert_int_equal(vmdb_tstate_rank(&out), 8);
+    assert_false(out.has_intent);
+    vmdb_tjournal_free(j);
+
+    /* Reopened: the same answer. Then tear slot 0 (rank 8) in the middle:
+     * slot 1 (rank 5) answers. */
+    assert_int_equal(vmdb_tjournal_open(&j, f->journal), 0);
+    assert_int_equal(vmdb_tjournal_newest(j, &out, &found, f->h, f->id.pk), 0);
+    assert_int_equal(vmdb_tstate_rank(&out), 8);
+    int fd = open(f->journal, O_WRONLY);
+    assert_true(fd >= 0);
+    uint8_t junk[300];
+    memset(junk, 'x', sizeof junk);
+    assert_int_equal(pwrite(fd, junk, sizeof junk, 200), (ssize_t)sizeof junk);
+    close(fd);
+    assert_int_equal(vmdb_tjournal_newest(j, &out, &found, f->h, f->id.pk), 0);
+    assert_true(found);
+    assert_int_equal(vmdb_tstate_rank(&out), 5);
+
+    /* A slot written by another key never counts, however high its rank. */
+    vmdb_tstate forged = state_at(f, &f->other, 100, true);
+    assert_int_equal(vmdb_tjournal_write(j, &forged, f->h, &f->other), 0);
+    assert_int_equal(vmdb_tjournal_newest(j, &out, &found, f->h, f->id.pk), 0);
+    assert_true(found);
+    assert_int_equal(vmdb_tstate_rank(&out), 5);
+
+    /* Reset: nothing left. */
+    assert_int_equal(vmdb_tjournal_reset(j), 0);
+    assert_int_equal(vmdb_tjournal_newest(j, &out, &found, f->h, f->id.pk), 0);
+    assert_false(found);
+    vmdb_tjournal_free(j);
+    vmdb_tjournal_free(NULL);
+}
+
+static void test_journal_wrong_size_recreated(void **state)
+{
+    fixture *f = *state;
+    int fd = open(f->journal, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "short", 5), 5);
+    close(fd);
+    vmdb_tjournal *j = NULL;
+    vmdb_tstate out;
+    bool found = true;
+    assert_int_equal(vmdb_tjournal_open(&j, f->journal), 0);
+    struct stat st;
+    assert_int_equal(stat(f->journal, &st), 0);
+    assert_int_equal(st.st_size, 8192);
+    assert_int_equal(vmdb_tjournal_newest(j, &out, &found, f->h, f->id.pk), 0);
+    assert_false(found);
+    vmdb_tjournal_free(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_newest_and_torn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_journal_wrong_size_recreated, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
