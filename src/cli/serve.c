@@ -52,7 +52,8 @@ static const char serve_help[] =
     "                        default the identity pays its own anchors\n"
     "  VMDB_SOLANA_COMMITMENT processed | confirmed (default) | finalized\n"
     "  VMDB_ANCHOR_INTERVAL  seconds between anchors of a pending backlog (default 30)\n"
-    "  VMDB_HTTP_THREADS     HTTP worker threads (default 64)\n"
+    "  VMDB_HTTP_THREADS     0 (default): a thread per HTTP connection (at most 1024\n"
+    "                        open); N: a pool of N threads, connections sharing them\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
     "  VMDB_MAX_GROUP        most write requests in one transaction (default 64)\n";
 
@@ -177,7 +178,7 @@ int vmdb_cli_serve(int argc, char **argv)
         return 2;
     }
     unsigned long long bcs, threads, pool, group, interval;
-    if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) || env_uint("VMDB_HTTP_THREADS", 64, 1024, &threads) ||
+    if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) || env_uint("VMDB_HTTP_THREADS", 0, 1024, &threads) ||
         env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 64, 65536, &group) ||
         env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval))
         return 2;
@@ -248,7 +249,7 @@ int vmdb_cli_serve(int argc, char **argv)
         goto done;
     }
     const char *listen = env_or("VMDB_LISTEN", "127.0.0.1:3000");
-    vmdb_http_config hc = {listen, (unsigned)(threads ? threads : 1), swagger};
+    vmdb_http_config hc = {listen, (unsigned)threads, swagger};
     if (vmdb_http_start(&h, &hc, e) != 0)
         goto done;
     LOG_INFO("vmdb: listening on http://%s (Swagger UI at /swagger-ui)", listen);

@@ -17,9 +17,12 @@
 
 typedef struct vmdb_http vmdb_http;
 
+/* Open connections at most; more wait in the listen backlog. */
+#define VMDB_HTTP_MAX_CONNECTIONS 1024
+
 typedef struct vmdb_http_config {
     const char *listen;      /* host:port */
-    unsigned threads;        /* epoll thread pool size */
+    unsigned threads;        /* 0: a thread per connection; N: a pool of N epoll threads */
     const char *swagger_dir; /* swagger-ui-dist directory (may not exist) */
 } vmdb_http_config;
 
