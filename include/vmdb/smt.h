@@ -87,6 +87,12 @@ uint64_t vmdb_smt_view_version(const vmdb_smt_view *v);
 /* Looks `key` up. 0 with the value, or VMDB_ENOTFOUND. */
 int vmdb_smt_get(const vmdb_smt *t, const vmdb_smt_view *v, const uint8_t key[32],
                  uint8_t value[32]);
+/* Looks up n keys at once, their walks interleaved so that the cache misses
+ * overlap (faster than n calls of vmdb_smt_get on a large tree). found[i]
+ * says whether keys[i] is present; values[i] then holds its value. Cannot
+ * fail. */
+void vmdb_smt_get_many(const vmdb_smt *t, const vmdb_smt_view *v, const uint8_t (*keys)[32],
+                       size_t n, uint8_t (*values)[32], bool *found);
 /* Builds the single-key proof of PROTOCOL.md §4; `value` (may be NULL)
  * receives the value when the key is present. Cannot fail. */
 void vmdb_smt_prove(const vmdb_smt *t, const vmdb_smt_view *v, vmdb_hasher *h,

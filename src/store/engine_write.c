@@ -136,8 +136,9 @@ static PGresult *wexec(wgroup *g, const char *what, const char *sql, int n,
     return out;
 }
 
-/* Old value of `key` as of this point of the group: 1 present, 0 absent. */
-static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
+/* The value of `key` after the group's earlier requests, if they changed
+ * it: 1 present (value filled), 0 deleted, -1 not changed by the group. */
+static int overlay_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
 {
     if (g->ov.cap) {
         ov_ent *x = &g->ov.e[ov_slot(&g->ov, key)];
@@ -148,6 +149,15 @@ static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
         if (x->state == 2)
             return 0;
     }
+    return -1;
+}
+
+/* Old value of `key` as of this point of the group: 1 present, 0 absent. */
+static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
+{
+    int ov = overlay_value(g, key, value);
+    if (ov >= 0)
+        return ov;
     return vmdb_smt_get(g->e->tree, g->view, key, value) == 0;
 }
 
@@ -305,26 +315,44 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
         rc = VMDB_EIO;
         goto done;
     }
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *pk = PQgetvalue(res, i, 0), *json = PQgetvalue(res, i, 1);
-        uint8_t key[32], value[32], old[32];
+    /* Three passes: hash the returned rows; look their keys up (the
+     * group's own changes first, then the tree, all keys in one interleaved
+     * walk); then record them. */
+    size_t nr = (size_t)PQntuples(res);
+    size_t *at = vmdb_arena_alloc(ar, (nr ? nr : 1) * sizeof *at);
+    uint8_t(*keys)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
+    uint8_t(*vals)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
+    uint8_t(*olds)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
+    uint8_t(*tkeys)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
+    uint8_t(*tvals)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
+    size_t *tof = vmdb_arena_alloc(ar, (nr ? nr : 1) * sizeof *tof);
+    bool *had = vmdb_arena_zalloc(ar, (nr ? nr : 1) * 2);
+    char **copies = vmdb_arena_alloc(ar, (nr ? nr : 1) * sizeof *copies);
+    if (!at || !keys || !vals || !olds || !tkeys || !tvals || !tof || !had || !copies) {
+        rc = VMDB_ENOMEM;
+        goto done;
+    }
+    bool *taken = had + nr; /* records already matched by a returned row */
+    for (size_t i = 0; i < nr; i++) {
+        const char *pk = PQgetvalue(res, (int)i, 0), *json = PQgetvalue(res, (int)i, 1);
         /* Creates come back in VALUES order; keyed writes are matched by key. */
-        size_t at = (size_t)i;
+        at[i] = i;
         if (w->kind != VMDB_W_CREATE) {
-            at = cnt;
+            at[i] = cnt;
             for (size_t k = 0; k < cnt; k++)
-                if (!slots[idx[k]] && strcmp(w->recs[idx[k]].pk_text, pk) == 0) {
-                    at = k;
+                if (!taken[k] && strcmp(w->recs[idx[k]].pk_text, pk) == 0) {
+                    at[i] = k;
                     break;
                 }
-            if (at == cnt) {
+            if (at[i] == cnt) {
                 vmdb_answer_fail(ans, 500, "DATABASE_ERROR",
                                  "the database returned an unexpected row");
                 rc = VMDB_EIO;
                 goto done;
             }
         }
-        if (vmdb_engine_row_leaf(g->h, m, pk, json, key, value, &g->jcs) != 0) {
+        taken[at[i]] = true;
+        if (vmdb_engine_row_leaf(g->h, m, pk, json, keys[i], vals[i], &g->jcs) != 0) {
             LOG_WARN("write: row %s of %s cannot be hashed: %s", pk, m->table, vmdb_error_last());
             vmdb_answer_fail(ans, 400, "INVALID_VALUE",
                              "the stored row cannot be canonicalised (a number in a jsonb value "
@@ -332,32 +360,51 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
             rc = VMDB_EINVAL;
             goto done;
         }
-        int had = old_value(g, key, old);
-        if (w->kind == VMDB_W_CREATE && had) {
-            /* A leaf whose row is gone: the row was deleted behind our back. */
-            rc = list_add(&o->bad, &o->nbad, pk);
-            if (rc)
-                goto done;
-            slots[idx[at]] = "";
-            continue;
-        }
-        if ((rc = pend_add(g, key, value)))
-            goto done;
         vmdb_buf one = VMDB_BUF_INIT;
         rc = sb_jstrz(&one, pk);
         rc = rc ? rc : vmdb_buf_putc(&one, 0);
         rc = rc ? rc : vmdb_buf_put(&one, g->jcs.ptr, g->jcs.len);
-        char *copy = rc ? NULL : vmdb_arena_alloc(ar, one.len + 1);
-        if (copy) {
-            memcpy(copy, one.ptr, one.len);
-            copy[one.len] = 0;
+        copies[i] = rc ? NULL : vmdb_arena_alloc(ar, one.len + 1);
+        if (copies[i]) {
+            memcpy(copies[i], one.ptr, one.len);
+            copies[i][one.len] = 0;
         }
         vmdb_buf_free(&one);
-        if (!copy) {
+        if (!copies[i]) {
             rc = VMDB_ENOMEM;
             goto done;
         }
-        slots[idx[at]] = copy; /* "<json string id>\0<canonical row>" */
+    }
+    size_t nt = 0;
+    for (size_t i = 0; i < nr; i++) {
+        int ov = overlay_value(g, keys[i], olds[i]);
+        if (ov < 0) {
+            memcpy(tkeys[nt], keys[i], 32);
+            tof[nt++] = i;
+        } else {
+            had[i] = ov == 1;
+        }
+    }
+    bool *tfound = taken; /* the matching is done: reuse */
+    vmdb_smt_get_many(g->e->tree, g->view, (const uint8_t(*)[32])tkeys, nt, tvals, tfound);
+    for (size_t q = 0; q < nt; q++) {
+        had[tof[q]] = tfound[q];
+        if (tfound[q])
+            memcpy(olds[tof[q]], tvals[q], 32);
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const char *pk = PQgetvalue(res, (int)i, 0);
+        if (w->kind == VMDB_W_CREATE && had[i]) {
+            /* A leaf whose row is gone: the row was deleted behind our back. */
+            rc = list_add(&o->bad, &o->nbad, pk);
+            if (rc)
+                goto done;
+            slots[idx[at[i]]] = "";
+            continue;
+        }
+        if ((rc = pend_add(g, keys[i], vals[i])))
+            goto done;
+        slots[idx[at[i]]] = copies[i]; /* "<json string id>\0<canonical row>" */
     }
 done:
     PQclear(res);

@@ -87,6 +87,33 @@ static int key_cmp(const void *a, const void *b)
 
 /* Checks the tree version `v` against the model: root, count, lookups,
  * proofs for every present key and some absent ones, and multiproofs. */
+/* vmdb_smt_get_many on present and absent keys, interleaved, in batches of
+ * every size around its lane count, against the model. */
+static void check_get_many(vmdb_smt *t, const vmdb_smt_view *v, const model *m, tu_rng *r,
+                           const keygen *g)
+{
+    size_t n = (size_t)(tu_rand(r) % 21);
+    uint8_t(*keys)[32] = malloc((n + 1) * 32), (*vals)[32] = malloc((n + 1) * 32);
+    bool *found = malloc(n + 1);
+    assert_true(keys && vals && found);
+    for (size_t i = 0; i < n; i++) {
+        if (m->n && tu_rand(r) % 2)
+            memcpy(keys[i], m->l[tu_rand(r) % m->n].key, 32);
+        else
+            gen_key(r, g, keys[i]);
+    }
+    vmdb_smt_get_many(t, v, (const uint8_t(*)[32])keys, n, vals, found);
+    for (size_t i = 0; i < n; i++) {
+        long at = model_find(m, keys[i]);
+        assert_int_equal(found[i], at >= 0);
+        if (at >= 0)
+            assert_memory_equal(vals[i], m->l[at].value, 32);
+    }
+    free(keys);
+    free(vals);
+    free(found);
+}
+
 static void check_version(vmdb_smt *t, const vmdb_smt_view *v, vmdb_hasher *h, const model *m,
                           tu_rng *r, const keygen *g)
 {
@@ -120,6 +147,7 @@ static void check_version(vmdb_smt *t, const vmdb_smt_view *v, vmdb_hasher *h, c
         free(q);
         vmdb_buf_free(&b);
     }
+    check_get_many(t, v, m, r, g);
     for (int i = 0; i < 8; i++) {
         uint8_t k[32];
         gen_key(r, g, k);
@@ -137,7 +165,7 @@ static void check_version(vmdb_smt *t, const vmdb_smt_view *v, vmdb_hasher *h, c
 
     /* Multiproof over a random subset plus absent keys. */
     size_t nk = 0;
-    uint8_t (*keys)[32] = malloc((m->n + 6) * 32);
+    uint8_t(*keys)[32] = malloc((m->n + 6) * 32);
     for (size_t i = 0; i < m->n; i++)
         if (tu_rand(r) % 3 == 0)
             memcpy(keys[nk++], m->l[i].key, 32);
@@ -154,7 +182,7 @@ static void check_version(vmdb_smt *t, const vmdb_smt_view *v, vmdb_hasher *h, c
     nk = u;
     if (nk) {
         vmdb_buf mp = VMDB_BUF_INIT;
-        uint8_t (*vals)[32] = malloc(nk * 32);
+        uint8_t(*vals)[32] = malloc(nk * 32);
         bool *present = malloc(nk);
         assert_int_equal(vmdb_smt_multiprove(t, v, h, (const uint8_t(*)[32])keys, nk, &mp), 0);
         assert_int_equal(vmdb_multiproof_verify(h, root, (const uint8_t(*)[32])keys, nk,
@@ -170,8 +198,8 @@ static void check_version(vmdb_smt *t, const vmdb_smt_view *v, vmdb_hasher *h, c
             /* A corrupted byte anywhere must be caught. */
             size_t at = (size_t)(tu_rand(r) % mp.len);
             mp.ptr[at] ^= (uint8_t)(1u << (tu_rand(r) % 8));
-            assert_int_not_equal(vmdb_multiproof_verify(h, root, (const uint8_t(*)[32])keys,
-                                                        nk, (vmdb_slice){mp.ptr, mp.len}, vals,
+            assert_int_not_equal(vmdb_multiproof_verify(h, root, (const uint8_t(*)[32])keys, nk,
+                                                        (vmdb_slice){mp.ptr, mp.len}, vals,
                                                         present),
                                  0);
         }
@@ -354,10 +382,8 @@ int main(int argc, char **argv)
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty_tree),
-        cmocka_unit_test(test_random_sequences),
-        cmocka_unit_test(test_clustered_sequences),
-        cmocka_unit_test(test_openssl_path),
+        cmocka_unit_test(test_empty_tree),          cmocka_unit_test(test_random_sequences),
+        cmocka_unit_test(test_clustered_sequences), cmocka_unit_test(test_openssl_path),
         cmocka_unit_test(test_collect_frees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
