@@ -129,7 +129,7 @@ test('instance lock lost: writes answer 503 WRITES_UNAVAILABLE until the lock is
   // holding it for 3 s.
   const { spawn } = await import('node:child_process');
   const holder = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', srv.db, '-c',
-    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'vmdb-lock'",
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'vmdb-lock' AND datname = current_database()",
     '-c', 'SELECT pg_advisory_lock(4240001)', '-c', 'SELECT pg_sleep(3)'], { stdio: 'ignore' });
   const held = new Promise((resolve) => holder.on('exit', resolve));
   let refused = null;
