@@ -315,24 +315,21 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
         rc = VMDB_EIO;
         goto done;
     }
-    /* Three passes: hash the returned rows; look their keys up (the
-     * group's own changes first, then the tree, all keys in one interleaved
-     * walk); then record them. */
-    size_t nr = (size_t)PQntuples(res);
-    size_t *at = vmdb_arena_alloc(ar, (nr ? nr : 1) * sizeof *at);
-    uint8_t(*keys)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
-    uint8_t(*vals)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
-    uint8_t(*olds)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
-    uint8_t(*tkeys)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
-    uint8_t(*tvals)[32] = vmdb_arena_alloc(ar, (nr ? nr : 1) * 32);
-    size_t *tof = vmdb_arena_alloc(ar, (nr ? nr : 1) * sizeof *tof);
-    bool *had = vmdb_arena_zalloc(ar, (nr ? nr : 1) * 2);
-    char **copies = vmdb_arena_alloc(ar, (nr ? nr : 1) * sizeof *copies);
-    if (!at || !keys || !vals || !olds || !tkeys || !tvals || !tof || !had || !copies) {
+    /* Three passes: hash the returned rows; look all their keys up in the
+     * tree in one interleaved walk, the group's own earlier changes taking
+     * precedence; then record them. */
+    size_t nr = (size_t)PQntuples(res), na = nr ? nr : 1;
+    size_t *at = vmdb_arena_alloc(ar, na * sizeof *at);
+    uint8_t(*keys)[32] = vmdb_arena_alloc(ar, na * 32);
+    uint8_t(*vals)[32] = vmdb_arena_alloc(ar, na * 32);
+    uint8_t(*olds)[32] = vmdb_arena_alloc(ar, na * 32); /* looked up, not used */
+    bool *had = vmdb_arena_alloc(ar, na);
+    bool *taken = vmdb_arena_zalloc(ar, na); /* records matched by a returned row */
+    char **copies = vmdb_arena_alloc(ar, na * sizeof *copies);
+    if (!at || !keys || !vals || !olds || !had || !taken || !copies) {
         rc = VMDB_ENOMEM;
         goto done;
     }
-    bool *taken = had + nr; /* records already matched by a returned row */
     for (size_t i = 0; i < nr; i++) {
         const char *pk = PQgetvalue(res, (int)i, 0), *json = PQgetvalue(res, (int)i, 1);
         /* Creates come back in VALUES order; keyed writes are matched by key. */
@@ -375,22 +372,11 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
             goto done;
         }
     }
-    size_t nt = 0;
+    vmdb_smt_get_many(g->e->tree, g->view, (const uint8_t(*)[32])keys, nr, olds, had);
     for (size_t i = 0; i < nr; i++) {
         int ov = overlay_value(g, keys[i], olds[i]);
-        if (ov < 0) {
-            memcpy(tkeys[nt], keys[i], 32);
-            tof[nt++] = i;
-        } else {
+        if (ov >= 0)
             had[i] = ov == 1;
-        }
-    }
-    bool *tfound = taken; /* the matching is done: reuse */
-    vmdb_smt_get_many(g->e->tree, g->view, (const uint8_t(*)[32])tkeys, nt, tvals, tfound);
-    for (size_t q = 0; q < nt; q++) {
-        had[tof[q]] = tfound[q];
-        if (tfound[q])
-            memcpy(olds[tof[q]], tvals[q], 32);
     }
     for (size_t i = 0; i < nr; i++) {
         const char *pk = PQgetvalue(res, (int)i, 0);

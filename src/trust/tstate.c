@@ -180,6 +180,8 @@ uint64_t vmdb_tstate_rank(const vmdb_tstate *ts)
 
 #define TJ_SLOT 4096u
 
+static const uint8_t tj_zero[2 * TJ_SLOT]; /* two empty slots */
+
 struct vmdb_tjournal {
     int fd;
     char *path;
@@ -223,8 +225,7 @@ int vmdb_tjournal_open(vmdb_tjournal **out, const char *path)
     if (j->fd >= 0)
         close(j->fd);
     j->fd = -1;
-    uint8_t zero[2 * TJ_SLOT] = {0};
-    if (vmdb_file_write_atomic(path, zero, sizeof zero, 0600) != 0)
+    if (vmdb_file_write_atomic(path, tj_zero, sizeof tj_zero, 0600) != 0)
         goto done;
     if ((j->fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
         goto done;
@@ -263,8 +264,7 @@ int vmdb_tjournal_write(vmdb_tjournal *j, const vmdb_tstate *ts, vmdb_hasher *h,
 
 int vmdb_tjournal_reset(vmdb_tjournal *j)
 {
-    static const uint8_t zero[2 * TJ_SLOT];
-    int rc = full_pwrite(j->fd, zero, sizeof zero, 0);
+    int rc = full_pwrite(j->fd, tj_zero, sizeof tj_zero, 0);
     if (rc == 0 && fdatasync(j->fd) != 0)
         rc = VMDB_EIO;
     if (rc)
