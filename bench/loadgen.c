@@ -5,16 +5,16 @@
  *   vmdb-loadgen http     --url URL --clients N --seconds S --batch B [--model M]
  *   vmdb-loadgen http-read --url URL --clients N --seconds S --batch B --max-id K [--model M]
  *   vmdb-loadgen pg       --dsn DSN --clients N --seconds S --batch B [--table T] [--prepare]
- *   vmdb-loadgen pg-read  --dsn DSN --clients N --seconds S --batch B --max-id K [--table T] [--prepare]
- *   common: [--warmup W] (seconds run before measuring, default 1)
+ *   vmdb-loadgen pg-read  --dsn DSN --clients N --seconds S --batch B --max-id K [--table T]
+ * [--prepare] common: [--warmup W] (seconds run before measuring, default 1)
  *
  * N threads each own one keep-alive connection (a curl easy handle, or a
  * libpq connection) and send the next request as soon as the last one is
  * answered. A request counts when it completes inside the measured window;
  * its latency is sampled. One line is printed:
  *
- *   mode=http clients=32 batch=1 seconds=10 ok=12345 err=0 rps=1234.5 rows_per_s=1234.5 p50_ms=.. p99_ms=..
- *   loadgen_cpu_s=..
+ *   mode=http clients=32 batch=1 seconds=10 ok=12345 err=0 rps=1234.5 rows_per_s=1234.5 p50_ms=..
+ * p99_ms=.. loadgen_cpu_s=..
  *
  * (loadgen_cpu_s: CPU time this process used, warm-up included.)
  * Writes: B records {"owner": <thread>, "n": <counter>, "payload": {"k": "<100 random chars>"}}
@@ -252,7 +252,8 @@ static void *http_worker(void *arg)
         if (!good) {
             char what[64];
             snprintf(what, sizeof what, "http status %ld", status);
-            note_error(w, cr == CURLE_OK ? what : "curl", cr == CURLE_OK ? resp.p : curl_easy_strerror(cr));
+            note_error(w, cr == CURLE_OK ? what : "curl",
+                       cr == CURLE_OK ? resp.p : curl_easy_strerror(cr));
         }
         record(w, good, t0);
         if (cr != CURLE_OK) {
@@ -366,8 +367,9 @@ static void *pg_worker(void *arg)
         for (long i = 0; i < nparams; i++)
             params[i] = vals.p + offs[i];
         double t0 = now_s();
-        PGresult *r = o->prepare ? PQexecPrepared(c, "q", (int)nparams, params, NULL, NULL, 0)
-                                 : PQexecParams(c, sql.p, (int)nparams, NULL, params, NULL, NULL, 0);
+        PGresult *r = o->prepare
+                          ? PQexecPrepared(c, "q", (int)nparams, params, NULL, NULL, 0)
+                          : PQexecParams(c, sql.p, (int)nparams, NULL, params, NULL, NULL, 0);
         bool good = PQresultStatus(r) == PGRES_TUPLES_OK;
         if (good) {
             int nt = PQntuples(r);
@@ -430,7 +432,8 @@ static int parse_long(const char *name, const char *s, long lo, long hi, long *o
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || !end || *end || end == s || v < lo || v > hi) {
-        fprintf(stderr, "vmdb-loadgen: %s must be an integer in %ld..%ld (got '%s')\n", name, lo, hi, s);
+        fprintf(stderr, "vmdb-loadgen: %s must be an integer in %ld..%ld (got '%s')\n", name, lo,
+                hi, s);
         return -1;
     }
     *out = v;
@@ -439,8 +442,13 @@ static int parse_long(const char *name, const char *s, long lo, long hi, long *o
 
 int main(int argc, char **argv)
 {
-    opts o = {.model = "bench_rows", .table = "bench_rows_pg", .clients = 1, .seconds = 5,
-              .warmup = 1, .batch = 1, .max_id = 0};
+    opts o = {.model = "bench_rows",
+              .table = "bench_rows_pg",
+              .clients = 1,
+              .seconds = 5,
+              .warmup = 1,
+              .batch = 1,
+              .max_id = 0};
     if (argc < 2) {
         usage();
         return 2;
@@ -509,7 +517,8 @@ int main(int argc, char **argv)
             return 2;
         }
     for (const char *p = o.model; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_')) {
             fputs("vmdb-loadgen: --model must be an identifier\n", stderr);
             return 2;
         }
@@ -572,8 +581,8 @@ int main(int argc, char **argv)
     struct rusage ru;
     double cpu = 0;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
-        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-              (double)ru.ru_stime.tv_usec * 1e-6;
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
     printf("mode=%s clients=%ld batch=%ld seconds=%ld ok=%ld err=%ld rps=%.1f rows_per_s=%.1f "
            "p50_ms=%.2f p99_ms=%.2f loadgen_cpu_s=%.3f\n",
            o.mode_name, o.clients, o.batch, o.seconds, ok, err, (double)ok / elapsed,

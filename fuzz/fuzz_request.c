@@ -27,7 +27,8 @@ static void check(int ok, const char *what)
 
 static const char fixed_spec[] =
     "[{\"table_name\":\"things\",\"primary_key_field\":\"id\",\"primary_key_kind\":\"big_serial\","
-    "\"columns\":[{\"name\":\"name\",\"col_type\":\"text\"},{\"name\":\"qty\",\"col_type\":\"int\"},"
+    "\"columns\":[{\"name\":\"name\",\"col_type\":\"text\"},{\"name\":\"qty\",\"col_type\":\"int\"}"
+    ","
     "{\"name\":\"big\",\"col_type\":\"big_int\"},{\"name\":\"ok\",\"col_type\":\"bool\"},"
     "{\"name\":\"doc\",\"col_type\":\"jsonb\",\"nullable\":true},{\"name\":\"at\",\"col_type\":"
     "\"timestamptz\"},{\"name\":\"u\",\"col_type\":\"uuid\"}]}]";
@@ -64,8 +65,10 @@ static void fuzz_records(const vmdb_json *records, bool keyed)
         vmdb_json_doc *d = NULL;
         int status;
         char msg[256];
-        check(vmdb_json_parse(&d, VMDB_SLICE(fixed_spec, sizeof fixed_spec - 1), NULL) == 0, "spec");
-        check(vmdb_registry_from_request(&reg, vmdb_json_doc_root(d), &status, msg, sizeof msg) == 0,
+        check(vmdb_json_parse(&d, VMDB_SLICE(fixed_spec, sizeof fixed_spec - 1), NULL) == 0,
+              "spec");
+        check(vmdb_registry_from_request(&reg, vmdb_json_doc_root(d), &status, msg, sizeof msg) ==
+                  0,
               "fixed model");
         vmdb_json_doc_free(d);
     }
@@ -96,7 +99,8 @@ static void fuzz_records(const vmdb_json *records, bool keyed)
         vmdb_buf_putc(&wrapped, '[');
         vmdb_buf_put(&wrapped, errors.ptr, errors.len);
         vmdb_buf_putc(&wrapped, ']');
-        check(vmdb_json_parse(&d, VMDB_SLICE(wrapped.ptr, wrapped.len), NULL) == 0, "errors are JSON");
+        check(vmdb_json_parse(&d, VMDB_SLICE(wrapped.ptr, wrapped.len), NULL) == 0,
+              "errors are JSON");
         vmdb_json_doc_free(d);
         vmdb_buf_free(&wrapped);
     }
@@ -114,9 +118,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const vmdb_json *root = vmdb_json_doc_root(doc);
     switch (data[0] % 3) {
-    case 0: fuzz_spec(root); break;
-    case 1: fuzz_records(root, false); break;
-    default: fuzz_records(root, true); break;
+    case 0:
+        fuzz_spec(root);
+        break;
+    case 1:
+        fuzz_records(root, false);
+        break;
+    default:
+        fuzz_records(root, true);
+        break;
     }
     vmdb_json_doc_free(doc);
     return 0;

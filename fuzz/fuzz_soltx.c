@@ -140,8 +140,7 @@ static void keypair(const uint8_t *data, size_t size)
     }
     vmdb_buf b = VMDB_BUF_INIT;
     check(vmdb_sol_keypair_json(&b, sk) == 0, "keypair json");
-    check(vmdb_sol_keypair_parse(sk2, VMDB_SLICE(b.ptr, b.len)) == 0 &&
-              memcmp(sk, sk2, 64) == 0,
+    check(vmdb_sol_keypair_parse(sk2, VMDB_SLICE(b.ptr, b.len)) == 0 && memcmp(sk, sk2, 64) == 0,
           "keypair does not round-trip");
     vmdb_buf_free(&b);
 }

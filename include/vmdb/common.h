@@ -18,16 +18,16 @@ extern "C" {
 
 typedef enum vmdb_err {
     VMDB_OK = 0,
-    VMDB_ENOMEM = -1,   /* allocation failed */
-    VMDB_EINVAL = -2,   /* bad argument or malformed input */
-    VMDB_EPARSE = -3,   /* input is not valid JSON / encoding */
-    VMDB_ERANGE = -4,   /* a number cannot be represented exactly */
-    VMDB_ELIMIT = -5,   /* input exceeds a hard cap (size, depth, count) */
-    VMDB_EVERIFY = -6,  /* a proof, hash or signature did not verify */
-    VMDB_ENOTFOUND = -7,/* the key or item does not exist */
-    VMDB_ECRYPTO = -8,  /* the crypto library failed */
-    VMDB_EBUSY = -9,    /* too many versions held, or state not ready */
-    VMDB_EIO = -10,     /* I/O failure (outside the pure core only) */
+    VMDB_ENOMEM = -1,    /* allocation failed */
+    VMDB_EINVAL = -2,    /* bad argument or malformed input */
+    VMDB_EPARSE = -3,    /* input is not valid JSON / encoding */
+    VMDB_ERANGE = -4,    /* a number cannot be represented exactly */
+    VMDB_ELIMIT = -5,    /* input exceeds a hard cap (size, depth, count) */
+    VMDB_EVERIFY = -6,   /* a proof, hash or signature did not verify */
+    VMDB_ENOTFOUND = -7, /* the key or item does not exist */
+    VMDB_ECRYPTO = -8,   /* the crypto library failed */
+    VMDB_EBUSY = -9,     /* too many versions held, or state not ready */
+    VMDB_EIO = -10,      /* I/O failure (outside the pure core only) */
 } vmdb_err;
 
 /* A borrowed run of bytes. */
@@ -48,7 +48,10 @@ typedef struct vmdb_buf {
     size_t max;
 } vmdb_buf;
 
-#define VMDB_BUF_INIT {NULL, 0, 0, 0}
+#define VMDB_BUF_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 /* Ensures room for `extra` more bytes. 0, VMDB_ENOMEM or VMDB_ELIMIT. */
 int vmdb_buf_reserve(vmdb_buf *b, size_t extra);

@@ -45,9 +45,20 @@ int vmdb_header_verify_sig(const uint8_t sig[64], const uint8_t header_hash[32],
  * 0 or VMDB_EVERIFY. */
 int vmdb_header_check_link(vmdb_hasher *h, const vmdb_header *prev_hdr, const vmdb_header *hdr);
 
+/* A header with its hash and the identity's signature of that hash: the form
+ * that is stored, anchored and handed to clients. */
+typedef struct vmdb_sheader {
+    vmdb_header h;
+    uint8_t hash[32];
+    uint8_t sig[64];
+} vmdb_sheader;
+
+/* Checks that sh->hash is the hash of sh->h and sh->sig is pk's signature of
+ * it. 0 or VMDB_EVERIFY. */
+int vmdb_sheader_verify(const vmdb_sheader *sh, vmdb_hasher *h, const uint8_t pk[32]);
+
 /* Appends the JSON form of PROTOCOL.md §6 (sig may be NULL: omitted). */
-int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr,
-                        const uint8_t *sig);
+int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr, const uint8_t *sig);
 
 #ifdef __cplusplus
 }

@@ -36,14 +36,13 @@ int vmdb_hist_consistency_proof(const vmdb_hist *hist, vmdb_hasher *h, uint64_t 
                                 uint8_t out[VMDB_HIST_MAX_PROOF][32], size_t *count);
 
 /* RFC 9162 §2.1.3.2. 0 or VMDB_EVERIFY. */
-int vmdb_hist_verify_inclusion(vmdb_hasher *h, const uint8_t entry[32], uint64_t index,
-                               uint64_t n, const uint8_t (*path)[32], size_t count,
-                               const uint8_t root[32]);
+int vmdb_hist_verify_inclusion(vmdb_hasher *h, const uint8_t entry[32], uint64_t index, uint64_t n,
+                               const uint8_t (*path)[32], size_t count, const uint8_t root[32]);
 /* RFC 9162 §2.1.4.2 (m == n: empty proof and equal roots). 0 or
  * VMDB_EVERIFY. */
-int vmdb_hist_verify_consistency(vmdb_hasher *h, uint64_t m, uint64_t n,
-                                 const uint8_t root_m[32], const uint8_t root_n[32],
-                                 const uint8_t (*proof)[32], size_t count);
+int vmdb_hist_verify_consistency(vmdb_hasher *h, uint64_t m, uint64_t n, const uint8_t root_m[32],
+                                 const uint8_t root_n[32], const uint8_t (*proof)[32],
+                                 size_t count);
 
 #ifdef __cplusplus
 }

@@ -27,7 +27,7 @@ typedef enum vmdb_json_type {
     VMDB_JSON_OBJECT,
 } vmdb_json_type;
 
-typedef struct vmdb_json vmdb_json;     /* a value inside a document */
+typedef struct vmdb_json vmdb_json;         /* a value inside a document */
 typedef struct vmdb_json_doc vmdb_json_doc; /* owns every value it parsed */
 
 typedef struct vmdb_json_limits {

@@ -24,12 +24,12 @@ typedef enum vmdb_proof_kind {
 #define VMDB_PROOF_MAX_BYTES (1 + 2 + 32 + 256 * 32 + 64)
 
 typedef struct vmdb_proof {
-    uint8_t kind;           /* vmdb_proof_kind */
-    uint16_t depth;         /* L, 0..256 */
-    uint8_t bitmap[32];     /* bit i set: sibling at level i is not empty */
-    uint16_t nsiblings;     /* popcount of bitmap */
+    uint8_t kind;              /* vmdb_proof_kind */
+    uint16_t depth;            /* L, 0..256 */
+    uint8_t bitmap[32];        /* bit i set: sibling at level i is not empty */
+    uint16_t nsiblings;        /* popcount of bitmap */
     uint8_t siblings[256][32]; /* non-empty siblings, deepest first */
-    uint8_t other_key[32];  /* VMDB_PROOF_ABSENT_LEAF only */
+    uint8_t other_key[32];     /* VMDB_PROOF_ABSENT_LEAF only */
     uint8_t other_value[32];
 } vmdb_proof;
 

@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "trust/tstate.h"
+#include "vmdb/header.h"
 
 typedef struct vmdb_anchor vmdb_anchor;
 
@@ -43,10 +43,10 @@ int vmdb_anchor_local_open(vmdb_anchor **out, const char *path, const uint8_t pk
 
 typedef struct vmdb_anchor_solana_cfg {
     const char *rpc_url;
-    const uint8_t *identity_sk;  /* 64 bytes: signs every memo */
-    const char *fee_payer_path;  /* Solana CLI keypair file, or NULL: the identity pays */
-    const char *state_path;      /* local record: last anchor signature, the pending transaction */
-    int commitment;              /* vmdb_sol_commitment */
+    const uint8_t *identity_sk; /* 64 bytes: signs every memo */
+    const char *fee_payer_path; /* Solana CLI keypair file, or NULL: the identity pays */
+    const char *state_path;     /* local record: last anchor signature, the pending transaction */
+    int commitment;             /* vmdb_sol_commitment */
 } vmdb_anchor_solana_cfg;
 
 /* The Solana backend (src/anchor/solana.c): one SPL Memo transaction per

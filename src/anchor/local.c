@@ -83,7 +83,8 @@ static void local_close(vmdb_anchor *a)
     free(la);
 }
 
-static const vmdb_anchor_ops local_ops = {"local", local_newest, local_append, NULL, local_close, true};
+static const vmdb_anchor_ops local_ops = {"local", local_newest, local_append,
+                                          NULL,    local_close,  true};
 
 int vmdb_anchor_local_open(vmdb_anchor **out, const char *path, const uint8_t pk[32])
 {

@@ -25,6 +25,7 @@
 #include "anchor/anchor.h"
 #include "anchor/solana/sol_rpc.h"
 #include "anchor/solana/sol_tx.h"
+#include "trust/identity.h"
 #include "util/log.h"
 #include "util/sb.h"
 #include "vmdb/base58.h"
@@ -66,8 +67,8 @@ static void set_error(sol_anchor *s, const char *what)
 {
     const vmdb_sol_rpc_status *st = vmdb_sol_rpc_last(s->rpc);
     if (st && st->kind == VMDB_SOL_RPC_ERROR)
-        snprintf(s->last_error, sizeof s->last_error, "%s: RPC error %lld %.100s", what, st->rpc_code,
-                 st->rpc_message);
+        snprintf(s->last_error, sizeof s->last_error, "%s: RPC error %lld %.100s", what,
+                 st->rpc_code, st->rpc_message);
     else
         snprintf(s->last_error, sizeof s->last_error, "%s: RPC unavailable", what);
     LOG_WARN("solana anchor: %s", s->last_error);
@@ -85,14 +86,14 @@ static int save_state(sol_anchor *s)
 {
     vmdb_buf b = VMDB_BUF_INIT;
     char sig[VMDB_SOL_SIG_B58_MAX];
-    int rc = sb_puts(&b, "{\"last_seq\":");
+    int rc = vmdb_sb_puts(&b, "{\"last_seq\":");
     if (rc == 0 && s->has_last) {
         vmdb_sol_sig_b58(sig, s->last_sig);
-        rc = sb_printf(&b, "%llu,\"last_sig\":\"%s\"", (unsigned long long)s->last_seq, sig);
+        rc = vmdb_sb_printf(&b, "%llu,\"last_sig\":\"%s\"", (unsigned long long)s->last_seq, sig);
     } else if (rc == 0) {
-        rc = sb_puts(&b, "null,\"last_sig\":null");
+        rc = vmdb_sb_puts(&b, "null,\"last_sig\":null");
     }
-    rc = rc ? rc : sb_puts(&b, ",\"pending\":");
+    rc = rc ? rc : vmdb_sb_puts(&b, ",\"pending\":");
     if (rc == 0 && s->has_pending) {
         size_t n64 = 4 * ((s->pending_wire.len + 2) / 3) + 1;
         char *w64 = malloc(n64);
@@ -101,15 +102,16 @@ static int save_state(sol_anchor *s)
         else {
             EVP_EncodeBlock((unsigned char *)w64, s->pending_wire.ptr, (int)s->pending_wire.len);
             vmdb_sol_sig_b58(sig, s->pending_sig);
-            rc = sb_printf(&b, "{\"last_valid\":%llu,\"seq\":%llu,\"sig\":\"%s\",\"wire\":\"%s\"}",
-                           (unsigned long long)s->pending_last_valid,
-                           (unsigned long long)s->pending_seq, sig, w64);
+            rc = vmdb_sb_printf(&b,
+                                "{\"last_valid\":%llu,\"seq\":%llu,\"sig\":\"%s\",\"wire\":\"%s\"}",
+                                (unsigned long long)s->pending_last_valid,
+                                (unsigned long long)s->pending_seq, sig, w64);
             free(w64);
         }
     } else if (rc == 0) {
-        rc = sb_puts(&b, "null");
+        rc = vmdb_sb_puts(&b, "null");
     }
-    rc = rc ? rc : sb_puts(&b, "}\n");
+    rc = rc ? rc : vmdb_sb_puts(&b, "}\n");
     rc = rc ? rc : vmdb_file_write_atomic(s->state_path, b.ptr, b.len, 0600);
     vmdb_buf_free(&b);
     return rc;
@@ -157,7 +159,8 @@ static void load_state(sol_anchor *s)
             json_sig(vmdb_json_get(p, "sig"), s->pending_sig)) {
             unsigned char bin[4096];
             int n = EVP_DecodeBlock(bin, w.ptr, (int)w.len);
-            size_t pad = (w.len && w.ptr[w.len - 1] == '=') + (w.len > 1 && w.ptr[w.len - 2] == '=');
+            size_t pad =
+                (w.len && w.ptr[w.len - 1] == '=') + (w.len > 1 && w.ptr[w.len - 2] == '=');
             if (n > 0 && (size_t)n >= pad) {
                 s->pending_wire.len = 0;
                 s->has_pending = vmdb_buf_put(&s->pending_wire, bin, (size_t)n - pad) == 0;
@@ -202,7 +205,8 @@ static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
         if (vmdb_sol_rpc_get_signatures_for_address(s->rpc_read, page, &n, s->id_pk, SCAN_PAGE,
                                                     has_before ? before : NULL,
                                                     s->has_last ? s->last_sig : NULL) != 0) {
-            snprintf(s->last_error, sizeof s->last_error, "getSignaturesForAddress: RPC unavailable");
+            snprintf(s->last_error, sizeof s->last_error,
+                     "getSignaturesForAddress: RPC unavailable");
             rc = VMDB_EIO;
             goto done;
         }
@@ -222,9 +226,10 @@ static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
         if (p + 1 == SCAN_MAX_PAGES && !*found) {
             /* More foreign transactions than one scan reads: the newest
              * anchor may be buried under them. Unknown is not "none". */
-            snprintf(s->last_error, sizeof s->last_error,
-                     "more than %d transactions since the last known anchor; cannot find the newest",
-                     SCAN_PAGE * SCAN_MAX_PAGES);
+            snprintf(
+                s->last_error, sizeof s->last_error,
+                "more than %d transactions since the last known anchor; cannot find the newest",
+                SCAN_PAGE * SCAN_MAX_PAGES);
             LOG_ERROR("solana anchor: %s", s->last_error);
             rc = VMDB_EIO;
             goto done;
@@ -277,7 +282,9 @@ static int build_tx(sol_anchor *s, const vmdb_sheader *sh)
     rc = rc ? rc
             : vmdb_sol_tx_sign(&s->pending_wire, VMDB_SLICE(msg.ptr, msg.len),
                                (const uint8_t(*)[64])sks, s->separate_payer ? 2 : 1);
-    rc = rc ? rc : vmdb_sol_tx_signature(s->pending_sig, VMDB_SLICE(s->pending_wire.ptr, s->pending_wire.len));
+    rc = rc ? rc
+            : vmdb_sol_tx_signature(s->pending_sig,
+                                    VMDB_SLICE(s->pending_wire.ptr, s->pending_wire.len));
     memset(sks, 0, sizeof sks);
     vmdb_buf_free(&memo);
     vmdb_buf_free(&msg);
@@ -308,7 +315,8 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
     for (unsigned round = 0;; round++) {
         if (round % 4 == 0) {
             uint8_t sig[64];
-            if (vmdb_sol_rpc_send_transaction(s->rpc, sig, VMDB_SLICE(s->pending_wire.ptr, s->pending_wire.len),
+            if (vmdb_sol_rpc_send_transaction(s->rpc, sig,
+                                              VMDB_SLICE(s->pending_wire.ptr, s->pending_wire.len),
                                               false) != 0) {
                 const vmdb_sol_rpc_status *st = vmdb_sol_rpc_last(s->rpc);
                 if (!st || st->kind != VMDB_SOL_RPC_ERROR) {
@@ -325,8 +333,8 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
             }
         }
         vmdb_sol_sig_status stt;
-        if (vmdb_sol_rpc_get_signature_statuses(s->rpc, &stt, (const uint8_t(*)[64])s->pending_sig, 1,
-                                                true) != 0) {
+        if (vmdb_sol_rpc_get_signature_statuses(s->rpc, &stt, (const uint8_t(*)[64])s->pending_sig,
+                                                1, true) != 0) {
             set_error(s, "getSignatureStatuses");
             return VMDB_EIO;
         }
@@ -346,9 +354,11 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
                 LOG_WARN("solana anchor: cannot record the anchor locally");
             char b58[VMDB_SOL_SIG_B58_MAX];
             vmdb_sol_sig_b58(b58, s->last_sig);
-            LOG_INFO("solana anchor: header %llu anchored in %s", (unsigned long long)s->last_seq, b58);
+            LOG_INFO("solana anchor: header %llu anchored in %s", (unsigned long long)s->last_seq,
+                     b58);
             uint64_t bal;
-            if (vmdb_sol_rpc_get_balance(s->rpc, &bal, s->separate_payer ? s->payer_pk : s->id_pk) == 0) {
+            if (vmdb_sol_rpc_get_balance(s->rpc, &bal,
+                                         s->separate_payer ? s->payer_pk : s->id_pk) == 0) {
                 s->balance = bal;
                 s->balance_known = true;
             }
@@ -387,11 +397,15 @@ static int sol_status(vmdb_anchor *a, vmdb_buf *out)
     sol_anchor *s = (sol_anchor *)a;
     /* A fee payer must keep the rent-exempt minimum after fees. */
     bool low = s->balance_known && s->balance < 890880 + 100000;
-    int rc = sb_printf(out, "{\"balance\":");
-    rc = rc ? rc : (s->balance_known ? sb_printf(out, "%llu", (unsigned long long)s->balance) : sb_puts(out, "null"));
-    rc = rc ? rc : sb_puts(out, ",\"last_error\":");
-    rc = rc ? rc : (s->last_error[0] ? sb_jstrz(out, s->last_error) : sb_puts(out, "null"));
-    rc = rc ? rc : sb_printf(out, ",\"low_balance\":%s,\"pending\":%s}", low ? "true" : "false",
+    int rc = vmdb_sb_printf(out, "{\"balance\":");
+    rc = rc ? rc
+            : (s->balance_known ? vmdb_sb_printf(out, "%llu", (unsigned long long)s->balance)
+                                : vmdb_sb_puts(out, "null"));
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"last_error\":");
+    rc = rc ? rc
+            : (s->last_error[0] ? vmdb_sb_jstrz(out, s->last_error) : vmdb_sb_puts(out, "null"));
+    rc = rc ? rc
+            : vmdb_sb_printf(out, ",\"low_balance\":%s,\"pending\":%s}", low ? "true" : "false",
                              s->has_pending ? "true" : "false");
     return rc;
 }
@@ -411,7 +425,8 @@ static void sol_close(vmdb_anchor *a)
     free(s);
 }
 
-static const vmdb_anchor_ops sol_ops = {"solana", sol_newest, sol_append, sol_status, sol_close, false};
+static const vmdb_anchor_ops sol_ops = {"solana",   sol_newest, sol_append,
+                                        sol_status, sol_close,  false};
 
 int vmdb_anchor_solana_open(vmdb_anchor **out, const vmdb_anchor_solana_cfg *cfg)
 {

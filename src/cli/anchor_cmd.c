@@ -52,7 +52,7 @@ static bool use_solana(void)
 static char *data_path(const char *name)
 {
     vmdb_buf b = VMDB_BUF_INIT;
-    if (sb_printf(&b, "%s/%s", env_or("VMDB_DATA_DIR", "./.vmdb"), name) || sb_cstr(&b)) {
+    if (vmdb_sb_printf(&b, "%s/%s", env_or("VMDB_DATA_DIR", "./.vmdb"), name) || vmdb_sb_cstr(&b)) {
         vmdb_buf_free(&b);
         return NULL;
     }
@@ -211,7 +211,8 @@ static int cmd_list(int argc, char **argv)
         char hh[65], hr[65];
         vmdb_hex_encode(hh, v[i].hash, 32);
         vmdb_hex_encode(hr, v[i].root, 32);
-        printf("seq %llu header_hash %s smt_root %s %s\n", (unsigned long long)v[i].seq, hh, hr, v[i].ref);
+        printf("seq %llu header_hash %s smt_root %s %s\n", (unsigned long long)v[i].seq, hh, hr,
+               v[i].ref);
     }
     fprintf(stderr, "%zu anchors\n", n);
     free(v);
@@ -272,7 +273,8 @@ static int cmd_status_verify(bool verify)
     int rc = 1;
     if (load_identity(&id) != 0)
         return 1;
-    printf("identity %s\npublic_key %s\nanchor %s\n", id.address, id.pk_hex, use_solana() ? "solana" : "local");
+    printf("identity %s\npublic_key %s\nanchor %s\n", id.address, id.pk_hex,
+           use_solana() ? "solana" : "local");
     const char *url = getenv("DATABASE_URL");
     if (url && *url && (c = vmdb_pg_connect(url, "vmdb-anchor-cli")) != NULL) {
         if (load_chain(c, &hs, &nh, why, sizeof why) != 0)
@@ -321,7 +323,8 @@ static int cmd_status_verify(bool verify)
             bool ok = v[i].seq < nh && memcmp(hs[v[i].seq], v[i].hash, 32) == 0;
             if (!ok) {
                 bad++;
-                printf("MISMATCH anchor seq %llu (%s): %s\n", (unsigned long long)v[i].seq, v[i].ref,
+                printf("MISMATCH anchor seq %llu (%s): %s\n", (unsigned long long)v[i].seq,
+                       v[i].ref,
                        v[i].seq < nh ? "the database holds a different header"
                                      : "the database has no header with this seq (rolled back?)");
             }

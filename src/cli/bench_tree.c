@@ -199,7 +199,7 @@ int vmdb_cli_bench_tree(int argc, char **argv)
      * so verify a rotating set of pre-built proofs. */
     enum { NSET = 1024 };
     vmdb_proof *set = malloc(NSET * sizeof(vmdb_proof));
-    uint8_t (*setval)[32] = malloc(NSET * 32);
+    uint8_t(*setval)[32] = malloc(NSET * 32);
     size_t *setkey = malloc(NSET * sizeof(size_t));
     if (!set || !setval || !setkey) {
         free(set);
@@ -255,8 +255,8 @@ int vmdb_cli_bench_tree(int argc, char **argv)
     printf("%s  batch updates within 1.5x the hash floor (%.2f)\n",
            floor_ratio <= 1.5 ? "PASS" : "FAIL", floor_ratio);
     printf("%s  memory <= 128 bytes/leaf (%.1f)\n", bpl <= 128 ? "PASS" : "FAIL", bpl);
-    printf("%s  >= 1M proof verifications/s/core, stretch (%.0f)\n",
-           vps >= 1e6 ? "PASS" : "FAIL", vps);
+    printf("%s  >= 1M proof verifications/s/core, stretch (%.0f)\n", vps >= 1e6 ? "PASS" : "FAIL",
+           vps);
     rc = 0;
 done:
     vmdb_smt_free(t);

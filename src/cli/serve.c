@@ -178,14 +178,17 @@ int vmdb_cli_serve(int argc, char **argv)
         return 2;
     }
     unsigned long long bcs, threads, pool, group, interval;
-    if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) || env_uint("VMDB_HTTP_THREADS", 0, 1024, &threads) ||
+    if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) ||
+        env_uint("VMDB_HTTP_THREADS", 0, 1024, &threads) ||
         env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 64, 65536, &group) ||
         env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval))
         return 2;
     const char *anchor = env_or("VMDB_ANCHOR", "local");
     const char *commitment = env_or("VMDB_SOLANA_COMMITMENT", "confirmed");
-    int commit_level = !strcmp(commitment, "confirmed") ? 0 : !strcmp(commitment, "processed") ? 1
-                     : !strcmp(commitment, "finalized") ? 2 : -1;
+    int commit_level = !strcmp(commitment, "confirmed")   ? 0
+                       : !strcmp(commitment, "processed") ? 1
+                       : !strcmp(commitment, "finalized") ? 2
+                                                          : -1;
     if (strcmp(anchor, "local") != 0 && strcmp(anchor, "solana") != 0) {
         LOG_ERROR("VMDB_ANCHOR must be 'local' or 'solana' (got '%s')", anchor);
         return 2;
@@ -215,7 +218,8 @@ int vmdb_cli_serve(int argc, char **argv)
     if (getenv("SOLANA_RPC_URL") && *getenv("SOLANA_RPC_URL") && !solana)
         LOG_INFO("SOLANA_RPC_URL is set but VMDB_ANCHOR is local: set VMDB_ANCHOR=solana to anchor "
                  "on Solana");
-    swagger = getenv("VMDB_SWAGGER_DIR") ? strdup(getenv("VMDB_SWAGGER_DIR")) : default_swagger_dir();
+    swagger =
+        getenv("VMDB_SWAGGER_DIR") ? strdup(getenv("VMDB_SWAGGER_DIR")) : default_swagger_dir();
 
     /* Every thread inherits this mask; the main thread waits for the signals. */
     sigset_t set;

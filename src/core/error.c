@@ -31,17 +31,29 @@ const char *vmdb_error_last(void)
 const char *vmdb_error_name(int err)
 {
     switch (err) {
-    case VMDB_OK: return "VMDB_OK";
-    case VMDB_ENOMEM: return "VMDB_ENOMEM";
-    case VMDB_EINVAL: return "VMDB_EINVAL";
-    case VMDB_EPARSE: return "VMDB_EPARSE";
-    case VMDB_ERANGE: return "VMDB_ERANGE";
-    case VMDB_ELIMIT: return "VMDB_ELIMIT";
-    case VMDB_EVERIFY: return "VMDB_EVERIFY";
-    case VMDB_ENOTFOUND: return "VMDB_ENOTFOUND";
-    case VMDB_ECRYPTO: return "VMDB_ECRYPTO";
-    case VMDB_EBUSY: return "VMDB_EBUSY";
-    case VMDB_EIO: return "VMDB_EIO";
-    default: return "VMDB_E?";
+    case VMDB_OK:
+        return "VMDB_OK";
+    case VMDB_ENOMEM:
+        return "VMDB_ENOMEM";
+    case VMDB_EINVAL:
+        return "VMDB_EINVAL";
+    case VMDB_EPARSE:
+        return "VMDB_EPARSE";
+    case VMDB_ERANGE:
+        return "VMDB_ERANGE";
+    case VMDB_ELIMIT:
+        return "VMDB_ELIMIT";
+    case VMDB_EVERIFY:
+        return "VMDB_EVERIFY";
+    case VMDB_ENOTFOUND:
+        return "VMDB_ENOTFOUND";
+    case VMDB_ECRYPTO:
+        return "VMDB_ECRYPTO";
+    case VMDB_EBUSY:
+        return "VMDB_EBUSY";
+    case VMDB_EIO:
+        return "VMDB_EIO";
+    default:
+        return "VMDB_E?";
     }
 }

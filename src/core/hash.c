@@ -141,8 +141,8 @@ static bool ni_selftest(vmdb_hasher *h)
     for (size_t len = 0; len <= sizeof(msg); len++) {
         uint8_t x[32], y[32];
         vmdb_slice one = {msg, len};
-        vmdb_slice split[3] = {{msg, len / 3}, {msg + len / 3, len / 3}, {msg + 2 * (len / 3),
-                                                                          len - 2 * (len / 3)}};
+        vmdb_slice split[3] = {
+            {msg, len / 3}, {msg + len / 3, len / 3}, {msg + 2 * (len / 3), len - 2 * (len / 3)}};
         evp_parts(h, x, &one, 1);
         ni_parts(y, &one, 1);
         if (memcmp(x, y, 32) != 0)

@@ -26,28 +26,26 @@ bool vmdb_sha256_ni_available(void)
 }
 
 static const uint32_t K[64] __attribute__((aligned(16))) = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
-#define ROUNDS4(msg, i)                                                                       \
-    do {                                                                                      \
-        __m128i m_ = _mm_add_epi32((msg), _mm_load_si128((const __m128i *)&K[4 * (i)]));     \
-        s1 = _mm_sha256rnds2_epu32(s1, s0, m_);                                               \
-        m_ = _mm_shuffle_epi32(m_, 0x0E);                                                     \
-        s0 = _mm_sha256rnds2_epu32(s0, s1, m_);                                               \
+#define ROUNDS4(msg, i)                                                                            \
+    do {                                                                                           \
+        __m128i m_ = _mm_add_epi32((msg), _mm_load_si128((const __m128i *)&K[4 * (i)]));           \
+        s1 = _mm_sha256rnds2_epu32(s1, s0, m_);                                                    \
+        m_ = _mm_shuffle_epi32(m_, 0x0E);                                                          \
+        s0 = _mm_sha256rnds2_epu32(s0, s1, m_);                                                    \
     } while (0)
 
 /* Next four schedule words from the previous sixteen (w0 oldest). */
-#define SCHED(w0, w1, w2, w3)                                                                 \
-    _mm_sha256msg2_epu32(                                                                     \
+#define SCHED(w0, w1, w2, w3)                                                                      \
+    _mm_sha256msg2_epu32(                                                                          \
         _mm_add_epi32(_mm_sha256msg1_epu32((w0), (w1)), _mm_alignr_epi8((w3), (w2), 4)), (w3))
 
 __attribute__((target("sha,sse4.1,ssse3"))) void
@@ -58,10 +56,10 @@ vmdb_sha256_ni_blocks(uint32_t state[8], const uint8_t *data, size_t nblocks)
     __m128i s1 = _mm_loadu_si128((const __m128i *)&state[4]);
     __m128i s0;
 
-    t = _mm_shuffle_epi32(t, 0xB1);           /* CDAB */
-    s1 = _mm_shuffle_epi32(s1, 0x1B);         /* EFGH */
-    s0 = _mm_alignr_epi8(t, s1, 8);           /* ABEF */
-    s1 = _mm_blend_epi16(s1, t, 0xF0);        /* CDGH */
+    t = _mm_shuffle_epi32(t, 0xB1);    /* CDAB */
+    s1 = _mm_shuffle_epi32(s1, 0x1B);  /* EFGH */
+    s0 = _mm_alignr_epi8(t, s1, 8);    /* ABEF */
+    s1 = _mm_blend_epi16(s1, t, 0xF0); /* CDGH */
 
     while (nblocks--) {
         const __m128i save0 = s0, save1 = s1;
@@ -89,10 +87,10 @@ vmdb_sha256_ni_blocks(uint32_t state[8], const uint8_t *data, size_t nblocks)
         data += 64;
     }
 
-    t = _mm_shuffle_epi32(s0, 0x1B);          /* FEBA */
-    s1 = _mm_shuffle_epi32(s1, 0xB1);         /* DCHG */
-    s0 = _mm_blend_epi16(t, s1, 0xF0);        /* DCBA */
-    s1 = _mm_alignr_epi8(s1, t, 8);           /* HGFE */
+    t = _mm_shuffle_epi32(s0, 0x1B);   /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);  /* DCHG */
+    s0 = _mm_blend_epi16(t, s1, 0xF0); /* DCBA */
+    s1 = _mm_alignr_epi8(s1, t, 8);    /* HGFE */
     _mm_storeu_si128((__m128i *)&state[0], s0);
     _mm_storeu_si128((__m128i *)&state[4], s1);
 }

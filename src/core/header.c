@@ -83,6 +83,16 @@ int vmdb_header_verify_sig(const uint8_t sig[64], const uint8_t header_hash[32],
     return 0;
 }
 
+int vmdb_sheader_verify(const vmdb_sheader *sh, vmdb_hasher *h, const uint8_t pk[32])
+{
+    uint8_t hash[32];
+    vmdb_header_hash(h, hash, &sh->h);
+    if (memcmp(hash, sh->hash, 32) != 0)
+        return vmdb_error_set(VMDB_EVERIFY, "header hash does not match header %llu",
+                              (unsigned long long)sh->h.seq);
+    return vmdb_header_verify_sig(sh->sig, sh->hash, pk);
+}
+
 int vmdb_header_check_link(vmdb_hasher *h, const vmdb_header *prev_hdr, const vmdb_header *hdr)
 {
     uint8_t ph[32];
@@ -96,8 +106,7 @@ int vmdb_header_check_link(vmdb_hasher *h, const vmdb_header *prev_hdr, const vm
     return 0;
 }
 
-int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr,
-                        const uint8_t *sig)
+int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr, const uint8_t *sig)
 {
     char sr[65], pv[65], hr[65], sh[65], hh[65], sg[129];
     char tmp[640];
@@ -115,7 +124,7 @@ int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr,
     n = snprintf(tmp, sizeof(tmp),
                  "{\"seq\":%llu,\"smt_root\":\"%s\",\"prev\":\"%s\",\"history_root\":\"%s\","
                  "\"time_ms\":%llu,\"schema_hash\":\"%s\",\"header_hash\":\"%s\"%s%s%s}",
-                 (unsigned long long)hdr->seq, sr, pv, hr, (unsigned long long)hdr->time_ms, sh,
-                 hh, sig ? ",\"sig\":\"" : "", sig ? sg : "", sig ? "\"" : "");
+                 (unsigned long long)hdr->seq, sr, pv, hr, (unsigned long long)hdr->time_ms, sh, hh,
+                 sig ? ",\"sig\":\"" : "", sig ? sg : "", sig ? "\"" : "");
     return vmdb_buf_put(out, tmp, (size_t)n);
 }

@@ -177,9 +177,8 @@ int vmdb_hist_consistency_proof(const vmdb_hist *hist, vmdb_hasher *h, uint64_t 
     return 0;
 }
 
-int vmdb_hist_verify_inclusion(vmdb_hasher *h, const uint8_t entry[32], uint64_t index,
-                               uint64_t n, const uint8_t (*path)[32], size_t count,
-                               const uint8_t root[32])
+int vmdb_hist_verify_inclusion(vmdb_hasher *h, const uint8_t entry[32], uint64_t index, uint64_t n,
+                               const uint8_t (*path)[32], size_t count, const uint8_t root[32])
 {
     static const uint8_t zero = 0x00;
     vmdb_slice parts[2] = {{&zero, 1}, {entry, 32}};
@@ -209,9 +208,8 @@ int vmdb_hist_verify_inclusion(vmdb_hasher *h, const uint8_t entry[32], uint64_t
     return 0;
 }
 
-int vmdb_hist_verify_consistency(vmdb_hasher *h, uint64_t m, uint64_t n,
-                                 const uint8_t root_m[32], const uint8_t root_n[32],
-                                 const uint8_t (*proof)[32], size_t count)
+int vmdb_hist_verify_consistency(vmdb_hasher *h, uint64_t m, uint64_t n, const uint8_t root_m[32],
+                                 const uint8_t root_n[32], const uint8_t (*proof)[32], size_t count)
 {
     uint8_t fr[32], sr[32];
     uint64_t fn, sn;

@@ -103,8 +103,7 @@ int vmdb_jcs_number(vmdb_buf *out, double d)
             memcpy(tmp + n, dg + 1, (size_t)(k - 1));
             n += (size_t)(k - 1);
         }
-        n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "e%c%d", e - 1 < 0 ? '-' : '+',
-                              abs(e - 1));
+        n += (size_t)snprintf(tmp + n, sizeof(tmp) - n, "e%c%d", e - 1 < 0 ? '-' : '+', abs(e - 1));
     }
     return vmdb_buf_put(out, tmp, n);
 }
@@ -156,13 +155,27 @@ int vmdb_jcs_string(vmdb_buf *out, vmdb_slice s)
         char esc[6] = {'\\', 0, 0, 0, 0, 0};
         size_t en = 2;
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\r': esc[1] = 'r'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
         default:
             esc[1] = 'u';
             esc[2] = '0';
@@ -211,8 +224,7 @@ static int write_value(vmdb_buf *out, const vmdb_json *v)
             if (i)
                 rc = vmdb_buf_putc(out, ',');
             if (rc == 0)
-                rc = vmdb_jcs_string(out, (vmdb_slice){v->u.members[i].key,
-                                                        v->u.members[i].klen});
+                rc = vmdb_jcs_string(out, (vmdb_slice){v->u.members[i].key, v->u.members[i].klen});
             if (rc == 0)
                 rc = vmdb_buf_putc(out, ':');
             if (rc == 0)

@@ -70,8 +70,7 @@ static int fail(parser *ps, int code, const char *what)
 
 static void skip_ws(parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -199,14 +198,30 @@ static int parse_string_raw(parser *ps)
         c = *ps->p++;
         uint8_t out;
         switch (c) {
-        case '"': out = '"'; break;
-        case '\\': out = '\\'; break;
-        case '/': out = '/'; break;
-        case 'b': out = '\b'; break;
-        case 'f': out = '\f'; break;
-        case 'n': out = '\n'; break;
-        case 'r': out = '\r'; break;
-        case 't': out = '\t'; break;
+        case '"':
+            out = '"';
+            break;
+        case '\\':
+            out = '\\';
+            break;
+        case '/':
+            out = '/';
+            break;
+        case 'b':
+            out = '\b';
+            break;
+        case 'f':
+            out = '\f';
+            break;
+        case 'n':
+            out = '\n';
+            break;
+        case 'r':
+            out = '\r';
+            break;
+        case 't':
+            out = '\t';
+            break;
         case 'u': {
             uint32_t cp, lo;
             if ((rc = hex4(ps, &cp)) != 0)
@@ -608,8 +623,8 @@ int vmdb_json_parse(vmdb_json_doc **out, vmdb_slice in, const vmdb_json_limits *
 
     *out = NULL;
     if (in.len > max_bytes) {
-        rc = vmdb_error_set(VMDB_ELIMIT, "JSON input of %zu bytes exceeds the cap of %zu",
-                            in.len, max_bytes);
+        rc = vmdb_error_set(VMDB_ELIMIT, "JSON input of %zu bytes exceeds the cap of %zu", in.len,
+                            max_bytes);
         goto done;
     }
     doc = calloc(1, sizeof(*doc));

@@ -30,11 +30,11 @@
 enum { SMT_OWNED = 1 }; /* created by the pending batch: still writable */
 
 typedef struct smt_inode {
-    uint8_t hash[32];  /* subtree hash at depth `top` */
+    uint8_t hash[32]; /* subtree hash at depth `top` */
     uint32_t child[2];
-    uint32_t rep;      /* some leaf below: its key gives the prefix bits */
-    uint8_t depth;     /* split level: children are at depth + 1 */
-    uint8_t top;       /* depth of this subtree as its parent sees it */
+    uint32_t rep;  /* some leaf below: its key gives the prefix bits */
+    uint8_t depth; /* split level: children are at depth + 1 */
+    uint8_t top;   /* depth of this subtree as its parent sees it */
     uint8_t flags;
     uint8_t pad;
 } smt_inode;
@@ -47,10 +47,10 @@ typedef struct smt_leaf {
 typedef struct smt_pool {
     uint8_t *chunks[SMT_MAX_CHUNKS];
     uint32_t nchunks;
-    uint32_t fresh;     /* next never-used index */
-    uint32_t *freed;    /* stack of free slots */
+    uint32_t fresh;  /* next never-used index */
+    uint32_t *freed; /* stack of free slots */
     size_t nfree, cfree;
-    uint32_t elem;      /* node size */
+    uint32_t elem; /* node size */
     uint64_t live;
 } smt_pool;
 

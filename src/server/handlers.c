@@ -67,7 +67,8 @@ static void shape_fail(vmdb_answer *ans, const char *hint, const char *why)
 {
     (void)why;
     if (hint)
-        vmdb_answer_fail(ans, 422, "INVALID_JSON", "Invalid JSON body: " SHAPE " (expected: %s)", hint);
+        vmdb_answer_fail(ans, 422, "INVALID_JSON", "Invalid JSON body: " SHAPE " (expected: %s)",
+                         hint);
     else
         vmdb_answer_fail(ans, 422, "INVALID_JSON", "Invalid JSON body: " SHAPE);
 }
@@ -138,7 +139,8 @@ static int parse_root(const vmdb_json *v, uint8_t out[32], vmdb_answer *ans)
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
         if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            vmdb_answer_fail(ans, 400, "INVALID_EXPECTED_ROOT", "Invalid expected_root: invalid hex");
+            vmdb_answer_fail(ans, 400, "INVALID_EXPECTED_ROOT",
+                             "Invalid expected_root: invalid hex");
             return -1;
         }
     }
@@ -154,8 +156,8 @@ static int parse_root(const vmdb_json *v, uint8_t out[32], vmdb_answer *ans)
 static void validation_fail(vmdb_answer *ans, const vmdb_buf *errors, const char *msg)
 {
     vmdb_answer_fail(ans, 400, "VALIDATION_FAILED", "%s", msg);
-    if (sb_puts(&ans->data, "{\"errors\":[") || vmdb_buf_put(&ans->data, errors->ptr, errors->len) ||
-        sb_puts(&ans->data, "]}"))
+    if (vmdb_sb_puts(&ans->data, "{\"errors\":[") ||
+        vmdb_buf_put(&ans->data, errors->ptr, errors->len) || vmdb_sb_puts(&ans->data, "]}"))
         ans->data.len = 0;
 }
 
@@ -221,7 +223,8 @@ static void records_route(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans, v
     if (!is_type(root, VMDB_JSON_OBJECT) || !is_type(recs, VMDB_JSON_ARRAY) ||
         (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING))) {
         shape_fail(ans, hint,
-                   !is_type(recs, VMDB_JSON_ARRAY) ? "records: expected an array" : "expected_root: expected a string");
+                   !is_type(recs, VMDB_JSON_ARRAY) ? "records: expected an array"
+                                                   : "expected_root: expected a string");
         goto done;
     }
     write_records(e, m, kind, recs, exp, ans);
@@ -317,7 +320,9 @@ void vmdb_h_delete(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
     const vmdb_json *ids = vmdb_json_get(root, "ids");
     const vmdb_json *exp = vmdb_json_get(root, "expected_root");
     if (!ids_ok(ids) || (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING))) {
-        shape_fail(ans, hint, !ids_ok(ids) ? "ids: expected an array of strings" : "expected_root: expected a string");
+        shape_fail(ans, hint,
+                   !ids_ok(ids) ? "ids: expected an array of strings"
+                                : "expected_root: expected a string");
         goto done;
     }
     vmdb_write w = {.kind = VMDB_W_DELETE, .model = m};
@@ -343,7 +348,8 @@ void vmdb_h_delete(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
         vmdb_slice s = vmdb_json_string(id);
         const char *k = NULL;
         if (vmdb_coerce_key(&ar, m->pk_type, (const char *)s.ptr, s.len, &k) != 0) {
-            if (vmdb_field_error(&errors, &nerr, i, m->pk, vmdb_ctype_name(m->pk_type), "string", id))
+            if (vmdb_field_error(&errors, &nerr, i, m->pk, vmdb_ctype_name(m->pk_type), "string",
+                                 id))
                 goto nomem;
             continue;
         }
@@ -492,11 +498,13 @@ void vmdb_h_execute(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
         goto done;
     }
     if (st == BODY_BIG) {
-        vmdb_answer_fail(ans, 413, "PAYLOAD_TOO_LARGE", "Failed to buffer the request body: length limit exceeded");
+        vmdb_answer_fail(ans, 413, "PAYLOAD_TOO_LARGE",
+                         "Failed to buffer the request body: length limit exceeded");
         goto done;
     }
     if (st == BODY_SYNTAX) {
-        vmdb_answer_fail(ans, 400, "INVALID_JSON", "Failed to parse the request body as JSON%s", detail);
+        vmdb_answer_fail(ans, 400, "INVALID_JSON", "Failed to parse the request body as JSON%s",
+                         detail);
         goto done;
     }
     const vmdb_json *root = vmdb_json_doc_root(doc);
@@ -533,17 +541,19 @@ void vmdb_h_execute(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
         goto done;
     }
     if (!is_type(payload, VMDB_JSON_OBJECT)) {
-        vmdb_answer_fail(ans, 400, "INVALID_PAYLOAD", "Invalid payload: expected an object with an 'ids' field.");
+        vmdb_answer_fail(ans, 400, "INVALID_PAYLOAD",
+                         "Invalid payload: expected an object with an 'ids' field.");
         goto done;
     }
     const vmdb_json *ids = vmdb_json_get(payload, "ids");
     if (!ids_ok(ids)) {
-        vmdb_answer_fail(ans, 400, "INVALID_PAYLOAD", "Invalid payload: 'ids' field must be an array of strings.");
+        vmdb_answer_fail(ans, 400, "INVALID_PAYLOAD",
+                         "Invalid payload: 'ids' field must be an array of strings.");
         goto done;
     }
     /* The seed echoes the requested ids here, not the rows' ids. */
     vmdb_buf echo = VMDB_BUF_INIT;
-    if (vmdb_jcs_write(&echo, ids) || sb_cstr(&echo))
+    if (vmdb_jcs_write(&echo, ids) || vmdb_sb_cstr(&echo))
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
     else
         read_ids(e, m, ids, (const char *)echo.ptr, ans);

@@ -84,21 +84,21 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, vmdb_answer *a, con
         out = a->data;
         a->data = (vmdb_buf)VMDB_BUF_INIT;
     } else if (!a->code) {
-        rc = sb_puts(&out, "{\"success\":true");
+        rc = vmdb_sb_puts(&out, "{\"success\":true");
         if (rc == 0 && a->data.len) {
-            rc = sb_puts(&out, ",\"data\":");
+            rc = vmdb_sb_puts(&out, ",\"data\":");
             rc = rc ? rc : vmdb_buf_put(&out, a->data.ptr, a->data.len);
         }
         rc = rc ? rc : vmdb_buf_putc(&out, '}');
     } else {
-        rc = sb_puts(&out, "{\"success\":false,\"code\":");
-        rc = rc ? rc : sb_jstrz(&out, a->code);
+        rc = vmdb_sb_puts(&out, "{\"success\":false,\"code\":");
+        rc = rc ? rc : vmdb_sb_jstrz(&out, a->code);
         if (rc == 0 && a->data.len) {
-            rc = sb_puts(&out, ",\"data\":");
+            rc = vmdb_sb_puts(&out, ",\"data\":");
             rc = rc ? rc : vmdb_buf_put(&out, a->data.ptr, a->data.len);
         }
-        rc = rc ? rc : sb_puts(&out, ",\"error\":");
-        rc = rc ? rc : sb_jstrz(&out, a->error);
+        rc = rc ? rc : vmdb_sb_puts(&out, ",\"error\":");
+        rc = rc ? rc : vmdb_sb_jstrz(&out, a->error);
         rc = rc ? rc : vmdb_buf_putc(&out, '}');
     }
     if (rc) {
@@ -118,7 +118,8 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
     return r;
 }
 
-static enum MHD_Result send_copy(struct MHD_Connection *c, const char *ctype, const void *p, size_t n)
+static enum MHD_Result send_copy(struct MHD_Connection *c, const char *ctype, const void *p,
+                                 size_t n)
 {
     void *m = malloc(n ? n : 1);
     if (!m)
@@ -133,7 +134,8 @@ static const char swagger_index[] =
     "<div id=\"swagger-ui\"></div><script src=\"/swagger-ui/swagger-ui-bundle.js\"></script>"
     "<script src=\"/swagger-ui/swagger-ui-standalone-preset.js\"></script>"
     "<script>window.ui = SwaggerUIBundle({url: '/api-docs/openapi.json', dom_id: '#swagger-ui', "
-    "presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout'});"
+    "presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "
+    "'StandaloneLayout'});"
     "</script></body></html>\n";
 
 /* Serves one file of swagger-ui-dist: plain names only, no paths. */
@@ -143,11 +145,12 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const vmdb_http *h, 
     bool ok = n > 0 && n < 100 && name[0] != '.';
     for (size_t i = 0; ok && i < n; i++)
         ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-             (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '-' || name[i] == '_';
+             (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '-' ||
+             name[i] == '_';
     if (!ok)
         return send_error(c, 404, "ROUTE_NOT_FOUND", "Not found", NULL);
     vmdb_buf path = VMDB_BUF_INIT;
-    if (sb_printf(&path, "%s/%s", h->swagger_dir, name) || sb_cstr(&path)) {
+    if (vmdb_sb_printf(&path, "%s/%s", h->swagger_dir, name) || vmdb_sb_cstr(&path)) {
         vmdb_buf_free(&path);
         return MHD_NO;
     }
@@ -157,9 +160,9 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const vmdb_http *h, 
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
-        return send_error(c, 404, "ROUTE_NOT_FOUND",
-                          "Not found (Swagger UI assets come from npm: run `npm ci` in the source tree)",
-                          NULL);
+        return send_error(
+            c, 404, "ROUTE_NOT_FOUND",
+            "Not found (Swagger UI assets come from npm: run `npm ci` in the source tree)", NULL);
     }
     struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
     if (!r) {
@@ -195,7 +198,8 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
             return send_error(c, 405, "METHOD_NOT_ALLOWED", "Method not allowed", "GET");
         if (url[12] == 0 || strcmp(url + 12, "index.html") == 0)
-            return send_copy(c, "text/html; charset=utf-8", swagger_index, sizeof swagger_index - 1);
+            return send_copy(c, "text/html; charset=utf-8", swagger_index,
+                             sizeof swagger_index - 1);
         return send_asset(c, h, url + 12);
     }
     if (strncmp(url, "/api/roots/", 11) == 0 && strcmp(url, "/api/roots/latest") != 0) {
@@ -298,7 +302,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -362,8 +367,8 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
         h->d = MHD_start_daemon(
             flags | MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, on_request, h,
             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-            MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-            h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+            MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
             (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {

@@ -16,13 +16,19 @@
 const char *vmdb_json_type_name(const vmdb_json *v)
 {
     switch (vmdb_json_typeof(v)) {
-    case VMDB_JSON_NULL: return "null";
+    case VMDB_JSON_NULL:
+        return "null";
     case VMDB_JSON_TRUE:
-    case VMDB_JSON_FALSE: return "bool";
-    case VMDB_JSON_NUMBER: return "number";
-    case VMDB_JSON_STRING: return "string";
-    case VMDB_JSON_ARRAY: return "array";
-    default: return "object";
+    case VMDB_JSON_FALSE:
+        return "bool";
+    case VMDB_JSON_NUMBER:
+        return "number";
+    case VMDB_JSON_STRING:
+        return "string";
+    case VMDB_JSON_ARRAY:
+        return "array";
+    default:
+        return "object";
     }
 }
 
@@ -36,14 +42,14 @@ int vmdb_field_error(vmdb_buf *errors, size_t *nerr, size_t index, const char *f
     }
     if (*nerr)
         rc = vmdb_buf_putc(errors, ',');
-    rc = rc ? rc : sb_printf(errors, "{\"expected\":");
-    rc = rc ? rc : sb_jstrz(errors, expected);
-    rc = rc ? rc : sb_puts(errors, ",\"field\":");
-    rc = rc ? rc : sb_jstrz(errors, field);
-    rc = rc ? rc : sb_puts(errors, ",\"got\":");
-    rc = rc ? rc : sb_jstrz(errors, got);
-    rc = rc ? rc : sb_printf(errors, ",\"index\":%zu,\"value\":", index);
-    rc = rc ? rc : (value ? vmdb_jcs_write(errors, value) : sb_puts(errors, "null"));
+    rc = rc ? rc : vmdb_sb_printf(errors, "{\"expected\":");
+    rc = rc ? rc : vmdb_sb_jstrz(errors, expected);
+    rc = rc ? rc : vmdb_sb_puts(errors, ",\"field\":");
+    rc = rc ? rc : vmdb_sb_jstrz(errors, field);
+    rc = rc ? rc : vmdb_sb_puts(errors, ",\"got\":");
+    rc = rc ? rc : vmdb_sb_jstrz(errors, got);
+    rc = rc ? rc : vmdb_sb_printf(errors, ",\"index\":%zu,\"value\":", index);
+    rc = rc ? rc : (value ? vmdb_jcs_write(errors, value) : vmdb_sb_puts(errors, "null"));
     rc = rc ? rc : vmdb_buf_putc(errors, '}');
     (*nerr)++;
     return rc;
@@ -143,8 +149,8 @@ static bool rfc3339(const char *s, size_t n)
     int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] || (mon == 2 && day == 29 && !leap) ||
-        hh > 23 || mm > 59 || ss > 60)
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] ||
+        (mon == 2 && day == 29 && !leap) || hh > 23 || mm > 59 || ss > 60)
         return false;
     size_t i = 19;
     if (i < n && s[i] == '.') {
@@ -226,7 +232,8 @@ int vmdb_coerce_value(vmdb_arena *a, vmdb_ctype t, const vmdb_json *v, const cha
             return 0;
         } else if (jt == VMDB_JSON_STRING) {
             size_t b = 0, e = s.len;
-            while (b < e && (s.ptr[b] == ' ' || s.ptr[b] == '\t' || s.ptr[b] == '\n' || s.ptr[b] == '\r'))
+            while (b < e &&
+                   (s.ptr[b] == ' ' || s.ptr[b] == '\t' || s.ptr[b] == '\n' || s.ptr[b] == '\r'))
                 b++;
             while (e > b && (s.ptr[e - 1] == ' ' || s.ptr[e - 1] == '\t' || s.ptr[e - 1] == '\n' ||
                              s.ptr[e - 1] == '\r'))
@@ -278,8 +285,8 @@ static int cmp_cval(const void *x, const void *y)
     return strcmp(((const vmdb_cval *)x)->col->name, ((const vmdb_cval *)y)->col->name);
 }
 
-int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *records,
-                        bool need_pk, vmdb_crec **out, vmdb_buf *errors, size_t *nerr)
+int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *records, bool need_pk,
+                        vmdb_crec **out, vmdb_buf *errors, size_t *nerr)
 {
     size_t n = vmdb_json_size(records);
     vmdb_crec *recs = vmdb_arena_zalloc(a, (n ? n : 1) * sizeof *recs);

@@ -35,8 +35,8 @@ int vmdb_coerce_key(vmdb_arena *a, vmdb_ctype t, const char *s, size_t n, const 
  * FieldError object per problem to `errors` (comma-separated JSON objects)
  * and counts them in *nerr. `need_pk`: a record without the key is an error
  * (upsert). Returns VMDB_ENOMEM only; problems are reported through nerr. */
-int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *records,
-                        bool need_pk, vmdb_crec **out, vmdb_buf *errors, size_t *nerr);
+int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *records, bool need_pk,
+                        vmdb_crec **out, vmdb_buf *errors, size_t *nerr);
 
 /* JSON type name as the seed spells it: string, number, bool, null, array, object. */
 const char *vmdb_json_type_name(const vmdb_json *v);

@@ -148,10 +148,10 @@ void vmdb_engine_violation(vmdb_engine *e, const char *table, const char *what, 
     strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
     /* ids is a list of JSON strings; a long list is cut, not broken. */
     bool fits = strlen(ids) < 1000;
-    int rc = sb_printf(&j, "{\"at\":\"%s\",\"ids\":[%s],\"reason\":", at, fits ? ids : "");
-    rc = rc ? rc : sb_jstrz(&j, what);
-    rc = rc ? rc : sb_puts(&j, ",\"table\":");
-    rc = rc ? rc : sb_jstrz(&j, table);
+    int rc = vmdb_sb_printf(&j, "{\"at\":\"%s\",\"ids\":[%s],\"reason\":", at, fits ? ids : "");
+    rc = rc ? rc : vmdb_sb_jstrz(&j, what);
+    rc = rc ? rc : vmdb_sb_puts(&j, ",\"table\":");
+    rc = rc ? rc : vmdb_sb_jstrz(&j, table);
     rc = rc ? rc : vmdb_buf_putc(&j, '}');
     pthread_mutex_lock(&e->mu);
     e->violations++;
@@ -190,9 +190,9 @@ void vmdb_engine_integrity_answer(vmdb_answer *ans, const vmdb_buf *ids)
 {
     vmdb_answer_fail(ans, 400, "INTEGRITY_VIOLATION",
                      "Proof verification failed - data integrity cannot be verified");
-    int rc = sb_puts(&ans->data, "{\"code\":\"INTEGRITY_VIOLATION\",\"ids\":[");
+    int rc = vmdb_sb_puts(&ans->data, "{\"code\":\"INTEGRITY_VIOLATION\",\"ids\":[");
     rc = rc ? rc : vmdb_buf_put(&ans->data, ids->ptr, ids->len);
-    rc = rc ? rc : sb_puts(&ans->data, "]}");
+    rc = rc ? rc : vmdb_sb_puts(&ans->data, "]}");
     if (rc)
         ans->data.len = 0;
 }
@@ -285,13 +285,13 @@ int vmdb_engine_row_leaf(vmdb_hasher *h, const vmdb_model *m, const char *pk, co
 
 int vmdb_engine_select_rows(vmdb_buf *sql, const vmdb_model *m, const char *from)
 {
-    int rc = sb_puts(sql, "SELECT t.");
-    rc = rc ? rc : sb_ident(sql, m->pk);
-    rc = rc ? rc : sb_puts(sql, "::text, row_to_json(x)::text FROM ");
-    rc = rc ? rc : sb_puts(sql, from);
-    rc = rc ? rc : sb_puts(sql, " AS t CROSS JOIN LATERAL (SELECT ");
-    rc = rc ? rc : sb_puts(sql, m->proj);
-    rc = rc ? rc : sb_puts(sql, ") x");
+    int rc = vmdb_sb_puts(sql, "SELECT t.");
+    rc = rc ? rc : vmdb_sb_ident(sql, m->pk);
+    rc = rc ? rc : vmdb_sb_puts(sql, "::text, row_to_json(x)::text FROM ");
+    rc = rc ? rc : vmdb_sb_puts(sql, from);
+    rc = rc ? rc : vmdb_sb_puts(sql, " AS t CROSS JOIN LATERAL (SELECT ");
+    rc = rc ? rc : vmdb_sb_puts(sql, m->proj);
+    rc = rc ? rc : vmdb_sb_puts(sql, ") x");
     return rc;
 }
 
@@ -467,7 +467,7 @@ void vmdb_engine_resync(vmdb_engine *e, vmdb_answer *ans)
 static char *path_join(const char *dir, const char *name)
 {
     vmdb_buf b = VMDB_BUF_INIT;
-    if (sb_printf(&b, "%s/%s", dir, name) || sb_cstr(&b)) {
+    if (vmdb_sb_printf(&b, "%s/%s", dir, name) || vmdb_sb_cstr(&b)) {
         vmdb_buf_free(&b);
         return NULL;
     }
@@ -493,12 +493,12 @@ static int check_rows_at_start(vmdb_engine *e)
     for (size_t i = 0; rc == 0 && e->reg && i < e->reg->n; i++) {
         const vmdb_model *m = &e->reg->models[i];
         sql.len = from.len = 0;
-        rc = sb_ident(&from, m->table);
-        rc = rc ? rc : sb_cstr(&from);
-        rc = rc ? rc : sb_puts(&sql, "DECLARE vmdb_rows NO SCROLL CURSOR FOR ");
+        rc = vmdb_sb_ident(&from, m->table);
+        rc = rc ? rc : vmdb_sb_cstr(&from);
+        rc = rc ? rc : vmdb_sb_puts(&sql, "DECLARE vmdb_rows NO SCROLL CURSOR FOR ");
         rc = rc ? rc : vmdb_engine_select_rows(&sql, m, (const char *)from.ptr);
-        rc = rc ? rc : sb_puts(&sql, full ? "" : " ORDER BY random() LIMIT 64");
-        rc = rc ? rc : sb_cstr(&sql);
+        rc = rc ? rc : vmdb_sb_puts(&sql, full ? "" : " ORDER BY random() LIMIT 64");
+        rc = rc ? rc : vmdb_sb_cstr(&sql);
         if (rc || vmdb_pg_cmd(e->wconn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL) ||
             vmdb_pg_cmd(e->wconn, "rows cursor", (const char *)sql.ptr, NULL)) {
             rc = rc ? rc : VMDB_EIO;
@@ -521,7 +521,7 @@ static int check_rows_at_start(vmdb_engine *e)
                     if (nbad++ < 20) {
                         if (bad.len)
                             vmdb_buf_putc(&bad, ',');
-                        sb_jstrz(&bad, pk);
+                        vmdb_sb_jstrz(&bad, pk);
                     }
                 }
             }
@@ -533,7 +533,7 @@ static int check_rows_at_start(vmdb_engine *e)
     }
     if (rc == 0) {
         uint64_t leaves = vmdb_smt_view_count(v);
-        if (nbad && sb_cstr(&bad) == 0)
+        if (nbad && vmdb_sb_cstr(&bad) == 0)
             vmdb_engine_violation(e, "rows", "rows at start-up differ from the tree",
                                   (const char *)bad.ptr);
         if (full && rows != leaves)
@@ -752,21 +752,21 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans)
     if (!blocked[0] && !atomic_load(&e->lock_ok))
         snprintf(blocked, sizeof blocked, "instance lock lost; waiting to re-take it");
     vmdb_buf *d = &ans->data;
-    int rc = sb_puts(d, "{\"integrity\":{");
-    rc = rc ? rc : (viol ? sb_puts(d, "\"last\":") : 0);
-    rc = rc ? rc : (viol ? sb_puts(d, last[0] ? last : "{}") : 0);
+    int rc = vmdb_sb_puts(d, "{\"integrity\":{");
+    rc = rc ? rc : (viol ? vmdb_sb_puts(d, "\"last\":") : 0);
+    rc = rc ? rc : (viol ? vmdb_sb_puts(d, last[0] ? last : "{}") : 0);
     rc = rc ? rc
-            : sb_printf(d, "%s\"ok\":%s,\"violations\":%llu},\"leaves\":%llu,\"main_root\":",
-                        viol ? "," : "", viol ? "false" : "true", (unsigned long long)viol,
-                        (unsigned long long)leaves);
-    rc = rc ? rc : sb_jhex32(d, main_root);
+            : vmdb_sb_printf(d, "%s\"ok\":%s,\"violations\":%llu},\"leaves\":%llu,\"main_root\":",
+                             viol ? "," : "", viol ? "false" : "true", (unsigned long long)viol,
+                             (unsigned long long)leaves);
+    rc = rc ? rc : vmdb_sb_jhex32(d, main_root);
     rc = rc ? rc
-            : sb_printf(
+            : vmdb_sb_printf(
                   d, ",\"seq\":%llu,\"status\":\"%s\",\"temporary_root\":", (unsigned long long)seq,
                   !ok                    ? "unhealthy"
                   : (viol || blocked[0]) ? "degraded"
                                          : "ok");
-    rc = rc ? rc : sb_jhex32(d, root);
+    rc = rc ? rc : vmdb_sb_jhex32(d, root);
     /* The anchor: kind, newest anchored seq, backlog, the backend's state. */
     pthread_mutex_lock(&e->mu);
     bool has_a = e->has_anchored, has_l = e->has_last;
@@ -774,20 +774,23 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans)
     char aerr[sizeof e->anchor_error];
     memcpy(aerr, e->anchor_error, sizeof aerr);
     pthread_mutex_unlock(&e->mu);
-    rc = rc ? rc : sb_printf(d, ",\"anchor\":{\"anchored_seq\":");
-    rc = rc ? rc : (has_a ? sb_printf(d, "%llu", (unsigned long long)aseq) : sb_puts(d, "null"));
+    rc = rc ? rc : vmdb_sb_printf(d, ",\"anchor\":{\"anchored_seq\":");
     rc = rc ? rc
-            : sb_printf(d, ",\"backlog\":%llu,\"backend\":",
-                        (unsigned long long)(has_l ? (has_a ? lseq - aseq : lseq + 1) : 0));
+            : (has_a ? vmdb_sb_printf(d, "%llu", (unsigned long long)aseq)
+                     : vmdb_sb_puts(d, "null"));
+    rc = rc ? rc
+            : vmdb_sb_printf(d, ",\"backlog\":%llu,\"backend\":",
+                             (unsigned long long)(has_l ? (has_a ? lseq - aseq : lseq + 1) : 0));
     if (rc == 0 && e->anchor && e->anchor->ops->status)
         rc = e->anchor->ops->status(e->anchor, d);
     else if (rc == 0)
-        rc = sb_puts(d, "null");
-    rc = rc ? rc : sb_puts(d, ",\"error\":");
-    rc = rc ? rc : (aerr[0] ? sb_jstrz(d, aerr) : sb_puts(d, "null"));
-    rc = rc ? rc : sb_printf(d, ",\"kind\":\"%s\"}", e->anchor ? e->anchor->ops->name : "none");
-    rc = rc ? rc : sb_puts(d, ",\"writes\":");
-    rc = rc ? rc : sb_jstrz(d, blocked[0] ? blocked : "ok");
+        rc = vmdb_sb_puts(d, "null");
+    rc = rc ? rc : vmdb_sb_puts(d, ",\"error\":");
+    rc = rc ? rc : (aerr[0] ? vmdb_sb_jstrz(d, aerr) : vmdb_sb_puts(d, "null"));
+    rc =
+        rc ? rc : vmdb_sb_printf(d, ",\"kind\":\"%s\"}", e->anchor ? e->anchor->ops->name : "none");
+    rc = rc ? rc : vmdb_sb_puts(d, ",\"writes\":");
+    rc = rc ? rc : vmdb_sb_jstrz(d, blocked[0] ? blocked : "ok");
     rc = rc ? rc : vmdb_buf_putc(d, '}');
     if (!ok) {
         ans->status = 503;

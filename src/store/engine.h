@@ -24,25 +24,25 @@ typedef struct vmdb_engine_config {
     const char *database_url;
     uint64_t batch_commit_size; /* >= 1 */
     bool allow_multi_instance;
-    unsigned read_pool;         /* read connections */
-    unsigned max_group;         /* write requests per transaction */
+    unsigned read_pool; /* read connections */
+    unsigned max_group; /* write requests per transaction */
     const char *migrations_dir;
-    const char *data_dir;          /* trusted_state.json and the local anchor live here */
-    const char *identity_path;     /* default <data_dir>/identity.json */
-    unsigned anchor_interval_s;    /* anchor a backlog at least this often (default 30) */
+    const char *data_dir;       /* trusted_state.json and the local anchor live here */
+    const char *identity_path;  /* default <data_dir>/identity.json */
+    unsigned anchor_interval_s; /* anchor a backlog at least this often (default 30) */
     vmdb_anchor_kind anchor;
-    bool verify_rows;               /* start-up: hash every row, not a sample */
-    const char *solana_rpc_url;     /* VMDB_ANCHOR_SOLANA */
-    const char *solana_fee_payer;   /* keypair file, or NULL: the identity pays */
-    int solana_commitment;          /* vmdb_sol_commitment */
+    bool verify_rows;             /* start-up: hash every row, not a sample */
+    const char *solana_rpc_url;   /* VMDB_ANCHOR_SOLANA */
+    const char *solana_fee_payer; /* keypair file, or NULL: the identity pays */
+    int solana_commitment;        /* vmdb_sol_commitment */
 } vmdb_engine_config;
 
 typedef struct vmdb_answer {
-    int status;        /* HTTP status */
-    const char *code;  /* NULL on success */
-    char error[512];   /* message on failure */
-    vmdb_buf data;     /* JSON of `data`, empty when absent */
-    bool bare;         /* data is the whole body (GET /bootstrap/schema) */
+    int status;       /* HTTP status */
+    const char *code; /* NULL on success */
+    char error[512];  /* message on failure */
+    vmdb_buf data;    /* JSON of `data`, empty when absent */
+    bool bare;        /* data is the whole body (GET /bootstrap/schema) */
 } vmdb_answer;
 
 /* Sets a failure: status, code and a printf-style message. */
@@ -56,7 +56,7 @@ typedef struct vmdb_write {
     const vmdb_model *model; /* from a registry the caller holds a reference to */
     vmdb_crec *recs;         /* create/upsert */
     size_t nrecs;
-    const char **ids;        /* delete: canonical key texts, distinct */
+    const char **ids; /* delete: canonical key texts, distinct */
     size_t nids;
     bool has_expected;
     uint8_t expected[32];
@@ -84,9 +84,8 @@ void vmdb_engine_write(vmdb_engine *e, const vmdb_write *w, vmdb_answer *ans);
 /* `echo` (may be NULL): JSON text answered as `ids` instead of the rows' ids. */
 void vmdb_engine_read_batch(vmdb_engine *e, const vmdb_model *m, const char *const *ids,
                             size_t nids, const char *echo, vmdb_answer *ans);
-void vmdb_engine_read_latest(vmdb_engine *e, const vmdb_model *m, const vmdb_where *w,
-                             size_t nw, const vmdb_column *order, bool asc, unsigned limit,
-                             vmdb_answer *ans);
+void vmdb_engine_read_latest(vmdb_engine *e, const vmdb_model *m, const vmdb_where *w, size_t nw,
+                             const vmdb_column *order, bool asc, unsigned limit, vmdb_answer *ans);
 /* `spec` is taken over (unref'ed by the engine). */
 void vmdb_engine_apply_schema(vmdb_engine *e, vmdb_registry *spec, bool force_reset,
                               vmdb_answer *ans);

@@ -73,11 +73,11 @@ int vmdb_engine_rehash(vmdb_engine *e, const vmdb_registry *reg, vmdb_smt_leaf *
     for (size_t i = 0; rc == 0 && i < reg->n; i++) {
         const vmdb_model *m = &reg->models[i];
         vmdb_buf sql = VMDB_BUF_INIT, from = VMDB_BUF_INIT;
-        rc = sb_puts(&sql, "DECLARE vmdb_rehash NO SCROLL CURSOR FOR ");
-        rc = rc ? rc : sb_ident(&from, m->table);
-        rc = rc ? rc : sb_cstr(&from);
+        rc = vmdb_sb_puts(&sql, "DECLARE vmdb_rehash NO SCROLL CURSOR FOR ");
+        rc = rc ? rc : vmdb_sb_ident(&from, m->table);
+        rc = rc ? rc : vmdb_sb_cstr(&from);
         rc = rc ? rc : vmdb_engine_select_rows(&sql, m, (const char *)from.ptr);
-        rc = rc ? rc : sb_cstr(&sql);
+        rc = rc ? rc : vmdb_sb_cstr(&sql);
         if (rc == 0 && vmdb_pg_cmd(e->wconn, "rehash cursor", (const char *)sql.ptr, NULL))
             rc = VMDB_EIO;
         vmdb_buf_free(&sql);
@@ -236,10 +236,11 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
     rc = vmdb_buf_putc(&names, '{');
     for (size_t i = 0; rc == 0 && i < spec->n; i++) {
         rc = i ? vmdb_buf_putc(&names, ',') : 0;
-        rc = rc ? rc : sb_pgarr_elem(&names, spec->models[i].table, strlen(spec->models[i].table));
+        rc = rc ? rc
+                : vmdb_sb_pgarr_elem(&names, spec->models[i].table, strlen(spec->models[i].table));
     }
     rc = rc ? rc : vmdb_buf_putc(&names, '}');
-    rc = rc ? rc : sb_cstr(&names);
+    rc = rc ? rc : vmdb_sb_cstr(&names);
     if (rc)
         goto nomem;
     const char *p1[1] = {(const char *)names.ptr};
@@ -269,8 +270,8 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
             if (!vmdb_ident_valid(t, strlen(t)))
                 continue;
             sql.len = 0;
-            if (sb_puts(&sql, "DROP TABLE IF EXISTS ") || sb_ident(&sql, t) ||
-                sb_puts(&sql, " CASCADE") || sb_cstr(&sql))
+            if (vmdb_sb_puts(&sql, "DROP TABLE IF EXISTS ") || vmdb_sb_ident(&sql, t) ||
+                vmdb_sb_puts(&sql, " CASCADE") || vmdb_sb_cstr(&sql))
                 goto nomem;
             if (vmdb_pg_cmd(e->wconn, "drop table", (const char *)sql.ptr, NULL))
                 goto dberr;
@@ -294,7 +295,7 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
             goto done;
         }
         cols.len = 0;
-        if (vmdb_model_columns_json(m, &cols) || sb_cstr(&cols))
+        if (vmdb_model_columns_json(m, &cols) || vmdb_sb_cstr(&cols))
             goto nomem;
         const char *p[5] = {m->table, m->pk, vmdb_pkkind_stored_name(m->pk_kind),
                             (const char *)cols.ptr, m->ddl};
@@ -335,13 +336,13 @@ static void do_apply(vmdb_engine *e, void *arg, vmdb_answer *ans)
     }
     vmdb_engine_set_registry(e, vmdb_registry_ref(spec));
     vmdb_buf *d = &ans->data;
-    rc = sb_printf(d, "{\"reset_performed\":%s,\"schema_hash\":\"%s\",\"tables\":[",
-                   reset ? "true" : "false", spec->schema_hash);
+    rc = vmdb_sb_printf(d, "{\"reset_performed\":%s,\"schema_hash\":\"%s\",\"tables\":[",
+                        reset ? "true" : "false", spec->schema_hash);
     for (size_t i = 0; rc == 0 && i < spec->n; i++) {
         rc = i ? vmdb_buf_putc(d, ',') : 0;
-        rc = rc ? rc : sb_jstrz(d, spec->models[i].table);
+        rc = rc ? rc : vmdb_sb_jstrz(d, spec->models[i].table);
     }
-    rc = rc ? rc : sb_puts(d, "]}");
+    rc = rc ? rc : vmdb_sb_puts(d, "]}");
     if (rc)
         goto nomem;
     ans->status = 200;
@@ -390,7 +391,8 @@ static void do_clear(vmdb_engine *e, void *arg, vmdb_answer *ans)
         goto dberr;
     for (size_t i = 0; i < reg->n; i++) {
         sql.len = 0;
-        if (sb_puts(&sql, "DELETE FROM ") || sb_ident(&sql, reg->models[i].table) || sb_cstr(&sql))
+        if (vmdb_sb_puts(&sql, "DELETE FROM ") || vmdb_sb_ident(&sql, reg->models[i].table) ||
+            vmdb_sb_cstr(&sql))
             goto dberr;
         if (vmdb_pg_cmd(e->wconn, "clear table", (const char *)sql.ptr, NULL))
             goto dberr;
@@ -402,10 +404,10 @@ static void do_clear(vmdb_engine *e, void *arg, vmdb_answer *ans)
         goto dberr;
     unblock(e);
     LOG_INFO("clear-data: all managed rows removed, seq %llu", (unsigned long long)seq);
-    if (sb_puts(&ans->data,
-                "{\"cleared\":true,\"message\":\"Cleared all managed table data, truncated "
-                "SMT store, and reset roots to zero.\",\"root\":") ||
-        sb_jhex32(&ans->data, zero32) || vmdb_buf_putc(&ans->data, '}'))
+    if (vmdb_sb_puts(&ans->data,
+                     "{\"cleared\":true,\"message\":\"Cleared all managed table data, truncated "
+                     "SMT store, and reset roots to zero.\",\"root\":") ||
+        vmdb_sb_jhex32(&ans->data, zero32) || vmdb_buf_putc(&ans->data, '}'))
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
     else
         ans->status = 200;
@@ -480,13 +482,14 @@ static void do_repair(vmdb_engine *e, void *arg, vmdb_answer *ans)
         "repair-roots: the tree was rebuilt from the rows as they are now (%zu leaves): old root "
         "%s, new root %s, seq %llu",
         n, ho, hn, (unsigned long long)seq);
-    if (sb_puts(&ans->data,
-                "{\"message\":\"Rebuilt SMT from DB rows and force-set temporary_root + "
-                "main_root to the rebuilt root.\",\"new_root\":") ||
-        sb_jhex32(&ans->data, root) ||
-        sb_printf(&ans->data,
-                  ",\"old_root\":\"%s\",\"repaired\":true,\"seq\":%llu,\"updated_leaves\":%zu}", ho,
-                  (unsigned long long)seq, n))
+    if (vmdb_sb_puts(&ans->data,
+                     "{\"message\":\"Rebuilt SMT from DB rows and force-set temporary_root + "
+                     "main_root to the rebuilt root.\",\"new_root\":") ||
+        vmdb_sb_jhex32(&ans->data, root) ||
+        vmdb_sb_printf(
+            &ans->data,
+            ",\"old_root\":\"%s\",\"repaired\":true,\"seq\":%llu,\"updated_leaves\":%zu}", ho,
+            (unsigned long long)seq, n))
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
     else
         ans->status = 200;
@@ -539,7 +542,7 @@ static int read_file(const char *path, vmdb_buf *out)
         out->len += (size_t)k;
     }
     close(fd);
-    return rc ? rc : sb_cstr(out);
+    return rc ? rc : vmdb_sb_cstr(out);
 }
 
 static const char *info_type_to_col(const char *t)
@@ -584,18 +587,18 @@ static int refresh_columns(vmdb_engine *e, const vmdb_registry *reg)
                 if (strcmp(m->cols[j].name, name) == 0)
                     uniq = m->cols[j].unique;
             rc = nc++ ? vmdb_buf_putc(&cols, ',') : 0;
-            rc = rc ? rc : sb_puts(&cols, "{\"col_type\":");
-            rc = rc ? rc : sb_jstrz(&cols, info_type_to_col(PQgetvalue(r, k, 1)));
-            rc = rc ? rc : sb_puts(&cols, ",\"name\":");
-            rc = rc ? rc : sb_jstrz(&cols, name);
+            rc = rc ? rc : vmdb_sb_puts(&cols, "{\"col_type\":");
+            rc = rc ? rc : vmdb_sb_jstrz(&cols, info_type_to_col(PQgetvalue(r, k, 1)));
+            rc = rc ? rc : vmdb_sb_puts(&cols, ",\"name\":");
+            rc = rc ? rc : vmdb_sb_jstrz(&cols, name);
             rc = rc ? rc
-                    : sb_printf(&cols, ",\"nullable\":%s,\"unique\":%s}",
-                                PQgetvalue(r, k, 2)[0] == 't' ? "true" : "false",
-                                uniq ? "true" : "false");
+                    : vmdb_sb_printf(&cols, ",\"nullable\":%s,\"unique\":%s}",
+                                     PQgetvalue(r, k, 2)[0] == 't' ? "true" : "false",
+                                     uniq ? "true" : "false");
         }
         PQclear(r);
         rc = rc ? rc : vmdb_buf_putc(&cols, ']');
-        rc = rc ? rc : sb_cstr(&cols);
+        rc = rc ? rc : vmdb_sb_cstr(&cols);
         if (rc == 0) {
             const char *q[2] = {m->table, (const char *)cols.ptr};
             r = vmdb_pg_exec(e->wconn, "update columns",
@@ -660,7 +663,7 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
     for (size_t i = 0; i < nfiles; i++) {
         path.len = 0;
         content.len = 0;
-        if (sb_printf(&path, "%s/%s", e->migrations_dir, files[i].name) || sb_cstr(&path))
+        if (vmdb_sb_printf(&path, "%s/%s", e->migrations_dir, files[i].name) || vmdb_sb_cstr(&path))
             goto nomem;
         if (read_file((const char *)path.ptr, &content)) {
             vmdb_answer_fail(ans, 400, "MIGRATION_FAILED", "cannot read migration %s",
@@ -704,7 +707,7 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
         if (!r)
             goto dberr;
         PQclear(r);
-        if ((napplied++ && vmdb_buf_putc(&applied, ',')) || sb_jstrz(&applied, files[i].name))
+        if ((napplied++ && vmdb_buf_putc(&applied, ',')) || vmdb_sb_jstrz(&applied, files[i].name))
             goto nomem;
         LOG_INFO("migrate: applied %s", files[i].name);
     }
@@ -722,19 +725,21 @@ static void do_migrate(vmdb_engine *e, void *arg, vmdb_answer *ans)
     vmdb_engine_set_registry(e, vmdb_registry_ref(reg));
     unblock(e);
     vmdb_buf *o = &ans->data;
-    int rc = sb_puts(o, "{\"applied\":[");
+    int rc = vmdb_sb_puts(o, "{\"applied\":[");
     rc = rc ? rc : vmdb_buf_put(o, applied.ptr, applied.len);
     rc = rc ? rc
-            : sb_puts(o, "],\"message\":\"Migrations applied. SMT rebuilt from post-migration DB "
-                         "state. temporary_root + main_root committed.\",\"migrated\":true,"
-                         "\"new_root\":");
-    rc = rc ? rc : sb_jhex32(o, root);
-    rc = rc ? rc : sb_puts(o, ",\"old_main_root\":");
-    rc = rc ? rc : sb_jhex32(o, old_main);
-    rc = rc ? rc : sb_puts(o, ",\"old_temporary_root\":");
-    rc = rc ? rc : sb_jhex32(o, old_root);
+            : vmdb_sb_puts(o,
+                           "],\"message\":\"Migrations applied. SMT rebuilt from post-migration DB "
+                           "state. temporary_root + main_root committed.\",\"migrated\":true,"
+                           "\"new_root\":");
+    rc = rc ? rc : vmdb_sb_jhex32(o, root);
+    rc = rc ? rc : vmdb_sb_puts(o, ",\"old_main_root\":");
+    rc = rc ? rc : vmdb_sb_jhex32(o, old_main);
+    rc = rc ? rc : vmdb_sb_puts(o, ",\"old_temporary_root\":");
+    rc = rc ? rc : vmdb_sb_jhex32(o, old_root);
     rc =
-        rc ? rc : sb_printf(o, ",\"seq\":%llu,\"updated_leaves\":%zu}", (unsigned long long)seq, n);
+        rc ? rc
+           : vmdb_sb_printf(o, ",\"seq\":%llu,\"updated_leaves\":%zu}", (unsigned long long)seq, n);
     if (rc)
         goto nomem;
     ans->status = 200;

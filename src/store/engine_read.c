@@ -32,16 +32,16 @@ static void rd_free(rd_out *o)
 static int add_str(vmdb_buf *b, size_t *n, const char *s)
 {
     int rc = (*n)++ ? vmdb_buf_putc(b, ',') : 0;
-    return rc ? rc : sb_jstrz(b, s);
+    return rc ? rc : vmdb_sb_jstrz(b, s);
 }
 
 /* Wraps a row query into the snapshot statement with the state row. */
 static int wrap(vmdb_buf *sql, const vmdb_buf *inner)
 {
-    int rc = sb_puts(sql, "SELECT s.seq, r.k, r.j FROM vmdb_state AS s LEFT JOIN LATERAL (");
+    int rc = vmdb_sb_puts(sql, "SELECT s.seq, r.k, r.j FROM vmdb_state AS s LEFT JOIN LATERAL (");
     rc = rc ? rc : vmdb_buf_put(sql, inner->ptr, inner->len);
-    rc = rc ? rc : sb_puts(sql, ") AS r(k, j) ON true");
-    return rc ? rc : sb_cstr(sql);
+    rc = rc ? rc : vmdb_sb_puts(sql, ") AS r(k, j) ON true");
+    return rc ? rc : vmdb_sb_cstr(sql);
 }
 
 /* Runs the statement and checks the rows. `keys` (canonical, distinct) are
@@ -64,7 +64,8 @@ static int run_verified(vmdb_engine *e, const vmdb_model *m, const char *sql, in
         unsigned slot;
         char state[6];
         PGconn *c = vmdb_engine_conn_get(e, &slot);
-        PGresult *res = vmdb_pg_exec_cached(c, &e->pool_cache[slot], "read", sql, np, params, state);
+        PGresult *res =
+            vmdb_pg_exec_cached(c, &e->pool_cache[slot], "read", sql, np, params, state);
         vmdb_engine_conn_put(e, slot);
         if (!res) {
             int st;
@@ -89,12 +90,14 @@ static int run_verified(vmdb_engine *e, const vmdb_model *m, const char *sql, in
             if (!ahead && attempt < 3)
                 continue; /* the snapshot's version is no longer kept: read again */
             if (ahead) {
-                vmdb_engine_violation(e, "vmdb_state", "the state row is ahead of every committed version", "");
+                vmdb_engine_violation(e, "vmdb_state",
+                                      "the state row is ahead of every committed version", "");
                 vmdb_buf none = VMDB_BUF_INIT;
                 vmdb_engine_integrity_answer(ans, &none);
                 rc = VMDB_EVERIFY;
             } else {
-                vmdb_answer_fail(ans, 503, "DB_UNAVAILABLE", "no tree version for the database snapshot");
+                vmdb_answer_fail(ans, 503, "DB_UNAVAILABLE",
+                                 "no tree version for the database snapshot");
                 rc = VMDB_EBUSY;
             }
             break;
@@ -138,9 +141,10 @@ static int run_verified(vmdb_engine *e, const vmdb_model *m, const char *sql, in
         }
         if (o->nbad) {
             rc = VMDB_EVERIFY;
-            if (sb_cstr(&o->bad) == 0)
-                vmdb_engine_violation(e, m->table, keys ? "read-batch rows differ from the tree"
-                                                        : "read-latest rows differ from the tree",
+            if (vmdb_sb_cstr(&o->bad) == 0)
+                vmdb_engine_violation(e, m->table,
+                                      keys ? "read-batch rows differ from the tree"
+                                           : "read-latest rows differ from the tree",
                                       (const char *)o->bad.ptr);
             vmdb_engine_integrity_answer(ans, &o->bad);
         }
@@ -154,8 +158,8 @@ static int run_verified(vmdb_engine *e, const vmdb_model *m, const char *sql, in
 static int select_from(vmdb_buf *inner, const vmdb_model *m)
 {
     vmdb_buf from = VMDB_BUF_INIT;
-    int rc = sb_ident(&from, m->table);
-    rc = rc ? rc : sb_cstr(&from);
+    int rc = vmdb_sb_ident(&from, m->table);
+    rc = rc ? rc : vmdb_sb_cstr(&from);
     rc = rc ? rc : vmdb_engine_select_rows(inner, m, (const char *)from.ptr);
     vmdb_buf_free(&from);
     return rc;
@@ -186,14 +190,14 @@ void vmdb_engine_read_batch(vmdb_engine *e, const vmdb_model *m, const char *con
     rc = rc ? rc : vmdb_buf_putc(&arr, '{');
     for (size_t i = 0; rc == 0 && i < nkeys; i++) {
         rc = i ? vmdb_buf_putc(&arr, ',') : 0;
-        rc = rc ? rc : sb_pgarr_elem(&arr, keys[i], strlen(keys[i]));
+        rc = rc ? rc : vmdb_sb_pgarr_elem(&arr, keys[i], strlen(keys[i]));
     }
     rc = rc ? rc : vmdb_buf_putc(&arr, '}');
-    rc = rc ? rc : sb_cstr(&arr);
+    rc = rc ? rc : vmdb_sb_cstr(&arr);
     rc = rc ? rc : select_from(&inner, m);
-    rc = rc ? rc : sb_puts(&inner, " WHERE t.");
-    rc = rc ? rc : sb_ident(&inner, m->pk);
-    rc = rc ? rc : sb_printf(&inner, " = ANY($1::text[]::%s[])", vmdb_pk_array_cast(m));
+    rc = rc ? rc : vmdb_sb_puts(&inner, " WHERE t.");
+    rc = rc ? rc : vmdb_sb_ident(&inner, m->pk);
+    rc = rc ? rc : vmdb_sb_printf(&inner, " = ANY($1::text[]::%s[])", vmdb_pk_array_cast(m));
     rc = rc ? rc : wrap(&sql, &inner);
     if (rc) {
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
@@ -208,18 +212,18 @@ void vmdb_engine_read_batch(vmdb_engine *e, const vmdb_model *m, const char *con
     }
     vmdb_buf *d = &ans->data;
     if (echo) {
-        rc = sb_puts(d, "{\"ids\":");
-        rc = rc ? rc : sb_puts(d, echo);
-        rc = rc ? rc : sb_puts(d, ",\"missing\":[");
+        rc = vmdb_sb_puts(d, "{\"ids\":");
+        rc = rc ? rc : vmdb_sb_puts(d, echo);
+        rc = rc ? rc : vmdb_sb_puts(d, ",\"missing\":[");
     } else {
-        rc = sb_puts(d, "{\"ids\":[");
+        rc = vmdb_sb_puts(d, "{\"ids\":[");
         rc = rc ? rc : vmdb_buf_put(d, o.ids.ptr, o.ids.len);
-        rc = rc ? rc : sb_puts(d, "],\"missing\":[");
+        rc = rc ? rc : vmdb_sb_puts(d, "],\"missing\":[");
     }
     rc = rc ? rc : vmdb_buf_put(d, o.missing.ptr, o.missing.len);
-    rc = rc ? rc : sb_puts(d, "],\"records\":[");
+    rc = rc ? rc : vmdb_sb_puts(d, "],\"records\":[");
     rc = rc ? rc : vmdb_buf_put(d, o.records.ptr, o.records.len);
-    rc = rc ? rc : sb_puts(d, "],\"verified\":true}");
+    rc = rc ? rc : vmdb_sb_puts(d, "],\"verified\":true}");
     ans->status = 200;
     if (rc)
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
@@ -231,9 +235,8 @@ done:
     vmdb_arena_free(&ar);
 }
 
-void vmdb_engine_read_latest(vmdb_engine *e, const vmdb_model *m, const vmdb_where *w,
-                             size_t nw, const vmdb_column *order, bool asc, unsigned limit,
-                             vmdb_answer *ans)
+void vmdb_engine_read_latest(vmdb_engine *e, const vmdb_model *m, const vmdb_where *w, size_t nw,
+                             const vmdb_column *order, bool asc, unsigned limit, vmdb_answer *ans)
 {
     rd_out o = {0};
     vmdb_buf inner = VMDB_BUF_INIT, sql = VMDB_BUF_INIT;
@@ -242,27 +245,28 @@ void vmdb_engine_read_latest(vmdb_engine *e, const vmdb_model *m, const vmdb_whe
     int rc = params ? select_from(&inner, m) : VMDB_ENOMEM;
     for (size_t i = 0; rc == 0 && i < nw; i++) {
         bool is_pk = strcmp(w[i].col->name, m->pk) == 0;
-        rc = sb_puts(&inner, i ? " AND t." : " WHERE t.");
-        rc = rc ? rc : sb_ident(&inner, w[i].col->name);
+        rc = vmdb_sb_puts(&inner, i ? " AND t." : " WHERE t.");
+        rc = rc ? rc : vmdb_sb_ident(&inner, w[i].col->name);
         if (!w[i].text) {
-            rc = rc ? rc : sb_puts(&inner, " IS NULL");
+            rc = rc ? rc : vmdb_sb_puts(&inner, " IS NULL");
             continue;
         }
         params[np++] = w[i].text;
-        rc = rc ? rc : sb_printf(&inner, " = $%d%s", np,
+        rc = rc ? rc
+                : vmdb_sb_printf(&inner, " = $%d%s", np,
                                  vmdb_ctype_cast(is_pk ? m->pk_type : w[i].col->type));
     }
     const char *dir = asc ? "ASC" : "DESC";
-    rc = rc ? rc : sb_puts(&inner, " ORDER BY t.");
-    rc = rc ? rc : sb_ident(&inner, order ? order->name : m->pk);
-    rc = rc ? rc : sb_printf(&inner, " %s", dir);
+    rc = rc ? rc : vmdb_sb_puts(&inner, " ORDER BY t.");
+    rc = rc ? rc : vmdb_sb_ident(&inner, order ? order->name : m->pk);
+    rc = rc ? rc : vmdb_sb_printf(&inner, " %s", dir);
     if (rc == 0 && order && strcmp(order->name, m->pk) != 0) {
         /* A tie-breaker makes the order deterministic. */
-        rc = sb_puts(&inner, ", t.");
-        rc = rc ? rc : sb_ident(&inner, m->pk);
-        rc = rc ? rc : sb_printf(&inner, " %s", dir);
+        rc = vmdb_sb_puts(&inner, ", t.");
+        rc = rc ? rc : vmdb_sb_ident(&inner, m->pk);
+        rc = rc ? rc : vmdb_sb_printf(&inner, " %s", dir);
     }
-    rc = rc ? rc : sb_printf(&inner, " LIMIT %u", limit);
+    rc = rc ? rc : vmdb_sb_printf(&inner, " LIMIT %u", limit);
     rc = rc ? rc : wrap(&sql, &inner);
     if (rc) {
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
@@ -275,11 +279,11 @@ void vmdb_engine_read_latest(vmdb_engine *e, const vmdb_model *m, const vmdb_whe
         goto done;
     }
     vmdb_buf *d = &ans->data;
-    rc = sb_puts(d, "{\"ids\":[");
+    rc = vmdb_sb_puts(d, "{\"ids\":[");
     rc = rc ? rc : vmdb_buf_put(d, o.ids.ptr, o.ids.len);
-    rc = rc ? rc : sb_printf(d, "],\"meta\":{\"limit\":%u},\"records\":[", limit);
+    rc = rc ? rc : vmdb_sb_printf(d, "],\"meta\":{\"limit\":%u},\"records\":[", limit);
     rc = rc ? rc : vmdb_buf_put(d, o.records.ptr, o.records.len);
-    rc = rc ? rc : sb_puts(d, "],\"verified\":true}");
+    rc = rc ? rc : vmdb_sb_puts(d, "],\"verified\":true}");
     ans->status = 200;
     if (rc)
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");

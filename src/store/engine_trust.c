@@ -665,8 +665,8 @@ int vmdb_trust_checkpoint(vmdb_engine *e)
 void vmdb_engine_identity(vmdb_engine *e, vmdb_answer *ans)
 {
     vmdb_buf *d = &ans->data;
-    int rc = sb_printf(d, "{\"address\":\"%s\",\"anchor\":\"%s\",\"public_key\":\"%s\"}",
-                       e->id.address, e->anchor ? e->anchor->ops->name : "none", e->id.pk_hex);
+    int rc = vmdb_sb_printf(d, "{\"address\":\"%s\",\"anchor\":\"%s\",\"public_key\":\"%s\"}",
+                            e->id.address, e->anchor ? e->anchor->ops->name : "none", e->id.pk_hex);
     ans->status = rc ? 500 : 200;
 }
 
@@ -683,12 +683,13 @@ void vmdb_engine_roots_latest(vmdb_engine *e, vmdb_answer *ans)
     }
     vmdb_buf *d = &ans->data;
     uint64_t backlog = has_anch ? last.h.seq - anch.h.seq : last.h.seq + 1;
-    int rc =
-        sb_printf(d, "{\"anchor\":\"%s\",\"anchored\":", e->anchor ? e->anchor->ops->name : "none");
-    rc = rc ? rc : (has_anch ? vmdb_sheader_to_json(d, h, &anch) : sb_puts(d, "null"));
-    rc = rc ? rc : sb_printf(d, ",\"backlog\":%llu,\"header\":", (unsigned long long)backlog);
-    rc = rc ? rc : vmdb_sheader_to_json(d, h, &last);
-    rc = rc ? rc : sb_printf(d, ",\"public_key\":\"%s\"}", e->id.pk_hex);
+    int rc = vmdb_sb_printf(
+        d, "{\"anchor\":\"%s\",\"anchored\":", e->anchor ? e->anchor->ops->name : "none");
+    rc = rc ? rc
+            : (has_anch ? vmdb_header_to_json(d, h, &anch.h, anch.sig) : vmdb_sb_puts(d, "null"));
+    rc = rc ? rc : vmdb_sb_printf(d, ",\"backlog\":%llu,\"header\":", (unsigned long long)backlog);
+    rc = rc ? rc : vmdb_header_to_json(d, h, &last.h, last.sig);
+    rc = rc ? rc : vmdb_sb_printf(d, ",\"public_key\":\"%s\"}", e->id.pk_hex);
     ans->status = 200;
     if (rc)
         vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
@@ -734,7 +735,7 @@ void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans)
                vmdb_header_verify_sig(sh.sig, sh.hash, e->id.pk) == 0;
     }
     vmdb_buf kind = VMDB_BUF_INIT;
-    sb_jstrz(&kind, PQgetvalue(r, 0, 2));
+    vmdb_sb_jstrz(&kind, PQgetvalue(r, 0, 2));
     PQclear(r);
     if (!good) {
         vmdb_engine_violation(e, "vmdb_headers", "a stored header differs from the history", "");
@@ -744,9 +745,9 @@ void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans)
         return;
     }
     vmdb_buf *d = &ans->data;
-    int rc = sb_puts(d, "{\"header\":");
-    rc = rc ? rc : vmdb_sheader_to_json(d, h, &sh);
-    rc = rc ? rc : sb_puts(d, ",\"kind\":");
+    int rc = vmdb_sb_puts(d, "{\"header\":");
+    rc = rc ? rc : vmdb_header_to_json(d, h, &sh.h, sh.sig);
+    rc = rc ? rc : vmdb_sb_puts(d, ",\"kind\":");
     rc = rc ? rc : vmdb_buf_put(d, kind.ptr, kind.len);
     rc = rc ? rc : vmdb_buf_putc(d, '}');
     vmdb_buf_free(&kind);

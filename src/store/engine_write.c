@@ -191,7 +191,7 @@ typedef struct wout {
 static int list_add(vmdb_buf *b, size_t *n, const char *s)
 {
     int rc = (*n)++ ? vmdb_buf_putc(b, ',') : 0;
-    return rc ? rc : sb_jstrz(b, s);
+    return rc ? rc : vmdb_sb_jstrz(b, s);
 }
 
 /* "{...}" array literal of key texts. */
@@ -201,10 +201,10 @@ static int pg_array(vmdb_buf *b, const char *const *v, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (i)
             rc = vmdb_buf_putc(b, ',');
-        rc = rc ? rc : sb_pgarr_elem(b, v[i], strlen(v[i]));
+        rc = rc ? rc : vmdb_sb_pgarr_elem(b, v[i], strlen(v[i]));
     }
     rc = rc ? rc : vmdb_buf_putc(b, '}');
-    return rc ? rc : sb_cstr(b);
+    return rc ? rc : vmdb_sb_cstr(b);
 }
 
 static bool same_columns(const vmdb_crec *a, const vmdb_crec *b)
@@ -237,65 +237,65 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
         goto done;
     }
     if (sk == ST_INSERT) {
-        rc = sb_puts(&sql, "WITH w AS (INSERT INTO ");
-        rc = rc ? rc : sb_ident(&sql, m->table);
-        rc = rc ? rc : sb_puts(&sql, " (");
+        rc = vmdb_sb_puts(&sql, "WITH w AS (INSERT INTO ");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->table);
+        rc = rc ? rc : vmdb_sb_puts(&sql, " (");
         if (r0->n == 0)
-            rc = rc ? rc : sb_ident(&sql, m->pk);
+            rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
     } else {
-        rc = sb_puts(&sql, "WITH w AS (UPDATE ");
-        rc = rc ? rc : sb_ident(&sql, m->table);
-        rc = rc ? rc : sb_puts(&sql, " AS u SET ");
+        rc = vmdb_sb_puts(&sql, "WITH w AS (UPDATE ");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->table);
+        rc = rc ? rc : vmdb_sb_puts(&sql, " AS u SET ");
         bool first = true;
         for (size_t j = 0; rc == 0 && j < r0->n; j++) {
             const char *c = r0->v[j].col->name;
             if (strcmp(c, m->pk) == 0)
                 continue;
-            rc = first ? 0 : sb_puts(&sql, ", ");
+            rc = first ? 0 : vmdb_sb_puts(&sql, ", ");
             first = false;
-            rc = rc ? rc : sb_ident(&sql, c);
-            rc = rc ? rc : sb_puts(&sql, " = v.");
-            rc = rc ? rc : sb_ident(&sql, c);
+            rc = rc ? rc : vmdb_sb_ident(&sql, c);
+            rc = rc ? rc : vmdb_sb_puts(&sql, " = v.");
+            rc = rc ? rc : vmdb_sb_ident(&sql, c);
         }
-        rc = rc ? rc : sb_puts(&sql, " FROM (");
+        rc = rc ? rc : vmdb_sb_puts(&sql, " FROM (");
     }
     if (sk == ST_INSERT) {
         for (size_t j = 0; rc == 0 && j < r0->n; j++) {
-            rc = j ? sb_puts(&sql, ", ") : 0;
-            rc = rc ? rc : sb_ident(&sql, r0->v[j].col->name);
+            rc = j ? vmdb_sb_puts(&sql, ", ") : 0;
+            rc = rc ? rc : vmdb_sb_ident(&sql, r0->v[j].col->name);
         }
-        rc = rc ? rc : sb_puts(&sql, ") ");
+        rc = rc ? rc : vmdb_sb_puts(&sql, ") ");
     }
-    rc = rc ? rc : sb_puts(&sql, "VALUES ");
+    rc = rc ? rc : vmdb_sb_puts(&sql, "VALUES ");
     for (size_t i = 0; rc == 0 && i < cnt; i++) {
-        rc = sb_puts(&sql, i ? ", (" : "(");
+        rc = vmdb_sb_puts(&sql, i ? ", (" : "(");
         if (r0->n == 0)
-            rc = rc ? rc : sb_puts(&sql, "DEFAULT");
+            rc = rc ? rc : vmdb_sb_puts(&sql, "DEFAULT");
         for (size_t j = 0; rc == 0 && j < r0->n; j++) {
             const vmdb_cval *cv = &w->recs[idx[i]].v[j];
             bool is_pk = strcmp(cv->col->name, m->pk) == 0;
             params[np++] = cv->text;
-            rc = sb_printf(&sql, "%s$%zu%s", j ? ", " : "", np,
-                           vmdb_ctype_cast(is_pk ? m->pk_type : cv->col->type));
+            rc = vmdb_sb_printf(&sql, "%s$%zu%s", j ? ", " : "", np,
+                                vmdb_ctype_cast(is_pk ? m->pk_type : cv->col->type));
         }
         rc = rc ? rc : vmdb_buf_putc(&sql, ')');
     }
     if (rc == 0 && sk == ST_UPDATE) {
-        rc = sb_puts(&sql, ") AS v (");
+        rc = vmdb_sb_puts(&sql, ") AS v (");
         for (size_t j = 0; rc == 0 && j < r0->n; j++) {
-            rc = j ? sb_puts(&sql, ", ") : 0;
-            rc = rc ? rc : sb_ident(&sql, r0->v[j].col->name);
+            rc = j ? vmdb_sb_puts(&sql, ", ") : 0;
+            rc = rc ? rc : vmdb_sb_ident(&sql, r0->v[j].col->name);
         }
-        rc = rc ? rc : sb_puts(&sql, ") WHERE u.");
-        rc = rc ? rc : sb_ident(&sql, m->pk);
-        rc = rc ? rc : sb_puts(&sql, " = v.");
-        rc = rc ? rc : sb_ident(&sql, m->pk);
-        rc = rc ? rc : sb_puts(&sql, " RETURNING u.*) ");
+        rc = rc ? rc : vmdb_sb_puts(&sql, ") WHERE u.");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
+        rc = rc ? rc : vmdb_sb_puts(&sql, " = v.");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
+        rc = rc ? rc : vmdb_sb_puts(&sql, " RETURNING u.*) ");
     } else {
-        rc = rc ? rc : sb_puts(&sql, " RETURNING *) ");
+        rc = rc ? rc : vmdb_sb_puts(&sql, " RETURNING *) ");
     }
     rc = rc ? rc : vmdb_engine_select_rows(&sql, m, "w");
-    rc = rc ? rc : sb_cstr(&sql);
+    rc = rc ? rc : vmdb_sb_cstr(&sql);
     if (rc)
         goto done;
     char state[6];
@@ -358,7 +358,7 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
             goto done;
         }
         vmdb_buf one = VMDB_BUF_INIT;
-        rc = sb_jstrz(&one, pk);
+        rc = vmdb_sb_jstrz(&one, pk);
         rc = rc ? rc : vmdb_buf_putc(&one, 0);
         rc = rc ? rc : vmdb_buf_put(&one, g->jcs.ptr, g->jcs.len);
         copies[i] = rc ? NULL : vmdb_arena_alloc(ar, one.len + 1);
@@ -431,27 +431,27 @@ static int check_rows(wgroup *g, const vmdb_model *m, const char *const *keys, s
     if (!seen)
         rc = VMDB_ENOMEM;
     if (del) {
-        rc = rc ? rc : sb_puts(&sql, "WITH w AS (DELETE FROM ");
-        rc = rc ? rc : sb_ident(&sql, m->table);
-        rc = rc ? rc : sb_puts(&sql, " AS d WHERE d.");
-        rc = rc ? rc : sb_ident(&sql, m->pk);
-        rc =
-            rc ? rc
-               : sb_printf(&sql, " = ANY($1::text[]::%s[]) RETURNING d.*) ", vmdb_pk_array_cast(m));
+        rc = rc ? rc : vmdb_sb_puts(&sql, "WITH w AS (DELETE FROM ");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->table);
+        rc = rc ? rc : vmdb_sb_puts(&sql, " AS d WHERE d.");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
+        rc = rc ? rc
+                : vmdb_sb_printf(&sql, " = ANY($1::text[]::%s[]) RETURNING d.*) ",
+                                 vmdb_pk_array_cast(m));
         rc = rc ? rc : vmdb_engine_select_rows(&sql, m, "w");
     } else {
         vmdb_buf from = VMDB_BUF_INIT;
-        rc = rc ? rc : sb_ident(&from, m->table);
-        rc = rc ? rc : sb_cstr(&from);
+        rc = rc ? rc : vmdb_sb_ident(&from, m->table);
+        rc = rc ? rc : vmdb_sb_cstr(&from);
         rc = rc ? rc : vmdb_engine_select_rows(&sql, m, (const char *)from.ptr);
         vmdb_buf_free(&from);
-        rc = rc ? rc : sb_puts(&sql, " WHERE t.");
-        rc = rc ? rc : sb_ident(&sql, m->pk);
-        rc =
-            rc ? rc
-               : sb_printf(&sql, " = ANY($1::text[]::%s[]) FOR UPDATE OF t", vmdb_pk_array_cast(m));
+        rc = rc ? rc : vmdb_sb_puts(&sql, " WHERE t.");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
+        rc = rc ? rc
+                : vmdb_sb_printf(&sql, " = ANY($1::text[]::%s[]) FOR UPDATE OF t",
+                                 vmdb_pk_array_cast(m));
     }
-    rc = rc ? rc : sb_cstr(&sql);
+    rc = rc ? rc : vmdb_sb_cstr(&sql);
     if (rc)
         goto done;
     const char *p[1] = {(const char *)arr.ptr};
@@ -549,10 +549,10 @@ static int run_request(wgroup *g, const vmdb_write *w, wout *o, vmdb_answer *ans
             rc = o->nids++ ? vmdb_buf_putc(&o->ids, ',') : 0;
             rc = rc ? rc : vmdb_buf_put(&o->ids, sl, idl);
             rc = rc ? rc : (o->nrecords++ ? vmdb_buf_putc(&o->records, ',') : 0);
-            rc = rc ? rc : sb_puts(&o->records, sl + idl + 1);
+            rc = rc ? rc : vmdb_sb_puts(&o->records, sl + idl + 1);
         }
     }
-    if (rc == 0 && o->nbad && sb_cstr(&o->bad) == 0) {
+    if (rc == 0 && o->nbad && vmdb_sb_cstr(&o->bad) == 0) {
         vmdb_engine_violation(g->e, m->table,
                               w->kind == VMDB_W_CREATE ? "leaf without a row found by create"
                               : w->kind == VMDB_W_UPSERT
@@ -601,9 +601,9 @@ static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *no
     rc = rc ? rc : vmdb_buf_putc(&lb->ks, '}');
     rc = rc ? rc : vmdb_buf_putc(&lb->vs, '}');
     rc = rc ? rc : vmdb_buf_putc(&lb->ds, '}');
-    rc = rc ? rc : sb_cstr(&lb->ks);
-    rc = rc ? rc : sb_cstr(&lb->vs);
-    rc = rc ? rc : sb_cstr(&lb->ds);
+    rc = rc ? rc : vmdb_sb_cstr(&lb->ks);
+    rc = rc ? rc : vmdb_sb_cstr(&lb->vs);
+    rc = rc ? rc : vmdb_sb_cstr(&lb->ds);
     if (rc)
         return rc;
     if (nset) {
@@ -695,7 +695,7 @@ static int batch_creates(wgroup *g, vmdb_wreq **b, size_t n, wout *outs, bool *d
             out = o->nids++ ? vmdb_buf_putc(&o->ids, ',') : 0;
             out = out ? out : vmdb_buf_put(&o->ids, sl, idl);
             out = out ? out : (o->nrecords++ ? vmdb_buf_putc(&o->records, ',') : 0);
-            out = out ? out : sb_puts(&o->records, sl + idl + 1);
+            out = out ? out : vmdb_sb_puts(&o->records, sl + idl + 1);
         }
         for (size_t i = 0; i < n && out == 0; i++)
             if (b[i]->w->kind == VMDB_W_CREATE && !b[i]->w->has_expected && b[i]->w->model == m) {
@@ -835,10 +835,10 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
             /* Only the first request of a group may carry expected_root, so
              * root_before is exactly the root it would apply to. */
             vmdb_answer_fail(ans, 409, "ROOT_CHANGED", "Root changed, retry the write");
-            int rc = sb_puts(&ans->data, "{\"code\":\"ROOT_CHANGED\",\"current_root\":");
-            rc = rc ? rc : sb_jhex32(&ans->data, root_before);
-            rc = rc ? rc : sb_puts(&ans->data, ",\"expected_root\":");
-            rc = rc ? rc : sb_jhex32(&ans->data, w->expected);
+            int rc = vmdb_sb_puts(&ans->data, "{\"code\":\"ROOT_CHANGED\",\"current_root\":");
+            rc = rc ? rc : vmdb_sb_jhex32(&ans->data, root_before);
+            rc = rc ? rc : vmdb_sb_puts(&ans->data, ",\"expected_root\":");
+            rc = rc ? rc : vmdb_sb_jhex32(&ans->data, w->expected);
             rc = rc ? rc : vmdb_buf_putc(&ans->data, '}');
             continue;
         }
@@ -935,22 +935,22 @@ static void run_group(vmdb_engine *e, wgroup *g, vmdb_wreq **b, size_t n)
         wout *o = &outs[i];
         vmdb_buf *d = &b[i]->ans->data;
         bool del = b[i]->w->kind == VMDB_W_DELETE;
-        int r2 =
-            del ? sb_printf(d, "{\"deleted\":%zu,\"ids\":[", o->nids) : sb_puts(d, "{\"ids\":[");
+        int r2 = del ? vmdb_sb_printf(d, "{\"deleted\":%zu,\"ids\":[", o->nids)
+                     : vmdb_sb_puts(d, "{\"ids\":[");
         r2 = r2 ? r2 : vmdb_buf_put(d, o->ids.ptr, o->ids.len);
         r2 = r2 ? r2
-                : sb_printf(d, "],\"meta\":{\"committed\":%s,\"proposed_root\":",
-                            committed ? "true" : "false");
-        r2 = r2 ? r2 : sb_jhex32(d, new_root);
-        r2 = r2 ? r2 : sb_printf(d, ",\"seq\":%llu},", (unsigned long long)(seq + 1));
+                : vmdb_sb_printf(d, "],\"meta\":{\"committed\":%s,\"proposed_root\":",
+                                 committed ? "true" : "false");
+        r2 = r2 ? r2 : vmdb_sb_jhex32(d, new_root);
+        r2 = r2 ? r2 : vmdb_sb_printf(d, ",\"seq\":%llu},", (unsigned long long)(seq + 1));
         if (del) {
-            r2 = r2 ? r2 : sb_puts(d, "\"missing\":[");
+            r2 = r2 ? r2 : vmdb_sb_puts(d, "\"missing\":[");
             r2 = r2 ? r2 : vmdb_buf_put(d, o->missing.ptr, o->missing.len);
         } else {
-            r2 = r2 ? r2 : sb_puts(d, "\"records\":[");
+            r2 = r2 ? r2 : vmdb_sb_puts(d, "\"records\":[");
             r2 = r2 ? r2 : vmdb_buf_put(d, o->records.ptr, o->records.len);
         }
-        r2 = r2 ? r2 : sb_puts(d, "],\"verified\":true}");
+        r2 = r2 ? r2 : vmdb_sb_puts(d, "],\"verified\":true}");
         b[i]->ans->status = 200;
         b[i]->anchor_seq = committed ? seq + 1 : 0;
         if (r2)

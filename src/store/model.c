@@ -18,30 +18,48 @@
 const char *vmdb_ctype_name(vmdb_ctype t)
 {
     switch (t) {
-    case VMDB_T_TEXT: return "text";
-    case VMDB_T_INT: return "int";
-    case VMDB_T_BIGINT: return "bigint";
-    case VMDB_T_BOOL: return "bool";
-    case VMDB_T_JSONB: return "jsonb";
-    case VMDB_T_TIMESTAMPTZ: return "timestamptz";
-    case VMDB_T_UUID: return "uuid";
-    case VMDB_T_NUMERIC: return "numeric";
-    default: return "other";
+    case VMDB_T_TEXT:
+        return "text";
+    case VMDB_T_INT:
+        return "int";
+    case VMDB_T_BIGINT:
+        return "bigint";
+    case VMDB_T_BOOL:
+        return "bool";
+    case VMDB_T_JSONB:
+        return "jsonb";
+    case VMDB_T_TIMESTAMPTZ:
+        return "timestamptz";
+    case VMDB_T_UUID:
+        return "uuid";
+    case VMDB_T_NUMERIC:
+        return "numeric";
+    default:
+        return "other";
     }
 }
 
 const char *vmdb_ctype_cast(vmdb_ctype t)
 {
     switch (t) {
-    case VMDB_T_TEXT: return "::text";
-    case VMDB_T_INT: return "::int4";
-    case VMDB_T_BIGINT: return "::int8";
-    case VMDB_T_BOOL: return "::bool";
-    case VMDB_T_JSONB: return "::jsonb";
-    case VMDB_T_TIMESTAMPTZ: return "::timestamptz";
-    case VMDB_T_UUID: return "::uuid";
-    case VMDB_T_NUMERIC: return "::numeric";
-    default: return "";
+    case VMDB_T_TEXT:
+        return "::text";
+    case VMDB_T_INT:
+        return "::int4";
+    case VMDB_T_BIGINT:
+        return "::int8";
+    case VMDB_T_BOOL:
+        return "::bool";
+    case VMDB_T_JSONB:
+        return "::jsonb";
+    case VMDB_T_TIMESTAMPTZ:
+        return "::timestamptz";
+    case VMDB_T_UUID:
+        return "::uuid";
+    case VMDB_T_NUMERIC:
+        return "::numeric";
+    default:
+        return "";
     }
 }
 
@@ -62,10 +80,14 @@ const char *vmdb_pkkind_stored_name(vmdb_pkkind k)
 const char *vmdb_pk_array_cast(const vmdb_model *m)
 {
     switch (m->pk_type) {
-    case VMDB_T_INT: return "int4";
-    case VMDB_T_BIGINT: return "int8";
-    case VMDB_T_UUID: return "uuid";
-    default: return "text";
+    case VMDB_T_INT:
+        return "int4";
+    case VMDB_T_BIGINT:
+        return "int8";
+    case VMDB_T_UUID:
+        return "uuid";
+    default:
+        return "text";
     }
 }
 
@@ -82,17 +104,27 @@ vmdb_ctype vmdb_ctype_from_name(const char *s)
         const char *n;
         vmdb_ctype t;
     } map[] = {
-        {"text", VMDB_T_TEXT},        {"character varying", VMDB_T_TEXT},
-        {"varchar", VMDB_T_TEXT},     {"int", VMDB_T_INT},
-        {"int4", VMDB_T_INT},         {"integer", VMDB_T_INT},
-        {"serial", VMDB_T_INT},       {"smallint", VMDB_T_INT},
-        {"int2", VMDB_T_INT},         {"big_int", VMDB_T_BIGINT},
-        {"bigint", VMDB_T_BIGINT},    {"int8", VMDB_T_BIGINT},
-        {"bigserial", VMDB_T_BIGINT}, {"big_serial", VMDB_T_BIGINT},
-        {"bool", VMDB_T_BOOL},        {"boolean", VMDB_T_BOOL},
-        {"jsonb", VMDB_T_JSONB},      {"timestamptz", VMDB_T_TIMESTAMPTZ},
+        {"text", VMDB_T_TEXT},
+        {"character varying", VMDB_T_TEXT},
+        {"varchar", VMDB_T_TEXT},
+        {"int", VMDB_T_INT},
+        {"int4", VMDB_T_INT},
+        {"integer", VMDB_T_INT},
+        {"serial", VMDB_T_INT},
+        {"smallint", VMDB_T_INT},
+        {"int2", VMDB_T_INT},
+        {"big_int", VMDB_T_BIGINT},
+        {"bigint", VMDB_T_BIGINT},
+        {"int8", VMDB_T_BIGINT},
+        {"bigserial", VMDB_T_BIGINT},
+        {"big_serial", VMDB_T_BIGINT},
+        {"bool", VMDB_T_BOOL},
+        {"boolean", VMDB_T_BOOL},
+        {"jsonb", VMDB_T_JSONB},
+        {"timestamptz", VMDB_T_TIMESTAMPTZ},
         {"timestamp with time zone", VMDB_T_TIMESTAMPTZ},
-        {"uuid", VMDB_T_UUID},        {"numeric", VMDB_T_NUMERIC},
+        {"uuid", VMDB_T_UUID},
+        {"numeric", VMDB_T_NUMERIC},
         {"decimal", VMDB_T_NUMERIC},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -194,41 +226,43 @@ static bool text_cast_in_projection(vmdb_ctype t)
 static int model_finish(vmdb_model *m)
 {
     vmdb_buf ddl = VMDB_BUF_INIT, proj = VMDB_BUF_INIT;
-    int rc = sb_puts(&ddl, "CREATE TABLE IF NOT EXISTS ");
-    rc = rc ? rc : sb_ident(&ddl, m->table);
-    rc = rc ? rc : sb_puts(&ddl, " (");
-    rc = rc ? rc : sb_ident(&ddl, m->pk);
-    rc = rc ? rc : sb_printf(&ddl, " %s PRIMARY KEY", pk_sql[m->pk_kind]);
+    int rc = vmdb_sb_puts(&ddl, "CREATE TABLE IF NOT EXISTS ");
+    rc = rc ? rc : vmdb_sb_ident(&ddl, m->table);
+    rc = rc ? rc : vmdb_sb_puts(&ddl, " (");
+    rc = rc ? rc : vmdb_sb_ident(&ddl, m->pk);
+    rc = rc ? rc : vmdb_sb_printf(&ddl, " %s PRIMARY KEY", pk_sql[m->pk_kind]);
     /* The key's SQL type comes from its kind (the DDL), whatever a declared
      * column of the same name says. */
-    rc = rc ? rc : sb_puts(&proj, "t.");
-    rc = rc ? rc : sb_ident(&proj, m->pk);
-    rc = rc ? rc : sb_puts(&proj, text_cast_in_projection(m->pk_type) ? "::text AS " : " AS ");
-    rc = rc ? rc : sb_ident(&proj, m->pk);
+    rc = rc ? rc : vmdb_sb_puts(&proj, "t.");
+    rc = rc ? rc : vmdb_sb_ident(&proj, m->pk);
+    rc = rc ? rc : vmdb_sb_puts(&proj, text_cast_in_projection(m->pk_type) ? "::text AS " : " AS ");
+    rc = rc ? rc : vmdb_sb_ident(&proj, m->pk);
     for (size_t i = 0; rc == 0 && i < m->ncols; i++) {
         const vmdb_column *c = &m->cols[i];
         if (strcmp(c->name, m->pk) == 0)
             continue;
         static const char *const sqlt[] = {"TEXT",  "INTEGER",     "BIGINT", "BOOLEAN",
                                            "JSONB", "TIMESTAMPTZ", "UUID",   "NUMERIC"};
-        rc = sb_puts(&ddl, ", ");
-        rc = rc ? rc : sb_ident(&ddl, c->name);
-        rc = rc ? rc : sb_printf(&ddl, " %s", c->type <= VMDB_T_NUMERIC ? sqlt[c->type] : "TEXT");
+        rc = vmdb_sb_puts(&ddl, ", ");
+        rc = rc ? rc : vmdb_sb_ident(&ddl, c->name);
+        rc = rc ? rc
+                : vmdb_sb_printf(&ddl, " %s", c->type <= VMDB_T_NUMERIC ? sqlt[c->type] : "TEXT");
         if (rc == 0 && !c->nullable)
-            rc = sb_puts(&ddl, " NOT NULL");
+            rc = vmdb_sb_puts(&ddl, " NOT NULL");
         if (rc == 0 && !c->nullable && c->type == VMDB_T_TIMESTAMPTZ &&
             strcmp(c->name, "created_at") == 0)
-            rc = sb_puts(&ddl, " DEFAULT now()");
+            rc = vmdb_sb_puts(&ddl, " DEFAULT now()");
         if (rc == 0 && c->unique)
-            rc = sb_puts(&ddl, " UNIQUE");
-        rc = rc ? rc : sb_puts(&proj, ", t.");
-        rc = rc ? rc : sb_ident(&proj, c->name);
-        rc = rc ? rc : sb_puts(&proj, text_cast_in_projection(c->type) ? "::text AS " : " AS ");
-        rc = rc ? rc : sb_ident(&proj, c->name);
+            rc = vmdb_sb_puts(&ddl, " UNIQUE");
+        rc = rc ? rc : vmdb_sb_puts(&proj, ", t.");
+        rc = rc ? rc : vmdb_sb_ident(&proj, c->name);
+        rc =
+            rc ? rc : vmdb_sb_puts(&proj, text_cast_in_projection(c->type) ? "::text AS " : " AS ");
+        rc = rc ? rc : vmdb_sb_ident(&proj, c->name);
     }
-    rc = rc ? rc : sb_puts(&ddl, ")");
-    rc = rc ? rc : sb_cstr(&ddl);
-    rc = rc ? rc : sb_cstr(&proj);
+    rc = rc ? rc : vmdb_sb_puts(&ddl, ")");
+    rc = rc ? rc : vmdb_sb_cstr(&ddl);
+    rc = rc ? rc : vmdb_sb_cstr(&proj);
     if (rc) {
         vmdb_buf_free(&ddl);
         vmdb_buf_free(&proj);
@@ -292,7 +326,8 @@ static int find_enum(vmdb_slice s, const char *const *names, size_t n)
     return -1;
 }
 
-static const char *const col_types[] = {"text", "int", "big_int", "bool", "jsonb", "timestamptz", "uuid"};
+static const char *const col_types[] = {"text",  "int",         "big_int", "bool",
+                                        "jsonb", "timestamptz", "uuid"};
 
 #define SHAPE_ERR "Failed to deserialize the JSON body into the target type"
 
@@ -314,7 +349,8 @@ static bool table_shape_ok(const vmdb_json *t)
         if (vmdb_json_typeof(c) != VMDB_JSON_OBJECT || !is_str(vmdb_json_get(c, "name")) ||
             !is_str(vmdb_json_get(c, "col_type")) ||
             find_enum(vmdb_json_string(vmdb_json_get(c, "col_type")), col_types, 7) < 0 ||
-            !opt_bool(vmdb_json_get(c, "nullable"), &b) || !opt_bool(vmdb_json_get(c, "unique"), &b))
+            !opt_bool(vmdb_json_get(c, "nullable"), &b) ||
+            !opt_bool(vmdb_json_get(c, "unique"), &b))
             return false;
     }
     return true;
@@ -333,8 +369,8 @@ static int fail(int *status, int st, char *msg, size_t msglen, const char *fmt, 
     return VMDB_EINVAL;
 }
 
-int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int *status,
-                               char *msg, size_t msglen)
+int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int *status, char *msg,
+                               size_t msglen)
 {
     int rc = 0;
     vmdb_registry *r = NULL;
@@ -378,8 +414,8 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
         }
         snprintf(fbuf, sizeof fbuf, "%.*s", (int)(pk.len > 70 ? 70 : pk.len), (const char *)pk.ptr);
         if (!vmdb_ident_valid((const char *)pk.ptr, pk.len)) {
-            rc = fail(status, 400, msg, msglen, "Invalid primary_key_field '%s' for table '%s'", fbuf,
-                      tbuf);
+            rc = fail(status, 400, msg, msglen, "Invalid primary_key_field '%s' for table '%s'",
+                      fbuf, tbuf);
             goto done;
         }
         const vmdb_json *cols = vmdb_json_get(t, "columns");
@@ -448,8 +484,8 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
             for (size_t k = 0; k < j; k++)
                 if (strcmp(m->cols[k].name, c->name) == 0) {
                     m->ncols++;
-                    rc = fail(status, 400, msg, msglen,
-                              "Duplicate column name '%s' for table '%s'", c->name, m->table);
+                    rc = fail(status, 400, msg, msglen, "Duplicate column name '%s' for table '%s'",
+                              c->name, m->table);
                     goto done;
                 }
         }
@@ -491,12 +527,13 @@ int vmdb_model_columns_json(const vmdb_model *m, vmdb_buf *out)
     int rc = vmdb_buf_putc(out, '[');
     for (size_t j = 0; rc == 0 && j < m->ncols; j++) {
         const vmdb_column *c = &m->cols[j];
-        rc = sb_puts(out, j ? ",{\"col_type\":" : "{\"col_type\":");
-        rc = rc ? rc : sb_jstrz(out, c->type_name);
-        rc = rc ? rc : sb_puts(out, ",\"name\":");
-        rc = rc ? rc : sb_jstrz(out, c->name);
-        rc = rc ? rc : sb_printf(out, ",\"nullable\":%s,\"unique\":%s}", c->nullable ? "true" : "false",
-                                 c->unique ? "true" : "false");
+        rc = vmdb_sb_puts(out, j ? ",{\"col_type\":" : "{\"col_type\":");
+        rc = rc ? rc : vmdb_sb_jstrz(out, c->type_name);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"name\":");
+        rc = rc ? rc : vmdb_sb_jstrz(out, c->name);
+        rc = rc ? rc
+                : vmdb_sb_printf(out, ",\"nullable\":%s,\"unique\":%s}",
+                                 c->nullable ? "true" : "false", c->unique ? "true" : "false");
     }
     return rc ? rc : vmdb_buf_putc(out, ']');
 }
@@ -506,14 +543,14 @@ int vmdb_registry_spec_json(const vmdb_registry *r, vmdb_buf *out)
     int rc = vmdb_buf_putc(out, '[');
     for (size_t i = 0; rc == 0 && i < r->n; i++) {
         const vmdb_model *m = &r->models[i];
-        rc = sb_puts(out, i ? ",{\"columns\":" : "{\"columns\":");
+        rc = vmdb_sb_puts(out, i ? ",{\"columns\":" : "{\"columns\":");
         rc = rc ? rc : vmdb_model_columns_json(m, out);
-        rc = rc ? rc : sb_puts(out, ",\"primary_key_field\":");
-        rc = rc ? rc : sb_jstrz(out, m->pk);
-        rc = rc ? rc : sb_puts(out, ",\"primary_key_kind\":");
-        rc = rc ? rc : sb_jstrz(out, pk_req[m->pk_kind]);
-        rc = rc ? rc : sb_puts(out, ",\"table_name\":");
-        rc = rc ? rc : sb_jstrz(out, m->table);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"primary_key_field\":");
+        rc = rc ? rc : vmdb_sb_jstrz(out, m->pk);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"primary_key_kind\":");
+        rc = rc ? rc : vmdb_sb_jstrz(out, pk_req[m->pk_kind]);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"table_name\":");
+        rc = rc ? rc : vmdb_sb_jstrz(out, m->table);
         rc = rc ? rc : vmdb_buf_putc(out, '}');
     }
     return rc ? rc : vmdb_buf_putc(out, ']');

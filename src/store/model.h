@@ -64,8 +64,8 @@ typedef struct vmdb_registry {
 } vmdb_registry;
 
 /* Names and casts. */
-const char *vmdb_ctype_name(vmdb_ctype t);         /* "int", "bigint", ... */
-const char *vmdb_ctype_cast(vmdb_ctype t);         /* "::int4" or "" */
+const char *vmdb_ctype_name(vmdb_ctype t);           /* "int", "bigint", ... */
+const char *vmdb_ctype_cast(vmdb_ctype t);           /* "::int4" or "" */
 const char *vmdb_pkkind_request_name(vmdb_pkkind k); /* "big_serial" */
 const char *vmdb_pkkind_stored_name(vmdb_pkkind k);  /* "bigserial" */
 const char *vmdb_pk_array_cast(const vmdb_model *m); /* "int4", "int8", "text", "uuid" */
@@ -85,8 +85,8 @@ const vmdb_column *vmdb_model_column(const vmdb_model *m, const char *name, vmdb
  * built, schema hash computed). On failure returns VMDB_EINVAL with
  * `*status` 422 (shape: message is the seed's deserialisation text) or 400
  * (identifiers, duplicates: message says which) and `msg` filled. */
-int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int *status,
-                               char *msg, size_t msglen);
+int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int *status, char *msg,
+                               size_t msglen);
 
 /* Builds a registry from the rows of verifiable_models: table, pk field, pk
  * kind (stored spelling), columns JSON text. Rows that do not validate are

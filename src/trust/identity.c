@@ -24,7 +24,7 @@ int vmdb_file_write_atomic(const char *path, const void *data, size_t len, unsig
     int rc = VMDB_EIO, fd = -1;
     vmdb_buf tmp = VMDB_BUF_INIT;
     char dirbuf[4096];
-    if (sb_printf(&tmp, "%s.tmp", path) || sb_cstr(&tmp))
+    if (vmdb_sb_printf(&tmp, "%s.tmp", path) || vmdb_sb_cstr(&tmp))
         return VMDB_ENOMEM;
     fd = open((const char *)tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
@@ -96,8 +96,8 @@ int vmdb_identity_generate(const char *path, vmdb_identity *out)
     crypto_sign_keypair(id.pk, id.sk);
     int rc = vmdb_buf_putc(&text, '[');
     for (int i = 0; rc == 0 && i < 64; i++)
-        rc = sb_printf(&text, i ? ",%u" : "%u", id.sk[i]);
-    rc = rc ? rc : sb_puts(&text, "]\n");
+        rc = vmdb_sb_printf(&text, i ? ",%u" : "%u", id.sk[i]);
+    rc = rc ? rc : vmdb_sb_puts(&text, "]\n");
     rc = rc ? rc : vmdb_file_write_atomic(path, text.ptr, text.len, 0600);
     sodium_memzero(text.ptr, text.len);
     vmdb_buf_free(&text);

@@ -24,20 +24,6 @@ int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id)
     return vmdb_header_sign(sh->sig, sh->hash, id->sk);
 }
 
-int vmdb_sheader_verify(const vmdb_sheader *sh, vmdb_hasher *h, const uint8_t pk[32])
-{
-    uint8_t hash[32];
-    vmdb_header_hash(h, hash, &sh->h);
-    if (memcmp(hash, sh->hash, 32) != 0)
-        return VMDB_EVERIFY;
-    return vmdb_header_verify_sig(sh->sig, sh->hash, pk);
-}
-
-int vmdb_sheader_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_sheader *sh)
-{
-    return vmdb_header_to_json(out, h, &sh->h, sh->sig);
-}
-
 static void digest(vmdb_hasher *h, uint8_t out[32], const vmdb_tstate *ts)
 {
     uint8_t ce[VMDB_HEADER_ENCODED_LEN], ie[VMDB_HEADER_ENCODED_LEN];
@@ -65,8 +51,8 @@ static int put_sh(vmdb_buf *b, const char *name, const vmdb_sheader *sh)
     vmdb_header_encode(enc, &sh->h);
     vmdb_hex_encode(hex, enc, sizeof enc);
     vmdb_hex_encode(shex, sh->sig, 64);
-    return sb_printf(b, "  \"%s\": {\"seq\": %llu, \"header\": \"%s\", \"sig\": \"%s\"}", name,
-                     (unsigned long long)sh->h.seq, hex, shex);
+    return vmdb_sb_printf(b, "  \"%s\": {\"seq\": %llu, \"header\": \"%s\", \"sig\": \"%s\"}", name,
+                          (unsigned long long)sh->h.seq, hex, shex);
 }
 
 static int tstate_format(vmdb_buf *b, const vmdb_tstate *ts, vmdb_hasher *h,
@@ -78,13 +64,13 @@ static int tstate_format(vmdb_buf *b, const vmdb_tstate *ts, vmdb_hasher *h,
     if (vmdb_header_sign(fsig, d, id->sk) != 0)
         return VMDB_ECRYPTO;
     vmdb_hex_encode(fhex, fsig, 64);
-    int rc = sb_printf(b, "{\n  \"version\": 1,\n  \"public_key\": \"%s\",\n", id->pk_hex);
+    int rc = vmdb_sb_printf(b, "{\n  \"version\": 1,\n  \"public_key\": \"%s\",\n", id->pk_hex);
     rc = rc ? rc : put_sh(b, "committed", &ts->committed);
-    rc = rc ? rc : sb_puts(b, ",\n");
-    rc =
-        rc ? rc
-           : (ts->has_intent ? put_sh(b, "intent", &ts->intent) : sb_puts(b, "  \"intent\": null"));
-    rc = rc ? rc : sb_printf(b, ",\n  \"file_sig\": \"%s\"\n}\n", fhex);
+    rc = rc ? rc : vmdb_sb_puts(b, ",\n");
+    rc = rc ? rc
+            : (ts->has_intent ? put_sh(b, "intent", &ts->intent)
+                              : vmdb_sb_puts(b, "  \"intent\": null"));
+    rc = rc ? rc : vmdb_sb_printf(b, ",\n  \"file_sig\": \"%s\"\n}\n", fhex);
     return rc;
 }
 

@@ -28,12 +28,6 @@
 #include "trust/identity.h"
 #include "vmdb/header.h"
 
-typedef struct vmdb_sheader {
-    vmdb_header h;
-    uint8_t hash[32];
-    uint8_t sig[64];
-} vmdb_sheader;
-
 typedef struct vmdb_tstate {
     vmdb_sheader committed;
     bool has_intent;
@@ -42,10 +36,6 @@ typedef struct vmdb_tstate {
 
 /* Fills hash and sig of `sh` from sh->h. 0 or VMDB_ECRYPTO. */
 int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id);
-/* Checks hash and signature of `sh` against pk. 0 or VMDB_EVERIFY. */
-int vmdb_sheader_verify(const vmdb_sheader *sh, vmdb_hasher *h, const uint8_t pk[32]);
-/* Appends {"seq":..,...,"hash":..,"sig":..} for the API. */
-int vmdb_sheader_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_sheader *sh);
 
 int vmdb_tstate_write(const char *path, const vmdb_tstate *ts, vmdb_hasher *h,
                       const vmdb_identity *id);

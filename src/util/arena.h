@@ -16,7 +16,10 @@ typedef struct vmdb_arena {
     size_t max;  /* hard cap (0: 256 MiB) */
 } vmdb_arena;
 
-#define VMDB_ARENA_INIT {NULL, 0, 0}
+#define VMDB_ARENA_INIT                                                                            \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Aligned allocation; NULL when out of memory or over the cap. */
 void *vmdb_arena_alloc(vmdb_arena *a, size_t n);

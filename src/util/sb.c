@@ -10,7 +10,7 @@
 
 #include "vmdb/json.h"
 
-int sb_printf(vmdb_buf *b, const char *fmt, ...)
+int vmdb_sb_printf(vmdb_buf *b, const char *fmt, ...)
 {
     char tmp[512];
     va_list ap;
@@ -31,12 +31,12 @@ int sb_printf(vmdb_buf *b, const char *fmt, ...)
     return 0;
 }
 
-int sb_puts(vmdb_buf *b, const char *s)
+int vmdb_sb_puts(vmdb_buf *b, const char *s)
 {
     return vmdb_buf_put(b, s, strlen(s));
 }
 
-int sb_cstr(vmdb_buf *b)
+int vmdb_sb_cstr(vmdb_buf *b)
 {
     int rc = vmdb_buf_reserve(b, 1);
     if (rc)
@@ -45,7 +45,7 @@ int sb_cstr(vmdb_buf *b)
     return 0;
 }
 
-int sb_ident(vmdb_buf *b, const char *ident)
+int vmdb_sb_ident(vmdb_buf *b, const char *ident)
 {
     int rc = vmdb_buf_putc(b, '"');
     for (const char *p = ident; rc == 0 && *p; p++) {
@@ -59,7 +59,7 @@ int sb_ident(vmdb_buf *b, const char *ident)
     return rc;
 }
 
-int sb_jstr(vmdb_buf *b, const char *s, size_t n)
+int vmdb_sb_jstr(vmdb_buf *b, const char *s, size_t n)
 {
     int rc = vmdb_jcs_string(b, VMDB_SLICE(s, n));
     if (rc != VMDB_EPARSE)
@@ -69,25 +69,25 @@ int sb_jstr(vmdb_buf *b, const char *s, size_t n)
     for (size_t i = 0; rc == 0 && i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
-            rc = sb_printf(b, "\\%c", c);
+            rc = vmdb_sb_printf(b, "\\%c", c);
         else if (c < 0x20)
-            rc = sb_printf(b, "\\u%04x", c);
+            rc = vmdb_sb_printf(b, "\\u%04x", c);
         else if (c < 0x80)
             rc = vmdb_buf_putc(b, c);
         else
-            rc = sb_puts(b, "\xef\xbf\xbd");
+            rc = vmdb_sb_puts(b, "\xef\xbf\xbd");
     }
     if (rc == 0)
         rc = vmdb_buf_putc(b, '"');
     return rc;
 }
 
-int sb_jstrz(vmdb_buf *b, const char *s)
+int vmdb_sb_jstrz(vmdb_buf *b, const char *s)
 {
-    return sb_jstr(b, s, strlen(s));
+    return vmdb_sb_jstr(b, s, strlen(s));
 }
 
-int sb_jhex32(vmdb_buf *b, const uint8_t h[32])
+int vmdb_sb_jhex32(vmdb_buf *b, const uint8_t h[32])
 {
     char hex[65];
     vmdb_hex_encode(hex, h, 32);
@@ -99,7 +99,7 @@ int sb_jhex32(vmdb_buf *b, const uint8_t h[32])
     return rc;
 }
 
-int sb_pgarr_elem(vmdb_buf *b, const char *s, size_t n)
+int vmdb_sb_pgarr_elem(vmdb_buf *b, const char *s, size_t n)
 {
     int rc = vmdb_buf_putc(b, '"');
     for (size_t i = 0; rc == 0 && i < n; i++) {

@@ -9,19 +9,19 @@
 
 #include "vmdb/common.h"
 
-int sb_printf(vmdb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int sb_puts(vmdb_buf *b, const char *s);
+int vmdb_sb_printf(vmdb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int vmdb_sb_puts(vmdb_buf *b, const char *s);
 /* Makes ptr a C string (NUL after len, len unchanged). */
-int sb_cstr(vmdb_buf *b);
+int vmdb_sb_cstr(vmdb_buf *b);
 /* Appends "ident" with embedded quotes doubled. */
-int sb_ident(vmdb_buf *b, const char *ident);
+int vmdb_sb_ident(vmdb_buf *b, const char *ident);
 /* Appends a JSON string literal (JCS escaping); invalid UTF-8 is replaced by
  * U+FFFD so that logging-derived text can never break the document. */
-int sb_jstr(vmdb_buf *b, const char *s, size_t n);
-int sb_jstrz(vmdb_buf *b, const char *s);
+int vmdb_sb_jstr(vmdb_buf *b, const char *s, size_t n);
+int vmdb_sb_jstrz(vmdb_buf *b, const char *s);
 /* Appends the 64-character lower-case hex of a 32-byte hash as a JSON string. */
-int sb_jhex32(vmdb_buf *b, const uint8_t h[32]);
+int vmdb_sb_jhex32(vmdb_buf *b, const uint8_t h[32]);
 /* Appends one element of a PostgreSQL array literal: "..." with \ and " escaped. */
-int sb_pgarr_elem(vmdb_buf *b, const char *s, size_t n);
+int vmdb_sb_pgarr_elem(vmdb_buf *b, const char *s, size_t n);
 
 #endif

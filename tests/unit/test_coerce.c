@@ -699,7 +699,8 @@ static void test_records_create(void **state)
     assert_field_error(e, 7, 4, "id", "int", "null", "null"); /* a key cannot be NULL */
     assert_field_error(e, 8, 6, "<record>", "object", "array", "[1]");
     assert_field_error(e, 9, 7, "<record>", "object", "null", "null");
-    assert_field_error(e, 10, 8, "name", "column", "duplicate", "'y'"); /* "Name" is column name; the second spelling is a duplicate */
+    assert_field_error(e, 10, 8, "name", "column", "duplicate",
+                       "'y'"); /* "Name" is column name; the second spelling is a duplicate */
 
     static const char *const rec0[] = {
         "at=2024-01-01T00:00:00Z",
@@ -885,9 +886,9 @@ static void test_records_many_errors(void **state)
     assert_int_equal(vmdb_buf_putc(&in, '['), 0);
     for (int i = 0; i < 600; i++)
         assert_int_equal(
-            sb_printf(&in, "%s{'count':'n%d','flag':2,'name':'r%d'}", i ? "," : "", i, i), 0);
+            vmdb_sb_printf(&in, "%s{'count':'n%d','flag':2,'name':'r%d'}", i ? "," : "", i, i), 0);
     assert_int_equal(vmdb_buf_putc(&in, ']'), 0);
-    assert_int_equal(sb_cstr(&in), 0);
+    assert_int_equal(vmdb_sb_cstr(&in), 0);
     vmdb_json_doc *d = parse_q((const char *)in.ptr);
     vmdb_crec *recs = NULL;
     vmdb_buf errors = VMDB_BUF_INIT;

@@ -81,8 +81,7 @@ static void test_numbers(void **state)
     expect("[0,-0,-0.0,0e5,1.0,1.50,1e2,1E+2,100e-2]", "[0,0,0,0,1,1.5,100,100,1]");
     expect("[9007199254740991,-9007199254740991,9007199254740992]",
            "[9007199254740991,-9007199254740991,9007199254740992]");
-    expect("[1e21,1e-7,1.5e-7,123456789012345680000]",
-           "[1e+21,1e-7,1.5e-7,123456789012345680000]");
+    expect("[1e21,1e-7,1.5e-7,123456789012345680000]", "[1e+21,1e-7,1.5e-7,123456789012345680000]");
     expect("[5e-324,1.7976931348623157e308,0.1,0.30000000000000004]",
            "[5e-324,1.7976931348623157e+308,0.1,0.30000000000000004]");
     expect_err("9007199254740993", 16, VMDB_ERANGE);
@@ -114,7 +113,8 @@ static void test_numbers(void **state)
 static void test_structure(void **state)
 {
     (void)state;
-    expect(" \t\n\r{ \"b\" : [ 1 , { } , [ ] ] , \"a\" : null } \n", "{\"a\":null,\"b\":[1,{},[]]}");
+    expect(" \t\n\r{ \"b\" : [ 1 , { } , [ ] ] , \"a\" : null } \n",
+           "{\"a\":null,\"b\":[1,{},[]]}");
     expect("true", "true");
     expect("\"\"", "\"\"");
     expect_err("", 0, VMDB_EPARSE);
@@ -165,10 +165,9 @@ static void test_accessors(void **state)
 {
     (void)state;
     vmdb_json_doc *doc = NULL;
-    assert_int_equal(vmdb_json_parse(&doc,
-                                     VMDB_SLICE_STR("{\"z\":[1,\"s\",true],\"a\":{\"n\":-2.5}}"),
-                                     NULL),
-                     0);
+    assert_int_equal(
+        vmdb_json_parse(&doc, VMDB_SLICE_STR("{\"z\":[1,\"s\",true],\"a\":{\"n\":-2.5}}"), NULL),
+        0);
     const vmdb_json *root = vmdb_json_doc_root(doc);
     assert_int_equal(vmdb_json_typeof(root), VMDB_JSON_OBJECT);
     assert_int_equal(vmdb_json_size(root), 2);
@@ -198,9 +197,8 @@ static void test_row_value(void **state)
     /* Member order and number spelling do not change the value. */
     assert_int_equal(vmdb_row_value(h, a, VMDB_SLICE_STR("{\"id\":1,\"x\":1.50}"), NULL, &scratch),
                      0);
-    assert_int_equal(vmdb_row_value(h, b, VMDB_SLICE_STR("{ \"x\":1.5, \"id\":1e0 }"), NULL,
-                                    &scratch),
-                     0);
+    assert_int_equal(
+        vmdb_row_value(h, b, VMDB_SLICE_STR("{ \"x\":1.5, \"id\":1e0 }"), NULL, &scratch), 0);
     assert_memory_equal(a, b, 32);
     assert_int_equal(scratch.len, strlen("{\"id\":1,\"x\":1.5}"));
     /* A row must be an object. */
@@ -210,9 +208,9 @@ static void test_row_value(void **state)
     assert_int_equal(vmdb_row_key(h, b, VMDB_SLICE_STR("a"), VMDB_SLICE_STR("bc")), 0);
     assert_memory_not_equal(a, b, 32);
     char *longname = calloc(70000, 1);
-    assert_int_equal(vmdb_row_key(h, a, (vmdb_slice){(uint8_t *)longname, 70000},
-                                  VMDB_SLICE_STR("1")),
-                     VMDB_EINVAL);
+    assert_int_equal(
+        vmdb_row_key(h, a, (vmdb_slice){(uint8_t *)longname, 70000}, VMDB_SLICE_STR("1")),
+        VMDB_EINVAL);
     free(longname);
     vmdb_buf_free(&scratch);
     vmdb_hasher_free(h);

@@ -155,7 +155,7 @@ static void assert_rows_round_trip(const vmdb_registry *r)
     for (size_t i = 0; i < r->n; i++) {
         const vmdb_model *m = &r->models[i];
         assert_int_equal(vmdb_model_columns_json(m, &cols[i]), 0);
-        assert_int_equal(sb_cstr(&cols[i]), 0);
+        assert_int_equal(vmdb_sb_cstr(&cols[i]), 0);
         rows[i] = (vmdb_model_row){m->table, m->pk, vmdb_pkkind_stored_name(m->pk_kind),
                                    (const char *)cols[i].ptr};
     }
@@ -722,10 +722,10 @@ static void test_identifier_length(void **state)
     memset(n300, 'c', 300);
     n300[300] = 0;
     vmdb_buf b = VMDB_BUF_INIT;
-    assert_int_equal(sb_printf(&b,
-                               "[{\"table_name\":\"%s\",\"primary_key_field\":\"id\","
-                               "\"primary_key_kind\":\"serial\",\"columns\":[]}]",
-                               n300),
+    assert_int_equal(vmdb_sb_printf(&b,
+                                    "[{\"table_name\":\"%s\",\"primary_key_field\":\"id\","
+                                    "\"primary_key_kind\":\"serial\",\"columns\":[]}]",
+                                    n300),
                      0);
     snprintf(want, sizeof want, "Invalid table_name '%.70s'", n300);
     apply_fail_raw((const char *)b.ptr, b.len, 400, want);
@@ -807,10 +807,10 @@ static void test_too_many(void **state)
     vmdb_buf b = VMDB_BUF_INIT;
     assert_int_equal(vmdb_buf_putc(&b, '['), 0);
     for (int i = 0; i < 257; i++)
-        assert_int_equal(sb_printf(&b,
-                                   "%s{\"table_name\":\"t%d\",\"primary_key_field\":\"id\","
-                                   "\"primary_key_kind\":\"serial\",\"columns\":[]}",
-                                   i ? "," : "", i),
+        assert_int_equal(vmdb_sb_printf(&b,
+                                        "%s{\"table_name\":\"t%d\",\"primary_key_field\":\"id\","
+                                        "\"primary_key_kind\":\"serial\",\"columns\":[]}",
+                                        i ? "," : "", i),
                          0);
     assert_int_equal(vmdb_buf_putc(&b, ']'), 0);
     apply_fail_raw((const char *)b.ptr, b.len, 400, "too many tables (at most 256)");
@@ -819,10 +819,10 @@ static void test_too_many(void **state)
     b.len = 0;
     assert_int_equal(vmdb_buf_putc(&b, '['), 0);
     for (int i = 0; i < 256; i++)
-        assert_int_equal(sb_printf(&b,
-                                   "%s{\"table_name\":\"t%d\",\"primary_key_field\":\"id\","
-                                   "\"primary_key_kind\":\"serial\",\"columns\":[]}",
-                                   i ? "," : "", i),
+        assert_int_equal(vmdb_sb_printf(&b,
+                                        "%s{\"table_name\":\"t%d\",\"primary_key_field\":\"id\","
+                                        "\"primary_key_kind\":\"serial\",\"columns\":[]}",
+                                        i ? "," : "", i),
                          0);
     assert_int_equal(vmdb_buf_putc(&b, ']'), 0);
     vmdb_json_doc *d = parse_raw((const char *)b.ptr, b.len);
@@ -839,13 +839,14 @@ static void test_too_many(void **state)
     /* 1001 columns are refused, 1000 accepted. */
     for (int ncols = 1000; ncols <= 1001; ncols++) {
         b.len = 0;
-        assert_int_equal(sb_puts(&b, "[{\"table_name\":\"wide\",\"primary_key_field\":\"id\","
-                                     "\"primary_key_kind\":\"serial\",\"columns\":["),
+        assert_int_equal(vmdb_sb_puts(&b, "[{\"table_name\":\"wide\",\"primary_key_field\":\"id\","
+                                          "\"primary_key_kind\":\"serial\",\"columns\":["),
                          0);
         for (int i = 0; i < ncols; i++)
             assert_int_equal(
-                sb_printf(&b, "%s{\"name\":\"c%d\",\"col_type\":\"int\"}", i ? "," : "", i), 0);
-        assert_int_equal(sb_puts(&b, "]}]"), 0);
+                vmdb_sb_printf(&b, "%s{\"name\":\"c%d\",\"col_type\":\"int\"}", i ? "," : "", i),
+                0);
+        assert_int_equal(vmdb_sb_puts(&b, "]}]"), 0);
         if (ncols == 1001) {
             apply_fail_raw((const char *)b.ptr, b.len, 400, "too many columns in table 'wide'");
             continue;

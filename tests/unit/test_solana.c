@@ -72,12 +72,11 @@ static void build_tx(vmdb_buf *wire, const uint8_t payer_sk[64], const uint8_t *
         memcpy(sks[1], signer_sk, 64);
         nsk = 2;
     }
-    assert_int_equal(vmdb_sol_memo_message(&msg, payer_sk + 32, memo_signer, bh,
-                                           VMDB_SLICE(memo, strlen(memo))),
-                     0);
-    assert_int_equal(vmdb_sol_tx_sign(wire, VMDB_SLICE(msg.ptr, msg.len),
-                                      (const uint8_t(*)[64])sks, nsk),
-                     0);
+    assert_int_equal(
+        vmdb_sol_memo_message(&msg, payer_sk + 32, memo_signer, bh, VMDB_SLICE(memo, strlen(memo))),
+        0);
+    assert_int_equal(
+        vmdb_sol_tx_sign(wire, VMDB_SLICE(msg.ptr, msg.len), (const uint8_t(*)[64])sks, nsk), 0);
     vmdb_buf_free(&msg);
 }
 
@@ -91,9 +90,12 @@ static void test_cu16(void **state)
         uint8_t b[3];
         size_t n;
     } cases[] = {
-        {0, {0x00}, 1},           {127, {0x7f}, 1},
-        {128, {0x80, 0x01}, 2},   {16383, {0xff, 0x7f}, 2},
-        {16384, {0x80, 0x80, 0x01}, 3}, {65535, {0xff, 0xff, 0x03}, 3},
+        {0, {0x00}, 1},
+        {127, {0x7f}, 1},
+        {128, {0x80, 0x01}, 2},
+        {16383, {0xff, 0x7f}, 2},
+        {16384, {0x80, 0x80, 0x01}, 3},
+        {65535, {0xff, 0xff, 0x03}, 3},
     };
     vmdb_buf b = VMDB_BUF_INIT;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -107,8 +109,7 @@ static void test_cu16(void **state)
         assert_int_equal(v, cases[i].v);
         assert_int_equal(used, cases[i].n);
         /* A truncated form fails. */
-        assert_int_equal(vmdb_sol_cu16_decode(&v, &used, cases[i].b, cases[i].n - 1),
-                         VMDB_EPARSE);
+        assert_int_equal(vmdb_sol_cu16_decode(&v, &used, cases[i].b, cases[i].n - 1), VMDB_EPARSE);
     }
     assert_int_equal(vmdb_sol_cu16_encode(&b, 65536), VMDB_EINVAL);
     /* Every value round-trips and trailing bytes are not consumed. */
@@ -128,9 +129,14 @@ static void test_cu16(void **state)
         uint8_t b[4];
         size_t n;
     } bad[] = {
-        {{0x80, 0x00}, 2},       {{0x80, 0x80, 0x00}, 3}, {{0xff, 0x80, 0x00}, 3},
-        {{0xff, 0xff, 0x04}, 3}, {{0x80, 0x80, 0x80}, 3}, {{0xff, 0xff, 0xff, 0x01}, 4},
-        {{0x80}, 1},             {{0x00}, 0},
+        {{0x80, 0x00}, 2},
+        {{0x80, 0x80, 0x00}, 3},
+        {{0xff, 0x80, 0x00}, 3},
+        {{0xff, 0xff, 0x04}, 3},
+        {{0x80, 0x80, 0x80}, 3},
+        {{0xff, 0xff, 0xff, 0x01}, 4},
+        {{0x80}, 1},
+        {{0x00}, 0},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint16_t v = 7;
@@ -246,9 +252,9 @@ static void test_memo_message_shapes(void **state)
 
     /* The memo program cannot sign. */
     uint8_t bh[32] = {0};
-    assert_int_equal(vmdb_sol_memo_message(&wire, a + 32, vmdb_sol_memo_program_id, bh,
-                                           VMDB_SLICE_STR("z")),
-                     VMDB_EINVAL);
+    assert_int_equal(
+        vmdb_sol_memo_message(&wire, a + 32, vmdb_sol_memo_program_id, bh, VMDB_SLICE_STR("z")),
+        VMDB_EINVAL);
     vmdb_buf_free(&wire);
 }
 
@@ -260,8 +266,8 @@ static void test_sign_errors(void **state)
     seed_key(a, 0x00);
     seed_key(b, 0x20);
     memset(bh, 1, 32);
-    assert_int_equal(
-        vmdb_sol_memo_message(&msg, b + 32, a + 32, bh, VMDB_SLICE_STR("vmdb1:1:x")), 0);
+    assert_int_equal(vmdb_sol_memo_message(&msg, b + 32, a + 32, bh, VMDB_SLICE_STR("vmdb1:1:x")),
+                     0);
     vmdb_slice m = VMDB_SLICE(msg.ptr, msg.len);
     /* A signer without its key. */
     assert_int_equal(vmdb_sol_tx_sign(&wire, m, (const uint8_t(*)[64])b, 1), VMDB_EINVAL);
@@ -285,13 +291,13 @@ static void test_sign_errors(void **state)
     assert_int_equal(vmdb_sol_tx_sign(&wire, m, (const uint8_t(*)[64])sks, 2), 0);
     /* A message with trailing bytes or cut short. */
     size_t len = wire.len;
-    assert_int_equal(vmdb_sol_tx_sign(&wire, VMDB_SLICE(msg.ptr, msg.len - 1),
-                                      (const uint8_t(*)[64])sks, 2),
-                     VMDB_EPARSE);
+    assert_int_equal(
+        vmdb_sol_tx_sign(&wire, VMDB_SLICE(msg.ptr, msg.len - 1), (const uint8_t(*)[64])sks, 2),
+        VMDB_EPARSE);
     assert_int_equal(vmdb_buf_putc(&msg, 0), 0);
-    assert_int_equal(vmdb_sol_tx_sign(&wire, VMDB_SLICE(msg.ptr, msg.len),
-                                      (const uint8_t(*)[64])sks, 2),
-                     VMDB_EPARSE);
+    assert_int_equal(
+        vmdb_sol_tx_sign(&wire, VMDB_SLICE(msg.ptr, msg.len), (const uint8_t(*)[64])sks, 2),
+        VMDB_EPARSE);
     assert_int_equal(wire.len, len);
     /* A memo too long for a packet: the message builds, signing refuses. */
     char big[1100];
@@ -299,14 +305,13 @@ static void test_sign_errors(void **state)
     msg.len = 0;
     assert_int_equal(vmdb_sol_memo_message(&msg, b + 32, a + 32, bh, VMDB_SLICE(big, sizeof big)),
                      0);
-    assert_int_equal(vmdb_sol_tx_sign(&wire, VMDB_SLICE(msg.ptr, msg.len),
-                                      (const uint8_t(*)[64])sks, 2),
-                     VMDB_ELIMIT);
+    assert_int_equal(
+        vmdb_sol_tx_sign(&wire, VMDB_SLICE(msg.ptr, msg.len), (const uint8_t(*)[64])sks, 2),
+        VMDB_ELIMIT);
     char huge[VMDB_SOL_PACKET_MAX + 1];
     memset(huge, 'm', sizeof huge);
-    assert_int_equal(
-        vmdb_sol_memo_message(&msg, b + 32, a + 32, bh, VMDB_SLICE(huge, sizeof huge)),
-        VMDB_EINVAL);
+    assert_int_equal(vmdb_sol_memo_message(&msg, b + 32, a + 32, bh, VMDB_SLICE(huge, sizeof huge)),
+                     VMDB_EINVAL);
     vmdb_buf_free(&msg);
     vmdb_buf_free(&wire);
 }
@@ -370,8 +375,7 @@ static void test_parse_rejects(void **state)
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, wire.len + 1)), VMDB_EPARSE);
     /* Larger than a packet: refused before parsing. */
     memset(buf, 0, VMDB_SOL_PACKET_MAX + 1);
-    assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, VMDB_SOL_PACKET_MAX + 1)),
-                     VMDB_ELIMIT);
+    assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, VMDB_SOL_PACKET_MAX + 1)), VMDB_ELIMIT);
     /* A memo filling the packet exactly parses. */
     {
         char memo[VMDB_SOL_PACKET_MAX];
@@ -417,31 +421,42 @@ static void test_parse_rejects(void **state)
     vmdb_sol_tx_free(&tx);
 
     raw_tx r;
-    r = ok; r.prog = 0; /* the fee payer as program */
+    r = ok;
+    r.prog = 0; /* the fee payer as program */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
-    r = ok; r.prog = 2; /* program index past the keys */
+    r = ok;
+    r.prog = 2; /* program index past the keys */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
-    r = ok; r.acc[0] = 2; /* account index past the keys */
+    r = ok;
+    r.acc[0] = 2; /* account index past the keys */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
-    r = ok; memset(r.keys[1], 0x01, 32); /* duplicate keys */
+    r = ok;
+    memset(r.keys[1], 0x01, 32); /* duplicate keys */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
-    r = ok; r.hdr[1] = 1; /* the only signer readonly: no fee payer */
+    r = ok;
+    r.hdr[1] = 1; /* the only signer readonly: no fee payer */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
-    r = ok; r.hdr[2] = 2; /* signers + readonly unsigned > keys */
+    r = ok;
+    r.hdr[2] = 2; /* signers + readonly unsigned > keys */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
-    r = ok; r.hdr[0] = 0; r.nsig = 0; /* no signer at all */
+    r = ok;
+    r.hdr[0] = 0;
+    r.nsig = 0; /* no signer at all */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
-    r = ok; r.hdr[0] = 0x81; /* a versioned (v1) message */
+    r = ok;
+    r.hdr[0] = 0x81; /* a versioned (v1) message */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
-    r = ok; r.nkeys = 0; r.hdr[2] = 0; /* no keys */
+    r = ok;
+    r.nkeys = 0;
+    r.hdr[2] = 0; /* no keys */
     n = raw_encode(buf, &r);
     assert_int_equal(vmdb_sol_tx_parse(&tx, VMDB_SLICE(buf, n)), VMDB_EPARSE);
     /* An instruction count larger than the bytes could hold. */
@@ -468,8 +483,9 @@ static void test_memo_text(void **state)
     memset(hh, 0xab, 32);
     memset(root, 0xcd, 32);
     assert_int_equal(vmdb_sol_memo_text(&b, 12345, hh, root), 0);
-    const char *want = "vmdb1:12345:abababababababababababababababababababababababababababababababab:"
-                       "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+    const char *want =
+        "vmdb1:12345:abababababababababababababababababababababababababababababababab:"
+        "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
     assert_int_equal(b.len, strlen(want));
     assert_memory_equal(b.ptr, want, b.len);
     assert_int_equal(vmdb_sol_memo_parse(&seq, h2, r2, VMDB_SLICE(b.ptr, b.len)), 0);
@@ -491,8 +507,9 @@ static void test_memo_text(void **state)
     static const char H[] = "abababababababababababababababababababababababababababababababab";
     static const char R[] = "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
     char text[512];
-    const char *bad_seq[] = {"", "01", "00", "-1", "+1", " 1", "1 ", "18446744073709551616",
-                             "99999999999999999999", "1a", "0x10"};
+    const char *bad_seq[] = {
+        "",   "01",  "00", "-1", "+1", " 1", "1 ", "18446744073709551616", "99999999999999999999",
+        "1a", "0x10"};
     for (size_t i = 0; i < sizeof bad_seq / sizeof bad_seq[0]; i++) {
         snprintf(text, sizeof text, "vmdb1:%s:%s:%s", bad_seq[i], H, R);
         assert_int_equal(vmdb_sol_memo_parse(&seq, h2, r2, VMDB_SLICE(text, strlen(text))),
@@ -520,7 +537,10 @@ static void test_memo_text(void **state)
         "vmdb1:1:abababababababababababababababababababababababababababababababab:"
         "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd\n", /* trailing */
         "vmdb1:1:abababababababababababababababababababababababababababababababab",
-        "vmdb1:", "vmdb1", "", "vmdb:hi",
+        "vmdb1:",
+        "vmdb1",
+        "",
+        "vmdb:hi",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(vmdb_sol_memo_parse(&seq, h2, r2, VMDB_SLICE(bad[i], strlen(bad[i]))),
@@ -622,7 +642,6 @@ static void test_keypair(void **state)
     vmdb_buf_free(&j);
     vmdb_buf_free(&w);
 }
-
 
 /* ---- the RPC client against a local HTTP server ---- */
 
@@ -1083,8 +1102,7 @@ static void test_rpc_methods(void **state)
                "{\"jsonrpc\":\"2.0\",\"id\":@ID@,\"result\":{\"context\":{\"slot\":1,"
                "\"rentEpoch\":18446744073709551615},\"value\":500000000000000001}}");
     assert_int_equal(vmdb_sol_rpc_get_balance(c, &v, addr), VMDB_ERANGE);
-    srv_script(SRV_REPLY, 200,
-               "{\"jsonrpc\":\"2.0\",\"id\":@ID@,\"result\":{\"value\":1.5}}");
+    srv_script(SRV_REPLY, 200, "{\"jsonrpc\":\"2.0\",\"id\":@ID@,\"result\":{\"value\":1.5}}");
     assert_int_equal(vmdb_sol_rpc_get_balance(c, &v, addr), VMDB_ERANGE);
 
     /* getMinimumBalanceForRentExemption */
@@ -1113,7 +1131,8 @@ static void test_rpc_methods(void **state)
     b58(t58, sizeof t58, txsig, 64);
     snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":@ID@,\"result\":\"%s\"}", t58);
     srv_script(SRV_REPLY, 200, body);
-    assert_int_equal(vmdb_sol_rpc_send_transaction(c, out, VMDB_SLICE(wire.ptr, wire.len), true), 0);
+    assert_int_equal(vmdb_sol_rpc_send_transaction(c, out, VMDB_SLICE(wire.ptr, wire.len), true),
+                     0);
     assert_memory_equal(out, txsig, 64);
     assert_non_null(strstr(srv_request(), V1_B64));
     assert_non_null(strstr(srv_request(), "\"skipPreflight\":true"));
@@ -1122,9 +1141,8 @@ static void test_rpc_methods(void **state)
                "{\"jsonrpc\":\"2.0\",\"id\":@ID@,\"error\":{\"code\":-32002,\"message\":"
                "\"Transaction simulation failed: Blockhash not found\\u0007\\n\",\"data\":{"
                "\"accounts\":null,\"err\":\"BlockhashNotFound\",\"logs\":[]}}}");
-    assert_int_equal(
-        vmdb_sol_rpc_send_transaction(c, out, VMDB_SLICE(wire.ptr, wire.len), false),
-        VMDB_EINVAL);
+    assert_int_equal(vmdb_sol_rpc_send_transaction(c, out, VMDB_SLICE(wire.ptr, wire.len), false),
+                     VMDB_EINVAL);
     assert_non_null(strstr(srv_request(), "\"skipPreflight\":false"));
     assert_int_equal(st->kind, VMDB_SOL_RPC_ERROR);
     assert_int_equal(st->rpc_code, -32002);
@@ -1145,8 +1163,8 @@ static void test_rpc_methods(void **state)
                "\"confirmationStatus\":\"finalized\"},{\"slot\":48,\"confirmations\":1,\"err\":{"
                "\"InstructionError\":[0,{\"Custom\":1}]},\"status\":{\"Err\":{}},"
                "\"confirmationStatus\":\"confirmed\"}]}}");
-    assert_int_equal(vmdb_sol_rpc_get_signature_statuses(c, ss, (const uint8_t(*)[64])sigs, 3, true),
-                     0);
+    assert_int_equal(
+        vmdb_sol_rpc_get_signature_statuses(c, ss, (const uint8_t(*)[64])sigs, 3, true), 0);
     assert_int_equal(ss[0].state, VMDB_SOL_TX_NOT_FOUND);
     assert_int_equal(ss[1].state, VMDB_SOL_TX_FINALIZED);
     assert_true(ss[1].err_null);
@@ -1161,10 +1179,12 @@ static void test_rpc_methods(void **state)
     srv_script(SRV_REPLY, 200,
                "{\"jsonrpc\":\"2.0\",\"id\":@ID@,\"result\":{\"context\":{\"slot\":82},\"value\":["
                "null,null]}}");
-    assert_int_equal(vmdb_sol_rpc_get_signature_statuses(c, ss, (const uint8_t(*)[64])sigs, 3, false),
-                     VMDB_EPARSE);
-    assert_int_equal(vmdb_sol_rpc_get_signature_statuses(c, ss, (const uint8_t(*)[64])sigs, 0, false),
-                     VMDB_EINVAL);
+    assert_int_equal(
+        vmdb_sol_rpc_get_signature_statuses(c, ss, (const uint8_t(*)[64])sigs, 3, false),
+        VMDB_EPARSE);
+    assert_int_equal(
+        vmdb_sol_rpc_get_signature_statuses(c, ss, (const uint8_t(*)[64])sigs, 0, false),
+        VMDB_EINVAL);
 
     /* getSignaturesForAddress */
     vmdb_sol_sig_info si[2];
@@ -1436,8 +1456,7 @@ static void check_vector(const vmdb_json *v)
     const vmdb_json *hdr = json_member(m, "header", VMDB_JSON_OBJECT);
     assert_int_equal(tu_json_u64(hdr, "numRequiredSignatures"), tx.msg.num_required_signatures);
     assert_int_equal(tu_json_u64(hdr, "numReadonlySignedAccounts"), tx.msg.num_readonly_signed);
-    assert_int_equal(tu_json_u64(hdr, "numReadonlyUnsignedAccounts"),
-                     tx.msg.num_readonly_unsigned);
+    assert_int_equal(tu_json_u64(hdr, "numReadonlyUnsignedAccounts"), tx.msg.num_readonly_unsigned);
     const vmdb_json *keys = json_member(m, "accountKeys", VMDB_JSON_ARRAY);
     assert_int_equal(vmdb_json_size(keys), tx.msg.nkeys);
     for (size_t i = 0; i < tx.msg.nkeys; i++)

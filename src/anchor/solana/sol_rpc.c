@@ -148,8 +148,8 @@ int vmdb_sol_rpc_new(vmdb_sol_rpc **out, const char *url, const vmdb_sol_rpc_opt
         goto done;
     }
     struct curl_slist *h = NULL;
-    static const char *const hdrs[] = {"Content-Type: application/json",
-                                       "Accept: application/json", "Expect:"};
+    static const char *const hdrs[] = {"Content-Type: application/json", "Accept: application/json",
+                                       "Expect:"};
     for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
         struct curl_slist *n = curl_slist_append(h, hdrs[i]);
         if (!n) {
@@ -167,7 +167,8 @@ int vmdb_sol_rpc_new(vmdb_sol_rpc **out, const char *url, const vmdb_sol_rpc_opt
 #if LIBCURL_VERSION_NUM >= 0x075500
         (e = curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https")) ||
 #else
-        (e = curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))) ||
+        (e = curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS,
+                              (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS))) ||
 #endif
         (e = curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L)) ||
         (e = curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L)) ||
@@ -243,10 +244,13 @@ static int put_b58(vmdb_buf *b, const uint8_t *p, size_t n)
 static const char *commitment_name(vmdb_sol_commitment cm, bool history)
 {
     switch (cm) {
-    case VMDB_SOL_PROCESSED: return history ? "confirmed" : "processed";
-    case VMDB_SOL_FINALIZED: return "finalized";
+    case VMDB_SOL_PROCESSED:
+        return history ? "confirmed" : "processed";
+    case VMDB_SOL_FINALIZED:
+        return "finalized";
     case VMDB_SOL_CONFIRMED:
-    default: return "confirmed";
+    default:
+        return "confirmed";
     }
 }
 
@@ -265,7 +269,8 @@ static int req_begin(vmdb_sol_rpc *c, const char *method)
 static json_t *parse_body(vmdb_sol_rpc *c)
 {
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)c->resp.ptr, c->resp.len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root =
+        json_loadb((const char *)c->resp.ptr, c->resp.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root && json_error_code(&jerr) == json_error_numeric_overflow)
         root = json_loadb((const char *)c->resp.ptr, c->resp.len,
                           JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
@@ -332,7 +337,8 @@ static int rpc_call(vmdb_sol_rpc *c, const char *method, json_t **root, json_t *
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     c->last.http_status = status;
     if (e != CURLE_OK) {
-        if (e == CURLE_FILESIZE_EXCEEDED || (e == CURLE_WRITE_ERROR && c->write_rc == VMDB_ELIMIT)) {
+        if (e == CURLE_FILESIZE_EXCEEDED ||
+            (e == CURLE_WRITE_ERROR && c->write_rc == VMDB_ELIMIT)) {
             rpc_log(c, "%s: response larger than %zu bytes", method, c->resp.max);
             rc = fail(c, VMDB_SOL_RPC_TOO_LARGE, VMDB_ELIMIT, method, "response too large");
         } else if (e == CURLE_WRITE_ERROR && c->write_rc == VMDB_ENOMEM) {
@@ -361,8 +367,7 @@ static int rpc_call(vmdb_sol_rpc *c, const char *method, json_t **root, json_t *
                      json_is_string(msg) ? json_string_value(msg) : NULL);
         c->last.kind = VMDB_SOL_RPC_ERROR;
         rpc_log(c, "%s: RPC error %lld: %s", method, c->last.rpc_code, c->last.rpc_message);
-        rc = vmdb_error_set(VMDB_EINVAL, "solana rpc %s: RPC error %lld", method,
-                            c->last.rpc_code);
+        rc = vmdb_error_set(VMDB_EINVAL, "solana rpc %s: RPC error %lld", method, c->last.rpc_code);
         goto done;
     }
     if (status != 200) {
@@ -549,8 +554,7 @@ done:
 }
 
 /* Methods whose result is one integer (`in_value`: under result.value). */
-static int u64_method(vmdb_sol_rpc *c, const char *m, uint64_t *out, bool in_value,
-                      json_t **root)
+static int u64_method(vmdb_sol_rpc *c, const char *m, uint64_t *out, bool in_value, json_t **root)
 {
     json_t *res;
     int rc = rpc_call(c, m, root, &res);
@@ -684,8 +688,8 @@ int vmdb_sol_rpc_get_signature_statuses(vmdb_sol_rpc *c, vmdb_sol_sig_status *ou
             goto done;
         const json_t *err = json_object_get(s, "err");
         out[i].err_null = err == NULL || json_is_null(err);
-        out[i].state = state_of(json_object_get(s, "confirmationStatus"),
-                                json_object_get(s, "confirmations"));
+        out[i].state =
+            state_of(json_object_get(s, "confirmationStatus"), json_object_get(s, "confirmations"));
         if (out[i].state == VMDB_SOL_TX_NOT_FOUND) {
             rc = shape(c, m, "status without confirmation level");
             goto done;

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define VMDB_SOL_RPC_DEFAULT_MAX_RESPONSE ((size_t)8 << 20)
-#define VMDB_SOL_RPC_MAX_STATUSES 256   /* getSignatureStatuses per call */
+#define VMDB_SOL_RPC_MAX_STATUSES 256    /* getSignatureStatuses per call */
 #define VMDB_SOL_RPC_MAX_SIGNATURES 1000 /* getSignaturesForAddress limit */
 
 typedef enum vmdb_sol_commitment {
@@ -70,9 +70,9 @@ typedef enum vmdb_sol_rpc_fail {
 /* The outcome of the last call on a client. */
 typedef struct vmdb_sol_rpc_status {
     vmdb_sol_rpc_fail kind;
-    long http_status;       /* 0 when no response arrived */
-    long long rpc_code;     /* JSON-RPC error code when kind is ERROR */
-    char rpc_message[160];  /* printable ASCII, truncated; "" if none */
+    long http_status;      /* 0 when no response arrived */
+    long long rpc_code;    /* JSON-RPC error code when kind is ERROR */
+    char rpc_message[160]; /* printable ASCII, truncated; "" if none */
 } vmdb_sol_rpc_status;
 
 typedef struct vmdb_sol_rpc vmdb_sol_rpc;
@@ -148,12 +148,12 @@ int vmdb_sol_rpc_get_signatures_for_address(vmdb_sol_rpc *c, vmdb_sol_sig_info *
  * are not included). */
 typedef struct vmdb_sol_tx_info {
     uint64_t slot;
-    int version;        /* -1: legacy, else the version number */
+    int version; /* -1: legacy, else the version number */
     bool has_meta;
-    bool err_null;      /* meta.err is null (false if there is no meta) */
+    bool err_null; /* meta.err is null (false if there is no meta) */
     size_t nsigs;
     uint8_t (*sigs)[64];
-    vmdb_sol_msg msg;   /* header counts, keys, blockhash, instructions */
+    vmdb_sol_msg msg; /* header counts, keys, blockhash, instructions */
     /* owned storage behind msg */
     uint8_t (*keys_owned)[32];
     uint8_t blockhash_owned[32];

@@ -109,8 +109,7 @@ int vmdb_sol_msg_encode(vmdb_buf *out, const vmdb_sol_msg *m)
     int rc = vmdb_sol_msg_check(m);
     if (rc)
         goto done;
-    uint8_t hdr[3] = {m->num_required_signatures, m->num_readonly_signed,
-                      m->num_readonly_unsigned};
+    uint8_t hdr[3] = {m->num_required_signatures, m->num_readonly_signed, m->num_readonly_unsigned};
     if ((rc = vmdb_buf_put(out, hdr, 3)) || (rc = vmdb_sol_cu16_encode(out, (uint32_t)m->nkeys)) ||
         (rc = vmdb_buf_put(out, m->keys, 32 * m->nkeys)) ||
         (rc = vmdb_buf_put(out, m->blockhash, 32)) ||

@@ -47,7 +47,7 @@ int vmdb_sol_cu16_decode(uint16_t *v, size_t *used, const uint8_t *p, size_t len
 /* A compiled instruction. Pointers are borrowed (from a parsed transaction
  * or from the caller). */
 typedef struct vmdb_sol_ix {
-    uint8_t program_index;   /* index into the account keys */
+    uint8_t program_index; /* index into the account keys */
     size_t naccounts;
     const uint8_t *accounts; /* naccounts account indices */
     vmdb_slice data;
