@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/render.h"
 #include "store/coerce.h"
 #include "store/model.h"
 
@@ -36,10 +37,11 @@ static const char fixed_spec[] =
 static void fuzz_spec(const vmdb_json *tables)
 {
     vmdb_registry *r = NULL;
-    int status = 0;
     char msg[256];
-    if (vmdb_registry_from_request(&r, tables, &status, msg, sizeof msg) != 0) {
-        check(status == 400 || status == 422 || status == 0, "status");
+    int rc = vmdb_registry_from_request(&r, tables, msg, sizeof msg);
+    if (rc != 0) {
+        check(rc == VMDB_EPARSE || rc == VMDB_EINVAL || rc == VMDB_ENOMEM, "refusal kind");
+        check(r == NULL, "nothing on refusal");
         return;
     }
     check(strlen(r->schema_hash) == 64, "schema hash length");
@@ -63,25 +65,21 @@ static void fuzz_records(const vmdb_json *records, bool keyed)
     static vmdb_registry *reg; /* built once; the fuzzer process keeps it */
     if (!reg) {
         vmdb_json_doc *d = NULL;
-        int status;
         char msg[256];
         check(vmdb_json_parse(&d, VMDB_SLICE(fixed_spec, sizeof fixed_spec - 1), NULL) == 0,
               "spec");
-        check(vmdb_registry_from_request(&reg, vmdb_json_doc_root(d), &status, msg, sizeof msg) ==
-                  0,
+        check(vmdb_registry_from_request(&reg, vmdb_json_doc_root(d), msg, sizeof msg) == 0,
               "fixed model");
         vmdb_json_doc_free(d);
     }
     const vmdb_model *m = &reg->models[0];
     vmdb_arena ar = VMDB_ARENA_INIT;
-    vmdb_buf errors = VMDB_BUF_INIT;
-    size_t nerr = 0;
+    vmdb_field_errors errors = {0};
     vmdb_crec *recs = NULL;
-    if (vmdb_json_typeof(records) != VMDB_JSON_ARRAY) {
-        vmdb_buf_free(&errors);
+    if (vmdb_json_typeof(records) != VMDB_JSON_ARRAY)
         return;
-    }
-    int rc = vmdb_coerce_records(&ar, m, records, keyed, &recs, &errors, &nerr);
+    int rc = vmdb_coerce_records(&ar, m, records, keyed, &recs, &errors);
+    size_t nerr = errors.total;
     check(rc == 0 || rc == VMDB_ENOMEM, "coerce rc");
     if (rc == 0 && nerr == 0) {
         for (size_t i = 0; i < vmdb_json_size(records); i++) {
@@ -93,18 +91,16 @@ static void fuzz_records(const vmdb_json *records, bool keyed)
         }
     }
     if (rc == 0 && nerr) {
-        /* The error list must be valid JSON. */
-        vmdb_buf wrapped = VMDB_BUF_INIT;
+        /* The error list, as the server renders it, must be valid JSON. */
+        vmdb_buf text = VMDB_BUF_INIT;
         vmdb_json_doc *d = NULL;
-        vmdb_buf_putc(&wrapped, '[');
-        vmdb_buf_put(&wrapped, errors.ptr, errors.len);
-        vmdb_buf_putc(&wrapped, ']');
-        check(vmdb_json_parse(&d, VMDB_SLICE(wrapped.ptr, wrapped.len), NULL) == 0,
-              "errors are JSON");
+        check(errors.n == (nerr < VMDB_FIELD_ERRORS_KEPT ? nerr : VMDB_FIELD_ERRORS_KEPT),
+              "errors kept");
+        check(vmdb_render_field_errors(&text, &errors) == 0, "errors rendered");
+        check(vmdb_json_parse(&d, VMDB_SLICE(text.ptr, text.len), NULL) == 0, "errors are JSON");
         vmdb_json_doc_free(d);
-        vmdb_buf_free(&wrapped);
+        vmdb_buf_free(&text);
     }
-    vmdb_buf_free(&errors);
     vmdb_arena_free(&ar);
 }
 

@@ -44,6 +44,9 @@ void vmdb_json_doc_free(vmdb_json_doc *doc);
 const vmdb_json *vmdb_json_doc_root(const vmdb_json_doc *doc);
 
 vmdb_json_type vmdb_json_typeof(const vmdb_json *v);
+/* The type's name as the API spells it in field errors: "null", "bool",
+ * "number", "string", "array" or "object" (NULL counts as "object"). */
+const char *vmdb_json_type_name(const vmdb_json *v);
 /* True for a number written without fraction or exponent ("5", not "5.0"). */
 bool vmdb_json_is_integer_literal(const vmdb_json *v);
 /* Number value (0 if not a number). */

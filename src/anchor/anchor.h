@@ -10,10 +10,22 @@
 #define VMDB_ANCHOR_ANCHOR_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vmdb/header.h"
 
 typedef struct vmdb_anchor vmdb_anchor;
+
+/* What a backend reports about itself (the Solana one: its fee payer's
+ * balance, a transaction in flight, the RPC's last error). */
+typedef struct vmdb_anchor_status {
+    bool reported; /* false: nothing to report */
+    bool balance_known;
+    uint64_t balance;     /* lamports */
+    bool low_balance;     /* below the rent-exempt minimum plus some fees */
+    bool pending;         /* a transaction is in flight */
+    char last_error[200]; /* "" when none */
+} vmdb_anchor_status;
 
 typedef struct vmdb_anchor_ops {
     const char *name;
@@ -26,9 +38,9 @@ typedef struct vmdb_anchor_ops {
     int (*newest)(vmdb_anchor *a, vmdb_sheader *out, bool *found);
     /* Appends a header; returns once it is durable. 0 or VMDB_E*. */
     int (*append)(vmdb_anchor *a, const vmdb_sheader *sh);
-    /* Appends a JSON object describing the backend's state for /health
-     * (may be NULL). */
-    int (*status)(vmdb_anchor *a, vmdb_buf *out);
+    /* Describes the backend's state for /health (may be NULL: nothing to
+     * report). */
+    void (*status)(vmdb_anchor *a, vmdb_anchor_status *out);
     void (*close)(vmdb_anchor *a);
     bool full_headers;
 } vmdb_anchor_ops;
@@ -49,7 +61,7 @@ typedef struct vmdb_anchor_solana_cfg {
     int commitment;             /* vmdb_sol_commitment */
 } vmdb_anchor_solana_cfg;
 
-/* The Solana backend (src/anchor/solana.c): one SPL Memo transaction per
+/* The Solana backend (src/anchor/solana/sol_anchor.c): one SPL Memo transaction per
  * anchored header, signed by the identity. Errors: VMDB_EINVAL (bad URL or
  * fee payer file), VMDB_EIO, VMDB_ENOMEM. */
 int vmdb_anchor_solana_open(vmdb_anchor **out, const vmdb_anchor_solana_cfg *cfg);

@@ -15,8 +15,9 @@
 #include "anchor/solana/sol_rpc.h"
 #include "anchor/solana/sol_tx.h"
 #include "cli/cli.h"
-#include "store/pg.h"
+#include "db/pg.h"
 #include "trust/identity.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/sb.h"
 #include "vmdb/base58.h"
@@ -51,12 +52,7 @@ static bool use_solana(void)
 
 static char *data_path(const char *name)
 {
-    vmdb_buf b = VMDB_BUF_INIT;
-    if (vmdb_sb_printf(&b, "%s/%s", env_or("VMDB_DATA_DIR", "./.vmdb"), name) || vmdb_sb_cstr(&b)) {
-        vmdb_buf_free(&b);
-        return NULL;
-    }
-    return (char *)b.ptr;
+    return vmdb_file_path(env_or("VMDB_DATA_DIR", "./.vmdb"), name);
 }
 
 /* Every anchor of `pk`, oldest first, into *out (malloc'ed). */

@@ -1,7 +1,9 @@
 /*
  * Base58 by repeated division over a byte array: quadratic, which is fine
- * for keys, signatures and hashes (32-64 bytes). Leading zero bytes map to
- * leading '1's and back, as Bitcoin and Solana do.
+ * for keys, signatures and hashes (32-64 bytes) and still cheap for a
+ * Solana packet's instruction data (at most 1232 bytes), the longest thing
+ * decoded. Leading zero bytes map to leading '1's and back, as Bitcoin and
+ * Solana do. The fixed-size and the appending decoder share one loop.
  */
 #include <string.h>
 
@@ -40,35 +42,93 @@ int vmdb_base58_encode(vmdb_buf *out, vmdb_slice in)
     return 0;
 }
 
-int vmdb_base58_decode(uint8_t *out, size_t n, const char *s, size_t len)
+/* The value VMDB_BASE58_TEXT_MAX characters can encode, in bytes, leading
+ * '1's aside: 58^1700 < 256^1245. */
+#define VALUE_MAX 1245
+
+/* The value of one base58 character, or -1. */
+static int digit(char c)
 {
-    uint8_t bytes[1024]; /* little-endian value */
+    const char *p = c ? strchr(alphabet, c) : NULL;
+    return p ? (int)(p - alphabet) : -1;
+}
+
+/*
+ * The one decoder: counts the leading '1's of `s` (*zeros) and computes the
+ * value of the rest into bytes[0..*nb), least significant byte first.
+ * VMDB_EINVAL on a character outside the alphabet (checked first, wherever
+ * it is), VMDB_ELIMIT as soon as *zeros + *nb would pass `limit`. The caller
+ * has checked len <= VMDB_BASE58_TEXT_MAX, which bounds the work.
+ */
+static int decode_le(uint8_t bytes[VALUE_MAX], size_t *nb_out, size_t *zeros_out, const char *s,
+                     size_t len, size_t limit)
+{
     size_t nb = 0, zeros = 0;
-    if (len > 1400 || n > sizeof bytes)
-        return vmdb_error_set(VMDB_EINVAL, "base58 text too long");
     while (zeros < len && s[zeros] == '1')
         zeros++;
-    for (size_t i = zeros; i < len; i++) {
-        const char *p = s[i] ? strchr(alphabet, s[i]) : NULL;
-        if (!p)
+    for (size_t i = zeros; i < len; i++)
+        if (digit(s[i]) < 0)
             return vmdb_error_set(VMDB_EINVAL, "invalid base58 character");
-        unsigned carry = (unsigned)(p - alphabet);
+    if (zeros > limit)
+        return vmdb_error_set(VMDB_ELIMIT, "base58 value longer than %zu bytes", limit);
+    for (size_t i = zeros; i < len; i++) {
+        unsigned carry = (unsigned)digit(s[i]);
         for (size_t j = 0; j < nb; j++) {
             carry += (unsigned)bytes[j] * 58;
             bytes[j] = (uint8_t)(carry & 0xff);
             carry >>= 8;
         }
         while (carry) {
-            if (nb == sizeof bytes)
-                return vmdb_error_set(VMDB_EINVAL, "base58 value too large");
+            if (nb == VALUE_MAX || zeros + nb == limit)
+                return vmdb_error_set(VMDB_ELIMIT, "base58 value longer than %zu bytes", limit);
             bytes[nb++] = (uint8_t)(carry & 0xff);
             carry >>= 8;
         }
     }
-    if (zeros + nb != n)
-        return vmdb_error_set(VMDB_EINVAL, "base58 value is not %zu bytes", n);
+    *nb_out = nb;
+    *zeros_out = zeros;
+    return 0;
+}
+
+/* Writes `zeros` zero bytes, then the value most significant byte first. */
+static void store_be(uint8_t *out, const uint8_t *bytes, size_t nb, size_t zeros)
+{
     memset(out, 0, zeros);
     for (size_t i = 0; i < nb; i++)
         out[zeros + i] = bytes[nb - 1 - i];
+}
+
+int vmdb_base58_decode(uint8_t *out, size_t n, const char *s, size_t len)
+{
+    uint8_t bytes[VALUE_MAX];
+    size_t nb = 0, zeros = 0;
+    if (len > VMDB_BASE58_TEXT_MAX)
+        return vmdb_error_set(VMDB_EINVAL, "base58 text too long");
+    int rc = decode_le(bytes, &nb, &zeros, s, len, n);
+    if (rc == VMDB_ELIMIT || (rc == 0 && zeros + nb != n))
+        return vmdb_error_set(VMDB_EINVAL, "base58 value is not %zu bytes", n);
+    if (rc)
+        return rc;
+    store_be(out, bytes, nb, zeros);
+    return 0;
+}
+
+int vmdb_base58_decode_buf(vmdb_buf *out, const char *s, size_t len)
+{
+    uint8_t bytes[VALUE_MAX];
+    size_t nb = 0, zeros = 0;
+    if (len > VMDB_BASE58_TEXT_MAX)
+        return vmdb_error_set(VMDB_ELIMIT, "base58 text longer than %d characters",
+                              VMDB_BASE58_TEXT_MAX);
+    /* The room under the buffer's cap (0: SIZE_MAX / 2, see common.h). */
+    size_t max = out->max ? out->max : SIZE_MAX / 2;
+    size_t room = out->len < max ? max - out->len : 0;
+    int rc = decode_le(bytes, &nb, &zeros, s, len, room);
+    if (rc || zeros + nb == 0)
+        return rc;
+    if ((rc = vmdb_buf_reserve(out, zeros + nb)))
+        return rc;
+    store_be(out->ptr + out->len, bytes, nb, zeros);
+    out->len += zeros + nb;
     return 0;
 }

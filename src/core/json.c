@@ -677,6 +677,25 @@ vmdb_json_type vmdb_json_typeof(const vmdb_json *v)
     return v->type;
 }
 
+const char *vmdb_json_type_name(const vmdb_json *v)
+{
+    switch (v ? v->type : VMDB_JSON_OBJECT) {
+    case VMDB_JSON_NULL:
+        return "null";
+    case VMDB_JSON_TRUE:
+    case VMDB_JSON_FALSE:
+        return "bool";
+    case VMDB_JSON_NUMBER:
+        return "number";
+    case VMDB_JSON_STRING:
+        return "string";
+    case VMDB_JSON_ARRAY:
+        return "array";
+    default:
+        return "object";
+    }
+}
+
 bool vmdb_json_is_integer_literal(const vmdb_json *v)
 {
     return v && v->type == VMDB_JSON_NUMBER && v->n == 1;

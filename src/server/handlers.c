@@ -1,19 +1,25 @@
 /*
- * Route handlers: body checks in the seed's order (model first, then the
- * body), shape validation with the seed's 422 texts, coercion, and the call
- * into the engine. Every request allocates from one arena freed on return.
+ * Routes: what each takes, how it is checked, which engine call answers
+ * it. vmdb_route_run does what every route shares, in the seed's order: the
+ * path's model first, then the body (an unknown model is a 400 even when
+ * the body is bad), then the handler, then the release of the request's
+ * arena, model and document. Handlers check the shape and values of their
+ * input with the seed's texts, call the engine, and render its typed result.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "server/render.h"
 #include "server/server.h"
 #include "store/coerce.h"
-#include "util/arena.h"
 #include "util/sb.h"
 
 #define SHAPE "Failed to deserialize the JSON body into the target type"
+
+/* ---- shared checks ------------------------------------------------------------- */
 
 static bool media_json(const char *ct)
 {
@@ -49,28 +55,23 @@ static body_status parse_body(const vmdb_req *r, vmdb_json_doc **doc, const char
     return rc ? BODY_SYNTAX : BODY_OK;
 }
 
-/* The seed's 422 for envelope routes; `hint` NULL for apply-schema. */
-static void body_fail(vmdb_answer *ans, body_status st, const char *detail, const char *hint)
+/* The seed's 422 for a body that could not be read. */
+static int body_fail(vmdb_fail *f, body_status st, const char *detail, const char *hint)
 {
     static const char *const reasons[] = {
         "", "Expected request with `Content-Type: application/json`",
         "Failed to buffer the request body", "Failed to parse the request body as JSON"};
     if (hint)
-        vmdb_answer_fail(ans, 422, "INVALID_JSON", "Invalid JSON body: %s%s (expected: %s)",
-                         reasons[st], detail, hint);
-    else
-        vmdb_answer_fail(ans, 422, "INVALID_JSON", "Invalid JSON body: %s%s", reasons[st], detail);
+        return vmdb_fail_set(f, VMDB_FAIL_BODY_SHAPE, "Invalid JSON body: %s%s (expected: %s)",
+                             reasons[st], detail, hint);
+    return vmdb_fail_set(f, VMDB_FAIL_BODY_SHAPE, "Invalid JSON body: %s%s", reasons[st], detail);
 }
 
-/* The seed's short text; `why` is for the log only. */
-static void shape_fail(vmdb_answer *ans, const char *hint, const char *why)
+/* The seed's short 422 for a body of the wrong shape. */
+static int shape_fail_hint(vmdb_fail *f, const char *hint)
 {
-    (void)why;
-    if (hint)
-        vmdb_answer_fail(ans, 422, "INVALID_JSON", "Invalid JSON body: " SHAPE " (expected: %s)",
+    return vmdb_fail_set(f, VMDB_FAIL_BODY_SHAPE, "Invalid JSON body: " SHAPE " (expected: %s)",
                          hint);
-    else
-        vmdb_answer_fail(ans, 422, "INVALID_JSON", "Invalid JSON body: " SHAPE);
 }
 
 static bool is_type(const vmdb_json *v, vmdb_json_type t)
@@ -83,9 +84,8 @@ static bool is_null_or_absent(const vmdb_json *v)
     return !v || vmdb_json_typeof(v) == VMDB_JSON_NULL;
 }
 
-/* Resolves the path's model; 400 when unknown. */
-static int resolve(vmdb_engine *e, const char *name, vmdb_registry **reg, const vmdb_model **m,
-                   vmdb_answer *ans)
+/* Resolves the path's model (trimmed, lower case); 400 when unknown. */
+static int resolve(vmdb_route_ctx *c, const char *name, vmdb_fail *f)
 {
     char low[128];
     size_t b = 0, n = strlen(name);
@@ -98,34 +98,18 @@ static int resolve(vmdb_engine *e, const char *name, vmdb_registry **reg, const 
     if (len >= sizeof low)
         len = sizeof low - 1;
     for (size_t i = 0; i < len; i++) {
-        char c = name[b + i];
-        low[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+        char ch = name[b + i];
+        low[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
     }
     low[len] = 0;
-    if (!vmdb_ident_valid(low, len) || vmdb_engine_resolve(e, low, reg, m) != 0) {
-        vmdb_answer_fail(ans, 400, "MODEL_NOT_REGISTERED", "Model '%.100s' is not registered", low);
-        return -1;
-    }
-    return 0;
-}
-
-/* The path's model, then the body, in the seed's order (an unknown model
- * is a 400 even when the body is bad). false when `ans` holds the failure;
- * the caller frees *reg and *doc either way (both accept NULL). */
-static bool model_and_body(vmdb_engine *e, const vmdb_req *r, const char *hint, vmdb_registry **reg,
-                           const vmdb_model **m, vmdb_json_doc **doc, vmdb_answer *ans)
-{
-    const char *detail;
-    if (resolve(e, r->model, reg, m, ans))
-        return false;
-    body_status st = parse_body(r, doc, &detail);
-    if (st != BODY_OK)
-        body_fail(ans, st, detail, hint);
-    return st == BODY_OK;
+    if (!vmdb_ident_valid(low, len))
+        return vmdb_fail_set(f, VMDB_FAIL_MODEL_NOT_REGISTERED, "Model '%.100s' is not registered",
+                             low);
+    return vmdb_engine_resolve(c->e, low, &c->reg, &c->model, f);
 }
 
 /* expected_root: optional whitespace, optional 0x, 64 hex digits. */
-static int parse_root(const vmdb_json *v, uint8_t out[32], vmdb_answer *ans)
+static int parse_root(const vmdb_json *v, uint8_t out[32], vmdb_fail *f)
 {
     vmdb_slice s = vmdb_json_string(v);
     const char *p = (const char *)s.ptr;
@@ -137,110 +121,95 @@ static int parse_root(const vmdb_json *v, uint8_t out[32], vmdb_answer *ans)
     if (n >= 2 && p[0] == '0' && p[1] == 'x')
         p += 2, n -= 2;
     for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            vmdb_answer_fail(ans, 400, "INVALID_EXPECTED_ROOT",
-                             "Invalid expected_root: invalid hex");
-            return -1;
-        }
+        char ch = p[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')))
+            return vmdb_fail_set(f, VMDB_FAIL_INVALID_EXPECTED_ROOT,
+                                 "Invalid expected_root: invalid hex");
     }
-    if (n != 64 || vmdb_hex_decode(out, 32, p, n) != 0) {
-        vmdb_answer_fail(ans, 400, "INVALID_EXPECTED_ROOT",
-                         n % 2 ? "Invalid expected_root: invalid hex"
-                               : "Invalid expected_root: expected 32-byte hex string");
-        return -1;
-    }
+    if (n != 64 || vmdb_hex_decode(out, 32, p, n) != 0)
+        return vmdb_fail_set(f, VMDB_FAIL_INVALID_EXPECTED_ROOT,
+                             n % 2 ? "Invalid expected_root: invalid hex"
+                                   : "Invalid expected_root: expected 32-byte hex string");
     return 0;
 }
 
-static void validation_fail(vmdb_answer *ans, const vmdb_buf *errors, const char *msg)
+static int validation_fail(vmdb_fail *f, const vmdb_field_errors *errors, const char *msg)
 {
-    vmdb_answer_fail(ans, 400, "VALIDATION_FAILED", "%s", msg);
-    if (vmdb_sb_puts(&ans->data, "{\"errors\":[") ||
-        vmdb_buf_put(&ans->data, errors->ptr, errors->len) || vmdb_sb_puts(&ans->data, "]}"))
-        ans->data.len = 0;
+    int rc = vmdb_fail_set(f, VMDB_FAIL_VALIDATION, "%s", msg);
+    f->errors = errors;
+    return rc;
 }
 
-/* create-batch, upsert and execute's create_batch share this. */
-static void write_records(vmdb_engine *e, const vmdb_model *m, vmdb_wkind kind,
-                          const vmdb_json *records, const vmdb_json *expected, vmdb_answer *ans)
+static int nomem(vmdb_fail *f)
 {
-    vmdb_arena ar = VMDB_ARENA_INIT;
-    vmdb_buf errors = VMDB_BUF_INIT;
-    size_t nerr = 0;
-    vmdb_write w = {.kind = kind, .model = m};
+    return vmdb_fail_set(f, VMDB_FAIL_INTERNAL, "out of memory");
+}
+
+/* Renders a result into out->data; out of memory becomes the failure (and
+ * the partial document is dropped). */
+#define RENDER(out, call) ((call) == 0 ? 0 : ((out)->data.len = 0, nomem(&(out)->fail)))
+
+/* ---- writes ----------------------------------------------------------------------- */
+
+/* create-batch, upsert and execute's create_batch share this. */
+static int write_records(vmdb_route_ctx *c, vmdb_wkind kind, const vmdb_json *records,
+                         const vmdb_json *expected, vmdb_reply *out)
+{
+    vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
+    vmdb_write w = {.kind = kind, .model = c->model};
+    vmdb_write_result res;
+    if (!errors)
+        return nomem(&out->fail);
     if (!is_null_or_absent(expected)) {
-        if (parse_root(expected, w.expected, ans))
-            goto done;
+        if (parse_root(expected, w.expected, &out->fail))
+            return vmdb_fail_err(&out->fail);
         w.has_expected = true;
     }
     w.nrecs = vmdb_json_size(records);
-    if (w.nrecs == 0) {
-        vmdb_answer_fail(ans, 400, "EMPTY_RECORDS", "records_data cannot be empty");
-        goto done;
-    }
-    if (vmdb_coerce_records(&ar, m, records, kind == VMDB_W_UPSERT, &w.recs, &errors, &nerr) != 0) {
-        vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
-        goto done;
-    }
-    if (nerr) {
-        validation_fail(ans, &errors, "Validation/coercion failed");
-        goto done;
-    }
+    if (w.nrecs == 0)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_EMPTY_RECORDS, "records_data cannot be empty");
+    if (vmdb_coerce_records(&c->ar, c->model, records, kind == VMDB_W_UPSERT, &w.recs, errors))
+        return nomem(&out->fail);
+    if (errors->total)
+        return validation_fail(&out->fail, errors, "Validation/coercion failed");
     if (kind == VMDB_W_UPSERT) {
         for (size_t i = 0; i < w.nrecs; i++) {
-            if (w.recs[i].n < 2) {
-                vmdb_answer_fail(ans, 400, "UPSERT_NO_FIELDS",
-                                 "Upsert requires at least one non-PK field to update");
-                goto done;
-            }
+            if (w.recs[i].n < 2)
+                return vmdb_fail_set(&out->fail, VMDB_FAIL_UPSERT_NO_FIELDS,
+                                     "Upsert requires at least one non-PK field to update");
             for (size_t j = 0; j < i; j++)
-                if (strcmp(w.recs[i].pk_text, w.recs[j].pk_text) == 0) {
-                    vmdb_answer_fail(ans, 400, "DUPLICATE_ID",
-                                     "key '%.100s' appears more than once in this upsert",
-                                     w.recs[i].pk_text);
-                    goto done;
-                }
+                if (strcmp(w.recs[i].pk_text, w.recs[j].pk_text) == 0)
+                    return vmdb_fail_set(&out->fail, VMDB_FAIL_DUPLICATE_ID,
+                                         "key '%.100s' appears more than once in this upsert",
+                                         w.recs[i].pk_text);
         }
     }
-    vmdb_engine_write(e, &w, ans);
-done:
-    vmdb_buf_free(&errors);
-    vmdb_arena_free(&ar);
+    if (vmdb_engine_write(c->e, &c->ar, &w, &res) != 0) {
+        out->fail = res.fail;
+        return vmdb_fail_err(&out->fail);
+    }
+    return RENDER(out, vmdb_render_write(&out->data, kind, &res));
 }
 
-static void records_route(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans, vmdb_wkind kind)
+static int records_route(vmdb_route_ctx *c, vmdb_reply *out, vmdb_wkind kind)
 {
     static const char *hint = "{\"records\": [...]}";
-    vmdb_registry *reg = NULL;
-    const vmdb_model *m = NULL;
-    vmdb_json_doc *doc = NULL;
-    if (!model_and_body(e, r, hint, &reg, &m, &doc, ans))
-        goto done;
-    const vmdb_json *root = vmdb_json_doc_root(doc);
-    const vmdb_json *recs = vmdb_json_get(root, "records");
-    const vmdb_json *exp = vmdb_json_get(root, "expected_root");
-    if (!is_type(root, VMDB_JSON_OBJECT) || !is_type(recs, VMDB_JSON_ARRAY) ||
-        (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING))) {
-        shape_fail(ans, hint,
-                   !is_type(recs, VMDB_JSON_ARRAY) ? "records: expected an array"
-                                                   : "expected_root: expected a string");
-        goto done;
-    }
-    write_records(e, m, kind, recs, exp, ans);
-done:
-    vmdb_json_doc_free(doc);
-    vmdb_registry_unref(reg);
+    const vmdb_json *recs = vmdb_json_get(c->body, "records");
+    const vmdb_json *exp = vmdb_json_get(c->body, "expected_root");
+    if (!is_type(c->body, VMDB_JSON_OBJECT) || !is_type(recs, VMDB_JSON_ARRAY) ||
+        (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING)))
+        return shape_fail_hint(&out->fail, hint);
+    return write_records(c, kind, recs, exp, out);
 }
 
-void vmdb_h_create(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_create(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    records_route(e, r, ans, VMDB_W_CREATE);
+    return records_route(c, out, VMDB_W_CREATE);
 }
 
-void vmdb_h_upsert(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_upsert(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    records_route(e, r, ans, VMDB_W_UPSERT);
+    return records_route(c, out, VMDB_W_UPSERT);
 }
 
 /* ids: array of strings; 422 otherwise. */
@@ -254,7 +223,62 @@ static bool ids_ok(const vmdb_json *ids)
     return true;
 }
 
-/* Copies ids into arena C strings; NULL entries for ids holding U+0000. */
+static int h_delete(vmdb_route_ctx *c, vmdb_reply *out)
+{
+    static const char *hint = "{\"ids\": [...]}";
+    const vmdb_model *m = c->model;
+    const vmdb_json *ids = vmdb_json_get(c->body, "ids");
+    const vmdb_json *exp = vmdb_json_get(c->body, "expected_root");
+    vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
+    vmdb_write w = {.kind = VMDB_W_DELETE, .model = m};
+    vmdb_write_result res;
+    if (!errors)
+        return nomem(&out->fail);
+    if (!ids_ok(ids) || (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING)))
+        return shape_fail_hint(&out->fail, hint);
+    if (!is_null_or_absent(exp)) {
+        if (parse_root(exp, w.expected, &out->fail))
+            return vmdb_fail_err(&out->fail);
+        w.has_expected = true;
+    }
+    size_t n = vmdb_json_size(ids);
+    if (n == 0)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_EMPTY_RECORDS, "ids cannot be empty");
+    if (n > VMDB_MAX_IDS)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_TOO_MANY_IDS, "at most %d ids per request",
+                             VMDB_MAX_IDS);
+    const char **keys = vmdb_arena_alloc(&c->ar, n * sizeof *keys);
+    if (!keys)
+        return nomem(&out->fail);
+    for (size_t i = 0; i < n; i++) {
+        const vmdb_json *id = vmdb_json_at(ids, i);
+        vmdb_slice s = vmdb_json_string(id);
+        const char *k = NULL;
+        if (vmdb_coerce_key(&c->ar, m->pk_type, (const char *)s.ptr, s.len, &k) != 0) {
+            if (vmdb_field_errors_add(&c->ar, errors, i, m->pk, vmdb_ctype_name(m->pk_type),
+                                      "string", id))
+                return nomem(&out->fail);
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < w.nids && !dup; j++)
+            dup = strcmp(keys[j], k) == 0;
+        if (!dup)
+            keys[w.nids++] = k;
+    }
+    if (errors->total)
+        return validation_fail(&out->fail, errors, "Validation/coercion failed");
+    w.ids = keys;
+    if (vmdb_engine_write(c->e, &c->ar, &w, &res) != 0) {
+        out->fail = res.fail;
+        return vmdb_fail_err(&out->fail);
+    }
+    return RENDER(out, vmdb_render_write(&out->data, VMDB_W_DELETE, &res));
+}
+
+/* ---- reads ------------------------------------------------------------------------- */
+
+/* Copies ids into arena C strings; "" for ids holding U+0000. */
 static const char **ids_dup(vmdb_arena *ar, const vmdb_json *ids)
 {
     size_t n = vmdb_json_size(ids);
@@ -269,414 +293,385 @@ static const char **ids_dup(vmdb_arena *ar, const vmdb_json *ids)
     return out;
 }
 
-static void read_ids(vmdb_engine *e, const vmdb_model *m, const vmdb_json *ids, const char *echo,
-                     vmdb_answer *ans)
+static int read_ids(vmdb_route_ctx *c, const vmdb_json *ids, const char *echo, vmdb_reply *out)
 {
-    vmdb_arena ar = VMDB_ARENA_INIT;
     size_t n = vmdb_json_size(ids);
-    if (n > VMDB_MAX_IDS) {
-        vmdb_answer_fail(ans, 400, "TOO_MANY_IDS", "at most %d ids per request", VMDB_MAX_IDS);
-    } else if (n == 0) {
-        vmdb_answer_fail(ans, 404, "NOT_FOUND", "No records found for the given IDs.");
-    } else {
-        const char **v = ids_dup(&ar, ids);
-        if (!v)
-            vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
-        else
-            vmdb_engine_read_batch(e, m, v, n, echo, ans);
+    vmdb_read_result res;
+    if (n > VMDB_MAX_IDS)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_TOO_MANY_IDS, "at most %d ids per request",
+                             VMDB_MAX_IDS);
+    if (n == 0)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND,
+                             "No records found for the given IDs.");
+    const char **v = ids_dup(&c->ar, ids);
+    if (!v)
+        return nomem(&out->fail);
+    if (vmdb_engine_read_batch(c->e, &c->ar, c->model, v, n, &res) != 0) {
+        out->fail = res.fail;
+        return vmdb_fail_err(&out->fail);
     }
-    vmdb_arena_free(&ar);
+    return RENDER(out, vmdb_render_read_batch(&out->data, &res, echo));
 }
 
-void vmdb_h_read_batch(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_read_batch(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    static const char *hint = "{\"ids\": [...]}";
-    vmdb_registry *reg = NULL;
-    const vmdb_model *m = NULL;
-    vmdb_json_doc *doc = NULL;
-    if (model_and_body(e, r, hint, &reg, &m, &doc, ans)) {
-        const vmdb_json *ids = vmdb_json_get(vmdb_json_doc_root(doc), "ids");
-        if (!ids_ok(ids))
-            shape_fail(ans, hint, "ids: expected an array of strings");
-        else
-            read_ids(e, m, ids, NULL, ans);
-    }
-    vmdb_json_doc_free(doc);
-    vmdb_registry_unref(reg);
+    const vmdb_json *ids = vmdb_json_get(c->body, "ids");
+    if (!ids_ok(ids))
+        return shape_fail_hint(&out->fail, "{\"ids\": [...]}");
+    return read_ids(c, ids, NULL, out);
 }
 
-void vmdb_h_delete(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+/* A where/order_by field name: a valid identifier naming a column. */
+static const vmdb_column *named_column(vmdb_route_ctx *c, vmdb_slice name, vmdb_column *pkcol,
+                                       char **text)
 {
-    static const char *hint = "{\"ids\": [...]}";
-    vmdb_registry *reg = NULL;
-    const vmdb_model *m = NULL;
-    vmdb_json_doc *doc = NULL;
-    vmdb_arena ar = VMDB_ARENA_INIT;
-    vmdb_buf errors = VMDB_BUF_INIT;
-    size_t nerr = 0;
-    if (!model_and_body(e, r, hint, &reg, &m, &doc, ans))
-        goto done;
-    const vmdb_json *root = vmdb_json_doc_root(doc);
-    const vmdb_json *ids = vmdb_json_get(root, "ids");
-    const vmdb_json *exp = vmdb_json_get(root, "expected_root");
-    if (!ids_ok(ids) || (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING))) {
-        shape_fail(ans, hint,
-                   !ids_ok(ids) ? "ids: expected an array of strings"
-                                : "expected_root: expected a string");
-        goto done;
-    }
-    vmdb_write w = {.kind = VMDB_W_DELETE, .model = m};
-    if (!is_null_or_absent(exp)) {
-        if (parse_root(exp, w.expected, ans))
-            goto done;
-        w.has_expected = true;
-    }
-    size_t n = vmdb_json_size(ids);
-    if (n == 0) {
-        vmdb_answer_fail(ans, 400, "EMPTY_RECORDS", "ids cannot be empty");
-        goto done;
-    }
-    if (n > VMDB_MAX_IDS) {
-        vmdb_answer_fail(ans, 400, "TOO_MANY_IDS", "at most %d ids per request", VMDB_MAX_IDS);
-        goto done;
-    }
-    const char **keys = vmdb_arena_alloc(&ar, n * sizeof *keys);
-    if (!keys)
-        goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        const vmdb_json *id = vmdb_json_at(ids, i);
-        vmdb_slice s = vmdb_json_string(id);
-        const char *k = NULL;
-        if (vmdb_coerce_key(&ar, m->pk_type, (const char *)s.ptr, s.len, &k) != 0) {
-            if (vmdb_field_error(&errors, &nerr, i, m->pk, vmdb_ctype_name(m->pk_type), "string",
-                                 id))
-                goto nomem;
-            continue;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < w.nids && !dup; j++)
-            dup = strcmp(keys[j], k) == 0;
-        if (!dup)
-            keys[w.nids++] = k;
-    }
-    if (nerr) {
-        validation_fail(ans, &errors, "Validation/coercion failed");
-        goto done;
-    }
-    w.ids = keys;
-    vmdb_engine_write(e, &w, ans);
-    goto done;
-nomem:
-    vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
-done:
-    vmdb_buf_free(&errors);
-    vmdb_arena_free(&ar);
-    vmdb_json_doc_free(doc);
-    vmdb_registry_unref(reg);
+    *text = vmdb_arena_strndup(&c->ar, (const char *)name.ptr, name.len);
+    if (!*text || !vmdb_ident_valid(*text, name.len) || memchr(name.ptr, 0, name.len))
+        return NULL;
+    return vmdb_model_column(c->model, *text, pkcol);
 }
 
-void vmdb_h_read_latest(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_read_latest(vmdb_route_ctx *c, vmdb_reply *out)
 {
     static const char *hint = "{\"limit\": 5}";
-    vmdb_registry *reg = NULL;
-    const vmdb_model *m = NULL;
-    vmdb_json_doc *doc = NULL;
-    vmdb_arena ar = VMDB_ARENA_INIT;
-    vmdb_buf errors = VMDB_BUF_INIT;
-    size_t nerr = 0;
-    if (!model_and_body(e, r, hint, &reg, &m, &doc, ans))
-        goto done;
-    const vmdb_json *root = vmdb_json_doc_root(doc);
-    const vmdb_json *lim = vmdb_json_get(root, "limit");
-    const vmdb_json *where = vmdb_json_get(root, "where");
-    const vmdb_json *ob = vmdb_json_get(root, "order_by");
+    const vmdb_model *m = c->model;
+    const vmdb_json *lim = vmdb_json_get(c->body, "limit");
+    const vmdb_json *where = vmdb_json_get(c->body, "where");
+    const vmdb_json *ob = vmdb_json_get(c->body, "order_by");
     const vmdb_json *field = vmdb_json_get(ob, "field"), *dir = vmdb_json_get(ob, "direction");
+    vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
+    vmdb_latest_query q = {0};
+    vmdb_read_result res;
     double lv = vmdb_json_number(lim);
-    if (!is_type(root, VMDB_JSON_OBJECT) || !is_type(lim, VMDB_JSON_NUMBER) ||
-        !vmdb_json_is_integer_literal(lim) || lv < 0 || lv > 4294967295.0) {
-        shape_fail(ans, hint, "limit: expected an unsigned 32-bit integer");
-        goto done;
-    }
-    if (!is_null_or_absent(where) && !is_type(where, VMDB_JSON_OBJECT)) {
-        shape_fail(ans, hint, "where: expected an object");
-        goto done;
-    }
+    if (!errors)
+        return nomem(&out->fail);
+    if (!is_type(c->body, VMDB_JSON_OBJECT) || !is_type(lim, VMDB_JSON_NUMBER) ||
+        !vmdb_json_is_integer_literal(lim) || lv < 0 || lv > 4294967295.0)
+        return shape_fail_hint(&out->fail, hint);
+    if (!is_null_or_absent(where) && !is_type(where, VMDB_JSON_OBJECT))
+        return shape_fail_hint(&out->fail, hint);
     if (!is_null_or_absent(ob) &&
         (!is_type(ob, VMDB_JSON_OBJECT) || !is_type(field, VMDB_JSON_STRING) ||
-         (dir && !is_type(dir, VMDB_JSON_STRING)))) {
-        shape_fail(ans, hint, "order_by: expected {\"field\": string, \"direction\": string}");
-        goto done;
-    }
-    if (lv < 1) {
-        vmdb_answer_fail(ans, 400, "INVALID_LIMIT", "limit must be >= 1");
-        goto done;
-    }
-    unsigned limit = lv > 100 ? 100 : (unsigned)lv;
-    size_t nw = vmdb_json_size(where);
-    vmdb_where *w = vmdb_arena_zalloc(&ar, (nw ? nw : 1) * sizeof *w);
-    vmdb_column *pkc = vmdb_arena_zalloc(&ar, (nw + 1) * sizeof *pkc);
+         (dir && !is_type(dir, VMDB_JSON_STRING))))
+        return shape_fail_hint(&out->fail, hint);
+    if (lv < 1)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_LIMIT, "limit must be >= 1");
+    q.limit = lv > 100 ? 100 : (unsigned)lv;
+    q.nwhere = vmdb_json_size(where);
+    vmdb_where *w = vmdb_arena_zalloc(&c->ar, (q.nwhere ? q.nwhere : 1) * sizeof *w);
+    vmdb_column *pkc = vmdb_arena_zalloc(&c->ar, (q.nwhere + 1) * sizeof *pkc);
     if (!w || !pkc)
-        goto nomem;
-    for (size_t i = 0; i < nw; i++) {
+        return nomem(&out->fail);
+    q.where = w;
+    for (size_t i = 0; i < q.nwhere; i++) {
         vmdb_slice k = vmdb_json_key_at(where, i);
-        char *key = vmdb_arena_strndup(&ar, (const char *)k.ptr, k.len);
+        char *key = NULL;
+        w[i].col = named_column(c, k, &pkc[i], &key);
         if (!key)
-            goto nomem;
-        if (!vmdb_ident_valid(key, k.len) || memchr(k.ptr, 0, k.len)) {
-            vmdb_answer_fail(ans, 400, "INVALID_WHERE", "Invalid where field '%.100s'", key);
-            goto done;
-        }
-        const vmdb_column *c = vmdb_model_column(m, key, &pkc[i]);
-        if (!c) {
-            vmdb_answer_fail(ans, 400, "INVALID_WHERE", "Unknown where field '%.100s'", key);
-            goto done;
-        }
-        w[i].col = c;
+            return nomem(&out->fail);
+        if (!w[i].col)
+            return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_WHERE,
+                                 vmdb_ident_valid(key, k.len) && !memchr(k.ptr, 0, k.len)
+                                     ? "Unknown where field '%.100s'"
+                                     : "Invalid where field '%.100s'",
+                                 key);
     }
-    const vmdb_column *order = NULL;
-    bool asc = false;
     if (!is_null_or_absent(ob)) {
+        char *fs = NULL;
         vmdb_slice f = vmdb_json_string(field);
-        char *fs = vmdb_arena_strndup(&ar, (const char *)f.ptr, f.len);
+        q.order = named_column(c, f, &pkc[q.nwhere], &fs);
         if (!fs)
-            goto nomem;
-        if (!vmdb_ident_valid(fs, f.len) || memchr(f.ptr, 0, f.len)) {
-            vmdb_answer_fail(ans, 400, "INVALID_ORDER_BY", "Invalid order_by.field '%.100s'", fs);
-            goto done;
-        }
-        if (!(order = vmdb_model_column(m, fs, &pkc[nw]))) {
-            vmdb_answer_fail(ans, 400, "INVALID_ORDER_BY", "Unknown order_by.field '%.100s'", fs);
-            goto done;
-        }
+            return nomem(&out->fail);
+        if (!q.order)
+            return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_ORDER_BY,
+                                 vmdb_ident_valid(fs, f.len) && !memchr(f.ptr, 0, f.len)
+                                     ? "Unknown order_by.field '%.100s'"
+                                     : "Invalid order_by.field '%.100s'",
+                                 fs);
         if (dir) {
             vmdb_slice d = vmdb_json_string(dir);
             if (d.len == 3 && strncasecmp((const char *)d.ptr, "asc", 3) == 0)
-                asc = true;
-            else if (!(d.len == 4 && strncasecmp((const char *)d.ptr, "desc", 4) == 0)) {
-                vmdb_answer_fail(ans, 400, "INVALID_ORDER_BY",
-                                 "order_by.direction must be \"asc\" or \"desc\"");
-                goto done;
-            }
+                q.asc = true;
+            else if (!(d.len == 4 && strncasecmp((const char *)d.ptr, "desc", 4) == 0))
+                return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_ORDER_BY,
+                                     "order_by.direction must be \"asc\" or \"desc\"");
         }
     }
-    for (size_t i = 0; i < nw; i++) {
+    for (size_t i = 0; i < q.nwhere; i++) {
         const vmdb_json *v = vmdb_json_value_at(where, i);
         bool is_pk = strcmp(w[i].col->name, m->pk) == 0;
+        vmdb_ctype t = is_pk ? m->pk_type : w[i].col->type;
         const char *got;
-        int rc = vmdb_coerce_value(&ar, is_pk ? m->pk_type : w[i].col->type, v, &w[i].text, &got);
-        if (rc == VMDB_ENOMEM)
-            goto nomem;
-        if (rc && vmdb_field_error(&errors, &nerr, 0, w[i].col->name,
-                                   vmdb_ctype_name(is_pk ? m->pk_type : w[i].col->type), got, v))
-            goto nomem;
+        int rc = vmdb_coerce_value(&c->ar, t, v, &w[i].text, &got);
+        if (rc == VMDB_ENOMEM || (rc && vmdb_field_errors_add(&c->ar, errors, 0, w[i].col->name,
+                                                              vmdb_ctype_name(t), got, v)))
+            return nomem(&out->fail);
     }
-    if (nerr) {
-        validation_fail(ans, &errors, "Invalid where filter values");
-        goto done;
+    if (errors->total)
+        return validation_fail(&out->fail, errors, "Invalid where filter values");
+    if (vmdb_engine_read_latest(c->e, &c->ar, m, &q, &res) != 0) {
+        out->fail = res.fail;
+        return vmdb_fail_err(&out->fail);
     }
-    vmdb_engine_read_latest(e, m, w, nw, order, asc, limit, ans);
-    goto done;
-nomem:
-    vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
-done:
-    vmdb_buf_free(&errors);
-    vmdb_arena_free(&ar);
-    vmdb_json_doc_free(doc);
-    vmdb_registry_unref(reg);
+    return RENDER(out, vmdb_render_read_latest(&out->data, &res, q.limit));
 }
 
-void vmdb_h_execute(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+/* POST /api/execute: the seed's one-route form of create_batch and
+ * read_batch. Its body errors are 415/413/400, not the envelope's 422. */
+static int h_execute(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    vmdb_json_doc *doc = NULL;
-    vmdb_registry *reg = NULL;
-    const vmdb_model *m = NULL;
-    const char *detail;
-    body_status st = parse_body(r, &doc, &detail);
-    if (st == BODY_CT) {
-        vmdb_answer_fail(ans, 415, "UNSUPPORTED_MEDIA_TYPE",
-                         "Expected request with `Content-Type: application/json`");
-        goto done;
-    }
-    if (st == BODY_BIG) {
-        vmdb_answer_fail(ans, 413, "PAYLOAD_TOO_LARGE",
-                         "Failed to buffer the request body: length limit exceeded");
-        goto done;
-    }
-    if (st == BODY_SYNTAX) {
-        vmdb_answer_fail(ans, 400, "INVALID_JSON", "Failed to parse the request body as JSON%s",
-                         detail);
-        goto done;
-    }
-    const vmdb_json *root = vmdb_json_doc_root(doc);
-    const vmdb_json *name = vmdb_json_get(root, "model_name");
-    const vmdb_json *action = vmdb_json_get(root, "action");
-    const vmdb_json *payload = vmdb_json_get(root, "payload");
+    const vmdb_json *name = vmdb_json_get(c->body, "model_name");
+    const vmdb_json *action = vmdb_json_get(c->body, "action");
+    const vmdb_json *payload = vmdb_json_get(c->body, "payload");
     vmdb_slice a = vmdb_json_string(action);
     bool create = a.len == 12 && memcmp(a.ptr, "create_batch", 12) == 0;
     bool read = a.len == 10 && memcmp(a.ptr, "read_batch", 10) == 0;
-    if (!is_type(root, VMDB_JSON_OBJECT) || !is_type(name, VMDB_JSON_STRING) || !payload ||
-        !is_type(action, VMDB_JSON_STRING) || !(create || read)) {
-        vmdb_answer_fail(ans, 422, "INVALID_JSON",
-                         "Failed to deserialize the JSON body into the target type: %s",
-                         !is_type(name, VMDB_JSON_STRING) ? "model_name: expected a string"
-                         : !payload                       ? "missing field `payload`"
-                                                          : "action: unknown variant, expected "
-                                                            "`create_batch` or `read_batch`");
-        goto done;
-    }
+    if (!is_type(c->body, VMDB_JSON_OBJECT) || !is_type(name, VMDB_JSON_STRING) || !payload ||
+        !is_type(action, VMDB_JSON_STRING) || !(create || read))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_BODY_SHAPE,
+                             "Failed to deserialize the JSON body into the target type: %s",
+                             !is_type(name, VMDB_JSON_STRING) ? "model_name: expected a string"
+                             : !payload                       ? "missing field `payload`"
+                                                              : "action: unknown variant, expected "
+                                                                "`create_batch` or `read_batch`");
     vmdb_slice ns = vmdb_json_string(name);
     char model[128];
     snprintf(model, sizeof model, "%.*s", (int)(ns.len < 127 ? ns.len : 127), (const char *)ns.ptr);
     if (memchr(ns.ptr, 0, ns.len))
         model[0] = 0;
-    if (resolve(e, model, &reg, &m, ans))
-        goto done;
+    if (resolve(c, model, &out->fail) != 0)
+        return vmdb_fail_err(&out->fail);
     if (create) {
-        if (!is_type(payload, VMDB_JSON_ARRAY)) {
-            vmdb_answer_fail(ans, 400, "INVALID_PAYLOAD",
-                             "Invalid payload for create_batch: expected an array of records");
-            goto done;
-        }
-        write_records(e, m, VMDB_W_CREATE, payload, NULL, ans);
-        goto done;
+        if (!is_type(payload, VMDB_JSON_ARRAY))
+            return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_PAYLOAD,
+                                 "Invalid payload for create_batch: expected an array of records");
+        return write_records(c, VMDB_W_CREATE, payload, NULL, out);
     }
-    if (!is_type(payload, VMDB_JSON_OBJECT)) {
-        vmdb_answer_fail(ans, 400, "INVALID_PAYLOAD",
-                         "Invalid payload: expected an object with an 'ids' field.");
-        goto done;
-    }
+    if (!is_type(payload, VMDB_JSON_OBJECT))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_PAYLOAD,
+                             "Invalid payload: expected an object with an 'ids' field.");
     const vmdb_json *ids = vmdb_json_get(payload, "ids");
-    if (!ids_ok(ids)) {
-        vmdb_answer_fail(ans, 400, "INVALID_PAYLOAD",
-                         "Invalid payload: 'ids' field must be an array of strings.");
-        goto done;
-    }
+    if (!ids_ok(ids))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_PAYLOAD,
+                             "Invalid payload: 'ids' field must be an array of strings.");
     /* The seed echoes the requested ids here, not the rows' ids. */
     vmdb_buf echo = VMDB_BUF_INIT;
-    if (vmdb_jcs_write(&echo, ids) || vmdb_sb_cstr(&echo))
-        vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
-    else
-        read_ids(e, m, ids, (const char *)echo.ptr, ans);
+    int rc = vmdb_jcs_write(&echo, ids) || vmdb_sb_cstr(&echo)
+                 ? nomem(&out->fail)
+                 : read_ids(c, ids, (const char *)echo.ptr, out);
     vmdb_buf_free(&echo);
-done:
-    vmdb_json_doc_free(doc);
-    vmdb_registry_unref(reg);
+    return rc;
 }
 
-/* {"confirm": bool} for the admin routes. */
-static bool confirmed(const vmdb_req *r, vmdb_answer *ans, const char *what)
+/* ---- administration ---------------------------------------------------------------- */
+
+/* {"confirm": bool} for the admin routes: 0 when confirmed. */
+static int confirmed(vmdb_route_ctx *c, vmdb_fail *f, const char *what)
 {
-    static const char *hint = "{\"confirm\": true}";
-    vmdb_json_doc *doc = NULL;
-    const char *detail;
-    bool ok = false;
-    body_status st = parse_body(r, &doc, &detail);
-    if (st != BODY_OK) {
-        body_fail(ans, st, detail, hint);
-        return false;
+    const vmdb_json *v = vmdb_json_get(c->body, "confirm");
+    if (!is_type(c->body, VMDB_JSON_OBJECT) ||
+        (v && !is_type(v, VMDB_JSON_TRUE) && !is_type(v, VMDB_JSON_FALSE)))
+        return shape_fail_hint(f, "{\"confirm\": true}");
+    if (!is_type(v, VMDB_JSON_TRUE))
+        return vmdb_fail_set(f, VMDB_FAIL_CONFIRM_REQUIRED, "confirm must be true to %s", what);
+    return 0;
+}
+
+/* Runs an admin call and renders its result. */
+static int admin_reply(int rc, const vmdb_admin_result *res,
+                       int (*render)(vmdb_buf *, const vmdb_admin_result *), vmdb_reply *out)
+{
+    if (rc != 0) {
+        out->fail = res->fail;
+        return vmdb_fail_err(&out->fail);
     }
-    const vmdb_json *root = vmdb_json_doc_root(doc);
-    const vmdb_json *c = vmdb_json_get(root, "confirm");
-    if (!is_type(root, VMDB_JSON_OBJECT) ||
-        (c && !is_type(c, VMDB_JSON_TRUE) && !is_type(c, VMDB_JSON_FALSE)))
-        shape_fail(ans, hint, "confirm: expected a boolean");
-    else if (!is_type(c, VMDB_JSON_TRUE))
-        vmdb_answer_fail(ans, 400, "CONFIRM_REQUIRED", "confirm must be true to %s", what);
-    else
-        ok = true;
-    vmdb_json_doc_free(doc);
-    return ok;
+    return RENDER(out, render(&out->data, res));
 }
 
-void vmdb_h_clear(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_clear(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    if (confirmed(r, ans, "clear data"))
-        vmdb_engine_clear(e, ans);
+    vmdb_admin_result res;
+    if (confirmed(c, &out->fail, "clear data"))
+        return vmdb_fail_err(&out->fail);
+    return admin_reply(vmdb_engine_clear(c->e, &res), &res, vmdb_render_clear, out);
 }
 
-void vmdb_h_migrate(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_migrate(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    if (confirmed(r, ans, "run migrations"))
-        vmdb_engine_migrate(e, ans);
+    vmdb_admin_result res;
+    if (confirmed(c, &out->fail, "run migrations"))
+        return vmdb_fail_err(&out->fail);
+    return admin_reply(vmdb_engine_migrate(c->e, &c->ar, &res), &res, vmdb_render_migrate, out);
 }
 
-void vmdb_h_repair(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_repair(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    if (confirmed(r, ans, "repair roots"))
-        vmdb_engine_repair(e, ans);
+    vmdb_admin_result res;
+    if (confirmed(c, &out->fail, "repair roots"))
+        return vmdb_fail_err(&out->fail);
+    return admin_reply(vmdb_engine_repair(c->e, &res), &res, vmdb_render_repair, out);
 }
 
-void vmdb_h_apply_schema(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_apply_schema(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    vmdb_json_doc *doc = NULL;
+    const vmdb_json *tables = vmdb_json_get(c->body, "tables");
+    const vmdb_json *force = vmdb_json_get(c->body, "force_reset");
     vmdb_registry *spec = NULL;
-    const char *detail;
-    body_status st = parse_body(r, &doc, &detail);
-    if (st != BODY_OK) {
-        body_fail(ans, st, detail, NULL);
-        goto done;
-    }
-    const vmdb_json *root = vmdb_json_doc_root(doc);
-    const vmdb_json *tables = vmdb_json_get(root, "tables");
-    const vmdb_json *force = vmdb_json_get(root, "force_reset");
-    if (!is_type(root, VMDB_JSON_OBJECT) ||
-        (force && !is_type(force, VMDB_JSON_TRUE) && !is_type(force, VMDB_JSON_FALSE))) {
-        shape_fail(ans, NULL, "force_reset: expected a boolean");
-        goto done;
-    }
-    int status = 0;
+    vmdb_admin_result res;
     char msg[256];
-    if (vmdb_registry_from_request(&spec, tables, &status, msg, sizeof msg) != 0) {
-        if (status == 422)
-            vmdb_answer_fail(ans, 422, "INVALID_JSON", "Invalid JSON body: %s", msg);
-        else if (status == 400)
-            vmdb_answer_fail(ans, 400, "INVALID_SCHEMA", "%s", msg);
-        else
-            vmdb_answer_fail(ans, 500, "INTERNAL", "out of memory");
-        goto done;
+    if (!is_type(c->body, VMDB_JSON_OBJECT) ||
+        (force && !is_type(force, VMDB_JSON_TRUE) && !is_type(force, VMDB_JSON_FALSE)))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_BODY_SHAPE, "Invalid JSON body: " SHAPE);
+    switch (vmdb_registry_from_request(&spec, tables, msg, sizeof msg)) {
+    case 0:
+        break;
+    case VMDB_EPARSE:
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_BODY_SHAPE, "Invalid JSON body: %s", msg);
+    case VMDB_EINVAL:
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_SCHEMA, "%s", msg);
+    default:
+        return nomem(&out->fail);
     }
-    vmdb_engine_apply_schema(e, spec, is_type(force, VMDB_JSON_TRUE), ans);
-done:
-    vmdb_json_doc_free(doc);
+    return admin_reply(
+        vmdb_engine_apply_schema(c->e, &c->ar, spec, is_type(force, VMDB_JSON_TRUE), &res), &res,
+        vmdb_render_apply_schema, out);
 }
 
-void vmdb_h_health(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+/* ---- state and identity ------------------------------------------------------------ */
+
+static int h_health(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    (void)r;
-    vmdb_engine_health(e, ans);
+    vmdb_health h;
+    vmdb_engine_health(c->e, &h);
+    if (vmdb_render_health(&out->data, &h))
+        return RENDER(out, VMDB_ENOMEM);
+    /* The state travels with the failure: the database did not answer. */
+    return h.db_ok ? 0 : vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "DB ping failed");
 }
 
-void vmdb_h_schema(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_schema(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    (void)r;
-    vmdb_engine_schema(e, ans);
+    vmdb_schema_info s;
+    if (vmdb_engine_schema(c->e, &c->ar, &s) != 0) {
+        out->fail = s.fail;
+        return vmdb_fail_err(&out->fail);
+    }
+    out->bare = true;
+    return RENDER(out, vmdb_render_schema(&out->data, &s));
 }
 
-void vmdb_h_identity(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_identity(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    (void)r;
-    vmdb_engine_identity(e, ans);
+    vmdb_identity_info id;
+    vmdb_engine_identity(c->e, &id);
+    return RENDER(out, vmdb_render_identity(&out->data, &id));
 }
 
-void vmdb_h_roots_latest(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_roots_latest(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    (void)r;
-    vmdb_engine_roots_latest(e, ans);
+    vmdb_roots_info r;
+    vmdb_hasher *h = NULL;
+    if (vmdb_engine_roots_latest(c->e, &r) != 0) {
+        out->fail = r.fail;
+        return vmdb_fail_err(&out->fail);
+    }
+    int rc =
+        vmdb_hasher_new(&h, 0) == 0 ? vmdb_render_roots_latest(&out->data, h, &r) : VMDB_ENOMEM;
+    vmdb_hasher_free(h);
+    return RENDER(out, rc);
 }
 
-void vmdb_h_roots_get(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans)
+static int h_roots_get(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    const char *s = r->model;
+    const char *s = c->req->path_param;
     size_t n = strlen(s);
     unsigned long long seq = 0;
+    vmdb_roots_info r;
+    vmdb_hasher *h = NULL;
     bool ok = n > 0 && n <= 18; /* below 2^63: the column is a bigint */
     for (size_t i = 0; ok && i < n; i++) {
         ok = s[i] >= '0' && s[i] <= '9';
         seq = seq * 10 + (unsigned)(s[i] - '0');
     }
-    if (!ok) {
-        vmdb_answer_fail(ans, 400, "INVALID_SEQ", "seq must be a decimal integer");
-        return;
+    if (!ok)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_SEQ, "seq must be a decimal integer");
+    if (vmdb_engine_roots_get(c->e, (uint64_t)seq, &r) != 0) {
+        out->fail = r.fail;
+        return vmdb_fail_err(&out->fail);
     }
-    vmdb_engine_roots_get(e, (uint64_t)seq, ans);
+    int rc = vmdb_hasher_new(&h, 0) == 0 ? vmdb_render_root(&out->data, h, &r) : VMDB_ENOMEM;
+    vmdb_hasher_free(h);
+    return RENDER(out, rc);
+}
+
+/* ---- the table and the shared prelude --------------------------------------------- */
+
+const vmdb_route vmdb_routes[] = {
+    {"/health", false, "GET", VMDB_BODY_NONE, NULL, h_health},
+    {"/api/execute", false, "POST", VMDB_BODY_EXECUTE, NULL, h_execute},
+    {"create-batch", true, "POST", VMDB_BODY_JSON, "{\"records\": [...]}", h_create},
+    {"read-batch", true, "POST", VMDB_BODY_JSON, "{\"ids\": [...]}", h_read_batch},
+    {"read-latest", true, "POST", VMDB_BODY_JSON, "{\"limit\": 5}", h_read_latest},
+    {"upsert", true, "POST", VMDB_BODY_JSON, "{\"records\": [...]}", h_upsert},
+    {"delete-batch", true, "POST", VMDB_BODY_JSON, "{\"ids\": [...]}", h_delete},
+    {"/bootstrap/apply-schema", false, "POST", VMDB_BODY_JSON, NULL, h_apply_schema},
+    {"/bootstrap/clear-data", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_clear},
+    {"/bootstrap/migrate", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_migrate},
+    {"/bootstrap/repair-roots", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_repair},
+    {"/bootstrap/schema", false, "GET", VMDB_BODY_NONE, NULL, h_schema},
+    {"/api/identity", false, "GET", VMDB_BODY_NONE, NULL, h_identity},
+    {"/api/roots/latest", false, "GET", VMDB_BODY_NONE, NULL, h_roots_latest},
+    /* Served by http.c from memory and files. */
+    {"/api-docs/openapi.json", false, "GET", VMDB_BODY_NONE, NULL, NULL},
+    {"/swagger-ui", false, "GET", VMDB_BODY_NONE, NULL, NULL},
+};
+const size_t vmdb_nroutes = sizeof vmdb_routes / sizeof vmdb_routes[0];
+const vmdb_route vmdb_route_root_by_seq = {"/api/roots/",  false, "GET",
+                                           VMDB_BODY_NONE, NULL,  h_roots_get};
+
+/* The body as the route reads it. 0, or the failure in `f`. */
+static int read_body(vmdb_route_ctx *c, const vmdb_route *rt, vmdb_fail *f)
+{
+    const char *detail;
+    if (rt->body == VMDB_BODY_NONE)
+        return 0;
+    body_status st = parse_body(c->req, &c->doc, &detail);
+    if (st == BODY_OK) {
+        c->body = vmdb_json_doc_root(c->doc);
+        return 0;
+    }
+    if (rt->body == VMDB_BODY_JSON)
+        return body_fail(f, st, detail, rt->hint);
+    if (st == BODY_CT)
+        return vmdb_fail_set(f, VMDB_FAIL_MEDIA_TYPE,
+                             "Expected request with `Content-Type: application/json`");
+    if (st == BODY_BIG)
+        return vmdb_fail_set(f, VMDB_FAIL_PAYLOAD_TOO_LARGE,
+                             "Failed to buffer the request body: length limit exceeded");
+    return vmdb_fail_set(f, VMDB_FAIL_BODY_SYNTAX, "Failed to parse the request body as JSON%s",
+                         detail);
+}
+
+void vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_reply *out)
+{
+    vmdb_route_ctx c;
+    memset(&c, 0, sizeof c);
+    memset(&out->fail, 0, sizeof out->fail);
+    c.e = e;
+    c.req = req;
+    c.ar.fault_at = req->fault_alloc;
+    int rc = 0;
+    if (rt->model)
+        rc = resolve(&c, req->path_param ? req->path_param : "", &out->fail);
+    rc = rc ? rc : read_body(&c, rt, &out->fail);
+    rc = rc ? rc : rt->handler(&c, out);
+    /* The contract: a failure is always filled in (never a 500 that says
+     * success). A handler that broke it is a bug; the client still gets a
+     * proper failure. */
+    assert((rc == 0) == (out->fail.kind == VMDB_FAIL_NONE));
+    if (rc != 0 && out->fail.kind == VMDB_FAIL_NONE)
+        vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "internal error");
+    vmdb_json_doc_free(c.doc);
+    vmdb_registry_unref(c.reg);
+    vmdb_arena_free(&c.ar);
 }

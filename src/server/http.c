@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "server/render.h"
 #include "server/server.h"
 #include "util/log.h"
 #include "util/sb.h"
@@ -31,32 +32,6 @@ typedef struct conn_ctx {
     vmdb_buf body;
     bool too_big;
 } conn_ctx;
-
-typedef struct route {
-    const char *path; /* exact path, or action suffix under /api/models/{model}/ */
-    bool model;
-    const char *method;
-    vmdb_handler h;
-} route;
-
-static const route routes[] = {
-    {"/health", false, "GET", vmdb_h_health},
-    {"/api/execute", false, "POST", vmdb_h_execute},
-    {"create-batch", true, "POST", vmdb_h_create},
-    {"read-batch", true, "POST", vmdb_h_read_batch},
-    {"read-latest", true, "POST", vmdb_h_read_latest},
-    {"upsert", true, "POST", vmdb_h_upsert},
-    {"delete-batch", true, "POST", vmdb_h_delete},
-    {"/bootstrap/apply-schema", false, "POST", vmdb_h_apply_schema},
-    {"/bootstrap/clear-data", false, "POST", vmdb_h_clear},
-    {"/bootstrap/migrate", false, "POST", vmdb_h_migrate},
-    {"/bootstrap/repair-roots", false, "POST", vmdb_h_repair},
-    {"/bootstrap/schema", false, "GET", vmdb_h_schema},
-    {"/api/identity", false, "GET", vmdb_h_identity},
-    {"/api/roots/latest", false, "GET", vmdb_h_roots_latest},
-    {"/api-docs/openapi.json", false, "GET", NULL},
-    {"/swagger-ui", false, "GET", NULL},
-};
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char *ctype, void *data,
                                 size_t len, const char *allow)
@@ -75,47 +50,25 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char
     return ret;
 }
 
-/* Renders the seed's envelope (plus `code`) and queues it. */
-static enum MHD_Result send_answer(struct MHD_Connection *c, vmdb_answer *a, const char *allow)
+/* Renders the envelope of `r` and queues it. */
+static enum MHD_Result send_reply(struct MHD_Connection *c, const vmdb_reply *r, const char *allow)
 {
     vmdb_buf out = VMDB_BUF_INIT;
-    int rc = 0;
-    if (a->bare) {
-        out = a->data;
-        a->data = (vmdb_buf)VMDB_BUF_INIT;
-    } else if (!a->code) {
-        rc = vmdb_sb_puts(&out, "{\"success\":true");
-        if (rc == 0 && a->data.len) {
-            rc = vmdb_sb_puts(&out, ",\"data\":");
-            rc = rc ? rc : vmdb_buf_put(&out, a->data.ptr, a->data.len);
-        }
-        rc = rc ? rc : vmdb_buf_putc(&out, '}');
-    } else {
-        rc = vmdb_sb_puts(&out, "{\"success\":false,\"code\":");
-        rc = rc ? rc : vmdb_sb_jstrz(&out, a->code);
-        if (rc == 0 && a->data.len) {
-            rc = vmdb_sb_puts(&out, ",\"data\":");
-            rc = rc ? rc : vmdb_buf_put(&out, a->data.ptr, a->data.len);
-        }
-        rc = rc ? rc : vmdb_sb_puts(&out, ",\"error\":");
-        rc = rc ? rc : vmdb_sb_jstrz(&out, a->error);
-        rc = rc ? rc : vmdb_buf_putc(&out, '}');
-    }
-    if (rc) {
+    int status = 500;
+    if (vmdb_render_envelope(&out, r, &status)) {
         vmdb_buf_free(&out);
         return MHD_NO;
     }
-    return send_buf(c, a->status ? a->status : 500, "application/json", out.ptr, out.len, allow);
+    return send_buf(c, status, "application/json", out.ptr, out.len, allow);
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *code,
-                                  const char *msg, const char *allow)
+static enum MHD_Result send_error(struct MHD_Connection *c, vmdb_fail_kind kind, const char *msg,
+                                  const char *allow)
 {
-    vmdb_answer a = {0};
-    vmdb_answer_fail(&a, status, code, "%s", msg);
-    enum MHD_Result r = send_answer(c, &a, allow);
-    vmdb_buf_free(&a.data);
-    return r;
+    vmdb_reply r;
+    memset(&r, 0, sizeof r);
+    vmdb_fail_set(&r.fail, kind, "%s", msg);
+    return send_reply(c, &r, allow);
 }
 
 static enum MHD_Result send_copy(struct MHD_Connection *c, const char *ctype, const void *p,
@@ -148,7 +101,7 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const vmdb_http *h, 
              (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '-' ||
              name[i] == '_';
     if (!ok)
-        return send_error(c, 404, "ROUTE_NOT_FOUND", "Not found", NULL);
+        return send_error(c, VMDB_FAIL_ROUTE_NOT_FOUND, "Not found", NULL);
     vmdb_buf path = VMDB_BUF_INIT;
     if (vmdb_sb_printf(&path, "%s/%s", h->swagger_dir, name) || vmdb_sb_cstr(&path)) {
         vmdb_buf_free(&path);
@@ -161,7 +114,7 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const vmdb_http *h, 
         if (fd >= 0)
             close(fd);
         return send_error(
-            c, 404, "ROUTE_NOT_FOUND",
+            c, VMDB_FAIL_ROUTE_NOT_FOUND,
             "Not found (Swagger UI assets come from npm: run `npm ci` in the source tree)", NULL);
     }
     struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
@@ -187,79 +140,97 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const vmdb_http *h, 
     return ret;
 }
 
-static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const char *url,
-                                const char *method, conn_ctx *cx)
+/* Test builds: X-Vmdb-Fault-Alloc: N fails the request arena's N-th
+ * allocation, so that a test can walk every allocation failure of a route. */
+static unsigned fault_alloc(struct MHD_Connection *c)
 {
-    const route *match = NULL;
-    const char *model = NULL;
-    char modelbuf[256];
-    bool path_known = false;
-    if (strncmp(url, "/swagger-ui/", 12) == 0) {
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            return send_error(c, 405, "METHOD_NOT_ALLOWED", "Method not allowed", "GET");
-        if (url[12] == 0 || strcmp(url + 12, "index.html") == 0)
-            return send_copy(c, "text/html; charset=utf-8", swagger_index,
-                             sizeof swagger_index - 1);
-        return send_asset(c, h, url + 12);
-    }
-    if (strncmp(url, "/api/roots/", 11) == 0 && strcmp(url, "/api/roots/latest") != 0) {
-        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            return send_error(c, 405, "METHOD_NOT_ALLOWED", "Method not allowed", "GET");
-        vmdb_req req = {.method = method, .model = url + 11};
-        vmdb_answer ans = {0};
-        vmdb_h_roots_get(h->e, &req, &ans);
-        enum MHD_Result r = send_answer(c, &ans, NULL);
-        vmdb_buf_free(&ans.data);
-        return r;
-    }
-    if (strncmp(url, "/api/models/", 12) == 0) {
-        const char *seg = url + 12, *slash = strchr(seg, '/');
-        if (slash && slash > seg && (size_t)(slash - seg) < sizeof modelbuf) {
-            memcpy(modelbuf, seg, (size_t)(slash - seg));
-            modelbuf[slash - seg] = 0;
-            model = modelbuf;
-            for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-                if (routes[i].model && strcmp(slash + 1, routes[i].path) == 0) {
-                    path_known = true;
-                    if (strcmp(method, routes[i].method) == 0)
-                        match = &routes[i];
-                    else if (!match)
-                        match = NULL;
-                }
-            if (path_known && !match)
-                return send_error(c, 405, "METHOD_NOT_ALLOWED", "Method not allowed", "POST");
-        }
-    } else {
-        for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-            if (!routes[i].model && strcmp(url, routes[i].path) == 0) {
-                path_known = true;
-                if (strcmp(method, routes[i].method) == 0 ||
-                    (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
-                    match = &routes[i];
-                else
-                    return send_error(c, 405, "METHOD_NOT_ALLOWED", "Method not allowed",
-                                      routes[i].method);
-            }
-    }
-    if (!match)
-        return send_error(c, 404, "ROUTE_NOT_FOUND", "Not found", NULL);
-    if (strcmp(match->path, "/api-docs/openapi.json") == 0)
-        return send_copy(c, "application/json", vmdb_openapi_json, vmdb_openapi_json_len);
-    if (strcmp(match->path, "/swagger-ui") == 0)
-        return send_copy(c, "text/html; charset=utf-8", swagger_index, sizeof swagger_index - 1);
+#ifdef VMDB_TEST_HOOKS
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Vmdb-Fault-Alloc");
+    return v ? (unsigned)strtoul(v, NULL, 10) : 0;
+#else
+    (void)c;
+    return 0;
+#endif
+}
+
+/* Runs a route and sends its answer. */
+static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_route *rt,
+                           const char *method, const char *param, const conn_ctx *cx)
+{
     vmdb_req req = {
         .method = method,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
         .body = cx->body.ptr ? cx->body.ptr : (const uint8_t *)"",
         .body_len = cx->body.len,
         .body_too_big = cx->too_big,
-        .model = model,
+        .path_param = param,
+        .fault_alloc = fault_alloc(c),
     };
-    vmdb_answer ans = {0};
-    match->h(h->e, &req, &ans);
-    enum MHD_Result r = send_answer(c, &ans, NULL);
-    vmdb_buf_free(&ans.data);
+    vmdb_reply reply;
+    memset(&reply, 0, sizeof reply);
+    vmdb_route_run(h->e, rt, &req, &reply);
+    enum MHD_Result r = send_reply(c, &reply, NULL);
+    vmdb_buf_free(&reply.data);
     return r;
+}
+
+static bool is_get(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const char *url,
+                                const char *method, conn_ctx *cx)
+{
+    const vmdb_route *match = NULL;
+    char model[256];
+    if (strncmp(url, "/swagger-ui/", 12) == 0) {
+        if (!is_get(method))
+            return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", "GET");
+        if (url[12] == 0 || strcmp(url + 12, "index.html") == 0)
+            return send_copy(c, "text/html; charset=utf-8", swagger_index,
+                             sizeof swagger_index - 1);
+        return send_asset(c, h, url + 12);
+    }
+    if (strncmp(url, "/api/roots/", 11) == 0 && strcmp(url, "/api/roots/latest") != 0) {
+        if (!is_get(method))
+            return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", "GET");
+        return run(h, c, &vmdb_route_root_by_seq, method, url + 11, cx);
+    }
+    if (strncmp(url, "/api/models/", 12) == 0) {
+        const char *seg = url + 12, *slash = strchr(seg, '/');
+        bool path_known = false;
+        if (!slash || slash == seg || (size_t)(slash - seg) >= sizeof model)
+            return send_error(c, VMDB_FAIL_ROUTE_NOT_FOUND, "Not found", NULL);
+        memcpy(model, seg, (size_t)(slash - seg));
+        model[slash - seg] = 0;
+        for (size_t i = 0; i < vmdb_nroutes; i++)
+            if (vmdb_routes[i].model && strcmp(slash + 1, vmdb_routes[i].path) == 0) {
+                path_known = true;
+                if (strcmp(method, vmdb_routes[i].method) == 0)
+                    match = &vmdb_routes[i];
+            }
+        if (path_known && !match)
+            return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", "POST");
+        if (!match)
+            return send_error(c, VMDB_FAIL_ROUTE_NOT_FOUND, "Not found", NULL);
+        return run(h, c, match, method, model, cx);
+    }
+    for (size_t i = 0; i < vmdb_nroutes && !match; i++) {
+        const vmdb_route *rt = &vmdb_routes[i];
+        if (rt->model || strcmp(url, rt->path) != 0)
+            continue;
+        if (strcmp(method, rt->method) != 0 && !(strcmp(rt->method, "GET") == 0 && is_get(method)))
+            return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", rt->method);
+        match = rt;
+    }
+    if (!match)
+        return send_error(c, VMDB_FAIL_ROUTE_NOT_FOUND, "Not found", NULL);
+    if (strcmp(match->path, "/api-docs/openapi.json") == 0)
+        return send_copy(c, "application/json", vmdb_openapi_json, vmdb_openapi_json_len);
+    if (strcmp(match->path, "/swagger-ui") == 0)
+        return send_copy(c, "text/html; charset=utf-8", swagger_index, sizeof swagger_index - 1);
+    return run(h, c, match, method, NULL, cx);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,

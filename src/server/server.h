@@ -1,8 +1,10 @@
 /*
- * The HTTP side of vmdb serve: libmicrohttpd with an epoll thread pool,
- * request bodies buffered under a hard cap, routing, the seed's response
- * envelope, and the route handlers that parse and validate requests before
- * handing them to the engine. Knows nothing of SQL.
+ * The HTTP side of vmdb serve: libmicrohttpd with a thread per connection
+ * (or a pool), request bodies buffered under a hard cap, routing (http.c);
+ * the route handlers that check requests and call the engine (handlers.c);
+ * and the rendering of typed results into the seed's JSON envelope
+ * (render.c). The only part of vmdb that knows HTTP statuses or builds
+ * response JSON; knows nothing of SQL.
  */
 #ifndef VMDB_SERVER_SERVER_H
 #define VMDB_SERVER_SERVER_H
@@ -11,6 +13,8 @@
 #include <stddef.h>
 
 #include "store/engine.h"
+#include "util/arena.h"
+#include "vmdb/json.h"
 
 #define VMDB_MAX_BODY ((size_t)2 << 20) /* the seed's 2 MiB limit */
 #define VMDB_MAX_IDS 1000
@@ -27,12 +31,12 @@ typedef struct vmdb_http_config {
 } vmdb_http_config;
 
 /* Starts serving. Errors: VMDB_EINVAL (bad listen address), VMDB_EIO
- * (cannot bind). */
+ * (cannot bind), VMDB_ENOMEM. */
 int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e);
 /* Stops accepting, finishes running requests and frees (accepts NULL). */
 void vmdb_http_stop(vmdb_http *h);
 
-/* ---- handlers (handlers.c) ---------------------------------------------- */
+/* ---- routes (handlers.c) --------------------------------------------------- */
 
 typedef struct vmdb_req {
     const char *method;
@@ -40,27 +44,58 @@ typedef struct vmdb_req {
     const uint8_t *body;
     size_t body_len;
     bool body_too_big;
-    const char *model; /* the {model} path segment, NULL for other routes */
+    const char *path_param; /* the path's {model} or {seq} segment; NULL for other routes */
+    unsigned fault_alloc;   /* test builds: fail the request arena's n-th allocation */
 } vmdb_req;
 
-typedef void (*vmdb_handler)(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
+/* What a route answers: a failure, or `data` (the envelope's data, or the
+ * whole body when `bare`). */
+typedef struct vmdb_reply {
+    vmdb_fail fail;
+    vmdb_buf data;
+    bool bare;
+} vmdb_reply;
 
-void vmdb_h_health(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_execute(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_create(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_upsert(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_delete(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_read_batch(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_read_latest(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_apply_schema(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_clear(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_migrate(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_repair(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_schema(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_identity(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-void vmdb_h_roots_latest(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
-/* r->model carries the {seq} path segment. */
-void vmdb_h_roots_get(vmdb_engine *e, const vmdb_req *r, vmdb_answer *ans);
+/* What every handler gets, prepared by vmdb_route_run from the route's
+ * needs and released by it afterwards. */
+typedef struct vmdb_route_ctx {
+    vmdb_engine *e;
+    const vmdb_req *req;
+    vmdb_arena ar;           /* request-scoped: results and parsed input live here */
+    vmdb_registry *reg;      /* routes under /api/models/{model}/ */
+    const vmdb_model *model; /* likewise */
+    vmdb_json_doc *doc;      /* routes with a JSON body */
+    const vmdb_json *body;   /* its root */
+} vmdb_route_ctx;
+
+/* Fills `out` (data or fail). The return value is 0 or the failure's
+ * vmdb_err, per store/result.h's contract. */
+typedef int (*vmdb_handler)(vmdb_route_ctx *c, vmdb_reply *out);
+
+/* How a route's body is read before its handler runs. */
+typedef enum vmdb_body_mode {
+    VMDB_BODY_NONE,    /* no body (GET) */
+    VMDB_BODY_JSON,    /* JSON; a wrong content type, size or syntax is the seed's 422 */
+    VMDB_BODY_EXECUTE, /* JSON; 415, 413 and 400 as POST /api/execute answers them */
+} vmdb_body_mode;
+
+typedef struct vmdb_route {
+    const char *path; /* exact path, or the action under /api/models/{model}/ */
+    bool model;       /* under /api/models/{model}/: the model is resolved first */
+    const char *method;
+    vmdb_body_mode body;
+    const char *hint; /* the "(expected: ...)" of the 422 text; NULL: none */
+    vmdb_handler handler;
+} vmdb_route;
+
+extern const vmdb_route vmdb_routes[];
+extern const size_t vmdb_nroutes;
+/* GET /api/roots/{seq}: matched by prefix. */
+extern const vmdb_route vmdb_route_root_by_seq;
+
+/* Prepares the route's context (request arena, model, body), runs its
+ * handler and releases the context. `out` is filled either way. */
+void vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_reply *out);
 
 /* The OpenAPI document embedded at build time (openapi_data.c). */
 extern const unsigned char vmdb_openapi_json[];

@@ -13,46 +13,32 @@
 
 #include "util/sb.h"
 
-const char *vmdb_json_type_name(const vmdb_json *v)
+int vmdb_field_errors_add(vmdb_arena *a, vmdb_field_errors *e, size_t index, const char *field,
+                          const char *expected, const char *got, const vmdb_json *value)
 {
-    switch (vmdb_json_typeof(v)) {
-    case VMDB_JSON_NULL:
-        return "null";
-    case VMDB_JSON_TRUE:
-    case VMDB_JSON_FALSE:
-        return "bool";
-    case VMDB_JSON_NUMBER:
-        return "number";
-    case VMDB_JSON_STRING:
-        return "string";
-    case VMDB_JSON_ARRAY:
-        return "array";
-    default:
-        return "object";
-    }
-}
-
-int vmdb_field_error(vmdb_buf *errors, size_t *nerr, size_t index, const char *field,
-                     const char *expected, const char *got, const vmdb_json *value)
-{
-    int rc = 0;
-    if (*nerr >= 1000) { /* enough to act on; keeps the answer bounded */
-        (*nerr)++;
+    e->total++;
+    if (e->n >= VMDB_FIELD_ERRORS_KEPT)
         return 0;
+    if (e->n == e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 16;
+        vmdb_field_error *nv = vmdb_arena_alloc(a, nc * sizeof *nv);
+        if (!nv)
+            return VMDB_ENOMEM;
+        if (e->n)
+            memcpy(nv, e->v, e->n * sizeof *nv);
+        e->v = nv;
+        e->cap = nc;
     }
-    if (*nerr)
-        rc = vmdb_buf_putc(errors, ',');
-    rc = rc ? rc : vmdb_sb_printf(errors, "{\"expected\":");
-    rc = rc ? rc : vmdb_sb_jstrz(errors, expected);
-    rc = rc ? rc : vmdb_sb_puts(errors, ",\"field\":");
-    rc = rc ? rc : vmdb_sb_jstrz(errors, field);
-    rc = rc ? rc : vmdb_sb_puts(errors, ",\"got\":");
-    rc = rc ? rc : vmdb_sb_jstrz(errors, got);
-    rc = rc ? rc : vmdb_sb_printf(errors, ",\"index\":%zu,\"value\":", index);
-    rc = rc ? rc : (value ? vmdb_jcs_write(errors, value) : vmdb_sb_puts(errors, "null"));
-    rc = rc ? rc : vmdb_buf_putc(errors, '}');
-    (*nerr)++;
-    return rc;
+    vmdb_field_error *x = &e->v[e->n];
+    x->index = index;
+    x->field = vmdb_arena_strndup(a, field, strlen(field));
+    x->expected = expected;
+    x->got = got;
+    x->value = value;
+    if (!x->field)
+        return VMDB_ENOMEM;
+    e->n++;
+    return 0;
 }
 
 static char *jcs_text(vmdb_arena *a, const vmdb_json *v)
@@ -286,7 +272,7 @@ static int cmp_cval(const void *x, const void *y)
 }
 
 int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *records, bool need_pk,
-                        vmdb_crec **out, vmdb_buf *errors, size_t *nerr)
+                        vmdb_crec **out, vmdb_field_errors *errors)
 {
     size_t n = vmdb_json_size(records);
     vmdb_crec *recs = vmdb_arena_zalloc(a, (n ? n : 1) * sizeof *recs);
@@ -297,13 +283,14 @@ int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *rec
         const vmdb_json *r = vmdb_json_at(records, i);
         int rc = 0;
         if (vmdb_json_typeof(r) != VMDB_JSON_OBJECT) {
-            rc = vmdb_field_error(errors, nerr, i, "<record>", "object", vmdb_json_type_name(r), r);
+            rc = vmdb_field_errors_add(a, errors, i, "<record>", "object", vmdb_json_type_name(r),
+                                       r);
             if (rc)
                 return rc;
             continue;
         }
         if (need_pk && !vmdb_json_get(r, m->pk)) {
-            rc = vmdb_field_error(errors, nerr, i, m->pk, "present", "missing", NULL);
+            rc = vmdb_field_errors_add(a, errors, i, m->pk, "present", "missing", NULL);
             if (rc)
                 return rc;
             continue;
@@ -329,8 +316,8 @@ int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *rec
                     *p = (char)(*p + 32);
             const vmdb_column *c = has_nul ? NULL : vmdb_model_column(m, low, pkcol);
             if (!c) {
-                if ((rc = vmdb_field_error(errors, nerr, i, has_nul ? "<key with U+0000>" : key,
-                                           "column", "unknown", val)))
+                if ((rc = vmdb_field_errors_add(a, errors, i, has_nul ? "<key with U+0000>" : key,
+                                                "column", "unknown", val)))
                     return rc;
                 continue;
             }
@@ -338,7 +325,7 @@ int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *rec
             for (size_t q = 0; q < recs[i].n && !dup; q++)
                 dup = strcmp(recs[i].v[q].col->name, c->name) == 0;
             if (dup) {
-                if ((rc = vmdb_field_error(errors, nerr, i, key, "column", "duplicate", val)))
+                if ((rc = vmdb_field_errors_add(a, errors, i, key, "column", "duplicate", val)))
                     return rc;
                 continue;
             }
@@ -359,9 +346,9 @@ int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *rec
             if (rc == 0 && is_pk && !text)
                 rc = VMDB_EINVAL; /* a key cannot be NULL */
             if (rc) {
-                if ((rc = vmdb_field_error(errors, nerr, i, c->name,
-                                           is_pk ? vmdb_ctype_name(t) : vmdb_ctype_name(c->type),
-                                           got, val)))
+                if ((rc = vmdb_field_errors_add(
+                         a, errors, i, c->name,
+                         is_pk ? vmdb_ctype_name(t) : vmdb_ctype_name(c->type), got, val)))
                     return rc;
                 continue;
             }

@@ -31,18 +31,34 @@ int vmdb_coerce_value(vmdb_arena *a, vmdb_ctype t, const vmdb_json *v, const cha
  * cannot be a key of that type. */
 int vmdb_coerce_key(vmdb_arena *a, vmdb_ctype t, const char *s, size_t n, const char **out);
 
-/* Coerces every record of `records` (a JSON array) for model `m`. Appends one
- * FieldError object per problem to `errors` (comma-separated JSON objects)
- * and counts them in *nerr. `need_pk`: a record without the key is an error
- * (upsert). Returns VMDB_ENOMEM only; problems are reported through nerr. */
+/* One problem with one value (the seed's FieldError, §3.3). */
+typedef struct vmdb_field_error {
+    size_t index;         /* the record's (0 for a where filter) */
+    const char *field;    /* arena text */
+    const char *expected; /* a type name, "column", "present", "object" (static) */
+    const char *got;      /* a JSON type name, "unknown", "missing", "duplicate" (static) */
+    const vmdb_json
+        *value; /* the offending value (lives with the request's document); NULL: none */
+} vmdb_field_error;
+
+#define VMDB_FIELD_ERRORS_KEPT 1000 /* enough to act on; keeps the answer bounded */
+
+/* The problems found, in order; the first VMDB_FIELD_ERRORS_KEPT are kept,
+ * all are counted. Zero-initialise. */
+typedef struct vmdb_field_errors {
+    vmdb_field_error *v;
+    size_t n, cap; /* kept */
+    size_t total;  /* found */
+} vmdb_field_errors;
+
+/* Records one problem (`field` copied into the arena). 0 or VMDB_ENOMEM. */
+int vmdb_field_errors_add(vmdb_arena *a, vmdb_field_errors *e, size_t index, const char *field,
+                          const char *expected, const char *got, const vmdb_json *value);
+
+/* Coerces every record of `records` (a JSON array) for model `m` into
+ * *out; each problem is added to `errors` (see errors->total). `need_pk`: a
+ * record without the key is an error (upsert). Returns VMDB_ENOMEM only. */
 int vmdb_coerce_records(vmdb_arena *a, const vmdb_model *m, const vmdb_json *records, bool need_pk,
-                        vmdb_crec **out, vmdb_buf *errors, size_t *nerr);
-
-/* JSON type name as the seed spells it: string, number, bool, null, array, object. */
-const char *vmdb_json_type_name(const vmdb_json *v);
-
-/* Appends one FieldError object. */
-int vmdb_field_error(vmdb_buf *errors, size_t *nerr, size_t index, const char *field,
-                     const char *expected, const char *got, const vmdb_json *value);
+                        vmdb_crec **out, vmdb_field_errors *errors);
 
 #endif

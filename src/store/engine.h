@@ -1,11 +1,15 @@
 /*
- * The engine: PostgreSQL plus the in-memory tree, kept in step. It owns the
- * connections (one writer, a pool for reads, one for the instance lock), the
- * tree and its recent versions, the model registry, and the writer thread
- * that gathers concurrent writes into one transaction (group commit, one
- * SAVEPOINT per request). Every operation answers through a vmdb_answer:
- * an HTTP status, an error code and message, and the JSON of `data`. The
- * engine knows nothing of HTTP beyond those numbers.
+ * The engine: PostgreSQL and the in-memory tree kept in step, behind the
+ * calls src/server makes. engine.c only opens, wires and closes the
+ * components (store/parts.h, store/writer.h, store/instlock.h); each call
+ * below lives with the part it belongs to: rows (resolve, write, verified
+ * reads) in access.c, administration in admin.c, state and identity in
+ * info.c.
+ *
+ * Every call follows store/result.h's contract: 0 with nothing failed, or a
+ * negative vmdb_err with the result's `fail` filled. Results hold no HTTP
+ * statuses and no JSON; their arrays and strings live in the arena the
+ * caller passes and frees.
  */
 #ifndef VMDB_STORE_ENGINE_H
 #define VMDB_STORE_ENGINE_H
@@ -15,10 +19,11 @@
 
 #include "store/coerce.h"
 #include "store/model.h"
+#include "store/result.h"
+#include "store/writer.h"
+#include "util/arena.h"
 
 typedef struct vmdb_engine vmdb_engine;
-
-typedef enum vmdb_anchor_kind { VMDB_ANCHOR_LOCAL, VMDB_ANCHOR_SOLANA } vmdb_anchor_kind;
 
 typedef struct vmdb_engine_config {
     const char *database_url;
@@ -37,66 +42,74 @@ typedef struct vmdb_engine_config {
     int solana_commitment;        /* vmdb_sol_commitment */
 } vmdb_engine_config;
 
-typedef struct vmdb_answer {
-    int status;       /* HTTP status */
-    const char *code; /* NULL on success */
-    char error[512];  /* message on failure */
-    vmdb_buf data;    /* JSON of `data`, empty when absent */
-    bool bare;        /* data is the whole body (GET /bootstrap/schema) */
-} vmdb_answer;
+/* Opens the engine: connects, creates the internal tables, takes the
+ * instance lock, loads the registry and the leaves, builds the tree, checks
+ * the chain, starts the writer, the anchor thread and the lock monitor.
+ * Errors: VMDB_EIO (database), VMDB_EBUSY (another instance holds the lock,
+ * or the identity key file is too open), VMDB_ENOMEM, VMDB_EINVAL (corrupt
+ * leaves, a bad key file), VMDB_ENOTFOUND (a provisioned key is missing). */
+int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg);
+/* Stops the writer (queued work is answered first), the threads, and
+ * frees everything. Accepts NULL. */
+void vmdb_engine_close(vmdb_engine *e);
 
-/* Sets a failure: status, code and a printf-style message. */
-void vmdb_answer_fail(vmdb_answer *a, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The model of `table` (a reference: vmdb_registry_unref(*reg)). On a miss
+ * the registry is reloaded from the database first, as the seed does.
+ * Fails with MODEL_NOT_REGISTERED. */
+int vmdb_engine_resolve(vmdb_engine *e, const char *table, vmdb_registry **reg,
+                        const vmdb_model **model, vmdb_fail *fail);
 
-typedef enum vmdb_wkind { VMDB_W_CREATE, VMDB_W_UPSERT, VMDB_W_DELETE } vmdb_wkind;
+/* ---- rows (access.c) ------------------------------------------------------- */
 
-typedef struct vmdb_write {
-    vmdb_wkind kind;
-    const vmdb_model *model; /* from a registry the caller holds a reference to */
-    vmdb_crec *recs;         /* create/upsert */
-    size_t nrecs;
-    const char **ids; /* delete: canonical key texts, distinct */
-    size_t nids;
-    bool has_expected;
-    uint8_t expected[32];
-} vmdb_write;
+/* Create, upsert or delete; waits for the group commit. */
+int vmdb_engine_write(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w, vmdb_write_result *out);
+
+/* The rows of `ids` (as sent: canonicalised here; ids that cannot be keys of
+ * the model are missing), each checked against the tree. NOT_FOUND when
+ * none exists. */
+int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
+                           const char *const *ids, size_t nids, vmdb_read_result *out);
 
 typedef struct vmdb_where {
     const vmdb_column *col;
     const char *text; /* NULL: IS NULL */
 } vmdb_where;
 
-/* Opens the engine: connects, creates the internal tables, takes the
- * instance lock, loads the registry and the leaves, builds the tree, starts
- * the writer. Errors: VMDB_EIO (database), VMDB_EBUSY (another instance
- * holds the lock), VMDB_ENOMEM, VMDB_EINVAL (corrupt leaves). */
-int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg);
-/* Stops the writer (queued writes are answered first) and frees everything. */
-void vmdb_engine_close(vmdb_engine *e);
+typedef struct vmdb_latest_query {
+    const vmdb_where *where;
+    size_t nwhere;
+    const vmdb_column *order; /* NULL: the primary key */
+    bool asc;
+    unsigned limit; /* 1..100 */
+} vmdb_latest_query;
 
-/* The model registry (a reference: vmdb_registry_unref). On a miss the
- * registry is reloaded from the database first, as the seed does. */
-int vmdb_engine_resolve(vmdb_engine *e, const char *table, vmdb_registry **reg,
-                        const vmdb_model **model);
+/* The newest `limit` rows by `order`, each checked against the tree.
+ * NOT_FOUND when none matches. */
+int vmdb_engine_read_latest(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
+                            const vmdb_latest_query *q, vmdb_read_result *out);
 
-void vmdb_engine_write(vmdb_engine *e, const vmdb_write *w, vmdb_answer *ans);
-/* `echo` (may be NULL): JSON text answered as `ids` instead of the rows' ids. */
-void vmdb_engine_read_batch(vmdb_engine *e, const vmdb_model *m, const char *const *ids,
-                            size_t nids, const char *echo, vmdb_answer *ans);
-void vmdb_engine_read_latest(vmdb_engine *e, const vmdb_model *m, const vmdb_where *w, size_t nw,
-                             const vmdb_column *order, bool asc, unsigned limit, vmdb_answer *ans);
+/* ---- administration (admin.c): each one transaction on the writer thread ---- */
+
 /* `spec` is taken over (unref'ed by the engine). */
-void vmdb_engine_apply_schema(vmdb_engine *e, vmdb_registry *spec, bool force_reset,
-                              vmdb_answer *ans);
-void vmdb_engine_clear(vmdb_engine *e, vmdb_answer *ans);
-void vmdb_engine_repair(vmdb_engine *e, vmdb_answer *ans);
-void vmdb_engine_migrate(vmdb_engine *e, vmdb_answer *ans);
-void vmdb_engine_health(vmdb_engine *e, vmdb_answer *ans);
-void vmdb_engine_schema(vmdb_engine *e, vmdb_answer *ans);
-/* GET /api/identity, /api/roots/latest, /api/roots/{seq}. */
-void vmdb_engine_identity(vmdb_engine *e, vmdb_answer *ans);
-void vmdb_engine_roots_latest(vmdb_engine *e, vmdb_answer *ans);
-void vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_answer *ans);
+int vmdb_engine_apply_schema(vmdb_engine *e, vmdb_arena *ar, vmdb_registry *spec, bool force_reset,
+                             vmdb_admin_result *out);
+int vmdb_engine_clear(vmdb_engine *e, vmdb_admin_result *out);
+int vmdb_engine_repair(vmdb_engine *e, vmdb_admin_result *out);
+int vmdb_engine_migrate(vmdb_engine *e, vmdb_arena *ar, vmdb_admin_result *out);
+
+/* ---- state and identity (info.c) ------------------------------------------------ */
+
+/* Cannot fail: a database that does not answer is out->db_ok false. */
+void vmdb_engine_health(vmdb_engine *e, vmdb_health *out);
+/* The tables of the public schema with their columns and primary keys. */
+int vmdb_engine_schema(vmdb_engine *e, vmdb_arena *ar, vmdb_schema_info *out);
+/* Cannot fail. */
+void vmdb_engine_identity(vmdb_engine *e, vmdb_identity_info *out);
+/* The newest and the newest anchored header. WRITES_UNAVAILABLE before the
+ * first header. */
+int vmdb_engine_roots_latest(vmdb_engine *e, vmdb_roots_info *out);
+/* Header `seq`, checked against the verified history. NOT_FOUND,
+ * INTEGRITY, DB_UNAVAILABLE. */
+int vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_roots_info *out);
 
 #endif

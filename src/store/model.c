@@ -356,20 +356,19 @@ static bool table_shape_ok(const vmdb_json *t)
     return true;
 }
 
-static int fail(int *status, int st, char *msg, size_t msglen, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static int fail(int rc, char *msg, size_t msglen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static int fail(int *status, int st, char *msg, size_t msglen, const char *fmt, ...)
+static int fail(int rc, char *msg, size_t msglen, const char *fmt, ...)
 {
     va_list ap;
-    *status = st;
     va_start(ap, fmt);
     vsnprintf(msg, msglen, fmt, ap);
     va_end(ap);
-    return VMDB_EINVAL;
+    return rc;
 }
 
-int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int *status, char *msg,
+int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, char *msg,
                                size_t msglen)
 {
     int rc = 0;
@@ -377,21 +376,21 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
     const vmdb_json **order = NULL, **corder = NULL;
     *out = NULL;
     if (!tables || vmdb_json_typeof(tables) != VMDB_JSON_ARRAY) {
-        rc = fail(status, 422, msg, msglen, "%s", SHAPE_ERR);
+        rc = fail(VMDB_EPARSE, msg, msglen, "%s", SHAPE_ERR);
         goto done;
     }
     size_t n = vmdb_json_size(tables);
     for (size_t i = 0; i < n; i++)
         if (!table_shape_ok(vmdb_json_at(tables, i))) {
-            rc = fail(status, 422, msg, msglen, "%s", SHAPE_ERR);
+            rc = fail(VMDB_EPARSE, msg, msglen, "%s", SHAPE_ERR);
             goto done;
         }
     if (n == 0) {
-        rc = fail(status, 400, msg, msglen, "tables cannot be empty");
+        rc = fail(VMDB_EINVAL, msg, msglen, "tables cannot be empty");
         goto done;
     }
     if (n > 256) {
-        rc = fail(status, 400, msg, msglen, "too many tables (at most 256)");
+        rc = fail(VMDB_EINVAL, msg, msglen, "too many tables (at most 256)");
         goto done;
     }
     /* Identifier checks in input order, on the original spelling. */
@@ -402,19 +401,19 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
         char tbuf[80], fbuf[80];
         snprintf(tbuf, sizeof tbuf, "%.*s", (int)(tn.len > 70 ? 70 : tn.len), (const char *)tn.ptr);
         if (!vmdb_ident_valid((const char *)tn.ptr, tn.len)) {
-            rc = fail(status, 400, msg, msglen, "Invalid table_name '%s'", tbuf);
+            rc = fail(VMDB_EINVAL, msg, msglen, "Invalid table_name '%s'", tbuf);
             goto done;
         }
         char *low = lower_dup((const char *)tn.ptr, tn.len);
         bool reserved = low && ident_reserved(low);
         free(low);
         if (reserved) {
-            rc = fail(status, 400, msg, msglen, "Invalid table_name '%s': reserved name", tbuf);
+            rc = fail(VMDB_EINVAL, msg, msglen, "Invalid table_name '%s': reserved name", tbuf);
             goto done;
         }
         snprintf(fbuf, sizeof fbuf, "%.*s", (int)(pk.len > 70 ? 70 : pk.len), (const char *)pk.ptr);
         if (!vmdb_ident_valid((const char *)pk.ptr, pk.len)) {
-            rc = fail(status, 400, msg, msglen, "Invalid primary_key_field '%s' for table '%s'",
+            rc = fail(VMDB_EINVAL, msg, msglen, "Invalid primary_key_field '%s' for table '%s'",
                       fbuf, tbuf);
             goto done;
         }
@@ -424,13 +423,13 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
             if (!vmdb_ident_valid((const char *)cn.ptr, cn.len)) {
                 snprintf(fbuf, sizeof fbuf, "%.*s", (int)(cn.len > 70 ? 70 : cn.len),
                          (const char *)cn.ptr);
-                rc = fail(status, 400, msg, msglen, "Invalid column name '%s' for table '%s'", fbuf,
+                rc = fail(VMDB_EINVAL, msg, msglen, "Invalid column name '%s' for table '%s'", fbuf,
                           tbuf);
                 goto done;
             }
         }
         if (vmdb_json_size(cols) > 1000) {
-            rc = fail(status, 400, msg, msglen, "too many columns in table '%s'", tbuf);
+            rc = fail(VMDB_EINVAL, msg, msglen, "too many columns in table '%s'", tbuf);
             goto done;
         }
     }
@@ -484,14 +483,14 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int
             for (size_t k = 0; k < j; k++)
                 if (strcmp(m->cols[k].name, c->name) == 0) {
                     m->ncols++;
-                    rc = fail(status, 400, msg, msglen, "Duplicate column name '%s' for table '%s'",
+                    rc = fail(VMDB_EINVAL, msg, msglen, "Duplicate column name '%s' for table '%s'",
                               c->name, m->table);
                     goto done;
                 }
         }
         for (size_t k = 0; k < i; k++)
             if (strcmp(r->models[k].table, m->table) == 0) {
-                rc = fail(status, 400, msg, msglen, "Duplicate table_name '%s'", m->table);
+                rc = fail(VMDB_EINVAL, msg, msglen, "Duplicate table_name '%s'", m->table);
                 goto done;
             }
         if ((rc = model_finish(m)))

@@ -82,10 +82,11 @@ const vmdb_column *vmdb_model_column(const vmdb_model *m, const char *name, vmdb
 
 /* Parses and validates the `tables` array of an apply-schema request into a
  * normalised registry (sorted as sent, then lower-cased, DDL and projection
- * built, schema hash computed). On failure returns VMDB_EINVAL with
- * `*status` 422 (shape: message is the seed's deserialisation text) or 400
- * (identifiers, duplicates: message says which) and `msg` filled. */
-int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, int *status, char *msg,
+ * built, schema hash computed). On failure `msg` says why and the result
+ * is VMDB_EPARSE (the shape is wrong: the message is the seed's
+ * deserialisation text), VMDB_EINVAL (identifiers, duplicates, limits: the
+ * message says which) or VMDB_ENOMEM. */
+int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, char *msg,
                                size_t msglen);
 
 /* Builds a registry from the rows of verifiable_models: table, pk field, pk

@@ -6,68 +6,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <sodium.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file.h"
 #include "util/log.h"
 #include "util/sb.h"
 #include "vmdb/base58.h"
 #include "vmdb/json.h"
-
-int vmdb_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
-{
-    int rc = VMDB_EIO, fd = -1;
-    vmdb_buf tmp = VMDB_BUF_INIT;
-    char dirbuf[4096];
-    if (vmdb_sb_printf(&tmp, "%s.tmp", path) || vmdb_sb_cstr(&tmp))
-        return VMDB_ENOMEM;
-    fd = open((const char *)tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        goto done;
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t k = write(fd, p, left);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            goto done;
-        p += k;
-        left -= (size_t)k;
-    }
-    if (fsync(fd) != 0)
-        goto done;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto done;
-    }
-    fd = -1;
-    if (rename((const char *)tmp.ptr, path) != 0)
-        goto done;
-    snprintf(dirbuf, sizeof dirbuf, "%s", path);
-    int dfd = open(dirname(dirbuf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        goto done;
-    int s = fsync(dfd);
-    close(dfd);
-    if (s != 0)
-        goto done;
-    rc = 0;
-done:
-    if (rc)
-        LOG_ERROR("cannot write %s durably: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (rc)
-        unlink((const char *)tmp.ptr);
-    vmdb_buf_free(&tmp);
-    return rc;
-}
 
 static int finish(vmdb_identity *id)
 {

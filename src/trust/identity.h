@@ -32,8 +32,4 @@ int vmdb_identity_generate(const char *path, vmdb_identity *out);
 /* Wipes the secret. */
 void vmdb_identity_clear(vmdb_identity *id);
 
-/* Writes `data` to `path` atomically and durably: temp file in the same
- * directory, fsync, rename, fsync of the directory. `mode` for new files. */
-int vmdb_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
-
 #endif

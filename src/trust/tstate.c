@@ -14,9 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file.h"
 #include "util/log.h"
 #include "util/sb.h"
 #include "vmdb/json.h"
+
+/* A trusted state file takes about 1.3 KiB; one of 16 KiB or more is
+ * refused as malformed. */
+#define TSTATE_FILE_MAX 16383u
 
 int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id)
 {
@@ -142,19 +147,19 @@ done:
 int vmdb_tstate_read(const char *path, vmdb_tstate *out, vmdb_hasher *h, const uint8_t pk[32],
                      char *why, size_t whylen)
 {
-    uint8_t raw[16384];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(why, whylen, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? VMDB_ENOTFOUND : VMDB_EIO;
-    }
-    ssize_t n = read(fd, raw, sizeof raw);
-    close(fd);
-    if (n < 0 || (size_t)n == sizeof raw) {
+    vmdb_buf raw = VMDB_BUF_INIT;
+    int rc = vmdb_file_read(path, &raw, TSTATE_FILE_MAX);
+    if (rc == VMDB_ELIMIT) {
         snprintf(why, whylen, "trusted state file is not valid JSON");
-        return VMDB_EVERIFY;
+        rc = VMDB_EVERIFY;
+    } else if (rc) {
+        /* "<path>: <strerror>" */
+        snprintf(why, whylen, "%s", vmdb_error_last());
+    } else {
+        rc = tstate_parse(raw.ptr, raw.len, out, h, pk, why, whylen);
     }
-    return tstate_parse(raw, (size_t)n, out, h, pk, why, whylen);
+    vmdb_buf_free(&raw);
+    return rc;
 }
 
 uint64_t vmdb_tstate_rank(const vmdb_tstate *ts)

@@ -39,8 +39,10 @@ int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id)
 
 int vmdb_tstate_write(const char *path, const vmdb_tstate *ts, vmdb_hasher *h,
                       const vmdb_identity *id);
-/* Reads and verifies. VMDB_ENOTFOUND when absent; VMDB_EVERIFY (with `why`)
- * when malformed, signed by another key or tampered; VMDB_EIO. */
+/* Reads and verifies. VMDB_ENOTFOUND when absent; VMDB_EVERIFY when
+ * malformed (or 16 KiB or larger), signed by another key or tampered;
+ * VMDB_EIO when it cannot be opened or read; VMDB_ENOMEM. Every error
+ * leaves a one-line reason in `why`. */
 int vmdb_tstate_read(const char *path, vmdb_tstate *out, vmdb_hasher *h, const uint8_t pk[32],
                      char *why, size_t whylen);
 

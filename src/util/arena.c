@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmdb/common.h"
+
 #define ARENA_CHUNK (64 * 1024)
 #define ARENA_DEFAULT_MAX ((size_t)256 << 20)
 
@@ -23,6 +25,10 @@ void *vmdb_arena_alloc(vmdb_arena *a, size_t n)
     n = (n + 15) & ~(size_t)15;
     if (n > max || a->used > max - n)
         return NULL;
+#ifdef VMDB_TEST_HOOKS
+    if (a->fault_at && ++a->count == a->fault_at)
+        return NULL;
+#endif
     vmdb_arena_chunk *c = a->head;
     if (!c || c->cap - c->off < n) {
         size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
@@ -57,6 +63,25 @@ char *vmdb_arena_strndup(vmdb_arena *a, const char *s, size_t n)
         memcpy(p, s, n);
     p[n] = 0;
     return p;
+}
+
+int vmdb_strs_add(vmdb_arena *a, vmdb_strs *l, const char *s)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 8;
+        const char **nv = vmdb_arena_alloc(a, nc * sizeof *nv);
+        if (!nv)
+            return VMDB_ENOMEM;
+        if (l->n)
+            memcpy(nv, l->v, l->n * sizeof *nv);
+        l->v = nv;
+        l->cap = nc;
+    }
+    const char *c = vmdb_arena_strndup(a, s, strlen(s));
+    if (!c)
+        return VMDB_ENOMEM;
+    l->v[l->n++] = c;
+    return 0;
 }
 
 void vmdb_arena_free(vmdb_arena *a)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "store/coerce.h"
+#include "server/render.h"
 #include "store/model.h"
 #include "testutil.h"
 #include "util/arena.h"
@@ -492,14 +493,11 @@ static void test_coerce_key(void **state)
 
 /* ---- vmdb_field_error ----------------------------------------------------- */
 
-/* The errors buffer as the API sends it: wrapped in [ ] and parsed. */
-static vmdb_json_doc *parse_errors(const vmdb_buf *errors)
+/* The errors as the API sends them (rendered by the server), parsed. */
+static vmdb_json_doc *parse_errors(const vmdb_field_errors *errors)
 {
     vmdb_buf b = VMDB_BUF_INIT;
-    assert_int_equal(vmdb_buf_putc(&b, '['), 0);
-    if (errors->len)
-        assert_int_equal(vmdb_buf_put(&b, errors->ptr, errors->len), 0);
-    assert_int_equal(vmdb_buf_putc(&b, ']'), 0);
+    assert_int_equal(vmdb_render_field_errors(&b, errors), 0);
     vmdb_json_doc *d = parse_raw((const char *)b.ptr, b.len);
     vmdb_buf_free(&b);
     return d;
@@ -550,41 +548,42 @@ static void assert_field_error(const vmdb_json *arr, size_t i, size_t index, con
 static void test_field_error(void **state)
 {
     (void)state;
-    vmdb_buf errors = VMDB_BUF_INIT;
-    size_t nerr = 0;
+    vmdb_field_errors errors = {0};
+    vmdb_buf text = VMDB_BUF_INIT;
     vmdb_json_doc *v = parse_q("{'z':[1.0,'\\u00e9'],'a':null}");
     assert_int_equal(
-        vmdb_field_error(&errors, &nerr, 3, "col", "int", "object", vmdb_json_doc_root(v)), 0);
-    assert_int_equal(vmdb_field_error(&errors, &nerr, 0, "pk\"\\\n", "present", "missing", NULL),
-                     0);
-    vmdb_json_doc_free(v);
-    assert_int_equal(nerr, 2);
-    /* Byte for byte: members in JCS order, the value canonical. */
-    const char *want = "{\"expected\":\"int\",\"field\":\"col\",\"got\":\"object\",\"index\":3,"
+        vmdb_field_errors_add(&arena, &errors, 3, "col", "int", "object", vmdb_json_doc_root(v)),
+        0);
+    assert_int_equal(
+        vmdb_field_errors_add(&arena, &errors, 0, "pk\"\\\n", "present", "missing", NULL), 0);
+    assert_int_equal(errors.total, 2);
+    /* Byte for byte as the server renders them: members in JCS order, the
+     * value canonical. */
+    const char *want = "[{\"expected\":\"int\",\"field\":\"col\",\"got\":\"object\",\"index\":3,"
                        "\"value\":{\"a\":null,\"z\":[1,\"\xc3\xa9\"]}},"
                        "{\"expected\":\"present\",\"field\":\"pk\\\"\\\\\\n\",\"got\":\"missing\","
-                       "\"index\":0,\"value\":null}";
-    if (errors.len != strlen(want) || memcmp(errors.ptr, want, errors.len) != 0)
-        fail_msg("errors\n  got    %.*s\n  wanted %s", (int)errors.len, (const char *)errors.ptr,
-                 want);
+                       "\"index\":0,\"value\":null}]";
+    assert_int_equal(vmdb_render_field_errors(&text, &errors), 0);
+    if (text.len != strlen(want) || memcmp(text.ptr, want, text.len) != 0)
+        fail_msg("errors\n  got    %.*s\n  wanted %s", (int)text.len, (const char *)text.ptr, want);
+    vmdb_buf_free(&text);
     vmdb_json_doc *d = parse_errors(&errors);
+    vmdb_json_doc_free(v);
     const vmdb_json *arr = vmdb_json_doc_root(d);
     assert_int_equal(vmdb_json_size(arr), 2);
     assert_field_error(arr, 0, 3, "col", "int", "object", "{'a':null,'z':[1,'\\u00e9']}");
     assert_field_error(arr, 1, 0, "pk\"\\\n", "present", "missing", "null");
     vmdb_json_doc_free(d);
 
-    /* At most 1000 errors are written; the rest are only counted. */
-    errors.len = 0;
-    nerr = 0;
+    /* At most 1000 errors are kept; the rest are only counted. */
+    memset(&errors, 0, sizeof errors);
     for (size_t i = 0; i < 1005; i++)
-        assert_int_equal(vmdb_field_error(&errors, &nerr, i, "f", "int", "string", NULL), 0);
-    assert_int_equal(nerr, 1005);
+        assert_int_equal(vmdb_field_errors_add(&arena, &errors, i, "f", "int", "string", NULL), 0);
+    assert_int_equal(errors.total, 1005);
     d = parse_errors(&errors);
     assert_int_equal(vmdb_json_size(vmdb_json_doc_root(d)), 1000);
     assert_field_error(vmdb_json_doc_root(d), 999, 999, "f", "int", "string", "null");
     vmdb_json_doc_free(d);
-    vmdb_buf_free(&errors);
 }
 
 /* ---- vmdb_coerce_records --------------------------------------------------- */
@@ -593,12 +592,11 @@ static vmdb_registry *model_registry(const char *tables_q)
 {
     vmdb_json_doc *d = parse_q(tables_q);
     vmdb_registry *r = NULL;
-    int status = 0;
     char msg[200] = "";
-    int rc = vmdb_registry_from_request(&r, vmdb_json_doc_root(d), &status, msg, sizeof msg);
+    int rc = vmdb_registry_from_request(&r, vmdb_json_doc_root(d), msg, sizeof msg);
     vmdb_json_doc_free(d);
     if (rc)
-        fail_msg("model: %d %s", status, msg);
+        fail_msg("model: %d %s", rc, msg);
     return r;
 }
 
@@ -615,7 +613,7 @@ static const char *const ITEMS =
 typedef struct records_run {
     vmdb_json_doc *doc;
     vmdb_crec *recs;
-    vmdb_buf errors;
+    vmdb_field_errors errors;
     size_t nerr;
     vmdb_json_doc *errdoc;
     const vmdb_json *errs; /* the parsed error array */
@@ -626,8 +624,9 @@ static void run_records(records_run *run, const vmdb_model *m, const char *recor
     memset(run, 0, sizeof *run);
     run->doc = parse_q(records_q);
     int rc = vmdb_coerce_records(&arena, m, vmdb_json_doc_root(run->doc), need_pk, &run->recs,
-                                 &run->errors, &run->nerr);
+                                 &run->errors);
     assert_int_equal(rc, 0);
+    run->nerr = run->errors.total;
     assert_non_null(run->recs);
     run->errdoc = parse_errors(&run->errors);
     run->errs = vmdb_json_doc_root(run->errdoc);
@@ -638,7 +637,6 @@ static void free_run(records_run *run)
 {
     vmdb_json_doc_free(run->errdoc);
     vmdb_json_doc_free(run->doc);
-    vmdb_buf_free(&run->errors);
 }
 
 /* Record values: `want` lists "name=text" (or "name" alone for SQL NULL), in
@@ -741,7 +739,7 @@ static void test_records_create(void **state)
     /* No errors at all: an empty errors buffer. */
     run_records(&run, m, "[{'name':'a'},{'name':'b','id':1}]", false);
     assert_int_equal(run.nerr, 0);
-    assert_int_equal(run.errors.len, 0);
+    assert_int_equal(run.errors.n, 0);
     assert_null(run.recs[0].pk_text);
     assert_string_equal(run.recs[1].pk_text, "1");
     free_run(&run);
@@ -891,11 +889,10 @@ static void test_records_many_errors(void **state)
     assert_int_equal(vmdb_sb_cstr(&in), 0);
     vmdb_json_doc *d = parse_q((const char *)in.ptr);
     vmdb_crec *recs = NULL;
-    vmdb_buf errors = VMDB_BUF_INIT;
-    size_t nerr = 0;
-    assert_int_equal(
-        vmdb_coerce_records(&arena, m, vmdb_json_doc_root(d), false, &recs, &errors, &nerr), 0);
-    assert_int_equal(nerr, 1200);
+    vmdb_field_errors errors = {0};
+    assert_int_equal(vmdb_coerce_records(&arena, m, vmdb_json_doc_root(d), false, &recs, &errors),
+                     0);
+    assert_int_equal(errors.total, 1200);
     vmdb_json_doc *ed = parse_errors(&errors);
     const vmdb_json *arr = vmdb_json_doc_root(ed);
     assert_int_equal(vmdb_json_size(arr), 1000);
@@ -909,7 +906,6 @@ static void test_records_many_errors(void **state)
     assert_string_equal(recs[599].v[0].text, nm);
     vmdb_json_doc_free(ed);
     vmdb_json_doc_free(d);
-    vmdb_buf_free(&errors);
     vmdb_buf_free(&in);
     vmdb_registry_unref(r);
 }

@@ -6,7 +6,8 @@
  * the vmdb1 memo signed by its fee payer, then with a separate fee payer);
  * compact-u16 at its edges and exhaustively; the wire parser on every
  * truncation, oversized inputs and each rule of the runtime's sanitizer;
- * the vmdb1 memo text; the CLI keypair file. The RPC client: against a tiny
+ * the vmdb1 memo text; the CLI keypair file; base58 of any length (the
+ * core's decoder the client uses for instruction data). The RPC client: against a tiny
  * HTTP server run here on 127.0.0.1, the failure paths (oversized answer
  * with and without a length, timeout, malformed JSON, HTTP errors, RPC
  * errors, a refused connection) and the parsing of canned answers of each
@@ -641,6 +642,161 @@ static void test_keypair(void **state)
     assert_int_equal(vmdb_sol_keypair_read(got, path), VMDB_EIO);
     vmdb_buf_free(&j);
     vmdb_buf_free(&w);
+}
+
+/* ---- base58 of any length (the core's vmdb_base58_decode_buf) ---- */
+
+/* Decodes `text` into a fresh buffer capped at `max` and checks it is the
+ * `n` bytes of `want`. */
+static void b58_buf_eq(const char *text, size_t max, const void *want, size_t n)
+{
+    vmdb_buf b = {NULL, 0, 0, max};
+    assert_int_equal(vmdb_base58_decode_buf(&b, text, strlen(text)), 0);
+    assert_int_equal(b.len, n);
+    if (n)
+        assert_memory_equal(b.ptr, want, n);
+    vmdb_buf_free(&b);
+}
+
+static void test_base58_buf(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *hex;
+    } vectors[] = {
+        /* Bitcoin's base58_encode_decode.json */
+        {"", ""},
+        {"2g", "61"},
+        {"a3gV", "626262"},
+        {"aPEr", "636363"},
+        {"2cFupjhnEsSn59qHXstmK2ffpLv2", "73696d706c792061206c6f6e6720737472696e67"},
+        {"1NS17iag9jJgTHD1VXjvLCEnZuQ3rJDE9L",
+         "00eb15231dfceb60925886b67d065299925915aeb172c06647"},
+        {"ABnLTmg", "516b6fcd0f"},
+        {"3SEo3LWLoPntC", "bf4f89001e670274dd"},
+        {"3EFU7m", "572e4794"},
+        {"EJDM8drfXA6uyA", "ecac89cad93923c02321"},
+        {"Rt5zm", "10c8511e"},
+        {"1111111111", "00000000000000000000"},
+        /* leading '1's are zero bytes, before a value too */
+        {"1", "00"},
+        {"111", "000000"},
+        {"112g", "000061"},
+        {"1112", "00000001"},
+        {"z", "39"},
+        {"21", "3a"},
+    };
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        size_t n = 0;
+        uint8_t *want = tu_unhex(vectors[i].hex, strlen(vectors[i].hex), &n);
+        b58_buf_eq(vectors[i].text, 0, want, n);
+        /* A cap of exactly the size is enough. */
+        b58_buf_eq(vectors[i].text, n, want, n);
+        free(want);
+    }
+    b58_buf_eq("JxF12TrwUP45BMd", 0, "Hello World", 11);
+
+    /* It appends; empty text appends nothing. */
+    vmdb_buf b = VMDB_BUF_INIT;
+    assert_int_equal(vmdb_buf_put(&b, "ab", 2), 0);
+    assert_int_equal(vmdb_base58_decode_buf(&b, "", 0), 0);
+    assert_int_equal(vmdb_base58_decode_buf(&b, NULL, 0), 0);
+    assert_int_equal(b.len, 2);
+    assert_int_equal(vmdb_base58_decode_buf(&b, "12g", 3), 0);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.ptr, "ab\0a", 4);
+
+    /* Characters outside the alphabet, anywhere; an embedded NUL. */
+    static const char *const bad[] = {
+        "0",    "O",   "I",         "l",
+        "+",    "/",   " 2g",       "2g ",
+        "2g\n", "11O", "2\xc3\xa9", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(vmdb_base58_decode_buf(&b, bad[i], strlen(bad[i])), VMDB_EINVAL);
+        assert_int_equal(b.len, 4);
+    }
+    assert_int_equal(vmdb_base58_decode_buf(&b, "2\0g", 3), VMDB_EINVAL);
+    /* Only `len` characters are read. */
+    assert_int_equal(vmdb_base58_decode_buf(&b, "2gXYZ", 2), 0);
+    assert_int_equal(b.len, 5);
+    assert_int_equal(b.ptr[4], 0x61);
+    vmdb_buf_free(&b);
+
+    /* Over the cap: the value, the leading zeros, or what is already held. */
+    vmdb_buf c = {NULL, 0, 0, 2};
+    assert_int_equal(vmdb_base58_decode_buf(&c, "a3gV", 4), VMDB_ELIMIT);
+    assert_int_equal(vmdb_base58_decode_buf(&c, "111", 3), VMDB_ELIMIT);
+    assert_int_equal(vmdb_base58_decode_buf(&c, "12g", 3), 0);
+    assert_int_equal(c.len, 2);
+    assert_int_equal(vmdb_base58_decode_buf(&c, "2g", 2), VMDB_ELIMIT);
+    assert_int_equal(vmdb_base58_decode_buf(&c, "1", 1), VMDB_ELIMIT);
+    assert_int_equal(vmdb_base58_decode_buf(&c, "", 0), 0);
+    assert_int_equal(c.len, 2);
+    assert_memory_equal(c.ptr, "\0a", 2);
+    vmdb_buf_free(&c);
+
+    /* The text guard: VMDB_BASE58_TEXT_MAX characters decode, one more is
+     * refused before any work, whatever the cap. */
+    static char ones[VMDB_BASE58_TEXT_MAX + 2], zs[VMDB_BASE58_TEXT_MAX + 2];
+    memset(ones, '1', VMDB_BASE58_TEXT_MAX + 1);
+    memset(zs, 'z', VMDB_BASE58_TEXT_MAX + 1);
+    vmdb_buf d = VMDB_BUF_INIT;
+    assert_int_equal(vmdb_base58_decode_buf(&d, ones, VMDB_BASE58_TEXT_MAX), 0);
+    assert_int_equal(d.len, VMDB_BASE58_TEXT_MAX);
+    for (size_t i = 0; i < d.len; i++)
+        assert_int_equal(d.ptr[i], 0);
+    d.len = 0;
+    assert_int_equal(vmdb_base58_decode_buf(&d, zs, VMDB_BASE58_TEXT_MAX), 0);
+    /* 58^1700 - 1 takes 1245 bytes, all of them used. */
+    assert_int_equal(d.len, 1245);
+    assert_int_not_equal(d.ptr[0], 0);
+    d.len = 0;
+    assert_int_equal(vmdb_base58_decode_buf(&d, ones, VMDB_BASE58_TEXT_MAX + 1), VMDB_ELIMIT);
+    assert_int_equal(vmdb_base58_decode_buf(&d, zs, VMDB_BASE58_TEXT_MAX + 1), VMDB_ELIMIT);
+    assert_int_equal(d.len, 0);
+    vmdb_buf_free(&d);
+    /* The fixed-size decoder shares the guard (and answers VMDB_EINVAL). */
+    uint8_t one[1];
+    assert_int_equal(vmdb_base58_decode(one, 1, ones, VMDB_BASE58_TEXT_MAX + 1), VMDB_EINVAL);
+    assert_int_equal(vmdb_base58_decode(one, 1, "2g", 2), 0);
+    assert_int_equal(one[0], 0x61);
+    assert_int_equal(vmdb_base58_decode(one, 1, "a3gV", 4), VMDB_EINVAL);
+    assert_int_equal(vmdb_base58_decode(one, 1, "", 0), VMDB_EINVAL);
+    assert_int_equal(vmdb_base58_decode(one, 1, "0", 1), VMDB_EINVAL);
+
+    /* Round trips with the encoder on random bytes of random length, with
+     * runs of leading zero bytes, through both decoders. */
+    tu_rng r = {58};
+    static uint8_t in[1024], fixed[1024];
+    for (int iter = 0; iter < 400; iter++) {
+        size_t n = iter < 8 ? (size_t)iter : (size_t)(tu_rand(&r) % (sizeof in + 1));
+        if (iter >= 390)
+            n = sizeof in;
+        tu_fill(&r, in, n);
+        size_t lead = n ? (size_t)(tu_rand(&r) % 4) : 0;
+        memset(in, 0, lead < n ? lead : n);
+        vmdb_buf text = VMDB_BUF_INIT, back = VMDB_BUF_INIT;
+        assert_int_equal(vmdb_base58_encode(&text, VMDB_SLICE(in, n)), 0);
+        assert_true(text.len <= VMDB_BASE58_TEXT_MAX);
+        assert_int_equal(vmdb_base58_decode_buf(&back, (const char *)text.ptr, text.len), 0);
+        assert_int_equal(back.len, n);
+        if (n)
+            assert_memory_equal(back.ptr, in, n);
+        if (n) {
+            assert_int_equal(vmdb_base58_decode(fixed, n, (const char *)text.ptr, text.len), 0);
+            assert_memory_equal(fixed, in, n);
+        }
+        if (n > 1) { /* (a max of 0 means no cap) */
+            /* One byte short of room: refused, nothing appended. */
+            back.len = 0;
+            back.max = n - 1;
+            assert_int_equal(vmdb_base58_decode_buf(&back, (const char *)text.ptr, text.len),
+                             VMDB_ELIMIT);
+            assert_int_equal(back.len, 0);
+        }
+        vmdb_buf_free(&text);
+        vmdb_buf_free(&back);
+    }
 }
 
 /* ---- the RPC client against a local HTTP server ---- */
@@ -1543,6 +1699,7 @@ int main(void)
         cmocka_unit_test(test_parse_rejects),
         cmocka_unit_test(test_memo_text),
         cmocka_unit_test(test_keypair),
+        cmocka_unit_test(test_base58_buf),
         cmocka_unit_test(test_vectors_file),
         cmocka_unit_test(test_rpc_new),
         cmocka_unit_test_setup_teardown(test_rpc_errors, srv_start, srv_stop),

@@ -4,7 +4,8 @@
  * its two slots, survives a torn slot (the other one still answers), ignores
  * a slot signed by another key or from a different identity, reopens with
  * what was written, and is empty after a reset or when recreated at the
- * wrong size.
+ * wrong size. Also the file helpers underneath (src/util/file): whole-file
+ * reads with their cap, atomic replacement.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "testutil.h"
 #include "trust/tstate.h"
+#include "util/file.h"
 
 typedef struct fixture {
     char dir[64];
@@ -190,12 +192,84 @@ static void test_journal_wrong_size_recreated(void **state)
     vmdb_tjournal_free(open_empty(f));
 }
 
+/* The file helpers the trust files go through (src/util/file). */
+static void test_file_helpers(void **state)
+{
+    fixture *f = *state;
+    char path[160], tmp[170];
+    snprintf(path, sizeof path, "%s/f", f->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    vmdb_buf b = VMDB_BUF_INIT;
+
+    assert_int_equal(vmdb_file_read(path, &b, 100), VMDB_ENOTFOUND);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(vmdb_file_write_atomic(path, "hello", 5, 0600), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    /* The contents are replaced and NUL-terminated; max is inclusive. */
+    assert_int_equal(vmdb_buf_put(&b, "xyzxyzxyz", 9), 0);
+    assert_int_equal(vmdb_file_read(path, &b, 5), 0);
+    assert_int_equal(b.len, 5);
+    assert_string_equal((const char *)b.ptr, "hello");
+    assert_int_equal(vmdb_file_read(path, &b, 4), VMDB_ELIMIT);
+    assert_int_equal(b.len, 0);
+    /* out->max applies too (the file plus its NUL). */
+    vmdb_buf capped = {NULL, 0, 0, 5};
+    assert_int_equal(vmdb_file_read(path, &capped, 100), VMDB_ELIMIT);
+    vmdb_buf_free(&capped);
+    /* Replaced atomically by a larger file (several reads' worth). */
+    size_t big_n = (size_t)300 << 10;
+    uint8_t *big = malloc(big_n);
+    assert_non_null(big);
+    tu_rng r = {3};
+    tu_fill(&r, big, big_n);
+    assert_int_equal(vmdb_file_write_atomic(path, big, big_n, 0600), 0);
+    assert_int_equal(vmdb_file_read(path, &b, big_n), 0);
+    assert_int_equal(b.len, big_n);
+    assert_memory_equal(b.ptr, big, big_n);
+    assert_int_equal(b.ptr[big_n], 0);
+    assert_int_equal(vmdb_file_read(path, &b, big_n - 1), VMDB_ELIMIT);
+    free(big);
+    /* Empty, with a cap of 0. */
+    assert_int_equal(vmdb_file_write_atomic(path, "", 0, 0600), 0);
+    assert_int_equal(vmdb_file_read(path, &b, 0), 0);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.ptr[0], 0);
+    /* Not regular files: their size is unknown, the cap still holds. */
+    assert_int_equal(vmdb_file_read("/dev/null", &b, 10), 0);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(vmdb_file_read("/dev/zero", &b, 100), VMDB_ELIMIT);
+    assert_int_equal(vmdb_file_read(f->dir, &b, 100), VMDB_EIO);
+    /* Where the temp file cannot be made: nothing is written. */
+    char nodir[200];
+    snprintf(nodir, sizeof nodir, "%s/missing/f", f->dir);
+    assert_int_equal(vmdb_file_write_atomic(nodir, "x", 1, 0600), VMDB_EIO);
+    vmdb_buf_free(&b);
+    unlink(path);
+
+    /* The trusted state file: too large is malformed; unreadable says why. */
+    char why[200] = "";
+    vmdb_tstate out;
+    static uint8_t pad[16384];
+    memset(pad, ' ', sizeof pad);
+    assert_int_equal(vmdb_file_write_atomic(f->json, pad, sizeof pad, 0600), 0);
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why),
+                     VMDB_EVERIFY);
+    assert_non_null(strstr(why, "not valid JSON"));
+    why[0] = '\0';
+    assert_int_equal(vmdb_tstate_read(f->dir, &out, f->h, f->id.pk, why, sizeof why), VMDB_EIO);
+    assert_non_null(strstr(why, f->dir));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_newest_and_torn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_wrong_size_recreated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_helpers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,13 +31,12 @@
 
 #include "anchor/solana/sol_rpc.h"
 #include "core/error.h"
+#include "util/sb.h"
 #include "vmdb/base58.h"
 
 #define REQUEST_MAX ((size_t)64 << 10)
 /* Keep at most this much response buffer between calls. */
 #define RESP_KEEP ((size_t)1 << 20)
-/* Base58 text of VMDB_SOL_PACKET_MAX bytes is at most 1683 characters. */
-#define B58_DATA_TEXT_MAX 1700
 #define TWO_POW_53 9007199254740992.0
 
 struct vmdb_sol_rpc {
@@ -211,25 +210,6 @@ const vmdb_sol_rpc_status *vmdb_sol_rpc_last(const vmdb_sol_rpc *c)
 
 /* ---- request text ---- */
 
-static int put_str(vmdb_buf *b, const char *s)
-{
-    return vmdb_buf_put(b, s, strlen(s));
-}
-
-static int put_fmt(vmdb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int put_fmt(vmdb_buf *b, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return vmdb_error_set(VMDB_EINVAL, "request fragment too long");
-    return vmdb_buf_put(b, tmp, (size_t)n);
-}
-
 /* "<base58>" */
 static int put_b58(vmdb_buf *b, const uint8_t *p, size_t n)
 {
@@ -259,8 +239,9 @@ static int req_begin(vmdb_sol_rpc *c, const char *method)
 {
     c->req.len = 0;
     memset(&c->last, 0, sizeof c->last);
-    return put_fmt(&c->req, "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"%s\",\"params\":[",
-                   c->next_id, method);
+    return vmdb_sb_printf(&c->req,
+                          "{\"jsonrpc\":\"2.0\",\"id\":%llu,\"method\":\"%s\",\"params\":[",
+                          c->next_id, method);
 }
 
 /* ---- the call ---- */
@@ -321,7 +302,7 @@ static int rpc_call(vmdb_sol_rpc *c, const char *method, json_t **root, json_t *
 
     *root = NULL;
     *result = NULL;
-    if ((rc = put_str(&c->req, "]}"))) {
+    if ((rc = vmdb_sb_puts(&c->req, "]}"))) {
         rc = fail(c, VMDB_SOL_RPC_ARG, rc, method, "request too large");
         goto done;
     }
@@ -444,52 +425,6 @@ static int get_b58(vmdb_sol_rpc *c, const char *method, uint8_t *out, size_t n, 
     return 0;
 }
 
-/* Base58 of any length up to VMDB_SOL_PACKET_MAX bytes into a malloc'd
- * array (NULL when empty). */
-static int b58_decode_var(uint8_t **out, size_t *outlen, const char *s, size_t len)
-{
-    static const char alphabet[] = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    uint8_t bytes[VMDB_SOL_PACKET_MAX]; /* little-endian value */
-    size_t nb = 0, zeros = 0;
-    *out = NULL;
-    *outlen = 0;
-    if (len > B58_DATA_TEXT_MAX)
-        return VMDB_ELIMIT;
-    while (zeros < len && s[zeros] == '1')
-        zeros++;
-    for (size_t i = zeros; i < len; i++) {
-        const char *p = s[i] ? strchr(alphabet, s[i]) : NULL;
-        if (!p)
-            return VMDB_EPARSE;
-        unsigned carry = (unsigned)(p - alphabet);
-        for (size_t j = 0; j < nb; j++) {
-            carry += (unsigned)bytes[j] * 58;
-            bytes[j] = (uint8_t)(carry & 0xff);
-            carry >>= 8;
-        }
-        while (carry) {
-            if (nb == sizeof bytes)
-                return VMDB_ELIMIT;
-            bytes[nb++] = (uint8_t)(carry & 0xff);
-            carry >>= 8;
-        }
-    }
-    size_t n = zeros + nb;
-    if (n > VMDB_SOL_PACKET_MAX)
-        return VMDB_ELIMIT;
-    if (n == 0)
-        return 0;
-    uint8_t *p = malloc(n);
-    if (!p)
-        return VMDB_ENOMEM;
-    memset(p, 0, zeros);
-    for (size_t i = 0; i < nb; i++)
-        p[zeros + i] = bytes[nb - 1 - i];
-    *out = p;
-    *outlen = n;
-    return 0;
-}
-
 /* result.value of a response with context. */
 static const json_t *value_of(const json_t *result)
 {
@@ -535,7 +470,8 @@ int vmdb_sol_rpc_get_latest_blockhash(vmdb_sol_rpc *c, uint8_t blockhash[32],
     uint64_t h = 0;
     int rc;
     if ((rc = req_begin(c, m)) ||
-        (rc = put_fmt(&c->req, "{\"commitment\":\"%s\"}", commitment_name(c->commitment, false))) ||
+        (rc = vmdb_sb_printf(&c->req, "{\"commitment\":\"%s\"}",
+                             commitment_name(c->commitment, false))) ||
         (rc = rpc_call(c, m, &root, &res)))
         goto done;
     const json_t *v = value_of(res);
@@ -568,8 +504,8 @@ int vmdb_sol_rpc_get_block_height(vmdb_sol_rpc *c, uint64_t *height)
     static const char m[] = "getBlockHeight";
     json_t *root = NULL;
     int rc;
-    if ((rc = req_begin(c, m)) ||
-        (rc = put_fmt(&c->req, "{\"commitment\":\"%s\"}", commitment_name(c->commitment, false))))
+    if ((rc = req_begin(c, m)) || (rc = vmdb_sb_printf(&c->req, "{\"commitment\":\"%s\"}",
+                                                       commitment_name(c->commitment, false))))
         goto done;
     rc = u64_method(c, m, height, false, &root);
 done:
@@ -583,7 +519,8 @@ int vmdb_sol_rpc_get_balance(vmdb_sol_rpc *c, uint64_t *lamports, const uint8_t 
     json_t *root = NULL;
     int rc;
     if ((rc = req_begin(c, m)) || (rc = put_b58(&c->req, address, 32)) ||
-        (rc = put_fmt(&c->req, ",{\"commitment\":\"%s\"}", commitment_name(c->commitment, false))))
+        (rc = vmdb_sb_printf(&c->req, ",{\"commitment\":\"%s\"}",
+                             commitment_name(c->commitment, false))))
         goto done;
     rc = u64_method(c, m, lamports, true, &root);
 done:
@@ -597,8 +534,8 @@ int vmdb_sol_rpc_get_min_rent(vmdb_sol_rpc *c, uint64_t *lamports, uint64_t data
     json_t *root = NULL;
     int rc;
     if ((rc = req_begin(c, m)) ||
-        (rc = put_fmt(&c->req, "%llu,{\"commitment\":\"%s\"}", (unsigned long long)data_len,
-                      commitment_name(c->commitment, false))))
+        (rc = vmdb_sb_printf(&c->req, "%llu,{\"commitment\":\"%s\"}", (unsigned long long)data_len,
+                             commitment_name(c->commitment, false))))
         goto done;
     rc = u64_method(c, m, lamports, false, &root);
 done:
@@ -613,8 +550,8 @@ int vmdb_sol_rpc_request_airdrop(vmdb_sol_rpc *c, uint8_t sig[64], const uint8_t
     json_t *root = NULL, *res;
     int rc;
     if ((rc = req_begin(c, m)) || (rc = put_b58(&c->req, address, 32)) ||
-        (rc = put_fmt(&c->req, ",%llu,{\"commitment\":\"%s\"}", (unsigned long long)lamports,
-                      commitment_name(c->commitment, false))) ||
+        (rc = vmdb_sb_printf(&c->req, ",%llu,{\"commitment\":\"%s\"}", (unsigned long long)lamports,
+                             commitment_name(c->commitment, false))) ||
         (rc = rpc_call(c, m, &root, &res)))
         goto done;
     rc = get_b58(c, m, sig, 64, res);
@@ -638,10 +575,11 @@ int vmdb_sol_rpc_send_transaction(vmdb_sol_rpc *c, uint8_t sig[64], vmdb_slice w
     int n = EVP_EncodeBlock(b64, wire.ptr, (int)wire.len);
     if ((rc = req_begin(c, m)) || (rc = vmdb_buf_putc(&c->req, '"')) ||
         (rc = vmdb_buf_put(&c->req, b64, (size_t)n)) ||
-        (rc = put_fmt(&c->req,
-                      "\",{\"encoding\":\"base64\",\"skipPreflight\":%s,"
-                      "\"preflightCommitment\":\"%s\"}",
-                      skip_preflight ? "true" : "false", commitment_name(c->commitment, false))) ||
+        (rc = vmdb_sb_printf(&c->req,
+                             "\",{\"encoding\":\"base64\",\"skipPreflight\":%s,"
+                             "\"preflightCommitment\":\"%s\"}",
+                             skip_preflight ? "true" : "false",
+                             commitment_name(c->commitment, false))) ||
         (rc = rpc_call(c, m, &root, &res)))
         goto done;
     rc = get_b58(c, m, sig, 64, res);
@@ -666,8 +604,8 @@ int vmdb_sol_rpc_get_signature_statuses(vmdb_sol_rpc *c, vmdb_sol_sig_status *ou
     for (size_t i = 0; i < n; i++)
         if ((i && (rc = vmdb_buf_putc(&c->req, ','))) || (rc = put_b58(&c->req, sigs[i], 64)))
             goto done;
-    if ((rc = put_fmt(&c->req, "],{\"searchTransactionHistory\":%s}",
-                      search_history ? "true" : "false")) ||
+    if ((rc = vmdb_sb_printf(&c->req, "],{\"searchTransactionHistory\":%s}",
+                             search_history ? "true" : "false")) ||
         (rc = rpc_call(c, m, &root, &res)))
         goto done;
     const json_t *v = value_of(res);
@@ -714,14 +652,16 @@ int vmdb_sol_rpc_get_signatures_for_address(vmdb_sol_rpc *c, vmdb_sol_sig_info *
         goto done;
     }
     if ((rc = req_begin(c, m)) || (rc = put_b58(&c->req, address, 32)) ||
-        (rc = put_fmt(&c->req, ",{\"limit\":%zu,\"commitment\":\"%s\"", limit,
-                      commitment_name(c->commitment, true))))
+        (rc = vmdb_sb_printf(&c->req, ",{\"limit\":%zu,\"commitment\":\"%s\"", limit,
+                             commitment_name(c->commitment, true))))
         goto done;
-    if (before && ((rc = put_str(&c->req, ",\"before\":")) || (rc = put_b58(&c->req, before, 64))))
+    if (before &&
+        ((rc = vmdb_sb_puts(&c->req, ",\"before\":")) || (rc = put_b58(&c->req, before, 64))))
         goto done;
-    if (until && ((rc = put_str(&c->req, ",\"until\":")) || (rc = put_b58(&c->req, until, 64))))
+    if (until &&
+        ((rc = vmdb_sb_puts(&c->req, ",\"until\":")) || (rc = put_b58(&c->req, until, 64))))
         goto done;
-    if ((rc = put_str(&c->req, "}")) || (rc = rpc_call(c, m, &root, &res)))
+    if ((rc = vmdb_sb_puts(&c->req, "}")) || (rc = rpc_call(c, m, &root, &res)))
         goto done;
     if (!json_is_array(res) || json_array_size(res) > limit) {
         rc = shape(c, m, "result is not an array of at most limit entries");
@@ -767,8 +707,9 @@ static int tx_info_ix(vmdb_sol_rpc *c, const char *m, vmdb_sol_ix *ix, const jso
 {
     const json_t *accts = json_object_get(j, "accounts");
     const json_t *data = json_object_get(j, "data");
-    uint8_t *a = NULL, *d = NULL;
-    size_t dlen = 0;
+    uint8_t *a = NULL;
+    /* Instruction data is at most one packet. */
+    vmdb_buf d = {NULL, 0, 0, VMDB_SOL_PACKET_MAX};
     int rc;
     if (!json_is_object(j) || !json_is_array(accts) || !json_is_string(data)) {
         rc = shape(c, m, "malformed instruction");
@@ -788,7 +729,7 @@ static int tx_info_ix(vmdb_sol_rpc *c, const char *m, vmdb_sol_ix *ix, const jso
     for (size_t k = 0; k < na; k++)
         if ((rc = get_u8(c, m, &a[k], json_array_get(accts, k))))
             goto done;
-    rc = b58_decode_var(&d, &dlen, json_string_value(data), json_string_length(data));
+    rc = vmdb_base58_decode_buf(&d, json_string_value(data), json_string_length(data));
     if (rc) {
         rc = rc == VMDB_ENOMEM ? fail(c, VMDB_SOL_RPC_MALFORMED, rc, m, "out of memory")
                                : shape(c, m, "instruction data is not base58 of a packet");
@@ -796,12 +737,12 @@ static int tx_info_ix(vmdb_sol_rpc *c, const char *m, vmdb_sol_ix *ix, const jso
     }
     ix->accounts = a;
     ix->naccounts = na;
-    ix->data = VMDB_SLICE(d, dlen);
+    ix->data = VMDB_SLICE(d.ptr, d.len); /* owned: vmdb_sol_tx_info_free */
     a = NULL;
-    d = NULL;
+    d.ptr = NULL;
 done:
     free(a);
-    free(d);
+    vmdb_buf_free(&d);
     return rc;
 }
 
@@ -812,10 +753,10 @@ int vmdb_sol_rpc_get_transaction(vmdb_sol_rpc *c, vmdb_sol_tx_info *out, const u
     int rc;
     memset(out, 0, sizeof *out);
     if ((rc = req_begin(c, m)) || (rc = put_b58(&c->req, sig, 64)) ||
-        (rc = put_fmt(&c->req,
-                      ",{\"encoding\":\"json\",\"commitment\":\"%s\","
-                      "\"maxSupportedTransactionVersion\":0}",
-                      commitment_name(c->commitment, true))) ||
+        (rc = vmdb_sb_printf(&c->req,
+                             ",{\"encoding\":\"json\",\"commitment\":\"%s\","
+                             "\"maxSupportedTransactionVersion\":0}",
+                             commitment_name(c->commitment, true))) ||
         (rc = rpc_call(c, m, &root, &res)))
         goto done;
     if (json_is_null(res)) {

@@ -25,7 +25,7 @@
 #include "anchor/anchor.h"
 #include "anchor/solana/sol_rpc.h"
 #include "anchor/solana/sol_tx.h"
-#include "trust/identity.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "util/sb.h"
 #include "vmdb/base58.h"
@@ -34,6 +34,7 @@
 #define SCAN_PAGE 1000
 #define SCAN_MAX_PAGES 50 /* 50,000 signatures at most per scan */
 #define CONFIRM_WAIT_MS 60000
+#define STATE_FILE_MAX ((size_t)1 << 20)
 
 typedef struct sol_anchor {
     vmdb_anchor base;
@@ -137,17 +138,10 @@ static void load_state(sol_anchor *s)
 {
     vmdb_buf raw = VMDB_BUF_INIT;
     vmdb_json_doc *doc = NULL;
-    FILE *f = fopen(s->state_path, "re");
-    if (!f)
-        return;
-    char chunk[4096];
-    size_t k;
-    raw.max = 1 << 20;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (vmdb_buf_put(&raw, chunk, k) != 0)
-            break;
-    fclose(f);
-    if (vmdb_json_parse(&doc, VMDB_SLICE(raw.ptr, raw.len), NULL) == 0) {
+    int rc = vmdb_file_read(s->state_path, &raw, STATE_FILE_MAX);
+    if (rc == VMDB_ENOTFOUND)
+        goto done; /* nothing recorded yet */
+    if (rc == 0 && vmdb_json_parse(&doc, VMDB_SLICE(raw.ptr, raw.len), NULL) == 0) {
         const vmdb_json *r = vmdb_json_doc_root(doc);
         s->has_last = json_u64(vmdb_json_get(r, "last_seq"), &s->last_seq) &&
                       json_sig(vmdb_json_get(r, "last_sig"), s->last_sig);
@@ -169,6 +163,7 @@ static void load_state(sol_anchor *s)
     } else {
         LOG_WARN("solana anchor: %s is unreadable; scanning the chain instead", s->state_path);
     }
+done:
     vmdb_json_doc_free(doc);
     vmdb_buf_free(&raw);
 }
@@ -392,22 +387,17 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
     }
 }
 
-static int sol_status(vmdb_anchor *a, vmdb_buf *out)
+static void sol_status(vmdb_anchor *a, vmdb_anchor_status *out)
 {
     sol_anchor *s = (sol_anchor *)a;
+    memset(out, 0, sizeof *out);
+    out->reported = true;
+    out->balance_known = s->balance_known;
+    out->balance = s->balance;
     /* A fee payer must keep the rent-exempt minimum after fees. */
-    bool low = s->balance_known && s->balance < 890880 + 100000;
-    int rc = vmdb_sb_printf(out, "{\"balance\":");
-    rc = rc ? rc
-            : (s->balance_known ? vmdb_sb_printf(out, "%llu", (unsigned long long)s->balance)
-                                : vmdb_sb_puts(out, "null"));
-    rc = rc ? rc : vmdb_sb_puts(out, ",\"last_error\":");
-    rc = rc ? rc
-            : (s->last_error[0] ? vmdb_sb_jstrz(out, s->last_error) : vmdb_sb_puts(out, "null"));
-    rc = rc ? rc
-            : vmdb_sb_printf(out, ",\"low_balance\":%s,\"pending\":%s}", low ? "true" : "false",
-                             s->has_pending ? "true" : "false");
-    return rc;
+    out->low_balance = s->balance_known && s->balance < 890880 + 100000;
+    out->pending = s->has_pending;
+    snprintf(out->last_error, sizeof out->last_error, "%s", s->last_error);
 }
 
 static void sol_close(vmdb_anchor *a)

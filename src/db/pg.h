@@ -1,15 +1,18 @@
 /*
- * libpq helpers: connections with the session settings that row hashing
+ * libpq helpers, below the store and the trust chain (both talk to
+ * PostgreSQL): connections with the session settings that row hashing
  * depends on (UTC, ISO dates, shortest floats), result checks that log the
- * server's text and hand callers only a status and a code, and the binary
- * COPY codec for leaves.
+ * server's text and hand callers only the SQLSTATE, pipelines, a per
+ * connection cache of prepared statements, and the binary COPY codec for
+ * leaves. Knows nothing of models, trees or answers.
  */
-#ifndef VMDB_STORE_PG_H
-#define VMDB_STORE_PG_H
+#ifndef VMDB_DB_PG_H
+#define VMDB_DB_PG_H
 
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+#include "vmdb/common.h"
 #include "vmdb/smt.h"
 
 /* Connects; NULL on failure (logged). `role` becomes the application_name
@@ -65,8 +68,9 @@ PGresult *vmdb_pg_exec_cached(PGconn *c, vmdb_pgcache *cache, const char *what, 
                               int n, const char *const *params, char sqlstate[6]);
 void vmdb_pgcache_reset(vmdb_pgcache *cache);
 
-/* Maps a SQLSTATE to an HTTP status, an error code and a client message. */
-void vmdb_pg_classify(const char *sqlstate, int *status, const char **code, const char **msg);
+/* Appends the PostgreSQL array literal {"a","b",...} of `n` strings and
+ * NUL-terminates it (len excludes the NUL). 0, VMDB_ENOMEM or VMDB_ELIMIT. */
+int vmdb_pg_text_array(vmdb_buf *b, const char *const *v, size_t n);
 
 /* Streams all leaves, sorted by key, with COPY ... (FORMAT binary).
  * *out is malloc'ed (caller frees). 0, VMDB_EIO or VMDB_EINVAL (a leaf that

@@ -3,7 +3,7 @@
  * timestamptz in the session time zone, so every connection pins UTC and ISO
  * dates; extra_float_digits=1 gives shortest round-trip floats.
  */
-#include "store/pg.h"
+#include "db/pg.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/sb.h"
 #include "vmdb/common.h"
 
 PGconn *vmdb_pg_connect(const char *url, const char *role)
@@ -210,44 +211,16 @@ int vmdb_pg_pipeline_split(PGconn *c, const vmdb_pgstmt *st, size_t n, size_t sp
     return first;
 }
 
-void vmdb_pg_classify(const char *s, int *status, const char **code, const char **msg)
+int vmdb_pg_text_array(vmdb_buf *b, const char *const *v, size_t n)
 {
-    *status = 500;
-    *code = "DATABASE_ERROR";
-    *msg = "database error (details are in the server log)";
-    if (!s || !s[0]) {
-        *status = 503;
-        *code = "DB_UNAVAILABLE";
-        *msg = "database unavailable";
-    } else if (!strcmp(s, "23505")) {
-        *status = 409;
-        *code = "CONSTRAINT_VIOLATION";
-        *msg = "unique constraint violated";
-    } else if (!strcmp(s, "23502")) {
-        *status = 409;
-        *code = "CONSTRAINT_VIOLATION";
-        *msg = "not-null constraint violated (a required column is missing or null)";
-    } else if (!strcmp(s, "23503")) {
-        *status = 409;
-        *code = "CONSTRAINT_VIOLATION";
-        *msg = "foreign key constraint violated";
-    } else if (!strcmp(s, "23514") || !strncmp(s, "23", 2)) {
-        *status = 409;
-        *code = "CONSTRAINT_VIOLATION";
-        *msg = "constraint violated";
-    } else if (!strcmp(s, "21000")) {
-        *status = 400;
-        *code = "DUPLICATE_ID";
-        *msg = "the same key appears twice in one request";
-    } else if (!strncmp(s, "22", 2) || !strcmp(s, "42804")) {
-        *status = 400;
-        *code = "INVALID_VALUE";
-        *msg = "a value was refused by the database (wrong format or out of range)";
-    } else if (!strcmp(s, "57014")) {
-        *status = 503;
-        *code = "DB_UNAVAILABLE";
-        *msg = "database statement timed out";
+    int rc = vmdb_buf_putc(b, '{');
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i)
+            rc = vmdb_buf_putc(b, ',');
+        rc = rc ? rc : vmdb_sb_pgarr_elem(b, v[i], strlen(v[i]));
     }
+    rc = rc ? rc : vmdb_buf_putc(b, '}');
+    return rc ? rc : vmdb_sb_cstr(b);
 }
 
 static const uint8_t copy_sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};

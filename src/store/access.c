@@ -1,0 +1,266 @@
+/*
+ * The engine's row calls: resolving a model, writing through the writer,
+ * and verified reads.
+ *
+ * A verified read is one statement that reads the state row and the rows
+ * together, so both come from one PostgreSQL snapshot; the tree version
+ * committed with that state is then held and every row is checked against
+ * it: the leaf of each returned row must be in the tree with the same value,
+ * every requested key the table lacks must be absent from the tree, and no
+ * row may come back that was not asked for. Any disagreement is an integrity
+ * violation and no row is returned.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/engine_internal.h"
+#include "store/rows.h"
+#include "store/sync.h"
+#include "util/log.h"
+#include "util/sb.h"
+
+int vmdb_engine_resolve(vmdb_engine *e, const char *table, vmdb_registry **reg,
+                        const vmdb_model **model, vmdb_fail *fail)
+{
+    memset(fail, 0, sizeof *fail);
+    if (vmdb_catalog_resolve(e->parts.catalog, e->parts.pool, table, reg, model) != 0)
+        return vmdb_fail_check(vmdb_fail_set(fail, VMDB_FAIL_MODEL_NOT_REGISTERED,
+                                             "Model '%.100s' is not registered", table),
+                               fail);
+    return 0;
+}
+
+int vmdb_engine_write(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w, vmdb_write_result *out)
+{
+    return vmdb_fail_check(vmdb_writer_write(e->writer, ar, w, out), &out->fail);
+}
+
+/* Wraps a row query into the snapshot statement with the state row. */
+static int wrap(vmdb_buf *sql, const vmdb_buf *inner)
+{
+    int rc = vmdb_sb_puts(sql, "SELECT s.seq, r.k, r.j FROM vmdb_state AS s LEFT JOIN LATERAL (");
+    rc = rc ? rc : vmdb_buf_put(sql, inner->ptr, inner->len);
+    rc = rc ? rc : vmdb_sb_puts(sql, ") AS r(k, j) ON true");
+    return rc ? rc : vmdb_sb_cstr(sql);
+}
+
+/* Checks the rows of `res` against the held version `v`. `keys` (canonical,
+ * distinct) are the requested keys for read-batch, NULL for read-latest.
+ * Fills out->rows and out->missing; the ids that disagree go to `bad`.
+ * 0 or VMDB_ENOMEM. */
+static int check_rows(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const vmdb_model *m,
+                      const PGresult *res, const vmdb_smt_view *v, const char *const *keys,
+                      size_t nkeys, vmdb_read_result *out, vmdb_strs *bad)
+{
+    const vmdb_smt *tree = vmdb_versions_tree(e->parts.versions);
+    vmdb_buf jcs = VMDB_BUF_INIT;
+    vmdb_strs missing = {0};
+    int nt = PQntuples(res), rc = 0;
+    bool *seen = vmdb_arena_zalloc(ar, nkeys ? nkeys : 1);
+    out->rows = vmdb_arena_zalloc(ar, (size_t)nt * sizeof *out->rows + 1);
+    out->nrows = 0;
+    if (!seen || !out->rows)
+        return VMDB_ENOMEM;
+    for (int i = 0; rc == 0 && i < nt; i++) {
+        if (PQgetisnull(res, i, 1))
+            continue; /* the LEFT JOIN's empty row */
+        const char *pk = PQgetvalue(res, i, 1), *json = PQgetvalue(res, i, 2);
+        uint8_t key[32], value[32], tv[32];
+        bool asked = keys == NULL;
+        for (size_t k = 0; !asked && k < nkeys; k++)
+            if (!seen[k] && strcmp(keys[k], pk) == 0)
+                asked = seen[k] = true;
+        bool good = asked && vmdb_rows_leaf(h, m, pk, json, key, value, &jcs) == 0 &&
+                    vmdb_smt_get(tree, v, key, tv) == 0 && memcmp(tv, value, 32) == 0;
+        if (!good) {
+            rc = vmdb_strs_add(ar, bad, pk);
+            continue;
+        }
+        vmdb_row *row = &out->rows[out->nrows++];
+        row->id = vmdb_arena_strndup(ar, pk, strlen(pk));
+        row->json = vmdb_arena_strndup(ar, (const char *)jcs.ptr, jcs.len);
+        row->json_len = jcs.len;
+        memcpy(row->key, key, 32);
+        memcpy(row->value, value, 32);
+        if (!row->id || !row->json)
+            rc = VMDB_ENOMEM;
+    }
+    for (size_t k = 0; rc == 0 && k < nkeys; k++) {
+        uint8_t key[32], tv[32];
+        if (seen[k])
+            continue;
+        rc = vmdb_rows_key(h, m, keys[k], key);
+        if (rc == 0 && vmdb_smt_get(tree, v, key, tv) == 0)
+            rc = vmdb_strs_add(ar, bad, keys[k]); /* the tree has it, the table not */
+        else if (rc == 0)
+            rc = vmdb_strs_add(ar, &missing, keys[k]); /* absent from both */
+    }
+    out->missing = missing.v;
+    out->nmissing = missing.n;
+    vmdb_buf_free(&jcs);
+    return rc ? VMDB_ENOMEM : 0;
+}
+
+/* Runs the snapshot statement and checks its rows (see the top). */
+static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, const char *sql,
+                        int np, const char *const *params, const char *const *keys, size_t nkeys,
+                        vmdb_read_result *out)
+{
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    if (!h)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+    for (int attempt = 0;; attempt++) {
+        char state[6];
+        bool ahead = false;
+        vmdb_strs bad = {0};
+        PGresult *res = vmdb_pgpool_exec(e->parts.pool, true, "read", sql, np, params, state);
+        if (!res)
+            return vmdb_fail_sqlstate(&out->fail, state);
+        uint64_t seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+        const vmdb_smt_view *v = vmdb_versions_hold(e->parts.versions, seq, &ahead);
+        if (!v) {
+            PQclear(res);
+            if (ahead && e->cfg.allow_multi_instance && attempt < 3) {
+                /* Another instance wrote: catch up, then read again. */
+                vmdb_fail ignored;
+                vmdb_writer_run(e->writer, vmdb_sync_resync_job, &e->parts, &ignored);
+                continue;
+            }
+            if (!ahead && attempt < 3)
+                continue; /* the snapshot's version is no longer kept: read again */
+            if (ahead) {
+                vmdb_status_violation(e->parts.status, "vmdb_state",
+                                      "the state row is ahead of every committed version", NULL, 0);
+                return vmdb_fail_integrity(&out->fail, NULL, 0);
+            }
+            return vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE,
+                                 "no tree version for the database snapshot");
+        }
+        out->at.seq = seq;
+        vmdb_smt_view_root(v, out->at.root);
+        out->at.has_header = vmdb_chain_recent(e->parts.chain, seq, &out->at.header);
+        int rc = check_rows(e, h, ar, m, res, v, keys, nkeys, out, &bad);
+        vmdb_versions_release(e->parts.versions, v);
+        PQclear(res);
+        if (rc)
+            return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+        if (bad.n) {
+            vmdb_status_violation(e->parts.status, m->table,
+                                  keys ? "read-batch rows differ from the tree"
+                                       : "read-latest rows differ from the tree",
+                                  bad.v, bad.n);
+            out->rows = NULL;
+            out->nrows = 0;
+            return vmdb_fail_integrity(&out->fail, bad.v, bad.n);
+        }
+        return 0;
+    }
+}
+
+int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
+                           const char *const *ids, size_t nids, vmdb_read_result *out)
+{
+    vmdb_buf inner = VMDB_BUF_INIT, sql = VMDB_BUF_INIT, arr = VMDB_BUF_INIT;
+    vmdb_strs unkeyed = {0}; /* ids that cannot be keys of m: missing */
+    const char **keys = vmdb_arena_alloc(ar, (nids ? nids : 1) * sizeof *keys);
+    size_t nkeys = 0;
+    int rc = keys ? 0 : VMDB_ENOMEM;
+    memset(out, 0, sizeof *out);
+    /* Canonical key texts, each once. */
+    for (size_t i = 0; rc == 0 && i < nids; i++) {
+        const char *k = NULL;
+        if (vmdb_coerce_key(ar, m->pk_type, ids[i], strlen(ids[i]), &k) != 0) {
+            rc = vmdb_strs_add(ar, &unkeyed, ids[i]);
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < nkeys && !dup; j++)
+            dup = strcmp(keys[j], k) == 0;
+        if (!dup)
+            keys[nkeys++] = k;
+    }
+    rc = rc ? rc : vmdb_pg_text_array(&arr, keys, nkeys);
+    rc = rc ? rc : vmdb_rows_select(&inner, m, NULL);
+    rc = rc ? rc : vmdb_sb_puts(&inner, " WHERE t.");
+    rc = rc ? rc : vmdb_sb_ident(&inner, m->pk);
+    rc = rc ? rc : vmdb_sb_printf(&inner, " = ANY($1::text[]::%s[])", vmdb_pk_array_cast(m));
+    rc = rc ? rc : wrap(&sql, &inner);
+    if (rc) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    const char *p[1] = {(const char *)arr.ptr};
+    if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, 1, p, keys, nkeys, out)) != 0)
+        goto done;
+    if (out->nrows == 0) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "No records found for the given IDs.");
+        goto done;
+    }
+    if (unkeyed.n) {
+        /* The ids that cannot be keys come first, as they were found first. */
+        const char **all = vmdb_arena_alloc(ar, (unkeyed.n + out->nmissing) * sizeof *all);
+        if (!all) {
+            rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+            goto done;
+        }
+        memcpy(all, unkeyed.v, unkeyed.n * sizeof *all);
+        if (out->nmissing)
+            memcpy(all + unkeyed.n, out->missing, out->nmissing * sizeof *all);
+        out->missing = all;
+        out->nmissing += unkeyed.n;
+    }
+done:
+    vmdb_buf_free(&inner);
+    vmdb_buf_free(&sql);
+    vmdb_buf_free(&arr);
+    return vmdb_fail_check(rc, &out->fail);
+}
+
+int vmdb_engine_read_latest(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
+                            const vmdb_latest_query *q, vmdb_read_result *out)
+{
+    vmdb_buf inner = VMDB_BUF_INIT, sql = VMDB_BUF_INIT;
+    const char **params = vmdb_arena_alloc(ar, (q->nwhere ? q->nwhere : 1) * sizeof *params);
+    int np = 0;
+    memset(out, 0, sizeof *out);
+    int rc = params ? vmdb_rows_select(&inner, m, NULL) : VMDB_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < q->nwhere; i++) {
+        const vmdb_where *w = &q->where[i];
+        bool is_pk = strcmp(w->col->name, m->pk) == 0;
+        rc = vmdb_sb_puts(&inner, i ? " AND t." : " WHERE t.");
+        rc = rc ? rc : vmdb_sb_ident(&inner, w->col->name);
+        if (!w->text) {
+            rc = rc ? rc : vmdb_sb_puts(&inner, " IS NULL");
+            continue;
+        }
+        params[np++] = w->text;
+        rc = rc ? rc
+                : vmdb_sb_printf(&inner, " = $%d%s", np,
+                                 vmdb_ctype_cast(is_pk ? m->pk_type : w->col->type));
+    }
+    const char *dir = q->asc ? "ASC" : "DESC";
+    rc = rc ? rc : vmdb_sb_puts(&inner, " ORDER BY t.");
+    rc = rc ? rc : vmdb_sb_ident(&inner, q->order ? q->order->name : m->pk);
+    rc = rc ? rc : vmdb_sb_printf(&inner, " %s", dir);
+    if (rc == 0 && q->order && strcmp(q->order->name, m->pk) != 0) {
+        /* A tie-breaker makes the order deterministic. */
+        rc = vmdb_sb_puts(&inner, ", t.");
+        rc = rc ? rc : vmdb_sb_ident(&inner, m->pk);
+        rc = rc ? rc : vmdb_sb_printf(&inner, " %s", dir);
+    }
+    rc = rc ? rc : vmdb_sb_printf(&inner, " LIMIT %u", q->limit);
+    rc = rc ? rc : wrap(&sql, &inner);
+    if (rc) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, np, params, NULL, 0, out)) != 0)
+        goto done;
+    if (out->nrows == 0)
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "No records found");
+done:
+    vmdb_buf_free(&inner);
+    vmdb_buf_free(&sql);
+    return vmdb_fail_check(rc, &out->fail);
+}

@@ -1,0 +1,725 @@
+/*
+ * Administrative transitions: apply-schema, clear-data, repair-roots and
+ * migrate. Each runs as a job on the writer thread (so it serialises with
+ * write groups and cannot deadlock with them) and is one PostgreSQL
+ * transaction that also writes the new state row and a header of its kind;
+ * the tree is rebuilt as a pending version and published only after COMMIT.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/engine_internal.h"
+#include "store/rows.h"
+#include "util/file.h"
+#include "util/log.h"
+#include "util/sb.h"
+
+/* What every job gets: the components, the result, its own arguments. */
+typedef struct admin_job {
+    const vmdb_engine *e;
+    vmdb_arena *ar; /* the request's (may be NULL when nothing is allocated) */
+    vmdb_admin_result *out;
+    vmdb_registry *spec; /* apply-schema */
+    bool force;
+} admin_job;
+
+static void rollback(PGconn *c)
+{
+    vmdb_pg_cmd(c, "rollback", "ROLLBACK", NULL);
+}
+
+/* After a detected rollback only restoring the newest backup helps: no
+ * admin transition may bless the rolled-back database. */
+static int refuse_rollback(const vmdb_parts *p, vmdb_fail *fail)
+{
+    if (!vmdb_status_is_set(p->status, VMDB_BLOCK_ROLLBACK))
+        return 0;
+    return vmdb_fail_set(fail, VMDB_FAIL_ROLLBACK_DETECTED,
+                         "the database was rolled back behind the trusted state or the anchor; "
+                         "restore the newest backup instead");
+}
+
+static int cmp_leaf(const void *a, const void *b)
+{
+    return memcmp(((const vmdb_smt_leaf *)a)->key, ((const vmdb_smt_leaf *)b)->key, 32);
+}
+
+/* Collects the leaves of vmdb_rows_scan into a growing array. */
+typedef struct leaf_list {
+    vmdb_smt_leaf *l;
+    size_t n, cap;
+    const char *table;
+} leaf_list;
+
+static int collect_leaf(void *arg, const char *pk, int hash_rc, const uint8_t key[32],
+                        const uint8_t value[32])
+{
+    leaf_list *x = arg;
+    if (hash_rc != 0) {
+        LOG_ERROR("rehash: row %.100s of %s cannot be canonicalised: %s", pk, x->table,
+                  vmdb_error_last());
+        return VMDB_EINVAL;
+    }
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 4096;
+        vmdb_smt_leaf *nl = realloc(x->l, nc * sizeof *nl);
+        if (!nl)
+            return VMDB_ENOMEM;
+        x->l = nl;
+        x->cap = nc;
+    }
+    memcpy(x->l[x->n].key, key, 32);
+    memcpy(x->l[x->n].value, value, 32);
+    x->n++;
+    return 0;
+}
+
+/* Rebuilds all leaves from the rows of every model of `reg`, inside the
+ * open transaction: deletes vmdb_leaves, inserts the new ones and returns
+ * them sorted in *out (malloc'ed). 0, VMDB_EIO, VMDB_ENOMEM, VMDB_EINVAL (a
+ * row that cannot be canonicalised). */
+static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, vmdb_smt_leaf **out,
+                  size_t *nout)
+{
+    leaf_list x = {NULL, 0, 0, NULL};
+    int rc = 0;
+    *out = NULL;
+    *nout = 0;
+    if (vmdb_pg_cmd(c, "clear leaves", "DELETE FROM vmdb_leaves", NULL))
+        return VMDB_EIO;
+    for (size_t i = 0; rc == 0 && i < reg->n; i++) {
+        x.table = reg->models[i].table;
+        rc = vmdb_rows_scan(c, h, &reg->models[i], NULL, collect_leaf, &x);
+    }
+    if (rc == 0) {
+        qsort(x.l, x.n, sizeof *x.l, cmp_leaf);
+        for (size_t i = 1; i < x.n && rc == 0; i++)
+            if (memcmp(x.l[i - 1].key, x.l[i].key, 32) == 0)
+                rc = VMDB_EINVAL; /* cannot happen with length-prefixed keys */
+    }
+    if (rc == 0 && x.n)
+        rc = vmdb_pg_copy_leaves(c, x.l, x.n);
+    if (rc) {
+        free(x.l);
+        return rc;
+    }
+    *out = x.l;
+    *nout = x.n;
+    return 0;
+}
+
+/* Builds `leaves` as the next tree and COMMITs the open transaction with
+ * the state row and a header of `kind` under `schema`; publishes on
+ * success. Rolls back on failure. 0 with *seq_out and root; VMDB_EBUSY
+ * when the chain cannot be extended, VMDB_E* otherwise. */
+static int commit_rebuilt(const vmdb_parts *p, PGconn *c, vmdb_hasher *h,
+                          const vmdb_smt_leaf *leaves, size_t n, const char *schema_hex,
+                          const char *kind, uint64_t *seq_out, uint8_t root[32])
+{
+    uint64_t seq;
+    uint8_t schema[32] = {0};
+    vmdb_sheader tip, sh;
+    /* Never move the state row backwards (another instance may be ahead):
+     * take its lock. */
+    PGresult *sr = vmdb_pg_exec(
+        c, "lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL, NULL);
+    if (!sr || PQntuples(sr) != 1) {
+        PQclear(sr);
+        rollback(c);
+        return VMDB_EIO;
+    }
+    PQclear(sr);
+    /* The verified header chain says where the history is; the state row
+     * is only a copy (the host may have edited it). */
+    vmdb_versions_latest(p->versions, &seq, NULL, NULL);
+    if (vmdb_chain_tip(p->chain, &tip))
+        seq = tip.h.seq;
+    if (schema_hex && strlen(schema_hex) == 64)
+        vmdb_hex_decode(schema, 32, schema_hex, 64);
+    int rc = vmdb_versions_build(p->versions, leaves, n);
+    if (rc) {
+        rollback(c);
+        return rc;
+    }
+    vmdb_versions_pending_root(p->versions, root);
+    vmdb_versions_committing(p->versions, seq + 1);
+    if ((rc = vmdb_chain_commit(p->chain, c, h, seq + 1, root, schema, kind, NULL, 0, &sh))) {
+        vmdb_versions_discard(p->versions);
+        rollback(c);
+        return rc;
+    }
+    vmdb_versions_publish(p->versions, seq + 1);
+    vmdb_chain_advance(p->chain, h, &sh);
+    /* Admin transitions also refresh the file itself: after a repair that
+     * re-blessed a missing file, the file must exist again. A failure here
+     * loses nothing (the journal holds the same state) and is logged. */
+    if (vmdb_chain_checkpoint(p->chain, h) != 0)
+        LOG_WARN("trust: trusted_state.json not refreshed after %s", kind);
+    /* A forced transition is anchored at once, as the seed's forced set. */
+    vmdb_chain_anchor_soon(p->chain);
+    *seq_out = seq + 1;
+    return 0;
+}
+
+/* ---- apply-schema ------------------------------------------------------------ */
+
+/* Creates the tables of `spec` and registers them (inside the open
+ * transaction). 0, or fills `fail`. */
+static int register_models(PGconn *c, const vmdb_registry *spec, vmdb_fail *fail)
+{
+    vmdb_buf cols = VMDB_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < spec->n; i++) {
+        const vmdb_model *m = &spec->models[i];
+        char state[6];
+        if (vmdb_pg_cmd(c, "create table", m->ddl, state)) {
+            bool bad = state[0] == '4' && state[1] == '2';
+            rc = vmdb_fail_set(fail, bad ? VMDB_FAIL_INVALID_SCHEMA : VMDB_FAIL_DATABASE,
+                               "Failed creating table '%s'", m->table);
+            break;
+        }
+        cols.len = 0;
+        if (vmdb_model_columns_json(m, &cols) || vmdb_sb_cstr(&cols)) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+            break;
+        }
+        const char *p[5] = {m->table, m->pk, vmdb_pkkind_stored_name(m->pk_kind),
+                            (const char *)cols.ptr, m->ddl};
+        PGresult *r = vmdb_pg_exec(
+            c, "register model",
+            "INSERT INTO verifiable_models (table_name, primary_key_field, primary_key_kind, "
+            "columns, create_table_sql, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5, now()) "
+            "ON CONFLICT (table_name) DO UPDATE SET primary_key_field = "
+            "EXCLUDED.primary_key_field, "
+            "primary_key_kind = EXCLUDED.primary_key_kind, columns = EXCLUDED.columns, "
+            "create_table_sql = EXCLUDED.create_table_sql, updated_at = now()",
+            5, p, NULL);
+        if (!r)
+            rc =
+                vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "apply-schema failed; nothing was changed");
+        PQclear(r);
+    }
+    vmdb_buf_free(&cols);
+    return rc;
+}
+
+/* Drops every registered table and forgets the registry (a reset). */
+static int drop_models(PGconn *c, vmdb_fail *fail)
+{
+    vmdb_buf sql = VMDB_BUF_INIT;
+    int rc = 0;
+    PGresult *r =
+        vmdb_pg_exec(c, "list models", "SELECT table_name FROM verifiable_models", 0, NULL, NULL);
+    if (!r)
+        return vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "apply-schema failed; nothing was changed");
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        const char *t = PQgetvalue(r, i, 0);
+        if (!vmdb_ident_valid(t, strlen(t)))
+            continue;
+        sql.len = 0;
+        if (vmdb_sb_puts(&sql, "DROP TABLE IF EXISTS ") || vmdb_sb_ident(&sql, t) ||
+            vmdb_sb_puts(&sql, " CASCADE") || vmdb_sb_cstr(&sql))
+            rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        else if (vmdb_pg_cmd(c, "drop table", (const char *)sql.ptr, NULL))
+            rc =
+                vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "apply-schema failed; nothing was changed");
+    }
+    PQclear(r);
+    vmdb_buf_free(&sql);
+    if (rc == 0 && vmdb_pg_cmd(c, "reset registry",
+                               "DELETE FROM vmdb_leaves; DELETE FROM verifiable_models; "
+                               "DELETE FROM verifiable_registry_meta WHERE key = 'schema_hash'",
+                               NULL))
+        rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "apply-schema failed; nothing was changed");
+    return rc;
+}
+
+static int do_apply(void *arg, PGconn *c, vmdb_hasher *h)
+{
+    admin_job *j = arg;
+    const vmdb_parts *p = &j->e->parts;
+    vmdb_admin_result *out = j->out;
+    vmdb_fail *fail = &out->fail;
+    vmdb_registry *spec = j->spec;
+    vmdb_buf names = VMDB_BUF_INIT;
+    PGresult *r = NULL;
+    bool begun = false;
+    int rc = refuse_rollback(p, fail);
+    if (rc)
+        return rc;
+    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
+        return vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+    begun = true;
+    r = vmdb_pg_exec(c, "read schema hash",
+                     "SELECT value FROM verifiable_registry_meta WHERE key = 'schema_hash'", 0,
+                     NULL, NULL);
+    if (!r)
+        goto dberr;
+    out->reset = j->force || PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 0), spec->schema_hash);
+    PQclear(r);
+    /* Never adopt or drop a table vmdb did not create. */
+    const char **tn = vmdb_arena_alloc(j->ar, (spec->n ? spec->n : 1) * sizeof *tn);
+    if (!tn) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < spec->n; i++)
+        tn[i] = spec->models[i].table;
+    if (vmdb_pg_text_array(&names, tn, spec->n)) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    const char *p1[1] = {(const char *)names.ptr};
+    r = vmdb_pg_exec(c, "find unmanaged tables",
+                     "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                     "'public' AND table_name = ANY($1::text[]) AND table_name NOT IN (SELECT "
+                     "table_name FROM verifiable_models) ORDER BY 1",
+                     1, p1, NULL);
+    if (!r)
+        goto dberr;
+    if (PQntuples(r) > 0) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_TABLE_NOT_MANAGED,
+                           "table '%.64s' exists and was not created by vmdb; it is left untouched",
+                           PQgetvalue(r, 0, 0));
+        PQclear(r);
+        goto done;
+    }
+    PQclear(r);
+    if ((out->reset && (rc = drop_models(c, fail)) != 0) ||
+        (rc = register_models(c, spec, fail)) != 0)
+        goto done;
+    const char *ph[1] = {spec->schema_hash};
+    r = vmdb_pg_exec(c, "store schema hash",
+                     "INSERT INTO verifiable_registry_meta (key, value) VALUES ('schema_hash', $1) "
+                     "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                     1, ph, NULL);
+    if (!r)
+        goto dberr;
+    PQclear(r);
+    begun = false;
+    if (out->reset) {
+        if (commit_rebuilt(p, c, h, NULL, 0, spec->schema_hash, "reset", &out->seq, out->root))
+            goto dberr;
+        vmdb_status_repaired(p->status);
+        LOG_INFO("apply-schema: reset performed, schema %s, seq %llu", spec->schema_hash,
+                 (unsigned long long)out->seq);
+    } else if (vmdb_pg_cmd(c, "commit", "COMMIT", NULL)) {
+        goto dberr;
+    }
+    vmdb_catalog_set(p->catalog, vmdb_registry_ref(spec));
+    snprintf(out->schema_hash, sizeof out->schema_hash, "%s", spec->schema_hash);
+    out->names = tn;
+    out->nnames = spec->n;
+    goto done;
+dberr:
+    rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "apply-schema failed; nothing was changed");
+done:
+    if (begun)
+        rollback(c);
+    vmdb_buf_free(&names);
+    return rc;
+}
+
+/* ---- clear-data --------------------------------------------------------------- */
+
+static int do_clear(void *arg, PGconn *c, vmdb_hasher *h)
+{
+    admin_job *j = arg;
+    const vmdb_parts *p = &j->e->parts;
+    vmdb_fail *fail = &j->out->fail;
+    vmdb_registry *reg = NULL;
+    vmdb_buf sql = VMDB_BUF_INIT;
+    bool begun = false;
+    int rc = refuse_rollback(p, fail);
+    if (rc)
+        return rc;
+    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
+        return vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+    begun = true;
+    if (vmdb_catalog_load(c, &reg))
+        goto dberr;
+    for (size_t i = 0; i < reg->n; i++) {
+        sql.len = 0;
+        if (vmdb_sb_puts(&sql, "DELETE FROM ") || vmdb_sb_ident(&sql, reg->models[i].table) ||
+            vmdb_sb_cstr(&sql) || vmdb_pg_cmd(c, "clear table", (const char *)sql.ptr, NULL))
+            goto dberr;
+    }
+    if (vmdb_pg_cmd(c, "clear leaves", "DELETE FROM vmdb_leaves", NULL))
+        goto dberr;
+    begun = false;
+    if (commit_rebuilt(p, c, h, NULL, 0, reg->schema_hash, "clear", &j->out->seq, j->out->root))
+        goto dberr;
+    vmdb_status_repaired(p->status);
+    LOG_INFO("clear-data: all managed rows removed, seq %llu", (unsigned long long)j->out->seq);
+    goto done;
+dberr:
+    rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "Failed clearing DB data; nothing was changed");
+done:
+    if (begun)
+        rollback(c);
+    vmdb_registry_unref(reg);
+    vmdb_buf_free(&sql);
+    return rc;
+}
+
+/* ---- repair-roots --------------------------------------------------------------- */
+
+static int do_repair(void *arg, PGconn *c, vmdb_hasher *h)
+{
+    admin_job *j = arg;
+    const vmdb_parts *p = &j->e->parts;
+    vmdb_admin_result *out = j->out;
+    vmdb_fail *fail = &out->fail;
+    vmdb_registry *reg = NULL;
+    vmdb_smt_leaf *leaves = NULL;
+    size_t n = 0;
+    bool begun = false;
+    char ho[65], hn[65];
+    vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
+    int rc = refuse_rollback(p, fail);
+    if (rc)
+        return rc;
+    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
+        return vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+    begun = true;
+    if (vmdb_catalog_load(c, &reg)) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "Failed loading model registry from DB");
+        goto done;
+    }
+    if (reg->n == 0) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_NO_MODELS,
+                           "No models found in verifiable_models; nothing to repair.");
+        goto done;
+    }
+    if ((rc = rehash(c, h, reg, &leaves, &n))) {
+        rc = vmdb_fail_set(fail, rc == VMDB_EINVAL ? VMDB_FAIL_INTERNAL : VMDB_FAIL_DATABASE,
+                           "Failed rebuilding SMT from DB (see the server log)");
+        goto done;
+    }
+    begun = false;
+    if ((rc = commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "repair", &out->seq,
+                             out->root)) != 0) {
+        if (rc == VMDB_EBUSY)
+            rc = vmdb_fail_set(fail, VMDB_FAIL_HISTORY_BROKEN,
+                               "the signed header chain in the database is broken; restore the "
+                               "database from a backup");
+        else
+            rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE,
+                               "Failed rebuilding SMT from DB (see the server log)");
+        goto done;
+    }
+    vmdb_catalog_set(p->catalog, vmdb_registry_ref(reg));
+    vmdb_status_repaired(p->status);
+    out->leaves = n;
+    vmdb_hex_encode(ho, out->old_root, 32);
+    vmdb_hex_encode(hn, out->root, 32);
+    LOG_WARN("repair-roots: the tree was rebuilt from the rows as they are now (%zu leaves): old "
+             "root %s, new root %s, seq %llu",
+             n, ho, hn, (unsigned long long)out->seq);
+done:
+    if (begun)
+        rollback(c);
+    free(leaves);
+    vmdb_registry_unref(reg);
+    return rc;
+}
+
+/* ---- migrate -------------------------------------------------------------------- */
+
+typedef struct mig_file {
+    char *name;
+    size_t vlen; /* length of the version prefix */
+} mig_file;
+
+static int cmp_mig(const void *a, const void *b)
+{
+    const mig_file *x = a, *y = b;
+    if (x->vlen != y->vlen)
+        return x->vlen < y->vlen ? -1 : 1; /* numeric order of digit strings */
+    int c = strncmp(x->name, y->name, x->vlen);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* The migration files of `dir` (NNN_name.sql), in version order. A
+ * missing directory is no files. 0 or VMDB_ENOMEM. */
+static int list_migrations(const char *dir, mig_file **out, size_t *nout)
+{
+    mig_file *files = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    DIR *d = opendir(dir);
+    *out = NULL;
+    *nout = 0;
+    if (!d) {
+        LOG_INFO("migrate: no migrations directory '%s'; only rehashing", dir);
+        return 0;
+    }
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        const char *nm = de->d_name;
+        size_t len = strlen(nm), v = 0;
+        while (nm[v] >= '0' && nm[v] <= '9')
+            v++;
+        if (v == 0 || nm[v] != '_' || len < v + 6 || strcmp(nm + len - 4, ".sql") != 0)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            mig_file *nf = realloc(files, nc * sizeof *nf);
+            if (!nf) {
+                rc = VMDB_ENOMEM;
+                break;
+            }
+            files = nf;
+            cap = nc;
+        }
+        if (!(files[n].name = strdup(nm)))
+            rc = VMDB_ENOMEM;
+        else
+            files[n++].vlen = v;
+    }
+    closedir(d);
+    if (rc == 0)
+        qsort(files, n, sizeof *files, cmp_mig);
+    *out = files;
+    *nout = n;
+    return rc;
+}
+
+static const char *info_type_to_col(const char *t)
+{
+    static const char *const map[][2] = {{"integer", "int"},
+                                         {"bigint", "big_int"},
+                                         {"boolean", "bool"},
+                                         {"text", "text"},
+                                         {"uuid", "uuid"},
+                                         {"jsonb", "jsonb"},
+                                         {"timestamp with time zone", "timestamptz"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(t, map[i][0]) == 0)
+            return map[i][1];
+    return t;
+}
+
+/* Rewrites verifiable_models.columns from the live catalogue (seed §1.9 step 4),
+ * keeping the unique flag of columns that were declared. */
+static int refresh_columns(PGconn *c, const vmdb_registry *reg)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < reg->n; i++) {
+        const vmdb_model *m = &reg->models[i];
+        const char *p[1] = {m->table};
+        PGresult *r = vmdb_pg_exec(c, "read columns",
+                                   "SELECT column_name, data_type, is_nullable = 'YES' FROM "
+                                   "information_schema.columns WHERE table_schema = 'public' AND "
+                                   "table_name = $1 ORDER BY ordinal_position",
+                                   1, p, NULL);
+        if (!r)
+            return VMDB_EIO;
+        vmdb_buf cols = VMDB_BUF_INIT;
+        size_t nc = 0;
+        rc = vmdb_buf_putc(&cols, '[');
+        for (int k = 0; rc == 0 && k < PQntuples(r); k++) {
+            const char *name = PQgetvalue(r, k, 0);
+            if (strcmp(name, m->pk) == 0)
+                continue;
+            bool uniq = false;
+            for (size_t j = 0; j < m->ncols; j++)
+                if (strcmp(m->cols[j].name, name) == 0)
+                    uniq = m->cols[j].unique;
+            rc = nc++ ? vmdb_buf_putc(&cols, ',') : 0;
+            rc = rc ? rc : vmdb_sb_puts(&cols, "{\"col_type\":");
+            rc = rc ? rc : vmdb_sb_jstrz(&cols, info_type_to_col(PQgetvalue(r, k, 1)));
+            rc = rc ? rc : vmdb_sb_puts(&cols, ",\"name\":");
+            rc = rc ? rc : vmdb_sb_jstrz(&cols, name);
+            rc = rc ? rc
+                    : vmdb_sb_printf(&cols, ",\"nullable\":%s,\"unique\":%s}",
+                                     PQgetvalue(r, k, 2)[0] == 't' ? "true" : "false",
+                                     uniq ? "true" : "false");
+        }
+        PQclear(r);
+        rc = rc ? rc : vmdb_buf_putc(&cols, ']');
+        rc = rc ? rc : vmdb_sb_cstr(&cols);
+        if (rc == 0) {
+            const char *q[2] = {m->table, (const char *)cols.ptr};
+            r = vmdb_pg_exec(c, "update columns",
+                             "UPDATE verifiable_models SET columns = $2::jsonb, updated_at = now() "
+                             "WHERE table_name = $1",
+                             2, q, NULL);
+            rc = r ? 0 : VMDB_EIO;
+            PQclear(r);
+        }
+        vmdb_buf_free(&cols);
+    }
+    return rc;
+}
+
+/* Applies the files not applied yet, in order (inside the open
+ * transaction); their names go to `applied`. 0, or fills `fail`. */
+static int apply_files(admin_job *j, PGconn *c, vmdb_hasher *h, const mig_file *files, size_t n,
+                       vmdb_strs *applied)
+{
+    const char *dir = j->e->migrations_dir;
+    vmdb_fail *fail = &j->out->fail;
+    vmdb_buf content = VMDB_BUF_INIT, path = VMDB_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t sum[32];
+        char hex[65], version[32], state[6];
+        path.len = 0;
+        content.len = 0;
+        if (vmdb_sb_printf(&path, "%s/%s", dir, files[i].name) || vmdb_sb_cstr(&path)) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+            break;
+        }
+        if (vmdb_file_read((const char *)path.ptr, &content, 16u << 20)) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_MIGRATION_FAILED, "cannot read migration %s",
+                               files[i].name);
+            break;
+        }
+        vmdb_slice part = VMDB_SLICE(content.ptr, content.len);
+        vmdb_hash_parts(h, sum, &part, 1);
+        vmdb_hex_encode(hex, sum, 32);
+        snprintf(version, sizeof version, "%.*s", (int)(files[i].vlen < 31 ? files[i].vlen : 31),
+                 files[i].name);
+        const char *p[3] = {version, files[i].name, hex};
+        PGresult *r =
+            vmdb_pg_exec(c, "read migration",
+                         "SELECT checksum FROM vmdb_migrations WHERE version = $1", 1, p, NULL);
+        if (!r) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE,
+                               "Failed applying migrations; nothing was changed");
+            break;
+        }
+        bool seen = PQntuples(r) > 0, same = seen && strcmp(PQgetvalue(r, 0, 0), hex) == 0;
+        PQclear(r);
+        if (seen && !same) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_MIGRATION_CHANGED,
+                               "migration %s was changed after it was applied", files[i].name);
+            break;
+        }
+        if (seen)
+            continue;
+        if (vmdb_pg_cmd(c, files[i].name, (const char *)content.ptr, state)) {
+            rc = vmdb_fail_set(
+                fail, VMDB_FAIL_MIGRATION_FAILED,
+                "migration %s failed (SQLSTATE %s); nothing was applied, see the server log",
+                files[i].name, state[0] ? state : "?");
+            break;
+        }
+        r = vmdb_pg_exec(
+            c, "record migration",
+            "INSERT INTO vmdb_migrations (version, name, checksum) VALUES ($1, $2, $3)", 3, p,
+            NULL);
+        if (!r) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE,
+                               "Failed applying migrations; nothing was changed");
+            break;
+        }
+        PQclear(r);
+        if (vmdb_strs_add(j->ar, applied, files[i].name)) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+            break;
+        }
+        LOG_INFO("migrate: applied %s", files[i].name);
+    }
+    vmdb_buf_free(&content);
+    vmdb_buf_free(&path);
+    return rc;
+}
+
+static int do_migrate(void *arg, PGconn *c, vmdb_hasher *h)
+{
+    admin_job *j = arg;
+    const vmdb_parts *p = &j->e->parts;
+    vmdb_admin_result *out = j->out;
+    vmdb_fail *fail = &out->fail;
+    mig_file *files = NULL;
+    size_t nfiles = 0, n = 0;
+    vmdb_strs applied = {0};
+    vmdb_registry *reg = NULL;
+    vmdb_smt_leaf *leaves = NULL;
+    vmdb_chain_view cv;
+    bool begun = false;
+    vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
+    vmdb_chain_get(p->chain, &cv);
+    memcpy(out->old_main, cv.main_root, 32);
+    int rc = refuse_rollback(p, fail);
+    if (rc)
+        return rc;
+    if (list_migrations(j->e->migrations_dir, &files, &nfiles) != 0) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL)) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+        goto done;
+    }
+    begun = true;
+    if ((rc = apply_files(j, c, h, files, nfiles, &applied)) != 0)
+        goto done;
+    /* The columns as the migrations left them, then the registry again. */
+    if (vmdb_catalog_load(c, &reg) || refresh_columns(c, reg))
+        goto dberr;
+    vmdb_registry_unref(reg);
+    reg = NULL;
+    if (vmdb_catalog_load(c, &reg) || rehash(c, h, reg, &leaves, &n))
+        goto dberr;
+    begun = false;
+    if (commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "migrate", &out->seq, out->root))
+        goto dberr;
+    vmdb_catalog_set(p->catalog, vmdb_registry_ref(reg));
+    vmdb_status_repaired(p->status);
+    out->names = applied.v;
+    out->nnames = applied.n;
+    out->leaves = n;
+    goto done;
+dberr:
+    rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "Failed applying migrations; nothing was changed");
+done:
+    if (begun)
+        rollback(c);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i].name);
+    free(files);
+    free(leaves);
+    vmdb_registry_unref(reg);
+    return rc;
+}
+
+/* ---- the calls ------------------------------------------------------------------ */
+
+static int run(vmdb_engine *e, vmdb_job_fn fn, admin_job *j)
+{
+    memset(j->out, 0, sizeof *j->out);
+    int rc = vmdb_writer_run(e->writer, fn, j, &j->out->fail);
+    return vmdb_fail_check(rc, &j->out->fail);
+}
+
+int vmdb_engine_apply_schema(vmdb_engine *e, vmdb_arena *ar, vmdb_registry *spec, bool force_reset,
+                             vmdb_admin_result *out)
+{
+    admin_job j = {e, ar, out, spec, force_reset};
+    int rc = run(e, do_apply, &j);
+    vmdb_registry_unref(spec);
+    return rc;
+}
+
+int vmdb_engine_clear(vmdb_engine *e, vmdb_admin_result *out)
+{
+    admin_job j = {e, NULL, out, NULL, false};
+    return run(e, do_clear, &j);
+}
+
+int vmdb_engine_repair(vmdb_engine *e, vmdb_admin_result *out)
+{
+    admin_job j = {e, NULL, out, NULL, false};
+    return run(e, do_repair, &j);
+}
+
+int vmdb_engine_migrate(vmdb_engine *e, vmdb_arena *ar, vmdb_admin_result *out)
+{
+    admin_job j = {e, ar, out, NULL, false};
+    return run(e, do_migrate, &j);
+}

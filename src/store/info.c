@@ -1,0 +1,155 @@
+/*
+ * The engine's state and identity calls: /health, the schema listing, the
+ * identity and the signed roots. Each gathers typed views from the
+ * components; nothing here changes state.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/engine_internal.h"
+#include "util/log.h"
+
+void vmdb_engine_health(vmdb_engine *e, vmdb_health *out)
+{
+    memset(out, 0, sizeof *out);
+    PGresult *r = vmdb_pgpool_exec(e->parts.pool, false, "health ping", "SELECT 1", 0, NULL, NULL);
+    out->db_ok = r != NULL;
+    PQclear(r);
+    vmdb_versions_latest(e->parts.versions, &out->seq, out->root, &out->leaves);
+    vmdb_status_get(e->parts.status, &out->status);
+    out->anchor_kind = vmdb_chain_anchor_name(e->parts.chain);
+    vmdb_chain_get(e->parts.chain, &out->chain);
+}
+
+/* The tables (ordered by name as PostgreSQL's name type orders them), each
+ * followed by its columns and its key columns in their positions: one
+ * statement, one snapshot. */
+static const char *const schema_sql =
+    "WITH t AS (SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+    "AND table_type = 'BASE TABLE' AND table_name NOT IN ('merkle_nodes', 'verifiable_models', "
+    "'verifiable_registry_meta', '_sqlx_migrations', 'schema_migrations') AND table_name NOT LIKE "
+    "'vmdb\\_%'), "
+    "x AS (SELECT 0 AS kind, t.table_name::text AS tn, 0 AS pos, NULL::text AS a, NULL::text AS "
+    "b, NULL::text AS c, NULL::text AS d FROM t "
+    "UNION ALL SELECT 1, c.table_name::text, c.ordinal_position::int, c.column_name::text, "
+    "c.data_type::text, (c.is_nullable = 'YES')::text, c.column_default::text FROM "
+    "information_schema.columns c JOIN t ON t.table_name = c.table_name WHERE c.table_schema = "
+    "'public' "
+    "UNION ALL SELECT 2, k.table_name::text, k.ordinal_position::int, k.column_name::text, NULL, "
+    "NULL, NULL FROM information_schema.table_constraints tc JOIN "
+    "information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name AND "
+    "k.table_schema = tc.table_schema AND k.table_name = tc.table_name JOIN t ON t.table_name = "
+    "tc.table_name WHERE tc.table_schema = 'public' AND tc.constraint_type = 'PRIMARY KEY') "
+    "SELECT kind, tn, a, b, c, d FROM x ORDER BY tn COLLATE \"C\", kind, pos";
+
+static char *dup_value(vmdb_arena *ar, const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    const char *v = PQgetvalue(r, row, col);
+    return vmdb_arena_strndup(ar, v, strlen(v));
+}
+
+int vmdb_engine_schema(vmdb_engine *e, vmdb_arena *ar, vmdb_schema_info *out)
+{
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    PGresult *r = vmdb_pgpool_exec(e->parts.pool, false, "read schema", schema_sql, 0, NULL, NULL);
+    if (!r)
+        return vmdb_fail_check(
+            vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "Failed to list tables"), &out->fail);
+    int nt = PQntuples(r);
+    size_t ntables = 0;
+    for (int i = 0; i < nt; i++)
+        ntables += PQgetvalue(r, i, 0)[0] == '0';
+    out->tables = vmdb_arena_zalloc(ar, (ntables ? ntables : 1) * sizeof *out->tables);
+    if (!out->tables)
+        goto nomem;
+    /* Rows come table by table: the table, its columns, its key columns. */
+    for (int i = 0; i < nt;) {
+        vmdb_schema_table *t = &out->tables[out->ntables++];
+        size_t nc = 0, nk = 0;
+        int j = i + 1;
+        for (; j < nt && strcmp(PQgetvalue(r, j, 1), PQgetvalue(r, i, 1)) == 0; j++)
+            PQgetvalue(r, j, 0)[0] == '1' ? nc++ : nk++;
+        t->name = dup_value(ar, r, i, 1);
+        t->columns = vmdb_arena_zalloc(ar, (nc ? nc : 1) * sizeof *t->columns);
+        t->primary_key = vmdb_arena_zalloc(ar, (nk ? nk : 1) * sizeof *t->primary_key);
+        if (!t->name || !t->columns || !t->primary_key)
+            goto nomem;
+        for (int k = i + 1; k < j; k++) {
+            if (PQgetvalue(r, k, 0)[0] == '1') {
+                vmdb_schema_column *c = &t->columns[t->ncolumns++];
+                c->name = dup_value(ar, r, k, 2);
+                c->data_type = dup_value(ar, r, k, 3);
+                c->nullable = PQgetvalue(r, k, 4)[0] == 't';
+                c->default_expr = dup_value(ar, r, k, 5);
+                if (!c->name || !c->data_type || (!c->default_expr && !PQgetisnull(r, k, 5)))
+                    goto nomem;
+            } else if (!(t->primary_key[t->npk++] = dup_value(ar, r, k, 2))) {
+                goto nomem;
+            }
+        }
+        i = j;
+    }
+    goto done;
+nomem:
+    rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "Failed to list tables");
+done:
+    PQclear(r);
+    return vmdb_fail_check(rc, &out->fail);
+}
+
+void vmdb_engine_identity(vmdb_engine *e, vmdb_identity_info *out)
+{
+    const vmdb_identity *id = vmdb_chain_identity(e->parts.chain);
+    out->address = id->address;
+    out->public_key = id->pk_hex;
+    out->anchor = vmdb_chain_anchor_name(e->parts.chain);
+}
+
+int vmdb_engine_roots_latest(vmdb_engine *e, vmdb_roots_info *out)
+{
+    vmdb_chain_view cv;
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    vmdb_chain_get(e->parts.chain, &cv);
+    out->anchor = vmdb_chain_anchor_name(e->parts.chain);
+    out->public_key = vmdb_chain_identity(e->parts.chain)->pk_hex;
+    if (!cv.has_tip) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_WRITES_UNAVAILABLE, "no signed header yet");
+    } else {
+        out->header = cv.tip;
+        out->has_anchored = cv.has_anchored;
+        out->anchored = cv.anchored;
+        out->backlog = cv.backlog;
+    }
+    return vmdb_fail_check(rc, &out->fail);
+}
+
+int vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_roots_info *out)
+{
+    int rc = 0;
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    memset(out, 0, sizeof *out);
+    if (!h)
+        return vmdb_fail_check(vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory"),
+                               &out->fail);
+    switch (vmdb_chain_header(e->parts.chain, h, seq, &out->header, out->kind)) {
+    case 0:
+        break;
+    case VMDB_ENOTFOUND:
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "no header with seq %llu",
+                           (unsigned long long)seq);
+        break;
+    case VMDB_EVERIFY:
+        rc = vmdb_fail_integrity(&out->fail, NULL, 0);
+        break;
+    case VMDB_EIO:
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+        break;
+    default:
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+    }
+    return vmdb_fail_check(rc, &out->fail);
+}

@@ -1,0 +1,1135 @@
+/*
+ * The writer thread and group commit. A group: BEGIN and the state-row lock
+ * (with the first statement), the creates of one model batched under one
+ * savepoint when there are several, then each remaining request under its
+ * own savepoint; the leaves, the signed header, the state row, the intent
+ * and COMMIT in one round trip (trust/chain.c); then the tree version is
+ * published and the requests are answered.
+ */
+#include "store/writer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/rows.h"
+#include "store/sync.h"
+#include "util/log.h"
+#include "util/sb.h"
+
+#define MAX_PARAMS 30000
+#define MAX_ROWS_PER_STMT 1000
+
+/* A queued request: a write or a job. */
+typedef struct wreq {
+    const vmdb_write *w; /* NULL for a job */
+    vmdb_arena *ar;      /* the request's: the result's rows go there */
+    vmdb_write_result *res;
+    vmdb_job_fn job;
+    void *job_arg;
+    int job_rc;
+    uint64_t anchor_seq; /* set by the writer: wait for this seq to be anchored */
+    bool done;
+    pthread_cond_t cv; /* signalled when done: no herd of waiters per group */
+    struct wreq *next;
+} wreq;
+
+struct vmdb_writer {
+    vmdb_writer_config cfg;
+    char *url;
+    vmdb_parts parts;
+    PGconn *conn;       /* the writer thread's (jobs included) */
+    vmdb_hasher *h;     /* likewise */
+    pthread_mutex_t mu; /* guards the queue and `stop` */
+    pthread_cond_t cv;
+    wreq *head, *tail;
+    bool stop;
+    pthread_t thread;
+    bool started;
+};
+
+/* ---- the group's overlay: key -> value/removed for changes made so far ---- */
+
+typedef struct ov_ent {
+    uint8_t key[32];
+    uint8_t value[32];
+    uint8_t state; /* 0 empty, 1 set, 2 removed */
+} ov_ent;
+
+typedef struct overlay {
+    ov_ent *e;
+    size_t cap, n;
+} overlay;
+
+static size_t ov_slot(const overlay *o, const uint8_t key[32])
+{
+    uint64_t h;
+    memcpy(&h, key, 8);
+    size_t i = (size_t)h & (o->cap - 1);
+    while (o->e[i].state && memcmp(o->e[i].key, key, 32) != 0)
+        i = (i + 1) & (o->cap - 1);
+    return i;
+}
+
+static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value)
+{
+    if ((o->n + 1) * 2 > o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 256;
+        overlay g = {calloc(nc, sizeof(ov_ent)), nc, 0};
+        if (!g.e)
+            return VMDB_ENOMEM;
+        for (size_t i = 0; i < o->cap; i++)
+            if (o->e[i].state) {
+                g.e[ov_slot(&g, o->e[i].key)] = o->e[i];
+                g.n++;
+            }
+        free(o->e);
+        *o = g;
+    }
+    ov_ent *x = &o->e[ov_slot(o, key)];
+    if (!x->state) {
+        memcpy(x->key, key, 32);
+        o->n++;
+    }
+    x->state = value ? 1 : 2;
+    if (value)
+        memcpy(x->value, value, 32);
+    return 0;
+}
+
+static void ov_clear(overlay *o)
+{
+    if (o->e)
+        memset(o->e, 0, o->cap * sizeof(ov_ent));
+    o->n = 0;
+}
+
+/* ---- one group ----------------------------------------------------------------- */
+
+typedef struct wgroup {
+    vmdb_writer *w;
+    const vmdb_smt_view *view; /* the version the group starts from */
+    overlay ov;
+    vmdb_smt_change *pend; /* changes of the request being run */
+    size_t npend, cappend;
+    vmdb_buf jcs;
+    vmdb_arena ar;          /* the group's scratch */
+    bool savepoint_pending; /* the request's SAVEPOINT goes out with its first statement */
+    bool savepoint_ok;      /* it was set: a failure can roll back to it */
+    /* Single instance: BEGIN and the state-row lock go out with the group's
+     * first statement, and the group stops if the row is not at `seq`. */
+    bool begin_pending, begun;
+    bool state_moved, begin_failed;
+    uint64_t seq;
+} wgroup;
+
+/* What one request produced, kept until the group commits. */
+typedef struct wout {
+    vmdb_arena *ar; /* where it lives: the request's arena */
+    vmdb_row *rows; /* create/upsert: in the request's order; delete: the deleted rows */
+    size_t nrows;
+    vmdb_strs missing, bad;
+} wout;
+
+/* Runs a statement of the current request; the request's SAVEPOINT travels
+ * in the same round trip as its first statement (pipeline mode). */
+static PGresult *wexec(wgroup *g, const char *what, const char *sql, int n,
+                       const char *const *params, char state[6])
+{
+    PGconn *conn = g->w->conn;
+    if (!g->savepoint_pending)
+        return vmdb_pg_exec(conn, what, sql, n, params, state);
+    g->savepoint_pending = false;
+    vmdb_pgstmt st[4] = {
+        {"begin", "BEGIN", 0, NULL},
+        {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL},
+        {"savepoint", "SAVEPOINT r", 0, NULL},
+        {what, sql, n, params}};
+    PGresult *res[4] = {NULL, NULL, NULL, NULL};
+    size_t off = g->begin_pending ? 0 : 2;
+    int f = vmdb_pg_pipeline(conn, st + off, 4 - off, res + off, state);
+    if (f >= 0)
+        f += (int)off;
+    g->savepoint_ok = f < 0 || f > 2;
+    PGresult *out = f < 0 ? res[3] : NULL;
+    if (off == 0) {
+        g->begin_pending = false;
+        g->begun = true;
+        if (!res[1] || PQntuples(res[1]) != 1)
+            g->begin_failed = true;
+        else if (strtoull(PQgetvalue(res[1], 0, 0), NULL, 10) != g->seq)
+            g->state_moved = true;
+        PQclear(res[0]);
+        PQclear(res[1]);
+        if (g->begin_failed || g->state_moved) {
+            /* Nothing of this group may be judged against a stale tree. */
+            out = NULL;
+            state[0] = 0;
+        }
+    }
+    PQclear(res[2]);
+    if (!out)
+        PQclear(res[3]);
+    return out;
+}
+
+/* The value of `key` after the group's earlier requests, if they changed
+ * it: 1 present (value filled), 0 deleted, -1 not changed by the group. */
+static int overlay_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
+{
+    if (g->ov.cap) {
+        ov_ent *x = &g->ov.e[ov_slot(&g->ov, key)];
+        if (x->state == 1) {
+            memcpy(value, x->value, 32);
+            return 1;
+        }
+        if (x->state == 2)
+            return 0;
+    }
+    return -1;
+}
+
+/* Old value of `key` as of this point of the group: 1 present, 0 absent. */
+static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
+{
+    int ov = overlay_value(g, key, value);
+    if (ov >= 0)
+        return ov;
+    return vmdb_smt_get(vmdb_versions_tree(g->w->parts.versions), g->view, key, value) == 0;
+}
+
+static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value)
+{
+    if (g->npend == g->cappend) {
+        size_t nc = g->cappend ? g->cappend * 2 : 256;
+        vmdb_smt_change *p = realloc(g->pend, nc * sizeof *p);
+        if (!p)
+            return VMDB_ENOMEM;
+        g->pend = p;
+        g->cappend = nc;
+    }
+    vmdb_smt_change *c = &g->pend[g->npend++];
+    memcpy(c->key, key, 32);
+    c->remove = !value;
+    if (value)
+        memcpy(c->value, value, 32);
+    else
+        memset(c->value, 0, 32);
+    return 0;
+}
+
+/* The pending changes of a request that succeeded join the overlay. */
+static int pend_keep(wgroup *g)
+{
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < g->npend; k++)
+        rc = ov_put(&g->ov, g->pend[k].key, g->pend[k].remove ? NULL : g->pend[k].value);
+    return rc;
+}
+
+/* Fills `row` from a returned row: copies of the key text and the
+ * canonical JSON (in `ar`) and the leaf. */
+static int row_fill(vmdb_row *row, vmdb_arena *ar, const char *pk, const vmdb_buf *jcs,
+                    const uint8_t key[32], const uint8_t value[32])
+{
+    row->id = vmdb_arena_strndup(ar, pk, strlen(pk));
+    row->json = vmdb_arena_strndup(ar, (const char *)jcs->ptr, jcs->len);
+    row->json_len = jcs->len;
+    memcpy(row->key, key, 32);
+    memcpy(row->value, value, 32);
+    return row->id && row->json ? 0 : VMDB_ENOMEM;
+}
+
+static bool same_columns(const vmdb_crec *a, const vmdb_crec *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].col != b->v[i].col && strcmp(a->v[i].col->name, b->v[i].col->name) != 0)
+            return false;
+    return true;
+}
+
+typedef enum { ST_INSERT, ST_UPDATE } stmt_kind;
+
+/* The INSERT or UPDATE of the records idx[0..cnt) (one column set), whose
+ * returned rows are selected as vmdb_rows_select selects them. */
+static int write_sql(vmdb_buf *sql, const vmdb_write *w, stmt_kind sk, const size_t *idx,
+                     size_t cnt, const char **params, size_t *np)
+{
+    const vmdb_model *m = w->model;
+    const vmdb_crec *r0 = &w->recs[idx[0]];
+    int rc = 0;
+    if (sk == ST_INSERT) {
+        rc = vmdb_sb_puts(sql, "WITH w AS (INSERT INTO ");
+        rc = rc ? rc : vmdb_sb_ident(sql, m->table);
+        rc = rc ? rc : vmdb_sb_puts(sql, " (");
+        if (r0->n == 0)
+            rc = rc ? rc : vmdb_sb_ident(sql, m->pk);
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            rc = j ? vmdb_sb_puts(sql, ", ") : 0;
+            rc = rc ? rc : vmdb_sb_ident(sql, r0->v[j].col->name);
+        }
+        rc = rc ? rc : vmdb_sb_puts(sql, ") ");
+    } else {
+        rc = vmdb_sb_puts(sql, "WITH w AS (UPDATE ");
+        rc = rc ? rc : vmdb_sb_ident(sql, m->table);
+        rc = rc ? rc : vmdb_sb_puts(sql, " AS u SET ");
+        bool first = true;
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            const char *c = r0->v[j].col->name;
+            if (strcmp(c, m->pk) == 0)
+                continue;
+            rc = first ? 0 : vmdb_sb_puts(sql, ", ");
+            first = false;
+            rc = rc ? rc : vmdb_sb_ident(sql, c);
+            rc = rc ? rc : vmdb_sb_puts(sql, " = v.");
+            rc = rc ? rc : vmdb_sb_ident(sql, c);
+        }
+        rc = rc ? rc : vmdb_sb_puts(sql, " FROM (");
+    }
+    rc = rc ? rc : vmdb_sb_puts(sql, "VALUES ");
+    for (size_t i = 0; rc == 0 && i < cnt; i++) {
+        rc = vmdb_sb_puts(sql, i ? ", (" : "(");
+        if (r0->n == 0)
+            rc = rc ? rc : vmdb_sb_puts(sql, "DEFAULT");
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            const vmdb_cval *cv = &w->recs[idx[i]].v[j];
+            bool is_pk = strcmp(cv->col->name, m->pk) == 0;
+            params[(*np)++] = cv->text;
+            rc = vmdb_sb_printf(sql, "%s$%zu%s", j ? ", " : "", *np,
+                                vmdb_ctype_cast(is_pk ? m->pk_type : cv->col->type));
+        }
+        rc = rc ? rc : vmdb_buf_putc(sql, ')');
+    }
+    if (rc == 0 && sk == ST_UPDATE) {
+        rc = vmdb_sb_puts(sql, ") AS v (");
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            rc = j ? vmdb_sb_puts(sql, ", ") : 0;
+            rc = rc ? rc : vmdb_sb_ident(sql, r0->v[j].col->name);
+        }
+        rc = rc ? rc : vmdb_sb_puts(sql, ") WHERE u.");
+        rc = rc ? rc : vmdb_sb_ident(sql, m->pk);
+        rc = rc ? rc : vmdb_sb_puts(sql, " = v.");
+        rc = rc ? rc : vmdb_sb_ident(sql, m->pk);
+        rc = rc ? rc : vmdb_sb_puts(sql, " RETURNING u.*) ");
+    } else {
+        rc = rc ? rc : vmdb_sb_puts(sql, " RETURNING *) ");
+    }
+    rc = rc ? rc : vmdb_rows_select(sql, m, "w");
+    return rc ? rc : vmdb_sb_cstr(sql);
+}
+
+/* Runs one INSERT or UPDATE for the records idx[0..cnt) (one column set)
+ * and turns the returned rows into leaves. Record r's row goes to
+ * *slots[r], its text into arenas[r]; a create that finds a leaf without a
+ * row leaves its slot empty and adds the key to o->bad. 0, or fills `fail`. */
+static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t *idx, size_t cnt,
+                      vmdb_row *const *slots, vmdb_arena *const *arenas, wout *o, vmdb_fail *fail)
+{
+    const vmdb_model *m = w->model;
+    vmdb_arena *ar = &g->ar;
+    vmdb_buf sql = VMDB_BUF_INIT;
+    PGresult *res = NULL;
+    size_t np = 0;
+    char state[6];
+    int rc = 0;
+    const char **params = vmdb_arena_alloc(ar, (cnt * w->recs[idx[0]].n + 1) * sizeof *params);
+    if (!params || (rc = write_sql(&sql, w, sk, idx, cnt, params, &np)) != 0) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    res = wexec(g, sk == ST_UPDATE ? "update" : "insert", (const char *)sql.ptr, (int)np, params,
+                state);
+    if (!res) {
+        rc = vmdb_fail_sqlstate(fail, state);
+        goto done;
+    }
+    if ((size_t)PQntuples(res) != cnt) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE,
+                           "the database returned an unexpected row count");
+        goto done;
+    }
+    /* Three passes: hash the returned rows; look all their keys up in the
+     * tree in one interleaved walk, the group's own earlier changes taking
+     * precedence; then record them. */
+    size_t nr = cnt, na = nr ? nr : 1;
+    size_t *at = vmdb_arena_alloc(ar, na * sizeof *at);
+    uint8_t(*keys)[32] = vmdb_arena_alloc(ar, na * 32);
+    uint8_t(*vals)[32] = vmdb_arena_alloc(ar, na * 32);
+    uint8_t(*olds)[32] = vmdb_arena_alloc(ar, na * 32); /* looked up, not used */
+    bool *had = vmdb_arena_alloc(ar, na);
+    bool *taken = vmdb_arena_zalloc(ar, na); /* records matched by a returned row */
+    vmdb_row *tmp = vmdb_arena_zalloc(ar, na * sizeof *tmp);
+    if (!at || !keys || !vals || !olds || !had || !taken || !tmp) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const char *pk = PQgetvalue(res, (int)i, 0), *json = PQgetvalue(res, (int)i, 1);
+        /* Creates come back in VALUES order; keyed writes are matched by key. */
+        at[i] = i;
+        if (w->kind != VMDB_W_CREATE) {
+            at[i] = cnt;
+            for (size_t k = 0; k < cnt; k++)
+                if (!taken[k] && strcmp(w->recs[idx[k]].pk_text, pk) == 0) {
+                    at[i] = k;
+                    break;
+                }
+            if (at[i] == cnt) {
+                rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE,
+                                   "the database returned an unexpected row");
+                goto done;
+            }
+        }
+        taken[at[i]] = true;
+        if (vmdb_rows_leaf(g->w->h, m, pk, json, keys[i], vals[i], &g->jcs) != 0) {
+            LOG_WARN("write: row %s of %s cannot be hashed: %s", pk, m->table, vmdb_error_last());
+            rc = vmdb_fail_set(fail, VMDB_FAIL_INVALID_VALUE,
+                               "the stored row cannot be canonicalised (a number in a jsonb value "
+                               "that a double cannot hold exactly? send it as a string)");
+            goto done;
+        }
+        if (row_fill(&tmp[i], arenas[idx[at[i]]], pk, &g->jcs, keys[i], vals[i]) != 0) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+            goto done;
+        }
+    }
+    vmdb_smt_get_many(vmdb_versions_tree(g->w->parts.versions), g->view, (const uint8_t(*)[32])keys,
+                      nr, olds, had);
+    for (size_t i = 0; i < nr; i++) {
+        int ov = overlay_value(g, keys[i], olds[i]);
+        if (ov >= 0)
+            had[i] = ov == 1;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        if (w->kind == VMDB_W_CREATE && had[i]) {
+            /* A leaf whose row is gone: the row was deleted behind our back. */
+            if (vmdb_strs_add(o->ar, &o->bad, tmp[i].id) != 0) {
+                rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+                goto done;
+            }
+            continue;
+        }
+        if (pend_add(g, keys[i], vals[i]) != 0) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+            goto done;
+        }
+        *slots[idx[at[i]]] = tmp[i];
+    }
+done:
+    PQclear(res);
+    vmdb_buf_free(&sql);
+    return rc;
+}
+
+/* Runs the records listed in idx[0..cnt) in statements of one column set each. */
+static int write_list(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t *idx, size_t cnt,
+                      vmdb_row *const *slots, vmdb_arena *const *arenas, wout *o, vmdb_fail *fail)
+{
+    int rc = 0;
+    for (size_t lo = 0; rc == 0 && o->bad.n == 0 && lo < cnt;) {
+        size_t hi = lo + 1, cols = w->recs[idx[lo]].n ? w->recs[idx[lo]].n : 1;
+        while (hi < cnt && hi - lo < MAX_ROWS_PER_STMT && (hi - lo + 1) * cols <= MAX_PARAMS &&
+               same_columns(&w->recs[idx[lo]], &w->recs[idx[hi]]))
+            hi++;
+        rc = write_rows(g, w, sk, idx + lo, hi - lo, slots, arenas, o, fail);
+        lo = hi;
+    }
+    return rc;
+}
+
+/* Checks the rows `res` returned for `keys` (canonical key texts) against
+ * the tree as of this point of the group: a row or a leaf that disagrees
+ * goes to o->bad. With `deleted` the statement deleted them: their leaves
+ * are removed, the rows recorded there and the keys that had no row go to
+ * o->missing. 0 or VMDB_ENOMEM. */
+static int check_against_tree(wgroup *g, const vmdb_model *m, PGresult *res,
+                              const char *const *keys, size_t n, bool *seen, wout *o,
+                              vmdb_row *deleted)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        const char *pk = PQgetvalue(res, i, 0), *json = PQgetvalue(res, i, 1);
+        uint8_t key[32], value[32], old[32];
+        size_t at = n;
+        for (size_t k = 0; k < n; k++)
+            if (!seen[k] && strcmp(keys[k], pk) == 0) {
+                at = k;
+                break;
+            }
+        if (at < n)
+            seen[at] = true;
+        bool okrow = at < n && vmdb_rows_leaf(g->w->h, m, pk, json, key, value, &g->jcs) == 0 &&
+                     old_value(g, key, old) && memcmp(old, value, 32) == 0;
+        if (!okrow)
+            rc = vmdb_strs_add(o->ar, &o->bad, pk);
+        else if (deleted) {
+            rc = pend_add(g, key, NULL);
+            rc = rc ? rc : row_fill(&deleted[o->nrows++], o->ar, pk, &g->jcs, key, value);
+        }
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        uint8_t key[32], old[32];
+        if (seen[k])
+            continue;
+        if ((rc = vmdb_rows_key(g->w->h, m, keys[k], key)) != 0)
+            break;
+        if (old_value(g, key, old))
+            rc = vmdb_strs_add(o->ar, &o->bad, keys[k]); /* the tree has it, the table does not */
+        else if (deleted)
+            rc = vmdb_strs_add(o->ar, &o->missing, keys[k]);
+    }
+    return rc ? VMDB_ENOMEM : 0;
+}
+
+/* The rows of `keys` in `m`, locked FOR UPDATE (upsert) or deleted
+ * (delete), and checked against the tree. *seen_out (may be NULL) says
+ * which keys had a row. 0, or fills `fail`. */
+static int keyed_rows(wgroup *g, const vmdb_model *m, const char *const *keys, size_t n, bool del,
+                      wout *o, vmdb_fail *fail, bool **seen_out)
+{
+    vmdb_buf sql = VMDB_BUF_INIT, arr = VMDB_BUF_INIT;
+    PGresult *res = NULL;
+    char state[6];
+    int rc = vmdb_pg_text_array(&arr, keys, n);
+    bool *seen = vmdb_arena_zalloc(&g->ar, n ? n : 1);
+    if (!seen)
+        rc = VMDB_ENOMEM;
+    if (del) {
+        rc = rc ? rc : vmdb_sb_puts(&sql, "WITH w AS (DELETE FROM ");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->table);
+        rc = rc ? rc : vmdb_sb_puts(&sql, " AS d WHERE d.");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
+        rc = rc ? rc
+                : vmdb_sb_printf(&sql, " = ANY($1::text[]::%s[]) RETURNING d.*) ",
+                                 vmdb_pk_array_cast(m));
+        rc = rc ? rc : vmdb_rows_select(&sql, m, "w");
+    } else {
+        rc = rc ? rc : vmdb_rows_select(&sql, m, NULL);
+        rc = rc ? rc : vmdb_sb_puts(&sql, " WHERE t.");
+        rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
+        rc = rc ? rc
+                : vmdb_sb_printf(&sql, " = ANY($1::text[]::%s[]) FOR UPDATE OF t",
+                                 vmdb_pk_array_cast(m));
+    }
+    rc = rc ? rc : vmdb_sb_cstr(&sql);
+    if (rc) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    const char *p[1] = {(const char *)arr.ptr};
+    res = wexec(g, del ? "delete" : "read rows before upsert", (const char *)sql.ptr, 1, p, state);
+    if (!res) {
+        rc = vmdb_fail_sqlstate(fail, state);
+        goto done;
+    }
+    vmdb_row *deleted = NULL;
+    if (del &&
+        !(deleted = vmdb_arena_zalloc(o->ar, (size_t)PQntuples(res) * sizeof *deleted + 1))) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (del)
+        o->rows = deleted;
+    if (check_against_tree(g, m, res, keys, n, seen, o, deleted) != 0)
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+    if (seen_out)
+        *seen_out = seen;
+done:
+    PQclear(res);
+    vmdb_buf_free(&sql);
+    vmdb_buf_free(&arr);
+    return rc;
+}
+
+/* A create or upsert under the request's savepoint. */
+static int write_records(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o, vmdb_fail *fail)
+{
+    size_t n = w->nrecs, nins = 0, nupd = 0, na = n ? n : 1;
+    vmdb_row *rows = vmdb_arena_zalloc(ar, na * sizeof *rows);
+    vmdb_row **slots = vmdb_arena_alloc(&g->ar, na * sizeof *slots);
+    vmdb_arena **arenas = vmdb_arena_alloc(&g->ar, na * sizeof *arenas);
+    size_t *ins = vmdb_arena_alloc(&g->ar, na * sizeof *ins);
+    size_t *upd = vmdb_arena_alloc(&g->ar, na * sizeof *upd);
+    const char **keys = vmdb_arena_alloc(&g->ar, na * sizeof *keys);
+    bool *exists = NULL;
+    int rc = 0;
+    if (!rows || !slots || !arenas || !ins || !upd || !keys)
+        return vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        slots[i] = &rows[i];
+        arenas[i] = ar;
+        keys[i] = w->recs[i].pk_text;
+    }
+    /* An upsert checks the existing rows against the tree, then updates them
+     * in place (only the supplied columns); new keys are inserted. */
+    if (w->kind == VMDB_W_UPSERT)
+        rc = keyed_rows(g, w->model, keys, n, false, o, fail, &exists);
+    for (size_t i = 0; i < n; i++) {
+        if (exists && exists[i])
+            upd[nupd++] = i;
+        else
+            ins[nins++] = i;
+    }
+    if (rc == 0 && o->bad.n == 0 && nupd)
+        rc = write_list(g, w, ST_UPDATE, upd, nupd, slots, arenas, o, fail);
+    if (rc == 0 && o->bad.n == 0 && nins)
+        rc = write_list(g, w, ST_INSERT, ins, nins, slots, arenas, o, fail);
+    o->rows = rows;
+    o->nrows = n;
+    return rc;
+}
+
+/* One request of the group, under its own savepoint. */
+static int run_request(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o, vmdb_fail *fail)
+{
+    int rc = w->kind == VMDB_W_DELETE
+                 ? keyed_rows(g, w->model, w->ids, w->nids, true, o, fail, NULL)
+                 : write_records(g, w, ar, o, fail);
+    if (rc == 0 && o->bad.n) {
+        vmdb_status_violation(g->w->parts.status, w->model->table,
+                              w->kind == VMDB_W_CREATE ? "leaf without a row found by create"
+                              : w->kind == VMDB_W_UPSERT
+                                  ? "stored row differs from the tree (upsert)"
+                                  : "stored row differs from the tree (delete)",
+                              o->bad.v, o->bad.n);
+        rc = vmdb_fail_integrity(fail, o->bad.v, o->bad.n);
+    }
+    return rc;
+}
+
+/* The leaf upserts and deletes of the group as (at most two) statements;
+ * the buffers hold their parameters and must outlive them. */
+typedef struct leafbufs {
+    vmdb_buf ks, vs, ds;
+    const char *p_set[2], *p_del[1];
+} leafbufs;
+
+static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *nout)
+{
+    size_t nset = 0, ndel = 0;
+    *nout = 0;
+    int rc = vmdb_buf_putc(&lb->ks, '{');
+    rc = rc ? rc : vmdb_buf_putc(&lb->vs, '{');
+    rc = rc ? rc : vmdb_buf_putc(&lb->ds, '{');
+    for (size_t i = 0; rc == 0 && i < g->ov.cap; i++) {
+        const ov_ent *x = &g->ov.e[i];
+        char hex[65];
+        if (!x->state)
+            continue;
+        vmdb_hex_encode(hex, x->key, 32);
+        if (x->state == 1) {
+            rc = nset ? vmdb_buf_putc(&lb->ks, ',') : 0;
+            rc = rc ? rc : vmdb_buf_put(&lb->ks, hex, 64);
+            vmdb_hex_encode(hex, x->value, 32);
+            rc = rc ? rc : (nset ? vmdb_buf_putc(&lb->vs, ',') : 0);
+            rc = rc ? rc : vmdb_buf_put(&lb->vs, hex, 64);
+            nset++;
+        } else {
+            rc = ndel ? vmdb_buf_putc(&lb->ds, ',') : 0;
+            rc = rc ? rc : vmdb_buf_put(&lb->ds, hex, 64);
+            ndel++;
+        }
+    }
+    rc = rc ? rc : vmdb_buf_putc(&lb->ks, '}');
+    rc = rc ? rc : vmdb_buf_putc(&lb->vs, '}');
+    rc = rc ? rc : vmdb_buf_putc(&lb->ds, '}');
+    rc = rc ? rc : vmdb_sb_cstr(&lb->ks);
+    rc = rc ? rc : vmdb_sb_cstr(&lb->vs);
+    rc = rc ? rc : vmdb_sb_cstr(&lb->ds);
+    if (rc)
+        return rc;
+    if (nset) {
+        lb->p_set[0] = (const char *)lb->ks.ptr;
+        lb->p_set[1] = (const char *)lb->vs.ptr;
+        out[(*nout)++] =
+            (vmdb_pgstmt){"write leaves",
+                          "INSERT INTO vmdb_leaves (key, value) SELECT decode(k, 'hex'), "
+                          "decode(v, 'hex') FROM unnest($1::text[], $2::text[]) AS u(k, v) "
+                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                          2, lb->p_set};
+    }
+    if (ndel) {
+        lb->p_del[0] = (const char *)lb->ds.ptr;
+        out[(*nout)++] =
+            (vmdb_pgstmt){"delete leaves",
+                          "DELETE FROM vmdb_leaves WHERE key IN (SELECT decode(k, 'hex') FROM "
+                          "unnest($1::text[]) AS u(k))",
+                          1, lb->p_del};
+    }
+    return 0;
+}
+
+/* Fails every request of the batch not marked in `skip` (may be NULL). */
+static void fail_all(wreq **b, size_t n, const bool *skip, vmdb_fail_kind kind, const char *msg)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!skip || !skip[i])
+            vmdb_fail_set(&b[i]->res->fail, kind, "%s", msg);
+}
+
+/* Rolls back to the savepoint of the request that just failed. false when
+ * the group cannot go on (no savepoint was set, or the rollback failed). */
+static bool back_to_savepoint(wgroup *g)
+{
+    if (g->savepoint_pending)
+        return true; /* nothing was sent */
+    return g->savepoint_ok &&
+           vmdb_pg_cmd(g->w->conn, "rollback to savepoint", "ROLLBACK TO SAVEPOINT r", NULL) == 0;
+}
+
+/* The optimistic path for the common case: the creates of one model in a
+ * group run as one statement per column set under one savepoint, so the
+ * database parses and plans once for all of them. If anything fails (a
+ * constraint, a leaf without a row) the savepoint is rolled back and the
+ * requests run one by one, so a bad request still fails alone. Marks the
+ * requests it completed in `done`. Returns 0, or VMDB_EIO when the group
+ * cannot continue. */
+static int batch_creates(wgroup *g, wreq **b, size_t n, wout *outs, bool *done, size_t *nok)
+{
+    const vmdb_model *m = NULL;
+    size_t nreq = 0, nrecs = 0;
+    for (size_t i = 0; i < n; i++) {
+        const vmdb_write *w = b[i]->w;
+        if (w->kind != VMDB_W_CREATE || w->has_expected || (m && w->model != m))
+            continue;
+        m = w->model;
+        nreq++;
+        nrecs += w->nrecs;
+    }
+    if (nreq < 2)
+        return 0;
+    vmdb_write cw = {.kind = VMDB_W_CREATE, .model = m, .nrecs = nrecs};
+    cw.recs = vmdb_arena_alloc(&g->ar, nrecs * sizeof *cw.recs);
+    size_t *idx = vmdb_arena_alloc(&g->ar, nrecs * sizeof *idx);
+    vmdb_row **slots = vmdb_arena_alloc(&g->ar, nrecs * sizeof *slots);
+    vmdb_arena **arenas = vmdb_arena_alloc(&g->ar, nrecs * sizeof *arenas);
+    vmdb_row **rows = vmdb_arena_zalloc(&g->ar, n * sizeof *rows);
+    if (!cw.recs || !idx || !slots || !arenas || !rows)
+        return 0; /* fall back to one by one */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const vmdb_write *w = b[i]->w;
+        if (w->kind != VMDB_W_CREATE || w->has_expected || w->model != m)
+            continue;
+        if (!(rows[i] = vmdb_arena_zalloc(b[i]->ar, w->nrecs * sizeof *rows[i])))
+            return 0; /* this request will fail alone */
+        for (size_t r = 0; r < w->nrecs; r++, k++) {
+            cw.recs[k] = w->recs[r];
+            idx[k] = k;
+            slots[k] = &rows[i][r];
+            arenas[k] = b[i]->ar;
+        }
+    }
+    wout co = {.ar = &g->ar};
+    vmdb_fail cf;
+    memset(&cf, 0, sizeof cf);
+    g->npend = 0;
+    g->savepoint_pending = true;
+    g->savepoint_ok = false;
+    int rc = write_list(g, &cw, ST_INSERT, idx, nrecs, slots, arenas, &co, &cf);
+    bool ok = rc == 0 && co.bad.n == 0;
+    for (size_t q = 0; ok && q < nrecs; q++)
+        ok = slots[q]->id != NULL;
+    if (!ok)
+        return back_to_savepoint(g) ? 0 : VMDB_EIO;
+    if (pend_keep(g) != 0)
+        return VMDB_EIO;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i]) {
+            outs[i].rows = rows[i];
+            outs[i].nrows = b[i]->w->nrecs;
+            done[i] = true;
+            (*nok)++;
+        }
+    return 0;
+}
+
+/* After the group's first statement: did BEGIN and the state-row lock that
+ * went with it find the state where this process left it? If not, the
+ * whole group fails (nothing was judged against a stale tree). */
+static bool group_stopped(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
+{
+    if (g->state_moved) {
+        vmdb_status_violation(w->parts.status, "vmdb_state", "the state row changed outside vmdb",
+                              NULL, 0);
+        vmdb_status_set(w->parts.status, VMDB_BLOCK_STATE,
+                        "the state row changed outside vmdb (repair with /bootstrap/repair-roots)");
+        fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE,
+                 "the database state changed outside vmdb");
+        return true;
+    }
+    if (g->begin_failed) {
+        fail_all(b, n, NULL, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+        return true;
+    }
+    return false;
+}
+
+/* ALLOW_MULTI_INSTANCE: BEGIN and the state-row lock go first, so that the
+ * group can run on after catching up with another instance's writes. */
+static bool begin_shared(vmdb_writer *w, wgroup *g, wreq **b, size_t n, uint8_t root_before[32])
+{
+    vmdb_pgstmt st[2] = {
+        {"begin", "BEGIN", 0, NULL},
+        {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL}};
+    PGresult *res[2];
+    char state[6], why[VMDB_STATUS_MSG];
+    int f = vmdb_pg_pipeline(w->conn, st, 2, res, state);
+    g->begun = f != 0;
+    PGresult *sr = res[1];
+    PQclear(res[0]);
+    if (!sr || PQntuples(sr) != 1) {
+        PQclear(sr);
+        fail_all(b, n, NULL, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+        return false;
+    }
+    uint64_t dbseq = strtoull(PQgetvalue(sr, 0, 0), NULL, 10);
+    PQclear(sr);
+    if (dbseq == g->seq)
+        return true;
+    /* Another instance wrote: catch up with its headers first. */
+    LOG_WARN("the database state changed outside this process (ALLOW_MULTI_INSTANCE): reloading");
+    if (vmdb_sync_reload(&w->parts, w->conn, w->h) != 0) {
+        fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE,
+                 "the database state changed outside vmdb");
+        return false;
+    }
+    vmdb_versions_latest(w->parts.versions, &g->seq, root_before, NULL);
+    g->view = vmdb_versions_base(w->parts.versions);
+    if (vmdb_status_blocked(w->parts.status, why, sizeof why)) {
+        fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE, why);
+        return false;
+    }
+    return true;
+}
+
+/* Every change of the group (each key once), the new tree version and the
+ * commit. 0 with *sh the group's header, or VMDB_E* (nothing committed, or
+ * the connection was lost during COMMIT). */
+static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
+{
+    vmdb_smt_change *ch = calloc(g->ov.n ? g->ov.n : 1, sizeof *ch);
+    leafbufs lb = {VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT, {NULL, NULL}, {NULL}};
+    vmdb_pgstmt leafst[2];
+    size_t nch = 0, nleafst = 0;
+    uint8_t root[32], schema[32];
+    int rc = ch ? 0 : VMDB_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < g->ov.cap; i++)
+        if (g->ov.e[i].state) {
+            memcpy(ch[nch].key, g->ov.e[i].key, 32);
+            memcpy(ch[nch].value, g->ov.e[i].value, 32);
+            ch[nch++].remove = g->ov.e[i].state == 2;
+        }
+    rc = rc ? rc : leaf_statements(g, &lb, leafst, &nleafst);
+    if (rc == 0 && (rc = vmdb_versions_apply(w->parts.versions, ch, nch)) != 0)
+        LOG_ERROR("writer: tree apply failed: %s", vmdb_error_last());
+    if (rc == 0) {
+        vmdb_versions_pending_root(w->parts.versions, root);
+        vmdb_catalog_schema_hash(w->parts.catalog, schema);
+        vmdb_versions_committing(w->parts.versions, g->seq + 1);
+        /* The leaves, the signed header, the state row, the intent, COMMIT. */
+        rc = vmdb_chain_commit(w->parts.chain, w->conn, w->h, g->seq + 1, root, schema, "write",
+                               leafst, nleafst, sh);
+        if (rc)
+            vmdb_versions_discard(w->parts.versions);
+    }
+    free(ch);
+    vmdb_buf_free(&lb.ks);
+    vmdb_buf_free(&lb.vs);
+    vmdb_buf_free(&lb.ds);
+    return rc;
+}
+
+static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
+{
+    wout *outs = vmdb_arena_zalloc(&g->ar, n * sizeof *outs);
+    bool *failed = vmdb_arena_zalloc(&g->ar, n * sizeof *failed);
+    bool *done = vmdb_arena_zalloc(&g->ar, n * sizeof *done);
+    uint8_t root_before[32];
+    char why[VMDB_STATUS_MSG];
+    size_t nok = 0;
+    vmdb_sheader sh;
+    if (!outs || !failed || !done) {
+        fail_all(b, n, NULL, VMDB_FAIL_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        outs[i].ar = b[i]->ar;
+    vmdb_versions_latest(w->parts.versions, &g->seq, root_before, NULL);
+    g->view = vmdb_versions_base(w->parts.versions); /* only this thread publishes */
+    if (vmdb_status_blocked(w->parts.status, why, sizeof why)) {
+        fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE, why);
+        goto out;
+    }
+    if (PQstatus(w->conn) != CONNECTION_OK)
+        PQreset(w->conn);
+    g->begun = g->state_moved = g->begin_failed = false;
+    /* BEGIN and the state row lock. The state row is the commit point every
+     * instance serialises on; if it moved without this process, the tree is
+     * stale. A single instance sends them with the group's first statement
+     * (wexec) and stops the group if the row moved. */
+    g->begin_pending = !w->cfg.allow_multi_instance;
+    if (!g->begin_pending && !begin_shared(w, g, b, n, root_before))
+        goto out;
+    ov_clear(&g->ov);
+    if (batch_creates(g, b, n, outs, done, &nok) != 0) {
+        if (!group_stopped(w, g, b, n))
+            fail_all(b, n, NULL, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+        goto out;
+    }
+    if (group_stopped(w, g, b, n))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const vmdb_write *wr = b[i]->w;
+        vmdb_fail *fail = &b[i]->res->fail;
+        failed[i] = !done[i];
+        if (done[i])
+            continue;
+        if (wr->has_expected && memcmp(wr->expected, root_before, 32) != 0) {
+            /* Only the first request of a group may carry expected_root, so
+             * root_before is exactly the root it would apply to. */
+            vmdb_fail_set(fail, VMDB_FAIL_ROOT_CHANGED, "Root changed, retry the write");
+            memcpy(fail->current_root, root_before, 32);
+            memcpy(fail->expected_root, wr->expected, 32);
+            continue;
+        }
+        g->npend = 0;
+        g->savepoint_pending = true;
+        g->savepoint_ok = false;
+        int rc = run_request(g, wr, b[i]->ar, &outs[i], fail);
+        if (group_stopped(w, g, b, n))
+            goto out;
+        if (rc == 0) {
+            /* Savepoints are not released: a release costs a round trip
+             * and changes nothing for the commit. */
+            if (pend_keep(g) != 0) {
+                fail_all(b, n, NULL, VMDB_FAIL_INTERNAL, "out of memory");
+                goto out;
+            }
+            failed[i] = false;
+            nok++;
+        } else if (!back_to_savepoint(g)) {
+            /* Without this request's savepoint the group cannot be saved. */
+            fail_all(b, n, failed, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+            goto out;
+        }
+    }
+    if (nok == 0)
+        goto out;
+    int rc = commit_group(w, g, &sh);
+    g->begun = false;
+    if (rc != 0) {
+        if (PQstatus(w->conn) != CONNECTION_OK) {
+            /* The COMMIT may or may not have happened: the tree cannot know. */
+            vmdb_status_set(
+                w->parts.status, VMDB_BLOCK_COMMIT_LOST,
+                "database connection lost during a commit; restart vmdb to reload the state");
+        } else {
+            vmdb_pg_cmd(w->conn, "rollback", "ROLLBACK", NULL);
+        }
+        fail_all(b, n, failed, VMDB_FAIL_DATABASE, "the write could not be committed");
+        goto out;
+    }
+    vmdb_versions_publish(w->parts.versions, sh.h.seq);
+    vmdb_chain_advance(w->parts.chain, w->h, &sh);
+    /* A write that lands on a BATCH_COMMIT_SIZE boundary is answered once its
+     * header is anchored (vmdb_writer_write waits; the writer does not). */
+    bool boundary = sh.h.seq % w->cfg.batch_commit_size == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (failed[i])
+            continue;
+        vmdb_write_result *res = b[i]->res;
+        res->rows = outs[i].rows;
+        res->nrows = outs[i].nrows;
+        res->missing = outs[i].missing.v;
+        res->nmissing = outs[i].missing.n;
+        res->header = sh;
+        res->committed = boundary;
+        b[i]->anchor_seq = boundary ? sh.h.seq : 0;
+    }
+out:
+    if (g->begun)
+        vmdb_pg_cmd(w->conn, "rollback", "ROLLBACK", NULL);
+    g->begun = false;
+    vmdb_arena_free(&g->ar);
+}
+
+/* ---- the thread and the queue ------------------------------------------------ */
+
+static void *writer_main(void *arg)
+{
+    vmdb_writer *w = arg;
+    wgroup g;
+    memset(&g, 0, sizeof g);
+    g.w = w;
+    wreq **batch = calloc(w->cfg.max_group, sizeof *batch);
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&w->mu);
+        while (!w->head && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->head) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        wreq *first = w->head;
+        bool single = first->job || !batch;
+        if (single) {
+            w->head = first->next;
+            n = 1;
+        } else {
+            /* A request carrying expected_root starts a new group. */
+            while (w->head && n < w->cfg.max_group && !w->head->job &&
+                   !(n > 0 && w->head->w->has_expected)) {
+                batch[n++] = w->head;
+                w->head = w->head->next;
+            }
+        }
+        if (!w->head)
+            w->tail = NULL;
+        pthread_mutex_unlock(&w->mu);
+        if (first->job)
+            first->job_rc = first->job(first->job_arg, w->conn, w->h);
+        else if (single)
+            vmdb_fail_set(&first->res->fail, VMDB_FAIL_INTERNAL, "out of memory");
+        else
+            run_group(w, &g, batch, n);
+        pthread_mutex_lock(&w->mu);
+        if (single) {
+            first->done = true;
+            pthread_cond_signal(&first->cv);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                batch[i]->done = true;
+                pthread_cond_signal(&batch[i]->cv);
+            }
+        }
+        pthread_mutex_unlock(&w->mu);
+    }
+    free(g.ov.e);
+    free(g.pend);
+    vmdb_buf_free(&g.jcs);
+    vmdb_arena_free(&g.ar);
+    free(batch);
+    return NULL;
+}
+
+/* Queues `r` and waits until the writer is done with it. false (nothing
+ * queued) when the writer is stopping. */
+static bool submit(vmdb_writer *w, wreq *r)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->stop || !w->started) {
+        pthread_mutex_unlock(&w->mu);
+        return false;
+    }
+    r->done = false;
+    r->next = NULL;
+    pthread_cond_init(&r->cv, NULL);
+    if (w->tail)
+        w->tail->next = r;
+    else
+        w->head = r;
+    w->tail = r;
+    pthread_cond_signal(&w->cv);
+    while (!r->done)
+        pthread_cond_wait(&r->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&r->cv);
+    return true;
+}
+
+int vmdb_writer_run(vmdb_writer *w, vmdb_job_fn fn, void *arg, vmdb_fail *fail)
+{
+    wreq r;
+    memset(&r, 0, sizeof r);
+    r.job = fn;
+    r.job_arg = arg;
+    if (!submit(w, &r))
+        return vmdb_fail_set(fail, VMDB_FAIL_WRITES_UNAVAILABLE, "the server is shutting down");
+    return r.job_rc;
+}
+
+int vmdb_writer_write(vmdb_writer *w, vmdb_arena *ar, const vmdb_write *wr, vmdb_write_result *out)
+{
+    wreq r;
+    memset(&r, 0, sizeof r);
+    memset(out, 0, sizeof *out);
+    r.w = wr;
+    r.ar = ar;
+    r.res = out;
+    if (!submit(w, &r))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_WRITES_UNAVAILABLE,
+                             "the server is shutting down");
+    if (out->fail.kind != VMDB_FAIL_NONE)
+        return vmdb_fail_err(&out->fail);
+    /* Not anchored in time: the answer says so. */
+    if (r.anchor_seq)
+        out->committed = vmdb_chain_wait_anchored(w->parts.chain, r.anchor_seq);
+    return 0;
+}
+
+int vmdb_writer_open(vmdb_writer **out, const vmdb_writer_config *cfg, const vmdb_parts *parts)
+{
+    int rc = 0;
+    vmdb_writer *w = calloc(1, sizeof *w);
+    *out = NULL;
+    if (!w)
+        return VMDB_ENOMEM;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->cfg = *cfg;
+    if (w->cfg.max_group == 0)
+        w->cfg.max_group = 256;
+    if (w->cfg.batch_commit_size == 0)
+        w->cfg.batch_commit_size = 1;
+    w->parts = *parts;
+    if (!(w->url = strdup(cfg->url ? cfg->url : ""))) {
+        rc = VMDB_ENOMEM;
+        goto done;
+    }
+    w->cfg.url = w->url;
+    if ((rc = vmdb_hasher_new(&w->h, 0)) != 0)
+        goto done;
+    if (!(w->conn = vmdb_pg_connect(w->url, "vmdb-writer")))
+        rc = VMDB_EIO;
+done:
+    if (rc) {
+        vmdb_writer_free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+int vmdb_writer_start(vmdb_writer *w)
+{
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+        return VMDB_ENOMEM;
+    pthread_mutex_lock(&w->mu);
+    w->started = true;
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+void vmdb_writer_free(vmdb_writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    bool started = w->started;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (started)
+        pthread_join(w->thread, NULL);
+    PQfinish(w->conn);
+    vmdb_hasher_free(w->h);
+    free(w->url);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}

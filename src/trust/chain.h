@@ -1,0 +1,138 @@
+/*
+ * The chain: vmdb's signed history and everything that keeps it honest.
+ *
+ * Every committed transition gets a header (PROTOCOL.md §6) signed by the
+ * identity key and stored in vmdb_headers in the same transaction as the
+ * rows. Before COMMIT the new header goes to the trusted state journal as
+ * the intent (one data flush), so after a crash at any instant the
+ * database's newest header is either the trusted state's committed header
+ * or its intent (trust/tstate.h). At start the chain is walked (links,
+ * history roots, the newest signature) and compared with the tree, the
+ * trusted state and the newest anchor; a disagreement refuses writes
+ * through the status (trust/status.h) until an admin repairs it, and a
+ * rollback refuses them for good. The anchor thread copies the newest
+ * header to the anchor every BATCH_COMMIT_SIZE headers or
+ * VMDB_ANCHOR_INTERVAL seconds, never holding up the writer.
+ *
+ * Threads and locks: the chain owns the anchor thread and one lock, which
+ * guards the history, the newest and the anchored header and the anchor
+ * thread's flags; it is never held across I/O. The writer thread is the
+ * only one that extends the chain (commit, advance, genesis, reload); any
+ * thread may read it.
+ */
+#ifndef VMDB_TRUST_CHAIN_H
+#define VMDB_TRUST_CHAIN_H
+
+#include <stdbool.h>
+
+#include "anchor/anchor.h"
+#include "db/pgpool.h"
+#include "trust/identity.h"
+#include "trust/status.h"
+#include "vmdb/header.h"
+
+typedef enum vmdb_anchor_kind { VMDB_ANCHOR_LOCAL, VMDB_ANCHOR_SOLANA } vmdb_anchor_kind;
+
+typedef struct vmdb_chain_config {
+    const char *data_dir;      /* trusted_state.json, its journal, the local anchor */
+    const char *identity_path; /* NULL: <data_dir>/identity.json, created at first start */
+    vmdb_anchor_kind anchor;
+    const char *solana_rpc_url;   /* VMDB_ANCHOR_SOLANA */
+    const char *solana_fee_payer; /* keypair file, or NULL: the identity pays */
+    int solana_commitment;        /* vmdb_sol_commitment */
+    uint64_t batch_commit_size;   /* every N-th header is anchored at once (>= 1) */
+    unsigned anchor_interval_s;   /* a backlog is anchored at least this often */
+} vmdb_chain_config;
+
+typedef struct vmdb_chain vmdb_chain;
+
+/* Loads (or creates) the identity, opens the trusted state journal and the
+ * anchor. Nothing is checked yet: vmdb_chain_recover does that. `status`
+ * and `pool` must outlive the chain. *out is the caller's
+ * (vmdb_chain_free). Errors (logged): VMDB_ENOTFOUND / VMDB_EINVAL /
+ * VMDB_EBUSY for the identity key (trust/identity.h), VMDB_EIO, VMDB_ENOMEM. */
+int vmdb_chain_open(vmdb_chain **out, const vmdb_chain_config *cfg, vmdb_status *status,
+                    vmdb_pgpool *pool);
+/* Stops the anchor thread if it runs and frees. Accepts NULL. */
+void vmdb_chain_free(vmdb_chain *c);
+
+/* What start-up found in the database, for recovery to compare with. */
+typedef struct vmdb_chain_dbstate {
+    uint64_t seq; /* the state row's */
+    uint8_t root[32];
+    uint64_t leaves;
+    uint8_t schema_hash[32]; /* for a genesis header */
+} vmdb_chain_dbstate;
+
+/* Start-up, on the writer's connection (no transaction open): loads and
+ * checks the header chain against `db`, the trusted state and the newest
+ * anchor; an empty database with no history gets a genesis header. A
+ * disagreement is not an error: it refuses writes through the status with
+ * the reason. 0, or VMDB_EIO / VMDB_ENOMEM / VMDB_ECRYPTO when the checks
+ * could not run. */
+int vmdb_chain_recover(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, const vmdb_chain_dbstate *db);
+/* Reloads the header chain inside the transaction open on `conn` (another
+ * instance wrote: ALLOW_MULTI_INSTANCE). A broken chain refuses writes. */
+int vmdb_chain_reload(vmdb_chain *c, PGconn *conn, vmdb_hasher *h);
+/* Starts the anchor thread. VMDB_ENOMEM. */
+int vmdb_chain_start(vmdb_chain *c);
+/* Anchors the newest header if it is not yet (one try), stops the anchor
+ * thread and, unless the state is in doubt, rewrites trusted_state.json so
+ * that a clean stop leaves no intent behind. */
+void vmdb_chain_stop(vmdb_chain *c, vmdb_hasher *h);
+
+/* The writer, inside its open transaction after the SQL work: builds and
+ * signs header `seq` over `root`; sends `pre` (at most 4 statements), the
+ * header row and the state row; writes the intent to the journal while
+ * PostgreSQL runs them; then COMMIT, all in one round trip. 0 when
+ * committed (*out = the header), then call vmdb_chain_advance. Otherwise
+ * VMDB_EBUSY (the chain cannot be extended to seq), VMDB_ECRYPTO or
+ * VMDB_EIO, and nothing was committed unless the connection was lost during
+ * COMMIT (the caller checks PQstatus); the caller rolls back. */
+int vmdb_chain_commit(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, uint64_t seq,
+                      const uint8_t root[32], const uint8_t schema_hash[32], const char *kind,
+                      const vmdb_pgstmt *pre, size_t npre, vmdb_sheader *out);
+/* After COMMIT: `sh` is the newest header. Wakes the anchor thread on a
+ * BATCH_COMMIT_SIZE boundary. */
+void vmdb_chain_advance(vmdb_chain *c, vmdb_hasher *h, const vmdb_sheader *sh);
+/* Rewrites trusted_state.json with the newest header and no intent (admin
+ * transitions: the file must exist again after a repair re-blessed a
+ * missing one). 0, VMDB_EIO, VMDB_ENOMEM, VMDB_ECRYPTO. */
+int vmdb_chain_checkpoint(vmdb_chain *c, vmdb_hasher *h);
+/* Asks the anchor thread to anchor now. */
+void vmdb_chain_anchor_soon(vmdb_chain *c);
+/* Waits (at most 10 s) until `seq` is anchored; true when it is. */
+bool vmdb_chain_wait_anchored(vmdb_chain *c, uint64_t seq);
+
+/* The newest committed header; false before the first. */
+bool vmdb_chain_tip(vmdb_chain *c, vmdb_sheader *out);
+/* Header `seq` if it is one of the newest few committed by or loaded into
+ * this process (no I/O); false otherwise. */
+bool vmdb_chain_recent(vmdb_chain *c, uint64_t seq, vmdb_sheader *out);
+/* The identity (immutable while the chain lives). */
+const vmdb_identity *vmdb_chain_identity(const vmdb_chain *c);
+/* The anchor backend's name: "local" or "solana". */
+const char *vmdb_chain_anchor_name(const vmdb_chain *c);
+
+/* The anchoring state, for /health and /api/roots/latest. */
+typedef struct vmdb_chain_view {
+    bool has_tip;
+    vmdb_sheader tip;
+    bool has_anchored;
+    vmdb_sheader anchored;
+    uint8_t main_root[32];  /* the anchored header's root; zeros when none */
+    uint64_t backlog;       /* committed headers not yet anchored */
+    char anchor_error[160]; /* the last anchoring failure, "" when none */
+    vmdb_anchor_status backend;
+} vmdb_chain_view;
+void vmdb_chain_get(vmdb_chain *c, vmdb_chain_view *out);
+
+/* Header `seq` as stored, checked against this process's verified history
+ * and the identity's signature (the database is not trusted); `kind` gets
+ * the stored kind of transition. Reads through the pool. 0; VMDB_ENOTFOUND
+ * (no such header yet); VMDB_EVERIFY (the stored header differs: recorded
+ * as an integrity violation); VMDB_EIO; VMDB_ENOMEM. */
+int vmdb_chain_header(vmdb_chain *c, vmdb_hasher *h, uint64_t seq, vmdb_sheader *out,
+                      char kind[32]);
+
+#endif
