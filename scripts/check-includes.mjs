@@ -45,6 +45,13 @@ const FORBIDDEN = [
     allows: (to) => to !== 'store' && to !== 'server' },
 ];
 
+// The engine's wiring (the components' pointers) is for the files that
+// implement the engine's calls; the components themselves get what they
+// use explicitly, so that none can reach into another through it.
+const WIRING = 'src/store/engine_internal.h';
+const WIRING_USERS = ['src/store/engine.c', 'src/store/access.c', 'src/store/admin.c',
+  'src/store/info.c'];
+
 const SCANNED = ['src', path.join('include', 'vmdb')];
 const INCLUDE_DIRS = ['src', 'include'];   // resolution order of "x/y.h"
 
@@ -166,6 +173,10 @@ export function checkIncludes(root) {
         continue;
       }
       edges.push({ to, line });
+      if (to === WIRING && !WIRING_USERS.includes(file)) {
+        report('engine-wiring-stays-in-the-engine', file, line,
+          `${inc} (only ${WIRING_USERS.join(', ')} see the engine's wiring)`);
+      }
       const toPart = partOf(to) ?? '(none)';
       if (from === null || toPart === from) continue;
       for (const f of FORBIDDEN) {

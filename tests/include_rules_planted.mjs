@@ -49,6 +49,8 @@ const CASES = [
     plant: (root) => addInclude(firstSource(root, 'store'), 'server/server.h') },
   { name: 'trust includes store', rule: 'trust-anchor-never-include-store',
     plant: (root) => addInclude(firstSource(root, 'trust'), 'store/engine.h') },
+  { name: 'a component includes the engine wiring', rule: 'engine-wiring-stays-in-the-engine',
+    plant: (root) => addInclude(path.join(root, 'src', 'store', 'writer.c'), 'store/engine_internal.h') },
   { name: 'core includes util', rule: 'core-is-pure',
     plant: (root) => addInclude(firstSource(root, 'core'), 'util/log.h') },
   { name: 'two headers include each other', rule: 'no-include-cycles', mentions: ['cyc_a.h', 'cyc_b.h'],

@@ -254,7 +254,10 @@ static int h_delete(vmdb_route_ctx *c, vmdb_reply *out)
         const vmdb_json *id = vmdb_json_at(ids, i);
         vmdb_slice s = vmdb_json_string(id);
         const char *k = NULL;
-        if (vmdb_coerce_key(&c->ar, m->pk_type, (const char *)s.ptr, s.len, &k) != 0) {
+        int krc = vmdb_coerce_key(&c->ar, m->pk_type, (const char *)s.ptr, s.len, &k);
+        if (krc == VMDB_ENOMEM)
+            return nomem(&out->fail);
+        if (krc != 0) {
             if (vmdb_field_errors_add(&c->ar, errors, i, m->pk, vmdb_ctype_name(m->pk_type),
                                       "string", id))
                 return nomem(&out->fail);
@@ -652,26 +655,33 @@ static int read_body(vmdb_route_ctx *c, const vmdb_route *rt, vmdb_fail *f)
                          detail);
 }
 
-void vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_reply *out)
+int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_buf *body,
+                   int *status)
 {
     vmdb_route_ctx c;
+    vmdb_reply out;
     memset(&c, 0, sizeof c);
-    memset(&out->fail, 0, sizeof out->fail);
+    memset(&out, 0, sizeof out);
     c.e = e;
     c.req = req;
     c.ar.fault_at = req->fault_alloc;
     int rc = 0;
     if (rt->model)
-        rc = resolve(&c, req->path_param ? req->path_param : "", &out->fail);
-    rc = rc ? rc : read_body(&c, rt, &out->fail);
-    rc = rc ? rc : rt->handler(&c, out);
+        rc = resolve(&c, req->path_param ? req->path_param : "", &out.fail);
+    rc = rc ? rc : read_body(&c, rt, &out.fail);
+    rc = rc ? rc : rt->handler(&c, &out);
     /* The contract: a failure is always filled in (never a 500 that says
      * success). A handler that broke it is a bug; the client still gets a
      * proper failure. */
-    assert((rc == 0) == (out->fail.kind == VMDB_FAIL_NONE));
-    if (rc != 0 && out->fail.kind == VMDB_FAIL_NONE)
-        vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "internal error");
+    assert((rc == 0) == (out.fail.kind == VMDB_FAIL_NONE));
+    if (rc != 0 && out.fail.kind == VMDB_FAIL_NONE)
+        vmdb_fail_set(&out.fail, VMDB_FAIL_INTERNAL, "internal error");
+    /* Rendered before the context goes: the failure's details live in the
+     * request's arena. */
+    rc = vmdb_render_envelope(body, &out, status);
+    vmdb_buf_free(&out.data);
     vmdb_json_doc_free(c.doc);
     vmdb_registry_unref(c.reg);
     vmdb_arena_free(&c.ar);
+    return rc;
 }

@@ -166,12 +166,13 @@ static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_ro
         .path_param = param,
         .fault_alloc = fault_alloc(c),
     };
-    vmdb_reply reply;
-    memset(&reply, 0, sizeof reply);
-    vmdb_route_run(h->e, rt, &req, &reply);
-    enum MHD_Result r = send_reply(c, &reply, NULL);
-    vmdb_buf_free(&reply.data);
-    return r;
+    vmdb_buf body = VMDB_BUF_INIT;
+    int status = 500;
+    if (vmdb_route_run(h->e, rt, &req, &body, &status) != 0) {
+        vmdb_buf_free(&body);
+        return MHD_NO;
+    }
+    return send_buf(c, status, "application/json", body.ptr, body.len, NULL);
 }
 
 static bool is_get(const char *method)

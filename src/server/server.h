@@ -94,8 +94,11 @@ extern const size_t vmdb_nroutes;
 extern const vmdb_route vmdb_route_root_by_seq;
 
 /* Prepares the route's context (request arena, model, body), runs its
- * handler and releases the context. `out` is filled either way. */
-void vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_reply *out);
+ * handler, renders the answer into `body` with its HTTP status, and
+ * releases the context. 0, or VMDB_ENOMEM / VMDB_ELIMIT when even the
+ * envelope could not be rendered (the connection is then dropped). */
+int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_buf *body,
+                   int *status);
 
 /* The OpenAPI document embedded at build time (openapi_data.c). */
 extern const unsigned char vmdb_openapi_json[];

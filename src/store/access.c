@@ -170,7 +170,12 @@ int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
     /* Canonical key texts, each once. */
     for (size_t i = 0; rc == 0 && i < nids; i++) {
         const char *k = NULL;
-        if (vmdb_coerce_key(ar, m->pk_type, ids[i], strlen(ids[i]), &k) != 0) {
+        int krc = vmdb_coerce_key(ar, m->pk_type, ids[i], strlen(ids[i]), &k);
+        if (krc == VMDB_ENOMEM) {
+            rc = krc;
+            break;
+        }
+        if (krc != 0) {
             rc = vmdb_strs_add(ar, &unkeyed, ids[i]);
             continue;
         }

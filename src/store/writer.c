@@ -484,63 +484,82 @@ static int check_against_tree(wgroup *g, const vmdb_model *m, PGresult *res,
     return rc ? VMDB_ENOMEM : 0;
 }
 
-/* The rows of `keys` in `m`, locked FOR UPDATE (upsert) or deleted
- * (delete), and checked against the tree. *seen_out (may be NULL) says
- * which keys had a row. 0, or fills `fail`. */
-static int keyed_rows(wgroup *g, const vmdb_model *m, const char *const *keys, size_t n, bool del,
-                      wout *o, vmdb_fail *fail, bool **seen_out)
+/* Runs `sql`, whose $1 is `keys` as a text array, as a statement of the
+ * current request. NULL with `fail` filled when it failed. */
+static PGresult *run_keyed(wgroup *g, const char *what, const vmdb_buf *sql,
+                           const char *const *keys, size_t n, vmdb_fail *fail)
 {
-    vmdb_buf sql = VMDB_BUF_INIT, arr = VMDB_BUF_INIT;
+    vmdb_buf arr = VMDB_BUF_INIT;
     PGresult *res = NULL;
     char state[6];
-    int rc = vmdb_pg_text_array(&arr, keys, n);
-    bool *seen = vmdb_arena_zalloc(&g->ar, n ? n : 1);
-    if (!seen)
-        rc = VMDB_ENOMEM;
-    if (del) {
-        rc = rc ? rc : vmdb_sb_puts(&sql, "WITH w AS (DELETE FROM ");
-        rc = rc ? rc : vmdb_sb_ident(&sql, m->table);
-        rc = rc ? rc : vmdb_sb_puts(&sql, " AS d WHERE d.");
-        rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
-        rc = rc ? rc
-                : vmdb_sb_printf(&sql, " = ANY($1::text[]::%s[]) RETURNING d.*) ",
-                                 vmdb_pk_array_cast(m));
-        rc = rc ? rc : vmdb_rows_select(&sql, m, "w");
+    if (vmdb_pg_text_array(&arr, keys, n) != 0) {
+        vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
     } else {
-        rc = rc ? rc : vmdb_rows_select(&sql, m, NULL);
-        rc = rc ? rc : vmdb_sb_puts(&sql, " WHERE t.");
-        rc = rc ? rc : vmdb_sb_ident(&sql, m->pk);
-        rc = rc ? rc
-                : vmdb_sb_printf(&sql, " = ANY($1::text[]::%s[]) FOR UPDATE OF t",
-                                 vmdb_pk_array_cast(m));
+        const char *p[1] = {(const char *)arr.ptr};
+        if (!(res = wexec(g, what, (const char *)sql->ptr, 1, p, state)))
+            vmdb_fail_sqlstate(fail, state);
     }
-    rc = rc ? rc : vmdb_sb_cstr(&sql);
-    if (rc) {
+    vmdb_buf_free(&arr);
+    return res;
+}
+
+/* Locks the rows of `keys` FOR UPDATE (an upsert is about to change them)
+ * and checks them against the tree; (*exists)[i] says whether keys[i] has a
+ * row. 0, or fills `fail`. */
+static int lock_rows(wgroup *g, const vmdb_model *m, const char *const *keys, size_t n, wout *o,
+                     vmdb_fail *fail, bool **exists)
+{
+    vmdb_buf sql = VMDB_BUF_INIT;
+    PGresult *res = NULL;
+    int rc = 0;
+    bool *seen = vmdb_arena_zalloc(&g->ar, n ? n : 1);
+    if (!seen || vmdb_rows_select(&sql, m, NULL) || vmdb_sb_puts(&sql, " WHERE t.") ||
+        vmdb_sb_ident(&sql, m->pk) ||
+        vmdb_sb_printf(&sql, " = ANY($1::text[]::%s[]) FOR UPDATE OF t", vmdb_pk_array_cast(m)) ||
+        vmdb_sb_cstr(&sql)) {
         rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
     }
-    const char *p[1] = {(const char *)arr.ptr};
-    res = wexec(g, del ? "delete" : "read rows before upsert", (const char *)sql.ptr, 1, p, state);
-    if (!res) {
-        rc = vmdb_fail_sqlstate(fail, state);
+    if (!(res = run_keyed(g, "read rows before upsert", &sql, keys, n, fail))) {
+        rc = vmdb_fail_err(fail);
         goto done;
     }
-    vmdb_row *deleted = NULL;
-    if (del &&
-        !(deleted = vmdb_arena_zalloc(o->ar, (size_t)PQntuples(res) * sizeof *deleted + 1))) {
+    if (check_against_tree(g, m, res, keys, n, seen, o, NULL) != 0)
         rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
-        goto done;
-    }
-    if (del)
-        o->rows = deleted;
-    if (check_against_tree(g, m, res, keys, n, seen, o, deleted) != 0)
-        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
-    if (seen_out)
-        *seen_out = seen;
+    *exists = seen;
 done:
     PQclear(res);
     vmdb_buf_free(&sql);
-    vmdb_buf_free(&arr);
+    return rc;
+}
+
+/* Deletes the rows of `keys` in one statement that returns them; each is
+ * checked against the tree and its leaf removed (o->rows), keys without a
+ * row are o->missing. 0, or fills `fail`. */
+static int delete_rows(wgroup *g, const vmdb_model *m, const char *const *keys, size_t n, wout *o,
+                       vmdb_fail *fail)
+{
+    vmdb_buf sql = VMDB_BUF_INIT;
+    PGresult *res = NULL;
+    int rc = 0;
+    bool *seen = vmdb_arena_zalloc(&g->ar, n ? n : 1);
+    if (!seen || vmdb_sb_puts(&sql, "WITH w AS (DELETE FROM ") || vmdb_sb_ident(&sql, m->table) ||
+        vmdb_sb_puts(&sql, " AS d WHERE d.") || vmdb_sb_ident(&sql, m->pk) ||
+        vmdb_sb_printf(&sql, " = ANY($1::text[]::%s[]) RETURNING d.*) ", vmdb_pk_array_cast(m)) ||
+        vmdb_rows_select(&sql, m, "w") || vmdb_sb_cstr(&sql)) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    if (!(res = run_keyed(g, "delete", &sql, keys, n, fail))) {
+        rc = vmdb_fail_err(fail);
+        goto done;
+    }
+    if (!(o->rows = vmdb_arena_zalloc(o->ar, (size_t)PQntuples(res) * sizeof *o->rows + 1)) ||
+        check_against_tree(g, m, res, keys, n, seen, o, o->rows) != 0)
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+done:
+    PQclear(res);
+    vmdb_buf_free(&sql);
     return rc;
 }
 
@@ -566,7 +585,7 @@ static int write_records(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o
     /* An upsert checks the existing rows against the tree, then updates them
      * in place (only the supplied columns); new keys are inserted. */
     if (w->kind == VMDB_W_UPSERT)
-        rc = keyed_rows(g, w->model, keys, n, false, o, fail, &exists);
+        rc = lock_rows(g, w->model, keys, n, o, fail, &exists);
     for (size_t i = 0; i < n; i++) {
         if (exists && exists[i])
             upd[nupd++] = i;
@@ -585,9 +604,8 @@ static int write_records(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o
 /* One request of the group, under its own savepoint. */
 static int run_request(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o, vmdb_fail *fail)
 {
-    int rc = w->kind == VMDB_W_DELETE
-                 ? keyed_rows(g, w->model, w->ids, w->nids, true, o, fail, NULL)
-                 : write_records(g, w, ar, o, fail);
+    int rc = w->kind == VMDB_W_DELETE ? delete_rows(g, w->model, w->ids, w->nids, o, fail)
+                                      : write_records(g, w, ar, o, fail);
     if (rc == 0 && o->bad.n) {
         vmdb_status_violation(g->w->parts.status, w->model->table,
                               w->kind == VMDB_W_CREATE ? "leaf without a row found by create"

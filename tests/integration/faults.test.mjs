@@ -1,0 +1,111 @@
+// Allocation failures (the error contract of docs/ARCHITECTURE.md): for
+// every route, each allocation of the request's arena is made to fail in
+// turn (the test-only header X-Vmdb-Fault-Alloc: N, honoured by builds with
+// VMDB_TEST_HOOKS, such as the ASan + UBSan build the test suite runs
+// twice). Every answer must be a proper envelope: a failure says
+// success:false with a code (never a 500 that says success:true), a success
+// is the same answer as without the fault; no write is half done, the
+// integrity status stays clean, and the server keeps working. A build
+// without the hooks skips the test.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  startServer, post, get, ok, assertFailureEnvelope, health, applySchema, psql,
+  expectedRootFromRows, tempDir,
+} from './lib.mjs';
+
+const NOTES = {
+  table_name: 'notes', primary_key_field: 'id', primary_key_kind: 'big_serial',
+  columns: [
+    { name: 'title', col_type: 'text', unique: true },
+    { name: 'n', col_type: 'int', nullable: true },
+    { name: 'doc', col_type: 'jsonb', nullable: true },
+  ],
+};
+const MAX_N = 400; // more allocations than any route makes
+
+let srv;
+let hooks = false;
+let counter = 0;
+const fresh = () => `t${++counter}`;
+
+before(async () => {
+  const migrations = tempDir('vmdb-mig-');
+  fs.writeFileSync(path.join(migrations, '001_extra.sql'),
+    'ALTER TABLE notes ADD COLUMN IF NOT EXISTS extra integer;\n');
+  srv = await startServer({ env: { BATCH_COMMIT_SIZE: '1', VMDB_MIGRATIONS_DIR: migrations } });
+  await applySchema(srv.url, [NOTES]);
+  ok(await post(srv.url, '/api/models/notes/create-batch', {
+    records: [{ title: 'seed-a', n: 1, doc: { k: [1, 2] } }, { title: 'seed-b', n: 2 }],
+  }));
+  // Does this build honour the header? A read-batch always allocates.
+  const r = await post(srv.url, '/api/models/notes/read-batch', { ids: ['1'] },
+    { headers: { 'x-vmdb-fault-alloc': '1' } });
+  hooks = r.status === 500;
+});
+after(() => srv && srv.stop());
+
+/** Sends the request for N = 1, 2, ... until it succeeds; checks every answer. */
+async function sweep(t, name, send) {
+  let n = 1;
+  const codes = new Set();
+  for (; n <= MAX_N; n++) {
+    const r = await send({ 'x-vmdb-fault-alloc': String(n) });
+    assert.ok(r.json && typeof r.json === 'object', `${name} N=${n}: a JSON envelope: ${r.status} ${r.text.slice(0, 300)}`);
+    if (r.status === 200 && r.json.success === true) break;
+    assert.notEqual(r.json.success, true, `${name} N=${n}: a ${r.status} must not say success`);
+    assertFailureEnvelope(r, `${name} N=${n}`);
+    assert.equal(r.status, 500, `${name} N=${n}: an allocation failure is a 500: ${r.text.slice(0, 300)}`);
+    assert.equal(r.json.code, 'INTERNAL', `${name} N=${n}`);
+    codes.add(r.json.code);
+  }
+  assert.ok(n > 1, `${name}: the first allocation was made to fail`);
+  assert.ok(n <= MAX_N, `${name}: succeeds once the fault is past its allocations`);
+  t.diagnostic(`${name}: ${n - 1} allocations failed in turn, each answered ${[...codes].join(',')}`);
+}
+
+test('every allocation failure of every route answers a proper failure and leaves nothing half written', async (t) => {
+  if (!hooks) {
+    t.skip('this build has no test hooks (VMDB_TEST_HOOKS)');
+    return;
+  }
+  const m = (route) => `/api/models/notes/${route}`;
+  await sweep(t, 'create-batch', (h) => post(srv.url, m('create-batch'),
+    { records: [{ title: fresh(), n: 5, doc: { a: 'x' } }, { title: fresh() }] }, { headers: h }));
+  await sweep(t, 'upsert', (h) => post(srv.url, m('upsert'),
+    { records: [{ id: '1', title: 'seed-a', n: counter++ }, { id: String(1000 + counter), title: fresh() }] }, { headers: h }));
+  await sweep(t, 'read-batch', (h) => post(srv.url, m('read-batch'), { ids: ['1', '2', '999999'] }, { headers: h }));
+  await sweep(t, 'read-latest', (h) => post(srv.url, m('read-latest'),
+    { limit: 3, where: { n: 5 }, order_by: { field: 'title', direction: 'asc' } }, { headers: h }));
+  await sweep(t, 'delete-batch', async (h) => {
+    const d = ok(await post(srv.url, m('create-batch'), { records: [{ title: fresh() }] }));
+    return post(srv.url, m('delete-batch'), { ids: [d.ids[0], '888888'] }, { headers: h });
+  });
+  await sweep(t, 'execute create_batch', (h) => post(srv.url, '/api/execute',
+    { model_name: 'notes', action: 'create_batch', payload: [{ title: fresh() }] }, { headers: h }));
+  await sweep(t, 'execute read_batch', (h) => post(srv.url, '/api/execute',
+    { model_name: 'notes', action: 'read_batch', payload: { ids: ['2'] } }, { headers: h }));
+  await sweep(t, 'validation failure', async (h) => {
+    // Fails validation when nothing else fails: the sweep ends on its 400.
+    const r = await post(srv.url, m('create-batch'), { records: [{ title: 5, bogus: 1 }] }, { headers: h });
+    return r.status === 400 ? { ...r, status: 200, json: { success: true } } : r;
+  });
+  await sweep(t, 'apply-schema (same schema)', (h) => post(srv.url, '/bootstrap/apply-schema', { tables: [NOTES] }, { headers: h }));
+  // The migration is applied (and its name answered) by the first
+  // attempt that gets through.
+  await sweep(t, 'migrate', (h) => post(srv.url, '/bootstrap/migrate', { confirm: true }, { headers: h }));
+  await sweep(t, 'schema', (h) => get(srv.url, '/bootstrap/schema', { headers: h })
+    .then((r) => (r.status === 200 && r.json?.tables ? { ...r, json: { success: true } } : r)));
+
+  // Nothing half written: the tree matches the rows, the status is clean,
+  // and writes go on.
+  const hl = await health(srv.url);
+  assert.equal(hl.integrity.ok, true, JSON.stringify(hl));
+  assert.equal(hl.writes, 'ok');
+  const rows = Number(await psql(srv.db, 'SELECT count(*) FROM notes'));
+  assert.equal(hl.leaves, rows, 'one leaf per row');
+  assert.equal(await expectedRootFromRows(srv.url, srv.db, [{ table: 'notes', pk: 'id' }]), hl.temporary_root);
+  ok(await post(srv.url, m('create-batch'), { records: [{ title: fresh() }] }));
+});
