@@ -123,7 +123,7 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
             PQclear(res);
             if (ahead && e->cfg.allow_multi_instance && attempt < 3) {
                 /* Another instance wrote: catch up, then read again. */
-                vmdb_fail ignored;
+                vmdb_fail ignored = {0};
                 vmdb_writer_run(e->writer, vmdb_sync_resync_job, &e->parts, &ignored);
                 continue;
             }

@@ -41,6 +41,15 @@ static int refuse_rollback(const vmdb_parts *p, vmdb_fail *fail)
                          "restore the newest backup instead");
 }
 
+/* The start of every transition: refused after a rollback, then BEGIN. */
+static int begin_transition(const vmdb_parts *p, PGconn *c, vmdb_fail *fail)
+{
+    int rc = refuse_rollback(p, fail);
+    if (rc == 0 && vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
+        rc = vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+    return rc;
+}
+
 static int cmp_leaf(const void *a, const void *b)
 {
     return memcmp(((const vmdb_smt_leaf *)a)->key, ((const vmdb_smt_leaf *)b)->key, 32);
@@ -246,11 +255,9 @@ static int do_apply(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_buf names = VMDB_BUF_INIT;
     PGresult *r = NULL;
     bool begun = false;
-    int rc = refuse_rollback(p, fail);
+    int rc = begin_transition(p, c, fail);
     if (rc)
         return rc;
-    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
-        return vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
     begun = true;
     r = vmdb_pg_exec(c, "read schema hash",
                      "SELECT value FROM verifiable_registry_meta WHERE key = 'schema_hash'", 0,
@@ -265,8 +272,14 @@ static int do_apply(void *arg, PGconn *c, vmdb_hasher *h)
         rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < spec->n; i++)
-        tn[i] = spec->models[i].table;
+    for (size_t i = 0; i < spec->n; i++) {
+        /* Copies: the answer is rendered after `spec` may be gone. */
+        const char *t = spec->models[i].table;
+        if (!(tn[i] = vmdb_arena_strndup(j->ar, t, strlen(t)))) {
+            rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+            goto done;
+        }
+    }
     if (vmdb_pg_text_array(&names, tn, spec->n)) {
         rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
@@ -332,11 +345,9 @@ static int do_clear(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_registry *reg = NULL;
     vmdb_buf sql = VMDB_BUF_INIT;
     bool begun = false;
-    int rc = refuse_rollback(p, fail);
+    int rc = begin_transition(p, c, fail);
     if (rc)
         return rc;
-    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
-        return vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
     begun = true;
     if (vmdb_catalog_load(c, &reg))
         goto dberr;
@@ -349,7 +360,12 @@ static int do_clear(void *arg, PGconn *c, vmdb_hasher *h)
     if (vmdb_pg_cmd(c, "clear leaves", "DELETE FROM vmdb_leaves", NULL))
         goto dberr;
     begun = false;
-    if (commit_rebuilt(p, c, h, NULL, 0, reg->schema_hash, "clear", &j->out->seq, j->out->root))
+    /* Clearing rows does not change the schema: the one in force. */
+    vmdb_registry *cur = vmdb_catalog_get(p->catalog);
+    int crc = commit_rebuilt(p, c, h, NULL, 0, cur ? cur->schema_hash : NULL, "clear", &j->out->seq,
+                             j->out->root);
+    vmdb_registry_unref(cur);
+    if (crc)
         goto dberr;
     vmdb_status_repaired(p->status);
     LOG_INFO("clear-data: all managed rows removed, seq %llu", (unsigned long long)j->out->seq);
@@ -378,11 +394,9 @@ static int do_repair(void *arg, PGconn *c, vmdb_hasher *h)
     bool begun = false;
     char ho[65], hn[65];
     vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
-    int rc = refuse_rollback(p, fail);
+    int rc = begin_transition(p, c, fail);
     if (rc)
         return rc;
-    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
-        return vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
     begun = true;
     if (vmdb_catalog_load(c, &reg)) {
         rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "Failed loading model registry from DB");
@@ -645,17 +659,13 @@ static int do_migrate(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
     vmdb_chain_get(p->chain, &cv);
     memcpy(out->old_main, cv.main_root, 32);
-    int rc = refuse_rollback(p, fail);
-    if (rc)
-        return rc;
+    int rc = 0;
     if (list_migrations(j->e->migrations_dir, &files, &nfiles) != 0) {
         rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
     }
-    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL)) {
-        rc = vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+    if ((rc = begin_transition(p, c, fail)) != 0)
         goto done;
-    }
     begun = true;
     if ((rc = apply_files(j, c, h, files, nfiles, &applied)) != 0)
         goto done;

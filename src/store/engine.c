@@ -4,7 +4,7 @@
  * anchor) before start-up checks it, start-up on the writer thread before
  * any request, and on the way out the writer first (it answers what is
  * queued), then the anchor thread (which anchors the newest header and
- * checkpoints the trusted state), then the rest.
+ * checkpoints the trusted state), then the rest, the instance lock last.
  */
 #include "store/engine_internal.h"
 
@@ -77,7 +77,7 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     int rc = 0;
     vmdb_engine *e = calloc(1, sizeof *e);
     vmdb_parts *p = e ? &e->parts : NULL;
-    vmdb_fail fail;
+    vmdb_fail fail = {0};
     *out = NULL;
     if (!e)
         return VMDB_ENOMEM;
@@ -93,11 +93,16 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     if ((rc = vmdb_status_new(&p->status)) || (rc = vmdb_versions_new(&p->versions)) ||
         (rc = vmdb_catalog_new(&p->catalog)))
         goto done;
+    /* The database first (as before: an unreachable database is the error
+     * shown, and nothing is created in the data directory), then the lock,
+     * then the chain's files. */
+    if ((rc = vmdb_writer_open(&e->writer, &wc, p)))
+        goto done;
     if (!c->allow_multi_instance && (rc = vmdb_instlock_take(&e->lock, e->url, p->status)))
         goto done;
     if ((rc = vmdb_pgpool_open(&p->pool, e->url, c->read_pool)) ||
         (rc = vmdb_chain_open(&p->chain, &cc, p->status, p->pool)) ||
-        (rc = vmdb_writer_open(&e->writer, &wc, p)) || (rc = vmdb_writer_start(e->writer)))
+        (rc = vmdb_writer_start(e->writer)))
         goto done;
     startup_arg sa = {p, c->verify_rows};
     if ((rc = vmdb_writer_run(e->writer, startup_job, &sa, &fail)))
@@ -118,12 +123,14 @@ void vmdb_engine_close(vmdb_engine *e)
     if (!e)
         return;
     vmdb_writer_free(e->writer);
-    vmdb_instlock_free(e->lock);
     if (e->parts.chain) {
         vmdb_hasher *h = vmdb_engine_hasher(e);
         vmdb_chain_stop(e->parts.chain, h);
         vmdb_chain_free(e->parts.chain);
     }
+    /* The instance lock goes last: nobody else may write before the final
+     * anchor and checkpoint are done. */
+    vmdb_instlock_free(e->lock);
     vmdb_pgpool_free(e->parts.pool);
     vmdb_catalog_free(e->parts.catalog);
     vmdb_versions_free(e->parts.versions);

@@ -63,10 +63,17 @@ static int load_tree(const vmdb_parts *p, PGconn *c, bool own_txn)
     PQclear(r);
     rc = vmdb_pg_load_leaves(c, &leaves, &n);
     if (rc == 0) {
-        /* The registry may have changed with the state (resync). */
+        /* The registry of the same snapshot. At start-up vmdb cannot run
+         * without it; on a resync the one in use stays if it cannot be read
+         * (the tree does not depend on it). */
         vmdb_registry *reg = NULL;
-        if ((rc = vmdb_catalog_load(c, &reg)) == 0)
+        int lrc = vmdb_catalog_load(c, &reg);
+        if (lrc == 0)
             vmdb_catalog_set(p->catalog, reg);
+        else if (own_txn)
+            rc = lrc;
+        else
+            LOG_WARN("resync: the registry could not be reloaded; keeping the one in use");
     }
     if (own_txn)
         vmdb_pg_cmd(c, "end", rc ? "ROLLBACK" : "COMMIT", NULL);

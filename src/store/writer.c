@@ -38,10 +38,10 @@ typedef struct wreq {
 struct vmdb_writer {
     vmdb_writer_config cfg;
     char *url;
-    vmdb_parts parts;
-    PGconn *conn;       /* the writer thread's (jobs included) */
-    vmdb_hasher *h;     /* likewise */
-    pthread_mutex_t mu; /* guards the queue and `stop` */
+    const vmdb_parts *parts; /* the engine's; filled in before the thread starts */
+    PGconn *conn;            /* the writer thread's (jobs included) */
+    vmdb_hasher *h;          /* likewise */
+    pthread_mutex_t mu;      /* guards the queue and `stop` */
     pthread_cond_t cv;
     wreq *head, *tail;
     bool stop;
@@ -196,7 +196,7 @@ static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
     int ov = overlay_value(g, key, value);
     if (ov >= 0)
         return ov;
-    return vmdb_smt_get(vmdb_versions_tree(g->w->parts.versions), g->view, key, value) == 0;
+    return vmdb_smt_get(vmdb_versions_tree(g->w->parts->versions), g->view, key, value) == 0;
 }
 
 static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value)
@@ -396,8 +396,8 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
             goto done;
         }
     }
-    vmdb_smt_get_many(vmdb_versions_tree(g->w->parts.versions), g->view, (const uint8_t(*)[32])keys,
-                      nr, olds, had);
+    vmdb_smt_get_many(vmdb_versions_tree(g->w->parts->versions), g->view,
+                      (const uint8_t(*)[32])keys, nr, olds, had);
     for (size_t i = 0; i < nr; i++) {
         int ov = overlay_value(g, keys[i], olds[i]);
         if (ov >= 0)
@@ -607,7 +607,7 @@ static int run_request(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o, 
     int rc = w->kind == VMDB_W_DELETE ? delete_rows(g, w->model, w->ids, w->nids, o, fail)
                                       : write_records(g, w, ar, o, fail);
     if (rc == 0 && o->bad.n) {
-        vmdb_status_violation(g->w->parts.status, w->model->table,
+        vmdb_status_violation(g->w->parts->status, w->model->table,
                               w->kind == VMDB_W_CREATE ? "leaf without a row found by create"
                               : w->kind == VMDB_W_UPSERT
                                   ? "stored row differs from the tree (upsert)"
@@ -765,15 +765,29 @@ static int batch_creates(wgroup *g, wreq **b, size_t n, wout *outs, bool *done, 
     return 0;
 }
 
+/* Fails the batch when the status refuses writes. */
+static bool writes_refused(vmdb_writer *w, wreq **b, size_t n)
+{
+    char why[VMDB_STATUS_MSG];
+    vmdb_block reason = VMDB_BLOCK_COUNT;
+    if (!vmdb_status_blocked(w->parts->status, &reason, why, sizeof why))
+        return false;
+    fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE,
+             reason == VMDB_BLOCK_LOCK_LOST
+                 ? "instance lock lost; writes resume when it is re-taken"
+                 : why);
+    return true;
+}
+
 /* After the group's first statement: did BEGIN and the state-row lock that
  * went with it find the state where this process left it? If not, the
  * whole group fails (nothing was judged against a stale tree). */
 static bool group_stopped(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
 {
     if (g->state_moved) {
-        vmdb_status_violation(w->parts.status, "vmdb_state", "the state row changed outside vmdb",
+        vmdb_status_violation(w->parts->status, "vmdb_state", "the state row changed outside vmdb",
                               NULL, 0);
-        vmdb_status_set(w->parts.status, VMDB_BLOCK_STATE,
+        vmdb_status_set(w->parts->status, VMDB_BLOCK_STATE,
                         "the state row changed outside vmdb (repair with /bootstrap/repair-roots)");
         fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE,
                  "the database state changed outside vmdb");
@@ -794,7 +808,7 @@ static bool begin_shared(vmdb_writer *w, wgroup *g, wreq **b, size_t n, uint8_t 
         {"begin", "BEGIN", 0, NULL},
         {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL}};
     PGresult *res[2];
-    char state[6], why[VMDB_STATUS_MSG];
+    char state[6];
     int f = vmdb_pg_pipeline(w->conn, st, 2, res, state);
     g->begun = f != 0;
     PGresult *sr = res[1];
@@ -810,17 +824,15 @@ static bool begin_shared(vmdb_writer *w, wgroup *g, wreq **b, size_t n, uint8_t 
         return true;
     /* Another instance wrote: catch up with its headers first. */
     LOG_WARN("the database state changed outside this process (ALLOW_MULTI_INSTANCE): reloading");
-    if (vmdb_sync_reload(&w->parts, w->conn, w->h) != 0) {
+    if (vmdb_sync_reload(w->parts, w->conn, w->h) != 0) {
         fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE,
                  "the database state changed outside vmdb");
         return false;
     }
-    vmdb_versions_latest(w->parts.versions, &g->seq, root_before, NULL);
-    g->view = vmdb_versions_base(w->parts.versions);
-    if (vmdb_status_blocked(w->parts.status, why, sizeof why)) {
-        fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE, why);
+    vmdb_versions_latest(w->parts->versions, &g->seq, root_before, NULL);
+    g->view = vmdb_versions_base(w->parts->versions);
+    if (writes_refused(w, b, n))
         return false;
-    }
     return true;
 }
 
@@ -842,17 +854,17 @@ static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
             ch[nch++].remove = g->ov.e[i].state == 2;
         }
     rc = rc ? rc : leaf_statements(g, &lb, leafst, &nleafst);
-    if (rc == 0 && (rc = vmdb_versions_apply(w->parts.versions, ch, nch)) != 0)
+    if (rc == 0 && (rc = vmdb_versions_apply(w->parts->versions, ch, nch)) != 0)
         LOG_ERROR("writer: tree apply failed: %s", vmdb_error_last());
     if (rc == 0) {
-        vmdb_versions_pending_root(w->parts.versions, root);
-        vmdb_catalog_schema_hash(w->parts.catalog, schema);
-        vmdb_versions_committing(w->parts.versions, g->seq + 1);
+        vmdb_versions_pending_root(w->parts->versions, root);
+        vmdb_catalog_schema_hash(w->parts->catalog, schema);
+        vmdb_versions_committing(w->parts->versions, g->seq + 1);
         /* The leaves, the signed header, the state row, the intent, COMMIT. */
-        rc = vmdb_chain_commit(w->parts.chain, w->conn, w->h, g->seq + 1, root, schema, "write",
+        rc = vmdb_chain_commit(w->parts->chain, w->conn, w->h, g->seq + 1, root, schema, "write",
                                leafst, nleafst, sh);
         if (rc)
-            vmdb_versions_discard(w->parts.versions);
+            vmdb_versions_discard(w->parts->versions);
     }
     free(ch);
     vmdb_buf_free(&lb.ks);
@@ -867,7 +879,6 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
     bool *failed = vmdb_arena_zalloc(&g->ar, n * sizeof *failed);
     bool *done = vmdb_arena_zalloc(&g->ar, n * sizeof *done);
     uint8_t root_before[32];
-    char why[VMDB_STATUS_MSG];
     size_t nok = 0;
     vmdb_sheader sh;
     if (!outs || !failed || !done) {
@@ -876,12 +887,10 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         outs[i].ar = b[i]->ar;
-    vmdb_versions_latest(w->parts.versions, &g->seq, root_before, NULL);
-    g->view = vmdb_versions_base(w->parts.versions); /* only this thread publishes */
-    if (vmdb_status_blocked(w->parts.status, why, sizeof why)) {
-        fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE, why);
+    vmdb_versions_latest(w->parts->versions, &g->seq, root_before, NULL);
+    g->view = vmdb_versions_base(w->parts->versions); /* only this thread publishes */
+    if (writes_refused(w, b, n))
         goto out;
-    }
     if (PQstatus(w->conn) != CONNECTION_OK)
         PQreset(w->conn);
     g->begun = g->state_moved = g->begin_failed = false;
@@ -943,7 +952,7 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
         if (PQstatus(w->conn) != CONNECTION_OK) {
             /* The COMMIT may or may not have happened: the tree cannot know. */
             vmdb_status_set(
-                w->parts.status, VMDB_BLOCK_COMMIT_LOST,
+                w->parts->status, VMDB_BLOCK_COMMIT_LOST,
                 "database connection lost during a commit; restart vmdb to reload the state");
         } else {
             vmdb_pg_cmd(w->conn, "rollback", "ROLLBACK", NULL);
@@ -951,8 +960,8 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
         fail_all(b, n, failed, VMDB_FAIL_DATABASE, "the write could not be committed");
         goto out;
     }
-    vmdb_versions_publish(w->parts.versions, sh.h.seq);
-    vmdb_chain_advance(w->parts.chain, w->h, &sh);
+    vmdb_versions_publish(w->parts->versions, sh.h.seq);
+    vmdb_chain_advance(w->parts->chain, w->h, &sh);
     /* A write that lands on a BATCH_COMMIT_SIZE boundary is answered once its
      * header is anchored (vmdb_writer_write waits; the writer does not). */
     bool boundary = sh.h.seq % w->cfg.batch_commit_size == 0;
@@ -1068,6 +1077,11 @@ int vmdb_writer_run(vmdb_writer *w, vmdb_job_fn fn, void *arg, vmdb_fail *fail)
     r.job_arg = arg;
     if (!submit(w, &r))
         return vmdb_fail_set(fail, VMDB_FAIL_WRITES_UNAVAILABLE, "the server is shutting down");
+    /* A job that reports its failure itself has filled `fail` (admin jobs
+     * pass their result's); for the others, a failure from the code. */
+    if (r.job_rc != 0 && fail->kind == VMDB_FAIL_NONE)
+        vmdb_fail_set(fail, r.job_rc == VMDB_EIO ? VMDB_FAIL_DB_UNAVAILABLE : VMDB_FAIL_INTERNAL,
+                      "%s", r.job_rc == VMDB_EIO ? "database unavailable" : "internal error");
     return r.job_rc;
 }
 
@@ -1086,7 +1100,7 @@ int vmdb_writer_write(vmdb_writer *w, vmdb_arena *ar, const vmdb_write *wr, vmdb
         return vmdb_fail_err(&out->fail);
     /* Not anchored in time: the answer says so. */
     if (r.anchor_seq)
-        out->committed = vmdb_chain_wait_anchored(w->parts.chain, r.anchor_seq);
+        out->committed = vmdb_chain_wait_anchored(w->parts->chain, r.anchor_seq);
     return 0;
 }
 
@@ -1104,7 +1118,7 @@ int vmdb_writer_open(vmdb_writer **out, const vmdb_writer_config *cfg, const vmd
         w->cfg.max_group = 256;
     if (w->cfg.batch_commit_size == 0)
         w->cfg.batch_commit_size = 1;
-    w->parts = *parts;
+    w->parts = parts;
     if (!(w->url = strdup(cfg->url ? cfg->url : ""))) {
         rc = VMDB_ENOMEM;
         goto done;

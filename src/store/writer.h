@@ -48,8 +48,9 @@ typedef struct vmdb_writer_config {
 
 typedef struct vmdb_writer vmdb_writer;
 
-/* Connects; the thread starts with vmdb_writer_start. `parts` (copied) must
- * outlive the writer. *out is the caller's (vmdb_writer_free). VMDB_EIO,
+/* Connects; the thread starts with vmdb_writer_start. `parts` must outlive
+ * the writer, and be complete when the thread starts (the writer keeps the
+ * pointer). *out is the caller's (vmdb_writer_free). VMDB_EIO,
  * VMDB_ENOMEM, VMDB_ECRYPTO. */
 int vmdb_writer_open(vmdb_writer **out, const vmdb_writer_config *cfg, const vmdb_parts *parts);
 int vmdb_writer_start(vmdb_writer *w); /* VMDB_ENOMEM */
@@ -61,8 +62,11 @@ void vmdb_writer_free(vmdb_writer *w);
  * transaction open) and hasher. Returns 0 or a vmdb_err. */
 typedef int (*vmdb_job_fn)(void *arg, PGconn *conn, vmdb_hasher *h);
 /* Runs `fn` on the writer thread, between groups, and returns its result.
- * When the writer is stopping the job does not run: `fail` is filled
- * (WRITES_UNAVAILABLE) and VMDB_EBUSY returned. */
+ * `fail` must be zeroed by the caller; the job may fill it itself (it is
+ * then passed as part of `arg`); a non-zero result it left unfilled gets a
+ * failure from the code (DB_UNAVAILABLE for VMDB_EIO, else INTERNAL). When
+ * the writer is stopping the job does not run: `fail` says so
+ * (WRITES_UNAVAILABLE) and VMDB_EBUSY is returned. */
 int vmdb_writer_run(vmdb_writer *w, vmdb_job_fn fn, void *arg, vmdb_fail *fail);
 
 /* Queues a write and waits for its group to commit (and, on a

@@ -47,6 +47,7 @@ struct vmdb_chain {
     char anchor_error[160];
     pthread_t thread;
     bool started;
+    vmdb_hasher *anchor_h; /* the anchor thread's */
 };
 
 static uint64_t now_ms(void)
@@ -150,6 +151,7 @@ void vmdb_chain_free(vmdb_chain *c)
         pthread_join(c->thread, NULL);
     }
     vmdb_anchor_close(c->anchor);
+    vmdb_hasher_free(c->anchor_h);
     vmdb_tjournal_free(c->journal);
     vmdb_hist_free(c->hist);
     vmdb_identity_clear(&c->id);
@@ -671,12 +673,8 @@ static void retry_start_check(vmdb_chain *c, vmdb_hasher *h, uint64_t *next_try,
 static void *anchor_main(void *arg)
 {
     vmdb_chain *c = arg;
-    vmdb_hasher *h = NULL;
+    vmdb_hasher *h = c->anchor_h;
     uint64_t last_try = 0, next_try = 0, backoff = 1000;
-    if (vmdb_hasher_new(&h, 0) != 0) {
-        LOG_ERROR("anchor: cannot create a hasher; nothing will be anchored");
-        return NULL;
-    }
     pthread_mutex_lock(&c->mu);
     for (;;) {
         uint64_t t = now_ms();
@@ -729,7 +727,6 @@ static void *anchor_main(void *arg)
         }
     }
     pthread_mutex_unlock(&c->mu);
-    vmdb_hasher_free(h);
     return NULL;
 }
 
@@ -738,6 +735,8 @@ int vmdb_chain_start(vmdb_chain *c)
     pthread_mutex_lock(&c->mu);
     c->anchor_now = true; /* catch up at start (the seed never did) */
     pthread_mutex_unlock(&c->mu);
+    if (!c->anchor_h && vmdb_hasher_new(&c->anchor_h, 0) != 0)
+        return VMDB_ENOMEM;
     if (pthread_create(&c->thread, NULL, anchor_main, c) != 0)
         return VMDB_ENOMEM;
     c->started = true;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/sb.h"
 #include "vmdb/common.h"
 
 struct vmdb_status {
@@ -96,10 +97,12 @@ static int shown(const vmdb_status *s)
     return -1;
 }
 
-bool vmdb_status_blocked(vmdb_status *s, char *msg, size_t len)
+bool vmdb_status_blocked(vmdb_status *s, vmdb_block *why, char *msg, size_t len)
 {
     pthread_mutex_lock(&s->mu);
     int i = shown(s);
+    if (i >= 0 && why)
+        *why = (vmdb_block)i;
     if (i >= 0 && msg && len)
         snprintf(msg, len, "%s", s->msg[i]);
     pthread_mutex_unlock(&s->mu);
@@ -116,10 +119,17 @@ void vmdb_status_violation(vmdb_status *s, const char *table, const char *what,
     snprintf(v.table, sizeof v.table, "%s", table);
     snprintf(v.reason, sizeof v.reason, "%s", what);
     /* A long list is left out whole rather than cut: a reader must not
-     * take a partial list for the complete one. */
-    for (size_t i = 0; i < nids; i++)
+     * take a partial list for the complete one. "Long": its JSON text (the
+     * form /health shows) is 1000 bytes or more. */
+    vmdb_buf json = VMDB_BUF_INIT;
+    for (size_t i = 0; i < nids && json.len < 1000; i++) {
         total += strlen(ids[i]) + 1;
-    if (total <= sizeof v.ids) {
+        if ((i && vmdb_buf_putc(&json, ',')) || vmdb_sb_jstrz(&json, ids[i]))
+            json.len = 1000;
+    }
+    bool fits = json.len < 1000 && total <= sizeof v.ids;
+    vmdb_buf_free(&json);
+    if (fits) {
         for (size_t i = 0; i < nids; i++) {
             size_t n = strlen(ids[i]);
             memcpy(v.ids + used, ids[i], n + 1);

@@ -70,8 +70,9 @@ bool vmdb_status_is_set(vmdb_status *s, vmdb_block why);
 /* Whether a reason that puts the state in doubt is set (ROLLBACK, TRUST,
  * STATE, COMMIT_LOST). */
 bool vmdb_status_in_doubt(vmdb_status *s);
-/* Whether writes are refused; the shown message into msg (may be NULL). */
-bool vmdb_status_blocked(vmdb_status *s, char *msg, size_t len);
+/* Whether writes are refused; the shown reason into *why (may be NULL)
+ * and its message into msg (may be NULL). */
+bool vmdb_status_blocked(vmdb_status *s, vmdb_block *why, char *msg, size_t len);
 
 /* Records an integrity violation: logged, counted, kept as the newest.
  * `ids` (may be NULL when nids is 0) are the keys involved. */
