@@ -77,14 +77,7 @@ static int check_rows(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const vmdb
             rc = vmdb_strs_add(ar, bad, pk);
             continue;
         }
-        vmdb_row *row = &out->rows[out->nrows++];
-        row->id = vmdb_arena_strndup(ar, pk, strlen(pk));
-        row->json = vmdb_arena_strndup(ar, (const char *)jcs.ptr, jcs.len);
-        row->json_len = jcs.len;
-        memcpy(row->key, key, 32);
-        memcpy(row->value, value, 32);
-        if (!row->id || !row->json)
-            rc = VMDB_ENOMEM;
+        rc = vmdb_row_set(&out->rows[out->nrows++], ar, pk, &jcs, key, value);
     }
     for (size_t k = 0; rc == 0 && k < nkeys; k++) {
         uint8_t key[32], tv[32];

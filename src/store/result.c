@@ -88,3 +88,14 @@ int vmdb_fail_integrity(vmdb_fail *f, const char *const *ids, size_t nids)
     f->nids = nids;
     return rc;
 }
+
+int vmdb_row_set(vmdb_row *row, vmdb_arena *ar, const char *id, const vmdb_buf *jcs,
+                 const uint8_t key[32], const uint8_t value[32])
+{
+    row->id = vmdb_arena_strndup(ar, id, strlen(id));
+    row->json = vmdb_arena_strndup(ar, (const char *)jcs->ptr, jcs->len);
+    row->json_len = jcs->len;
+    memcpy(row->key, key, 32);
+    memcpy(row->value, value, 32);
+    return row->id && row->json ? 0 : VMDB_ENOMEM;
+}

@@ -22,6 +22,7 @@
 #include "store/coerce.h"
 #include "trust/chain.h"
 #include "trust/status.h"
+#include "util/arena.h"
 #include "vmdb/header.h"
 
 /* Every failure the API can answer with. The engine uses the first group;
@@ -109,6 +110,11 @@ typedef struct vmdb_row {
     size_t json_len;
     uint8_t key[32], value[32]; /* the leaf */
 } vmdb_row;
+
+/* Fills `row` with copies (in `ar`) of the key text and the canonical row,
+ * and the leaf. 0 or VMDB_ENOMEM. */
+int vmdb_row_set(vmdb_row *row, vmdb_arena *ar, const char *id, const vmdb_buf *jcs,
+                 const uint8_t key[32], const uint8_t value[32]);
 
 /* The tree version rows were checked against. */
 typedef struct vmdb_checked {

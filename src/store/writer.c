@@ -228,19 +228,6 @@ static int pend_keep(wgroup *g)
     return rc;
 }
 
-/* Fills `row` from a returned row: copies of the key text and the
- * canonical JSON (in `ar`) and the leaf. */
-static int row_fill(vmdb_row *row, vmdb_arena *ar, const char *pk, const vmdb_buf *jcs,
-                    const uint8_t key[32], const uint8_t value[32])
-{
-    row->id = vmdb_arena_strndup(ar, pk, strlen(pk));
-    row->json = vmdb_arena_strndup(ar, (const char *)jcs->ptr, jcs->len);
-    row->json_len = jcs->len;
-    memcpy(row->key, key, 32);
-    memcpy(row->value, value, 32);
-    return row->id && row->json ? 0 : VMDB_ENOMEM;
-}
-
 static bool same_columns(const vmdb_crec *a, const vmdb_crec *b)
 {
     if (a->n != b->n)
@@ -391,7 +378,7 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
                                "that a double cannot hold exactly? send it as a string)");
             goto done;
         }
-        if (row_fill(&tmp[i], arenas[idx[at[i]]], pk, &g->jcs, keys[i], vals[i]) != 0) {
+        if (vmdb_row_set(&tmp[i], arenas[idx[at[i]]], pk, &g->jcs, keys[i], vals[i]) != 0) {
             rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
             goto done;
         }
@@ -467,7 +454,7 @@ static int check_against_tree(wgroup *g, const vmdb_model *m, PGresult *res,
             rc = vmdb_strs_add(o->ar, &o->bad, pk);
         else if (deleted) {
             rc = pend_add(g, key, NULL);
-            rc = rc ? rc : row_fill(&deleted[o->nrows++], o->ar, pk, &g->jcs, key, value);
+            rc = rc ? rc : vmdb_row_set(&deleted[o->nrows++], o->ar, pk, &g->jcs, key, value);
         }
     }
     for (size_t k = 0; rc == 0 && k < n; k++) {

@@ -482,7 +482,7 @@ static int genesis(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, const uint8_t sc
 
 /* A backend that records only (seq, hash, root) gets the rest of the
  * header from the database, accepted only if it hashes to the anchor's. */
-static void fill_header(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, vmdb_sheader *a)
+static void fill_header(PGconn *conn, vmdb_hasher *h, vmdb_sheader *a)
 {
     char s[24];
     snprintf(s, sizeof s, "%llu", (unsigned long long)a->h.seq);
@@ -496,7 +496,6 @@ static void fill_header(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, vmdb_sheade
         memcmp(full.hash, a->hash, 32) == 0)
         *a = full;
     PQclear(r);
-    (void)c;
 }
 
 /* The newest anchor against the trusted seq and the verified history.
@@ -518,7 +517,7 @@ static void check_anchor(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, vmdb_shead
         return;
     }
     if (!c->anchor->ops->full_headers)
-        fill_header(c, conn, h, a);
+        fill_header(conn, h, a);
     pthread_mutex_lock(&c->mu);
     c->anchored = *a;
     c->has_anchored = true;
