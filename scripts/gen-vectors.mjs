@@ -8,8 +8,9 @@
 // RFC 9162 history tree (§7). It contains both the provers and the VERIFIERS,
 // checks every vector it produces with its own verifiers (plus mutation tests:
 // every corrupted proof must be rejected), and then writes
-// docs/vectors/v1.json, which the C test suite replays. The verifier half is
-// meant to grow into the project's JS verifier.
+// docs/vectors/v1.json, which the C test suite replays. For protocol v2 it
+// also writes docs/vectors/v2.json (see genV2 for its layout). The verifier
+// half lives in scripts/vmdb-verify.mjs, which this script imports.
 //
 // Usage:   node scripts/gen-vectors.mjs        (Node 20, built-in modules only)
 // Output:  docs/vectors/v1.json, deterministic (fixed-seed PRNG, Ed25519 is
@@ -22,8 +23,11 @@
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import {
-  assert, H, Z, hex, unhex, u8, u16, u32, u64, bitAt, JcsError, JObject, parseJson, numberToString, serialiseJcs, jcs, jcsAccepts, rowKey, rowValue, leafHash, nodeHash, KIND_CODE, VerifyError, verifyProof, sortKeys, verifyMulti, splitPoint, mth, verifyInclusion, verifyConsistency, ed25519Verify,
+  assert, H, Z, hex, unhex, u8, u16, u64, bitAt, numberToString, jcs, jcsAccepts, rowKey, rowValue, leafHash,
+  nodeHash, KIND_CODE, verifyProof, sortKeys, verifyMulti, splitPoint, mth, verifyInclusion, verifyConsistency,
+  ed25519Verify,
 } from './vmdb-verify.mjs';
+import * as V from './vmdb-verify.mjs';
 
 /** Deterministic PRNG: SplitMix64 over BigInt. Returns a function yielding u64 BigInts. */
 function splitmix64(seed) {
@@ -734,6 +738,559 @@ function genHistory() {
 }
 
 // ---------------------------------------------------------------------------
+// Protocol v2 vectors (docs/vectors/v2.json)
+// ---------------------------------------------------------------------------
+
+const KEY_SEED = Buffer.from(Array.from({ length: 32 }, (_, i) => i));        // the identity (as in v1.json)
+const OTHER_SEED = Buffer.from(Array.from({ length: 32 }, (_, i) => 32 + i)); // another deployment's key
+const T0 = 1767225600000; // 2026-01-01T00:00:00Z
+
+/** Signs a v2 header (fields with Buffers): header, intent and the wrong kinds of signature. */
+function signV2(h, priv) {
+  const enc = V.encodeHeaderV2(h);
+  const hh = V.headerHashV2(enc);
+  return { enc, hh, sig: sign(null, V.committedMessage(hh), priv), intent: sign(null, V.intentMessage(hh), priv),
+    bare: sign(null, hh, priv) };
+}
+
+/** One entry of the "headers" list: fields, encoding, hash, both signatures, JSON form; all checked. */
+function headerVector(h, key, chainId) {
+  const s = signV2(h, key.priv);
+  const json = V.headerJson(h, s.sig);
+  const pubHex = hex(key.pub);
+  assert(V.verifyHeader(json, pubHex, { chainId: hex(chainId) }).ok, `v2 header ${h.seq} verifies`);
+  assert(V.verifyIntent(json, hex(s.intent), pubHex).ok, `v2 intent ${h.seq} verifies`);
+  assert(!V.verifyIntent(json, hex(s.sig), pubHex).ok, 'a header signature is no intent signature');
+  return {
+    version: 2, seq: h.seq, kind: V.HEADER_KINDS[h.kind], kind_code: h.kind, chain_id: hex(h.chain_id),
+    smt_root: hex(h.smt_root), prev: hex(h.prev), history_root: hex(h.history_root), time_ms: h.time_ms,
+    schema_hash: hex(h.schema_hash), encoded: hex(s.enc), header_hash: hex(s.hh),
+    committed_message: hex(V.committedMessage(s.hh)), sig: hex(s.sig),
+    intent_message: hex(V.intentMessage(s.hh)), intent_sig: hex(s.intent), json,
+  };
+}
+
+/** Rows of table "users" (serial key "id"). */
+const userRow = (i) => ({ id: i, name: `user ${i}`, score: i / 4, tags: i % 3 ? ['a'] : [], note: i % 4 ? null : 'x\u00e9' });
+const userLeaf = (i) => ({ key: rowKey('users', String(i)), value: V.rowValueOf(userRow(i)) });
+const rangeLeaf = (table, lo, hi) => ({ key: V.rangeKey(table), value: V.rangeValue(lo, hi) });
+
+/** The example database: users ids, plus two rows of another table "notes" (uuid keys) to make the tree less trivial. */
+function dbLeaves(ids, range) {
+  const notes = ['6f1c1f2e-6c1a-4a8e-9b1e-0d6c2f1e3a4b', 'a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d'].map((u, i) => ({
+    key: rowKey('notes', u), value: rowValue(JSON.stringify({ id: u, body: `note ${i}` })),
+  }));
+  const leaves = [...ids.map(userLeaf), ...notes];
+  if (range) leaves.push(rangeLeaf('users', ...range));
+  return leaves;
+}
+
+/** The main chain: kinds genesis, reset, write, write (delete), repair, migrate, clear. */
+function buildChain(key, nonce) {
+  const chainId = V.chainIdFromNonce(key.pub, nonce);
+  const all = Array.from({ length: 12 }, (_, i) => i + 1);
+  const after = all.filter((i) => i !== 9 && i !== 10);
+  const S = { empty: [], full: dbLeaves(all, ['1', '12']), deleted: dbLeaves(after, ['1', '12']) };
+  const plan = [
+    ['genesis', S.empty, 'schema v1'], ['reset', S.empty, 'schema v2'], ['write', S.full, 'schema v2'],
+    ['write', S.deleted, 'schema v2'], ['repair', S.deleted, 'schema v2'], ['migrate', S.deleted, 'schema v3'],
+    ['clear', S.empty, 'schema v3'],
+  ];
+  const hashes = [], fields = [], vecs = [], sigs = [];
+  plan.forEach(([kind, leaves, schema], seq) => {
+    const h = { version: 2, seq, kind: V.HEADER_KINDS.indexOf(kind), chain_id: chainId, smt_root: smtRoot(leaves),
+      prev: seq ? hashes[seq - 1] : Z, history_root: mth(hashes), time_ms: T0 + 1000 * seq, schema_hash: H(schema) };
+    const v = headerVector(h, key, chainId);
+    hashes.push(unhex(v.header_hash));
+    fields.push(h); vecs.push(v); sigs.push(signV2(h, key.priv));
+  });
+  return { chainId, hashes, fields, vecs, sigs, S };
+}
+
+/** v1 headers 0..2, then the upgrade header (seq 3) and a v2 write (seq 4). */
+function buildUpgrade(key) {
+  const hashes = [], v1 = [];
+  for (let seq = 0; seq < 3; seq++) {
+    const h = { version: 1, seq, smt_root: smtRoot(dbLeaves(Array.from({ length: seq }, (_, i) => i + 1))),
+      prev: seq ? hashes[seq - 1] : Z, history_root: mth(hashes), time_ms: T0 - 10000 + seq, schema_hash: H('schema v1') };
+    const enc = V.encodeHeaderV1(h);
+    const hh = V.headerHashV1(enc);
+    const sig = sign(null, hh, key.priv);
+    const json = V.headerJson(h, sig);
+    assert(V.verifyHeader(json, hex(key.pub), { allowV1: true }).ok, 'v1 header verifies with allowV1');
+    assert(!V.verifyHeader(json, hex(key.pub)).ok, 'v1 header refused where v2 is required');
+    v1.push({ seq, encoded: hex(enc), header_hash: hex(hh), sig: hex(sig), json });
+    hashes.push(hh);
+  }
+  const chainId = V.chainIdFromV1(key.pub, hashes[0]);
+  const v2 = [];
+  // The upgrade rehashes rows under the v2 mapping: the root changes (here: the range leaf appears).
+  const roots = [smtRoot([...dbLeaves([1, 2]), rangeLeaf('users', '1', '2')]),
+    smtRoot([...dbLeaves([1, 2, 3]), rangeLeaf('users', '1', '3')])];
+  ['upgrade', 'write'].forEach((kind, i) => {
+    const seq = 3 + i;
+    const h = { version: 2, seq, kind: V.HEADER_KINDS.indexOf(kind), chain_id: chainId, smt_root: roots[i],
+      prev: hashes[seq - 1], history_root: mth(hashes), time_ms: T0 + i, schema_hash: H('schema v1') };
+    const v = headerVector(h, key, chainId);
+    v2.push(v);
+    hashes.push(unhex(v.header_hash));
+  });
+  const historyRoots = Array.from({ length: hashes.length + 1 }, (_, n) => ({ size: n, root: hex(mth(hashes.slice(0, n))) }));
+  // The upgrade header's prev is the last v1 hash and its history holds all v1 hashes.
+  assert(v2[0].prev === v1[2].header_hash && v2[0].history_root === historyRoots[3].root, 'upgrade links to v1');
+  const proofs = [[1, 4], [0, 3], [2, 4]].map(([a, b]) => historyProof(a < 3 ? v1[a].json : v2[a - 3].json,
+    b < 3 ? v1[b].json : v2[b - 3].json, hashes, a, b));
+  for (const p of proofs) assert(V.verifyHistoryProof(p, hex(key.pub), { chainId: hex(chainId) }).ok, 'mixed history proof verifies');
+  return { chain_id: hex(chainId), v1_headers: v1, v2_headers: v2, leaves: hashes.map(hex), history_roots: historyRoots,
+    history_proofs: proofs, hashes };
+}
+
+function historyProof(fromJson, toJson, hashes, a, b) {
+  return { from: fromJson, to: toJson, inclusion: a === b ? [] : inclusionPath(a, hashes.slice(0, b)).map(hex),
+    consistency: a === 0 || a === b ? [] : consistencyProof(a, hashes.slice(0, b)).map(hex) };
+}
+
+/** Length of the common bit prefix of two keys. */
+function commonBits(a, b) { let i = 0; while (i < 256 && bitAt(a, i) === bitAt(b, i)) i++; return i; }
+
+/** Insert/update/delete sequences with the root after each step (naive root of the current set). */
+function genTreeSequences() {
+  const seqs = [];
+  const run = (name, ops, note) => {
+    const cur = new Map();
+    const steps = ops.map(([op, id, ver]) => {
+      const key = rowKey('seq', String(id));
+      const value = rowValue(JSON.stringify({ id, v: ver ?? 0 }));
+      if (op === 'insert') { assert(!cur.has(hex(key)), 'insert of a new key'); cur.set(hex(key), { key, value }); }
+      else if (op === 'update') { assert(cur.has(hex(key)), 'update of a key'); cur.set(hex(key), { key, value }); }
+      else { assert(cur.has(hex(key)), 'delete of a key'); cur.delete(hex(key)); }
+      const leaves = [...cur.values()];
+      const root = smtRoot(leaves);
+      const step = { op, id: String(id), key: hex(key), ...(op === 'delete' ? {} : { value: hex(value) }), root: hex(root), size: leaves.length };
+      // The proof of the key just touched verifies against the new root.
+      const p = proveKey(leaves, key);
+      assert(verifyProof(root, key, op === 'delete' ? null : value, p.bytes), `${name}: proof after ${op}`);
+      step.depth = p.L;
+      return step;
+    });
+    assert(steps[steps.length - 1].root === hex(Z) && steps[steps.length - 1].size === 0, `${name}: ends at the empty tree`);
+    seqs.push({ name, table: 'seq', note, steps });
+  };
+  // Find two row keys of table "seq" sharing a long prefix: sort 4096 keys, best adjacent pair.
+  const cands = Array.from({ length: 4096 }, (_, i) => ({ id: i, key: rowKey('seq', String(i)) })).sort((a, b) => Buffer.compare(a.key, b.key));
+  let best = null;
+  for (let i = 1; i < cands.length; i++) {
+    const c = commonBits(cands[i - 1].key, cands[i].key);
+    if (!best || c > best.c) best = { a: cands[i - 1].id, b: cands[i].id, c };
+  }
+  assert(best.c >= 16, 'a pair sharing at least 16 bits');
+  // Three shallow keys that share no long prefix with the pair.
+  const shallow = [];
+  for (let i = 5000; shallow.length < 3; i++) {
+    const k = rowKey('seq', String(i));
+    if (commonBits(k, rowKey('seq', String(best.a))) < 4) shallow.push(i);
+  }
+  const [s1, s2, s3] = shallow;
+  const { a, b } = best;
+  run('collapse_deep_pair', [
+    ['insert', s1], ['insert', a], ['insert', s2], ['insert', b], ['update', a, 1], ['insert', s3],
+    ['delete', b], ['update', a, 2], ['insert', b, 3], ['delete', a], ['delete', s1], ['delete', s2], ['delete', s3], ['delete', b],
+  ], `ids ${a} and ${b} share their first ${best.c} bits: inserting ${b} pushes ${a}'s leaf down to depth ${best.c + 1}; deleting ${b} collapses ${a} back to a shallow leaf (the one-leaf rule), and deleting ${a} later collapses ${b}`);
+  {
+    const steps = seqs[0].steps;
+    assert(steps[3].depth === best.c + 1, 'the pair sits below its common prefix');
+    assert(steps[6].root === hex(smtRoot([s1, a, s2, s3].map((i) => ({ key: rowKey('seq', String(i)), value: rowValue(JSON.stringify({ id: i, v: i === a ? 1 : 0 })) })))), 'collapsed root = root of the set');
+  }
+  // 24 rows inserted, a few updated, all deleted in a shuffled order.
+  const next = splitmix64(0x73657173); // "seqs"
+  const ids = Array.from({ length: 24 }, (_, i) => 100 + i);
+  const ops = ids.map((i) => ['insert', i]);
+  for (const i of [100, 107, 123]) ops.push(['update', i, 1]);
+  const order = [...ids];
+  for (let i = order.length - 1; i > 0; i--) { const j = Number(next() % BigInt(i + 1)); [order[i], order[j]] = [order[j], order[i]]; }
+  for (const i of order) ops.push(['delete', i]);
+  run('insert_update_delete_24', ops, 'every delete restores the root of the remaining set');
+  return seqs;
+}
+
+function genIdRange() {
+  const cases = [['users', '1', '12'], ['users', '1', '1'], ['orders', '7', '9223372036854775807'], ['t', '-5', '0'], ['a_b', '10', '2']];
+  return cases.map(([table, lo, hi]) => ({ table, lo, hi, range_key: hex(V.rangeKey(table)), range_value: hex(V.rangeValue(lo, hi)) }));
+}
+
+/** §4 JSON form of a proof built by proveKey. */
+function proofJson(leaves, k) {
+  const p = proveKey(leaves, k);
+  const bitmap = Buffer.alloc(Math.ceil(p.L / 8));
+  const sibs = [];
+  for (let i = p.L - 1; i >= 0; i--) if (!p.siblings[i].equals(Z)) { bitmap[i >> 3] |= 0x80 >> (i & 7); sibs.push(hex(p.siblings[i])); }
+  const j = { kind: p.kind, key: hex(k) };
+  if (p.kind === 'inclusion') j.value = hex(p.leaf.value);
+  Object.assign(j, { depth: p.L, bitmap: hex(bitmap), siblings: sibs });
+  if (p.kind === 'absent_leaf') Object.assign(j, { other_key: hex(p.leaf.key), other_value: hex(p.leaf.value) });
+  assert(V.proofFromJson(j).bytes.equals(p.bytes), 'JSON form carries the binary form');
+  return j;
+}
+
+const multiJson = (leaves, keys) => { const Q = sortKeys(keys); return { keys: Q.map(hex), proof: hex(proveMulti(leaves, Q)) }; };
+
+/** Builds the data object of an answer with its §9 proof. */
+function answerData(kind, leaves, headerJsonObj, { records = [], missing = [], ids, absentIds, complete, meta }) {
+  const present = records.map((r) => ({ id: String(r.id), key: hex(rowKey('users', String(r.id))), value: hex(V.rowValueOf(r)) }));
+  const absent = absentIds.map((id) => ({ id, key: hex(rowKey('users', id)) }));
+  const keys = [...present, ...absent].map((e) => unhex(e.key));
+  if (complete) keys.push(V.rangeKey('users'));
+  const proof = { header: headerJsonObj, table: 'users', primary_key: 'id', present, absent, multiproof: multiJson(leaves, keys) };
+  if (complete) proof.complete = { ...complete, range_key: hex(V.rangeKey('users')) };
+  const data = {};
+  if (kind === 'delete-batch') { data.ids = ids; data.missing = missing; }
+  else { data.ids = records.map((r) => String(r.id)); data.records = records; if (kind === 'read-batch') data.missing = missing; }
+  data.verified = true;
+  if (kind === 'read-latest') data.complete = !!complete;
+  if (meta) data.meta = meta;
+  data.proof = proof;
+  return data;
+}
+
+function genAnswers(chain, key) {
+  const pubHex = hex(key.pub);
+  const chainId = hex(chain.chainId);
+  const h3 = chain.vecs[3].json; // after the delete of users 9 and 10
+  const leaves3 = chain.S.deleted;
+  const rows = (ids) => ids.map(userRow);
+  const out = [];
+  const add = (name, kind, data, opts, note) => {
+    const full = { chainId, ...opts };
+    const r = V.verifyAnswer(data, kind, pubHex, full);
+    assert(r.ok, `answer ${name}: ${r.reason}`);
+    out.push({ name, kind, public_key: pubHex, chain_id: chainId, opts: opts ?? {}, note, data });
+  };
+  add('read_batch', 'read-batch', answerData('read-batch', leaves3, h3, {
+    records: rows([5, 3]), missing: ['99', 'abc', '9'], absentIds: ['99', 'abc', '9'],
+  }), { table: 'Users', ids: ['5', '3', '99', 'abc', '9'] }, 'ids 5, 3 found; 99 never existed, abc is no valid integer key, 9 was deleted');
+  add('delete_batch', 'delete-batch', answerData('delete-batch', leaves3, h3, {
+    ids: ['9', '10'], missing: ['100'], absentIds: ['9', '10', '100'],
+    meta: { proposed_root: h3.smt_root, committed: false, seq: 3 },
+  }), { table: 'users', ids: ['9', '10', '100'] }, 'header 3 is the header the delete committed under');
+  add('read_latest_desc', 'read-latest', answerData('read-latest', leaves3, h3, {
+    records: rows([12, 11, 8, 7, 6]), absentIds: ['10', '9'], complete: { order: 'desc', limit: 5, lo: '1', hi: '12' }, meta: { limit: 5 },
+  }), { order: 'desc', limit: 5, requireComplete: true }, 'gap (6, 12] holds the deleted ids 9 and 10, proven absent');
+  add('read_latest_asc_all', 'read-latest', answerData('read-latest', leaves3, h3, {
+    records: rows([1, 2, 3, 4, 5, 6, 7, 8, 11, 12]), absentIds: ['9', '10'], complete: { order: 'asc', limit: 50, lo: '1', hi: '12' }, meta: { limit: 50 },
+  }), { order: 'asc', limit: 50, requireComplete: true }, 'fewer rows than the limit: the gap is all of [lo, hi]');
+  add('read_latest_asc_short', 'read-latest', answerData('read-latest', leaves3, h3, {
+    records: rows([1, 2, 3]), absentIds: [], complete: { order: 'asc', limit: 3, lo: '1', hi: '12' }, meta: { limit: 3 },
+  }), { requireComplete: true }, 'gap [1, 3) has no deleted id: no absent entries, only the range key besides the rows');
+  add('read_latest_incomplete_flag', 'read-latest', answerData('read-latest', leaves3, h3, {
+    records: rows([12, 11]), absentIds: [], meta: { limit: 2 },
+  }), {}, 'no complete part (data.complete false): only the rows are proven');
+  add('create_batch', 'create-batch', answerData('create-batch', chain.S.full, chain.vecs[2].json, {
+    records: rows([11, 12]), absentIds: [],
+  }), { table: 'users' }, 'rows as created, proven against the header the write committed under');
+  return out;
+}
+
+/** A C2SP signed note of §11.2 over the first n header hashes. */
+function checkpointNote(hashes, key, origin) {
+  const root = mth(hashes);
+  const text = `${origin}\n${hashes.length}\n${root.toString('base64')}\n`;
+  const sig = sign(null, Buffer.from(text, 'utf8'), key.priv);
+  const keyId = V.checkpointKeyId(origin, key.pub);
+  return { origin, size: hashes.length, root: hex(root), key_id: hex(keyId), text, signature: hex(sig),
+    note: `${text}\n\u2014 ${origin} ${Buffer.concat([keyId, sig]).toString('base64')}\n` };
+}
+
+function trustedStateFile(chain, key, withIntent) {
+  const c = chain.sigs[5], i = chain.sigs[6];
+  const digest = V.trustedStateDigest(c.enc, c.sig, withIntent ? i.enc : null, withIntent ? i.intent : null);
+  const file = {
+    version: 2, public_key: hex(key.pub),
+    committed: { seq: 5, header: hex(c.enc), sig: hex(c.sig) },
+    intent: withIntent ? { seq: 6, header: hex(i.enc), sig: hex(i.intent) } : null,
+    file_sig: hex(sign(null, V.trustedStateMessage(digest), key.priv)),
+  };
+  assert(V.verifyTrustedState(file, hex(key.pub)).ok, 'trusted state verifies');
+  return { file, digest: hex(digest), signed_message: hex(V.trustedStateMessage(digest)) };
+}
+
+const clone = (x) => JSON.parse(JSON.stringify(x));
+const flipHex = (s, byte = s.length / 2 - 1, mask = 1) => { const b = unhex(s); b[byte] ^= mask; return hex(b); };
+
+function genNegatives(ctx) {
+  const { key, other, chain, answers, upgrade, cp, ts } = ctx;
+  const pubHex = hex(key.pub), chainId = hex(chain.chainId);
+  const out = [];
+  const defaultRoot = hex(smtRoot(chain.S.deleted)); // the root of header 3
+  const check = {
+    header: (n) => V.verifyHeader(n.input, n.public_key, { chainId: n.chain_id, ...n.opts }),
+    proof: (n) => V.verifyProofJson(n.root, n.input),
+    multiproof: (n) => V.verifyMultiproofJson(n.root, n.input),
+    answer: (n) => V.verifyAnswer(n.input, n.answer_kind, n.public_key, { chainId: n.chain_id, ...n.opts }),
+    history: (n) => V.verifyHistoryProof(n.input, n.public_key, { chainId: n.chain_id, ...n.opts }),
+    checkpoint: (n) => V.verifyCheckpoint(n.input, n.public_key, n.opts),
+    trusted_state: (n) => V.verifyTrustedState(n.input, n.public_key),
+  };
+  /** Adds a negative vector; the verifier must reject it and say `expect` in its reason. */
+  const neg = (name, type, input, reason, expect, extra = {}) => {
+    const n = { name, type, ...extra, public_key: extra.public_key ?? pubHex, chain_id: 'chain_id' in extra ? extra.chain_id : chainId, input, reason };
+    if (!n.opts) n.opts = {};
+    if ((type === 'proof' || type === 'multiproof') && n.root === undefined) n.root = defaultRoot;
+    const r = check[type](n);
+    assert(!r.ok, `negative ${name} accepted`);
+    assert(r.reason.includes(expect), `negative ${name}: rejected for "${r.reason}", expected "${expect}"`);
+    n.js_reason = r.reason;
+    out.push(n);
+  };
+  const resignV2 = (fields, k = key, how = 'sig') => { const s = signV2(fields, k.priv); return V.headerJson(fields, s[how === 'sig' ? 'sig' : how]); };
+  const hf = chain.fields[3];
+  const h3 = chain.vecs[3].json;
+
+  // Headers.
+  neg('header_field_changed', 'header', { ...h3, smt_root: chain.vecs[2].smt_root, header_hash: undefined },
+    'smt_root changed after signing: the signature does not cover the recomputed header_hash', 'signature does not verify');
+  neg('header_hash_mismatch', 'header', { ...h3, header_hash: chain.vecs[2].header_hash }, 'header_hash does not match the fields', 'header_hash does not match');
+  neg('header_other_chain', 'header', resignV2({ ...hf, chain_id: H('another chain') }),
+    'correctly signed by the identity, but of another chain_id than the pinned one (a restored copy or test instance)', 'not the pinned chain');
+  neg('header_other_key', 'header', resignV2(hf, other), 'signed by another key', 'does not verify with the identity key');
+  neg('header_intent_sig', 'header', resignV2(hf, key, 'intent'), 'the sig is the intent signature of the header: an intent is never a header signature', 'intent signature');
+  neg('header_v1_style_sig', 'header', resignV2(hf, key, 'bare'), 'the sig is Ed25519 over the bare header_hash (v1 style), not over the committed message', 'v1-style');
+  neg('header_kind_unknown', 'header', { ...h3, kind: 'delete' }, 'kind is not one of the seven names', 'unknown kind');
+  neg('header_kind_code', 'header', { ...h3, kind: 1 }, 'kind must be the JSON name, not the code', 'unknown kind');
+  neg('header_version_3', 'header', { ...h3, version: 3 }, 'unknown version', 'unknown version');
+  neg('header_seq_string', 'header', { ...h3, seq: '3' }, 'seq must be a JSON number', 'header.seq');
+  neg('header_short_chain_id', 'header', { ...h3, chain_id: h3.chain_id.slice(2) }, 'chain_id is not 32 bytes', 'header.chain_id');
+  neg('header_v1_as_v2', 'header', upgrade.v1_headers[1].json, 'a v1 header where a v2 header is required', 'v1 header');
+  neg('header_genesis_seq', 'header', resignV2({ ...hf, kind: 0 }), 'a genesis header with seq > 0 (signed, but not a header vmdb makes)', 'genesis with seq > 0');
+  neg('header_seq0_not_genesis', 'header', resignV2({ ...chain.fields[0], kind: 1 }), 'header 0 must be the genesis', 'seq 0 is not a genesis');
+
+  // Single proofs (§4 JSON form) against the root of header 3.
+  const leaves = chain.S.deleted, root = hex(smtRoot(leaves));
+  const pin = proofJson(leaves, rowKey('users', '5'));
+  const pabsLeaf = (() => { for (let j = 0; ; j++) { const k = rowKey('users', `x${j}`); if (proveKey(leaves, k).kind === 'absent_leaf') return proofJson(leaves, k); } })();
+  neg('proof_flipped_sibling', 'proof', { ...pin, siblings: [flipHex(pin.siblings[0]), ...pin.siblings.slice(1)] }, 'one bit of a sibling flipped', 'does not verify');
+  neg('proof_flipped_value', 'proof', { ...pin, value: flipHex(pin.value, 0, 0x80) }, 'the value is not the one in the tree', 'does not verify');
+  neg('proof_other_root', 'proof', pin, 'a valid proof, but for the root of another state', 'does not verify', { root: hex(smtRoot(chain.S.full)) });
+  neg('proof_listed_zero_sibling', 'proof', (() => {
+    // Non-minimal: a Z sibling listed (its bitmap bit set) instead of left out. Take the deepest empty one.
+    let k = null;
+    for (let j = 0; !k; j++) { const c = rowKey('users', `z${j}`); if (proveKey(leaves, c).siblings.some((s) => s.equals(Z))) k = c; }
+    const p = proveKey(leaves, k), pj = proofJson(leaves, k);
+    const i = p.siblings.findLastIndex((s) => s.equals(Z));
+    const bm = unhex(pj.bitmap); bm[i >> 3] |= 0x80 >> (i & 7);
+    const sibs = []; for (let d = p.L - 1; d >= 0; d--) if (!p.siblings[d].equals(Z) || d === i) sibs.push(hex(p.siblings[d]));
+    return { ...pj, bitmap: hex(bm), siblings: sibs };
+  })(), 'non-minimal: an empty sibling listed as Z instead of marked 0 in the bitmap', 'does not verify');
+  neg('proof_bitmap_bit_beyond_depth', 'proof', (() => {
+    assert(pin.depth % 8 !== 0, 'depth not a multiple of 8');
+    const bm = unhex(pin.bitmap); bm[bm.length - 1] |= 1;
+    return { ...pin, bitmap: hex(bm) };
+  })(), 'non-minimal: a bitmap bit at a position >= depth is set', 'does not verify');
+  neg('proof_absent_leaf_other_key_off_path', 'proof', { ...pabsLeaf, other_key: flipHex(pabsLeaf.other_key, 0, 0x80) },
+    "absent_leaf whose k' leaves k's path in its first L bits", 'does not verify');
+  neg('proof_absent_leaf_same_key', 'proof', { ...pabsLeaf, other_key: pabsLeaf.key }, "absent_leaf with k' = k", 'does not verify');
+  neg('proof_inclusion_as_absent', 'proof', { ...pin, kind: 'absent_leaf', value: undefined, other_key: pin.key, other_value: pin.value },
+    'an inclusion proof rewritten to claim absence', 'does not verify');
+
+  // Multiproofs.
+  const mKeys = [rowKey('users', '1'), rowKey('users', '9'), rowKey('users', '12')];
+  const mp = multiJson(leaves, mKeys);
+  neg('multiproof_flipped_bit', 'multiproof', { ...mp, proof: flipHex(mp.proof) }, 'one bit flipped in the last hash', 'does not verify', { root });
+  neg('multiproof_keys_unsorted', 'multiproof', { ...mp, keys: [mp.keys[1], mp.keys[0], mp.keys[2]] }, 'key list not strictly ascending', 'not strictly ascending', { root });
+  neg('multiproof_trailing_byte', 'multiproof', { ...mp, proof: mp.proof + '00' }, 'bytes after the root node', 'does not verify', { root });
+  neg('multiproof_empty', 'multiproof', { keys: [], proof: '00' }, 'the empty key set has no multiproof', 'empty key list', { root: hex(Z) });
+  {
+    // Non-minimal: an empty untouched child sent as HASH(Z) instead of EMPTY.
+    // Z hashes like EMPTY, so the root still matches: only the all-zero HASH rule rejects it.
+    const two = [{ key: mKeys[0], value: H('only') }, { key: rowKey('users', '2'), value: H('two') }];
+    const one = proveMulti(two, [mKeys[0]]);
+    assert(one[one.length - 1] === 0x00, 'the last node is the EMPTY untouched child');
+    const bad = Buffer.concat([one.subarray(0, one.length - 1), u8(0x03), Z]);
+    assert(verifyMulti(smtRoot(two), [mKeys[0]], one) !== null, 'the minimal form verifies');
+    neg('multiproof_hash_of_zero', 'multiproof', { keys: [hex(mKeys[0])], proof: hex(bad) },
+      'non-minimal: an empty untouched child encoded as HASH of Z instead of EMPTY', 'does not verify', { root: hex(smtRoot(two)) });
+  }
+
+  // Answers.
+  const A = Object.fromEntries(answers.map((a) => [a.name, a]));
+  const negA = (name, base, mutate, reason, expect, opts) => {
+    const d = clone(base.data);
+    mutate(d);
+    neg(name, 'answer', d, reason, expect, { answer_kind: base.kind, opts: opts ?? base.opts });
+  };
+  const rebuild = (d, lv = leaves) => { // multiproof over the keys the (mutated) bundle lists
+    const keys = [...d.proof.present, ...d.proof.absent].map((e) => unhex(e.key));
+    if (d.proof.complete) keys.push(unhex(d.proof.complete.range_key));
+    d.proof.multiproof = multiJson(lv, keys);
+  };
+  negA('answer_flipped_multiproof_bit', A.read_batch, (d) => { d.proof.multiproof.proof = flipHex(d.proof.multiproof.proof); }, 'one bit flipped in the multiproof', 'multiproof: does not verify');
+  negA('answer_swapped_rows', A.read_batch, (d) => { d.records.reverse(); }, 'records swapped: present[i] no longer describes records[i]', 'is not the value of data.records[0]');
+  negA('answer_edited_row', A.read_batch, (d) => { d.records[0].name = 'mallory'; }, 'a returned row differs from its leaf', 'is not the value of data.records[0]');
+  negA('answer_proof_for_other_root', A.read_batch, (d) => rebuild(d, chain.S.full), 'the multiproof is for another state (before the delete), not header.smt_root', 'multiproof: does not verify');
+  negA('answer_header_other_chain', A.read_batch, (d) => { d.proof.header = resignV2({ ...hf, chain_id: H('another chain') }); },
+    'the header is of another chain_id than the pinned one', 'not the pinned chain');
+  negA('answer_header_other_key', A.read_batch, (d) => { d.proof.header = resignV2(hf, other); }, 'the header is signed by another key', 'does not verify with the identity key');
+  negA('answer_header_intent_sig', A.read_batch, (d) => { d.proof.header = resignV2(hf, key, 'intent'); }, 'the header carries its intent signature', 'intent signature');
+  negA('answer_header_v1_style_sig', A.read_batch, (d) => { d.proof.header = resignV2(hf, key, 'bare'); }, 'the header carries a v1-style signature over the bare hash', 'v1-style');
+  negA('answer_missing_not_proven', A.read_batch, (d) => { d.proof.absent = d.proof.absent.filter((e) => e.id !== '99'); rebuild(d); },
+    'an id of data.missing has no absent entry', 'data.missing[0] (99) is not proven absent');
+  negA('answer_requested_id_dropped', A.read_batch, (d) => { d.missing = d.missing.filter((id) => id !== '9'); d.proof.absent = d.proof.absent.filter((e) => e.id !== '9'); rebuild(d); },
+    'a requested id is neither returned nor listed missing (the client passes the ids it asked for)', 'requested id 9');
+  negA('answer_extra_record', A.read_batch, (d) => { d.records.push(userRow(4)); }, 'a record that no present entry covers', 'not one entry per record');
+  negA('answer_multiproof_extra_key', A.read_batch, (d) => { d.proof.multiproof = multiJson(leaves, [...[...d.proof.present, ...d.proof.absent].map((e) => unhex(e.key)), rowKey('users', '4')]); },
+    'the multiproof covers a key that is neither present nor absent in the bundle', 'not exactly the present');
+  negA('answer_absent_is_present', A.read_batch, (d) => { d.proof.absent.push({ id: '4', key: hex(rowKey('users', '4')) }); d.missing.push('4'); rebuild(d); },
+    'an id said missing is present in the tree', 'absent[3] (id 4) is present');
+  negA('answer_wrong_table', A.read_batch, (d) => { d.proof.table = 'notes'; }, 'proof for another table than the one requested', 'not the table the request named');
+  negA('answer_pk_mismatch', A.read_batch, (d) => { d.records[0] = { ...userRow(4) }; d.proof.present[0] = { id: '5', key: d.proof.present[0].key, value: hex(V.rowValueOf(userRow(4))) }; },
+    'present[0] says id 5 but the record (and the value it lists) is the row with id 4', 'primary key is not');
+  negA('delete_id_not_absent', A.delete_batch, (d) => { d.proof.absent = d.proof.absent.filter((e) => e.id !== '10'); rebuild(d); },
+    'a deleted id (data.ids) is not proven absent from the new state', 'data.ids[1] (10) is not proven absent');
+  negA('delete_with_present', A.delete_batch, (d) => { d.proof.present = [{ id: '1', key: hex(rowKey('users', '1')), value: hex(V.rowValueOf(userRow(1))) }]; rebuild(d); },
+    'delete-batch answers have an empty present', 'present rows in a delete answer');
+  negA('latest_incomplete_gap', A.read_latest_desc, (d) => { d.proof.absent = d.proof.absent.filter((e) => e.id !== '9'); rebuild(d); },
+    'incomplete read-latest: gap id 9 is neither returned nor proven absent (multiproof rebuilt, so only completeness fails)', 'gap id 9 neither returned nor proven absent');
+  negA('latest_incomplete_row_dropped', A.read_latest_asc_all, (d) => { d.records = d.records.filter((r) => r.id !== 5); d.ids = d.ids.filter((x) => x !== '5'); d.proof.present = d.proof.present.filter((e) => e.id !== '5'); rebuild(d); },
+    'a row left out of an answer with fewer rows than the limit: id 5 is in the gap and not proven absent', 'gap id 5');
+  negA('latest_wrong_range_value', A.read_latest_desc, (d) => { d.proof.complete.hi = '11'; },
+    'complete.hi differs from the range leaf in the tree (wrong range value)', 'range key is not present with the range value');
+  negA('latest_wrong_range_key', A.read_latest_desc, (d) => { d.proof.complete.range_key = hex(V.rangeKey('notes')); },
+    'range_key of another table', 'not the range key of the table');
+  negA('latest_rows_out_of_order', A.read_latest_desc, (d) => { [d.records[0], d.records[1]] = [d.records[1], d.records[0]]; [d.proof.present[0], d.proof.present[1]] = [d.proof.present[1], d.proof.present[0]]; },
+    'rows not strictly decreasing in a desc answer', 'not strictly decreasing');
+  negA('latest_limit_inflated', A.read_latest_desc, (d) => { d.proof.complete.limit = 6; },
+    'complete.limit is not the requested limit', 'not the requested limit');
+  negA('latest_limit_lied_gap', A.read_latest_desc, (d) => { d.proof.complete.limit = 6; },
+    'with limit 6 and 5 rows the gap is all of [1, 12] and ids 1..5 are not proven absent', 'gap id 1', { requireComplete: true });
+  negA('latest_complete_flag_without_proof', A.read_latest_incomplete_flag, (d) => { d.complete = true; },
+    'data.complete is true but the proof has no complete part', 'without a complete proof');
+  negA('latest_complete_required', A.read_latest_incomplete_flag, () => {}, 'the client asked for completeness and got none', 'no complete proof', { requireComplete: true });
+
+  // History proofs.
+  const hp = (a, b) => historyProof(chain.vecs[a].json, chain.vecs[b].json, chain.hashes, a, b);
+  const p25 = hp(2, 5);
+  neg('history_flipped_inclusion', 'history', { ...p25, inclusion: [flipHex(p25.inclusion[0]), ...p25.inclusion.slice(1)] }, 'one bit flipped in the audit path', 'inclusion proof does not verify');
+  neg('history_truncated_consistency', 'history', { ...p25, consistency: p25.consistency.slice(1) }, 'a hash missing from the consistency proof', 'consistency proof does not verify');
+  neg('history_reversed', 'history', { ...p25, from: p25.to, to: p25.from }, 'from is newer than to', 'from.seq > to.seq');
+  neg('history_fork', 'history', { from: chain.vecs[3].json, to: resignV2({ ...hf, time_ms: hf.time_ms + 1 }), inclusion: [], consistency: [] },
+    'two different signed headers with the same seq: a fork', 'fork');
+  neg('history_other_chain', 'history', (() => {
+    const o = { ...chain.fields[5], chain_id: H('another chain') };
+    return { ...hp(2, 5), to: resignV2(o) };
+  })(), 'to is of another chain', 'not the pinned chain');
+  neg('history_not_trusted', 'history', hp(2, 5), 'from is not the header the client holds', 'not the trusted header', { opts: { trustedHash: chain.vecs[1].header_hash } });
+  neg('history_upgrade_wrong_chain_id', 'history', (() => {
+    const u = upgrade.v2_headers[1].json;
+    const f = { version: 2, seq: u.seq, kind: 1, chain_id: H('another chain'), smt_root: unhex(u.smt_root), prev: unhex(u.prev),
+      history_root: unhex(u.history_root), time_ms: u.time_ms, schema_hash: unhex(u.schema_hash) };
+    return { ...upgrade.history_proofs[0], from: upgrade.v1_headers[0].json, to: resignV2(f), inclusion: inclusionPath(0, upgrade.hashes.slice(0, 4)).map(hex), consistency: [] };
+  })(), 'a v2 header whose chain_id is not derived from v1 header 0 of its history', 'not derived from this v1 header 0', { chain_id: null });
+
+  // Checkpoint.
+  const note = cp.note;
+  neg('checkpoint_other_key', 'checkpoint', checkpointNote(chain.hashes.slice(0, 6), other, cp.origin).note, 'signed by another key (same origin)', 'no signature by the identity key');
+  neg('checkpoint_size_changed', 'checkpoint', note.replace('\n6\n', '\n7\n'), 'size edited after signing', 'signature does not verify');
+  neg('checkpoint_root_changed', 'checkpoint', note.replace(unhex(cp.root).toString('base64'), H('x').toString('base64')), 'root edited after signing', 'signature does not verify');
+  neg('checkpoint_other_origin', 'checkpoint', note, 'the note is not of the expected origin', 'not the expected origin', { opts: { origin: 'vmdb/other' } });
+  neg('checkpoint_no_final_newline', 'checkpoint', note.slice(0, -1), 'the signature line must end with a newline', 'final newline');
+  neg('checkpoint_leading_zero', 'checkpoint', (() => {
+    const text = `${cp.origin}\n06\n${unhex(cp.root).toString('base64')}\n`;
+    const kid = V.checkpointKeyId(cp.origin, key.pub);
+    return `${text}\n\u2014 ${cp.origin} ${Buffer.concat([kid, sign(null, Buffer.from(text), key.priv)]).toString('base64')}\n`;
+  })(), 'non-minimal: the size has a leading zero (signed anyway)', 'leading zeros');
+
+  // Trusted state.
+  const f = ts.file;
+  neg('trusted_state_file_sig_bare_digest', 'trusted_state', { ...f, file_sig: hex(sign(null, unhex(ts.digest), key.priv)) },
+    'file_sig over the bare digest instead of the context-tagged message', 'file_sig does not verify');
+  neg('trusted_state_intent_with_header_sig', 'trusted_state', (() => {
+    const g = clone(f); g.intent.sig = hex(chain.sigs[6].sig);
+    const dg = V.trustedStateDigest(unhex(g.committed.header), unhex(g.committed.sig), unhex(g.intent.header), unhex(g.intent.sig));
+    g.file_sig = hex(sign(null, V.trustedStateMessage(dg), key.priv));
+    return g;
+  })(), 'the intent slot carries a header signature, not an intent signature', 'intent signature does not verify');
+  neg('trusted_state_other_key', 'trusted_state', f, 'the file is checked against another identity', 'another public key', { public_key: hex(other.pub) });
+  return out;
+}
+
+/**
+ * docs/vectors/v2.json: key / other_key (seeds, public keys, addresses);
+ * chain_id (nonce and from_v1 derivations); headers (one per kind: fields,
+ * encoded, header_hash, committed/intent messages and signatures, JSON form);
+ * upgrade (v1 headers 0..2, the upgrade header and a write, history roots
+ * and proofs over the mixed hashes); tree_sequences (steps with the root
+ * after each); id_range; json_proofs / json_multiproofs (with the root);
+ * answers (`data` of read-batch, delete-batch, read-latest, create-batch with
+ * §9/§10 proofs, and the verifier options: table, ids, order, limit,
+ * requireComplete); history_proofs (§11.1); checkpoints (§11.2 notes);
+ * trusted_state (§8.3 files with digest); negative (type, input, the
+ * options and key to check it with, reason, and js_reason: this verifier's
+ * message). Every positive vector verifies and every negative is rejected.
+ */
+function genV2() {
+  const key = ed25519FromSeed(KEY_SEED), other = ed25519FromSeed(OTHER_SEED);
+  const nonce = H('vmdb vectors nonce');
+  const chain = buildChain(key, nonce);
+  const upgrade = buildUpgrade(key);
+  const answers = genAnswers(chain, key);
+  const origin = V.defaultOrigin(key.pub);
+  const cp = checkpointNote(chain.hashes.slice(0, 6), key, origin); // N = seq 5 + 1
+  const c = V.verifyCheckpoint(cp.note, hex(key.pub));
+  assert(c.ok && c.size === 6 && c.root === cp.root, `checkpoint verifies: ${c.reason}`);
+  const cpCustom = checkpointNote(chain.hashes, key, 'example.com/vmdb-test');
+  assert(V.verifyCheckpoint(cpCustom.note, hex(key.pub), { origin: 'example.com/vmdb-test' }).ok, 'custom origin verifies');
+  const history = [[2, 5], [0, 6], [3, 3], [5, 6], [1, 4]].map(([a, b]) => {
+    const p = historyProof(chain.vecs[a].json, chain.vecs[b].json, chain.hashes, a, b);
+    assert(V.verifyHistoryProof(p, hex(key.pub), { chainId: hex(chain.chainId), trustedHash: chain.vecs[a].header_hash }).ok, `history ${a}->${b}`);
+    return p;
+  });
+  const ts = trustedStateFile(chain, key, true);
+  const tsNoIntent = trustedStateFile(chain, key, false);
+  const proofTree = chain.S.deleted;
+  const proofRoot = smtRoot(proofTree);
+  const jsonProofs = [rowKey('users', '5'), rowKey('users', '9'), V.rangeKey('users'), rowKey('users', 'abc'), rowKey('notes', 'x')].map((k) => {
+    const j = proofJson(proofTree, k);
+    const r = V.verifyProofJson(hex(proofRoot), j);
+    assert(r.ok && r.key === hex(k), 'JSON proof verifies');
+    return { root: hex(proofRoot), proof: j, present: r.present };
+  });
+  const jsonMulti = [[rowKey('users', '1'), rowKey('users', '9'), rowKey('users', '12')], [V.rangeKey('users'), rowKey('users', '10')]].map((ks) => {
+    const m = multiJson(proofTree, ks);
+    const r = V.verifyMultiproofJson(hex(proofRoot), m);
+    assert(r.ok, 'JSON multiproof verifies');
+    return { root: hex(proofRoot), multiproof: m, values: Object.fromEntries(r.values) };
+  });
+  const key2 = (k) => ({ secret_seed: hex(k === key ? KEY_SEED : OTHER_SEED), public_key: hex(k.pub), address: V.base58(k.pub) });
+  const ctx = { key, other, chain, answers, upgrade, cp, ts };
+  const negative = genNegatives(ctx);
+  // Upper-case hex is accepted (PROTOCOL notation): one positive case.
+  const upper = { ...chain.vecs[3].json, smt_root: chain.vecs[3].json.smt_root.toUpperCase(), sig: chain.vecs[3].json.sig.toUpperCase() };
+  assert(V.verifyHeader(upper, hex(key.pub), { chainId: hex(chain.chainId) }).ok, 'upper-case hex accepted');
+  return {
+    version: 2,
+    note: 'Generated by scripts/gen-vectors.mjs from docs/PROTOCOL.md alone; verified by scripts/vmdb-verify.mjs.',
+    key: key2(key), other_key: key2(other),
+    chain_id: {
+      nonce: [{ public_key: hex(key.pub), nonce: hex(nonce), chain_id: hex(chain.chainId) },
+        { public_key: hex(other.pub), nonce: hex(nonce), chain_id: hex(V.chainIdFromNonce(other.pub, nonce)) }],
+      from_v1: [{ public_key: hex(key.pub), v1_header0_hash: upgrade.v1_headers[0].header_hash, chain_id: upgrade.chain_id }],
+    },
+    headers: [...chain.vecs, upgrade.v2_headers[0]],
+    header_upper_case_hex: upper,
+    upgrade: { chain_id: upgrade.chain_id, v1_headers: upgrade.v1_headers, v2_headers: upgrade.v2_headers,
+      history_leaves: upgrade.leaves, history_roots: upgrade.history_roots, history_proofs: upgrade.history_proofs },
+    tree_sequences: genTreeSequences(),
+    id_range: genIdRange(),
+    json_proofs: jsonProofs,
+    json_multiproofs: jsonMulti,
+    answers,
+    history_proofs: history,
+    checkpoints: [cp, cpCustom],
+    trusted_state: [ts, tsNoIntent],
+    negative,
+  };
+}
+
+// ---------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------
 
@@ -757,6 +1314,10 @@ function main() {
   const file = new URL('v1.json', dir);
   writeFileSync(file, JSON.stringify(vectors, null, 1) + '\n');
 
+  const v2 = genV2();
+  const file2 = new URL('v2.json', dir);
+  writeFileSync(file2, JSON.stringify(v2, null, 1) + '\n');
+
   const t = vectors.trees;
   console.log(`wrote ${file.pathname}`);
   console.log(`  jcs ${vectors.jcs.length}, jcs_reject ${vectors.jcs_reject.length}, numbers ${vectors.numbers.length}, ` +
@@ -765,6 +1326,9 @@ function main() {
     `multiproofs ${t.reduce((a, x) => a + x.multiproofs.length, 0)}), headers ${vectors.headers.length}, ` +
     `history ${vectors.history.length} (inclusion ${vectors.history.reduce((a, x) => a + x.inclusion.length, 0)}, ` +
     `consistency ${vectors.history.reduce((a, x) => a + x.consistency.length, 0)})`);
+  console.log(`wrote ${file2.pathname}`);
+  console.log(`  headers ${v2.headers.length}, tree_sequences ${v2.tree_sequences.length}, answers ${v2.answers.length}, ` +
+    `history_proofs ${v2.history_proofs.length}, checkpoints ${v2.checkpoints.length}, negative ${v2.negative.length}`);
 }
 
 main();

@@ -599,3 +599,557 @@ export function ed25519Verify(pub, msg, sig) {
   return verify(null, msg, key, sig);
 }
 
+// ---------------------------------------------------------------------------
+// Strict readers of untrusted JSON members (throw VerifyError)
+// ---------------------------------------------------------------------------
+
+const vfail = (msg) => { throw new VerifyError(msg); };
+const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
+
+/** Hex text of exactly n bytes (either case); n undefined: any length. */
+export function hexBytes(s, n, what) {
+  if (typeof s !== 'string' || !HEX_RE.test(s)) vfail(`${what}: not hex`);
+  if (n !== undefined && s.length !== 2 * n) vfail(`${what}: not ${n} bytes`);
+  return Buffer.from(s, 'hex');
+}
+
+/** A JSON number that is an integer in [0, 2^53). */
+function safeUint(x, what) {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) vfail(`${what}: not an unsigned integer below 2^53`);
+  return x;
+}
+
+const isObject = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+function obj(x, what) { if (!isObject(x)) vfail(`${what}: not an object`); return x; }
+function arr(x, what) { if (!Array.isArray(x)) vfail(`${what}: not an array`); return x; }
+function str(x, what) { if (typeof x !== 'string') vfail(`${what}: not a string`); return x; }
+
+/** Runs fn; a VerifyError / JcsError becomes {ok: false, reason}. */
+function outcome(fn) {
+  try {
+    return { ok: true, reason: null, ...fn() };
+  } catch (e) {
+    if (e instanceof VerifyError || e instanceof JcsError) return { ok: false, reason: e.message };
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Base58 (the identity's Solana address) and base64 (checkpoint)
+// ---------------------------------------------------------------------------
+
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+
+export function base58(bytes) {
+  let n = BigInt('0x' + (hex(bytes) || '0'));
+  let out = '';
+  while (n > 0n) { out = B58[Number(n % 58n)] + out; n /= 58n; }
+  for (const b of bytes) { if (b !== 0) break; out = '1' + out; }
+  return out;
+}
+
+/** Standard padded base64, canonical only (re-encodes to the same text). */
+function base64Strict(s, what) {
+  if (typeof s !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) vfail(`${what}: not base64`);
+  const b = Buffer.from(s, 'base64');
+  if (b.toString('base64') !== s) vfail(`${what}: non-canonical base64`);
+  return b;
+}
+
+// ---------------------------------------------------------------------------
+// Ed25519 against a raw public key (never throws)
+// ---------------------------------------------------------------------------
+
+/** Like ed25519Verify, but false (not an exception) for a key that is not a curve point. */
+export function ed25519Check(pub, msg, sig) {
+  if (pub.length !== 32 || sig.length !== 64) return false;
+  try { return ed25519Verify(pub, msg, sig); } catch { return false; }
+}
+
+// ---------------------------------------------------------------------------
+// §6 v2 header, §12 v1 header, §6.1 signatures, §6.2 chain_id
+// ---------------------------------------------------------------------------
+
+export const HEADER_KINDS = ['genesis', 'write', 'reset', 'clear', 'repair', 'migrate', 'upgrade'];
+export const MTH_EMPTY = H('');
+
+/** u8(2) || u64(seq) || u8(kind) || chain_id || smt_root || prev || history_root || u64(time_ms) || schema_hash */
+export function encodeHeaderV2(h) {
+  const enc = Buffer.concat([u8(2), u64(h.seq), u8(h.kind), h.chain_id, h.smt_root, h.prev, h.history_root,
+    u64(h.time_ms), h.schema_hash]);
+  assert(enc.length === 178, 'v2 header encoding is 178 bytes');
+  return enc;
+}
+/** u64(seq) || smt_root || prev || history_root || u64(time_ms) || schema_hash (§12) */
+export function encodeHeaderV1(h) {
+  const enc = Buffer.concat([u64(h.seq), h.smt_root, h.prev, h.history_root, u64(h.time_ms), h.schema_hash]);
+  assert(enc.length === 144, 'v1 header encoding is 144 bytes');
+  return enc;
+}
+export const headerHashV2 = (enc) => H('vmdb/v2/header', u8(0), enc);
+export const headerHashV1 = (enc) => H('vmdb/v1/header', u8(0), enc);
+
+/** The messages of §6.1. The v1 signature is over the bare header hash. */
+export const committedMessage = (hh) => Buffer.concat([Buffer.from('vmdb/v2/committed'), u8(0), hh]);
+export const intentMessage = (hh) => Buffer.concat([Buffer.from('vmdb/v2/intent'), u8(0), hh]);
+export const trustedStateMessage = (digest) => Buffer.concat([Buffer.from('vmdb/v2/trusted-state'), u8(0), digest]);
+
+/** §6.2: genesis chain_id from a 32-byte nonce, or from the hash of v1 header 0. */
+export const chainIdFromNonce = (pub, nonce) => H('vmdb/v2/chain', u8(0), pub, nonce);
+export const chainIdFromV1 = (pub, v1Header0Hash) => H('vmdb/v2/chain', u8(0), pub, v1Header0Hash);
+
+/** Decodes a 178-byte v2 or 144-byte v1 encoding into fields (Buffers and numbers). */
+export function decodeHeader(enc) {
+  if (enc.length === 178) {
+    if (enc[0] !== 2) vfail('v2 encoding without version byte 2');
+    const seq = enc.readBigUInt64BE(1), time = enc.readBigUInt64BE(138);
+    if (seq >= 2n ** 53n || time >= 2n ** 53n) vfail('seq or time_ms not below 2^53');
+    const kind = enc[9];
+    if (kind >= HEADER_KINDS.length) vfail('unknown header kind');
+    const h = { version: 2, seq: Number(seq), kind, chain_id: enc.subarray(10, 42), smt_root: enc.subarray(42, 74),
+      prev: enc.subarray(74, 106), history_root: enc.subarray(106, 138), time_ms: Number(time), schema_hash: enc.subarray(146, 178) };
+    return { ...h, encoded: enc, header_hash: headerHashV2(enc) };
+  }
+  if (enc.length === 144) {
+    const seq = enc.readBigUInt64BE(0), time = enc.readBigUInt64BE(104);
+    if (seq >= 2n ** 53n || time >= 2n ** 53n) vfail('seq or time_ms not below 2^53');
+    const h = { version: 1, seq: Number(seq), smt_root: enc.subarray(8, 40), prev: enc.subarray(40, 72),
+      history_root: enc.subarray(72, 104), time_ms: Number(time), schema_hash: enc.subarray(112, 144) };
+    return { ...h, encoded: enc, header_hash: headerHashV1(enc) };
+  }
+  return vfail('a header encoding is 178 (v2) or 144 (v1) bytes');
+}
+
+/**
+ * Reads the JSON form (§6.3; v1: §12) into fields, recomputing encoding and
+ * header_hash. Members not in the form are ignored (they are not signed).
+ */
+export function parseHeaderJson(j) {
+  obj(j, 'header');
+  const h = {};
+  if (j.version === 2) {
+    h.version = 2;
+    h.kind = HEADER_KINDS.indexOf(j.kind);
+    if (typeof j.kind !== 'string' || h.kind < 0) vfail(`header: unknown kind ${JSON.stringify(j.kind)}`);
+    h.chain_id = hexBytes(j.chain_id, 32, 'header.chain_id');
+  } else if (j.version === 1) {
+    h.version = 1;
+    if ('kind' in j || 'chain_id' in j) vfail('header: a v1 header has no kind or chain_id');
+  } else vfail(`header: unknown version ${JSON.stringify(j.version)}`);
+  h.seq = safeUint(j.seq, 'header.seq');
+  h.time_ms = safeUint(j.time_ms, 'header.time_ms');
+  for (const f of ['smt_root', 'prev', 'history_root', 'schema_hash']) h[f] = hexBytes(j[f], 32, `header.${f}`);
+  h.sig = hexBytes(j.sig, 64, 'header.sig');
+  h.encoded = h.version === 2 ? encodeHeaderV2(h) : encodeHeaderV1(h);
+  h.header_hash = h.version === 2 ? headerHashV2(h.encoded) : headerHashV1(h.encoded);
+  if (j.header_hash !== undefined && !hexBytes(j.header_hash, 32, 'header.header_hash').equals(h.header_hash)) {
+    vfail('header: header_hash does not match the fields');
+  }
+  // Structure that every header of §6 has: only header 0 is the genesis, has
+  // prev = Z and the empty history; an upgrade follows v1 headers.
+  if (h.seq === 0) {
+    if (!h.prev.equals(Z)) vfail('header: seq 0 with prev not Z');
+    if (!h.history_root.equals(MTH_EMPTY)) vfail('header: seq 0 with a history root other than H("")');
+    if (h.version === 2 && h.kind !== 0) vfail('header: seq 0 is not a genesis header');
+  } else if (h.version === 2 && h.kind === 0) vfail('header: genesis with seq > 0');
+  if (h.version === 2 && h.kind === 6 && h.seq === 0) vfail('header: upgrade at seq 0');
+  return h;
+}
+
+/** The JSON form of §6.3 (v1: §12) of header fields (Buffers). */
+export function headerJson(h, sig) {
+  if (h.version === 1) {
+    const enc = encodeHeaderV1(h);
+    return { version: 1, seq: h.seq, smt_root: hex(h.smt_root), prev: hex(h.prev), history_root: hex(h.history_root),
+      time_ms: h.time_ms, schema_hash: hex(h.schema_hash), header_hash: hex(headerHashV1(enc)), sig: hex(sig) };
+  }
+  const enc = encodeHeaderV2(h);
+  return { version: 2, seq: h.seq, kind: HEADER_KINDS[h.kind], chain_id: hex(h.chain_id), smt_root: hex(h.smt_root),
+    prev: hex(h.prev), history_root: hex(h.history_root), time_ms: h.time_ms, schema_hash: hex(h.schema_hash),
+    header_hash: hex(headerHashV2(enc)), sig: hex(sig) };
+}
+
+function pubKey(publicKeyHex) { return hexBytes(publicKeyHex, 32, 'public key'); }
+
+/** Throwing core of verifyHeader; returns the parsed header. */
+function checkHeader(j, pub, { chainId, allowV1 = false } = {}) {
+  const h = parseHeaderJson(j);
+  if (h.version === 1) {
+    if (!allowV1) vfail('header: a v1 header where a v2 header is required');
+    if (!ed25519Check(pub, h.header_hash, h.sig)) vfail('header: v1 signature does not verify');
+    return h;
+  }
+  if (!ed25519Check(pub, committedMessage(h.header_hash), h.sig)) {
+    if (ed25519Check(pub, intentMessage(h.header_hash), h.sig)) vfail('header: sig is an intent signature, not a header signature');
+    if (ed25519Check(pub, h.header_hash, h.sig)) vfail('header: sig is a v1-style signature over the bare hash');
+    vfail('header: signature does not verify with the identity key');
+  }
+  if (chainId !== undefined && chainId !== null && !hexBytes(chainId, 32, 'pinned chain_id').equals(h.chain_id)) {
+    vfail('header: chain_id is not the pinned chain');
+  }
+  return h;
+}
+
+/**
+ * §6.1: recomputes header_hash from the fields, checks sig (the committed
+ * message; never an intent or a bare-hash signature) with the identity key,
+ * then the pinned chain_id if given. opts.allowV1 admits v1 headers (§12,
+ * checked with the v1 rule). Returns {ok, reason, header}.
+ */
+export function verifyHeader(header, publicKeyHex, opts = {}) {
+  return outcome(() => ({ header: checkHeader(header, pubKey(publicKeyHex), opts) }));
+}
+
+/** Verifies an intent signature (§6.1) over a v2 header given as JSON (its sig member ignored). */
+export function verifyIntent(header, intentSigHex, publicKeyHex) {
+  return outcome(() => {
+    const h = parseHeaderJson({ ...header, sig: intentSigHex });
+    if (h.version !== 2) vfail('intent: not a v2 header');
+    if (!ed25519Check(pubKey(publicKeyHex), intentMessage(h.header_hash), h.sig)) vfail('intent: signature does not verify');
+    return { header: h };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// §4 and §5 JSON forms
+// ---------------------------------------------------------------------------
+
+/** The binary form of a §4 proof from its JSON form; also returns key and claimed value. */
+export function proofFromJson(j) {
+  obj(j, 'proof');
+  const kind = KIND_CODE[j.kind];
+  if (typeof j.kind !== 'string' || kind === undefined) vfail('proof: unknown kind');
+  const key = hexBytes(j.key, 32, 'proof.key');
+  const L = safeUint(j.depth, 'proof.depth');
+  if (L > 256) vfail('proof: depth > 256');
+  const bitmap = hexBytes(j.bitmap, Math.ceil(L / 8), 'proof.bitmap');
+  const siblings = arr(j.siblings, 'proof.siblings').map((s, i) => hexBytes(s, 32, `proof.siblings[${i}]`));
+  if (kind === 0) { if (j.other_key !== undefined || j.other_value !== undefined) vfail('proof: other_key in an inclusion proof'); }
+  else if (j.value !== undefined) vfail('proof: value in an absence proof');
+  if (kind !== 2 && (j.other_key !== undefined || j.other_value !== undefined)) vfail('proof: other_key outside absent_leaf');
+  const value = kind === 0 ? hexBytes(j.value, 32, 'proof.value') : null;
+  const tail = kind === 2 ? [hexBytes(j.other_key, 32, 'proof.other_key'), hexBytes(j.other_value, 32, 'proof.other_value')] : [];
+  const L16 = Buffer.alloc(2); L16.writeUInt16BE(L);
+  return { key, value, bytes: Buffer.concat([u8(kind), L16, bitmap, ...siblings, ...tail]) };
+}
+
+/**
+ * Verifies a §4 proof in JSON form against root (hex). Returns {ok, reason,
+ * key, present, value}: what the proof proves about its key.
+ */
+export function verifyProofJson(rootHex, j) {
+  return outcome(() => {
+    const R = hexBytes(rootHex, 32, 'root');
+    const p = proofFromJson(j);
+    if (!verifyProof(R, p.key, p.value, p.bytes)) vfail('proof: does not verify against the root');
+    return { key: hex(p.key), present: p.value !== null, value: p.value ? hex(p.value) : null };
+  });
+}
+
+/** Verifies a §5 multiproof in JSON form against root (hex). Returns {ok, reason, values: Map hex key -> hex value | null}. */
+export function verifyMultiproofJson(rootHex, j) {
+  return outcome(() => ({ values: checkMultiproofJson(hexBytes(rootHex, 32, 'root'), j) }));
+}
+
+function checkMultiproofJson(R, j) {
+  obj(j, 'multiproof');
+  const Q = arr(j.keys, 'multiproof.keys').map((k, i) => hexBytes(k, 32, `multiproof.keys[${i}]`));
+  const proof = hexBytes(j.proof, undefined, 'multiproof.proof');
+  if (Q.length === 0) vfail('multiproof: empty key list');
+  for (let i = 1; i < Q.length; i++) if (Buffer.compare(Q[i - 1], Q[i]) >= 0) vfail('multiproof: keys not strictly ascending');
+  const res = verifyMulti(R, Q, proof);
+  if (res === null) vfail('multiproof: does not verify against the root');
+  const out = new Map();
+  for (const [k, v] of res) out.set(k, v === null ? null : hex(v));
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// §10 id-range leaf
+// ---------------------------------------------------------------------------
+
+export function rangeKey(table) {
+  const t = Buffer.from(table, 'utf8');
+  return H('vmdb/v2/id-range-key', u8(0), u16(t.length), t);
+}
+export function rangeValue(lo, hi) {
+  const l = Buffer.from(lo, 'utf8'), h = Buffer.from(hi, 'utf8');
+  return H('vmdb/v2/id-range', u8(0), u32(l.length), l, u32(h.length), h);
+}
+
+// ---------------------------------------------------------------------------
+// §9 proofs in answers, §10 complete read-latest
+// ---------------------------------------------------------------------------
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** JCS (§2.1 output rules) of a JS value as JSON.parse returns it. */
+export function jcsOfValue(v, depth = 0) {
+  if (depth > 128) vfail('record nested deeper than 128 levels');
+  if (v === null || v === true || v === false) return String(v);
+  if (typeof v === 'number') { if (!Number.isFinite(v)) vfail('record holds a non-finite number'); return numberToString(v); }
+  if (typeof v === 'string') { if (LONE_SURROGATE.test(v)) vfail('record holds a lone surrogate'); return serialiseJcs(v); }
+  if (Array.isArray(v)) return `[${v.map((x) => jcsOfValue(x, depth + 1)).join(',')}]`;
+  if (isObject(v)) {
+    const names = Object.keys(v).sort(compareUtf16);
+    return `{${names.map((n) => { if (LONE_SURROGATE.test(n)) vfail('record holds a lone surrogate'); return `${serialiseJcs(n)}:${jcsOfValue(v[n], depth + 1)}`; }).join(',')}}`;
+  }
+  return vfail('record holds a value that is not JSON');
+}
+
+/** §2: v = H("vmdb/v1/row" || 0x00 || JCS(row)) of a record object. */
+export function rowValueOf(record) {
+  if (!isObject(record)) vfail('record is not a JSON object');
+  return H('vmdb/v1/row', u8(0), Buffer.from(jcsOfValue(record), 'utf8'));
+}
+
+/** §9 step 3: the primary key's text of a record member (a number's decimal form, or a string as is). */
+function pkText(x) {
+  if (typeof x === 'string') return x;
+  if (typeof x === 'number' && Number.isFinite(x)) return numberToString(x);
+  return vfail('record: primary key is neither a number nor a string');
+}
+
+const INT_RE = /^(?:0|-?[1-9][0-9]*)$/;
+function intText(s, what) { if (typeof s !== 'string' || !INT_RE.test(s)) vfail(`${what}: not an integer in canonical decimal`); return BigInt(s); }
+
+export const ANSWER_KINDS = ['read-batch', 'read-latest', 'create-batch', 'upsert', 'delete-batch'];
+
+/**
+ * Verifies the `data` object of an answer with `"proof": true` (§9, §10).
+ * kind: one of ANSWER_KINDS. opts: chainId (pinned; recommended), table
+ * (the model the request named; compared after folding to lower case), ids
+ * (read-batch / delete-batch: the requested ids, each of which must be
+ * answered), order and limit (read-latest: as requested), requireComplete
+ * (read-latest: reject an answer without §10's complete part).
+ * Returns {ok, reason, header} (header: the parsed, verified header).
+ */
+export function verifyAnswer(data, kind, publicKeyHex, opts = {}) {
+  return outcome(() => checkAnswer(data, kind, pubKey(publicKeyHex), opts));
+}
+
+function checkAnswer(data, kind, pub, opts) {
+  if (!ANSWER_KINDS.includes(kind)) vfail(`unknown answer kind ${kind}`);
+  obj(data, 'data');
+  const p = obj(data.proof, 'data.proof');
+  // 1. the header
+  const header = checkHeader(p.header, pub, { chainId: opts.chainId });
+  const table = str(p.table, 'proof.table');
+  if (!/^[a-z0-9_]{1,63}$/.test(table)) vfail('proof.table: not a registered (lower-case) table name');
+  if (opts.table !== undefined && opts.table.toLowerCase() !== table) vfail('proof.table: not the table the request named');
+  const pk = str(p.primary_key, 'proof.primary_key');
+  if (pk === '') vfail('proof.primary_key: empty');
+  const present = arr(p.present, 'proof.present').map((e, i) => {
+    obj(e, `proof.present[${i}]`);
+    return { id: str(e.id, `proof.present[${i}].id`), key: hexBytes(e.key, 32, `proof.present[${i}].key`),
+      value: hexBytes(e.value, 32, `proof.present[${i}].value`) };
+  });
+  const absent = arr(p.absent, 'proof.absent').map((e, i) => {
+    obj(e, `proof.absent[${i}]`);
+    return { id: str(e.id, `proof.absent[${i}].id`), key: hexBytes(e.key, 32, `proof.absent[${i}].key`) };
+  });
+  const complete = p.complete === undefined || p.complete === null ? null : obj(p.complete, 'proof.complete');
+  if (complete && kind !== 'read-latest') vfail('proof.complete outside read-latest');
+  const rkey = complete ? hexBytes(complete.range_key, 32, 'complete.range_key') : null;
+  if (rkey && !rkey.equals(rangeKey(table))) vfail('complete.range_key is not the range key of the table');
+
+  // 2. the multiproof, over exactly the present, absent (and range) keys
+  const values = checkMultiproofJson(header.smt_root, p.multiproof);
+  const expected = new Set([...present.map((e) => hex(e.key)), ...absent.map((e) => hex(e.key))]);
+  if (rkey) expected.add(hex(rkey));
+  if (expected.size !== values.size || [...expected].some((k) => !values.has(k))) {
+    vfail('multiproof: its keys are not exactly the present, absent and range keys');
+  }
+
+  // 3. present rows
+  const records = kind === 'delete-batch' ? (data.records ?? []) : arr(data.records, 'data.records');
+  arr(records, 'data.records');
+  if (kind === 'delete-batch' && (present.length !== 0 || records.length !== 0)) vfail('delete-batch: present rows in a delete answer');
+  if (present.length !== records.length) vfail('proof.present: not one entry per record');
+  present.forEach((e, i) => {
+    if (!e.key.equals(rowKey(table, e.id))) vfail(`proof.present[${i}].key is not k(table, id)`);
+    if (!e.value.equals(rowValueOf(records[i]))) vfail(`proof.present[${i}].value is not the value of data.records[${i}]`);
+    if (!Object.prototype.hasOwnProperty.call(records[i], pk) || pkText(records[i][pk]) !== e.id) {
+      vfail(`data.records[${i}]: primary key is not proof.present[${i}].id`);
+    }
+    if (values.get(hex(e.key)) !== hex(e.value)) vfail(`multiproof: present[${i}] (id ${e.id}) is not present with its value`);
+  });
+
+  // 4. absent ids
+  absent.forEach((e, i) => {
+    if (!e.key.equals(rowKey(table, e.id))) vfail(`proof.absent[${i}].key is not k(table, id)`);
+    if (values.get(hex(e.key)) !== null) vfail(`multiproof: absent[${i}] (id ${e.id}) is present`);
+  });
+  const absentIds = new Set(absent.map((e) => e.id));
+  const presentIds = new Set(present.map((e) => e.id));
+  if (kind === 'read-batch' || kind === 'delete-batch') {
+    const missing = arr(data.missing ?? [], 'data.missing');
+    missing.forEach((id, i) => { if (!absentIds.has(str(id, `data.missing[${i}]`))) vfail(`data.missing[${i}] (${id}) is not proven absent`); });
+  }
+  if (kind === 'delete-batch') {
+    arr(data.ids ?? [], 'data.ids').forEach((id, i) => { if (!absentIds.has(str(id, `data.ids[${i}]`))) vfail(`data.ids[${i}] (${id}) is not proven absent after the delete`); });
+  }
+  if (opts.ids && (kind === 'read-batch' || kind === 'delete-batch')) {
+    for (const id of opts.ids) {
+      if (!presentIds.has(String(id)) && !absentIds.has(String(id))) vfail(`requested id ${id} is neither returned nor proven absent`);
+    }
+  }
+
+  // §10
+  if (kind === 'read-latest') {
+    if (complete) {
+      if (data.complete !== true) vfail('data.complete is not true beside a complete proof');
+      checkComplete(complete, table, present, absentIds, values, opts);
+    } else {
+      if (data.complete === true) vfail('data.complete is true without a complete proof');
+      if (opts.requireComplete) vfail('read-latest: no complete proof');
+    }
+  }
+  return { header };
+}
+
+/** §10: the range leaf, the order of the rows, and every gap id returned or proven absent. */
+function checkComplete(c, table, present, absentIds, values, opts) {
+  if (c.order !== 'desc' && c.order !== 'asc') vfail('complete.order: neither desc nor asc');
+  const limit = safeUint(c.limit, 'complete.limit');
+  if (limit < 1) vfail('complete.limit: below 1');
+  if (opts.order !== undefined && opts.order !== c.order) vfail('complete.order: not the requested order');
+  if (opts.limit !== undefined && opts.limit !== limit) vfail('complete.limit: not the requested limit');
+  const lo = intText(c.lo, 'complete.lo'), hi = intText(c.hi, 'complete.hi');
+  if (lo > hi) vfail('complete: lo > hi');
+  if (values.get(hex(rangeKey(table))) !== hex(rangeValue(c.lo, c.hi))) {
+    vfail('complete: the range key is not present with the range value of (lo, hi)');
+  }
+  const m = present.length;
+  if (m > limit) vfail('complete: more rows than the limit');
+  const r = present.map((e, i) => intText(e.id, `present[${i}].id`));
+  for (let i = 0; i < m; i++) {
+    if (r[i] < lo || r[i] > hi) vfail(`complete: row id ${r[i]} outside [lo, hi]`);
+    if (i > 0 && (c.order === 'desc' ? r[i] >= r[i - 1] : r[i] <= r[i - 1])) vfail(`complete: row ids not strictly ${c.order === 'desc' ? 'decreasing' : 'increasing'}`);
+  }
+  let from = lo, to = hi; // the gap, inclusive bounds
+  if (m === limit) { if (c.order === 'desc') from = r[m - 1] + 1n; else to = r[m - 1] - 1n; }
+  const rset = new Set(r.map(String));
+  // Stops at the first uncovered id, so it runs at most m + |absent| + 1 times whatever lo and hi claim.
+  for (let g = from; g <= to; g++) {
+    const s = String(g);
+    if (!rset.has(s) && !absentIds.has(s)) vfail(`complete: gap id ${s} neither returned nor proven absent`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// §11.1 history proof, §11.2 checkpoint
+// ---------------------------------------------------------------------------
+
+/**
+ * Verifies {from, to, inclusion, consistency} (§11.1): both headers (v1
+ * headers with the v1 rule, §12), then that `to` extends `from`.
+ * opts: chainId (pinned, for v2 headers), trustedHash (hex header_hash of the
+ * header the client already holds: `from` must be it). Returns {ok, reason, from, to}.
+ */
+export function verifyHistoryProof(proof, publicKeyHex, opts = {}) {
+  return outcome(() => {
+    const pub = pubKey(publicKeyHex);
+    obj(proof, 'history proof');
+    const A = checkHeader(proof.from, pub, { chainId: opts.chainId, allowV1: true });
+    const B = checkHeader(proof.to, pub, { chainId: opts.chainId, allowV1: true });
+    if (opts.trustedHash !== undefined && !hexBytes(opts.trustedHash, 32, 'trusted hash').equals(A.header_hash)) {
+      vfail('history: from is not the trusted header');
+    }
+    const inc = arr(proof.inclusion, 'inclusion').map((x, i) => hexBytes(x, 32, `inclusion[${i}]`));
+    const con = arr(proof.consistency, 'consistency').map((x, i) => hexBytes(x, 32, `consistency[${i}]`));
+    if (A.seq > B.seq) vfail('history: from.seq > to.seq');
+    if (A.version > B.version) vfail('history: a v1 header after a v2 header');
+    if (A.version === 2 && !A.chain_id.equals(B.chain_id)) vfail('history: the headers are of different chains');
+    if (A.version === 1 && A.seq === 0 && B.version === 2 && !B.chain_id.equals(chainIdFromV1(pub, A.header_hash))) {
+      vfail('history: chain_id is not derived from this v1 header 0');
+    }
+    if (A.seq === B.seq) {
+      if (inc.length || con.length) vfail('history: non-empty proofs between a header and itself');
+      if (!A.header_hash.equals(B.header_hash)) vfail('history: two different headers with the same seq (a fork)');
+      return { from: A, to: B };
+    }
+    if (!verifyInclusion(A.header_hash, A.seq, B.seq, B.history_root, inc)) vfail('history: inclusion proof does not verify');
+    if (A.seq === 0) { if (con.length) vfail('history: consistency proof from size 0'); }
+    else if (!verifyConsistency(A.seq, B.seq, A.history_root, B.history_root, con)) vfail('history: consistency proof does not verify');
+    return { from: A, to: B };
+  });
+}
+
+/** §11.2 key ID: the first 4 bytes of H(origin || 0x0A || 0x01 || public key). */
+export const checkpointKeyId = (origin, pub) => H(origin, u8(0x0a), u8(0x01), pub).subarray(0, 4);
+export const defaultOrigin = (pub) => `vmdb/${base58(pub)}`;
+const ORIGIN_RE = /^[\x21-\x2a\x2c-\x7e]+$/; // printable ASCII without space and '+'
+
+/**
+ * Verifies a C2SP checkpoint note (§11.2) signed by the identity key.
+ * opts.origin: the expected origin (default vmdb/<address>). Returns {ok,
+ * reason, origin, size, root (hex)}.
+ */
+export function verifyCheckpoint(note, publicKeyHex, opts = {}) {
+  return outcome(() => {
+    const pub = pubKey(publicKeyHex);
+    str(note, 'note');
+    const origin = opts.origin ?? defaultOrigin(pub);
+    const sep = note.indexOf('\n\n');
+    if (sep < 0 || !note.endsWith('\n')) vfail('note: no blank line before the signatures, or no final newline');
+    const text = note.slice(0, sep + 1);
+    const lines = text.slice(0, -1).split('\n');
+    if (lines.length !== 3) vfail('note: the text is not three lines');
+    const [o, n, r] = lines;
+    if (!ORIGIN_RE.test(o)) vfail('note: origin is not printable ASCII without spaces or +');
+    if (o !== origin) vfail('note: not the expected origin');
+    if (!/^(?:0|[1-9][0-9]*)$/.test(n) || !Number.isSafeInteger(Number(n))) vfail('note: size is not a decimal without leading zeros');
+    const root = base64Strict(r, 'note root');
+    if (root.length !== 32) vfail('note: root is not 32 bytes');
+    const keyId = checkpointKeyId(origin, pub);
+    const sigLines = note.slice(sep + 2, -1).split('\n');
+    let good = false;
+    for (const line of sigLines) {
+      const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+      if (!m) vfail('note: malformed signature line');
+      if (m[1] !== origin) continue; // another signer's line
+      const b = base64Strict(m[2], 'note signature');
+      if (b.length !== 68 || !b.subarray(0, 4).equals(keyId)) continue;
+      if (ed25519Check(pub, Buffer.from(text, 'utf8'), b.subarray(4))) good = true;
+      else vfail('note: the identity signature does not verify');
+    }
+    if (!good) vfail('note: no signature by the identity key');
+    return { origin, size: Number(n), root: hex(root) };
+  });
+}
+
+// ---------------------------------------------------------------------------
+// §8.3 trusted state file
+// ---------------------------------------------------------------------------
+
+/** digest = H("vmdb/v2/trusted-state" || 0x00 || u16(len) || committed header || sig || u8(has_intent) || [...]) */
+export function trustedStateDigest(committedHeader, committedSig, intentHeader, intentSig) {
+  const parts = [Buffer.from('vmdb/v2/trusted-state'), u8(0), u16(committedHeader.length), committedHeader, committedSig];
+  if (intentHeader) parts.push(u8(1), u16(intentHeader.length), intentHeader, intentSig);
+  else parts.push(u8(0));
+  return H(...parts);
+}
+
+/** Verifies a v2 trusted_state.json object (already parsed) against the identity key. Returns {ok, reason, committed, intent}. */
+export function verifyTrustedState(file, publicKeyHex) {
+  return outcome(() => {
+    const pub = pubKey(publicKeyHex);
+    obj(file, 'trusted state');
+    if (file.version !== 2) vfail('trusted state: not version 2');
+    if (!hexBytes(file.public_key, 32, 'public_key').equals(pub)) vfail('trusted state: another public key');
+    const slot = (s, what, isIntent) => {
+      obj(s, what);
+      const h = decodeHeader(hexBytes(s.header, undefined, `${what}.header`));
+      const sig = hexBytes(s.sig, 64, `${what}.sig`);
+      const msg = h.version === 1 ? h.header_hash : isIntent ? intentMessage(h.header_hash) : committedMessage(h.header_hash);
+      if (!ed25519Check(pub, msg, sig)) vfail(`trusted state: ${what} signature does not verify`);
+      return { header: h, sig };
+    };
+    const c = slot(file.committed, 'committed', false);
+    const i = file.intent === null ? null : slot(file.intent, 'intent', true);
+    const digest = trustedStateDigest(c.header.encoded, c.sig, i && i.header.encoded, i && i.sig);
+    if (!ed25519Check(pub, trustedStateMessage(digest), hexBytes(file.file_sig, 64, 'file_sig'))) vfail('trusted state: file_sig does not verify');
+    return { committed: c, intent: i, digest: hex(digest) };
+  });
+}
