@@ -8,7 +8,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, post, get, ok, fails, applySchema } from './lib.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from './lib.mjs';
 import { verifyAnswer, verifyMultiproof, verifyHeader } from './proofcheck.mjs';
+import { validateSchema, responseSchema } from '../../scripts/check-openapi.mjs';
+
+const DOC = JSON.parse(fs.readFileSync(path.join(ROOT, 'docs', 'openapi.json'), 'utf8'));
+/** The answer conforms to the schema docs/openapi.json gives for its status. */
+function documented(route, r) {
+  const schema = responseSchema(DOC, `/api/models/{model}/${route}`, 'post', r.status);
+  assert.ok(schema, `${route} ${r.status} is documented`);
+  assert.deepEqual(validateSchema(DOC, schema, r.json), [], `${route}: ${r.text.slice(0, 500)}`);
+  return r;
+}
+const postp = async (table, route, body) => documented(route, await post(srv.url, m(table, route), body));
 
 const ITEMS = {
   table_name: 'items', primary_key_field: 'id', primary_key_kind: 'serial',
@@ -40,9 +54,10 @@ before(async () => {
 after(() => srv && srv.stop());
 
 /** The same request with and without "proof": the data differ only by data.proof. */
-async function withAndWithout(path, body) {
-  const plain = await post(srv.url, path, body);
-  const proved = await post(srv.url, path, { ...body, proof: true });
+async function withAndWithout(url, body) {
+  const route = url.split('/').pop();
+  const plain = documented(route, await post(srv.url, url, body));
+  const proved = documented(route, await post(srv.url, url, { ...body, proof: true }));
   const d = ok(proved);
   const p = ok(plain);
   assert.equal(p.proof, undefined, 'no proof unless asked');
@@ -50,7 +65,7 @@ async function withAndWithout(path, body) {
   assert.ok(proof, 'proof when asked');
   assert.deepEqual(rest, p);
   // "proof": false is the answer without a proof, byte for byte.
-  const off = await post(srv.url, path, { ...body, proof: false });
+  const off = await post(srv.url, url, { ...body, proof: false });
   assert.equal(off.text, plain.text);
   // Members in RFC 8785 order, as every answer.
   assert.deepEqual(Object.keys(d), Object.keys(d).slice().sort());
@@ -86,14 +101,14 @@ test('read-latest: the rows in the requested order are proven present', async ()
 });
 
 test('create-batch and upsert: the stored rows are proven under the header they committed under', async () => {
-  const c = ok(await post(srv.url, m('items', 'create-batch'), {
+  const c = ok(await postp('items', 'create-batch', {
     records: [{ name: 'new1', n: 1 }, { name: 'new2', doc: { deep: { x: [1, 2.5, null] } } }], proof: true,
   }));
   const h = verifyAnswer(c, pub);
   assert.equal(h.seq, c.meta.seq);
   assert.equal(h.smt_root, c.meta.proposed_root);
   // Upsert of existing rows (and one new key).
-  const u = ok(await post(srv.url, m('items', 'upsert'), {
+  const u = ok(await postp('items', 'upsert', {
     records: [{ id: c.ids[0], name: 'renamed' }, { id: '2', n: 222 }, { id: '5000', name: 'fresh' }], proof: true,
   }));
   const hu = verifyAnswer(u, pub);
@@ -113,7 +128,7 @@ test('create-batch and upsert: the stored rows are proven under the header they 
 });
 
 test('delete-batch: deleted and missing ids are proven absent in the new state', async () => {
-  const d = ok(await post(srv.url, m('items', 'delete-batch'), { ids: ['10', '11', '4242'], proof: true }));
+  const d = ok(await postp('items', 'delete-batch', { ids: ['10', '11', '4242'], proof: true }));
   assert.deepEqual(Object.keys(d), ['deleted', 'ids', 'meta', 'missing', 'proof', 'verified']);
   assert.equal(d.deleted, 2);
   assert.deepEqual(d.missing, ['4242']);
@@ -137,7 +152,7 @@ test('"proof" that is not a boolean: 400 VALIDATION_FAILED naming the field, on 
   ];
   for (const [t, route, body] of bodies) {
     for (const bad of [1, 'true', null, {}, []]) {
-      const f = fails(await post(srv.url, m(t, route), { ...body, proof: bad }), 400, 'VALIDATION_FAILED', `${route} proof=${JSON.stringify(bad)}`);
+      const f = fails(await postp(t, route, { ...body, proof: bad }), 400, 'VALIDATION_FAILED', `${route} proof=${JSON.stringify(bad)}`);
       assert.equal(f.data.errors[0].field, 'proof');
       assert.equal(f.data.errors[0].expected, 'bool');
     }
