@@ -184,6 +184,11 @@ static int write_records(vmdb_route_ctx *c, vmdb_wkind kind, const vmdb_json *re
     w.nrecs = vmdb_json_size(records);
     if (w.nrecs == 0)
         return vmdb_fail_set(&out->fail, VMDB_FAIL_EMPTY_RECORDS, "records_data cannot be empty");
+    /* A proof grows with its keys: it is given for as many records as a
+     * read-batch may ask for, so that no answer's proof is unbounded. */
+    if (proof && w.nrecs > VMDB_MAX_IDS)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_TOO_MANY_IDS,
+                             "at most %d records per request with \"proof\": true", VMDB_MAX_IDS);
     if (vmdb_coerce_records(&c->ar, c->model, records, kind == VMDB_W_UPSERT, &w.recs, errors))
         return nomem(&out->fail);
     if (errors->total)

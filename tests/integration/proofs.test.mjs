@@ -157,9 +157,15 @@ test('"proof" that is not a boolean: 400 VALIDATION_FAILED naming the field, on 
       assert.equal(f.data.errors[0].expected, 'bool');
     }
   }
+  // A proof is bounded: create and upsert take at most 1000 records with one.
+  const many = Array.from({ length: 1001 }, (_, i) => ({ name: `many${i}` }));
+  const f = fails(await postp('items', 'create-batch', { records: many, proof: true }), 400, 'TOO_MANY_IDS');
+  assert.match(f.error, /proof/);
+  fails(await postp('items', 'upsert', { records: many.map((r, i) => ({ id: String(9000 + i), ...r })), proof: true }), 400, 'TOO_MANY_IDS');
   // Nothing was written by the refused writes.
-  const r = ok(await post(srv.url, m('items', 'read-batch'), { ids: ['1'] }));
+  const r = ok(await post(srv.url, m('items', 'read-batch'), { ids: ['1', '9000'] }));
   assert.equal(r.records[0].name, 'item1');
+  assert.deepEqual(r.missing, ['9000']);
 });
 
 test('the checker rejects a flipped bit, a swapped record, a wrong root and a forged header', async () => {
