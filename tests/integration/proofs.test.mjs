@@ -228,3 +228,17 @@ test('the checker rejects a flipped bit, a swapped record, a wrong root and a fo
   x.proof.multiproof.keys = [];
   assert.throws(() => verifyAnswer(x, pub), /empty key list/);
 });
+
+test('concurrent writes and reads with proofs: each verifies against its own header', async () => {
+  const writes = Array.from({ length: 12 }, (_, i) => postp('items', 'create-batch', { records: [{ name: `conc${i}`, n: i }], proof: true }));
+  const reads = Array.from({ length: 12 }, () => postp('items', 'read-batch', { ids: ['1', '2', '31', 'nope'], proof: true }));
+  const ws = await Promise.all(writes);
+  const rs = await Promise.all(reads);
+  for (const r of ws) {
+    const d = ok(r);
+    const h = verifyAnswer(d, pub);
+    assert.equal(h.seq, d.meta.seq);
+    assert.equal(h.smt_root, d.meta.proposed_root);
+  }
+  for (const r of rs) verifyAnswer(ok(r), pub);
+});
