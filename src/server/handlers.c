@@ -145,6 +145,22 @@ static int nomem(vmdb_fail *f)
     return vmdb_fail_set(f, VMDB_FAIL_INTERNAL, "out of memory");
 }
 
+/* "proof" (PROTOCOL.md §9): absent, true or false; any other value is a
+ * bad field (400 VALIDATION_FAILED naming it), checked once the body has
+ * the route's shape. */
+static int want_proof(vmdb_route_ctx *c, bool *proof, vmdb_fail *f)
+{
+    const vmdb_json *v = vmdb_json_get(c->body, "proof");
+    *proof = is_type(v, VMDB_JSON_TRUE);
+    if (!v || *proof || is_type(v, VMDB_JSON_FALSE))
+        return 0;
+    vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
+    if (!errors ||
+        vmdb_field_errors_add(&c->ar, errors, 0, "proof", "bool", vmdb_json_type_name(v), v))
+        return nomem(f);
+    return validation_fail(f, errors, "proof must be true or false");
+}
+
 /* Renders a result into out->data; out of memory becomes the failure (and
  * the partial document is dropped). */
 #define RENDER(out, call) ((call) == 0 ? 0 : ((out)->data.len = 0, nomem(&(out)->fail)))
@@ -153,10 +169,10 @@ static int nomem(vmdb_fail *f)
 
 /* create-batch, upsert and execute's create_batch share this. */
 static int write_records(vmdb_route_ctx *c, vmdb_wkind kind, const vmdb_json *records,
-                         const vmdb_json *expected, vmdb_reply *out)
+                         const vmdb_json *expected, bool proof, vmdb_reply *out)
 {
     vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
-    vmdb_write w = {.kind = kind, .model = c->model};
+    vmdb_write w = {.kind = kind, .model = c->model, .proof = proof};
     vmdb_write_result res;
     if (!errors)
         return nomem(&out->fail);
@@ -168,6 +184,11 @@ static int write_records(vmdb_route_ctx *c, vmdb_wkind kind, const vmdb_json *re
     w.nrecs = vmdb_json_size(records);
     if (w.nrecs == 0)
         return vmdb_fail_set(&out->fail, VMDB_FAIL_EMPTY_RECORDS, "records_data cannot be empty");
+    /* A proof grows with its keys: it is given for as many records as a
+     * read-batch may ask for, so that no answer's proof is unbounded. */
+    if (proof && w.nrecs > VMDB_MAX_IDS)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_TOO_MANY_IDS,
+                             "at most %d records per request with \"proof\": true", VMDB_MAX_IDS);
     if (vmdb_coerce_records(&c->ar, c->model, records, kind == VMDB_W_UPSERT, &w.recs, errors))
         return nomem(&out->fail);
     if (errors->total)
@@ -199,7 +220,10 @@ static int records_route(vmdb_route_ctx *c, vmdb_reply *out, vmdb_wkind kind)
     if (!is_type(c->body, VMDB_JSON_OBJECT) || !is_type(recs, VMDB_JSON_ARRAY) ||
         (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING)))
         return shape_fail_hint(&out->fail, hint);
-    return write_records(c, kind, recs, exp, out);
+    bool proof = false;
+    if (want_proof(c, &proof, &out->fail))
+        return vmdb_fail_err(&out->fail);
+    return write_records(c, kind, recs, exp, proof, out);
 }
 
 static int h_create(vmdb_route_ctx *c, vmdb_reply *out)
@@ -236,6 +260,8 @@ static int h_delete(vmdb_route_ctx *c, vmdb_reply *out)
         return nomem(&out->fail);
     if (!ids_ok(ids) || (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING)))
         return shape_fail_hint(&out->fail, hint);
+    if (want_proof(c, &w.proof, &out->fail))
+        return vmdb_fail_err(&out->fail);
     if (!is_null_or_absent(exp)) {
         if (parse_root(exp, w.expected, &out->fail))
             return vmdb_fail_err(&out->fail);
@@ -296,7 +322,8 @@ static const char **ids_dup(vmdb_arena *ar, const vmdb_json *ids)
     return out;
 }
 
-static int read_ids(vmdb_route_ctx *c, const vmdb_json *ids, const char *echo, vmdb_reply *out)
+static int read_ids(vmdb_route_ctx *c, const vmdb_json *ids, const char *echo, bool proof,
+                    vmdb_reply *out)
 {
     size_t n = vmdb_json_size(ids);
     vmdb_read_result res;
@@ -309,7 +336,7 @@ static int read_ids(vmdb_route_ctx *c, const vmdb_json *ids, const char *echo, v
     const char **v = ids_dup(&c->ar, ids);
     if (!v)
         return nomem(&out->fail);
-    if (vmdb_engine_read_batch(c->e, &c->ar, c->model, v, n, &res) != 0) {
+    if (vmdb_engine_read_batch(c->e, &c->ar, c->model, v, n, proof, &res) != 0) {
         out->fail = res.fail;
         return vmdb_fail_err(&out->fail);
     }
@@ -319,9 +346,12 @@ static int read_ids(vmdb_route_ctx *c, const vmdb_json *ids, const char *echo, v
 static int h_read_batch(vmdb_route_ctx *c, vmdb_reply *out)
 {
     const vmdb_json *ids = vmdb_json_get(c->body, "ids");
+    bool proof = false;
     if (!ids_ok(ids))
         return shape_fail_hint(&out->fail, "{\"ids\": [...]}");
-    return read_ids(c, ids, NULL, out);
+    if (want_proof(c, &proof, &out->fail))
+        return vmdb_fail_err(&out->fail);
+    return read_ids(c, ids, NULL, proof, out);
 }
 
 /* A where/order_by field name: a valid identifier naming a column. */
@@ -357,6 +387,8 @@ static int h_read_latest(vmdb_route_ctx *c, vmdb_reply *out)
         (!is_type(ob, VMDB_JSON_OBJECT) || !is_type(field, VMDB_JSON_STRING) ||
          (dir && !is_type(dir, VMDB_JSON_STRING))))
         return shape_fail_hint(&out->fail, hint);
+    if (want_proof(c, &q.proof, &out->fail))
+        return vmdb_fail_err(&out->fail);
     if (lv < 1)
         return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_LIMIT, "limit must be >= 1");
     q.limit = lv > 100 ? 100 : (unsigned)lv;
@@ -448,7 +480,7 @@ static int h_execute(vmdb_route_ctx *c, vmdb_reply *out)
         if (!is_type(payload, VMDB_JSON_ARRAY))
             return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_PAYLOAD,
                                  "Invalid payload for create_batch: expected an array of records");
-        return write_records(c, VMDB_W_CREATE, payload, NULL, out);
+        return write_records(c, VMDB_W_CREATE, payload, NULL, false, out);
     }
     if (!is_type(payload, VMDB_JSON_OBJECT))
         return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_PAYLOAD,
@@ -461,7 +493,7 @@ static int h_execute(vmdb_route_ctx *c, vmdb_reply *out)
     vmdb_buf echo = VMDB_BUF_INIT;
     int rc = vmdb_jcs_write(&echo, ids) || vmdb_sb_cstr(&echo)
                  ? nomem(&out->fail)
-                 : read_ids(c, ids, (const char *)echo.ptr, out);
+                 : read_ids(c, ids, (const char *)echo.ptr, false, out);
     vmdb_buf_free(&echo);
     return rc;
 }

@@ -105,6 +105,63 @@ static int header_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_sheader *sh)
     return vmdb_header_to_json(out, h, &sh->h, sh->sig);
 }
 
+/* `"<hex of n bytes>"`. */
+static int hex_string(vmdb_buf *out, const uint8_t *p, size_t n)
+{
+    int rc = vmdb_buf_reserve(out, 2 * n + 3);
+    if (rc)
+        return rc;
+    out->ptr[out->len++] = '"';
+    vmdb_hex_encode((char *)out->ptr + out->len, p, n);
+    out->len += 2 * n;
+    out->ptr[out->len++] = '"';
+    return 0;
+}
+
+/* `"proof":{...}` (PROTOCOL.md §9); callers write it only when p->has; `present` are
+ * the answer's records (none for delete). Members in RFC 8785 order. */
+static int proof_member(vmdb_buf *out, const vmdb_proof_out *p, const vmdb_row *present,
+                        size_t npresent)
+{
+    vmdb_hasher *h = NULL;
+    if (vmdb_hasher_new(&h, 0) != 0)
+        return VMDB_ENOMEM;
+    int rc = vmdb_sb_puts(out, "\"proof\":{\"absent\":[");
+    for (size_t i = 0; rc == 0 && i < p->nabsent; i++) {
+        rc = vmdb_sb_puts(out, i ? ",{\"id\":" : "{\"id\":");
+        rc = rc ? rc : vmdb_sb_jstrz(out, p->absent[i]);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"key\":");
+        rc = rc ? rc : vmdb_sb_jhex32(out, p->absent_keys[i]);
+        rc = rc ? rc : vmdb_buf_putc(out, '}');
+    }
+    rc = rc ? rc : vmdb_sb_puts(out, "],\"header\":");
+    rc = rc ? rc : header_json(out, h, &p->header);
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"multiproof\":{\"keys\":[");
+    for (size_t i = 0; rc == 0 && i < p->nkeys; i++) {
+        rc = i ? vmdb_buf_putc(out, ',') : 0;
+        rc = rc ? rc : vmdb_sb_jhex32(out, p->keys[i]);
+    }
+    rc = rc ? rc : vmdb_sb_puts(out, "],\"proof\":");
+    rc = rc ? rc : hex_string(out, p->multiproof, p->multiproof_len);
+    rc = rc ? rc : vmdb_sb_puts(out, "},\"present\":[");
+    for (size_t i = 0; rc == 0 && i < npresent; i++) {
+        rc = vmdb_sb_puts(out, i ? ",{\"id\":" : "{\"id\":");
+        rc = rc ? rc : vmdb_sb_jstrz(out, present[i].id);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"key\":");
+        rc = rc ? rc : vmdb_sb_jhex32(out, present[i].key);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"value\":");
+        rc = rc ? rc : vmdb_sb_jhex32(out, present[i].value);
+        rc = rc ? rc : vmdb_buf_putc(out, '}');
+    }
+    rc = rc ? rc : vmdb_sb_puts(out, "],\"primary_key\":");
+    rc = rc ? rc : vmdb_sb_jstrz(out, p->pk);
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"table\":");
+    rc = rc ? rc : vmdb_sb_jstrz(out, p->table);
+    rc = rc ? rc : vmdb_buf_putc(out, '}');
+    vmdb_hasher_free(h);
+    return rc;
+}
+
 /* ---- failures and the envelope --------------------------------------------------- */
 
 int vmdb_render_field_errors(vmdb_buf *out, const vmdb_field_errors *e)
@@ -201,7 +258,16 @@ int vmdb_render_write(vmdb_buf *out, vmdb_wkind kind, const vmdb_write_result *r
     if (del) {
         rc = rc ? rc : vmdb_sb_puts(out, "\"missing\":");
         rc = rc ? rc : str_array(out, r->missing, r->nmissing);
+        if (r->proof.has) {
+            rc = rc ? rc : vmdb_buf_putc(out, ',');
+            rc = rc ? rc : proof_member(out, &r->proof, NULL, 0);
+        }
     } else {
+        /* "proof" sorts before "records": the members stay in RFC 8785 order. */
+        if (r->proof.has) {
+            rc = rc ? rc : proof_member(out, &r->proof, r->rows, r->nrows);
+            rc = rc ? rc : vmdb_buf_putc(out, ',');
+        }
         rc = rc ? rc : vmdb_sb_puts(out, "\"records\":");
         rc = rc ? rc : row_records(out, r->rows, r->nrows);
     }
@@ -214,6 +280,10 @@ int vmdb_render_read_batch(vmdb_buf *out, const vmdb_read_result *r, const char 
     rc = rc ? rc : (echo ? vmdb_sb_puts(out, echo) : row_ids(out, r->rows, r->nrows));
     rc = rc ? rc : vmdb_sb_puts(out, ",\"missing\":");
     rc = rc ? rc : str_array(out, r->missing, r->nmissing);
+    if (r->proof.has) {
+        rc = rc ? rc : vmdb_buf_putc(out, ',');
+        rc = rc ? rc : proof_member(out, &r->proof, r->rows, r->nrows);
+    }
     rc = rc ? rc : vmdb_sb_puts(out, ",\"records\":");
     rc = rc ? rc : row_records(out, r->rows, r->nrows);
     return rc ? rc : vmdb_sb_puts(out, ",\"verified\":true}");
@@ -223,7 +293,12 @@ int vmdb_render_read_latest(vmdb_buf *out, const vmdb_read_result *r, unsigned l
 {
     int rc = vmdb_sb_puts(out, "{\"ids\":");
     rc = rc ? rc : row_ids(out, r->rows, r->nrows);
-    rc = rc ? rc : vmdb_sb_printf(out, ",\"meta\":{\"limit\":%u},\"records\":", limit);
+    rc = rc ? rc : vmdb_sb_printf(out, ",\"meta\":{\"limit\":%u}", limit);
+    if (r->proof.has) {
+        rc = rc ? rc : vmdb_buf_putc(out, ',');
+        rc = rc ? rc : proof_member(out, &r->proof, r->rows, r->nrows);
+    }
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"records\":");
     rc = rc ? rc : row_records(out, r->rows, r->nrows);
     return rc ? rc : vmdb_sb_puts(out, ",\"verified\":true}");
 }

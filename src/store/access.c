@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/engine_internal.h"
+#include "store/proofs.h"
 #include "store/rows.h"
 #include "store/sync.h"
 #include "util/log.h"
@@ -95,10 +97,58 @@ static int check_rows(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const vmdb
     return rc ? VMDB_ENOMEM : 0;
 }
 
-/* Runs the snapshot statement and checks its rows (see the top). */
+/* The signed header of `seq` for a proof: from memory when it is recent,
+ * else from the database, checked against the verified history. A version
+ * can be published an instant before its header is advanced here: that
+ * case waits (at most about a second) instead of failing. */
+static int proof_header(vmdb_engine *e, vmdb_hasher *h, uint64_t seq, vmdb_sheader *out,
+                        vmdb_fail *fail)
+{
+    char kind[32];
+    for (int attempt = 0;; attempt++) {
+        if (vmdb_chain_recent(e->parts.chain, seq, out))
+            return 0;
+        int rc = vmdb_chain_header(e->parts.chain, h, seq, out, kind);
+        if (rc == 0)
+            return 0;
+        if (rc == VMDB_ENOTFOUND && attempt < 500) {
+            struct timespec ts = {0, 2 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (rc == VMDB_EVERIFY)
+            return vmdb_fail_integrity(fail, NULL, 0);
+        if (rc == VMDB_EIO)
+            return vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+        return vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "the header of seq %llu is not available",
+                             (unsigned long long)seq);
+    }
+}
+
+/* Puts the ids that cannot be keys (`unkeyed`, found first) before the
+ * missing ids. 0 or VMDB_ENOMEM. */
+static int merge_missing(vmdb_arena *ar, const vmdb_strs *unkeyed, vmdb_read_result *out)
+{
+    if (!unkeyed || !unkeyed->n)
+        return 0;
+    const char **all = vmdb_arena_alloc(ar, (unkeyed->n + out->nmissing) * sizeof *all);
+    if (!all)
+        return VMDB_ENOMEM;
+    memcpy(all, unkeyed->v, unkeyed->n * sizeof *all);
+    if (out->nmissing)
+        memcpy(all + unkeyed->n, out->missing, out->nmissing * sizeof *all);
+    out->missing = all;
+    out->nmissing += unkeyed->n;
+    return 0;
+}
+
+/* Runs the snapshot statement and checks its rows (see the top). `unkeyed`
+ * (read-batch; may be NULL): requested ids that cannot be keys, missing
+ * before the others. With `proof`, an answer with rows gets its proof,
+ * built while the version is held. */
 static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, const char *sql,
                         int np, const char *const *params, const char *const *keys, size_t nkeys,
-                        vmdb_read_result *out)
+                        const vmdb_strs *unkeyed, bool proof, vmdb_read_result *out)
 {
     vmdb_hasher *h = vmdb_engine_hasher(e);
     if (!h)
@@ -134,10 +184,20 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
         vmdb_smt_view_root(v, out->at.root);
         out->at.has_header = vmdb_chain_recent(e->parts.chain, seq, &out->at.header);
         int rc = check_rows(e, h, ar, m, res, v, keys, nkeys, out, &bad);
+        rc = rc ? rc : merge_missing(ar, unkeyed, out);
+        if (rc == 0 && proof && bad.n == 0 && out->nrows) {
+            vmdb_proof_keys pk = {.present = out->rows,
+                                  .npresent = out->nrows,
+                                  .absent = out->missing,
+                                  .nabsent = out->nmissing};
+            rc = vmdb_proofs_build(&out->proof, ar, h, vmdb_versions_tree(e->parts.versions), v, m,
+                                   &pk);
+        }
         vmdb_versions_release(e->parts.versions, v);
         PQclear(res);
         if (rc)
-            return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+            return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL,
+                                 rc == VMDB_ELIMIT ? "the proof is too large" : "out of memory");
         if (bad.n) {
             vmdb_status_violation(e->parts.status, m->table,
                                   keys ? "read-batch rows differ from the tree"
@@ -147,12 +207,18 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
             out->nrows = 0;
             return vmdb_fail_integrity(&out->fail, bad.v, bad.n);
         }
+        if (out->proof.has) {
+            if (out->at.has_header)
+                out->proof.header = out->at.header;
+            else if ((rc = proof_header(e, h, seq, &out->proof.header, &out->fail)) != 0)
+                return rc;
+        }
         return 0;
     }
 }
 
 int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
-                           const char *const *ids, size_t nids, vmdb_read_result *out)
+                           const char *const *ids, size_t nids, bool proof, vmdb_read_result *out)
 {
     vmdb_buf inner = VMDB_BUF_INIT, sql = VMDB_BUF_INIT, arr = VMDB_BUF_INIT;
     vmdb_strs unkeyed = {0}; /* ids that cannot be keys of m: missing */
@@ -189,25 +255,13 @@ int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
         goto done;
     }
     const char *p[1] = {(const char *)arr.ptr};
-    if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, 1, p, keys, nkeys, out)) != 0)
+    /* The ids that cannot be keys come first among the missing, as they
+     * were found first. */
+    if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, 1, p, keys, nkeys, &unkeyed, proof,
+                           out)) != 0)
         goto done;
-    if (out->nrows == 0) {
+    if (out->nrows == 0)
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "No records found for the given IDs.");
-        goto done;
-    }
-    if (unkeyed.n) {
-        /* The ids that cannot be keys come first, as they were found first. */
-        const char **all = vmdb_arena_alloc(ar, (unkeyed.n + out->nmissing) * sizeof *all);
-        if (!all) {
-            rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
-            goto done;
-        }
-        memcpy(all, unkeyed.v, unkeyed.n * sizeof *all);
-        if (out->nmissing)
-            memcpy(all + unkeyed.n, out->missing, out->nmissing * sizeof *all);
-        out->missing = all;
-        out->nmissing += unkeyed.n;
-    }
 done:
     vmdb_buf_free(&inner);
     vmdb_buf_free(&sql);
@@ -253,7 +307,8 @@ int vmdb_engine_read_latest(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
     }
-    if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, np, params, NULL, 0, out)) != 0)
+    if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, np, params, NULL, 0, NULL, q->proof,
+                           out)) != 0)
         goto done;
     if (out->nrows == 0)
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "No records found");

@@ -66,9 +66,9 @@ int vmdb_engine_write(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w, vmdb_
 
 /* The rows of `ids` (as sent: canonicalised here; ids that cannot be keys of
  * the model are missing), each checked against the tree. NOT_FOUND when
- * none exists. */
+ * none exists. With `proof`, out->proof is the answer's proof (§9). */
 int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
-                           const char *const *ids, size_t nids, vmdb_read_result *out);
+                           const char *const *ids, size_t nids, bool proof, vmdb_read_result *out);
 
 typedef struct vmdb_where {
     const vmdb_column *col;
@@ -81,6 +81,7 @@ typedef struct vmdb_latest_query {
     const vmdb_column *order; /* NULL: the primary key */
     bool asc;
     unsigned limit; /* 1..100 */
+    bool proof;     /* out->proof: the answer's proof (PROTOCOL.md §9) */
 } vmdb_latest_query;
 
 /* The newest `limit` rows by `order`, each checked against the tree.

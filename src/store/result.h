@@ -116,6 +116,23 @@ typedef struct vmdb_row {
 int vmdb_row_set(vmdb_row *row, vmdb_arena *ar, const char *id, const vmdb_buf *jcs,
                  const uint8_t key[32], const uint8_t value[32]);
 
+/* The proof of an answer (PROTOCOL.md §9), when the request asked for one.
+ * `present` is the result's rows (create, upsert, reads; none for delete),
+ * so only what the rows do not carry is here. Arrays live in the request's
+ * arena. */
+typedef struct vmdb_proof_out {
+    bool has;               /* built: the answer carries data.proof */
+    vmdb_sheader header;    /* the header the answer is checked against */
+    const char *table, *pk; /* the model's table and primary key column */
+    const char **absent;    /* ids proven absent, as the answer writes them */
+    const uint8_t (*absent_keys)[32];
+    size_t nabsent;
+    const uint8_t (*keys)[32]; /* the multiproof's keys: ascending, distinct */
+    size_t nkeys;
+    const uint8_t *multiproof; /* PROTOCOL.md §5 bytes */
+    size_t multiproof_len;
+} vmdb_proof_out;
+
 /* The tree version rows were checked against. */
 typedef struct vmdb_checked {
     uint64_t seq;
@@ -131,6 +148,7 @@ typedef struct vmdb_read_result {
     const char **missing; /* read-batch: requested ids absent from table and tree */
     size_t nmissing;
     vmdb_checked at;
+    vmdb_proof_out proof;
 } vmdb_read_result;
 
 typedef struct vmdb_write_result {
@@ -141,8 +159,9 @@ typedef struct vmdb_write_result {
     size_t nrows;
     const char **missing; /* delete: ids that were not there */
     size_t nmissing;
-    vmdb_sheader header; /* the header the write was committed under */
-    bool committed;      /* anchored before the answer (BATCH_COMMIT_SIZE boundary) */
+    vmdb_sheader header;  /* the header the write was committed under */
+    bool committed;       /* anchored before the answer (BATCH_COMMIT_SIZE boundary) */
+    vmdb_proof_out proof; /* against `header` */
 } vmdb_write_result;
 
 /* ---- administration ------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/proofs.h"
 #include "store/rows.h"
 #include "store/sync.h"
 #include "util/log.h"
@@ -860,6 +861,35 @@ static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
     return rc;
 }
 
+/* The proof of a committed write (PROTOCOL.md §9), against the version
+ * just published (only this thread publishes, so it is still the newest)
+ * and the header it was committed under. Create and upsert prove their
+ * rows present; delete proves its deleted and its missing ids absent. The
+ * write is committed whatever happens here: a proof that cannot be built
+ * fails the answer with a message that says so. */
+static void write_proof(vmdb_writer *w, wreq *r, vmdb_write_result *res)
+{
+    bool del = r->w->kind == VMDB_W_DELETE;
+    vmdb_proof_keys k = {.present = del ? NULL : res->rows,
+                         .npresent = del ? 0 : res->nrows,
+                         .gone = del ? res->rows : NULL,
+                         .ngone = del ? res->nrows : 0,
+                         .absent = res->missing,
+                         .nabsent = res->nmissing};
+    const vmdb_versions *vs = w->parts->versions;
+    int rc = vmdb_proofs_build(&res->proof, r->ar, w->h, vmdb_versions_tree(vs),
+                               vmdb_versions_base(w->parts->versions), r->w->model, &k);
+    if (rc == 0) {
+        res->proof.header = res->header;
+        return;
+    }
+    res->proof.has = false;
+    vmdb_fail_set(&res->fail, VMDB_FAIL_INTERNAL,
+                  "the write was committed (seq %llu) but its proof could not be built: %s",
+                  (unsigned long long)res->header.h.seq,
+                  rc == VMDB_ELIMIT ? "too large" : "out of memory");
+}
+
 static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
 {
     wout *outs = vmdb_arena_zalloc(&g->ar, n * sizeof *outs);
@@ -963,6 +993,8 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
         res->header = sh;
         res->committed = boundary;
         b[i]->anchor_seq = boundary ? sh.h.seq : 0;
+        if (b[i]->w->proof)
+            write_proof(w, b[i], res);
     }
 out:
     if (g->begun)

@@ -37,6 +37,7 @@ typedef struct vmdb_write {
     size_t nids;
     bool has_expected; /* expected_root: the write applies only to this root */
     uint8_t expected[32];
+    bool proof; /* the result gets the proof of PROTOCOL.md §9 */
 } vmdb_write;
 
 typedef struct vmdb_writer_config {

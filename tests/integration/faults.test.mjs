@@ -88,6 +88,20 @@ test('every allocation failure of every route answers a proper failure and leave
     const d = ok(await post(srv.url, m('create-batch'), { records: [{ title: fresh() }] }));
     return post(srv.url, m('delete-batch'), { ids: [d.ids[0], '888888'] }, { headers: h });
   });
+  // The same routes with "proof": true (PROTOCOL.md §9). A write whose
+  // proof cannot be built after it committed answers 500 INTERNAL (and
+  // says it was committed); the next attempt writes anew.
+  await sweep(t, 'create-batch proof', (h) => post(srv.url, m('create-batch'),
+    { records: [{ title: fresh(), n: 5 }, { title: fresh() }], proof: true }, { headers: h }));
+  await sweep(t, 'upsert proof', (h) => post(srv.url, m('upsert'),
+    { records: [{ id: '1', title: 'seed-a', n: counter++ }], proof: true }, { headers: h }));
+  await sweep(t, 'read-batch proof', (h) => post(srv.url, m('read-batch'),
+    { ids: ['1', '2', '999999', 'x'], proof: true }, { headers: h }));
+  await sweep(t, 'read-latest proof', (h) => post(srv.url, m('read-latest'), { limit: 2, proof: true }, { headers: h }));
+  await sweep(t, 'delete-batch proof', async (h) => {
+    const d = ok(await post(srv.url, m('create-batch'), { records: [{ title: fresh() }] }));
+    return post(srv.url, m('delete-batch'), { ids: [d.ids[0], '777777'], proof: true }, { headers: h });
+  });
   await sweep(t, 'execute create_batch', (h) => post(srv.url, '/api/execute',
     { model_name: 'notes', action: 'create_batch', payload: [{ title: fresh() }] }, { headers: h }));
   await sweep(t, 'execute read_batch', (h) => post(srv.url, '/api/execute',
