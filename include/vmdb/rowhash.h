@@ -27,6 +27,25 @@ void vmdb_row_value_jcs(vmdb_hasher *h, uint8_t out[32], vmdb_slice jcs);
 int vmdb_row_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice row_json,
                    const vmdb_json_limits *lim, vmdb_buf *scratch);
 
+/* Appends the row form of one json/jsonb column (PROTOCOL.md §2.2) given
+ * its PostgreSQL text `text`: the value itself in JCS form when it is safe,
+ * else the wrapper {"$jsonb":T} with T the text as a JSON string. A value is
+ * unsafe when the §2.1 parser rejects it (a number failing the round-trip
+ * rule, two members of one name, a lone surrogate escape, nesting beyond
+ * 127 levels, more than 16 MiB) or when it is an object whose only member
+ * is named "$jsonb". `*wrapped` (may be NULL) says which form was written.
+ * Errors: VMDB_ENOMEM, VMDB_ELIMIT (out->max), VMDB_EPARSE if `text` is
+ * not UTF-8 (it cannot even be wrapped). On error out->len is restored. */
+int vmdb_row_json_column(vmdb_buf *out, vmdb_slice text, bool *wrapped);
+
+/* vmdb_row_value for a row whose json/jsonb columns, named in
+ * `json_cols[0..n)`, arrive as JSON strings holding their PostgreSQL text:
+ * each is replaced by vmdb_row_json_column's form before hashing, so the
+ * JCS bytes left in `scratch` are the row exactly as hashed. */
+int vmdb_row_value_cols(vmdb_hasher *h, uint8_t out[32], vmdb_slice row_json,
+                        const char *const *json_cols, size_t n, const vmdb_json_limits *lim,
+                        vmdb_buf *scratch);
+
 /* Leaf node hash H(0x00 || k || v). */
 void vmdb_leaf_hash(vmdb_hasher *h, uint8_t out[32], const uint8_t k[32], const uint8_t v[32]);
 

@@ -3,6 +3,8 @@
  * tags ("vmdb/v1/key", "vmdb/v1/row") keep keys, values, nodes and headers
  * from ever hashing the same input.
  */
+#include <string.h>
+
 #include "core/error.h"
 #include "vmdb/rowhash.h"
 
@@ -49,6 +51,88 @@ int vmdb_row_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice row_json,
         goto done;
     vmdb_row_value_jcs(h, out, (vmdb_slice){scratch->ptr, scratch->len});
 done:
+    vmdb_json_doc_free(doc);
+    return rc;
+}
+
+int vmdb_row_json_column(vmdb_buf *out, vmdb_slice text, bool *wrapped)
+{
+    /* 127, not 128: the value sits one level inside the row object, and the
+     * row as a whole must stay within §2.1's 128 levels. */
+    static const vmdb_json_limits lim = {16u << 20, 127};
+    vmdb_json_doc *doc = NULL;
+    size_t start = out->len;
+    bool wrap = false;
+    int rc = vmdb_json_parse(&doc, text, &lim);
+    if (rc == VMDB_ENOMEM)
+        goto done;
+    if (rc == 0) {
+        const vmdb_json *root = vmdb_json_doc_root(doc);
+        vmdb_slice k0 = vmdb_json_key_at(root, 0);
+        wrap = vmdb_json_typeof(root) == VMDB_JSON_OBJECT && vmdb_json_size(root) == 1 &&
+               k0.len == 6 && memcmp(k0.ptr, "$jsonb", 6) == 0;
+        if (!wrap)
+            rc = vmdb_jcs_write(out, root);
+    } else {
+        wrap = true;
+    }
+    if (wrap) {
+        rc = vmdb_buf_put(out, "{\"$jsonb\":", 10);
+        rc = rc ? rc : vmdb_jcs_string(out, text);
+        rc = rc ? rc : vmdb_buf_putc(out, '}');
+    }
+done:
+    vmdb_json_doc_free(doc);
+    if (rc)
+        out->len = start;
+    else if (wrapped)
+        *wrapped = wrap;
+    return rc;
+}
+
+static bool named(vmdb_slice key, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(names[i]) == key.len && memcmp(names[i], key.ptr, key.len) == 0)
+            return true;
+    return false;
+}
+
+int vmdb_row_value_cols(vmdb_hasher *h, uint8_t out[32], vmdb_slice row_json,
+                        const char *const *json_cols, size_t n, const vmdb_json_limits *lim,
+                        vmdb_buf *scratch)
+{
+    int rc = 0;
+    vmdb_json_doc *doc = NULL;
+
+    scratch->len = 0;
+    if ((rc = vmdb_json_parse(&doc, row_json, lim)) != 0)
+        goto done;
+    const vmdb_json *row = vmdb_json_doc_root(doc);
+    if (vmdb_json_typeof(row) != VMDB_JSON_OBJECT) {
+        rc = vmdb_error_set(VMDB_EINVAL, "a row must be a JSON object");
+        goto done;
+    }
+    /* The members keep the parser's JCS order; only the JSON columns'
+     * values change, and a member's name decides its place, not its value. */
+    rc = vmdb_buf_putc(scratch, '{');
+    for (size_t i = 0; rc == 0 && i < vmdb_json_size(row); i++) {
+        vmdb_slice key = vmdb_json_key_at(row, i);
+        const vmdb_json *v = vmdb_json_value_at(row, i);
+        rc = i ? vmdb_buf_putc(scratch, ',') : 0;
+        rc = rc ? rc : vmdb_jcs_string(scratch, key);
+        rc = rc ? rc : vmdb_buf_putc(scratch, ':');
+        if (rc == 0 && vmdb_json_typeof(v) == VMDB_JSON_STRING && named(key, json_cols, n))
+            rc = vmdb_row_json_column(scratch, vmdb_json_string(v), NULL);
+        else if (rc == 0)
+            rc = vmdb_jcs_write(scratch, v);
+    }
+    rc = rc ? rc : vmdb_buf_putc(scratch, '}');
+    if (rc == 0)
+        vmdb_row_value_jcs(h, out, (vmdb_slice){scratch->ptr, scratch->len});
+done:
+    if (rc)
+        scratch->len = 0;
     vmdb_json_doc_free(doc);
     return rc;
 }

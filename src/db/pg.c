@@ -1,7 +1,9 @@
 /*
- * libpq glue. The session settings matter for hashing: row_to_json renders
- * timestamptz in the session time zone, so every connection pins UTC and ISO
- * dates; extra_float_digits=1 gives shortest round-trip floats.
+ * libpq glue. The session settings matter for hashing (PROTOCOL.md §2.2):
+ * row_to_json renders timestamptz in the session time zone, so every
+ * connection pins UTC and ISO dates; extra_float_digits=1 gives shortest
+ * round-trip floats; IntervalStyle, bytea_output and lc_monetary fix the
+ * text of interval, bytea and money values.
  */
 #include "db/pg.h"
 
@@ -20,7 +22,8 @@ PGconn *vmdb_pg_connect(const char *url, const char *role)
                           "application_name", "connect_timeout", NULL};
     const char *vals[] = {url,
                           "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
-                          "-c IntervalStyle=postgres -c client_min_messages=warning",
+                          "-c IntervalStyle=postgres -c bytea_output=hex -c lc_monetary=C "
+                          "-c client_min_messages=warning",
                           "UTF8",
                           role,
                           "10",

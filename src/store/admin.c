@@ -525,9 +525,13 @@ static int refresh_columns(PGconn *c, const vmdb_registry *reg)
         const vmdb_model *m = &reg->models[i];
         const char *p[1] = {m->table};
         PGresult *r = vmdb_pg_exec(c, "read columns",
-                                   "SELECT column_name, data_type, is_nullable = 'YES' FROM "
-                                   "information_schema.columns WHERE table_schema = 'public' AND "
-                                   "table_name = $1 ORDER BY ordinal_position",
+                                   /* format_type, not information_schema's data_type:
+                                    * that says "ARRAY" and "USER-DEFINED" where the
+                                    * hashing needs "bigint[]" and the type's name. */
+                                   "SELECT a.attname, format_type(a.atttypid, NULL), "
+                                   "NOT a.attnotnull FROM pg_attribute a WHERE a.attrelid = "
+                                   "to_regclass(quote_ident($1)) AND a.attnum > 0 AND NOT "
+                                   "a.attisdropped ORDER BY a.attnum",
                                    1, p, NULL);
         if (!r)
             return VMDB_EIO;

@@ -42,7 +42,13 @@ int vmdb_catalog_load(PGconn *conn, vmdb_registry **out)
     PGresult *r =
         vmdb_pg_exec(conn, "load registry",
                      "SELECT table_name, primary_key_field, primary_key_kind, columns::text, "
-                     "(SELECT value FROM verifiable_registry_meta WHERE key='schema_hash') "
+                     "(SELECT value FROM verifiable_registry_meta WHERE key='schema_hash'), "
+                     /* The live column types decide how values are hashed
+                      * (PROTOCOL.md §2.2); the table is found as every
+                      * unqualified statement finds it, by search_path. */
+                     "(SELECT json_object_agg(a.attname, format_type(a.atttypid, NULL))::text "
+                     "FROM pg_attribute a WHERE a.attrelid = to_regclass(quote_ident(table_name)) "
+                     "AND a.attnum > 0 AND NOT a.attisdropped) "
                      "FROM verifiable_models ORDER BY table_name",
                      0, NULL, NULL);
     *out = NULL;
@@ -55,7 +61,8 @@ int vmdb_catalog_load(PGconn *conn, vmdb_registry **out)
     }
     for (int i = 0; i < n; i++)
         rows[i] = (vmdb_model_row){PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-                                   PQgetvalue(r, i, 3)};
+                                   PQgetvalue(r, i, 3),
+                                   PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5)};
     if (n)
         hash = PQgetvalue(r, 0, 4);
     else if ((h = vmdb_pg_exec(conn, "load schema hash",

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/log.h"
 #include "util/sb.h"
@@ -133,6 +134,71 @@ vmdb_ctype vmdb_ctype_from_name(const char *s)
     return VMDB_T_OTHER;
 }
 
+/* PostgreSQL types whose row_to_json form is already the §2.2 form, as
+ * format_type() spells them, plus the col_type and short spellings. */
+static const char *const plain_types[] = {
+    "smallint",
+    "integer",
+    "int",
+    "int2",
+    "int4",
+    "serial",
+    "real",
+    "float4",
+    "double precision",
+    "float8",
+    "boolean",
+    "bool",
+    "text",
+    "character varying",
+    "varchar",
+    "character",
+    "bpchar",
+    "uuid",
+    "bytea",
+    "date",
+    "time without time zone",
+    "time",
+    "time with time zone",
+    "timetz",
+    "timestamp without time zone",
+    "timestamp",
+    "timestamp with time zone",
+    "timestamptz",
+    "interval",
+};
+/* Types that travel as their text: row_to_json would write them as JSON
+ * numbers, which a double cannot hold exactly (bigint) or which would drop
+ * the scale (numeric: 1.50 and 1.5 must hash differently). */
+static const char *const text_types[] = {
+    "bigint", "int8", "big_int", "bigserial", "big_serial", "numeric", "decimal",
+};
+
+static bool in_list(const char *s, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && strncasecmp(s, list[i], n) == 0)
+            return true;
+    return false;
+}
+
+vmdb_vclass vmdb_vclass_from_type(const char *s)
+{
+    size_t n = strlen(s);
+    bool array = n > 2 && strcmp(s + n - 2, "[]") == 0;
+    if (array)
+        n -= 2;
+    bool plain = in_list(s, n, plain_types, sizeof plain_types / sizeof plain_types[0]);
+    bool text = in_list(s, n, text_types, sizeof text_types / sizeof text_types[0]);
+    bool json =
+        (n == 4 && strncasecmp(s, "json", 4) == 0) || (n == 5 && strncasecmp(s, "jsonb", 5) == 0);
+    if (array)
+        /* Elements of any other type (json included) could nest JSON that
+         * is not safe, so such arrays travel as their text. */
+        return plain ? VMDB_V_PLAIN : text ? VMDB_V_TEXT_ARRAY : VMDB_V_TEXT;
+    return plain ? VMDB_V_PLAIN : text ? VMDB_V_TEXT : json ? VMDB_V_JSON : VMDB_V_TEXT;
+}
+
 bool vmdb_ident_valid(const char *s, size_t n)
 {
     if (n == 0 || n > 63)
@@ -162,7 +228,11 @@ const vmdb_column *vmdb_model_column(const vmdb_model *m, const char *name, vmdb
         if (strcmp(m->cols[i].name, name) == 0)
             return &m->cols[i];
     if (strcmp(m->pk, name) == 0 && pkcol) {
-        *pkcol = (vmdb_column){m->pk, (char *)vmdb_ctype_name(m->pk_type), m->pk_type, false, true};
+        *pkcol = (vmdb_column){.name = m->pk,
+                               .type_name = (char *)vmdb_ctype_name(m->pk_type),
+                               .type = m->pk_type,
+                               .vclass = m->pk_type == VMDB_T_BIGINT ? VMDB_V_TEXT : VMDB_V_PLAIN,
+                               .unique = true};
         return pkcol;
     }
     return NULL;
@@ -177,6 +247,7 @@ static void model_clear(vmdb_model *m)
         free(m->cols[i].type_name);
     }
     free(m->cols);
+    free(m->json_cols);
     free(m->ddl);
     free(m->proj);
 }
@@ -217,15 +288,15 @@ static char *lower_dup(const char *s, size_t n)
     return p;
 }
 
-static bool text_cast_in_projection(vmdb_ctype t)
-{
-    return t == VMDB_T_BIGINT || t == VMDB_T_NUMERIC;
-}
+static const char *const vclass_cast[] = {" AS ", "::text AS ", "::text[] AS ", "::text AS "};
 
 /* Builds the DDL and the projection once the names are final. */
 static int model_finish(vmdb_model *m)
 {
     vmdb_buf ddl = VMDB_BUF_INIT, proj = VMDB_BUF_INIT;
+    m->njson = 0;
+    if (!(m->json_cols = calloc(m->ncols ? m->ncols : 1, sizeof *m->json_cols)))
+        return VMDB_ENOMEM;
     int rc = vmdb_sb_puts(&ddl, "CREATE TABLE IF NOT EXISTS ");
     rc = rc ? rc : vmdb_sb_ident(&ddl, m->table);
     rc = rc ? rc : vmdb_sb_puts(&ddl, " (");
@@ -235,7 +306,9 @@ static int model_finish(vmdb_model *m)
      * column of the same name says. */
     rc = rc ? rc : vmdb_sb_puts(&proj, "t.");
     rc = rc ? rc : vmdb_sb_ident(&proj, m->pk);
-    rc = rc ? rc : vmdb_sb_puts(&proj, text_cast_in_projection(m->pk_type) ? "::text AS " : " AS ");
+    rc = rc ? rc
+            : vmdb_sb_puts(&proj,
+                           vclass_cast[m->pk_type == VMDB_T_BIGINT ? VMDB_V_TEXT : VMDB_V_PLAIN]);
     rc = rc ? rc : vmdb_sb_ident(&proj, m->pk);
     for (size_t i = 0; rc == 0 && i < m->ncols; i++) {
         const vmdb_column *c = &m->cols[i];
@@ -256,9 +329,10 @@ static int model_finish(vmdb_model *m)
             rc = vmdb_sb_puts(&ddl, " UNIQUE");
         rc = rc ? rc : vmdb_sb_puts(&proj, ", t.");
         rc = rc ? rc : vmdb_sb_ident(&proj, c->name);
-        rc =
-            rc ? rc : vmdb_sb_puts(&proj, text_cast_in_projection(c->type) ? "::text AS " : " AS ");
+        rc = rc ? rc : vmdb_sb_puts(&proj, vclass_cast[c->vclass]);
         rc = rc ? rc : vmdb_sb_ident(&proj, c->name);
+        if (rc == 0 && c->vclass == VMDB_V_JSON)
+            m->json_cols[m->njson++] = c->name;
     }
     rc = rc ? rc : vmdb_sb_puts(&ddl, ")");
     rc = rc ? rc : vmdb_sb_cstr(&ddl);
@@ -478,6 +552,7 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, cha
                 goto done;
             }
             c->type = vmdb_ctype_from_name(c->type_name);
+            c->vclass = vmdb_vclass_from_type(c->type_name);
             opt_bool(vmdb_json_get(corder[j], "nullable"), &c->nullable);
             opt_bool(vmdb_json_get(corder[j], "unique"), &c->unique);
             for (size_t k = 0; k < j; k++)
@@ -557,10 +632,27 @@ int vmdb_registry_spec_json(const vmdb_registry *r, vmdb_buf *out)
 
 /* ---- registry rows ------------------------------------------------------ */
 
+/* Sets col->vclass from the live type `live` (a JSON string, or NULL:
+ * then from col_type). 0 or VMDB_ENOMEM. */
+static int column_vclass(vmdb_column *col, const vmdb_json *live)
+{
+    vmdb_slice lt = vmdb_json_string(live);
+    if (!lt.ptr || memchr(lt.ptr, 0, lt.len)) {
+        col->vclass = vmdb_vclass_from_type(col->type_name);
+        return 0;
+    }
+    char *real = lower_dup((const char *)lt.ptr, lt.len);
+    if (!real)
+        return VMDB_ENOMEM;
+    col->vclass = vmdb_vclass_from_type(real);
+    free(real);
+    return 0;
+}
+
 static int model_from_row(vmdb_model *m, const vmdb_model_row *row)
 {
     int rc = 0;
-    vmdb_json_doc *doc = NULL;
+    vmdb_json_doc *doc = NULL, *types = NULL;
     size_t tl = strlen(row->table), pl = strlen(row->pk);
     if (!vmdb_ident_valid(row->table, tl) || !vmdb_ident_valid(row->pk, pl)) {
         rc = VMDB_EINVAL;
@@ -590,6 +682,15 @@ static int model_from_row(vmdb_model *m, const vmdb_model_row *row)
         rc = VMDB_EINVAL;
         goto done;
     }
+    /* The live types: a table without them (not created yet) falls back to
+     * col_type. Unusable text is treated as absent, not as an error. */
+    if (row->types_json &&
+        vmdb_json_parse(&types, VMDB_SLICE(row->types_json, strlen(row->types_json)), NULL) ==
+            VMDB_ENOMEM) {
+        rc = VMDB_ENOMEM;
+        goto done;
+    }
+    const vmdb_json *live = types ? vmdb_json_doc_root(types) : NULL;
     size_t nc = vmdb_json_size(cols);
     m->cols = calloc(nc ? nc : 1, sizeof *m->cols);
     if (!m->cols) {
@@ -614,11 +715,14 @@ static int model_from_row(vmdb_model *m, const vmdb_model_row *row)
             goto done;
         }
         col->type = vmdb_ctype_from_name(col->type_name);
+        if ((rc = column_vclass(col, vmdb_json_get(live, col->name))) != 0)
+            goto done;
         opt_bool(vmdb_json_get(c, "nullable"), &col->nullable);
         opt_bool(vmdb_json_get(c, "unique"), &col->unique);
     }
     rc = model_finish(m);
 done:
+    vmdb_json_doc_free(types);
     vmdb_json_doc_free(doc);
     return rc;
 }

@@ -27,6 +27,17 @@ typedef enum vmdb_ctype {
     VMDB_T_OTHER,   /* any other SQL type (after a migration): bound untyped */
 } vmdb_ctype;
 
+/* How a column's value travels into the hashed row (PROTOCOL.md §2.2),
+ * decided by the column's PostgreSQL type: as row_to_json writes it, as its
+ * text, as an array of element texts, or as text that the row hashing
+ * turns into the nested JSON value or the {"$jsonb": T} wrapper. */
+typedef enum vmdb_vclass {
+    VMDB_V_PLAIN,      /* row_to_json's own form */
+    VMDB_V_TEXT,       /* ::text (bigint, numeric, any type §2.2 does not list) */
+    VMDB_V_TEXT_ARRAY, /* ::text[] (bigint[], numeric[]) */
+    VMDB_V_JSON,       /* ::text, then vmdb_row_json_column (json, jsonb) */
+} vmdb_vclass;
+
 typedef enum vmdb_pkkind {
     VMDB_PK_SERIAL,
     VMDB_PK_BIG_SERIAL,
@@ -40,6 +51,7 @@ typedef struct vmdb_column {
     char *name;      /* lower case, validated */
     char *type_name; /* spelling as declared/stored (col_type) */
     vmdb_ctype type;
+    vmdb_vclass vclass; /* from the live PostgreSQL type when known */
     bool nullable, unique;
 } vmdb_column;
 
@@ -53,6 +65,10 @@ typedef struct vmdb_model {
     char *ddl;
     /* t."id"::text AS "id", ... over alias t: every column, pk first */
     char *proj;
+    /* The names of the columns of class VMDB_V_JSON (pointers into cols);
+     * a row of a model without any is hashed without the substitution. */
+    const char **json_cols;
+    size_t njson;
 } vmdb_model;
 
 /* An immutable, reference-counted set of models. */
@@ -71,6 +87,10 @@ const char *vmdb_pkkind_stored_name(vmdb_pkkind k);  /* "bigserial" */
 const char *vmdb_pk_array_cast(const vmdb_model *m); /* "int4", "int8", "text", "uuid" */
 /* Maps a col_type / information-schema spelling to a type. */
 vmdb_ctype vmdb_ctype_from_name(const char *s);
+/* The §2.2 class of a PostgreSQL type, given as format_type() spells it
+ * ("bigint[]", "timestamp with time zone") or as a col_type ("big_int").
+ * The one place that decides how a value is hashed. */
+vmdb_vclass vmdb_vclass_from_type(const char *s);
 
 /* Identifier rule of the seed plus: at most 63 bytes. */
 bool vmdb_ident_valid(const char *s, size_t n);
@@ -90,10 +110,14 @@ int vmdb_registry_from_request(vmdb_registry **out, const vmdb_json *tables, cha
                                size_t msglen);
 
 /* Builds a registry from the rows of verifiable_models: table, pk field, pk
- * kind (stored spelling), columns JSON text. Rows that do not validate are
- * skipped with a log line (the database is not trusted to be well formed). */
+ * kind (stored spelling), columns JSON text, and `types_json` (may be
+ * NULL): a JSON object of the table's live column types {name:
+ * format_type}, which decides each column's vclass over what col_type
+ * says (a column altered by hand hashes by its real type). Rows that do
+ * not validate are skipped with a log line (the database is not trusted
+ * to be well formed). */
 typedef struct vmdb_model_row {
-    const char *table, *pk, *pk_kind, *columns_json;
+    const char *table, *pk, *pk_kind, *columns_json, *types_json;
 } vmdb_model_row;
 int vmdb_registry_from_rows(vmdb_registry **out, const vmdb_model_row *rows, size_t n,
                             const char *schema_hash);

@@ -75,6 +75,9 @@ int vmdb_fail_sqlstate(vmdb_fail *f, const char *s)
     if (!strncmp(s, "22", 2) || !strcmp(s, "42804"))
         return vmdb_fail_set(f, VMDB_FAIL_INVALID_VALUE,
                              "a value was refused by the database (wrong format or out of range)");
+    if (!strcmp(s, "42883")) /* say, a where or order_by on a json column */
+        return vmdb_fail_set(f, VMDB_FAIL_INVALID_VALUE,
+                             "the database cannot compare or order values of that column's type");
     if (!strcmp(s, "57014"))
         return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database statement timed out");
     return vmdb_fail_set(f, VMDB_FAIL_DATABASE, "database error (details are in the server log)");

@@ -18,7 +18,13 @@ int vmdb_rows_leaf(vmdb_hasher *h, const vmdb_model *m, const char *pk, const ch
                    uint8_t key[32], uint8_t value[32], vmdb_buf *jcs)
 {
     int rc = vmdb_rows_key(h, m, pk, key);
-    return rc ? rc : vmdb_row_value(h, value, VMDB_SLICE(json, strlen(json)), NULL, jcs);
+    if (rc)
+        return rc;
+    /* Only tables with json/jsonb columns pay for the substitution. */
+    if (m->njson == 0)
+        return vmdb_row_value(h, value, VMDB_SLICE(json, strlen(json)), NULL, jcs);
+    return vmdb_row_value_cols(h, value, VMDB_SLICE(json, strlen(json)), m->json_cols, m->njson,
+                               NULL, jcs);
 }
 
 int vmdb_rows_select(vmdb_buf *sql, const vmdb_model *m, const char *from)

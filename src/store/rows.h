@@ -2,9 +2,13 @@
  * Rows as the tree sees them. A stored row becomes a leaf: key =
  * H(table, primary key text), value = H(canonical JSON of the row), where
  * the row's JSON is what PostgreSQL's row_to_json gives for the model's
- * projection (PROTOCOL.md §2). Every statement that reads rows to hash them
- * selects them the same way, through vmdb_rows_select, so the text that is
- * hashed never depends on which path read it.
+ * projection (PROTOCOL.md §2), with each json/jsonb column (projected as
+ * text) replaced by its value or its {"$jsonb": T} wrapper. The projection
+ * (vmdb_vclass_from_type, from the columns' live types) and this
+ * substitution are the whole §2.2 mapping; every statement that reads rows
+ * to hash them selects them through vmdb_rows_select and hashes them
+ * through vmdb_rows_leaf, so the text that is hashed never depends on which
+ * path read it (writes, reads, the start-up check, repair, migrate).
  *
  * Pure functions plus one cursor scan; no state, no locks.
  */

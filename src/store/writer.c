@@ -275,11 +275,23 @@ static int write_sql(vmdb_buf *sql, const vmdb_write *w, stmt_kind sk, const siz
             rc = rc ? rc : vmdb_sb_puts(sql, " = v.");
             rc = rc ? rc : vmdb_sb_ident(sql, c);
         }
-        rc = rc ? rc : vmdb_sb_puts(sql, " FROM (");
+        /* The typed empty branch gives the untyped values their columns'
+         * types (a UNION resolves unknown-typed inputs by the other
+         * branch), as an INSERT would: a date or numeric[] column set from
+         * text. */
+        rc = rc ? rc : vmdb_sb_puts(sql, " FROM (SELECT ");
+        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+            rc = j ? vmdb_sb_puts(sql, ", ") : 0;
+            rc = rc ? rc : vmdb_sb_ident(sql, r0->v[j].col->name);
+        }
+        rc = rc ? rc : vmdb_sb_puts(sql, " FROM ");
+        rc = rc ? rc : vmdb_sb_ident(sql, m->table);
+        rc = rc ? rc : vmdb_sb_puts(sql, " WHERE false");
     }
-    rc = rc ? rc : vmdb_sb_puts(sql, "VALUES ");
+    rc = rc ? rc : vmdb_sb_puts(sql, sk == ST_INSERT ? "VALUES " : "");
     for (size_t i = 0; rc == 0 && i < cnt; i++) {
-        rc = vmdb_sb_puts(sql, i ? ", (" : "(");
+        /* A VALUES list would resolve the untyped values to text first. */
+        rc = vmdb_sb_puts(sql, sk == ST_UPDATE ? " UNION ALL SELECT " : i ? ", (" : "(");
         if (r0->n == 0)
             rc = rc ? rc : vmdb_sb_puts(sql, "DEFAULT");
         for (size_t j = 0; rc == 0 && j < r0->n; j++) {
@@ -289,7 +301,7 @@ static int write_sql(vmdb_buf *sql, const vmdb_write *w, stmt_kind sk, const siz
             rc = vmdb_sb_printf(sql, "%s$%zu%s", j ? ", " : "", *np,
                                 vmdb_ctype_cast(is_pk ? m->pk_type : cv->col->type));
         }
-        rc = rc ? rc : vmdb_buf_putc(sql, ')');
+        rc = rc ? rc : (sk == ST_INSERT ? vmdb_buf_putc(sql, ')') : 0);
     }
     if (rc == 0 && sk == ST_UPDATE) {
         rc = vmdb_sb_puts(sql, ") AS v (");

@@ -841,7 +841,7 @@ static void test_records_key_types(void **state)
     /* A declared column named like the key does not change how the key is
      * coerced (reload rule, §2.7): the key's own type decides. */
     const vmdb_model_row rows[] = {
-        {"m", "id", "serial", "[{\"name\":\"id\",\"col_type\":\"bigint\"}]"}};
+        {"m", "id", "serial", "[{\"name\":\"id\",\"col_type\":\"bigint\"}]", NULL}};
     assert_int_equal(vmdb_registry_from_rows(&r, rows, 1, NULL), 0);
     run_records(&run, vmdb_registry_find(r, "m"), "[{'id':'3000000000'},{'id':'0042'}]", false);
     assert_int_equal(run.nerr, 1);

@@ -216,13 +216,105 @@ static void test_row_value(void **state)
     vmdb_hasher_free(h);
 }
 
+/* One json/jsonb column's form (PROTOCOL.md §2.2): the value when safe,
+ * else {"$jsonb": T}. */
+static void expect_column(const char *text, const char *want, bool wrapped)
+{
+    vmdb_buf b = VMDB_BUF_INIT;
+    bool w = !wrapped;
+    int rc = vmdb_row_json_column(&b, VMDB_SLICE(text, strlen(text)), &w);
+    if (rc != 0)
+        fail_msg("%s: %s", text, vmdb_error_name(rc));
+    if (b.len != strlen(want) || memcmp(b.ptr, want, b.len) != 0)
+        fail_msg("%s gave %.*s, wanted %s", text, (int)b.len, (const char *)b.ptr, want);
+    assert_int_equal(w, wrapped);
+    vmdb_buf_free(&b);
+}
+
+static void test_json_column(void **state)
+{
+    (void)state;
+    /* Safe values nest, in JCS form. */
+    expect_column("{\"b\": 1.50, \"a\": [1, 2e0]}", "{\"a\":[1,2],\"b\":1.5}", false);
+    expect_column("9007199254740992", "9007199254740992", false);
+    expect_column("\"x\"", "\"x\"", false);
+    expect_column("null", "null", false);
+    expect_column("{}", "{}", false);
+    expect_column("{\"$jsonb\": 1, \"b\": 2}", "{\"$jsonb\":1,\"b\":2}", false); /* two members */
+    expect_column("[{\"$jsonb\": \"x\"}]", "[{\"$jsonb\":\"x\"}]", false); /* not at the top */
+    expect_column("{\"$jsonb2\": \"x\"}", "{\"$jsonb2\":\"x\"}", false);
+    /* Unsafe values: wrapped, the text kept byte for byte. */
+    expect_column("{\"n\": 9007199254740993}", "{\"$jsonb\":\"{\\\"n\\\": 9007199254740993}\"}",
+                  true);
+    expect_column("{\"$jsonb\": \"x\"}", "{\"$jsonb\":\"{\\\"$jsonb\\\": \\\"x\\\"}\"}", true);
+    expect_column("{\"$jsonb\":{}}", "{\"$jsonb\":\"{\\\"$jsonb\\\":{}}\"}", true);
+    expect_column("{\"a\":1,\"a\":2}", "{\"$jsonb\":\"{\\\"a\\\":1,\\\"a\\\":2}\"}", true);
+    expect_column("\"\\ud800\"", "{\"$jsonb\":\"\\\"\\\\ud800\\\"\"}", true);
+    expect_column("1e400", "{\"$jsonb\":\"1e400\"}", true);
+    /* 127 levels nest; 128 would take the row past §2.1's 128: wrapped. */
+    char deep[260];
+    memset(deep, '[', 128);
+    memset(deep + 128, ']', 128);
+    deep[256] = 0;
+    vmdb_buf b = VMDB_BUF_INIT;
+    bool w = false;
+    assert_int_equal(vmdb_row_json_column(&b, VMDB_SLICE(deep + 1, 254), &w), 0);
+    assert_false(w);
+    b.len = 0;
+    assert_int_equal(vmdb_row_json_column(&b, VMDB_SLICE(deep, 256), &w), 0);
+    assert_true(w);
+    /* Text that is not UTF-8 cannot even be wrapped; the buffer is unchanged. */
+    b.len = 0;
+    assert_int_equal(vmdb_buf_put(&b, "ab", 2), 0);
+    assert_int_equal(vmdb_row_json_column(&b, VMDB_SLICE("\"\xff\"", 3), &w), VMDB_EPARSE);
+    assert_int_equal(b.len, 2);
+    vmdb_buf_free(&b);
+}
+
+static void test_row_value_cols(void **state)
+{
+    (void)state;
+    vmdb_hasher *h = NULL;
+    vmdb_buf scratch = VMDB_BUF_INIT, plain = VMDB_BUF_INIT;
+    uint8_t a[32], b[32];
+    static const char *const cols[] = {"j", "k"};
+    assert_int_equal(vmdb_hasher_new(&h, 0), 0);
+    /* j and k arrive as their texts; other strings stay strings. */
+    const char *row = "{\"z\":\"{\\\"a\\\":1}\",\"k\":\"{\\\"$jsonb\\\":\\\"x\\\"}\",\"id\":1,"
+                      "\"j\":\"{\\\"b\\\": 1.50}\",\"n\":null}";
+    assert_int_equal(
+        vmdb_row_value_cols(h, a, VMDB_SLICE(row, strlen(row)), cols, 2, NULL, &scratch), 0);
+    const char *want =
+        "{\"id\":1,\"j\":{\"b\":1.5},\"k\":{\"$jsonb\":\"{\\\"$jsonb\\\":\\\"x\\\"}\"},"
+        "\"n\":null,\"z\":\"{\\\"a\\\":1}\"}";
+    assert_int_equal(scratch.len, strlen(want));
+    assert_memory_equal(scratch.ptr, want, scratch.len);
+    /* The hash is that of the substituted row's JCS. */
+    assert_int_equal(vmdb_row_value(h, b, VMDB_SLICE(want, strlen(want)), NULL, &plain), 0);
+    assert_memory_equal(a, b, 32);
+    /* SQL NULL in a JSON column stays null; no JSON columns: as vmdb_row_value. */
+    assert_int_equal(vmdb_row_value_cols(h, a, VMDB_SLICE_STR("{\"j\":null,\"x\":1.50}"), cols, 2,
+                                         NULL, &scratch),
+                     0);
+    assert_int_equal(vmdb_row_value(h, b, VMDB_SLICE_STR("{\"j\":null,\"x\":1.5}"), NULL, &plain),
+                     0);
+    assert_memory_equal(a, b, 32);
+    assert_int_equal(vmdb_row_value_cols(h, a, VMDB_SLICE_STR("[1]"), cols, 2, NULL, &scratch),
+                     VMDB_EINVAL);
+    assert_int_equal(scratch.len, 0);
+    vmdb_buf_free(&scratch);
+    vmdb_buf_free(&plain);
+    vmdb_hasher_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_escapes_and_nul),
-        cmocka_unit_test(test_numbers),      cmocka_unit_test(test_structure),
-        cmocka_unit_test(test_limits),       cmocka_unit_test(test_accessors),
-        cmocka_unit_test(test_row_value),
+        cmocka_unit_test(test_invalid_utf8),   cmocka_unit_test(test_escapes_and_nul),
+        cmocka_unit_test(test_numbers),        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_limits),         cmocka_unit_test(test_accessors),
+        cmocka_unit_test(test_row_value),      cmocka_unit_test(test_json_column),
+        cmocka_unit_test(test_row_value_cols),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

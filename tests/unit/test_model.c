@@ -162,7 +162,7 @@ static void assert_rows_round_trip(const vmdb_registry *r)
         assert_int_equal(vmdb_model_columns_json(m, &cols[i]), 0);
         assert_int_equal(vmdb_sb_cstr(&cols[i]), 0);
         rows[i] = (vmdb_model_row){m->table, m->pk, vmdb_pkkind_stored_name(m->pk_kind),
-                                   (const char *)cols[i].ptr};
+                                   (const char *)cols[i].ptr, NULL};
     }
     vmdb_registry *back = NULL;
     assert_int_equal(vmdb_registry_from_rows(&back, rows, r->n, r->schema_hash), 0);
@@ -235,7 +235,10 @@ static void test_vector_readme_agents(void **state)
                                 "\"name\" TEXT NOT NULL UNIQUE)");
     assert_string_equal(m->proj, "t.\"id\" AS \"id\", t.\"created_at\" AS \"created_at\", "
                                  "t.\"description\" AS \"description\", "
-                                 "t.\"metadata\" AS \"metadata\", t.\"name\" AS \"name\"");
+                                 "t.\"metadata\"::text AS \"metadata\", t.\"name\" AS \"name\"");
+    /* The jsonb column travels as text and is substituted in C (§2.2). */
+    assert_int_equal(m->njson, 1);
+    assert_string_equal(m->json_cols[0], "metadata");
     assert_int_equal(m->ncols, 4);
     static const char *const names[] = {"created_at", "description", "metadata", "name"};
     static const vmdb_ctype types[] = {VMDB_T_TIMESTAMPTZ, VMDB_T_TEXT, VMDB_T_JSONB, VMDB_T_TEXT};
@@ -271,8 +274,9 @@ static void test_vector_warm_start(void **state)
                         "CREATE TABLE IF NOT EXISTS \"agents\" (\"id\" BIGSERIAL PRIMARY KEY, "
                         "\"character\" JSONB NOT NULL, \"name\" TEXT NOT NULL UNIQUE)");
     /* The int8 key travels as text (PROTOCOL.md §2.2). */
-    assert_string_equal(m->proj, "t.\"id\"::text AS \"id\", t.\"character\" AS \"character\", "
-                                 "t.\"name\" AS \"name\"");
+    assert_string_equal(m->proj,
+                        "t.\"id\"::text AS \"id\", t.\"character\"::text AS \"character\", "
+                        "t.\"name\" AS \"name\"");
     assert_columns_json(m,
                         "[{'col_type':'jsonb','name':'character','nullable':false,'unique':false},"
                         "{'col_type':'text','name':'name','nullable':false,'unique':true}]");
@@ -402,9 +406,10 @@ static void test_every_column_type(void **state)
                         "CREATE TABLE IF NOT EXISTS \"all_types\" (\"key\" UUID PRIMARY KEY, "
                         "\"a\" TEXT, \"b\" INTEGER, \"c\" BIGINT, \"d\" BOOLEAN, \"e\" JSONB, "
                         "\"f\" TIMESTAMPTZ, \"g\" UUID)");
-    assert_string_equal(m->proj, "t.\"key\" AS \"key\", t.\"a\" AS \"a\", t.\"b\" AS \"b\", "
-                                 "t.\"c\"::text AS \"c\", t.\"d\" AS \"d\", t.\"e\" AS \"e\", "
-                                 "t.\"f\" AS \"f\", t.\"g\" AS \"g\"");
+    assert_string_equal(m->proj,
+                        "t.\"key\" AS \"key\", t.\"a\" AS \"a\", t.\"b\" AS \"b\", "
+                        "t.\"c\"::text AS \"c\", t.\"d\" AS \"d\", t.\"e\"::text AS \"e\", "
+                        "t.\"f\" AS \"f\", t.\"g\" AS \"g\"");
     static const vmdb_ctype types[] = {VMDB_T_TEXT,  VMDB_T_INT,         VMDB_T_BIGINT, VMDB_T_BOOL,
                                        VMDB_T_JSONB, VMDB_T_TIMESTAMPTZ, VMDB_T_UUID};
     static const char *const spelled[] = {"text",  "int",         "big_int", "bool",
@@ -870,7 +875,8 @@ static void test_from_rows_stored_spellings(void **state)
     const vmdb_model_row rows[] = {
         {"agents", "id", "bigserial",
          "[{\"col_type\":\"jsonb\",\"name\":\"character\",\"nullable\":false,\"unique\":false},"
-         "{\"col_type\":\"text\",\"name\":\"name\",\"nullable\":false,\"unique\":true}]"},
+         "{\"col_type\":\"text\",\"name\":\"name\",\"nullable\":false,\"unique\":true}]",
+         NULL},
         {"big", "k", "bigint",
          "[{\"col_type\":\"big_int\",\"name\":\"n\",\"nullable\":true},"
          "{\"col_type\":\"integer\",\"name\":\"i\"},"
@@ -884,13 +890,14 @@ static void test_from_rows_stored_spellings(void **state)
          "{\"col_type\":\"text\",\"name\":5},"
          "{\"col_type\":\"text\",\"name\":\"\"},"
          "{\"col_type\":7,\"name\":\"seven\"},"
-         "17]"},
-        {"srv", "id", "serial", "[]"},
-        {"txt", "id", "text", "[]"},
-        {"i4", "id", "int", "[]"},
-        {"u", "id", "uuid", "[]"},
-        {"req_spelling", "id", "big_serial", "[]"},
-        {"req_spelling2", "id", "big_int", "[]"},
+         "17]",
+         NULL},
+        {"srv", "id", "serial", "[]", NULL},
+        {"txt", "id", "text", "[]", NULL},
+        {"i4", "id", "int", "[]", NULL},
+        {"u", "id", "uuid", "[]", NULL},
+        {"req_spelling", "id", "big_serial", "[]", NULL},
+        {"req_spelling2", "id", "big_int", "[]", NULL},
     };
     const size_t n = sizeof rows / sizeof rows[0];
     vmdb_registry *r = NULL;
@@ -909,8 +916,9 @@ static void test_from_rows_stored_spellings(void **state)
     assert_string_equal(m->ddl,
                         "CREATE TABLE IF NOT EXISTS \"agents\" (\"id\" BIGSERIAL PRIMARY KEY, "
                         "\"character\" JSONB NOT NULL, \"name\" TEXT NOT NULL UNIQUE)");
-    assert_string_equal(m->proj, "t.\"id\"::text AS \"id\", t.\"character\" AS \"character\", "
-                                 "t.\"name\" AS \"name\"");
+    assert_string_equal(m->proj,
+                        "t.\"id\"::text AS \"id\", t.\"character\"::text AS \"character\", "
+                        "t.\"name\" AS \"name\"");
 
     m = find(r, "big");
     assert_int_equal(m->pk_kind, VMDB_PK_BIG_INT);
@@ -946,7 +954,7 @@ static void test_from_rows_stored_spellings(void **state)
     assert_string_equal(m->proj,
                         "t.\"k\"::text AS \"k\", t.\"n\"::text AS \"n\", t.\"i\" AS \"i\", "
                         "t.\"amount\"::text AS \"amount\", t.\"untyped\" AS \"untyped\", "
-                        "t.\"vc\" AS \"vc\", t.\"pt\" AS \"pt\", t.\"flag\" AS \"flag\", "
+                        "t.\"vc\" AS \"vc\", t.\"pt\"::text AS \"pt\", t.\"flag\" AS \"flag\", "
                         "t.\"seven\" AS \"seven\"");
     assert_columns_json(
         m, "[{'col_type':'big_int','name':'n','nullable':true,'unique':false},"
@@ -979,21 +987,97 @@ static void test_from_rows_stored_spellings(void **state)
     vmdb_registry_unref(r);
 }
 
+/* The §2.2 class of each PostgreSQL type, and the live types overriding
+ * what col_type says. */
+static void test_vclass(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *type;
+        vmdb_vclass v;
+    } cases[] = {
+        {"smallint", VMDB_V_PLAIN},
+        {"integer", VMDB_V_PLAIN},
+        {"int", VMDB_V_PLAIN},
+        {"real", VMDB_V_PLAIN},
+        {"double precision", VMDB_V_PLAIN},
+        {"boolean", VMDB_V_PLAIN},
+        {"text", VMDB_V_PLAIN},
+        {"character varying", VMDB_V_PLAIN},
+        {"character", VMDB_V_PLAIN},
+        {"uuid", VMDB_V_PLAIN},
+        {"bytea", VMDB_V_PLAIN},
+        {"date", VMDB_V_PLAIN},
+        {"time without time zone", VMDB_V_PLAIN},
+        {"time with time zone", VMDB_V_PLAIN},
+        {"timestamp without time zone", VMDB_V_PLAIN},
+        {"timestamp with time zone", VMDB_V_PLAIN},
+        {"timestamptz", VMDB_V_PLAIN},
+        {"interval", VMDB_V_PLAIN},
+        {"bigint", VMDB_V_TEXT},
+        {"big_int", VMDB_V_TEXT},
+        {"numeric", VMDB_V_TEXT},
+        {"NUMERIC", VMDB_V_TEXT},
+        {"json", VMDB_V_JSON},
+        {"jsonb", VMDB_V_JSON},
+        {"point", VMDB_V_TEXT},
+        {"inet", VMDB_V_TEXT},
+        {"money", VMDB_V_TEXT},
+        {"mood", VMDB_V_TEXT},
+        {"\"char\"", VMDB_V_TEXT},
+        {"ARRAY", VMDB_V_TEXT},
+        {"USER-DEFINED", VMDB_V_TEXT},
+        {"", VMDB_V_TEXT},
+        {"integer[]", VMDB_V_PLAIN},
+        {"double precision[]", VMDB_V_PLAIN},
+        {"timestamp with time zone[]", VMDB_V_PLAIN},
+        {"bigint[]", VMDB_V_TEXT_ARRAY},
+        {"numeric[]", VMDB_V_TEXT_ARRAY},
+        {"jsonb[]", VMDB_V_TEXT},
+        {"json[]", VMDB_V_TEXT},
+        {"point[]", VMDB_V_TEXT},
+        {"[]", VMDB_V_TEXT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (vmdb_vclass_from_type(cases[i].type) != cases[i].v)
+            fail_msg("type '%s': class %d, wanted %d", cases[i].type,
+                     (int)vmdb_vclass_from_type(cases[i].type), (int)cases[i].v);
+
+    /* col_type says text; the live type (as the catalog reads it) decides. */
+    const vmdb_model_row rows[] = {
+        {"m", "id", "serial",
+         "[{\"name\":\"a\",\"col_type\":\"text\"},{\"name\":\"b\",\"col_type\":\"ARRAY\"},"
+         "{\"name\":\"c\",\"col_type\":\"json\"},{\"name\":\"d\",\"col_type\":\"numeric\"}]",
+         "{\"id\":\"integer\",\"a\":\"numeric\",\"b\":\"bigint[]\",\"c\":\"json\"}"},
+    };
+    vmdb_registry *r = NULL;
+    assert_int_equal(vmdb_registry_from_rows(&r, rows, 1, NULL), 0);
+    const vmdb_model *m = find(r, "m");
+    assert_string_equal(m->proj, "t.\"id\" AS \"id\", t.\"a\"::text AS \"a\", "
+                                 "t.\"b\"::text[] AS \"b\", t.\"c\"::text AS \"c\", "
+                                 "t.\"d\"::text AS \"d\"");
+    assert_int_equal(m->cols[0].type, VMDB_T_TEXT); /* writes still coerce by col_type */
+    assert_int_equal(m->njson, 1);
+    assert_string_equal(m->json_cols[0], "c");
+    vmdb_registry_unref(r);
+}
+
 /* Rows that do not validate are skipped; the others keep their order. */
 static void test_from_rows_skips_invalid(void **state)
 {
     (void)state;
     const vmdb_model_row rows[] = {
-        {"bad table", "id", "serial", "[]"},
-        {"ok1", "id", "serial", "[]"},
-        {"t", "bad-pk", "serial", "[]"},
-        {"t", "id", "bogus", "[]"},
-        {"t", "id", "BIGSERIAL", "[]"},
-        {"t", "id", "serial", "not json"},
-        {"t", "id", "serial", "{\"name\":\"x\"}"},
-        {"t", "id", "serial", "[{\"name\":\"x\",\"name\":\"y\"}]"},
-        {"", "id", "serial", "[]"},
-        {"ok2", "ID", "uuid", "[{\"name\":\"V\",\"col_type\":\"int4\",\"nullable\":\"yes\"}]"},
+        {"bad table", "id", "serial", "[]", NULL},
+        {"ok1", "id", "serial", "[]", NULL},
+        {"t", "bad-pk", "serial", "[]", NULL},
+        {"t", "id", "bogus", "[]", NULL},
+        {"t", "id", "BIGSERIAL", "[]", NULL},
+        {"t", "id", "serial", "not json", NULL},
+        {"t", "id", "serial", "{\"name\":\"x\"}", NULL},
+        {"t", "id", "serial", "[{\"name\":\"x\",\"name\":\"y\"}]", NULL},
+        {"", "id", "serial", "[]", NULL},
+        {"ok2", "ID", "uuid", "[{\"name\":\"V\",\"col_type\":\"int4\",\"nullable\":\"yes\"}]",
+         NULL},
     };
     vmdb_registry *r = NULL;
     assert_int_equal(vmdb_registry_from_rows(&r, rows, sizeof rows / sizeof rows[0], NULL), 0);
@@ -1027,8 +1111,8 @@ static void test_model_column_lookup(void **state)
 {
     (void)state;
     const vmdb_model_row rows[] = {
-        {"a", "id", "serial", "[{\"name\":\"v\",\"col_type\":\"text\"}]"},
-        {"b", "id", "serial", "[{\"name\":\"id\",\"col_type\":\"bigint\"}]"},
+        {"a", "id", "serial", "[{\"name\":\"v\",\"col_type\":\"text\"}]", NULL},
+        {"b", "id", "serial", "[{\"name\":\"id\",\"col_type\":\"bigint\"}]", NULL},
     };
     vmdb_registry *r = NULL;
     assert_int_equal(vmdb_registry_from_rows(&r, rows, 2, NULL), 0);
@@ -1225,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_duplicates_400),
         cmocka_unit_test(test_too_many),
         cmocka_unit_test(test_from_rows_stored_spellings),
+        cmocka_unit_test(test_vclass),
         cmocka_unit_test(test_from_rows_skips_invalid),
         cmocka_unit_test(test_model_column_lookup),
         cmocka_unit_test(test_ctype_from_name),
