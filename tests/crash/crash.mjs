@@ -38,7 +38,7 @@ const KEEP = process.env.VMDB_TEST_KEEP === '1';
 const HOOK_PER_MILLE = '30';
 const VERIFY_ALL_MAX = 20_000; // above this many rows, untouched rows are sampled between cycles
 const SAMPLE = 5_000;
-const REC = 208; // anchors.bin record: 144-byte header + 64-byte signature
+const REC = 242; // anchors2.bin record: 178-byte v2 header + 64-byte header signature (PROTOCOL.md §8.2)
 
 const TABLE = {
   table_name: 'crash_kv', primary_key_field: 'id', primary_key_kind: 'serial',
@@ -211,9 +211,10 @@ async function repairTask(srv, cycle) {
 
 function readAnchors(dataDir) {
   let buf;
-  try { buf = fs.readFileSync(path.join(dataDir, 'anchors.bin')); } catch { return []; }
+  try { buf = fs.readFileSync(path.join(dataDir, 'anchors2.bin')); } catch { return []; }
   const seqs = [];
-  for (let off = 0; off + REC <= buf.length; off += REC) seqs.push(Number(buf.readBigUInt64BE(off)));
+  // u8(2) || u64(seq) || ...
+  for (let off = 0; off + REC <= buf.length; off += REC) seqs.push(Number(buf.readBigUInt64BE(off + 1)));
   return seqs;
 }
 
@@ -263,9 +264,9 @@ async function checkRestart(srv, cycle) {
   }
   // The anchor file only grows, in strictly increasing seq, never past the state.
   const anchors = readAnchors(srv.dataDir);
-  if (anchors.length < lastAnchorCount) fail(`cycle ${cycle}: anchors.bin shrank from ${lastAnchorCount} to ${anchors.length} records`);
+  if (anchors.length < lastAnchorCount) fail(`cycle ${cycle}: anchors2.bin shrank from ${lastAnchorCount} to ${anchors.length} records`);
   for (let i = 1; i < anchors.length; i++) {
-    if (anchors[i] <= anchors[i - 1]) { fail(`cycle ${cycle}: anchors.bin record ${i} seq ${anchors[i]} after ${anchors[i - 1]}`); break; }
+    if (anchors[i] <= anchors[i - 1]) { fail(`cycle ${cycle}: anchors2.bin record ${i} seq ${anchors[i]} after ${anchors[i - 1]}`); break; }
   }
   const newestAnchor = anchors.length ? anchors[anchors.length - 1] : -1;
   if (newestAnchor > h.seq) fail(`cycle ${cycle}: newest anchor ${newestAnchor} is ahead of the state ${h.seq}`);

@@ -24,14 +24,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createHash, createPublicKey, generateKeyPairSync, verify as edVerify } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   BIN, ROOT, startServer, tempDir, createDb, psql, post, get, ok, fails, health,
-  applySchema, sleep, S1_TABLES,
+  applySchema, sleep, S1_TABLES, headerHashOf, headerHashOfEncoding, verifyHeaderSig,
 } from './lib.mjs';
 
 const run = promisify(execFile);
@@ -69,17 +69,8 @@ function b58encode(buf) {
   return out;
 }
 
-const sha256 = (...parts) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
-const edKey = (raw) => createPublicKey({
-  key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]), format: 'der', type: 'spki' });
-
-/** PROTOCOL.md §6: header_hash of a header in its JSON form (hex). */
-function headerHash(h) {
-  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(v)); return b; };
-  const enc = Buffer.concat([u64(h.seq), Buffer.from(h.smt_root, 'hex'), Buffer.from(h.prev, 'hex'),
-    Buffer.from(h.history_root, 'hex'), u64(h.time_ms), Buffer.from(h.schema_hash, 'hex')]);
-  return sha256(Buffer.from('vmdb/v1/header\0'), enc).toString('hex');
-}
+/** PROTOCOL.md §6 (§12 for v1): header_hash of a header in its JSON form (hex). */
+const headerHash = (h) => headerHashOf(h).toString('hex');
 
 /** `vmdb keygen <file>`: {public_key, address}. */
 async function keygen(file) {
@@ -283,8 +274,7 @@ async function rootAt(srv, seq, pkHex) {
   const h = ok(await get(srv.url, `/api/roots/${seq}`), `roots/${seq}`).header;
   assert.equal(h.seq, seq);
   assert.equal(headerHash(h), h.header_hash, `header ${seq}: header_hash recomputed (PROTOCOL.md §6)`);
-  assert.ok(edVerify(null, Buffer.from(h.header_hash, 'hex'), edKey(Buffer.from(pkHex, 'hex')), Buffer.from(h.sig, 'hex')),
-    `header ${seq}: signature`);
+  assert.ok(verifyHeaderSig(h, pkHex, 'committed'), `header ${seq}: header signature (PROTOCOL.md §6.1)`);
   return h;
 }
 
@@ -767,7 +757,7 @@ test('(f) vmdb anchor status | list | verify; verify reports the anchors a rolle
   assert.deepEqual(listed, chain.map(({ seq, hash, root, signature }) => ({ seq, hash, root, signature })));
   assert.deepEqual(listed.map((x) => x.seq), [0, 1, 2, 3, 4]);
   const dbHashes = (await psql(srv.db, "SELECT encode(header, 'hex') FROM vmdb_headers ORDER BY seq")).split('\n')
-    .map((hex) => sha256(Buffer.from('vmdb/v1/header\0'), Buffer.from(hex, 'hex')).toString('hex'));
+    .map((hex) => headerHashOfEncoding(Buffer.from(hex, 'hex')).toString('hex'));
   assert.deepEqual(listed.map((x) => x.hash), dbHashes, 'the chain holds the database\'s headers');
 
   const v = await anchorCli(['verify'], env);

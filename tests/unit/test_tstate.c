@@ -1,6 +1,7 @@
 /*
  * The trusted state file and its journal (src/trust/tstate): the file round
- * trips and refuses an edit or another key; the journal keeps the newest of
+ * trips and refuses an edit or another key; v2 and v1 files by their
+ * headers' versions, signatures of the wrong context refused; the journal keeps the newest of
  * its two slots, survives a torn slot (the other one still answers), ignores
  * a slot signed by another key or from a different identity, reopens with
  * what was written, and is empty after a reset or when recreated at the
@@ -68,13 +69,13 @@ static vmdb_tstate state_at(fixture *f, const vmdb_identity *id, uint64_t seq, b
     memset(&ts, 0, sizeof ts);
     ts.committed.h.seq = intent ? seq - 1 : seq;
     ts.committed.h.time_ms = 1000 + seq;
-    assert_int_equal(vmdb_sheader_sign(&ts.committed, f->h, id), 0);
+    assert_int_equal(vmdb_sheader_sign(&ts.committed, f->h, id, VMDB_SIG_COMMITTED), 0);
     if (intent) {
         ts.has_intent = true;
         ts.intent.h.seq = seq;
         ts.intent.h.time_ms = 2000 + seq;
         memcpy(ts.intent.h.prev, ts.committed.hash, 32);
-        assert_int_equal(vmdb_sheader_sign(&ts.intent, f->h, id), 0);
+        assert_int_equal(vmdb_sheader_sign(&ts.intent, f->h, id, VMDB_SIG_INTENT), 0);
     }
     return ts;
 }
@@ -113,6 +114,97 @@ static void test_file_round_trip(void **state)
     free(raw);
     assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why),
                      VMDB_EVERIFY);
+}
+
+/* Replaces the first `from` in the file by `to` (same length or not). */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    size_t len = 0;
+    uint8_t *raw = tu_read_file(path, &len);
+    char *p = strstr((char *)raw, from);
+    assert_non_null(p);
+    size_t off = (size_t)(p - (char *)raw), fl = strlen(from), tl = strlen(to);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(raw, 1, off, fp), off);
+    assert_int_equal(fwrite(to, 1, tl, fp), tl);
+    assert_int_equal(fwrite(raw + off + fl, 1, len - off - fl, fp), len - off - fl);
+    fclose(fp);
+    free(raw);
+}
+
+/* PROTOCOL.md §8.3 and §12: a state of v2 headers is a "version": 2 file
+ * whose committed header carries the header signature and whose intent the
+ * intent signature (swapped, refused); a state of v1 headers is a v1 file,
+ * read with or without "version": 1 and refused when relabelled 2; a v1
+ * committed header with a v2 intent (the upgrade in flight) is a v2 file. */
+static void test_file_versions(void **state)
+{
+    fixture *f = *state;
+    char why[200];
+    vmdb_tstate in = state_at(f, &f->id, 4, true), out, sw;
+    assert_int_equal(vmdb_tstate_write(f->json, &in, f->h, &f->id), 0);
+    size_t len = 0;
+    char *raw = (char *)tu_read_file(f->json, &len);
+    assert_non_null(strstr(raw, "\"version\": 2"));
+    free(raw);
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why), 0);
+    assert_int_equal(out.committed.h.version, 2);
+    /* The intent signature where the header signature belongs, and back:
+     * the file signature is made over them, yet the file is refused. */
+    sw = in;
+    memcpy(sw.committed.sig, in.committed.sig, 64);
+    assert_int_equal(
+        vmdb_header_sign(sw.committed.sig, 2, VMDB_SIG_INTENT, sw.committed.hash, f->id.sk), 0);
+    assert_int_equal(vmdb_tstate_write(f->json, &sw, f->h, &f->id), 0);
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why),
+                     VMDB_EVERIFY);
+    sw = in;
+    assert_int_equal(
+        vmdb_header_sign(sw.intent.sig, 2, VMDB_SIG_COMMITTED, sw.intent.hash, f->id.sk), 0);
+    assert_int_equal(vmdb_tstate_write(f->json, &sw, f->h, &f->id), 0);
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why),
+                     VMDB_EVERIFY);
+
+    /* v1. */
+    vmdb_tstate v1;
+    memset(&v1, 0, sizeof v1);
+    v1.committed.h.version = 1;
+    v1.committed.h.seq = 3;
+    assert_int_equal(vmdb_sheader_sign(&v1.committed, f->h, &f->id, VMDB_SIG_COMMITTED), 0);
+    assert_int_equal(vmdb_tstate_write(f->json, &v1, f->h, &f->id), 0);
+    raw = (char *)tu_read_file(f->json, &len);
+    assert_non_null(strstr(raw, "\"version\": 1"));
+    free(raw);
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why), 0);
+    assert_int_equal(out.committed.h.version, 1);
+    assert_memory_equal(out.committed.hash, v1.committed.hash, 32);
+    edit_file(f->json, "\"version\": 1,", "");
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why), 0);
+    assert_int_equal(vmdb_tstate_write(f->json, &v1, f->h, &f->id), 0);
+    edit_file(f->json, "\"version\": 1", "\"version\": 2");
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why),
+                     VMDB_EVERIFY);
+    assert_int_equal(vmdb_tstate_write(f->json, &v1, f->h, &f->id), 0);
+    edit_file(f->json, "\"version\": 1", "\"version\": 3");
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why),
+                     VMDB_EVERIFY);
+
+    /* v1 committed, v2 intent: a v2 file. */
+    v1.has_intent = true;
+    v1.intent.h.version = 2;
+    v1.intent.h.kind = VMDB_KIND_UPGRADE;
+    v1.intent.h.seq = 4;
+    memcpy(v1.intent.h.prev, v1.committed.hash, 32);
+    assert_int_equal(vmdb_sheader_sign(&v1.intent, f->h, &f->id, VMDB_SIG_INTENT), 0);
+    assert_int_equal(vmdb_tstate_write(f->json, &v1, f->h, &f->id), 0);
+    raw = (char *)tu_read_file(f->json, &len);
+    assert_non_null(strstr(raw, "\"version\": 2"));
+    free(raw);
+    assert_int_equal(vmdb_tstate_read(f->json, &out, f->h, f->id.pk, why, sizeof why), 0);
+    assert_int_equal(out.committed.h.version, 1);
+    assert_int_equal(out.intent.h.version, 2);
+    assert_int_equal(out.intent.h.kind, VMDB_KIND_UPGRADE);
 }
 
 /* Opens the journal and checks it is two empty slots, mode 0600. */
@@ -267,6 +359,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_newest_and_torn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_journal_wrong_size_recreated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_helpers, setup, teardown),
