@@ -46,6 +46,15 @@ int vmdb_row_value_cols(vmdb_hasher *h, uint8_t out[32], vmdb_slice row_json,
                         const char *const *json_cols, size_t n, const vmdb_json_limits *lim,
                         vmdb_buf *scratch);
 
+/* The id-range leaf of a serial table (PROTOCOL.md §10): its key
+ * H("vmdb/v2/id-range-key" 0x00 u16(len table) table), at which no row can
+ * be (a different tag), and its value H("vmdb/v2/id-range" 0x00
+ * u32(len lo) lo u32(len hi) hi) for the decimal texts of the lowest and
+ * highest id ever written. VMDB_EINVAL when a length does not fit its
+ * prefix. */
+int vmdb_range_key(vmdb_hasher *h, uint8_t out[32], vmdb_slice table);
+int vmdb_range_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice lo, vmdb_slice hi);
+
 /* Leaf node hash H(0x00 || k || v). */
 void vmdb_leaf_hash(vmdb_hasher *h, uint8_t out[32], const uint8_t k[32], const uint8_t v[32]);
 

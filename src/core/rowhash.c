@@ -137,6 +137,40 @@ done:
     return rc;
 }
 
+static void put_u32(uint8_t b[4], size_t n)
+{
+    b[0] = (uint8_t)(n >> 24);
+    b[1] = (uint8_t)(n >> 16);
+    b[2] = (uint8_t)(n >> 8);
+    b[3] = (uint8_t)n;
+}
+
+int vmdb_range_key(vmdb_hasher *h, uint8_t out[32], vmdb_slice table)
+{
+    static const uint8_t tag[] = "vmdb/v2/id-range-key"; /* NUL terminator is the 0x00 */
+    uint8_t tl[2];
+    if (table.len > 0xFFFF)
+        return vmdb_error_set(VMDB_EINVAL, "table name longer than 65535 bytes");
+    tl[0] = (uint8_t)(table.len >> 8);
+    tl[1] = (uint8_t)table.len;
+    vmdb_slice parts[3] = {{tag, sizeof(tag)}, {tl, 2}, table};
+    vmdb_hash_parts(h, out, parts, 3);
+    return 0;
+}
+
+int vmdb_range_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice lo, vmdb_slice hi)
+{
+    static const uint8_t tag[] = "vmdb/v2/id-range";
+    uint8_t ll[4], hl[4];
+    if ((uint64_t)lo.len > 0xFFFFFFFFu || (uint64_t)hi.len > 0xFFFFFFFFu)
+        return vmdb_error_set(VMDB_EINVAL, "id text longer than 2^32-1 bytes");
+    put_u32(ll, lo.len);
+    put_u32(hl, hi.len);
+    vmdb_slice parts[5] = {{tag, sizeof(tag)}, {ll, 4}, lo, {hl, 4}, hi};
+    vmdb_hash_parts(h, out, parts, 5);
+    return 0;
+}
+
 void vmdb_leaf_hash(vmdb_hasher *h, uint8_t out[32], const uint8_t k[32], const uint8_t v[32])
 {
     vmdb_hash_node(h, out, 0x00, k, v);

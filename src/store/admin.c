@@ -60,17 +60,14 @@ typedef struct leaf_list {
     vmdb_smt_leaf *l;
     size_t n, cap;
     const char *table;
+    bool serial;    /* the table has an id range: track its ids */
+    bool has;       /* an id was seen */
+    int64_t lo, hi; /* the lowest and highest id seen */
 } leaf_list;
 
-static int collect_leaf(void *arg, const char *pk, int hash_rc, const uint8_t key[32],
-                        const uint8_t value[32])
+/* Appends one leaf. 0 or VMDB_ENOMEM. */
+static int add_leaf(leaf_list *x, const uint8_t key[32], const uint8_t value[32])
 {
-    leaf_list *x = arg;
-    if (hash_rc != 0) {
-        LOG_ERROR("rehash: row %.100s of %s cannot be canonicalised: %s", pk, x->table,
-                  vmdb_error_last());
-        return VMDB_EINVAL;
-    }
     if (x->n == x->cap) {
         size_t nc = x->cap ? x->cap * 2 : 4096;
         vmdb_smt_leaf *nl = realloc(x->l, nc * sizeof *nl);
@@ -85,23 +82,83 @@ static int collect_leaf(void *arg, const char *pk, int hash_rc, const uint8_t ke
     return 0;
 }
 
+static int collect_leaf(void *arg, const char *pk, int hash_rc, const uint8_t key[32],
+                        const uint8_t value[32])
+{
+    leaf_list *x = arg;
+    if (hash_rc != 0) {
+        LOG_ERROR("rehash: row %.100s of %s cannot be canonicalised: %s", pk, x->table,
+                  vmdb_error_last());
+        return VMDB_EINVAL;
+    }
+    int64_t id = 0;
+    if (x->serial && vmdb_ranges_parse_id(pk, &id)) {
+        x->lo = !x->has || id < x->lo ? id : x->lo;
+        x->hi = !x->has || id > x->hi ? id : x->hi;
+        x->has = true;
+    }
+    return add_leaf(x, key, value);
+}
+
+/* Writes `v[0..n)` as the only rows of vmdb_id_ranges (inside the open
+ * transaction). 0 or VMDB_EIO / VMDB_ENOMEM. */
+static int store_ranges(PGconn *c, const vmdb_id_range *v, size_t n)
+{
+    vmdb_buf names = VMDB_BUF_INIT, los = VMDB_BUF_INIT, his = VMDB_BUF_INIT;
+    const char *params[3];
+    vmdb_pgstmt st;
+    int rc = 0;
+    if (vmdb_pg_cmd(c, "clear id ranges", "DELETE FROM vmdb_id_ranges", NULL))
+        return VMDB_EIO;
+    if (n && (rc = vmdb_ranges_upsert_stmt(v, n, &names, &los, &his, params, &st)) == 0) {
+        PGresult *r = vmdb_pg_exec(c, st.what, st.sql, st.n, st.params, NULL);
+        rc = r ? 0 : VMDB_EIO;
+        PQclear(r);
+    }
+    vmdb_buf_free(&names);
+    vmdb_buf_free(&los);
+    vmdb_buf_free(&his);
+    return rc;
+}
+
 /* Rebuilds all leaves from the rows of every model of `reg`, inside the
  * open transaction: deletes vmdb_leaves, inserts the new ones and returns
- * them sorted in *out (malloc'ed). 0, VMDB_EIO, VMDB_ENOMEM, VMDB_EINVAL (a
- * row that cannot be canonicalised). */
+ * them sorted in *out (malloc'ed). The id range of each serial table is
+ * recomputed from its rows as they are (none for a table without rows),
+ * stored in vmdb_id_ranges, its leaf added, and returned in *ranges
+ * (malloc'ed). 0, VMDB_EIO, VMDB_ENOMEM, VMDB_EINVAL (a row that cannot be
+ * canonicalised). */
 static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, vmdb_smt_leaf **out,
-                  size_t *nout)
+                  size_t *nout, vmdb_id_range **ranges, size_t *nranges)
 {
-    leaf_list x = {NULL, 0, 0, NULL};
-    int rc = 0;
+    leaf_list x;
+    vmdb_id_range *rg = calloc(reg->n ? reg->n : 1, sizeof *rg);
+    size_t nrg = 0;
+    int rc = rg ? 0 : VMDB_ENOMEM;
+    memset(&x, 0, sizeof x);
     *out = NULL;
     *nout = 0;
-    if (vmdb_pg_cmd(c, "clear leaves", "DELETE FROM vmdb_leaves", NULL))
-        return VMDB_EIO;
+    *ranges = NULL;
+    *nranges = 0;
+    if (rc == 0 && vmdb_pg_cmd(c, "clear leaves", "DELETE FROM vmdb_leaves", NULL))
+        rc = VMDB_EIO;
     for (size_t i = 0; rc == 0 && i < reg->n; i++) {
-        x.table = reg->models[i].table;
-        rc = vmdb_rows_scan(c, h, &reg->models[i], NULL, collect_leaf, &x);
+        const vmdb_model *m = &reg->models[i];
+        x.table = m->table;
+        x.serial = vmdb_ranges_applies(m);
+        x.has = false;
+        rc = vmdb_rows_scan(c, h, m, NULL, collect_leaf, &x);
+        if (rc == 0 && x.has) {
+            uint8_t key[32], value[32];
+            snprintf(rg[nrg].table, sizeof rg[nrg].table, "%s", m->table);
+            rg[nrg].lo = x.lo;
+            rg[nrg].hi = x.hi;
+            rc = vmdb_ranges_leaf(h, rg[nrg].table, x.lo, x.hi, key, value);
+            rc = rc ? rc : add_leaf(&x, key, value);
+            nrg++;
+        }
     }
+    rc = rc ? rc : store_ranges(c, rg, nrg);
     if (rc == 0) {
         qsort(x.l, x.n, sizeof *x.l, cmp_leaf);
         for (size_t i = 1; i < x.n && rc == 0; i++)
@@ -112,10 +169,13 @@ static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, vmdb_smt_
         rc = vmdb_pg_copy_leaves(c, x.l, x.n);
     if (rc) {
         free(x.l);
+        free(rg);
         return rc;
     }
     *out = x.l;
     *nout = x.n;
+    *ranges = rg;
+    *nranges = nrg;
     return 0;
 }
 
@@ -238,7 +298,8 @@ static int drop_models(PGconn *c, vmdb_fail *fail)
     PQclear(r);
     vmdb_buf_free(&sql);
     if (rc == 0 && vmdb_pg_cmd(c, "reset registry",
-                               "DELETE FROM vmdb_leaves; DELETE FROM verifiable_models; "
+                               "DELETE FROM vmdb_leaves; DELETE FROM vmdb_id_ranges; "
+                               "DELETE FROM verifiable_models; "
                                "DELETE FROM verifiable_registry_meta WHERE key = 'schema_hash'",
                                NULL))
         rc = vmdb_fail_set(fail, VMDB_FAIL_DATABASE, "apply-schema failed; nothing was changed");
@@ -315,6 +376,7 @@ static int do_apply(void *arg, PGconn *c, vmdb_hasher *h)
     if (out->reset) {
         if (commit_rebuilt(p, c, h, NULL, 0, spec->schema_hash, "reset", &out->seq, out->root))
             goto dberr;
+        vmdb_ranges_replace(p->ranges, NULL, 0); /* the ranges went with the rows */
         vmdb_status_repaired(p->status);
         LOG_INFO("apply-schema: reset performed, schema %s, seq %llu", spec->schema_hash,
                  (unsigned long long)out->seq);
@@ -357,7 +419,7 @@ static int do_clear(void *arg, PGconn *c, vmdb_hasher *h)
             vmdb_sb_cstr(&sql) || vmdb_pg_cmd(c, "clear table", (const char *)sql.ptr, NULL))
             goto dberr;
     }
-    if (vmdb_pg_cmd(c, "clear leaves", "DELETE FROM vmdb_leaves", NULL))
+    if (vmdb_pg_cmd(c, "clear leaves", "DELETE FROM vmdb_leaves; DELETE FROM vmdb_id_ranges", NULL))
         goto dberr;
     begun = false;
     /* Clearing rows does not change the schema: the one in force. */
@@ -367,6 +429,7 @@ static int do_clear(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_registry_unref(cur);
     if (crc)
         goto dberr;
+    vmdb_ranges_replace(p->ranges, NULL, 0); /* the ranges went with the rows */
     vmdb_status_repaired(p->status);
     LOG_INFO("clear-data: all managed rows removed, seq %llu", (unsigned long long)j->out->seq);
     goto done;
@@ -390,7 +453,8 @@ static int do_repair(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_fail *fail = &out->fail;
     vmdb_registry *reg = NULL;
     vmdb_smt_leaf *leaves = NULL;
-    size_t n = 0;
+    vmdb_id_range *ranges = NULL;
+    size_t n = 0, nranges = 0;
     bool begun = false;
     char ho[65], hn[65];
     vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
@@ -407,7 +471,7 @@ static int do_repair(void *arg, PGconn *c, vmdb_hasher *h)
                            "No models found in verifiable_models; nothing to repair.");
         goto done;
     }
-    if ((rc = rehash(c, h, reg, &leaves, &n))) {
+    if ((rc = rehash(c, h, reg, &leaves, &n, &ranges, &nranges))) {
         rc = vmdb_fail_set(fail, rc == VMDB_EINVAL ? VMDB_FAIL_INTERNAL : VMDB_FAIL_DATABASE,
                            "Failed rebuilding SMT from DB (see the server log)");
         goto done;
@@ -425,6 +489,8 @@ static int do_repair(void *arg, PGconn *c, vmdb_hasher *h)
         goto done;
     }
     vmdb_catalog_set(p->catalog, vmdb_registry_ref(reg));
+    if (vmdb_ranges_replace(p->ranges, ranges, nranges) != 0)
+        LOG_ERROR("repair-roots: out of memory keeping the id ranges");
     vmdb_status_repaired(p->status);
     out->leaves = n;
     vmdb_hex_encode(ho, out->old_root, 32);
@@ -436,6 +502,7 @@ done:
     if (begun)
         rollback(c);
     free(leaves);
+    free(ranges);
     vmdb_registry_unref(reg);
     return rc;
 }
@@ -658,6 +725,8 @@ static int do_migrate(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_strs applied = {0};
     vmdb_registry *reg = NULL;
     vmdb_smt_leaf *leaves = NULL;
+    vmdb_id_range *ranges = NULL;
+    size_t nranges = 0;
     vmdb_chain_view cv;
     bool begun = false;
     vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
@@ -678,12 +747,14 @@ static int do_migrate(void *arg, PGconn *c, vmdb_hasher *h)
         goto dberr;
     vmdb_registry_unref(reg);
     reg = NULL;
-    if (vmdb_catalog_load(c, &reg) || rehash(c, h, reg, &leaves, &n))
+    if (vmdb_catalog_load(c, &reg) || rehash(c, h, reg, &leaves, &n, &ranges, &nranges))
         goto dberr;
     begun = false;
     if (commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "migrate", &out->seq, out->root))
         goto dberr;
     vmdb_catalog_set(p->catalog, vmdb_registry_ref(reg));
+    if (vmdb_ranges_replace(p->ranges, ranges, nranges) != 0)
+        LOG_ERROR("migrate: out of memory keeping the id ranges");
     vmdb_status_repaired(p->status);
     out->names = applied.v;
     out->nnames = applied.n;
@@ -698,6 +769,7 @@ done:
         free(files[i].name);
     free(files);
     free(leaves);
+    free(ranges);
     vmdb_registry_unref(reg);
     return rc;
 }
@@ -716,7 +788,8 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_admin_result *out = j->out;
     vmdb_registry *reg = NULL;
     vmdb_smt_leaf *leaves = NULL;
-    size_t n = 0;
+    vmdb_id_range *ranges = NULL;
+    size_t n = 0, nranges = 0;
     char ho[65], hn[65], msg[200];
     vmdb_block why;
     int rc = 0;
@@ -730,7 +803,7 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
     LOG_INFO("upgrade: the chain is on protocol v1; rehashing every row for the v2 header");
     if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
         return vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
-    if (vmdb_catalog_load(c, &reg) || (rc = rehash(c, h, reg, &leaves, &n)) != 0) {
+    if (vmdb_catalog_load(c, &reg) || (rc = rehash(c, h, reg, &leaves, &n, &ranges, &nranges)) != 0) {
         rollback(c);
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "upgrade: rehashing the rows failed");
         goto done;
@@ -741,6 +814,8 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
         goto done;
     }
     vmdb_catalog_set(p->catalog, vmdb_registry_ref(reg));
+    if (vmdb_ranges_replace(p->ranges, ranges, nranges) != 0)
+        LOG_ERROR("upgrade: out of memory keeping the id ranges");
     vmdb_hex_encode(ho, out->old_root, 32);
     vmdb_hex_encode(hn, out->root, 32);
     LOG_WARN("upgrade: protocol v1 -> v2: header %llu (kind upgrade), %zu rows rehashed, old root "
@@ -748,6 +823,7 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
              (unsigned long long)out->seq, n, ho, hn);
 done:
     free(leaves);
+    free(ranges);
     vmdb_registry_unref(reg);
     return rc;
 }

@@ -92,7 +92,7 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     vmdb_writer_config wc = {c->database_url, c->allow_multi_instance, c->max_group,
                              c->batch_commit_size};
     if ((rc = vmdb_status_new(&p->status)) || (rc = vmdb_versions_new(&p->versions)) ||
-        (rc = vmdb_catalog_new(&p->catalog)))
+        (rc = vmdb_catalog_new(&p->catalog)) || (rc = vmdb_ranges_new(&p->ranges)))
         goto done;
     /* The database first (as before: an unreachable database is the error
      * shown, and nothing is created in the data directory), then the lock,
@@ -138,6 +138,7 @@ void vmdb_engine_close(vmdb_engine *e)
     vmdb_pgpool_free(e->parts.pool);
     vmdb_catalog_free(e->parts.catalog);
     vmdb_versions_free(e->parts.versions);
+    vmdb_ranges_free(e->parts.ranges);
     vmdb_status_free(e->parts.status);
     vmdb_hasher_free(pthread_getspecific(e->hkey));
     pthread_setspecific(e->hkey, NULL);

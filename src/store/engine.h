@@ -102,6 +102,14 @@ int vmdb_engine_migrate(vmdb_engine *e, vmdb_arena *ar, vmdb_admin_result *out);
 
 /* Cannot fail: a database that does not answer is out->db_ok false. */
 void vmdb_engine_health(vmdb_engine *e, vmdb_health *out);
+
+/* The id range of `m` (PROTOCOL.md §10) as the writer last committed it:
+ * *has false when the table has none (its key is not serial, or it never
+ * had a row). Any thread. The range may belong to a newer tree version than
+ * the one a reader holds: a proof built from it is checked against that
+ * version's tree (the range leaf's value), so a race makes the proof fail,
+ * never lie. Returns 0. */
+int vmdb_engine_id_range(vmdb_engine *e, const vmdb_model *m, bool *has, int64_t *lo, int64_t *hi);
 /* The tables of the public schema with their columns and primary keys. */
 int vmdb_engine_schema(vmdb_engine *e, vmdb_arena *ar, vmdb_schema_info *out);
 /* Cannot fail. */

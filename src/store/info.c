@@ -21,6 +21,13 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_health *out)
     vmdb_chain_get(e->parts.chain, &out->chain);
 }
 
+int vmdb_engine_id_range(vmdb_engine *e, const vmdb_model *m, bool *has, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = 0;
+    *has = vmdb_ranges_applies(m) && vmdb_ranges_get(e->parts.ranges, m->table, lo, hi);
+    return 0;
+}
+
 /* The tables (ordered by name as PostgreSQL's name type orders them), each
  * followed by its columns and its key columns in their positions: one
  * statement, one snapshot. */

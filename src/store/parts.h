@@ -9,6 +9,7 @@
 
 #include "db/pgpool.h"
 #include "store/catalog.h"
+#include "store/ranges.h"
 #include "store/versions.h"
 #include "trust/chain.h"
 #include "trust/status.h"
@@ -19,6 +20,7 @@ typedef struct vmdb_parts {
     vmdb_versions *versions; /* the tree and its recent versions */
     vmdb_catalog *catalog;   /* the models in use */
     vmdb_chain *chain;       /* headers, trusted state, anchor */
+    vmdb_ranges *ranges;     /* the id ranges of serial tables (PROTOCOL.md §10) */
 } vmdb_parts;
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * Start-up and resync: the tree is rebuilt from vmdb_leaves and checked
- * against the state row, the chain against the tree, and a sample of the
- * rows against the tree.
+ * against the state row and the stored id ranges, the chain against the
+ * tree, and a sample of the rows against the tree.
  */
 #include "store/sync.h"
 
@@ -12,6 +12,7 @@
 #include "store/rows.h"
 #include "util/arena.h"
 #include "util/log.h"
+#include "vmdb/rowhash.h"
 
 static const char *const internal_ddl =
     "CREATE TABLE IF NOT EXISTS vmdb_leaves (key bytea PRIMARY KEY, value bytea NOT NULL);"
@@ -26,8 +27,51 @@ static const char *const internal_ddl =
     "NULL);"
     "CREATE TABLE IF NOT EXISTS vmdb_headers (seq bigint PRIMARY KEY, header bytea NOT NULL,"
     " sig bytea NOT NULL, kind text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE IF NOT EXISTS vmdb_id_ranges (table_name text PRIMARY KEY, lo bigint NOT NULL,"
+    " hi bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS vmdb_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL,"
     " checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());";
+
+/* The stored id ranges against the tree just built: each must be there as
+ * its leaf, and a serial table without a stored range must have no range
+ * leaf. A mismatch refuses writes (repair recomputes the ranges). The
+ * writer's copy becomes the stored ranges either way. */
+static void check_ranges(const vmdb_parts *p, vmdb_hasher *h, const vmdb_id_range *v, size_t n)
+{
+    const vmdb_smt *tree = vmdb_versions_tree(p->versions);
+    const vmdb_smt_view *view = vmdb_versions_base(p->versions);
+    const char *bad[20];
+    size_t nbad = 0;
+    uint8_t key[32], value[32], tv[32];
+    for (size_t i = 0; i < n; i++) {
+        bool ok = vmdb_ranges_leaf(h, v[i].table, v[i].lo, v[i].hi, key, value) == 0 &&
+                  vmdb_smt_get(tree, view, key, tv) == 0 && memcmp(tv, value, 32) == 0;
+        if (!ok && nbad < 20)
+            bad[nbad++] = v[i].table;
+    }
+    vmdb_registry *reg = vmdb_catalog_get(p->catalog);
+    for (size_t i = 0; reg && i < reg->n; i++) {
+        const vmdb_model *m = &reg->models[i];
+        size_t k = 0;
+        while (k < n && strcmp(v[k].table, m->table) != 0)
+            k++;
+        if (!vmdb_ranges_applies(m) || k < n || nbad == 20)
+            continue;
+        if (vmdb_range_key(h, key, VMDB_SLICE(m->table, strlen(m->table))) == 0 &&
+            vmdb_smt_get(tree, view, key, tv) == 0)
+            bad[nbad++] = m->table; /* a range leaf without its stored range */
+    }
+    if (nbad) {
+        vmdb_status_violation(p->status, "vmdb_id_ranges",
+                              "the stored id ranges differ from the tree", bad, nbad);
+        vmdb_status_set(p->status, VMDB_BLOCK_STATE,
+                        "the id ranges (vmdb_id_ranges) do not match the tree (repair with "
+                        "/bootstrap/repair-roots)");
+    }
+    vmdb_registry_unref(reg);
+    if (vmdb_ranges_replace(p->ranges, v, n) != 0)
+        LOG_ERROR("start-up: out of memory keeping the id ranges");
+}
 
 /* Reads the state row and every leaf from one snapshot and builds and
  * publishes the tree. With `own_txn` it first waits until no transaction
@@ -35,11 +79,12 @@ static const char *const internal_ddl =
  * be running, and loading before it ends would load a state that is about to
  * change. Without, it runs in the caller's transaction. A tree that does not
  * give the stored root refuses writes. */
-static int load_tree(const vmdb_parts *p, PGconn *c, bool own_txn)
+static int load_tree(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool own_txn)
 {
     int rc = 0;
     vmdb_smt_leaf *leaves = NULL;
-    size_t n = 0;
+    vmdb_id_range *ranges = NULL;
+    size_t n = 0, nranges = 0;
     uint8_t stored[32], built[32];
     uint64_t seq = 0;
     char hb[65], hs[65];
@@ -62,6 +107,7 @@ static int load_tree(const vmdb_parts *p, PGconn *c, bool own_txn)
         memset(stored, 0xff, 32);
     PQclear(r);
     rc = vmdb_pg_load_leaves(c, &leaves, &n);
+    rc = rc ? rc : vmdb_ranges_load(c, &ranges, &nranges);
     if (rc == 0) {
         /* The registry of the same snapshot. At start-up vmdb cannot run
          * without it; on a resync the one in use stays if it cannot be read
@@ -101,8 +147,10 @@ static int load_tree(const vmdb_parts *p, PGconn *c, bool own_txn)
         vmdb_status_violation(p->status, "vmdb_leaves", "stored root differs from the leaves", NULL,
                               0);
     }
+    check_ranges(p, h, ranges, nranges);
 done:
     free(leaves);
+    free(ranges);
     return rc;
 }
 
@@ -150,11 +198,22 @@ static int check_rows(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool full)
                             check_one, &x);
         vmdb_pg_cmd(c, "end", "ROLLBACK", NULL);
     }
+    /* The tree also holds the id-range leaves (at most one per serial
+     * table); they are not rows. */
+    uint64_t nrange = 0;
+    for (size_t i = 0; rc == 0 && full && reg && i < reg->n; i++) {
+        uint8_t key[32], tv[32];
+        const char *t = reg->models[i].table;
+        if (vmdb_ranges_applies(&reg->models[i]) &&
+            vmdb_range_key(h, key, VMDB_SLICE(t, strlen(t))) == 0 &&
+            vmdb_smt_get(x.tree, x.view, key, tv) == 0)
+            nrange++;
+    }
     if (rc == 0) {
         if (x.nbad)
             vmdb_status_violation(p->status, "rows", "rows at start-up differ from the tree",
                                   x.bad.v, x.bad.n);
-        if (full && x.rows != vmdb_smt_view_count(x.view))
+        if (full && x.rows + nrange != vmdb_smt_view_count(x.view))
             vmdb_status_violation(p->status, "rows",
                                   "the tables hold a different number of rows than the tree", NULL,
                                   0);
@@ -173,7 +232,7 @@ int vmdb_sync_startup(const vmdb_parts *p, PGconn *conn, vmdb_hasher *h, bool ve
     memset(&db, 0, sizeof db);
     if (vmdb_pg_cmd(conn, "create internal tables", internal_ddl, NULL))
         return VMDB_EIO;
-    if ((rc = load_tree(p, conn, true)) != 0)
+    if ((rc = load_tree(p, conn, h, true)) != 0)
         return rc;
     vmdb_registry *reg = vmdb_catalog_get(p->catalog);
     LOG_INFO("registry: %zu models", reg ? reg->n : 0);
@@ -187,7 +246,7 @@ int vmdb_sync_startup(const vmdb_parts *p, PGconn *conn, vmdb_hasher *h, bool ve
 
 int vmdb_sync_reload(const vmdb_parts *p, PGconn *conn, vmdb_hasher *h)
 {
-    int rc = load_tree(p, conn, false);
+    int rc = load_tree(p, conn, h, false);
     return rc ? rc : vmdb_chain_reload(p->chain, conn, h);
 }
 

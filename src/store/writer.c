@@ -108,6 +108,15 @@ static void ov_clear(overlay *o)
 
 /* ---- one group ----------------------------------------------------------------- */
 
+/* The ids a group wrote to one serial table: lo..hi, then, at commit, the
+ * table's new range (PROTOCOL.md §10). `table` is the model's: the
+ * requests (and their registry) outlive the group. */
+typedef struct grange {
+    const char *table;
+    int64_t lo, hi;
+    bool changed; /* set at commit: the range grows, its leaf changes */
+} grange;
+
 typedef struct wgroup {
     vmdb_writer *w;
     const vmdb_smt_view *view; /* the version the group starts from */
@@ -123,6 +132,12 @@ typedef struct wgroup {
     bool begin_pending, begun;
     bool state_moved, begin_failed;
     uint64_t seq;
+    /* The ids written by the request being run (one model), and those of
+     * the group's requests that succeeded, per table. */
+    grange pr;
+    bool pr_has;
+    grange *gr;
+    size_t ngr, capgr;
 } wgroup;
 
 /* What one request produced, kept until the group commits. */
@@ -220,13 +235,52 @@ static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value)
     return 0;
 }
 
-/* The pending changes of a request that succeeded join the overlay. */
+/* A request starts with no pending changes. */
+static void pend_reset(wgroup *g)
+{
+    g->npend = 0;
+    g->pr_has = false;
+}
+
+/* Id `id` of serial table `table` was written by the request being run. */
+static void pend_id(wgroup *g, const char *table, int64_t id)
+{
+    if (!g->pr_has) {
+        g->pr = (grange){table, id, id, false};
+        g->pr_has = true;
+        return;
+    }
+    g->pr.lo = id < g->pr.lo ? id : g->pr.lo;
+    g->pr.hi = id > g->pr.hi ? id : g->pr.hi;
+}
+
+/* The pending changes of a request that succeeded join the overlay, and
+ * the ids it wrote the group's ranges. */
 static int pend_keep(wgroup *g)
 {
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < g->npend; k++)
         rc = ov_put(&g->ov, g->pend[k].key, g->pend[k].remove ? NULL : g->pend[k].value);
-    return rc;
+    if (rc || !g->pr_has)
+        return rc;
+    size_t i = 0;
+    while (i < g->ngr && strcmp(g->gr[i].table, g->pr.table) != 0)
+        i++;
+    if (i < g->ngr) {
+        g->gr[i].lo = g->pr.lo < g->gr[i].lo ? g->pr.lo : g->gr[i].lo;
+        g->gr[i].hi = g->pr.hi > g->gr[i].hi ? g->pr.hi : g->gr[i].hi;
+        return 0;
+    }
+    if (g->ngr == g->capgr) {
+        size_t nc = g->capgr ? g->capgr * 2 : 8;
+        grange *p = realloc(g->gr, nc * sizeof *p);
+        if (!p)
+            return VMDB_ENOMEM;
+        g->gr = p;
+        g->capgr = nc;
+    }
+    g->gr[g->ngr++] = g->pr;
+    return 0;
 }
 
 static bool same_columns(const vmdb_crec *a, const vmdb_crec *b)
@@ -416,6 +470,10 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
             rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
             goto done;
         }
+        /* Every id written to a serial table widens its range. */
+        int64_t id = 0;
+        if (vmdb_ranges_applies(m) && vmdb_ranges_parse_id(tmp[i].id, &id))
+            pend_id(g, m->table, id);
         *slots[idx[at[i]]] = tmp[i];
     }
 done:
@@ -621,8 +679,8 @@ static int run_request(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o, 
 /* The leaf upserts and deletes of the group as (at most two) statements;
  * the buffers hold their parameters and must outlive them. */
 typedef struct leafbufs {
-    vmdb_buf ks, vs, ds;
-    const char *p_set[2], *p_del[1];
+    vmdb_buf ks, vs, ds, rn, rl, rh;
+    const char *p_set[2], *p_del[1], *p_rng[3];
 } leafbufs;
 
 static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *nout)
@@ -744,7 +802,7 @@ static int batch_creates(wgroup *g, wreq **b, size_t n, wout *outs, bool *done, 
     wout co = {.ar = &g->ar};
     vmdb_fail cf;
     memset(&cf, 0, sizeof cf);
-    g->npend = 0;
+    pend_reset(g);
     g->savepoint_pending = true;
     g->savepoint_ok = false;
     int rc = write_list(g, &cw, ST_INSERT, idx, nrecs, slots, arenas, &co, &cf);
@@ -836,17 +894,60 @@ static bool begin_shared(vmdb_writer *w, wgroup *g, wreq **b, size_t n, uint8_t 
     return true;
 }
 
+/* The ranges the group widens: each one's leaf joins the overlay (one
+ * change per table), and their upsert of vmdb_id_ranges goes to
+ * *st (*nst grows by one when any changed). g->gr[i] becomes the table's
+ * new range. 0 or VMDB_E*. */
+static int range_changes(vmdb_writer *w, wgroup *g, leafbufs *lb, vmdb_pgstmt *st, size_t *nst)
+{
+    vmdb_id_range *up = g->ngr ? vmdb_arena_alloc(&g->ar, g->ngr * sizeof *up) : NULL;
+    size_t nup = 0;
+    int rc = 0;
+    if (g->ngr && !up)
+        return VMDB_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < g->ngr; i++) {
+        grange *x = &g->gr[i];
+        int64_t lo = 0, hi = 0;
+        uint8_t key[32], value[32];
+        if (vmdb_ranges_get(w->parts->ranges, x->table, &lo, &hi)) {
+            x->lo = lo < x->lo ? lo : x->lo;
+            x->hi = hi > x->hi ? hi : x->hi;
+            x->changed = x->lo != lo || x->hi != hi;
+        } else {
+            x->changed = true;
+        }
+        if (!x->changed)
+            continue;
+        if (strlen(x->table) >= sizeof up[nup].table)
+            return VMDB_EINVAL;
+        snprintf(up[nup].table, sizeof up[nup].table, "%s", x->table);
+        up[nup].lo = x->lo;
+        up[nup++].hi = x->hi;
+        rc = vmdb_ranges_leaf(w->h, x->table, x->lo, x->hi, key, value);
+        rc = rc ? rc : ov_put(&g->ov, key, value);
+    }
+    if (rc == 0 && nup) {
+        rc = vmdb_ranges_upsert_stmt(up, nup, &lb->rn, &lb->rl, &lb->rh, lb->p_rng, &st[*nst]);
+        (*nst)++;
+    }
+    return rc;
+}
+
 /* Every change of the group (each key once), the new tree version and the
  * commit. 0 with *sh the group's header, or VMDB_E* (nothing committed, or
  * the connection was lost during COMMIT). */
 static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
 {
-    vmdb_smt_change *ch = calloc(g->ov.n ? g->ov.n : 1, sizeof *ch);
-    leafbufs lb = {VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT, {NULL, NULL}, {NULL}};
-    vmdb_pgstmt leafst[2];
-    size_t nch = 0, nleafst = 0;
+    leafbufs lb = {VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT,     VMDB_BUF_INIT,
+                   VMDB_BUF_INIT, {NULL, NULL},  {NULL},        {NULL, NULL, NULL}};
+    vmdb_pgstmt leafst[3];
+    size_t nch = 0, nleafst = 0, nrangest = 0;
     uint8_t root[32], schema[32];
-    int rc = ch ? 0 : VMDB_ENOMEM;
+    vmdb_pgstmt rangest[1];
+    /* The range leaves first: they join the overlay the changes come from. */
+    int rc = range_changes(w, g, &lb, rangest, &nrangest);
+    vmdb_smt_change *ch = rc ? NULL : calloc(g->ov.n ? g->ov.n : 1, sizeof *ch);
+    rc = rc ? rc : ch ? 0 : VMDB_ENOMEM;
     for (size_t i = 0; rc == 0 && i < g->ov.cap; i++)
         if (g->ov.e[i].state) {
             memcpy(ch[nch].key, g->ov.e[i].key, 32);
@@ -854,6 +955,8 @@ static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
             ch[nch++].remove = g->ov.e[i].state == 2;
         }
     rc = rc ? rc : leaf_statements(g, &lb, leafst, &nleafst);
+    if (rc == 0 && nrangest)
+        leafst[nleafst++] = rangest[0];
     if (rc == 0 && (rc = vmdb_versions_apply(w->parts->versions, ch, nch)) != 0)
         LOG_ERROR("writer: tree apply failed: %s", vmdb_error_last());
     if (rc == 0) {
@@ -870,6 +973,9 @@ static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
     vmdb_buf_free(&lb.ks);
     vmdb_buf_free(&lb.vs);
     vmdb_buf_free(&lb.ds);
+    vmdb_buf_free(&lb.rn);
+    vmdb_buf_free(&lb.rl);
+    vmdb_buf_free(&lb.rh);
     return rc;
 }
 
@@ -931,6 +1037,7 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
     if (!g->begin_pending && !begin_shared(w, g, b, n, root_before))
         goto out;
     ov_clear(&g->ov);
+    g->ngr = 0;
     if (batch_creates(g, b, n, outs, done, &nok) != 0) {
         if (!group_stopped(w, g, b, n))
             fail_all(b, n, NULL, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
@@ -952,7 +1059,7 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
             memcpy(fail->expected_root, wr->expected, 32);
             continue;
         }
-        g->npend = 0;
+        pend_reset(g);
         g->savepoint_pending = true;
         g->savepoint_ok = false;
         int rc = run_request(g, wr, b[i]->ar, &outs[i], fail);
@@ -991,6 +1098,12 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
     }
     vmdb_versions_publish(w->parts->versions, sh.h.seq);
     vmdb_chain_advance(w->parts->chain, w->h, &sh);
+    /* The writer's copy of the ranges follows the tree it just published. */
+    for (size_t i = 0; i < g->ngr; i++)
+        if (g->gr[i].changed &&
+            vmdb_ranges_set(w->parts->ranges, g->gr[i].table, g->gr[i].lo, g->gr[i].hi) != 0)
+            vmdb_status_set(w->parts->status, VMDB_BLOCK_COMMIT_LOST,
+                            "out of memory keeping the id ranges; restart vmdb to reload them");
     /* A write that lands on a BATCH_COMMIT_SIZE boundary is answered once its
      * header is anchored (vmdb_writer_write waits; the writer does not). */
     bool boundary = sh.h.seq % w->cfg.batch_commit_size == 0;
@@ -1069,6 +1182,7 @@ static void *writer_main(void *arg)
     }
     free(g.ov.e);
     free(g.pend);
+    free(g.gr);
     vmdb_buf_free(&g.jcs);
     vmdb_arena_free(&g.ar);
     free(batch);

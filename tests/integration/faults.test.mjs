@@ -129,7 +129,7 @@ test('every allocation failure of every route answers a proper failure and leave
   assert.equal(hl.integrity.ok, true, JSON.stringify(hl));
   assert.equal(hl.writes, 'ok');
   const rows = Number(await psql(srv.db, 'SELECT count(*) FROM notes'));
-  assert.equal(hl.leaves, rows, 'one leaf per row');
+  assert.equal(hl.leaves, rows + 1, 'one leaf per row, and the id range of notes (PROTOCOL.md §10)');
   assert.equal(await expectedRootFromRows(srv.url, srv.db, [{ table: 'notes', pk: 'id' }]), hl.temporary_root);
   ok(await post(srv.url, m('create-batch'), { records: [{ title: fresh() }] }));
 

@@ -348,6 +348,33 @@ export function rowKey(table, pk) {
   return H('vmdb/v1/key', Buffer.from([0]), l16, t, l32, p);
 }
 
+/** Id-range key of PROTOCOL.md §10 for a serial table (Buffer). */
+export function rangeKey(table) {
+  const t = Buffer.from(table, 'utf8');
+  const l16 = Buffer.alloc(2); l16.writeUInt16BE(t.length);
+  return H('vmdb/v2/id-range-key', Buffer.from([0]), l16, t);
+}
+
+/** Id-range value of PROTOCOL.md §10 for the lowest and highest id (Buffer). */
+export function rangeValue(lo, hi) {
+  const l = Buffer.from(String(lo), 'utf8'), h = Buffer.from(String(hi), 'utf8');
+  const ll = Buffer.alloc(4); ll.writeUInt32BE(l.length);
+  const hl = Buffer.alloc(4); hl.writeUInt32BE(h.length);
+  return H('vmdb/v2/id-range', Buffer.from([0]), ll, l, hl, h);
+}
+
+/** The range leaf {key, value} of a serial table. */
+export function rangeLeaf(table, lo, hi) {
+  return { key: rangeKey(table), value: rangeValue(lo, hi) };
+}
+
+/** The range leaves of the rows of vmdb_id_ranges (of `tables` when given). */
+export async function storedRangeLeaves(db, tables) {
+  const out = (await psql(db, 'SELECT table_name, lo, hi FROM vmdb_id_ranges ORDER BY 1'))
+    .split('\n').filter(Boolean).map((l) => l.split('|'));
+  return out.filter(([t]) => !tables || tables.includes(t)).map(([t, lo, hi]) => rangeLeaf(t, lo, hi));
+}
+
 /** RFC 8785 JCS of a parsed JSON value (keys sorted by UTF-16 code units, ECMAScript numbers). */
 export function jcs(v) {
   if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') {
@@ -438,7 +465,9 @@ export const S1_TABLES = [
 
 /**
  * Root of the tree over every row of the given managed tables, computed here
- * from the rows vmdb returns (read-batch of every key found with psql).
+ * from the rows vmdb returns (read-batch of every key found with psql), plus
+ * the id-range leaves of those tables as vmdb_id_ranges holds them
+ * (PROTOCOL.md §10; range.test.mjs checks the ranges themselves).
  */
 export async function expectedRootFromRows(url, db, tables) {
   const leaves = [];
@@ -453,6 +482,7 @@ export async function expectedRootFromRows(url, db, tables) {
       }
     }
   }
+  leaves.push(...await storedRangeLeaves(db, tables.map((x) => x.table)));
   return smtRootHex(leaves);
 }
 

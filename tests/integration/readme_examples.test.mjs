@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, psql, post, ok, health, applySchema, README_AGENTS, rowKey, rowValue, smtRootHex, ZERO_ROOT,
+  startServer, psql, post, ok, health, applySchema, README_AGENTS, rowKey, rowValue, rangeLeaf, smtRootHex, ZERO_ROOT,
 } from './lib.mjs';
 
 const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00$/;
@@ -58,13 +58,16 @@ test('README: apply-schema, create-batch, read-batch, read-latest; leaves follow
     "SET TimeZone = 'UTC'; SELECT row_to_json(a)->>'created_at' FROM agents a WHERE id = 1"), alice.created_at);
   assert.equal(await psql(srv.db, 'SELECT metadata IS NULL FROM agents WHERE id = 2'), 't');
 
-  // vmdb_leaves holds exactly the protocol v1 leaves of the returned rows,
-  // and the root is the protocol v1 root over them.
+  // vmdb_leaves holds exactly the leaves of the returned rows and the id
+  // range of the serial table (PROTOCOL.md §10), and the root is the root
+  // over them.
   const leaves = (await psql(srv.db, "SELECT encode(key, 'hex') || ' ' || encode(value, 'hex') FROM vmdb_leaves ORDER BY 1"))
     .split('\n').sort();
-  const want = c.records.map((r) => `${rowKey('agents', String(r.id)).toString('hex')} ${rowValue(r).toString('hex')}`).sort();
-  assert.deepEqual(leaves, want, 'vmdb_leaves = {rowKey(table, pk): rowValue(row)}');
-  const root = smtRootHex(c.records.map((r) => ({ key: rowKey('agents', String(r.id)), value: rowValue(r) })));
+  const all = [...c.records.map((r) => ({ key: rowKey('agents', String(r.id)), value: rowValue(r) })),
+    rangeLeaf('agents', 1, 2)];
+  const want = all.map((l) => `${l.key.toString('hex')} ${l.value.toString('hex')}`).sort();
+  assert.deepEqual(leaves, want, 'vmdb_leaves = {rowKey(table, pk): rowValue(row)} and the range leaf');
+  const root = smtRootHex(all);
   assert.equal(c.meta.proposed_root, root);
   assert.equal((await health(srv.url)).temporary_root, root);
 

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, psql, post, ok, fails, health, applySchema, tableCounts, expectedRootFromRows, ZERO_ROOT,
+  rangeKey, rangeLeaf, smtRootHex,
 } from './lib.mjs';
 
 const METRICS = {
@@ -206,12 +207,15 @@ test('uuid primary key: normalised to lower case in ids and keys', async () => {
   assert.equal(await psql(srv.db, 'SELECT count(*) FROM uu'), '1');
 });
 
-test('delete-batch: removes rows and leaves in one transition; missing ids listed; root as if never written', async () => {
-  const r0 = (await health(srv.url)).temporary_root;
+test('delete-batch: removes rows and leaves in one transition; missing ids listed; root as if never written but for the id range', async () => {
+  const leafRows = async () => (await psql(srv.db, "SELECT encode(key, 'hex') || ' ' || encode(value, 'hex') FROM vmdb_leaves ORDER BY 1")).split('\n').filter(Boolean);
+  const rk = rangeKey('metrics').toString('hex');
+  const before0 = (await leafRows()).filter((l) => !l.startsWith(rk));
   const leaves0 = Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'));
   const c = ok(await create('metrics', [{ label: label() }, { label: label() }, { label: label() }]));
   const [a, b, keep] = c.ids;
-  assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves')), leaves0 + 3);
+  assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves')), leaves0 + 3 + (leaves0 ? 0 : 1),
+    'one leaf per row (and the id range, PROTOCOL.md §10)');
 
   const d = ok(await del('metrics', [a, b, '999999']), 'delete-batch');
   assert.deepEqual(d.ids.slice().sort(), [a, b].sort());
@@ -219,15 +223,22 @@ test('delete-batch: removes rows and leaves in one transition; missing ids liste
   assert.equal(d.verified, true);
   assert.ok(/^[0-9a-f]{64}$/.test(d.meta.proposed_root));
   assert.equal(Number(await psql(srv.db, `SELECT count(*) FROM metrics WHERE id IN (${a}, ${b})`)), 0);
-  assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves')), leaves0 + 1);
+  assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves')), leaves0 + 1 + (leaves0 ? 0 : 1));
   fails(await post(srv.url, '/api/models/metrics/read-batch', { ids: [a, b] }), 404, 'NOT_FOUND');
-  const rk = ok(await post(srv.url, '/api/models/metrics/read-batch', { ids: [keep] }));
-  assert.equal(rk.verified, true);
+  const rkeep = ok(await post(srv.url, '/api/models/metrics/read-batch', { ids: [keep] }));
+  assert.equal(rkeep.verified, true);
 
-  // Deleting the last of the three gives back the root from before the create.
+  // Deleting the last of the three gives back the leaves from before the
+  // create, but for the id range, which a delete never shrinks: it still
+  // ends at the highest id written.
   const d2 = ok(await del('metrics', [keep]));
-  assert.equal(d2.meta.proposed_root, r0, 'the tree is a function of its leaves');
-  assert.equal((await health(srv.url)).temporary_root, r0);
+  const after = await leafRows();
+  assert.deepEqual(after.filter((l) => !l.startsWith(rk)), before0, 'the row leaves are as before the create');
+  const lo = await psql(srv.db, "SELECT lo FROM vmdb_id_ranges WHERE table_name = 'metrics'");
+  assert.ok(after.includes(`${rk} ${rangeLeaf('metrics', lo, keep).value.toString('hex')}`), 'the range ends at the highest id written');
+  const root = smtRootHex(after.map((l) => { const [k, v] = l.split(' '); return { key: Buffer.from(k, 'hex'), value: Buffer.from(v, 'hex') }; }));
+  assert.equal(d2.meta.proposed_root, root, 'the tree is a function of its leaves');
+  assert.equal((await health(srv.url)).temporary_root, root);
 
   // Only missing ids: nothing deleted, success with everything in `missing`.
   const d3 = await del('metrics', ['424242']);

@@ -307,6 +307,35 @@ static void test_row_value_cols(void **state)
     vmdb_hasher_free(h);
 }
 
+/* The id-range leaf of PROTOCOL.md §10. The expected values were computed
+ * apart from this code, with node:crypto:
+ *   H("vmdb/v2/id-range-key" 00 0006 "agents"), H("vmdb/v2/id-range" 00
+ *   00000001 "1" 00000002 "57") and the same with lo "15", hi "7". */
+static void test_range_leaf(void **state)
+{
+    (void)state;
+    vmdb_hasher *h = NULL;
+    uint8_t got[32], want[32], row[32];
+    assert_int_equal(vmdb_hasher_new(&h, 0), 0);
+    assert_int_equal(vmdb_range_key(h, got, VMDB_SLICE_STR("agents")), 0);
+    tu_unhex32(want, "dc4b5b42636623d40e2fb718a347d55d836093b9014a465cdeeadc479741773d", 64);
+    assert_memory_equal(got, want, 32);
+    /* Never a row's key: not even the row whose key text is empty. */
+    assert_int_equal(vmdb_row_key(h, row, VMDB_SLICE_STR("agents"), VMDB_SLICE_STR("")), 0);
+    assert_memory_not_equal(got, row, 32);
+    assert_int_equal(vmdb_range_value(h, got, VMDB_SLICE_STR("1"), VMDB_SLICE_STR("57")), 0);
+    tu_unhex32(want, "09ae667c3e21c32e4cbc4abfb44fae27f35af6e72c7875fd6f20fe3b41e132b5", 64);
+    assert_memory_equal(got, want, 32);
+    /* The length prefixes keep ("15", "7") apart from ("1", "57"). */
+    assert_int_equal(vmdb_range_value(h, got, VMDB_SLICE_STR("15"), VMDB_SLICE_STR("7")), 0);
+    tu_unhex32(want, "92322df0fed9d42c3ddbe80da244a91220c2fa1c4a82d3c547466e3fadfc1952", 64);
+    assert_memory_equal(got, want, 32);
+    char *longname = calloc(70000, 1);
+    assert_int_equal(vmdb_range_key(h, got, (vmdb_slice){(uint8_t *)longname, 70000}), VMDB_EINVAL);
+    free(longname);
+    vmdb_hasher_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,7 +343,7 @@ int main(void)
         cmocka_unit_test(test_numbers),        cmocka_unit_test(test_structure),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_accessors),
         cmocka_unit_test(test_row_value),      cmocka_unit_test(test_json_column),
-        cmocka_unit_test(test_row_value_cols),
+        cmocka_unit_test(test_row_value_cols), cmocka_unit_test(test_range_leaf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
