@@ -49,9 +49,11 @@ struct vmdb_anchor {
     const vmdb_anchor_ops *ops;
 };
 
-/* The local anchor file at `path`, checked against `pk`. Errors: VMDB_EIO,
- * VMDB_ENOMEM. */
-int vmdb_anchor_local_open(vmdb_anchor **out, const char *path, const uint8_t pk[32]);
+/* The local anchor files (PROTOCOL.md §8.2): `path_v1` (anchors.bin, v1
+ * headers) and `path_v2` (anchors2.bin, v2 headers), created when absent,
+ * checked against `pk`. Errors: VMDB_EIO, VMDB_ENOMEM. */
+int vmdb_anchor_local_open(vmdb_anchor **out, const char *path_v1, const char *path_v2,
+                           const uint8_t pk[32]);
 
 typedef struct vmdb_anchor_solana_cfg {
     const char *rpc_url;

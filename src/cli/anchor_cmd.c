@@ -55,6 +55,57 @@ static char *data_path(const char *name)
     return vmdb_file_path(env_or("VMDB_DATA_DIR", "./.vmdb"), name);
 }
 
+/* Appends the records of the local anchor file of one version that verify
+ * against pk. A missing file adds nothing; *opened counts the files read. */
+static int collect_local(anchor_ent **v, size_t *cnt, size_t *cap, bool v2, const uint8_t pk[32],
+                         int *opened)
+{
+    const char *name = v2 ? "anchors2.bin" : "anchors.bin";
+    size_t hl = v2 ? VMDB_HEADER_V2_LEN : VMDB_HEADER_V1_LEN;
+    char *path = data_path(name);
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    uint8_t rec[VMDB_HEADER_MAX_LEN + 64];
+    vmdb_hasher *h = NULL;
+    size_t k = 0;
+    int rc = 0;
+    free(path);
+    if (!f)
+        return 0;
+    (*opened)++;
+    if (vmdb_hasher_new(&h, 0) != 0) {
+        fclose(f);
+        return VMDB_ENOMEM;
+    }
+    for (; fread(rec, 1, hl + 64, f) == hl + 64; k++) {
+        vmdb_header hd;
+        uint8_t hash[32];
+        if (vmdb_header_decode(&hd, VMDB_SLICE(rec, hl)) != 0)
+            break;
+        vmdb_header_hash(h, hash, &hd);
+        if (vmdb_header_verify_sig(rec + hl, hd.version, VMDB_SIG_COMMITTED, hash, pk) != 0)
+            continue;
+        if (*cnt == *cap) {
+            size_t nc = *cap ? *cap * 2 : 64;
+            anchor_ent *nv = realloc(*v, nc * sizeof *nv);
+            if (!nv) {
+                rc = VMDB_ENOMEM;
+                break;
+            }
+            *v = nv;
+            *cap = nc;
+        }
+        anchor_ent *e = &(*v)[*cnt];
+        e->seq = hd.seq;
+        memcpy(e->hash, hash, 32);
+        memcpy(e->root, hd.smt_root, 32);
+        snprintf(e->ref, sizeof e->ref, "%s record %zu", name, k);
+        (*cnt)++;
+    }
+    fclose(f);
+    vmdb_hasher_free(h);
+    return rc;
+}
+
 /* Every anchor of `pk`, oldest first, into *out (malloc'ed). */
 static int collect_anchors(anchor_ent **out, size_t *n, const uint8_t pk[32], size_t limit)
 {
@@ -64,42 +115,16 @@ static int collect_anchors(anchor_ent **out, size_t *n, const uint8_t pk[32], si
     *out = NULL;
     *n = 0;
     if (!use_solana()) {
-        char *path = data_path("anchors.bin");
-        FILE *f = path ? fopen(path, "rb") : NULL;
-        free(path);
-        uint8_t rec[VMDB_HEADER_ENCODED_LEN + 64];
-        vmdb_hasher *h = NULL;
-        if (!f || vmdb_hasher_new(&h, 0) != 0) {
-            if (f)
-                fclose(f);
+        /* anchors.bin (v1 records) then anchors2.bin (v2), PROTOCOL.md
+         * §8.2; one of them may be absent (a chain that began under v2, or
+         * one not yet upgraded). */
+        int opened = 0;
+        for (int f = 0; f < 2 && rc == 0; f++)
+            rc = collect_local(&v, &cnt, &cap, f == 1, pk, &opened);
+        if (rc == 0 && opened == 0) {
             fprintf(stderr, "vmdb anchor: cannot read the local anchor file\n");
-            return VMDB_EIO;
+            rc = VMDB_EIO;
         }
-        while (fread(rec, 1, sizeof rec, f) == sizeof rec) {
-            vmdb_header hd;
-            uint8_t hash[32];
-            if (vmdb_header_decode(&hd, VMDB_SLICE(rec, VMDB_HEADER_ENCODED_LEN)) != 0)
-                break;
-            vmdb_header_hash(h, hash, &hd);
-            if (vmdb_header_verify_sig(rec + VMDB_HEADER_ENCODED_LEN, hash, pk) != 0)
-                continue;
-            if (cnt == cap) {
-                cap = cap ? cap * 2 : 64;
-                anchor_ent *nv = realloc(v, cap * sizeof *nv);
-                if (!nv) {
-                    rc = VMDB_ENOMEM;
-                    break;
-                }
-                v = nv;
-            }
-            v[cnt].seq = hd.seq;
-            memcpy(v[cnt].hash, hash, 32);
-            memcpy(v[cnt].root, hd.smt_root, 32);
-            snprintf(v[cnt].ref, sizeof v[cnt].ref, "anchors.bin record %zu", cnt);
-            cnt++;
-        }
-        fclose(f);
-        vmdb_hasher_free(h);
     } else {
         vmdb_sol_rpc *rpc = NULL;
         vmdb_sol_sig_info *page = calloc(1000, sizeof *page);

@@ -81,6 +81,7 @@ int vmdb_chain_open(vmdb_chain **out, const vmdb_chain_config *cfg, vmdb_status 
     char *idp =
         cfg->identity_path ? strdup(cfg->identity_path) : vmdb_file_path(dir, "identity.json");
     char *anchor_path = vmdb_file_path(dir, "anchors.bin");
+    char *anchor_path2 = vmdb_file_path(dir, "anchors2.bin");
     char *journal_path = vmdb_file_path(dir, "trusted_state.journal");
     char *sol_state = vmdb_file_path(dir, "solana_anchor.json");
     vmdb_chain *c = calloc(1, sizeof *c);
@@ -105,7 +106,7 @@ int vmdb_chain_open(vmdb_chain **out, const vmdb_chain_config *cfg, vmdb_status 
     }
 #endif
     c->tstate_path = vmdb_file_path(dir, "trusted_state.json");
-    if (!idp || !anchor_path || !journal_path || !sol_state || !c->tstate_path ||
+    if (!idp || !anchor_path || !anchor_path2 || !journal_path || !sol_state || !c->tstate_path ||
         vmdb_hist_new(&c->hist) != 0) {
         rc = VMDB_ENOMEM;
         goto done;
@@ -123,12 +124,13 @@ int vmdb_chain_open(vmdb_chain **out, const vmdb_chain_config *cfg, vmdb_status 
         if ((rc = vmdb_anchor_solana_open(&c->anchor, &sc)))
             goto done;
         LOG_INFO("anchor: solana, memos signed by %s", c->id.address);
-    } else if ((rc = vmdb_anchor_local_open(&c->anchor, anchor_path, c->id.pk))) {
+    } else if ((rc = vmdb_anchor_local_open(&c->anchor, anchor_path, anchor_path2, c->id.pk))) {
         goto done;
     }
 done:
     free(idp);
     free(anchor_path);
+    free(anchor_path2);
     free(journal_path);
     free(sol_state);
     if (rc) {
@@ -167,16 +169,16 @@ void vmdb_chain_free(vmdb_chain *c)
 /* The header row and the state row as statements (pipelined by callers);
  * `hp` holds their parameters and must outlive them. */
 typedef struct hdr_params {
-    char seq[24], hex[2 * VMDB_HEADER_ENCODED_LEN + 1], sig[129], root[65];
+    char seq[24], hex[2 * VMDB_HEADER_MAX_LEN + 1], sig[129], root[65];
     const char *p_hdr[4], *p_state[2];
 } hdr_params;
 
 static void header_statements(const vmdb_sheader *sh, const char *kind, hdr_params *hp,
                               vmdb_pgstmt out[2])
 {
-    uint8_t enc[VMDB_HEADER_ENCODED_LEN];
-    vmdb_header_encode(enc, &sh->h);
-    vmdb_hex_encode(hp->hex, enc, sizeof enc);
+    uint8_t enc[VMDB_HEADER_MAX_LEN];
+    size_t elen = vmdb_header_encode(enc, &sh->h);
+    vmdb_hex_encode(hp->hex, enc, elen);
     vmdb_hex_encode(hp->sig, sh->sig, 64);
     vmdb_hex_encode(hp->root, sh->h.smt_root, 32);
     snprintf(hp->seq, sizeof hp->seq, "%llu", (unsigned long long)sh->h.seq);
@@ -284,7 +286,7 @@ int vmdb_chain_commit(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, uint64_t seq,
     uint64_t t = now_ms();
     sh->h.time_ms = t > ts.committed.h.time_ms ? t : ts.committed.h.time_ms;
     memcpy(sh->h.schema_hash, schema_hash, 32);
-    if (vmdb_sheader_sign(sh, h, &c->id) != 0)
+    if (vmdb_sheader_sign(sh, h, &c->id, VMDB_SIG_INTENT) != 0)
         return VMDB_ECRYPTO;
     ts.has_intent = true;
     /* `pre`, the header and state rows, then (once the intent is durable)
@@ -415,7 +417,9 @@ static int load_headers(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, bool own_tx
             LOG_INFO("start-up: %llu headers checked", (unsigned long long)n);
     }
     /* Links prove every older header; the newest must carry our signature. */
-    if (!why[0] && !rc && n > 0 && vmdb_header_verify_sig(prev.sig, prev.hash, c->id.pk) != 0)
+    if (!why[0] && !rc && n > 0 &&
+        vmdb_header_verify_sig(prev.sig, prev.h.version, VMDB_SIG_COMMITTED, prev.hash, c->id.pk) !=
+            0)
         snprintf(why, whylen, "the newest header (seq %llu) is not signed by this identity",
                  (unsigned long long)prev.h.seq);
 done:
@@ -458,7 +462,7 @@ static int genesis(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, const uint8_t sc
     vmdb_hist_root(c->hist, h, 0, g->h.history_root);
     g->h.time_ms = now_ms();
     memcpy(g->h.schema_hash, schema_hash, 32);
-    if (vmdb_sheader_sign(g, h, &c->id) != 0)
+    if (vmdb_sheader_sign(g, h, &c->id, VMDB_SIG_COMMITTED) != 0)
         return VMDB_ECRYPTO;
     if (vmdb_pg_cmd(conn, "begin", "BEGIN", NULL))
         return VMDB_EIO;
@@ -839,7 +843,8 @@ int vmdb_chain_header(vmdb_chain *c, vmdb_hasher *h, uint64_t seq, vmdb_sheader 
         /* The database is not trusted: the header must be the one in this
          * process's verified history, with a good signature. */
         good = in_history(c, h, seq, out->hash) &&
-               vmdb_header_verify_sig(out->sig, out->hash, c->id.pk) == 0;
+               vmdb_header_verify_sig(out->sig, out->h.version, VMDB_SIG_COMMITTED, out->hash,
+                                      c->id.pk) == 0;
     }
     if (!good) {
         vmdb_status_violation(c->status, "vmdb_headers", "a stored header differs from the history",

@@ -1,8 +1,13 @@
 /*
- * trusted_state.json and its journal. The file signature covers a fixed binary digest of
- * the content, not the JSON text, so formatting cannot matter:
- * H("vmdb/v1/trusted-state" 0x00 || committed header || committed sig ||
- *   has_intent || [intent header || intent sig]).
+ * trusted_state.json and its journal (PROTOCOL.md §8.3). The file
+ * signature covers a fixed binary digest of the content, not the JSON text,
+ * so formatting cannot matter. v2: H("vmdb/v2/trusted-state" 0x00 ||
+ * u16 len || committed header || committed sig || has_intent || [u16 len ||
+ * intent header || intent sig]) signed under the trusted-state context; the
+ * committed header carries its header signature, the intent its intent
+ * signature. v1 files (no length prefixes, "vmdb/v1/trusted-state", the
+ * digest signed bare) are still read, and written while every header in
+ * the state is v1 (a chain not yet upgraded).
  */
 #include "trust/tstate.h"
 
@@ -23,27 +28,44 @@
  * refused as malformed. */
 #define TSTATE_FILE_MAX 16383u
 
-int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id)
+int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id,
+                      vmdb_sig_context context)
 {
     vmdb_header_hash(h, sh->hash, &sh->h);
-    return vmdb_header_sign(sh->sig, sh->hash, id->sk);
+    return vmdb_header_sign(sh->sig, sh->h.version, context, sh->hash, id->sk);
 }
 
-static void digest(vmdb_hasher *h, uint8_t out[32], const vmdb_tstate *ts)
+/* A v1 file (§12) holds only v1 headers; any v2 header makes it v2. */
+static bool tstate_is_v1(const vmdb_tstate *ts)
 {
-    uint8_t ce[VMDB_HEADER_ENCODED_LEN], ie[VMDB_HEADER_ENCODED_LEN];
+    return ts->committed.h.version == 1 && (!ts->has_intent || ts->intent.h.version == 1);
+}
+
+static void digest(vmdb_hasher *h, uint8_t out[32], const vmdb_tstate *ts, bool v1)
+{
+    uint8_t ce[VMDB_HEADER_MAX_LEN], ie[VMDB_HEADER_MAX_LEN], cl[2], il[2];
     uint8_t flag = ts->has_intent ? 1 : 0;
-    vmdb_header_encode(ce, &ts->committed.h);
-    vmdb_slice parts[7] = {
-        VMDB_SLICE("vmdb/v1/trusted-state", 22), /* includes the 0x00 */
-        VMDB_SLICE(ce, sizeof ce),
-        VMDB_SLICE(ts->committed.sig, 64),
-        VMDB_SLICE(&flag, 1),
-    };
-    size_t n = 4;
+    size_t cn = vmdb_header_encode(ce, &ts->committed.h), in = 0;
+    vmdb_slice parts[9];
+    size_t n = 0;
+    /* The labels' sizes include the terminator: the 0x00. v2 puts each
+     * header's length before it, as headers of both lengths may appear. */
+    cl[0] = (uint8_t)(cn >> 8);
+    cl[1] = (uint8_t)cn;
+    parts[n++] =
+        v1 ? VMDB_SLICE("vmdb/v1/trusted-state", 22) : VMDB_SLICE("vmdb/v2/trusted-state", 22);
+    if (!v1)
+        parts[n++] = VMDB_SLICE(cl, 2);
+    parts[n++] = VMDB_SLICE(ce, cn);
+    parts[n++] = VMDB_SLICE(ts->committed.sig, 64);
+    parts[n++] = VMDB_SLICE(&flag, 1);
     if (ts->has_intent) {
-        vmdb_header_encode(ie, &ts->intent.h);
-        parts[n++] = VMDB_SLICE(ie, sizeof ie);
+        in = vmdb_header_encode(ie, &ts->intent.h);
+        il[0] = (uint8_t)(in >> 8);
+        il[1] = (uint8_t)in;
+        if (!v1)
+            parts[n++] = VMDB_SLICE(il, 2);
+        parts[n++] = VMDB_SLICE(ie, in);
         parts[n++] = VMDB_SLICE(ts->intent.sig, 64);
     }
     vmdb_hash_parts(h, out, parts, n);
@@ -51,10 +73,10 @@ static void digest(vmdb_hasher *h, uint8_t out[32], const vmdb_tstate *ts)
 
 static int put_sh(vmdb_buf *b, const char *name, const vmdb_sheader *sh)
 {
-    uint8_t enc[VMDB_HEADER_ENCODED_LEN];
-    char hex[2 * VMDB_HEADER_ENCODED_LEN + 1], shex[129];
-    vmdb_header_encode(enc, &sh->h);
-    vmdb_hex_encode(hex, enc, sizeof enc);
+    uint8_t enc[VMDB_HEADER_MAX_LEN];
+    char hex[2 * VMDB_HEADER_MAX_LEN + 1], shex[129];
+    size_t n = vmdb_header_encode(enc, &sh->h);
+    vmdb_hex_encode(hex, enc, n);
     vmdb_hex_encode(shex, sh->sig, 64);
     return vmdb_sb_printf(b, "  \"%s\": {\"seq\": %llu, \"header\": \"%s\", \"sig\": \"%s\"}", name,
                           (unsigned long long)sh->h.seq, hex, shex);
@@ -65,11 +87,13 @@ static int tstate_format(vmdb_buf *b, const vmdb_tstate *ts, vmdb_hasher *h,
 {
     uint8_t d[32], fsig[64];
     char fhex[129];
-    digest(h, d, ts);
-    if (vmdb_header_sign(fsig, d, id->sk) != 0)
+    bool v1 = tstate_is_v1(ts);
+    digest(h, d, ts, v1);
+    if (vmdb_header_sign(fsig, v1 ? 1 : 2, VMDB_SIG_TRUSTED_STATE, d, id->sk) != 0)
         return VMDB_ECRYPTO;
     vmdb_hex_encode(fhex, fsig, 64);
-    int rc = vmdb_sb_printf(b, "{\n  \"version\": 1,\n  \"public_key\": \"%s\",\n", id->pk_hex);
+    int rc = vmdb_sb_printf(b, "{\n  \"version\": %d,\n  \"public_key\": \"%s\",\n", v1 ? 1 : 2,
+                            id->pk_hex);
     rc = rc ? rc : put_sh(b, "committed", &ts->committed);
     rc = rc ? rc : vmdb_sb_puts(b, ",\n");
     rc = rc ? rc
@@ -95,12 +119,15 @@ static bool get_hex(const vmdb_json *o, const char *k, uint8_t *out, size_t n)
     return s.ptr && s.len == 2 * n && vmdb_hex_decode(out, n, (const char *)s.ptr, s.len) == 0;
 }
 
+/* A header of either length, then its signature. */
 static bool get_sh(const vmdb_json *o, vmdb_sheader *sh, vmdb_hasher *h)
 {
-    uint8_t enc[VMDB_HEADER_ENCODED_LEN];
-    if (vmdb_json_typeof(o) != VMDB_JSON_OBJECT || !get_hex(o, "header", enc, sizeof enc) ||
-        !get_hex(o, "sig", sh->sig, 64) ||
-        vmdb_header_decode(&sh->h, VMDB_SLICE(enc, sizeof enc)) != 0)
+    uint8_t enc[VMDB_HEADER_MAX_LEN];
+    vmdb_slice s = vmdb_json_string(vmdb_json_get(o, "header"));
+    size_t n = s.len / 2;
+    if (vmdb_json_typeof(o) != VMDB_JSON_OBJECT || !s.ptr || s.len % 2 || n > VMDB_HEADER_MAX_LEN ||
+        vmdb_hex_decode(enc, n, (const char *)s.ptr, s.len) != 0 ||
+        !get_hex(o, "sig", sh->sig, 64) || vmdb_header_decode(&sh->h, VMDB_SLICE(enc, n)) != 0)
         return false;
     vmdb_header_hash(h, sh->hash, &sh->h);
     return true;
@@ -126,14 +153,29 @@ static int tstate_parse(const uint8_t *raw, size_t n, vmdb_tstate *out, vmdb_has
         goto done;
     }
     ts.has_intent = vmdb_json_typeof(intent) != VMDB_JSON_NULL;
+    /* No version (or 1): a v1 file (PROTOCOL.md §12), which holds v1
+     * headers only. */
+    const vmdb_json *ver = vmdb_json_get(root, "version");
+    double version = ver ? vmdb_json_number(ver) : 1;
+    if (ver && (vmdb_json_typeof(ver) != VMDB_JSON_NUMBER || (version != 1 && version != 2))) {
+        snprintf(why, whylen, "trusted state file has an unknown version");
+        goto done;
+    }
+    bool v1 = version == 1;
+    if (v1 && !tstate_is_v1(&ts)) {
+        snprintf(why, whylen, "trusted state file is malformed (a v2 header in a v1 file)");
+        goto done;
+    }
     if (memcmp(fpk, pk, 32) != 0) {
         snprintf(why, whylen, "trusted state file belongs to another identity key");
         goto done;
     }
-    digest(h, d, &ts);
-    if (vmdb_header_verify_sig(fsig, d, pk) != 0 ||
-        vmdb_header_verify_sig(ts.committed.sig, ts.committed.hash, pk) != 0 ||
-        (ts.has_intent && vmdb_header_verify_sig(ts.intent.sig, ts.intent.hash, pk) != 0)) {
+    digest(h, d, &ts, v1);
+    if (vmdb_header_verify_sig(fsig, (uint8_t)version, VMDB_SIG_TRUSTED_STATE, d, pk) != 0 ||
+        vmdb_header_verify_sig(ts.committed.sig, ts.committed.h.version, VMDB_SIG_COMMITTED,
+                               ts.committed.hash, pk) != 0 ||
+        (ts.has_intent && vmdb_header_verify_sig(ts.intent.sig, ts.intent.h.version,
+                                                 VMDB_SIG_INTENT, ts.intent.hash, pk) != 0)) {
         snprintf(why, whylen, "trusted state file signature does not verify");
         goto done;
     }

@@ -28,14 +28,21 @@
 #include "trust/identity.h"
 #include "vmdb/header.h"
 
+/* committed.sig is the header (committed) signature, intent.sig the
+ * intent signature (PROTOCOL.md §8.3). The file is written as v2 unless
+ * every header in it is v1 (a chain not yet upgraded, which keeps the v1
+ * form of §12). */
 typedef struct vmdb_tstate {
     vmdb_sheader committed;
     bool has_intent;
     vmdb_sheader intent;
 } vmdb_tstate;
 
-/* Fills hash and sig of `sh` from sh->h. 0 or VMDB_ECRYPTO. */
-int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id);
+/* Fills hash and sig of `sh` from sh->h: the signature for `context`
+ * (VMDB_SIG_COMMITTED or VMDB_SIG_INTENT) under the header's version's
+ * rules. 0 or VMDB_ECRYPTO. */
+int vmdb_sheader_sign(vmdb_sheader *sh, vmdb_hasher *h, const vmdb_identity *id,
+                      vmdb_sig_context context);
 
 int vmdb_tstate_write(const char *path, const vmdb_tstate *ts, vmdb_hasher *h,
                       const vmdb_identity *id);

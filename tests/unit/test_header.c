@@ -4,7 +4,12 @@
  * every bit of every field (checked against SHA-256 computed here with
  * OpenSSL, so the domain tag is checked too), signatures from a seeded key
  * verify and fail on any single flipped bit of signature, hash or key, and
- * the chain check accepts exactly seq + 1 with the right prev. History: the
+ * the chain check accepts exactly seq + 1 with the right prev. v2 (§6):
+ * the 178-byte layout, decode refusing a wrong version byte or kind, the
+ * hash with its own tag, the kinds' names, and the context-tagged
+ * signatures of §6.1 (compared with libsodium signing the message directly;
+ * no context's signature verifies under another, nor v1 as v2 or back).
+ * History: the
  * roots, audit paths and consistency proofs are compared with a naive,
  * literal RFC 6962 §2.1 transcription written here (OpenSSL hashing, plain
  * recursion), for every size, index and pair in a range. Tampered proofs
@@ -17,6 +22,7 @@
 #include <string.h>
 
 #include <openssl/sha.h>
+#include <sodium.h>
 
 #include "testutil.h"
 #include "vmdb/header.h"
@@ -30,9 +36,12 @@ static vmdb_hasher *new_hasher(void)
     return h;
 }
 
+/* A random v1 header (the tests below that predate v2 run on v1; the v2
+ * tests use random_header2). */
 static void random_header(tu_rng *r, vmdb_header *hdr)
 {
     memset(hdr, 0, sizeof(*hdr));
+    hdr->version = 1;
     hdr->seq = tu_rand(r);
     hdr->time_ms = tu_rand(r);
     tu_fill(r, hdr->smt_root, 32);
@@ -41,8 +50,19 @@ static void random_header(tu_rng *r, vmdb_header *hdr)
     tu_fill(r, hdr->schema_hash, 32);
 }
 
+static void random_header2(tu_rng *r, vmdb_header *hdr)
+{
+    random_header(r, hdr);
+    hdr->version = 2;
+    hdr->kind = (uint8_t)(tu_rand(r) % VMDB_KIND_COUNT);
+    tu_fill(r, hdr->chain_id, 32);
+}
+
 static void assert_header_equal(const vmdb_header *a, const vmdb_header *b)
 {
+    assert_int_equal(a->version, b->version);
+    assert_int_equal(a->kind, b->kind);
+    assert_memory_equal(a->chain_id, b->chain_id, 32);
     assert_int_equal(a->seq, b->seq);
     assert_int_equal(a->time_ms, b->time_ms);
     assert_memory_equal(a->smt_root, b->smt_root, 32);
@@ -52,12 +72,22 @@ static void assert_header_equal(const vmdb_header *a, const vmdb_header *b)
 }
 
 /* header_hash by the definition: SHA-256 of the tag, 0x00, the encoding. */
-static void spec_header_hash(const uint8_t enc[VMDB_HEADER_ENCODED_LEN], uint8_t out[32])
+static void spec_header_hash(const uint8_t enc[VMDB_HEADER_V1_LEN], uint8_t out[32])
 {
     static const char tag[] = "vmdb/v1/header";
-    uint8_t buf[sizeof(tag) + VMDB_HEADER_ENCODED_LEN];
+    uint8_t buf[sizeof(tag) + VMDB_HEADER_V1_LEN];
     memcpy(buf, tag, sizeof(tag)); /* includes the NUL: the 0x00 separator */
-    memcpy(buf + sizeof(tag), enc, VMDB_HEADER_ENCODED_LEN);
+    memcpy(buf + sizeof(tag), enc, VMDB_HEADER_V1_LEN);
+    SHA256(buf, sizeof(buf), out);
+}
+
+/* The v2 header_hash by §6: H("vmdb/v2/header" 0x00 || 178 bytes). */
+static void spec_header_hash2(const uint8_t enc[VMDB_HEADER_V2_LEN], uint8_t out[32])
+{
+    static const char tag[] = "vmdb/v2/header";
+    uint8_t buf[sizeof(tag) + VMDB_HEADER_V2_LEN];
+    memcpy(buf, tag, sizeof(tag));
+    memcpy(buf + sizeof(tag), enc, VMDB_HEADER_V2_LEN);
     SHA256(buf, sizeof(buf), out);
 }
 
@@ -67,7 +97,7 @@ static void test_encode_decode(void **state)
 {
     (void)state;
     tu_rng r = {101};
-    uint8_t enc[VMDB_HEADER_ENCODED_LEN], enc2[VMDB_HEADER_ENCODED_LEN], big[2 * 144 + 1];
+    uint8_t enc[VMDB_HEADER_MAX_LEN], enc2[VMDB_HEADER_MAX_LEN], big[2 * 178 + 1];
     vmdb_header a, b;
 
     for (int i = 0; i < 200; i++) {
@@ -79,8 +109,8 @@ static void test_encode_decode(void **state)
             a.seq = UINT64_MAX;
             a.time_ms = UINT64_MAX;
         }
-        vmdb_header_encode(enc, &a);
-        /* The layout of §6, field by field, big-endian integers. */
+        assert_int_equal(vmdb_header_encode(enc, &a), VMDB_HEADER_V1_LEN);
+        /* The layout of §12, field by field, big-endian integers. */
         for (int j = 0; j < 8; j++) {
             assert_int_equal(enc[j], (uint8_t)(a.seq >> (56 - 8 * j)));
             assert_int_equal(enc[104 + j], (uint8_t)(a.time_ms >> (56 - 8 * j)));
@@ -90,15 +120,15 @@ static void test_encode_decode(void **state)
         assert_memory_equal(enc + 72, a.history_root, 32);
         assert_memory_equal(enc + 112, a.schema_hash, 32);
         memset(&b, 0x5a, sizeof(b));
-        assert_int_equal(vmdb_header_decode(&b, (vmdb_slice){enc, sizeof(enc)}), 0);
+        assert_int_equal(vmdb_header_decode(&b, (vmdb_slice){enc, VMDB_HEADER_V1_LEN}), 0);
         assert_header_equal(&a, &b);
         vmdb_header_encode(enc2, &b);
-        assert_memory_equal(enc, enc2, sizeof(enc));
+        assert_memory_equal(enc, enc2, VMDB_HEADER_V1_LEN);
     }
 
     /* Any other length is refused, and refused before the header is used. */
     memset(big, 7, sizeof(big));
-    static const size_t lens[] = {0, 1, 8, 143, 145, 200, 288, 289};
+    static const size_t lens[] = {0, 1, 8, 143, 145, 177, 178, 179, 200, 288, 289, 356};
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         int rc = vmdb_header_decode(&b, (vmdb_slice){big, lens[i]});
         if (rc != VMDB_EPARSE)
@@ -113,7 +143,7 @@ static void test_hash_covers_every_bit(void **state)
     vmdb_hasher *h = new_hasher();
     tu_rng r = {202};
     vmdb_header a, b;
-    uint8_t enc[VMDB_HEADER_ENCODED_LEN], base[32], got[32], want[32];
+    uint8_t enc[VMDB_HEADER_MAX_LEN], base[32], got[32], want[32];
     size_t changes = 0;
 
     random_header(&r, &a);
@@ -125,8 +155,8 @@ static void test_hash_covers_every_bit(void **state)
     /* Every bit of the encoding belongs to some field: flip each through
      * the struct (decode of the flipped bytes) and the hash must change,
      * to the value the definition gives. */
-    for (unsigned bit = 0; bit < 8 * VMDB_HEADER_ENCODED_LEN; bit++) {
-        uint8_t e2[VMDB_HEADER_ENCODED_LEN];
+    for (unsigned bit = 0; bit < 8 * VMDB_HEADER_V1_LEN; bit++) {
+        uint8_t e2[VMDB_HEADER_V1_LEN];
         memcpy(e2, enc, sizeof(e2));
         e2[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
         assert_int_equal(vmdb_header_decode(&b, (vmdb_slice){e2, sizeof(e2)}), 0);
@@ -203,34 +233,35 @@ static void test_sign_verify(void **state)
 
     random_header(&r, &a);
     vmdb_header_hash(h, hash, &a);
-    assert_int_equal(vmdb_header_sign(sig, hash, sk), 0);
-    assert_int_equal(vmdb_header_sign(sig2, hash, sk), 0);
+    assert_int_equal(vmdb_header_sign(sig, 1, VMDB_SIG_COMMITTED, hash, sk), 0);
+    assert_int_equal(vmdb_header_sign(sig2, 1, VMDB_SIG_COMMITTED, hash, sk), 0);
     assert_memory_equal(sig, sig2, 64); /* Ed25519 is deterministic */
-    assert_int_equal(vmdb_header_verify_sig(sig, hash, pk), 0);
+    assert_int_equal(vmdb_header_verify_sig(sig, 1, VMDB_SIG_COMMITTED, hash, pk), 0);
 
     for (unsigned bit = 0; bit < 512; bit++, refused++) {
         memcpy(sig2, sig, 64);
         sig2[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
-        assert_int_equal(vmdb_header_verify_sig(sig2, hash, pk), VMDB_EVERIFY);
+        assert_int_equal(vmdb_header_verify_sig(sig2, 1, VMDB_SIG_COMMITTED, hash, pk),
+                         VMDB_EVERIFY);
     }
     for (unsigned bit = 0; bit < 256; bit++, refused += 2) {
         uint8_t x[32];
         memcpy(x, hash, 32);
         x[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
-        assert_int_equal(vmdb_header_verify_sig(sig, x, pk), VMDB_EVERIFY);
+        assert_int_equal(vmdb_header_verify_sig(sig, 1, VMDB_SIG_COMMITTED, x, pk), VMDB_EVERIFY);
         memcpy(x, pk, 32);
         x[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
-        assert_int_equal(vmdb_header_verify_sig(sig, hash, x), VMDB_EVERIFY);
+        assert_int_equal(vmdb_header_verify_sig(sig, 1, VMDB_SIG_COMMITTED, hash, x), VMDB_EVERIFY);
     }
     /* Another key's signature of the same hash, and this key's signature
      * of another header. */
     seed[0] ^= 1;
     assert_int_equal(vmdb_ed25519_from_seed(pk2, sk2, seed), 0);
-    assert_int_equal(vmdb_header_sign(sig2, hash, sk2), 0);
-    assert_int_equal(vmdb_header_verify_sig(sig2, hash, pk), VMDB_EVERIFY);
+    assert_int_equal(vmdb_header_sign(sig2, 1, VMDB_SIG_COMMITTED, hash, sk2), 0);
+    assert_int_equal(vmdb_header_verify_sig(sig2, 1, VMDB_SIG_COMMITTED, hash, pk), VMDB_EVERIFY);
     a.seq++;
     vmdb_header_hash(h, hash, &a);
-    assert_int_equal(vmdb_header_verify_sig(sig, hash, pk), VMDB_EVERIFY);
+    assert_int_equal(vmdb_header_verify_sig(sig, 1, VMDB_SIG_COMMITTED, hash, pk), VMDB_EVERIFY);
     printf("header: signature verifies; %zu single-bit changes refused\n", refused + 2);
     vmdb_hasher_free(h);
 }
@@ -347,7 +378,7 @@ static void test_to_json(void **state)
         a.seq = i == 0 ? 0 : i == 1 ? (1ULL << 53) - 1 : tu_rand(&r) >> 11;
         a.time_ms = i == 0 ? 0 : i == 1 ? (1ULL << 53) - 1 : 1767225600000ULL + (uint64_t)i;
         vmdb_header_hash(h, hash, &a);
-        assert_int_equal(vmdb_header_sign(sig, hash, sk), 0);
+        assert_int_equal(vmdb_header_sign(sig, 1, VMDB_SIG_COMMITTED, hash, sk), 0);
         for (int with_sig = 0; with_sig < 2; with_sig++) {
             vmdb_buf b = VMDB_BUF_INIT;
             vmdb_json_doc *doc = NULL;
@@ -360,6 +391,9 @@ static void test_to_json(void **state)
                          (const char *)js.ptr);
             const vmdb_json *o = vmdb_json_doc_root(doc);
             assert_int_equal(vmdb_json_typeof(o), VMDB_JSON_OBJECT);
+            assert_int_equal(tu_json_u64(o, "version"), 1);
+            assert_null(vmdb_json_get(o, "kind"));
+            assert_null(vmdb_json_get(o, "chain_id"));
             assert_int_equal(tu_json_u64(o, "seq"), a.seq);
             assert_int_equal(tu_json_u64(o, "time_ms"), a.time_ms);
             expect_hex(o, "smt_root", a.smt_root, 32);
@@ -371,13 +405,257 @@ static void test_to_json(void **state)
                 expect_hex(o, "sig", sig, 64);
             else
                 assert_null(vmdb_json_get(o, "sig"));
-            assert_int_equal(vmdb_json_size(o), with_sig ? 8 : 7);
+            assert_int_equal(vmdb_json_size(o), with_sig ? 9 : 8);
             vmdb_json_doc_free(doc);
             vmdb_buf_free(&b);
             docs++;
         }
     }
     printf("header: %zu JSON forms parsed and checked\n", docs);
+    vmdb_hasher_free(h);
+}
+
+/* --- protocol v2 (§6, §6.1, §6.3) ------------------------------------------- */
+
+/* The 178-byte layout, round trips, and what decode refuses. */
+static void test_v2_encode_decode(void **state)
+{
+    (void)state;
+    tu_rng r = {601};
+    uint8_t enc[VMDB_HEADER_MAX_LEN], enc2[VMDB_HEADER_MAX_LEN];
+    vmdb_header a, b;
+
+    for (int i = 0; i < 200; i++) {
+        random_header2(&r, &a);
+        a.kind = (uint8_t)(i % VMDB_KIND_COUNT);
+        assert_int_equal(vmdb_header_encode(enc, &a), VMDB_HEADER_V2_LEN);
+        assert_int_equal(enc[0], 2);
+        for (int j = 0; j < 8; j++) {
+            assert_int_equal(enc[1 + j], (uint8_t)(a.seq >> (56 - 8 * j)));
+            assert_int_equal(enc[138 + j], (uint8_t)(a.time_ms >> (56 - 8 * j)));
+        }
+        assert_int_equal(enc[9], a.kind);
+        assert_memory_equal(enc + 10, a.chain_id, 32);
+        assert_memory_equal(enc + 42, a.smt_root, 32);
+        assert_memory_equal(enc + 74, a.prev, 32);
+        assert_memory_equal(enc + 106, a.history_root, 32);
+        assert_memory_equal(enc + 146, a.schema_hash, 32);
+        memset(&b, 0x5a, sizeof(b));
+        assert_int_equal(vmdb_header_decode(&b, (vmdb_slice){enc, VMDB_HEADER_V2_LEN}), 0);
+        assert_header_equal(&a, &b);
+        vmdb_header_encode(enc2, &b);
+        assert_memory_equal(enc, enc2, VMDB_HEADER_V2_LEN);
+        /* One byte short or long is neither version. */
+        assert_int_equal(vmdb_header_decode(&b, (vmdb_slice){enc, VMDB_HEADER_V2_LEN - 1}),
+                         VMDB_EPARSE);
+    }
+    /* A version byte other than 2, or an unknown kind, is refused. */
+    for (unsigned v = 0; v < 256; v++) {
+        memcpy(enc2, enc, VMDB_HEADER_V2_LEN);
+        enc2[0] = (uint8_t)v;
+        assert_int_equal(vmdb_header_decode(&b, (vmdb_slice){enc2, VMDB_HEADER_V2_LEN}),
+                         v == 2 ? 0 : VMDB_EPARSE);
+        memcpy(enc2, enc, VMDB_HEADER_V2_LEN);
+        enc2[9] = (uint8_t)v;
+        assert_int_equal(vmdb_header_decode(&b, (vmdb_slice){enc2, VMDB_HEADER_V2_LEN}),
+                         v < VMDB_KIND_COUNT ? 0 : VMDB_EPARSE);
+    }
+}
+
+/* The kinds' names both ways; nothing else parses. */
+static void test_v2_kinds(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"genesis", "write",   "reset",  "clear",
+                                        "repair",  "migrate", "upgrade"};
+    assert_int_equal(VMDB_KIND_COUNT, 7);
+    assert_int_equal(VMDB_KIND_UPGRADE, 6);
+    for (unsigned k = 0; k < VMDB_KIND_COUNT; k++) {
+        uint8_t got = 99;
+        assert_string_equal(vmdb_header_kind_name(k), names[k]);
+        assert_int_equal(
+            vmdb_header_kind_parse(&got, (vmdb_slice){(const uint8_t *)names[k], strlen(names[k])}),
+            0);
+        assert_int_equal(got, k);
+    }
+    assert_null(vmdb_header_kind_name(VMDB_KIND_COUNT));
+    assert_null(vmdb_header_kind_name(255));
+    static const char *const bad[] = {"", "Write", "writes", "genesi", "upgrade ", "7"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t got = 0;
+        assert_int_equal(
+            vmdb_header_kind_parse(&got, (vmdb_slice){(const uint8_t *)bad[i], strlen(bad[i])}),
+            VMDB_EPARSE);
+    }
+}
+
+/* The v2 hash is the §6 definition, covers every bit, and differs from the
+ * v1 hash of the same fields. */
+static void test_v2_hash(void **state)
+{
+    (void)state;
+    vmdb_hasher *h = new_hasher();
+    tu_rng r = {602};
+    vmdb_header a, b;
+    uint8_t enc[VMDB_HEADER_MAX_LEN], base[32], got[32], want[32];
+    size_t changes = 0, refused = 0;
+
+    random_header2(&r, &a);
+    a.kind = VMDB_KIND_WRITE;
+    vmdb_header_encode(enc, &a);
+    vmdb_header_hash(h, base, &a);
+    spec_header_hash2(enc, want);
+    assert_memory_equal(base, want, 32);
+    for (unsigned bit = 0; bit < 8 * VMDB_HEADER_V2_LEN; bit++) {
+        uint8_t e2[VMDB_HEADER_V2_LEN];
+        memcpy(e2, enc, sizeof(e2));
+        e2[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+        if (vmdb_header_decode(&b, (vmdb_slice){e2, sizeof(e2)}) != 0) {
+            /* Only the version byte and the kind can make it undecodable. */
+            assert_true(bit / 8 == 0 || bit / 8 == 9);
+            refused++;
+            continue;
+        }
+        vmdb_header_hash(h, got, &b);
+        assert_memory_not_equal(got, base, 32);
+        spec_header_hash2(e2, want);
+        assert_memory_equal(got, want, 32);
+        changes++;
+    }
+    assert_true(changes > 8 * VMDB_HEADER_V2_LEN - 16);
+    /* The same fields as v1 hash otherwise. */
+    b = a;
+    b.version = 1;
+    vmdb_header_hash(h, got, &b);
+    assert_memory_not_equal(got, base, 32);
+    printf("header v2: %zu bit changes change the hash, %zu undecodable\n", changes, refused);
+    vmdb_hasher_free(h);
+}
+
+/* §6.1: each context signs its own message; none stands in for another,
+ * nor for v1's bare-hash signature. */
+static void test_v2_contexts(void **state)
+{
+    (void)state;
+    vmdb_hasher *h = new_hasher();
+    tu_rng r = {603};
+    static const char *const labels[] = {"vmdb/v2/committed", "vmdb/v2/intent",
+                                         "vmdb/v2/trusted-state"};
+    uint8_t seed[32], pk[32], sk[64], hash[32], sig[3][64], want[64], v1sig[64], msg[64];
+    vmdb_header a;
+
+    assert_true(sodium_init() >= 0);
+    tu_fill(&r, seed, 32);
+    assert_int_equal(vmdb_ed25519_from_seed(pk, sk, seed), 0);
+    for (int i = 0; i < 20; i++) {
+        random_header2(&r, &a);
+        vmdb_header_hash(h, hash, &a);
+        for (int c = 0; c < 3; c++) {
+            assert_int_equal(vmdb_header_sign(sig[c], 2, (vmdb_sig_context)c, hash, sk), 0);
+            /* The message of §6.1, signed here with libsodium directly. */
+            size_t ll = strlen(labels[c]) + 1;
+            memcpy(msg, labels[c], ll);
+            memcpy(msg + ll, hash, 32);
+            assert_int_equal(crypto_sign_detached(want, NULL, msg, ll + 32, sk), 0);
+            assert_memory_equal(sig[c], want, 64);
+        }
+        assert_int_equal(vmdb_header_sign(v1sig, 1, VMDB_SIG_COMMITTED, hash, sk), 0);
+        for (int c = 0; c < 3; c++) {
+            for (int d = 0; d < 3; d++)
+                assert_int_equal(vmdb_header_verify_sig(sig[c], 2, (vmdb_sig_context)d, hash, pk),
+                                 c == d ? 0 : VMDB_EVERIFY);
+            /* A v2 signature is no v1 signature, and a v1 one is no v2. */
+            assert_int_equal(vmdb_header_verify_sig(sig[c], 1, (vmdb_sig_context)c, hash, pk),
+                             VMDB_EVERIFY);
+            assert_int_equal(vmdb_header_verify_sig(v1sig, 2, (vmdb_sig_context)c, hash, pk),
+                             VMDB_EVERIFY);
+            assert_int_equal(vmdb_header_verify_sig(v1sig, 1, (vmdb_sig_context)c, hash, pk), 0);
+        }
+        /* vmdb_sheader_verify takes the committed signature only. */
+        vmdb_sheader sh;
+        sh.h = a;
+        memcpy(sh.hash, hash, 32);
+        memcpy(sh.sig, sig[VMDB_SIG_COMMITTED], 64);
+        assert_int_equal(vmdb_sheader_verify(&sh, h, pk), 0);
+        memcpy(sh.sig, sig[VMDB_SIG_INTENT], 64);
+        assert_int_equal(vmdb_sheader_verify(&sh, h, pk), VMDB_EVERIFY);
+        memcpy(sh.sig, v1sig, 64);
+        assert_int_equal(vmdb_sheader_verify(&sh, h, pk), VMDB_EVERIFY);
+        sh.h.version = 1; /* the v1 hash then differs from sh.hash */
+        assert_int_equal(vmdb_sheader_verify(&sh, h, pk), VMDB_EVERIFY);
+    }
+    vmdb_hasher_free(h);
+}
+
+/* Links across versions: v1 → v2 (the upgrade) is fine, v2 → v1 is not,
+ * and two v2 headers must share the chain_id. */
+static void test_v2_links(void **state)
+{
+    (void)state;
+    vmdb_hasher *h = new_hasher();
+    tu_rng r = {604};
+    vmdb_header a, b, c;
+
+    random_header(&r, &a);
+    a.seq = 5;
+    random_header2(&r, &b);
+    b.seq = 6;
+    b.kind = VMDB_KIND_UPGRADE;
+    vmdb_header_hash(h, b.prev, &a);
+    assert_int_equal(vmdb_header_check_link(h, &a, &b), 0);
+    c = b;
+    c.seq = 7;
+    c.kind = VMDB_KIND_WRITE;
+    vmdb_header_hash(h, c.prev, &b);
+    assert_int_equal(vmdb_header_check_link(h, &b, &c), 0);
+    c.chain_id[31] ^= 1;
+    assert_int_equal(vmdb_header_check_link(h, &b, &c), VMDB_EVERIFY);
+    c.chain_id[31] ^= 1;
+    c.version = 1;
+    vmdb_header_hash(h, c.prev, &b);
+    assert_int_equal(vmdb_header_check_link(h, &b, &c), VMDB_EVERIFY);
+    vmdb_hasher_free(h);
+}
+
+/* §6.3: v2 adds version, kind and chain_id. */
+static void test_v2_to_json(void **state)
+{
+    (void)state;
+    vmdb_hasher *h = new_hasher();
+    tu_rng r = {605};
+    const vmdb_json_limits lim = {0, 0};
+    uint8_t hash[32], sig[64];
+    vmdb_header a;
+
+    tu_fill(&r, sig, 64);
+    for (unsigned k = 0; k < VMDB_KIND_COUNT; k++) {
+        random_header2(&r, &a);
+        a.kind = (uint8_t)k;
+        a.seq = tu_rand(&r) >> 11;
+        a.time_ms = 1767225600000ULL + k;
+        vmdb_header_hash(h, hash, &a);
+        vmdb_buf b = VMDB_BUF_INIT;
+        vmdb_json_doc *doc = NULL;
+        assert_int_equal(vmdb_header_to_json(&b, h, &a, sig), 0);
+        assert_int_equal(vmdb_json_parse(&doc, (vmdb_slice){b.ptr, b.len}, &lim), 0);
+        const vmdb_json *o = vmdb_json_doc_root(doc);
+        assert_int_equal(tu_json_u64(o, "version"), 2);
+        assert_int_equal(tu_json_u64(o, "seq"), a.seq);
+        vmdb_slice kn = tu_json_str(o, "kind");
+        assert_int_equal(kn.len, strlen(vmdb_header_kind_name(k)));
+        assert_memory_equal(kn.ptr, vmdb_header_kind_name(k), kn.len);
+        expect_hex(o, "chain_id", a.chain_id, 32);
+        expect_hex(o, "smt_root", a.smt_root, 32);
+        expect_hex(o, "prev", a.prev, 32);
+        expect_hex(o, "history_root", a.history_root, 32);
+        expect_hex(o, "schema_hash", a.schema_hash, 32);
+        expect_hex(o, "header_hash", hash, 32);
+        expect_hex(o, "sig", sig, 64);
+        assert_int_equal(tu_json_u64(o, "time_ms"), a.time_ms);
+        assert_int_equal(vmdb_json_size(o), 11);
+        vmdb_json_doc_free(doc);
+        vmdb_buf_free(&b);
+    }
     vmdb_hasher_free(h);
 }
 
@@ -795,10 +1073,20 @@ static void test_hist_consistency(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_encode_decode),       cmocka_unit_test(test_hash_covers_every_bit),
-        cmocka_unit_test(test_sign_verify),         cmocka_unit_test(test_check_link),
-        cmocka_unit_test(test_check_link_seq_wrap), cmocka_unit_test(test_to_json),
-        cmocka_unit_test(test_hist_roots),          cmocka_unit_test(test_hist_inclusion),
+        cmocka_unit_test(test_encode_decode),
+        cmocka_unit_test(test_hash_covers_every_bit),
+        cmocka_unit_test(test_sign_verify),
+        cmocka_unit_test(test_check_link),
+        cmocka_unit_test(test_check_link_seq_wrap),
+        cmocka_unit_test(test_to_json),
+        cmocka_unit_test(test_v2_encode_decode),
+        cmocka_unit_test(test_v2_kinds),
+        cmocka_unit_test(test_v2_hash),
+        cmocka_unit_test(test_v2_contexts),
+        cmocka_unit_test(test_v2_links),
+        cmocka_unit_test(test_v2_to_json),
+        cmocka_unit_test(test_hist_roots),
+        cmocka_unit_test(test_hist_inclusion),
         cmocka_unit_test(test_hist_consistency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,13 +68,13 @@ static vmdb_tstate state_at(fixture *f, const vmdb_identity *id, uint64_t seq, b
     memset(&ts, 0, sizeof ts);
     ts.committed.h.seq = intent ? seq - 1 : seq;
     ts.committed.h.time_ms = 1000 + seq;
-    assert_int_equal(vmdb_sheader_sign(&ts.committed, f->h, id), 0);
+    assert_int_equal(vmdb_sheader_sign(&ts.committed, f->h, id, VMDB_SIG_COMMITTED), 0);
     if (intent) {
         ts.has_intent = true;
         ts.intent.h.seq = seq;
         ts.intent.h.time_ms = 2000 + seq;
         memcpy(ts.intent.h.prev, ts.committed.hash, 32);
-        assert_int_equal(vmdb_sheader_sign(&ts.intent, f->h, id), 0);
+        assert_int_equal(vmdb_sheader_sign(&ts.intent, f->h, id, VMDB_SIG_INTENT), 0);
     }
     return ts;
 }

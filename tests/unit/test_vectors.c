@@ -534,13 +534,14 @@ static void test_headers(void **state)
     for (size_t i = 0; i < n; i++) {
         const vmdb_json *it = vmdb_json_at(a, i);
         vmdb_header hdr, want;
-        uint8_t enc[VMDB_HEADER_ENCODED_LEN], hash[32], whash[32];
+        uint8_t enc[VMDB_HEADER_MAX_LEN], hash[32], whash[32];
         uint8_t seed[32], pk[32], wpk[32], sk[64], sig[64];
         size_t elen = 0, slen = 0;
         char what[48];
         snprintf(what, sizeof(what), "header %zu", i);
 
         memset(&want, 0, sizeof(want));
+        want.version = 1; /* v1.json: protocol v1 headers (§12) */
         want.seq = tu_json_u64(it, "seq");
         want.time_ms = tu_json_u64(it, "time_ms");
         tu_json_hex32(it, "smt_root", want.smt_root);
@@ -559,8 +560,9 @@ static void test_headers(void **state)
         assert_memory_equal(hdr.prev, want.prev, 32);
         assert_memory_equal(hdr.history_root, want.history_root, 32);
         assert_memory_equal(hdr.schema_hash, want.schema_hash, 32);
-        vmdb_header_encode(enc, &want);
-        expect_bytes(what, enc, sizeof(enc), encoded, elen);
+        assert_int_equal(hdr.version, 1);
+        size_t enclen = vmdb_header_encode(enc, &want);
+        expect_bytes(what, enc, enclen, encoded, elen);
 
         tu_json_hex32(it, "header_hash", whash);
         vmdb_header_hash(v->h, hash, &hdr);
@@ -570,9 +572,14 @@ static void test_headers(void **state)
         tu_json_hex32(it, "public_key", wpk);
         assert_int_equal(vmdb_ed25519_from_seed(pk, sk, seed), 0);
         expect_bytes(what, pk, 32, wpk, 32);
-        assert_int_equal(vmdb_header_sign(sig, hash, sk), 0);
+        assert_int_equal(vmdb_header_sign(sig, 1, VMDB_SIG_COMMITTED, hash, sk), 0);
         expect_bytes(what, sig, 64, wsig, 64);
-        assert_int_equal(vmdb_header_verify_sig(wsig, whash, wpk), 0);
+        assert_int_equal(vmdb_header_verify_sig(wsig, 1, VMDB_SIG_COMMITTED, whash, wpk), 0);
+        /* v1 signed the bare hash: the same for an intent, and never a v2
+         * signature. */
+        assert_int_equal(vmdb_header_verify_sig(wsig, 1, VMDB_SIG_INTENT, whash, wpk), 0);
+        assert_int_equal(vmdb_header_verify_sig(wsig, 2, VMDB_SIG_COMMITTED, whash, wpk),
+                         VMDB_EVERIFY);
 
         if (i > 0) {
             assert_int_equal(vmdb_header_check_link(v->h, &prev, &hdr), 0);
