@@ -42,8 +42,7 @@ static int hex_member(const vmdb_json *o, const char *name, uint8_t *out, size_t
     return 0;
 }
 
-static int hex_value(const vmdb_json *v, uint8_t out[32], const char *what,
-                     char why[VMDB_VFY_WHY])
+static int hex_value(const vmdb_json *v, uint8_t out[32], const char *what, char why[VMDB_VFY_WHY])
 {
     vmdb_slice s = vmdb_json_string(v);
     if (!v || vmdb_json_typeof(v) != VMDB_JSON_STRING || s.len != 64 ||
@@ -91,16 +90,31 @@ static int hash_list(const vmdb_json *o, const char *name, uint8_t (*out)[32], s
 
 /* ---- headers -------------------------------------------------------------------- */
 
-int vmdb_vfy_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pins *pins,
-                    vmdb_vfy_header *out, char why[VMDB_VFY_WHY])
+int vmdb_vfy_check_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pins *pins,
+                          vmdb_vfy_header *out, char why[VMDB_VFY_WHY])
 {
     uint8_t given[32];
+    uint64_t version = 0;
     int rc = 0;
     memset(out, 0, sizeof *out);
     if (!j || vmdb_json_typeof(j) != VMDB_JSON_OBJECT)
         return fail(why, VMDB_EPARSE, "header: not an object");
-    if (vmdb_json_get(j, "version") || vmdb_json_get(j, "chain_id"))
-        return fail(why, VMDB_EPARSE, "header: protocol v2 headers are not supported yet");
+    if ((rc = u64_member(j, "version", &version, why)))
+        return rc;
+    if (version != 1 && version != 2)
+        return fail(why, VMDB_EPARSE, "header: version %llu is not 1 or 2",
+                    (unsigned long long)version);
+    out->h.version = (uint8_t)version;
+    /* v1 has no kind or chain_id (§12); nothing else may be there. */
+    if (vmdb_json_size(j) != (version == 2 ? 11u : 9u))
+        return fail(why, VMDB_EPARSE, "header: unexpected or missing members");
+    if (version == 2) {
+        const vmdb_json *k = typed(j, "kind", VMDB_JSON_STRING);
+        if (!k || vmdb_header_kind_parse(&out->h.kind, vmdb_json_string(k)) != 0)
+            return fail(why, VMDB_EPARSE, "header: kind missing or unknown");
+        if ((rc = hex_member(j, "chain_id", out->h.chain_id, 32, why)))
+            return rc;
+    }
     if ((rc = u64_member(j, "seq", &out->h.seq, why)) ||
         (rc = hex_member(j, "smt_root", out->h.smt_root, 32, why)) ||
         (rc = hex_member(j, "prev", out->h.prev, 32, why)) ||
@@ -110,20 +124,21 @@ int vmdb_vfy_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pins *pin
         (rc = hex_member(j, "header_hash", given, 32, why)) ||
         (rc = hex_member(j, "sig", out->sig, 64, why)))
         return rc;
+    unsigned long long seq = (unsigned long long)out->h.seq;
     vmdb_header_hash(h, out->hash, &out->h);
     if (memcmp(given, out->hash, 32) != 0)
-        return fail(why, VMDB_EVERIFY, "header %llu: header_hash does not match its fields",
-                    (unsigned long long)out->h.seq);
-    if (vmdb_header_verify_sig(out->sig, out->hash, pins->pk) != 0)
-        return fail(why, VMDB_EVERIFY, "header %llu: header signature invalid",
-                    (unsigned long long)out->h.seq);
+        return fail(why, VMDB_EVERIFY, "header %llu: header_hash does not match its fields", seq);
+    if (vmdb_header_verify_sig(out->sig, out->h.version, VMDB_SIG_COMMITTED, out->hash, pins->pk)) {
+        /* Say so when it is an intent signature: a header that was about to
+         * be committed, which proves nothing about what was. */
+        bool intent = version == 2 && vmdb_header_verify_sig(out->sig, 2, VMDB_SIG_INTENT,
+                                                             out->hash, pins->pk) == 0;
+        return fail(why, VMDB_EVERIFY, "header %llu: header signature invalid%s", seq,
+                    intent ? " (intent signature?)" : "");
+    }
+    if (version == 2 && pins->has_chain_id && memcmp(pins->chain_id, out->h.chain_id, 32) != 0)
+        return fail(why, VMDB_EVERIFY, "header %llu: chain_id differs from the pinned one", seq);
     return 0;
-}
-
-void vmdb_vfy_header_chain_id(const vmdb_vfy_header *hd, uint8_t out[32])
-{
-    (void)hd;
-    memset(out, 0, 32);
 }
 
 /* ---- bundles (§9, §10) ------------------------------------------------------------ */
@@ -225,8 +240,8 @@ typedef struct bundle_ctx {
 
 /* `key` of entry `what` must be k(table, id), and a key of the multiproof;
  * *idx gets its index. */
-static int entry_key(bundle_ctx *b, const vmdb_json *e, const char *what, vmdb_slice *id,
-                     long *idx, char why[VMDB_VFY_WHY])
+static int entry_key(bundle_ctx *b, const vmdb_json *e, const char *what, vmdb_slice *id, long *idx,
+                     char why[VMDB_VFY_WHY])
 {
     uint8_t key[32], want[32];
     const vmdb_json *idv = typed(e, "id", VMDB_JSON_STRING);
@@ -282,12 +297,14 @@ static int check_complete(bundle_ctx *b, const vmdb_json *cp, const vmdb_json *p
     size_t m = vmdb_json_size(present), nabs = 0;
     int rc = 0;
     const vmdb_json *order = typed(cp, "order", VMDB_JSON_STRING);
-    const vmdb_json *lov = typed(cp, "lo", VMDB_JSON_STRING), *hiv = typed(cp, "hi", VMDB_JSON_STRING);
+    const vmdb_json *lov = typed(cp, "lo", VMDB_JSON_STRING),
+                    *hiv = typed(cp, "hi", VMDB_JSON_STRING);
     vmdb_slice os = vmdb_json_string(order);
     bool desc = slice_eq(os, VMDB_SLICE_STR("desc"));
     if (!order || (!desc && !slice_eq(os, VMDB_SLICE_STR("asc"))))
         return fail(why, VMDB_EPARSE, "complete.order: not \"asc\" or \"desc\"");
-    if ((rc = u64_member(cp, "limit", &limit, why)) || (rc = hex_member(cp, "range_key", rk, 32, why)))
+    if ((rc = u64_member(cp, "limit", &limit, why)) ||
+        (rc = hex_member(cp, "range_key", rk, 32, why)))
         return rc;
     if (!lov || !hiv || !parse_i64(vmdb_json_string(lov), &lo) ||
         !parse_i64(vmdb_json_string(hiv), &hi) || lo > hi)
@@ -340,8 +357,8 @@ static int check_complete(bundle_ctx *b, const vmdb_json *cp, const vmdb_json *p
      * so this ends after at most m + nabs + 1 steps. */
     for (int64_t g = glo; g <= ghi; g++) {
         if (!has_i64(recs, m, g) && !has_i64(abs, nabs, g)) {
-            rc = fail(why, VMDB_EVERIFY, "read-latest gap id %lld neither returned nor proven absent",
-                      (long long)g);
+            rc = fail(why, VMDB_EVERIFY,
+                      "read-latest gap id %lld neither returned nor proven absent", (long long)g);
             goto done;
         }
         if (g == INT64_MAX)
@@ -388,7 +405,7 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
         return fail(why, VMDB_EVERIFY, "data.complete and data.proof.complete disagree");
 
     /* 1. The header. */
-    if ((rc = vmdb_vfy_header(h, vmdb_json_get(proof, "header"), pins, &out->header, why)))
+    if ((rc = vmdb_vfy_check_header(h, vmdb_json_get(proof, "header"), pins, &out->header, why)))
         return rc;
 
     /* 2. The multiproof against the header's root. */
@@ -405,7 +422,8 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
     b.values = calloc(b.nkeys, 32);
     b.present = calloc(b.nkeys, sizeof *b.present);
     b.used = calloc(b.nkeys, sizeof *b.used);
-    if (ph.len % 2 != 0 || !bytes || vmdb_hex_decode(bytes, ph.len / 2, (const char *)ph.ptr, ph.len)) {
+    if (ph.len % 2 != 0 || !bytes ||
+        vmdb_hex_decode(bytes, ph.len / 2, (const char *)ph.ptr, ph.len)) {
         rc = fail(why, VMDB_EPARSE, "multiproof.proof: not hex");
         goto done;
     }
@@ -472,8 +490,8 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
         }
         vmdb_row_value_jcs(h, val, VMDB_SLICE(b.scratch.ptr, b.scratch.len));
         if (memcmp(val, given, 32) != 0) {
-            rc = fail(why, VMDB_EVERIFY, "data.records[%zu] does not hash to present[%zu].value",
-                      i, i);
+            rc = fail(why, VMDB_EVERIFY, "data.records[%zu] does not hash to present[%zu].value", i,
+                      i);
             goto done;
         }
         if (!b.present[idx] || memcmp(b.values[idx], val, 32) != 0) {
@@ -537,16 +555,14 @@ int vmdb_vfy_history(vmdb_hasher *h, const vmdb_json *proof, const vmdb_vfy_pins
     uint8_t inc[VMDB_HIST_MAX_PROOF][32], con[VMDB_HIST_MAX_PROOF][32];
     size_t ninc = 0, ncon = 0;
     int rc = 0;
-    if ((rc = vmdb_vfy_header(h, vmdb_json_get(proof, "from"), pins, from, why)) ||
-        (rc = vmdb_vfy_header(h, vmdb_json_get(proof, "to"), pins, to, why)) ||
+    if ((rc = vmdb_vfy_check_header(h, vmdb_json_get(proof, "from"), pins, from, why)) ||
+        (rc = vmdb_vfy_check_header(h, vmdb_json_get(proof, "to"), pins, to, why)) ||
         (rc = hash_list(proof, "inclusion", inc, &ninc, why)) ||
         (rc = hash_list(proof, "consistency", con, &ncon, why)))
         return rc;
     uint64_t a = from->h.seq, b = to->h.seq;
-    uint8_t ca[32], cb[32];
-    vmdb_vfy_header_chain_id(from, ca);
-    vmdb_vfy_header_chain_id(to, cb);
-    if (memcmp(ca, cb, 32) != 0)
+    if (from->h.version == 2 && to->h.version == 2 &&
+        memcmp(from->h.chain_id, to->h.chain_id, 32) != 0)
         return fail(why, VMDB_EVERIFY, "history proof: the two headers have different chain_ids");
     if (a > b)
         return fail(why, VMDB_EVERIFY, "history proof: from (%llu) is newer than to (%llu)",
@@ -558,12 +574,12 @@ int vmdb_vfy_history(vmdb_hasher *h, const vmdb_json *proof, const vmdb_vfy_pins
         return 0;
     }
     if (vmdb_hist_verify_inclusion(h, from->hash, a, b, (const uint8_t(*)[32])inc, ninc,
-                                   to->history_root) != 0)
+                                   to->h.history_root) != 0)
         return fail(why, VMDB_EVERIFY,
                     "history proof: header %llu is not in the history of header %llu",
                     (unsigned long long)a, (unsigned long long)b);
     if (a == 0 ? ncon != 0
-               : vmdb_hist_verify_consistency(h, a, b, from->history_root, to->history_root,
+               : vmdb_hist_verify_consistency(h, a, b, from->h.history_root, to->h.history_root,
                                               (const uint8_t(*)[32])con, ncon) != 0)
         return fail(why, VMDB_EVERIFY,
                     "history proof: the history of header %llu does not extend that of %llu",

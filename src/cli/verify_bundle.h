@@ -32,15 +32,12 @@ typedef struct vmdb_vfy_pins {
  * signature. */
 typedef vmdb_sheader vmdb_vfy_header;
 
-/* Parses the JSON form of a header (§6.3), recomputes header_hash (a
- * mismatch with the given one is an error) and checks the signature with
- * pins->pk and the chain id against pins (when pinned). 0, VMDB_EPARSE,
- * VMDB_EVERIFY. */
-int vmdb_vfy_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pins *pins,
-                    vmdb_vfy_header *out, char why[VMDB_VFY_WHY]);
-
-/* The chain id of a verified header (zeros for a header without one). */
-void vmdb_vfy_header_chain_id(const vmdb_vfy_header *hd, uint8_t out[32]);
+/* Parses the JSON form of a header (§6.3; a v1 header by §12's rules),
+ * recomputes header_hash (a mismatch with the given one is an error),
+ * checks the header (committed) signature with pins->pk and a v2 header's
+ * chain id against pins (when pinned). 0, VMDB_EPARSE, VMDB_EVERIFY. */
+int vmdb_vfy_check_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pins *pins,
+                          vmdb_vfy_header *out, char why[VMDB_VFY_WHY]);
 
 /* What a bundle proved. */
 typedef struct vmdb_vfy_bundle_result {
