@@ -1,7 +1,7 @@
 /*
- * Administrative transitions: apply-schema, clear-data, repair-roots and
- * migrate. Each runs as a job on the writer thread (so it serialises with
- * write groups and cannot deadlock with them) and is one PostgreSQL
+ * Administrative transitions: apply-schema, clear-data, repair-roots,
+ * migrate, and the upgrade of a protocol v1 chain at start. Each runs as a job on the writer thread
+ * (so it serialises with write groups and cannot deadlock with them) and is one PostgreSQL
  * transaction that also writes the new state row and a header of its kind;
  * the tree is rebuilt as a pending version and published only after COMMIT.
  */
@@ -698,6 +698,56 @@ done:
     return rc;
 }
 
+/* ---- upgrade from protocol v1 -------------------------------------------------- */
+
+/* Rehashes every row (the rows were hashed under the v1 value mapping) and
+ * commits the new root under the first v2 header, of kind upgrade, which
+ * links to the last v1 header and whose history holds every v1 header
+ * (PROTOCOL.md §12). The start-up checks have sampled the rows against the
+ * v1 tree already. */
+static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
+{
+    admin_job *j = arg;
+    const vmdb_parts *p = &j->e->parts;
+    vmdb_admin_result *out = j->out;
+    vmdb_registry *reg = NULL;
+    vmdb_smt_leaf *leaves = NULL;
+    size_t n = 0;
+    char ho[65], hn[65], msg[200];
+    vmdb_block why;
+    int rc = 0;
+    if (vmdb_status_blocked(p->status, &why, msg, sizeof msg)) {
+        LOG_WARN("upgrade: the chain stays on protocol v1 until writes are allowed (%s); the "
+                 "upgrade runs at the next start",
+                 msg);
+        return 0;
+    }
+    vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
+    LOG_INFO("upgrade: the chain is on protocol v1; rehashing every row for the v2 header");
+    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+    if (vmdb_catalog_load(c, &reg) || (rc = rehash(c, h, reg, &leaves, &n)) != 0) {
+        rollback(c);
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "upgrade: rehashing the rows failed");
+        goto done;
+    }
+    if ((rc = commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "upgrade", &out->seq,
+                             out->root)) != 0) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "upgrade: the commit failed");
+        goto done;
+    }
+    vmdb_catalog_set(p->catalog, vmdb_registry_ref(reg));
+    vmdb_hex_encode(ho, out->old_root, 32);
+    vmdb_hex_encode(hn, out->root, 32);
+    LOG_WARN("upgrade: protocol v1 -> v2: header %llu (kind upgrade), %zu rows rehashed, old root "
+             "%s, new root %s",
+             (unsigned long long)out->seq, n, ho, hn);
+done:
+    free(leaves);
+    vmdb_registry_unref(reg);
+    return rc;
+}
+
 /* ---- the calls ------------------------------------------------------------------ */
 
 static int run(vmdb_engine *e, vmdb_job_fn fn, admin_job *j)
@@ -732,4 +782,16 @@ int vmdb_engine_migrate(vmdb_engine *e, vmdb_arena *ar, vmdb_admin_result *out)
 {
     admin_job j = {e, ar, out, NULL, false};
     return run(e, do_migrate, &j);
+}
+
+int vmdb_engine_upgrade(vmdb_engine *e)
+{
+    vmdb_admin_result out;
+    admin_job j = {e, NULL, &out, NULL, false};
+    if (!vmdb_chain_needs_upgrade(e->parts.chain))
+        return 0;
+    int rc = run(e, do_upgrade, &j);
+    if (rc)
+        LOG_ERROR("upgrade: failed (%s); the chain stays on protocol v1", out.fail.msg);
+    return rc;
 }

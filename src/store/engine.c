@@ -2,7 +2,8 @@
  * Opening, wiring and closing the engine's components. The order matters:
  * the instance lock before anything is read, the chain (identity, journal,
  * anchor) before start-up checks it, start-up on the writer thread before
- * any request, and on the way out the writer first (it answers what is
+ * any request (then the upgrade of a v1 chain, also on the writer), and on
+ * the way out the writer first (it answers what is
  * queued), then the anchor thread (which anchors the newest header and
  * checkpoints the trusted state), then the rest, the instance lock last.
  */
@@ -109,6 +110,9 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     startup_arg sa = {p, c->verify_rows};
     if ((rc = vmdb_writer_run(e->writer, startup_job, &sa, &fail)))
         goto done;
+    /* A chain that began under protocol v1 continues as v2 (its failure
+     * is logged and leaves the chain on v1: not a reason not to start). */
+    vmdb_engine_upgrade(e);
     if ((rc = vmdb_chain_start(p->chain)) || (e->lock && (rc = vmdb_instlock_start(e->lock))))
         goto done;
 done:

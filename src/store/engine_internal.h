@@ -28,4 +28,10 @@ struct vmdb_engine {
  * memory. */
 vmdb_hasher *vmdb_engine_hasher(vmdb_engine *e);
 
+/* Start-up, once the checks are done: upgrades a chain whose newest header
+ * is v1 (PROTOCOL.md §12) on the writer thread, unless writes are refused
+ * (it is then retried at the next start; meanwhile the chain stays v1).
+ * store/admin.c. 0, or the job's error (logged). */
+int vmdb_engine_upgrade(vmdb_engine *e);
+
 #endif

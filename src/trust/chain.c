@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,12 @@ struct vmdb_chain {
     uint64_t batch;
     unsigned interval_s;
     unsigned fault_after_intent; /* test builds: per-mille chance to die after the intent */
+    uint8_t proto; /* version of new chains' headers: 2 (test builds: 1 to make a v1 chain) */
 
     pthread_mutex_t mu; /* guards everything below */
     pthread_cond_t anchor_cv, anchored_cv;
-    vmdb_hist *hist; /* header hashes 0..tip; replaced whole by a reload */
+    vmdb_hist *hist;      /* header hashes 0..tip; replaced whole by a reload */
+    uint8_t chain_id[32]; /* the v2 headers' (derived from header 0 on a v1 chain) */
     bool has_tip;
     vmdb_sheader tip;
     vmdb_sheader recent[RECENT]; /* by seq % RECENT */
@@ -62,6 +65,31 @@ static void refuse(vmdb_chain *c, vmdb_block why, const char *msg)
 {
     vmdb_status_set(c->status, why, msg);
     vmdb_status_violation(c->status, "vmdb_headers", msg, NULL, 0);
+}
+
+/* chain_id = H("vmdb/v2/chain" 0x00 || public key || tail) (PROTOCOL.md
+ * §6.2): tail is a random nonce for a new chain, the hash of v1 header 0
+ * for one that began under v1. */
+static void derive_chain_id(const vmdb_chain *c, vmdb_hasher *h, const uint8_t tail[32],
+                            uint8_t out[32])
+{
+    vmdb_slice parts[3] = {VMDB_SLICE("vmdb/v2/chain", 14), VMDB_SLICE(c->id.pk, 32),
+                           VMDB_SLICE(tail, 32)};
+    vmdb_hash_parts(h, out, parts, 3);
+}
+
+/* Replaces sh->sig with the header (committed) signature. Only for a
+ * header whose COMMIT has returned, or one read back from the verified
+ * history (PROTOCOL.md §6.1). For v1 it is the same signature as the
+ * intent's. */
+static void sign_committed(vmdb_chain *c, vmdb_sheader *sh)
+{
+    if (vmdb_header_sign(sh->sig, sh->h.version, VMDB_SIG_COMMITTED, sh->hash, c->id.sk) != 0) {
+        /* libsodium does not fail to sign once initialised; never hand
+         * out another signature in its place. */
+        LOG_ERROR("trust: cannot sign header %llu", (unsigned long long)sh->h.seq);
+        memset(sh->sig, 0, 64);
+    }
 }
 
 /* Under mu. */
@@ -103,6 +131,19 @@ int vmdb_chain_open(vmdb_chain **out, const vmdb_chain_config *cfg, vmdb_status 
         if (f && *f)
             c->fault_after_intent = (unsigned)strtoul(f, NULL, 10);
         srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    }
+#endif
+    c->proto = 2;
+#ifdef VMDB_TEST_HOOKS
+    {
+        /* Makes a new chain of protocol v1 headers, exactly as the
+         * previous release did, and never upgrades: the upgrade test's v1
+         * database. */
+        const char *v = getenv("VMDB_TEST_PROTOCOL");
+        if (v && strcmp(v, "1") == 0) {
+            c->proto = 1;
+            LOG_WARN("test hook: protocol v1 headers (VMDB_TEST_PROTOCOL=1)");
+        }
     }
 #endif
     c->tstate_path = vmdb_file_path(dir, "trusted_state.json");
@@ -277,7 +318,19 @@ int vmdb_chain_commit(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, uint64_t seq,
         LOG_ERROR("trust: no header chain to extend to seq %llu", (unsigned long long)seq);
         return VMDB_EBUSY;
     }
+    uint8_t kc = 0;
+    if (vmdb_header_kind_parse(&kc, VMDB_SLICE(kind, strlen(kind))) != 0 || kc == VMDB_KIND_GENESIS)
+        return VMDB_EINVAL;
     vmdb_sheader *sh = &ts.intent;
+    /* A v1 chain stays v1 until the upgrade header (made at start) and in
+     * the v1 test mode; v2 never goes back. */
+    sh->h.version =
+        ts.committed.h.version == 1 && (c->proto == 1 || kc != VMDB_KIND_UPGRADE) ? 1 : 2;
+    if (sh->h.version == 2 && kc == VMDB_KIND_UPGRADE && ts.committed.h.version != 1)
+        return VMDB_EINVAL; /* only the first v2 header of a v1 chain is an upgrade */
+    sh->h.kind = sh->h.version == 2 ? kc : 0;
+    if (sh->h.version == 2)
+        memcpy(sh->h.chain_id, c->chain_id, 32);
     sh->h.seq = seq;
     memcpy(sh->h.smt_root, root, 32);
     memcpy(sh->h.prev, ts.committed.hash, 32);
@@ -286,6 +339,8 @@ int vmdb_chain_commit(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, uint64_t seq,
     uint64_t t = now_ms();
     sh->h.time_ms = t > ts.committed.h.time_ms ? t : ts.committed.h.time_ms;
     memcpy(sh->h.schema_hash, schema_hash, 32);
+    /* The row and the journal get the intent signature only: the header
+     * signature is made once COMMIT has returned. */
     if (vmdb_sheader_sign(sh, h, &c->id, VMDB_SIG_INTENT) != 0)
         return VMDB_ECRYPTO;
     ts.has_intent = true;
@@ -303,6 +358,7 @@ int vmdb_chain_commit(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, uint64_t seq,
     if (f >= 0)
         return VMDB_EIO;
     *out = *sh;
+    sign_committed(c, out);
     return 0;
 }
 
@@ -358,9 +414,42 @@ bool vmdb_chain_wait_anchored(vmdb_chain *c, uint64_t seq)
 
 /* ---- loading and checking the chain ------------------------------------------ */
 
+/* One row's version rules: v1 rows, then v2 rows (never back), all v2 rows
+ * with one chain_id; a v2 header 0 is a genesis, the first v2 header after
+ * v1 ones an upgrade whose chain_id is derived from v1 header 0. false
+ * with `why` set when a rule is broken. */
+static bool check_versions(vmdb_chain *c, vmdb_hasher *h, const vmdb_sheader *prev,
+                           const vmdb_sheader *cur, const uint8_t first[32], uint64_t n, char *why,
+                           size_t whylen)
+{
+    uint8_t want[32];
+    if (cur->h.version == 1) {
+        if (n > 0 && prev->h.version != 1)
+            snprintf(why, whylen, "header %llu is v1 after v2 headers", (unsigned long long)n);
+        return !why[0];
+    }
+    if (n == 0) {
+        if (cur->h.kind != VMDB_KIND_GENESIS)
+            snprintf(why, whylen, "header 0 is not a genesis header");
+    } else if (prev->h.version == 1) {
+        derive_chain_id(c, h, first, want);
+        if (cur->h.kind != VMDB_KIND_UPGRADE || memcmp(cur->h.chain_id, want, 32) != 0)
+            snprintf(why, whylen, "header %llu is not the upgrade of the v1 chain",
+                     (unsigned long long)n);
+    } else if (memcmp(cur->h.chain_id, prev->h.chain_id, 32) != 0) {
+        snprintf(why, whylen, "header %llu has another chain_id", (unsigned long long)n);
+    } else if (cur->h.kind == VMDB_KIND_GENESIS || cur->h.kind == VMDB_KIND_UPGRADE) {
+        snprintf(why, whylen, "header %llu has kind %s", (unsigned long long)n,
+                 vmdb_header_kind_name(cur->h.kind));
+    }
+    return !why[0];
+}
+
 /* Walks vmdb_headers: seq 0.. without gaps, each linked to the previous,
- * each with the history root of its predecessors, the newest signed by the
- * identity. On success replaces the history and the tip. `why` is set
+ * each with the history root of its predecessors, the versions in order
+ * (check_versions), the newest signed by the identity (the row holds its
+ * intent signature). On success replaces the history, the chain_id and the
+ * tip (with its header signature). `why` is set
  * (and 0 returned) when the chain is broken. With `own_txn` it runs in a
  * transaction of its own; otherwise inside the caller's, whose cursor it
  * closes but whose transaction it leaves open. */
@@ -369,6 +458,7 @@ static int load_headers(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, bool own_tx
 {
     vmdb_hist *hist = NULL;
     vmdb_sheader prev, cur;
+    uint8_t first[32] = {0}, cid[32] = {0};
     uint64_t n = 0;
     int rc = 0;
     memset(&prev, 0, sizeof prev);
@@ -405,8 +495,11 @@ static int load_headers(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, bool own_tx
             else if (vmdb_hist_root(hist, h, n, hr) != 0 || memcmp(hr, cur.h.history_root, 32) != 0)
                 snprintf(why, whylen, "header %llu has a wrong history root",
                          (unsigned long long)n);
-            else if (vmdb_hist_append(hist, h, cur.hash) != 0)
+            else if (check_versions(c, h, &prev, &cur, first, n, why, whylen) &&
+                     vmdb_hist_append(hist, h, cur.hash) != 0)
                 rc = VMDB_ENOMEM;
+            if (n == 0)
+                memcpy(first, cur.hash, 32);
             prev = cur;
             n++;
         }
@@ -416,12 +509,21 @@ static int load_headers(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, bool own_tx
         if (n % 1000000 == 0)
             LOG_INFO("start-up: %llu headers checked", (unsigned long long)n);
     }
-    /* Links prove every older header; the newest must carry our signature. */
-    if (!why[0] && !rc && n > 0 &&
-        vmdb_header_verify_sig(prev.sig, prev.h.version, VMDB_SIG_COMMITTED, prev.hash, c->id.pk) !=
-            0)
-        snprintf(why, whylen, "the newest header (seq %llu) is not signed by this identity",
-                 (unsigned long long)prev.h.seq);
+    /* Links prove every older header; the newest must carry our (intent)
+     * signature. Being in the database, it is committed: it gets its
+     * header signature. */
+    if (!why[0] && !rc && n > 0) {
+        if (vmdb_header_verify_sig(prev.sig, prev.h.version, VMDB_SIG_INTENT, prev.hash,
+                                   c->id.pk) != 0)
+            snprintf(why, whylen, "the newest header (seq %llu) is not signed by this identity",
+                     (unsigned long long)prev.h.seq);
+        else
+            sign_committed(c, &prev);
+        if (prev.h.version == 1)
+            derive_chain_id(c, h, first, cid);
+        else
+            memcpy(cid, prev.h.chain_id, 32);
+    }
 done:
     vmdb_pg_cmd(conn, "end", own_txn ? "ROLLBACK" : "CLOSE vmdb_hdrs", NULL);
     if (rc == 0 && !why[0]) {
@@ -430,6 +532,7 @@ done:
         c->hist = hist;
         hist = old;
         memset(c->recent_ok, 0, sizeof c->recent_ok);
+        memcpy(c->chain_id, cid, 32);
         c->has_tip = false;
         if (n > 0)
             set_tip(c, &prev);
@@ -450,19 +553,32 @@ int vmdb_chain_reload(vmdb_chain *c, PGconn *conn, vmdb_hasher *h)
     return rc;
 }
 
-/* Creates header 0 for an empty database. */
+/* Creates header 0 for an empty database: a v2 genesis with a new chain_id
+ * (PROTOCOL.md §6.2); its row gets the intent signature, the trusted state
+ * file the header signature once COMMIT has returned (a crash in between is
+ * recovered by vmdb_chain_recover). In the v1 test mode, a v1 header 0 and
+ * the file before COMMIT, as the previous release did. */
 static int genesis(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, const uint8_t schema_hash[32])
 {
     vmdb_tstate ts;
     vmdb_sheader *g = &ts.committed;
     hdr_params hp;
     vmdb_pgstmt st[2];
+    uint8_t nonce[32];
     int rc = 0;
     memset(&ts, 0, sizeof ts);
     vmdb_hist_root(c->hist, h, 0, g->h.history_root);
+    g->h.version = c->proto;
+    g->h.kind = VMDB_KIND_GENESIS;
+    if (c->proto == 2) {
+        if (sodium_init() < 0)
+            return VMDB_ECRYPTO;
+        randombytes_buf(nonce, sizeof nonce);
+        derive_chain_id(c, h, nonce, g->h.chain_id);
+    }
     g->h.time_ms = now_ms();
     memcpy(g->h.schema_hash, schema_hash, 32);
-    if (vmdb_sheader_sign(g, h, &c->id, VMDB_SIG_COMMITTED) != 0)
+    if (vmdb_sheader_sign(g, h, &c->id, VMDB_SIG_INTENT) != 0)
         return VMDB_ECRYPTO;
     if (vmdb_pg_cmd(conn, "begin", "BEGIN", NULL))
         return VMDB_EIO;
@@ -473,20 +589,26 @@ static int genesis(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, const uint8_t sc
     /* Slots left from an earlier life of this key (a data directory kept
      * across a new database) would outrank the new chain. */
     rc = rc ? rc : vmdb_tjournal_reset(c->journal);
-    rc = rc ? rc : vmdb_tstate_write(c->tstate_path, &ts, h, &c->id);
+    if (c->proto == 1)
+        rc = rc ? rc : vmdb_tstate_write(c->tstate_path, &ts, h, &c->id);
     rc = rc ? rc : vmdb_pg_cmd(conn, "commit", "COMMIT", NULL);
     if (rc) {
         vmdb_pg_cmd(conn, "rollback", "ROLLBACK", NULL);
         return rc;
     }
+    sign_committed(c, g);
+    memcpy(c->chain_id, g->h.chain_id, 32);
+    if (c->proto == 2 && (rc = vmdb_tstate_write(c->tstate_path, &ts, h, &c->id)) != 0)
+        return rc;
     vmdb_chain_advance(c, h, g);
-    LOG_INFO("trust: genesis header created for identity %s", c->id.address);
+    LOG_INFO("trust: genesis header (protocol v%u) created for identity %s", c->proto,
+             c->id.address);
     return 0;
 }
 
 /* A backend that records only (seq, hash, root) gets the rest of the
  * header from the database, accepted only if it hashes to the anchor's. */
-static void fill_header(PGconn *conn, vmdb_hasher *h, vmdb_sheader *a)
+static void fill_header(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, vmdb_sheader *a)
 {
     char s[24];
     snprintf(s, sizeof s, "%llu", (unsigned long long)a->h.seq);
@@ -496,9 +618,13 @@ static void fill_header(PGconn *conn, vmdb_hasher *h, vmdb_sheader *a)
                      "SELECT header, sig FROM vmdb_headers WHERE seq = $1::int8", 1, p, NULL);
     vmdb_sheader full;
     memset(&full, 0, sizeof full);
+    /* The row holds the intent signature; the anchored header is
+     * committed and gets its header signature. */
     if (r && PQntuples(r) == 1 && sheader_from_row(h, r, 0, 0, &full) &&
-        memcmp(full.hash, a->hash, 32) == 0)
+        memcmp(full.hash, a->hash, 32) == 0) {
+        sign_committed(c, &full);
         *a = full;
+    }
     PQclear(r);
 }
 
@@ -521,7 +647,7 @@ static void check_anchor(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, vmdb_shead
         return;
     }
     if (!c->anchor->ops->full_headers)
-        fill_header(conn, h, a);
+        fill_header(c, conn, h, a);
     pthread_mutex_lock(&c->mu);
     c->anchored = *a;
     c->has_anchored = true;
@@ -578,6 +704,20 @@ int vmdb_chain_recover(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, const vmdb_c
     }
     if (state_refused)
         return 0; /* loading the tree already said why */
+    if (n == 1 && tip.h.version == 2 && db->leaves == 0 && arc == 0 && !has_a &&
+        (trc == VMDB_ENOTFOUND ||
+         (trc == 0 && ts.committed.h.seq == 0 && memcmp(ts.committed.hash, tip.hash, 32) != 0))) {
+        /* A v2 genesis writes the trusted state file after its COMMIT: a
+         * crash in between leaves header 0 alone, nothing anchored, no
+         * rows, and no file (or the previous chain's header 0 in it).
+         * That state is the fresh one that would get a genesis anyway. */
+        memset(&ts, 0, sizeof ts);
+        ts.committed = tip;
+        if ((rc = vmdb_tstate_write(c->tstate_path, &ts, h, &c->id)) != 0)
+            return rc;
+        trc = 0;
+        LOG_INFO("trust: trusted state written for the genesis header (crashed before)");
+    }
     if (trc == VMDB_ENOTFOUND) {
         refuse(c, VMDB_BLOCK_TRUST,
                "the trusted state file is missing; the database alone is not trusted (an admin "
@@ -606,6 +746,7 @@ int vmdb_chain_recover(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, const vmdb_c
         vmdb_tstate adopted;
         memset(&adopted, 0, sizeof adopted);
         adopted.committed = ts.intent;
+        sign_committed(c, &adopted.committed);
         if ((rc = vmdb_tstate_write(c->tstate_path, &adopted, h, &c->id)) != 0)
             return rc;
         trusted = ts.intent.h.seq;
@@ -763,6 +904,14 @@ void vmdb_chain_stop(vmdb_chain *c, vmdb_hasher *h)
         LOG_WARN("trust: trusted_state.json not rewritten at stop (the journal holds the state)");
 }
 
+bool vmdb_chain_needs_upgrade(vmdb_chain *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool v1 = c->has_tip && c->tip.h.version == 1;
+    pthread_mutex_unlock(&c->mu);
+    return v1 && c->proto == 2;
+}
+
 /* ---- reading ------------------------------------------------------------------------ */
 
 bool vmdb_chain_tip(vmdb_chain *c, vmdb_sheader *out)
@@ -843,7 +992,7 @@ int vmdb_chain_header(vmdb_chain *c, vmdb_hasher *h, uint64_t seq, vmdb_sheader 
         /* The database is not trusted: the header must be the one in this
          * process's verified history, with a good signature. */
         good = in_history(c, h, seq, out->hash) &&
-               vmdb_header_verify_sig(out->sig, out->h.version, VMDB_SIG_COMMITTED, out->hash,
+               vmdb_header_verify_sig(out->sig, out->h.version, VMDB_SIG_INTENT, out->hash,
                                       c->id.pk) == 0;
     }
     if (!good) {
@@ -852,6 +1001,9 @@ int vmdb_chain_header(vmdb_chain *c, vmdb_hasher *h, uint64_t seq, vmdb_sheader 
         rc = VMDB_EVERIFY;
         goto done;
     }
+    /* In the verified history, so committed: handed out with its header
+     * signature (the row holds the intent signature). */
+    sign_committed(c, out);
     snprintf(kind, 32, "%s", PQgetvalue(r, 0, 2));
 done:
     PQclear(r);

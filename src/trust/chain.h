@@ -1,12 +1,17 @@
 /*
  * The chain: vmdb's signed history and everything that keeps it honest.
  *
- * Every committed transition gets a header (PROTOCOL.md §6) signed by the
- * identity key and stored in vmdb_headers in the same transaction as the
- * rows. Before COMMIT the new header goes to the trusted state journal as
- * the intent (one data flush), so after a crash at any instant the
- * database's newest header is either the trusted state's committed header
- * or its intent (trust/tstate.h). At start the chain is walked (links,
+ * Every committed transition gets a header (PROTOCOL.md §6) stored in
+ * vmdb_headers in the same transaction as the rows, with the identity's
+ * intent signature (§6.1). Before COMMIT the new header goes to the
+ * trusted state journal as the intent (one data flush), so after a crash
+ * at any instant the database's newest header is either the trusted
+ * state's committed header or its intent (trust/tstate.h). Only once
+ * COMMIT has returned does the header get its header (committed)
+ * signature, which never goes to PostgreSQL: the headers handed out (tip,
+ * recent, anchored, vmdb_chain_header) carry it. New chains are v2; a
+ * chain that began under v1 (§12) is checked by the v1 rules and upgraded
+ * at start by one header of kind upgrade (store/admin.c). At start the chain is walked (links,
  * history roots, the newest signature) and compared with the tree, the
  * trusted state and the newest anchor; a disagreement refuses writes
  * through the status (trust/status.h) until an admin repairs it, and a
@@ -82,11 +87,13 @@ int vmdb_chain_start(vmdb_chain *c);
  * that a clean stop leaves no intent behind. */
 void vmdb_chain_stop(vmdb_chain *c, vmdb_hasher *h);
 
-/* The writer, inside its open transaction after the SQL work: builds and
- * signs header `seq` over `root`; sends `pre` (at most 4 statements), the
+/* The writer, inside its open transaction after the SQL work: builds
+ * header `seq` over `root` of `kind` ("write", "reset", "clear", "repair",
+ * "migrate", "upgrade"), signs it as an intent; sends `pre` (at most 4 statements), the
  * header row and the state row; writes the intent to the journal while
  * PostgreSQL runs them; then COMMIT, all in one round trip. 0 when
- * committed (*out = the header), then call vmdb_chain_advance. Otherwise
+ * committed (*out = the header with its header signature), then call
+ * vmdb_chain_advance. A v1 chain gets v1 headers until its upgrade. Otherwise
  * VMDB_EBUSY (the chain cannot be extended to seq), VMDB_ECRYPTO or
  * VMDB_EIO, and nothing was committed unless the connection was lost during
  * COMMIT (the caller checks PQstatus); the caller rolls back. */
@@ -105,6 +112,9 @@ void vmdb_chain_anchor_soon(vmdb_chain *c);
 /* Waits (at most 10 s) until `seq` is anchored; true when it is. */
 bool vmdb_chain_wait_anchored(vmdb_chain *c, uint64_t seq);
 
+/* True when the newest header is v1 and this vmdb writes v2: start-up
+ * then commits the upgrade header (PROTOCOL.md §12). */
+bool vmdb_chain_needs_upgrade(vmdb_chain *c);
 /* The newest committed header; false before the first. */
 bool vmdb_chain_tip(vmdb_chain *c, vmdb_sheader *out);
 /* Header `seq` if it is one of the newest few committed by or loaded into
@@ -129,7 +139,8 @@ typedef struct vmdb_chain_view {
 void vmdb_chain_get(vmdb_chain *c, vmdb_chain_view *out);
 
 /* Header `seq` as stored, checked against this process's verified history
- * and the identity's signature (the database is not trusted); `kind` gets
+ * and the identity's intent signature in the row (the database is not
+ * trusted), returned with its header signature; `kind` gets
  * the stored kind of transition. Reads through the pool. 0; VMDB_ENOTFOUND
  * (no such header yet); VMDB_EVERIFY (the stored header differs: recorded
  * as an integrity violation); VMDB_EIO; VMDB_ENOMEM. */

@@ -8,13 +8,16 @@
 //                             -> {url, db, dataDir, port, proc, stop(), kill9(), log()}
 //   post(url, path, body, {headers}) / get(url, path, {headers})
 //                             -> {status, json, text, headers}
+//   encodeHeader(h) / headerHashOf(h) / verifyHeaderSig(h, pkHex[, context])
+//                             PROTOCOL.md §6, §6.1 and §12 for a header in its JSON form
+//   readAnchorFile(dataDir, v) -> records of anchors.bin (v 1) or anchors2.bin (v 2)
 //
 // Environment: VMDB_BIN (default build/vmdb, relative to the repository root),
 // VMDB_TEST_PG_URL (a running cluster's URL, e.g. postgres://u@127.0.0.1:p/postgres;
 // without it each test file starts its own cluster), VMDB_TEST_KEEP=1 keeps
 // temporary directories and logs.
 import { spawn, execFile, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify as edVerify } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -451,4 +454,61 @@ export async function expectedRootFromRows(url, db, tables) {
     }
   }
   return smtRootHex(leaves);
+}
+
+// ---------------------------------------------------------------------------
+// protocol helpers (PROTOCOL.md §6, §6.1, §8.2, §12), written from the text
+// ---------------------------------------------------------------------------
+
+const KINDS = ['genesis', 'write', 'reset', 'clear', 'repair', 'migrate', 'upgrade'];
+const u64be = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(v)); return b; };
+const hexb = (s) => Buffer.from(s, 'hex');
+
+/** The encoding of a header in its JSON form: 178 bytes (v2) or 144 (v1). */
+export function encodeHeader(h) {
+  const tail = [hexb(h.smt_root), hexb(h.prev), hexb(h.history_root), u64be(h.time_ms), hexb(h.schema_hash)];
+  if (h.version === 1) return Buffer.concat([u64be(h.seq), ...tail]);
+  assert.equal(h.version, 2, 'header version');
+  const k = KINDS.indexOf(h.kind);
+  assert.ok(k >= 0, `header kind ${h.kind}`);
+  return Buffer.concat([Buffer.from([2]), u64be(h.seq), Buffer.from([k]), hexb(h.chain_id), ...tail]);
+}
+
+/** header_hash of an encoding (its version by its length). */
+export function headerHashOfEncoding(enc) {
+  const tag = enc.length === 144 ? 'vmdb/v1/header\0' : 'vmdb/v2/header\0';
+  return createHash('sha256').update(tag).update(enc).digest();
+}
+
+/** header_hash of a header in its JSON form. */
+export const headerHashOf = (h) => headerHashOfEncoding(encodeHeader(h));
+
+/** The Ed25519 public key object of a 32-byte hex key. */
+export function ed25519Key(pkHex) {
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: hexb(pkHex).toString('base64url') }, format: 'jwk' });
+}
+
+/** The signed message of §6.1 (v2: context label, 0x00, hash; v1: the hash). */
+export function sigMessage(version, context, hash) {
+  return version === 1 ? hash : Buffer.concat([Buffer.from(`vmdb/v2/${context}\0`), hash]);
+}
+
+/** Whether `sig` (hex or bytes) is pk's signature of header `h` for `context` ('committed' or 'intent'). */
+export function verifyHeaderSig(h, pkHex, context = 'committed', sig = h.sig) {
+  const hash = headerHashOf(h);
+  return edVerify(null, sigMessage(h.version, context, hash), ed25519Key(pkHex), typeof sig === 'string' ? hexb(sig) : sig);
+}
+
+/** Records of the local anchor file of version v (§8.2): [{seq, header, sig, hash}]. */
+export function readAnchorFile(dataDir, v = 2) {
+  const file = path.join(dataDir, v === 1 ? 'anchors.bin' : 'anchors2.bin');
+  const hl = v === 1 ? 144 : 178;
+  const rec = hl + 64;
+  const buf = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
+  const out = [];
+  for (let off = 0; off + rec <= buf.length; off += rec) {
+    const header = buf.subarray(off, off + hl);
+    out.push({ seq: Number(header.readBigUInt64BE(v === 1 ? 0 : 1)), header, sig: buf.subarray(off + hl, off + rec), hash: headerHashOfEncoding(header) });
+  }
+  return out;
 }

@@ -8,13 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createPublicKey, verify as edVerify } from 'node:crypto';
+import { createHash, verify as edVerify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   BIN, startServer, spawnServer, tempDir, psql, post, get, ok, fails, health,
-  applySchema, isHex64, rowKey, sleep,
+  applySchema, isHex64, rowKey, sleep, ed25519Key, encodeHeader, headerHashOfEncoding, readAnchorFile, sigMessage,
+  verifyHeaderSig,
 } from './lib.mjs';
 
 const run = promisify(execFile);
@@ -22,7 +23,7 @@ const NOTES = {
   table_name: 'notes', primary_key_field: 'id', primary_key_kind: 'serial',
   columns: [{ name: 'body', col_type: 'text' }, { name: 'n', col_type: 'int', nullable: true }],
 };
-const REC = 208; // anchors.bin record: 144-byte encoded header + 64-byte signature
+const REC = 242; // anchors2.bin record: 178-byte encoded v2 header + 64-byte header signature
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
 const sha256 = (...parts) => {
@@ -44,13 +45,7 @@ function base58Decode(s) {
   return Buffer.concat([Buffer.alloc(lead), n === 0n ? Buffer.alloc(0) : Buffer.from(hex, 'hex')]);
 }
 
-/** PROTOCOL.md §6: the 144-byte encoding of a header in its JSON form. */
-function encodeHeader(h) {
-  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(v)); return b; };
-  return Buffer.concat([u64(h.seq), Buffer.from(h.smt_root, 'hex'), Buffer.from(h.prev, 'hex'),
-    Buffer.from(h.history_root, 'hex'), u64(h.time_ms), Buffer.from(h.schema_hash, 'hex')]);
-}
-const headerHash = (enc) => sha256(Buffer.from('vmdb/v1/header\0'), enc);
+const headerHash = headerHashOfEncoding;
 
 /** PROTOCOL.md §7: RFC 9162 Merkle tree hash over header hashes. */
 function mth(leaves) {
@@ -61,20 +56,8 @@ function mth(leaves) {
   return sha256(Buffer.from([1]), mth(leaves.slice(0, k)), mth(leaves.slice(k)));
 }
 
-function ed25519Key(pkHex) {
-  const x = Buffer.from(pkHex, 'hex').toString('base64url');
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
-}
-
-/** Records of anchors.bin: [{seq, header (144 bytes), sig (64 bytes)}]. */
-function readAnchors(dataDir) {
-  const buf = fs.readFileSync(path.join(dataDir, 'anchors.bin'));
-  const out = [];
-  for (let off = 0; off + REC <= buf.length; off += REC) {
-    out.push({ seq: Number(buf.readBigUInt64BE(off)), header: buf.subarray(off, off + 144), sig: buf.subarray(off + 144, off + REC) });
-  }
-  return out;
-}
+/** Records of anchors2.bin (PROTOCOL.md §8.2): [{seq, header (178 bytes), sig (64 bytes)}]. */
+const readAnchors = (dataDir) => readAnchorFile(dataDir, 2);
 
 const newestHeaderSeq = async (db) => Number(await psql(db, 'SELECT max(seq) FROM vmdb_headers'));
 
@@ -221,26 +204,37 @@ test('roots: signed headers, seq +1 per write group, prev = hash of the previous
 
   // Every header from genesis: its fields, hash, signature, link and history root.
   const hashes = [];
+  let chainId = null;
   let prevTime = 0;
   for (let s = 0; s <= last; s++) {
     const d = ok(await get(srv.url, `/api/roots/${s}`), `roots/${s}`);
     const hd = d.header;
     assert.deepEqual(Object.keys(hd).sort(),
-      ['header_hash', 'history_root', 'prev', 'schema_hash', 'seq', 'sig', 'smt_root', 'time_ms'], `header ${s} fields`);
+      ['chain_id', 'header_hash', 'history_root', 'kind', 'prev', 'schema_hash', 'seq', 'sig', 'smt_root', 'time_ms', 'version'], `header ${s} fields`);
     assert.equal(hd.seq, s);
-    for (const f of ['smt_root', 'prev', 'history_root', 'schema_hash', 'header_hash']) assert.ok(isHex64(hd[f]), `header ${s}.${f}`);
+    assert.equal(hd.version, 2, `header ${s} is v2`);
+    for (const f of ['chain_id', 'smt_root', 'prev', 'history_root', 'schema_hash', 'header_hash']) assert.ok(isHex64(hd[f]), `header ${s}.${f}`);
+    if (s > 0) assert.equal(hd.chain_id, chainId, `header ${s}: the chain_id of header 0`);
+    else chainId = hd.chain_id;
     assert.match(hd.sig, /^[0-9a-f]{128}$/);
     assert.ok(Number.isInteger(hd.time_ms) && hd.time_ms >= prevTime, `header ${s} time_ms does not go back`);
     prevTime = hd.time_ms;
     const enc = encodeHeader(hd);
     const hh = headerHash(enc);
-    assert.equal(hd.header_hash, hh.toString('hex'), `header ${s}: header_hash = H("vmdb/v1/header" 0x00 || encoding)`);
-    assert.ok(edVerify(null, hh, pub, Buffer.from(hd.sig, 'hex')), `header ${s}: Ed25519 signature by the identity`);
+    assert.equal(enc.length, 178);
+    assert.equal(hd.header_hash, hh.toString('hex'), `header ${s}: header_hash = H("vmdb/v2/header" 0x00 || encoding)`);
+    assert.ok(verifyHeaderSig(hd, pkHex, 'committed'), `header ${s}: header signature (committed context) by the identity`);
+    assert.ok(!verifyHeaderSig(hd, pkHex, 'intent'), `header ${s}: the header signature is no intent signature`);
+    assert.ok(!edVerify(null, hh, pub, Buffer.from(hd.sig, 'hex')), `header ${s}: not a signature of the bare hash`);
     assert.equal(hd.prev, s === 0 ? '0'.repeat(64) : hashes[s - 1].toString('hex'), `header ${s}.prev = hash of header ${s - 1}`);
     assert.equal(hd.history_root, mth(hashes).toString('hex'), `header ${s}.history_root = MTH of headers 0..${s - 1}`);
-    assert.equal(await psql(srv.db, `SELECT encode(header, 'hex') || ' ' || encode(sig, 'hex') FROM vmdb_headers WHERE seq = ${s}`),
-      `${enc.toString('hex')} ${hd.sig}`, `header ${s} as stored in vmdb_headers`);
+    // PostgreSQL holds the header and its intent signature, never the header signature.
+    const [storedEnc, storedSig] = (await psql(srv.db, `SELECT encode(header, 'hex') || ' ' || encode(sig, 'hex') FROM vmdb_headers WHERE seq = ${s}`)).split(' ');
+    assert.equal(storedEnc, enc.toString('hex'), `header ${s} as stored in vmdb_headers`);
+    assert.notEqual(storedSig, hd.sig, `header ${s}: the stored signature is not the header signature`);
+    assert.ok(verifyHeaderSig(hd, pkHex, 'intent', storedSig), `header ${s}: the stored signature is the intent signature`);
     assert.equal(d.kind, s === 0 ? 'genesis' : s === 1 ? 'reset' : 'write', `header ${s} kind`);
+    assert.equal(hd.kind, d.kind, `header ${s}: the signed kind is the transition's`);
     hashes.push(hh);
   }
   for (const a of acks) {
@@ -321,7 +315,7 @@ test('rollback: an older database with its older trusted state while the anchor 
   assert.equal(anchors[anchors.length - 1].seq, newSeq, 'the anchor moved ahead with the writes');
   assert.ok(newSeq > oldSeq);
 
-  // Restore the older database and the older trusted state; keep anchors.bin.
+  // Restore the older database and the older trusted state; keep anchors2.bin.
   await psql(srv.db, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
   await run('pg_restore', ['--no-owner', '-d', srv.db, dump]);
   assert.equal(await newestHeaderSeq(srv.db), oldSeq, 'the older database is back');
@@ -479,14 +473,16 @@ test('SIGTERM and SIGINT anchor the pending header (BATCH_COMMIT_SIZE=1000, VMDB
     assert.deepEqual(ex, { code: 0, signal: null }, `${sig}: clean exit`);
     const newest = await newestHeaderSeq(srv.db);
     assert.equal(newest, latest.header.seq);
-    const size = fs.statSync(path.join(srv.dataDir, 'anchors.bin')).size;
-    assert.equal(size % REC, 0, `${sig}: whole 208-byte records`);
+    const size = fs.statSync(path.join(srv.dataDir, 'anchors2.bin')).size;
+    assert.equal(size % REC, 0, `${sig}: whole 242-byte records`);
+    assert.equal(fs.statSync(path.join(srv.dataDir, 'anchors.bin')).size, 0, `${sig}: no v1 records`);
     const recs = readAnchors(srv.dataDir);
     const lastRec = recs[recs.length - 1];
     assert.equal(lastRec.seq, newest, `${sig}: the last anchor record is the newest header`);
-    const stored = await psql(srv.db, `SELECT encode(header, 'hex') || encode(sig, 'hex') FROM vmdb_headers WHERE seq = ${newest}`);
-    assert.equal(Buffer.concat([lastRec.header, lastRec.sig]).toString('hex'), stored, `${sig}: the record is that header and its signature`);
-    assert.ok(edVerify(null, headerHash(lastRec.header), ed25519Key(latest.public_key), lastRec.sig), `${sig}: the record verifies`);
+    const [stored, storedSig] = (await psql(srv.db, `SELECT encode(header, 'hex') || ' ' || encode(sig, 'hex') FROM vmdb_headers WHERE seq = ${newest}`)).split(' ');
+    assert.equal(lastRec.header.toString('hex'), stored, `${sig}: the record is that header`);
+    assert.notEqual(lastRec.sig.toString('hex'), storedSig, `${sig}: with its header signature, not the stored intent signature`);
+    assert.ok(edVerify(null, sigMessage(2, 'committed', headerHash(lastRec.header)), ed25519Key(latest.public_key), lastRec.sig), `${sig}: the record verifies`);
     for (let i = 1; i < recs.length; i++) assert.ok(recs[i].seq > recs[i - 1].seq, `${sig}: records in seq order`);
     const ts = JSON.parse(fs.readFileSync(path.join(srv.dataDir, 'trusted_state.json'), 'utf8'));
     assert.equal(ts.committed.seq, newest, `${sig}: the trusted state holds the newest header`);
@@ -497,6 +493,7 @@ test('SIGTERM and SIGINT anchor the pending header (BATCH_COMMIT_SIZE=1000, VMDB
     assert.equal(h.status, 'ok');
     assert.equal(h.writes, 'ok');
     assert.equal(ok(await get(b.url, '/api/roots/latest')).backlog, 0, `${sig}: nothing to anchor after the restart`);
+    assert.equal(ok(await get(b.url, `/api/roots/${newest}`)).header.sig, lastRec.sig.toString('hex'), `${sig}: the anchored signature is the one served`);
     await b.stop();
   }
 });
