@@ -297,9 +297,9 @@ static int link_headers(vctx *c, const vmdb_vfy_header *older, const vmdb_vfy_he
         }
     } else {
         rc = bad(c,
-                 "rollback or fork: header %llu cannot be linked to header %llu without a "
-                 "history proof (give --history FILE or --server URL)",
-                 z == c->saved.h.seq ? a : z, z == c->saved.h.seq ? z : a);
+                 "rollback or fork: header %llu cannot be linked to the saved header %llu "
+                 "without a history proof (give --history FILE or --server URL)",
+                 z == c->saved.h.seq ? a : z, c->saved.h.seq == z ? z : a);
         goto done;
     }
     rc = link_with(c, payload(vmdb_json_doc_root(doc)), src, older, newer);
