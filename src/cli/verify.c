@@ -285,7 +285,8 @@ static int link_headers(vctx *c, const vmdb_vfy_header *older, const vmdb_vfy_he
             rc = bad(c, "cannot link header %llu to header %llu: %s", a, z, err);
             goto done;
         }
-        if (status != 200 || parse_doc(&doc, &b) != 0) {
+        int prc = parse_doc(&doc, &b); /* a failure's envelope names its code */
+        if (status != 200 || prc != 0) {
             vmdb_slice code = doc ? vmdb_json_string(vmdb_json_get(vmdb_json_doc_root(doc), "code"))
                                   : VMDB_SLICE("", 0);
             rc = bad(c,
