@@ -348,10 +348,11 @@ static int check_complete(bundle_ctx *b, const vmdb_json *cp, const vmdb_json *p
     qsort(abs, nabs, sizeof *abs, cmp_i64);
     int64_t *recs = rec; /* sorted copy for look-ups */
     int64_t glo = lo, ghi = hi;
-    if (m == limit && desc)
-        glo = rec[m - 1] + 1; /* (r_m, hi] */
-    else if (m == limit)
-        ghi = rec[m - 1] - 1; /* [lo, r_m) */
+    if (m == limit && desc) {
+        glo = rec[m - 1]; /* (r_m, hi]: r_m itself is returned, so it is covered */
+    } else if (m == limit) {
+        ghi = rec[m - 1]; /* [lo, r_m) likewise; no overflow at the int64 ends */
+    }
     qsort(recs, m, sizeof *recs, cmp_i64);
     /* Each step past a covered id consumes a distinct record or absent id,
      * so this ends after at most m + nabs + 1 steps. */
