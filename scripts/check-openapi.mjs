@@ -35,6 +35,8 @@ export const ROUTES = {
   '/api/identity': ['get'],
   '/api/roots/latest': ['get'],
   '/api/roots/{seq}': ['get'],
+  '/api/roots/proof': ['get'],
+  '/checkpoint': ['get'],
   '/api-docs/openapi.json': ['get'],
   '/swagger-ui': ['get'],
 };
@@ -56,7 +58,7 @@ export const ERROR_CODES = [
   'TABLE_NOT_MANAGED', 'NO_MODELS', 'MIGRATION_FAILED', 'MIGRATION_CHANGED', 'INVALID_PAYLOAD',
   'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED',
   'WRITES_UNAVAILABLE', 'DATABASE_ERROR', 'DB_UNAVAILABLE', 'HISTORY_BROKEN', 'ROLLBACK_DETECTED',
-  'INVALID_SEQ', 'INTERNAL',
+  'INVALID_SEQ', 'INVALID_RANGE', 'INTERNAL',
 ];
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];

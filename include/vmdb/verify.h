@@ -3,7 +3,8 @@
  * check vmdb's answers without trusting vmdb's database or host — row key
  * and value hashing (with RFC 8785 JCS), single-key and multi-key proofs
  * against a tree root, state headers and their Ed25519 signatures, and
- * history-tree proofs linking an old header to a newer, anchored one. It
+ * history-tree proofs linking an old header to a newer, anchored one, and
+ * the signed checkpoint note of the history tree. It
  * depends on libcrypto and libsodium only. PROTOCOL.md defines every byte.
  */
 #ifndef VMDB_VERIFY_H
@@ -16,5 +17,6 @@
 #include "vmdb/proof.h"
 #include "vmdb/header.h"
 #include "vmdb/hist.h"
+#include "vmdb/note.h"
 
 #endif

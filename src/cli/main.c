@@ -18,6 +18,12 @@ static void usage(FILE *f)
           "--help)\n"
           "  keygen <path>                       create an identity key file\n"
           "  anchor status|list|verify           the anchors, seen from outside the server\n"
+          "  verify [FILE|-] (--public-key HEX | --identity-from URL) [--chain-id HEX]\n"
+          "         [--state FILE] [--server URL] [--history FILE] [--origin NAME]\n"
+          "                                      check a saved answer, history proof, header\n"
+          "                                      or checkpoint with the public key alone;\n"
+          "                                      --state catches rollbacks and forks\n"
+          "                                      (vmdb verify --help)\n"
           "  bench tree [--leaves N] [--quick]   tree speed and memory benchmark\n"
           "  jcs                                 canonicalise JSON from stdin (RFC 8785)\n"
           "  jcs --number-bits                   format IEEE-754 doubles given as 16 hex\n"
@@ -108,6 +114,8 @@ int main(int argc, char **argv)
         return vmdb_cli_bench_tree(argc - 2, argv + 2);
     if (strcmp(argv[1], "anchor") == 0)
         return vmdb_cli_anchor(argc - 1, argv + 1);
+    if (strcmp(argv[1], "verify") == 0)
+        return vmdb_cli_verify(argc - 1, argv + 1);
     if (strcmp(argv[1], "keygen") == 0)
         return vmdb_cli_keygen(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0)

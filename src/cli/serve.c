@@ -19,6 +19,7 @@
 #include "store/engine.h"
 #include "trust/identity.h"
 #include "util/log.h"
+#include "vmdb/note.h"
 
 static const char serve_help[] =
     "usage: vmdb serve [--verify-rows] [--help]\n"
@@ -55,7 +56,10 @@ static const char serve_help[] =
     "  VMDB_HTTP_THREADS     0 (default): a thread per HTTP connection (at most 1024\n"
     "                        open); N: a pool of N threads, connections sharing them\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
-    "  VMDB_MAX_GROUP        most write requests in one transaction (default 64)\n";
+    "  VMDB_MAX_GROUP        most write requests in one transaction (default 64)\n"
+    "  VMDB_CHECKPOINT_ORIGIN origin (and key name) of GET /checkpoint's signed note\n"
+    "                        (default vmdb/<identity address>); printable ASCII without\n"
+    "                        spaces or '+'\n";
 
 /* Reads KEY=VALUE lines; sets those the environment does not have. */
 static void load_dotenv(const char *path)
@@ -202,6 +206,13 @@ int vmdb_cli_serve(int argc, char **argv)
         LOG_ERROR("VMDB_ANCHOR=solana needs SOLANA_RPC_URL");
         return 2;
     }
+    const char *origin = getenv("VMDB_CHECKPOINT_ORIGIN");
+    if (origin && !vmdb_note_name_valid(VMDB_SLICE(origin, strlen(origin)))) {
+        LOG_ERROR("VMDB_CHECKPOINT_ORIGIN must be 1 to %d bytes of printable ASCII without spaces "
+                  "or '+' (got '%s')",
+                  VMDB_NOTE_MAX_NAME, origin);
+        return 2;
+    }
     if (!getenv("BATCH_COMMIT_SIZE"))
         LOG_INFO("BATCH_COMMIT_SIZE not set: using 10");
     const char *data_dir = env_or("VMDB_DATA_DIR", "./.vmdb");
@@ -246,6 +257,7 @@ int vmdb_cli_serve(int argc, char **argv)
         .solana_fee_payer = getenv("SOLANA_KEYPAIR_PATH"),
         .solana_commitment = commit_level,
         .verify_rows = verify_rows,
+        .checkpoint_origin = origin,
     };
     int err = vmdb_engine_open(&e, &ec);
     if (err) {

@@ -639,6 +639,57 @@ static int h_roots_get(vmdb_route_ctx *c, vmdb_reply *out)
     return RENDER(out, rc);
 }
 
+/* A query argument: 1 to 18 decimal digits (below 2^63, as seq). */
+static bool query_seq(const vmdb_req *r, const char *name, uint64_t *out)
+{
+    const char *s = r->query ? r->query(r->query_ctx, name) : NULL;
+    size_t n = s ? strlen(s) : 0;
+    uint64_t v = 0;
+    if (n == 0 || n > 18)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int h_roots_proof(vmdb_route_ctx *c, vmdb_reply *out)
+{
+    uint64_t a = 0, b = 0;
+    vmdb_history_info *r = vmdb_arena_alloc(&c->ar, sizeof *r);
+    vmdb_hasher *h = NULL;
+    if (!query_seq(c->req, "from", &a) || !query_seq(c->req, "to", &b))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_RANGE,
+                             "from and to must be decimal integers (seq)");
+    if (!r)
+        return RENDER(out, VMDB_ENOMEM);
+    if (vmdb_engine_roots_proof(c->e, a, b, r) != 0) {
+        out->fail = r->fail;
+        return vmdb_fail_err(&out->fail);
+    }
+    int rc = vmdb_hasher_new(&h, 0) == 0 ? vmdb_render_roots_proof(&out->data, h, &r->proof)
+                                         : VMDB_ENOMEM;
+    vmdb_hasher_free(h);
+    return RENDER(out, rc);
+}
+
+static int h_checkpoint(vmdb_route_ctx *c, vmdb_reply *out)
+{
+    vmdb_checkpoint_info *r = vmdb_arena_alloc(&c->ar, sizeof *r);
+    if (!r)
+        return RENDER(out, VMDB_ENOMEM);
+    if (vmdb_engine_checkpoint(c->e, r) != 0) {
+        out->fail = r->fail;
+        return vmdb_fail_err(&out->fail);
+    }
+    out->bare = true;
+    out->content_type = "text/plain; charset=utf-8";
+    return RENDER(out, vmdb_buf_put(&out->data, r->note, r->len));
+}
+
 /* ---- the table and the shared prelude --------------------------------------------- */
 
 const vmdb_route vmdb_routes[] = {
@@ -656,6 +707,8 @@ const vmdb_route vmdb_routes[] = {
     {"/bootstrap/schema", false, "GET", VMDB_BODY_NONE, NULL, h_schema},
     {"/api/identity", false, "GET", VMDB_BODY_NONE, NULL, h_identity},
     {"/api/roots/latest", false, "GET", VMDB_BODY_NONE, NULL, h_roots_latest},
+    {"/api/roots/proof", false, "GET", VMDB_BODY_NONE, NULL, h_roots_proof},
+    {"/checkpoint", false, "GET", VMDB_BODY_NONE, NULL, h_checkpoint},
     /* Served by http.c from memory and files. */
     {"/api-docs/openapi.json", false, "GET", VMDB_BODY_NONE, NULL, NULL},
     {"/swagger-ui", false, "GET", VMDB_BODY_NONE, NULL, NULL},
@@ -688,7 +741,7 @@ static int read_body(vmdb_route_ctx *c, const vmdb_route *rt, vmdb_fail *f)
 }
 
 int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_buf *body,
-                   int *status)
+                   int *status, const char **ctype)
 {
     vmdb_route_ctx c;
     vmdb_reply out;
@@ -711,6 +764,8 @@ int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vm
     /* Rendered before the context goes: the failure's details live in the
      * request's arena. */
     rc = vmdb_render_envelope(body, &out, status);
+    *ctype = out.fail.kind == VMDB_FAIL_NONE && out.bare && out.content_type ? out.content_type
+                                                                             : "application/json";
     vmdb_buf_free(&out.data);
     vmdb_json_doc_free(c.doc);
     vmdb_registry_unref(c.reg);

@@ -153,6 +153,11 @@ static unsigned fault_alloc(struct MHD_Connection *c)
 #endif
 }
 
+static const char *query_arg(void *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 /* Runs a route and sends its answer. */
 static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_route *rt,
                            const char *method, const char *param, const conn_ctx *cx)
@@ -165,14 +170,17 @@ static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_ro
         .body_too_big = cx->too_big,
         .path_param = param,
         .fault_alloc = fault_alloc(c),
+        .query = query_arg,
+        .query_ctx = c,
     };
     vmdb_buf body = VMDB_BUF_INIT;
     int status = 500;
-    if (vmdb_route_run(h->e, rt, &req, &body, &status) != 0) {
+    const char *ctype = "application/json";
+    if (vmdb_route_run(h->e, rt, &req, &body, &status, &ctype) != 0) {
         vmdb_buf_free(&body);
         return MHD_NO;
     }
-    return send_buf(c, status, "application/json", body.ptr, body.len, NULL);
+    return send_buf(c, status, ctype, body.ptr, body.len, NULL);
 }
 
 static bool is_get(const char *method)
@@ -193,7 +201,8 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
                              sizeof swagger_index - 1);
         return send_asset(c, h, url + 12);
     }
-    if (strncmp(url, "/api/roots/", 11) == 0 && strcmp(url, "/api/roots/latest") != 0) {
+    if (strncmp(url, "/api/roots/", 11) == 0 && strcmp(url, "/api/roots/latest") != 0 &&
+        strcmp(url, "/api/roots/proof") != 0) {
         if (!is_get(method))
             return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", "GET");
         return run(h, c, &vmdb_route_root_by_seq, method, url + 11, cx);

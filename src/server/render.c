@@ -49,6 +49,7 @@ static const struct {
     [VMDB_FAIL_INVALID_PAYLOAD] = {400, "INVALID_PAYLOAD"},
     [VMDB_FAIL_CONFIRM_REQUIRED] = {400, "CONFIRM_REQUIRED"},
     [VMDB_FAIL_INVALID_SEQ] = {400, "INVALID_SEQ"},
+    [VMDB_FAIL_INVALID_RANGE] = {400, "INVALID_RANGE"},
     [VMDB_FAIL_ROUTE_NOT_FOUND] = {404, "ROUTE_NOT_FOUND"},
     [VMDB_FAIL_METHOD_NOT_ALLOWED] = {405, "METHOD_NOT_ALLOWED"},
 };
@@ -491,5 +492,30 @@ int vmdb_render_root(vmdb_buf *out, vmdb_hasher *h, const vmdb_roots_info *r)
     rc = rc ? rc : header_json(out, h, &r->header);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"kind\":");
     rc = rc ? rc : vmdb_sb_jstrz(out, r->kind);
+    return rc ? rc : vmdb_buf_putc(out, '}');
+}
+
+static int hash_array(vmdb_buf *out, const uint8_t (*v)[32], size_t n)
+{
+    char hex[65];
+    int rc = vmdb_buf_putc(out, '[');
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        vmdb_hex_encode(hex, v[i], 32);
+        rc = i ? vmdb_buf_putc(out, ',') : 0;
+        rc = rc ? rc : vmdb_sb_jstrz(out, hex);
+    }
+    return rc ? rc : vmdb_buf_putc(out, ']');
+}
+
+int vmdb_render_roots_proof(vmdb_buf *out, vmdb_hasher *h, const vmdb_history_proof *p)
+{
+    int rc = vmdb_sb_puts(out, "{\"consistency\":");
+    rc = rc ? rc : hash_array(out, (const uint8_t(*)[32])p->consistency, p->nconsistency);
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"from\":");
+    rc = rc ? rc : header_json(out, h, &p->from);
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"inclusion\":");
+    rc = rc ? rc : hash_array(out, (const uint8_t(*)[32])p->inclusion, p->ninclusion);
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"to\":");
+    rc = rc ? rc : header_json(out, h, &p->to);
     return rc ? rc : vmdb_buf_putc(out, '}');
 }

@@ -46,6 +46,9 @@ typedef struct vmdb_req {
     bool body_too_big;
     const char *path_param; /* the path's {model} or {seq} segment; NULL for other routes */
     unsigned fault_alloc;   /* test builds: fail the request arena's n-th allocation */
+    /* The query string's argument `name` (NULL: absent). */
+    const char *(*query)(void *query_ctx, const char *name);
+    void *query_ctx;
 } vmdb_req;
 
 /* What a route answers: a failure, or `data` (the envelope's data, or the
@@ -54,6 +57,7 @@ typedef struct vmdb_reply {
     vmdb_fail fail;
     vmdb_buf data;
     bool bare;
+    const char *content_type; /* a bare success's media type; NULL: application/json */
 } vmdb_reply;
 
 /* What every handler gets, prepared by vmdb_route_run from the route's
@@ -94,11 +98,12 @@ extern const size_t vmdb_nroutes;
 extern const vmdb_route vmdb_route_root_by_seq;
 
 /* Prepares the route's context (request arena, model, body), runs its
- * handler, renders the answer into `body` with its HTTP status, and
+ * handler, renders the answer into `body` with its HTTP status and media
+ * type (*ctype, a static string), and
  * releases the context. 0, or VMDB_ENOMEM / VMDB_ELIMIT when even the
  * envelope could not be rendered (the connection is then dropped). */
 int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_buf *body,
-                   int *status);
+                   int *status, const char **ctype);
 
 /* The OpenAPI document embedded at build time (openapi_data.c). */
 extern const unsigned char vmdb_openapi_json[];

@@ -43,7 +43,8 @@ static int take_config(vmdb_engine *e, const vmdb_engine_config *cfg)
         !copy(&e->migrations_dir, cfg->migrations_dir ? cfg->migrations_dir : "migrations") ||
         !copy(&e->data_dir, cfg->data_dir) || !copy(&e->identity_path, cfg->identity_path) ||
         !copy(&e->solana_rpc_url, cfg->solana_rpc_url) ||
-        !copy(&e->solana_fee_payer, cfg->solana_fee_payer))
+        !copy(&e->solana_fee_payer, cfg->solana_fee_payer) ||
+        !copy(&e->checkpoint_origin, cfg->checkpoint_origin))
         return VMDB_ENOMEM;
     e->cfg.database_url = e->url;
     e->cfg.migrations_dir = e->migrations_dir;
@@ -51,6 +52,7 @@ static int take_config(vmdb_engine *e, const vmdb_engine_config *cfg)
     e->cfg.identity_path = e->identity_path;
     e->cfg.solana_rpc_url = e->solana_rpc_url;
     e->cfg.solana_fee_payer = e->solana_fee_payer;
+    e->cfg.checkpoint_origin = e->checkpoint_origin;
     if (e->cfg.batch_commit_size == 0)
         e->cfg.batch_commit_size = 1;
     if (e->cfg.read_pool == 0)
@@ -149,5 +151,6 @@ void vmdb_engine_close(vmdb_engine *e)
     free(e->identity_path);
     free(e->solana_rpc_url);
     free(e->solana_fee_payer);
+    free(e->checkpoint_origin);
     free(e);
 }

@@ -36,10 +36,11 @@ typedef struct vmdb_engine_config {
     const char *identity_path;  /* default <data_dir>/identity.json */
     unsigned anchor_interval_s; /* anchor a backlog at least this often (default 30) */
     vmdb_anchor_kind anchor;
-    bool verify_rows;             /* start-up: hash every row, not a sample */
-    const char *solana_rpc_url;   /* VMDB_ANCHOR_SOLANA */
-    const char *solana_fee_payer; /* keypair file, or NULL: the identity pays */
-    int solana_commitment;        /* vmdb_sol_commitment */
+    bool verify_rows;              /* start-up: hash every row, not a sample */
+    const char *solana_rpc_url;    /* VMDB_ANCHOR_SOLANA */
+    const char *solana_fee_payer;  /* keypair file, or NULL: the identity pays */
+    int solana_commitment;         /* vmdb_sol_commitment */
+    const char *checkpoint_origin; /* GET /checkpoint's origin; NULL: vmdb/<address> */
 } vmdb_engine_config;
 
 /* Opens the engine: connects, creates the internal tables, takes the
@@ -120,5 +121,11 @@ int vmdb_engine_roots_latest(vmdb_engine *e, vmdb_roots_info *out);
 /* Header `seq`, checked against the verified history. NOT_FOUND,
  * INTEGRITY, DB_UNAVAILABLE. */
 int vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_roots_info *out);
+/* The history proof between headers a and b (PROTOCOL.md §11.1).
+ * INVALID_RANGE unless a <= b <= the newest seq; INTEGRITY, DB_UNAVAILABLE. */
+int vmdb_engine_roots_proof(vmdb_engine *e, uint64_t a, uint64_t b, vmdb_history_info *out);
+/* The signed checkpoint note (PROTOCOL.md §11.2). WRITES_UNAVAILABLE
+ * before the first header. */
+int vmdb_engine_checkpoint(vmdb_engine *e, vmdb_checkpoint_info *out);
 
 #endif

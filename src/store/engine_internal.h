@@ -16,7 +16,8 @@
 
 struct vmdb_engine {
     vmdb_engine_config cfg; /* its strings point into the copies below */
-    char *url, *migrations_dir, *data_dir, *identity_path, *solana_rpc_url, *solana_fee_payer;
+    char *url, *migrations_dir, *data_dir, *identity_path, *solana_rpc_url, *solana_fee_payer,
+        *checkpoint_origin;
     vmdb_parts parts;
     vmdb_writer *writer;
     vmdb_instlock *lock; /* NULL with ALLOW_MULTI_INSTANCE */

@@ -3,11 +3,13 @@
  * identity and the signed roots. Each gathers typed views from the
  * components; nothing here changes state.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/engine_internal.h"
 #include "util/log.h"
+#include "vmdb/note.h"
 
 void vmdb_engine_health(vmdb_engine *e, vmdb_health *out)
 {
@@ -158,5 +160,77 @@ int vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_roots_info *out)
     default:
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
     }
+    return vmdb_fail_check(rc, &out->fail);
+}
+
+int vmdb_engine_roots_proof(vmdb_engine *e, uint64_t a, uint64_t b, vmdb_history_info *out)
+{
+    int rc = 0;
+    vmdb_sheader tip;
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    memset(out, 0, sizeof *out);
+    if (!h)
+        return vmdb_fail_check(vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory"),
+                               &out->fail);
+    bool has_tip = vmdb_chain_tip(e->parts.chain, &tip);
+    if (!has_tip || a > b || b > tip.h.seq) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_RANGE,
+                           "from and to must satisfy from <= to <= %llu (the newest seq)",
+                           has_tip ? (unsigned long long)tip.h.seq : 0ULL);
+        return vmdb_fail_check(rc, &out->fail);
+    }
+    switch (vmdb_chain_history_proof(e->parts.chain, h, a, b, &out->proof)) {
+    case 0:
+        break;
+    case VMDB_ENOTFOUND:
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "no header with seq %llu",
+                           (unsigned long long)b);
+        break;
+    case VMDB_EVERIFY:
+        rc = vmdb_fail_integrity(&out->fail, NULL, 0);
+        break;
+    case VMDB_EIO:
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+        break;
+    default:
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+    }
+    return vmdb_fail_check(rc, &out->fail);
+}
+
+int vmdb_engine_checkpoint(vmdb_engine *e, vmdb_checkpoint_info *out)
+{
+    int rc = 0;
+    uint64_t n = 0;
+    uint8_t root[32];
+    char origin[VMDB_NOTE_MAX_NAME + 1];
+    vmdb_buf text = VMDB_BUF_INIT, note = VMDB_BUF_INIT;
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    const vmdb_identity *id = vmdb_chain_identity(e->parts.chain);
+    memset(out, 0, sizeof *out);
+    if (!h) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    snprintf(origin, sizeof origin, "%s", e->cfg.checkpoint_origin ? e->cfg.checkpoint_origin : "");
+    if (!origin[0])
+        snprintf(origin, sizeof origin, "vmdb/%s", id->address);
+    if (vmdb_chain_history_root(e->parts.chain, h, &n, root) != 0) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_WRITES_UNAVAILABLE, "no signed header yet");
+        goto done;
+    }
+    vmdb_slice name = VMDB_SLICE(origin, strlen(origin));
+    note.max = sizeof out->note;
+    if (vmdb_checkpoint_text(&text, name, n, root) != 0 ||
+        vmdb_note_sign(&note, h, VMDB_SLICE(text.ptr, text.len), name, id->sk) != 0) {
+        LOG_ERROR("checkpoint: %s", vmdb_error_last());
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "cannot sign the checkpoint");
+        goto done;
+    }
+    memcpy(out->note, note.ptr, note.len);
+    out->len = note.len;
+done:
+    vmdb_buf_free(&text);
+    vmdb_buf_free(&note);
     return vmdb_fail_check(rc, &out->fail);
 }

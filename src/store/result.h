@@ -65,6 +65,7 @@ typedef enum vmdb_fail_kind {
     VMDB_FAIL_INVALID_PAYLOAD,
     VMDB_FAIL_CONFIRM_REQUIRED,
     VMDB_FAIL_INVALID_SEQ,
+    VMDB_FAIL_INVALID_RANGE, /* /api/roots/proof: not from <= to <= newest seq */
     VMDB_FAIL_ROUTE_NOT_FOUND,
     VMDB_FAIL_METHOD_NOT_ALLOWED,
     VMDB_FAIL_KIND_COUNT
@@ -221,5 +222,16 @@ typedef struct vmdb_roots_info {
     uint64_t backlog;
     char kind[32]; /* /api/roots/{seq}: the kind of transition */
 } vmdb_roots_info;
+
+typedef struct vmdb_history_info {
+    vmdb_fail fail;
+    vmdb_history_proof proof;
+} vmdb_history_info;
+
+typedef struct vmdb_checkpoint_info {
+    vmdb_fail fail;
+    char note[1024]; /* the whole signed note (origin <= VMDB_NOTE_MAX_NAME bytes) */
+    size_t len;
+} vmdb_checkpoint_info;
 
 #endif

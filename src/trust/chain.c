@@ -1009,3 +1009,58 @@ done:
     PQclear(r);
     return rc;
 }
+
+/* ---- history proofs and the checkpoint ------------------------------------------ */
+
+/* Header `seq` of the verified history: from the recent ones, else read. */
+static int header_at(vmdb_chain *c, vmdb_hasher *h, uint64_t seq, vmdb_sheader *out)
+{
+    char kind[32];
+    if (vmdb_chain_recent(c, seq, out))
+        return 0;
+    return vmdb_chain_header(c, h, seq, out, kind);
+}
+
+int vmdb_chain_history_proof(vmdb_chain *c, vmdb_hasher *h, uint64_t a, uint64_t b,
+                             vmdb_history_proof *out)
+{
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (a > b)
+        return VMDB_EINVAL;
+    /* The headers first (may read the database: never under the lock). */
+    rc = header_at(c, h, b, &out->to);
+    rc = rc ? rc : header_at(c, h, a, &out->from);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    /* A reload may have replaced the history since: the headers must still
+     * be its leaves, and b must be in it. */
+    if (vmdb_hist_size(c->hist) <= b) {
+        rc = VMDB_ENOTFOUND;
+    } else {
+        if (a < b)
+            rc = vmdb_hist_inclusion_proof(c->hist, h, a, b, out->inclusion, &out->ninclusion);
+        if (rc == 0 && a > 0 && a < b)
+            rc =
+                vmdb_hist_consistency_proof(c->hist, h, a, b, out->consistency, &out->nconsistency);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0 && (!in_history(c, h, a, out->from.hash) || !in_history(c, h, b, out->to.hash)))
+        rc = VMDB_EVERIFY;
+    return rc;
+}
+
+int vmdb_chain_history_root(vmdb_chain *c, vmdb_hasher *h, uint64_t *n, uint8_t root[32])
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (!c->has_tip || vmdb_hist_size(c->hist) != c->tip.h.seq + 1) {
+        rc = VMDB_ENOTFOUND;
+    } else {
+        *n = c->tip.h.seq + 1;
+        rc = vmdb_hist_root(c->hist, h, *n, root);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}

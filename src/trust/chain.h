@@ -35,6 +35,7 @@
 #include "trust/identity.h"
 #include "trust/status.h"
 #include "vmdb/header.h"
+#include "vmdb/hist.h"
 
 typedef enum vmdb_anchor_kind { VMDB_ANCHOR_LOCAL, VMDB_ANCHOR_SOLANA } vmdb_anchor_kind;
 
@@ -145,5 +146,28 @@ void vmdb_chain_get(vmdb_chain *c, vmdb_chain_view *out);
  * as an integrity violation); VMDB_EIO; VMDB_ENOMEM. */
 int vmdb_chain_header(vmdb_chain *c, vmdb_hasher *h, uint64_t seq, vmdb_sheader *out,
                       char kind[32]);
+
+/* PROTOCOL.md §11.1: headers a <= b with the audit path of header a as
+ * leaf a of the history tree of size b (empty when a == b) and the
+ * consistency proof between sizes a and b (empty when a == 0 or a == b). */
+typedef struct vmdb_history_proof {
+    vmdb_sheader from, to;
+    uint8_t inclusion[VMDB_HIST_MAX_PROOF][32];
+    size_t ninclusion;
+    uint8_t consistency[VMDB_HIST_MAX_PROOF][32];
+    size_t nconsistency;
+} vmdb_history_proof;
+
+/* Fills `out` for headers a..b of the verified history (headers through
+ * vmdb_chain_recent, else vmdb_chain_header; the proofs from the history
+ * under the lock). 0; VMDB_EINVAL (a > b); VMDB_ENOTFOUND (b is not
+ * committed yet); VMDB_EVERIFY, VMDB_EIO, VMDB_ENOMEM as vmdb_chain_header. */
+int vmdb_chain_history_proof(vmdb_chain *c, vmdb_hasher *h, uint64_t a, uint64_t b,
+                             vmdb_history_proof *out);
+
+/* The history tree over headers 0..N-1, N = the newest header's seq + 1
+ * (PROTOCOL.md §11.2): *n = N and its root. VMDB_ENOTFOUND before the first
+ * header. */
+int vmdb_chain_history_root(vmdb_chain *c, vmdb_hasher *h, uint64_t *n, uint8_t root[32]);
 
 #endif

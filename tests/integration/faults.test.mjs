@@ -121,6 +121,9 @@ test('every allocation failure of every route answers a proper failure and leave
   for (const p of ['/health', '/api/identity', '/api/roots/latest', '/api/roots/1']) {
     await sweep(t, p, (h) => get(srv.url, p, { headers: h }), false);
   }
+  await sweep(t, 'roots proof', (h) => get(srv.url, '/api/roots/proof?from=1&to=2', { headers: h }));
+  await sweep(t, 'checkpoint', (h) => get(srv.url, '/checkpoint', { headers: h })
+    .then((r) => (r.status === 200 && r.text.startsWith('vmdb/') ? { ...r, json: { success: true } } : r)));
   await sweep(t, 'repair-roots', (h) => post(srv.url, '/bootstrap/repair-roots', { confirm: true }, { headers: h }), false);
 
   // Nothing half written: the tree matches the rows, the status is clean,

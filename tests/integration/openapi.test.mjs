@@ -10,7 +10,8 @@
 //    create/read/upsert/delete, execute and several failures) conform to the
 //    schema documented for their status, their status is documented for the
 //    operation, and their error code is named in the operation's text. The
-//    trust routes (/api/identity, /api/roots/latest, /api/roots/{seq}) too,
+//    trust routes (/api/identity, /api/roots/latest, /api/roots/{seq},
+//    /api/roots/proof, /checkpoint) too,
 //    with header_hash recomputed and sig checked as the Header schema says.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -391,6 +392,24 @@ describe('against a running server', () => {
     assert.equal(r.status, 404, show(r));
     assertDocumented(SEQ, 'get', r);
     assert.equal(r.json.code, 'NOT_FOUND');
+
+    const PROOF = '/api/roots/proof';
+    r = await get(url, `${PROOF}?from=0&to=${latest.header.seq}`);
+    assert.equal(r.status, 200, show(r));
+    assertDocumented(PROOF, 'get', r);
+    assert.deepEqual(r.json.data.to, latest.header);
+    assertHeaderSigned(r.json.data.from, pk);
+    for (const q of ['', '?from=0', '?from=x&to=0', '?from=1&to=0', `?from=0&to=${latest.header.seq + 1}`, '?from=-1&to=0']) {
+      r = await get(url, `${PROOF}${q}`);
+      assert.equal(r.status, 400, `${q}: ${show(r)}`);
+      assertDocumented(PROOF, 'get', r);
+      assert.equal(r.json.code, 'INVALID_RANGE');
+    }
+    r = await get(url, '/checkpoint');
+    assert.equal(r.status, 200, show(r));
+    assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.ok('text/plain; charset=utf-8' in DOC.paths['/checkpoint'].get.responses['200'].content);
+    assert.equal(r.text.split('\n')[1], String(latest.header.seq + 1), r.text);
   });
 });
 

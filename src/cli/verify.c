@@ -1,0 +1,552 @@
+/*
+ * vmdb verify: checks a saved vmdb answer from outside, trusting nothing
+ * but the identity public key — an answer with a proof bundle (§9, §10), a
+ * history proof (§11.1), a signed header (/api/roots/latest or
+ * /api/roots/{seq}) or a checkpoint note (§11.2). With --state it also
+ * keeps the newest header verified so far (with the key and chain id,
+ * pinned on first use) and requires every new header to be linked to it
+ * by a history proof, so that a server rolled back to an older backup, or
+ * a fork, is caught. The checks themselves are in verify_bundle.c; this
+ * file reads input, fetches what is asked for over HTTP (libcurl) and
+ * keeps the state file (written atomically).
+ *
+ * Exit status: 0 and one "ok: ..." line when everything checks; 1 and one
+ * reason on stderr otherwise; 2 for usage errors.
+ */
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/verify_bundle.h"
+#include "util/file.h"
+#include "vmdb/base58.h"
+
+#define VFY_MAX_INPUT ((size_t)64 << 20)
+#define VFY_MAX_FETCH ((size_t)16 << 20)
+
+static const char verify_help[] =
+    "usage: vmdb verify [FILE|-] (--public-key HEX | --identity-from URL) [--chain-id HEX]\n"
+    "                   [--state FILE] [--server URL] [--history FILE] [--origin NAME]\n"
+    "\n"
+    "Checks a saved vmdb answer with nothing but the identity public key. FILE (default\n"
+    "stdin) is one of: an answer with data.proof (read/write with \"proof\": true, incl. a\n"
+    "complete read-latest), a GET /api/roots/proof answer, a GET /api/roots/latest or\n"
+    "/api/roots/{seq} answer (a signed header), or a GET /checkpoint note.\n"
+    "\n"
+    "  --public-key HEX     the identity public key (64 hex digits)\n"
+    "  --identity-from URL  fetch it from URL/api/identity (trust on first use: warns)\n"
+    "  --chain-id HEX       pin the chain id (default: the state's, else the first seen)\n"
+    "  --state FILE         keep the newest verified header (and the key and chain id) in\n"
+    "                       FILE; a newer or older header must be linked to it by a history\n"
+    "                       proof, else \"rollback or fork\"\n"
+    "  --history FILE       a saved GET /api/roots/proof answer linking the two headers\n"
+    "  --server URL         fetch the linking proof from URL/api/roots/proof\n"
+    "  --origin NAME        the checkpoint's origin (default vmdb/<identity address>)\n"
+    "\n"
+    "Exit status: 0 and \"ok: ...\" when everything checks; 1 and the reason otherwise;\n"
+    "2 for usage errors.\n";
+
+typedef struct vctx {
+    const char *file, *pk_hex, *identity_from, *chain_hex, *state_path, *server, *history, *origin;
+    vmdb_hasher *h;
+    vmdb_vfy_pins pins;
+    bool has_state;
+    vmdb_vfy_header saved; /* the state's header */
+    char why[VMDB_VFY_WHY];
+} vctx;
+
+static int bad(vctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad(vctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof c->why, fmt, ap);
+    va_end(ap);
+    return VMDB_EVERIFY;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    vmdb_buf *b = arg;
+    return vmdb_buf_put(b, p, size * n) == 0 ? size * n : 0;
+}
+
+/* GET `url` into `out`; *status gets the HTTP status. 0 or VMDB_EIO. */
+static int http_get(const char *url, vmdb_buf *out, long *status, char *err, size_t errlen)
+{
+    char ebuf[CURL_ERROR_SIZE] = "";
+    int rc = 0;
+    CURL *cu = curl_easy_init();
+    out->max = VFY_MAX_FETCH;
+    if (!cu) {
+        snprintf(err, errlen, "libcurl could not start");
+        return VMDB_EIO;
+    }
+    CURLcode e;
+    if ((e = curl_easy_setopt(cu, CURLOPT_URL, url)) ||
+        (e = curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, ebuf)) ||
+        (e = curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L)) ||
+        (e = curl_easy_setopt(cu, CURLOPT_FOLLOWLOCATION, 0L)) ||
+        (e = curl_easy_setopt(cu, CURLOPT_USERAGENT, "vmdb-verify")) ||
+        (e = curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 30000L)) ||
+        (e = curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data)) ||
+        (e = curl_easy_setopt(cu, CURLOPT_WRITEDATA, out)) || (e = curl_easy_perform(cu)) ||
+        (e = curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status))) {
+        snprintf(err, errlen, "GET %s: %s", url, ebuf[0] ? ebuf : curl_easy_strerror(e));
+        rc = VMDB_EIO;
+    }
+    curl_easy_cleanup(cu);
+    return rc;
+}
+
+/* The envelope's `data`, or the document itself when it has none. */
+static const vmdb_json *payload(const vmdb_json *root)
+{
+    const vmdb_json *d = vmdb_json_get(root, "data");
+    const vmdb_json *s = vmdb_json_get(root, "success");
+    if (d && s && vmdb_json_typeof(d) == VMDB_JSON_OBJECT && vmdb_json_typeof(s) == VMDB_JSON_TRUE)
+        return d;
+    return root;
+}
+
+static int parse_doc(vmdb_json_doc **doc, const vmdb_buf *b)
+{
+    vmdb_json_limits lim = {VFY_MAX_INPUT, 0};
+    return vmdb_json_parse(doc, VMDB_SLICE(b->ptr, b->len), &lim);
+}
+
+/* ---- pins and the state ------------------------------------------------------------ */
+
+static bool hex32(const char *s, uint8_t out[32])
+{
+    return s && strlen(s) == 64 && vmdb_hex_decode(out, 32, s, 64) == 0;
+}
+
+/* A JSON string of 64 hex digits. */
+static bool jhex32(const vmdb_json *v, uint8_t out[32])
+{
+    vmdb_slice s = vmdb_json_string(v);
+    return v && vmdb_json_typeof(v) == VMDB_JSON_STRING && s.len == 64 &&
+           vmdb_hex_decode(out, 32, (const char *)s.ptr, 64) == 0;
+}
+
+static int fetch_identity(vctx *c, uint8_t pk[32])
+{
+    char url[2048], err[512];
+    vmdb_buf body = VMDB_BUF_INIT;
+    vmdb_json_doc *doc = NULL;
+    long status = 0;
+    int rc = 0;
+    snprintf(url, sizeof url, "%s/api/identity", c->identity_from);
+    if (http_get(url, &body, &status, err, sizeof err) != 0) {
+        rc = bad(c, "cannot fetch the identity: %s", err);
+        goto done;
+    }
+    const vmdb_json *d = NULL;
+    if (status != 200 || parse_doc(&doc, &body) != 0 || !(d = payload(vmdb_json_doc_root(doc))) ||
+        !jhex32(vmdb_json_get(d, "public_key"), pk)) {
+        rc = bad(c, "GET %s: HTTP %ld, no public_key", url, status);
+        goto done;
+    }
+    fprintf(stderr,
+            "vmdb verify: warning: trusting the public key served by %s on first use "
+            "(pin it with --public-key or --state)\n",
+            url);
+done:
+    vmdb_json_doc_free(doc);
+    vmdb_buf_free(&body);
+    return rc;
+}
+
+/* State file: {"chain_id": hex|null, "header": {...}, "public_key": hex,
+ * "version": 1}. */
+static int load_state(vctx *c, bool *has_pk, uint8_t pk[32])
+{
+    vmdb_buf b = VMDB_BUF_INIT;
+    vmdb_json_doc *doc = NULL;
+    int rc = vmdb_file_read(c->state_path, &b, (size_t)1 << 20);
+    if (rc == VMDB_ENOTFOUND) {
+        rc = 0;
+        goto done;
+    }
+    if (rc) {
+        rc = bad(c, "cannot read the state file %s", c->state_path);
+        goto done;
+    }
+    const vmdb_json *r = NULL, *ci = NULL;
+    if (parse_doc(&doc, &b) != 0 || !(r = vmdb_json_doc_root(doc)) ||
+        vmdb_json_typeof(r) != VMDB_JSON_OBJECT || !jhex32(vmdb_json_get(r, "public_key"), pk) ||
+        !(ci = vmdb_json_get(r, "chain_id"))) {
+        rc = bad(c, "the state file %s is malformed", c->state_path);
+        goto done;
+    }
+    *has_pk = true;
+    if (vmdb_json_typeof(ci) != VMDB_JSON_NULL) {
+        if (!jhex32(ci, c->pins.chain_id)) {
+            rc = bad(c, "the state file %s is malformed (chain_id)", c->state_path);
+            goto done;
+        }
+        c->pins.has_chain_id = true;
+    }
+    vmdb_vfy_pins sp = c->pins;
+    memcpy(sp.pk, pk, 32);
+    if (vmdb_vfy_check_header(c->h, vmdb_json_get(r, "header"), &sp, &c->saved, c->why) != 0) {
+        char w[VMDB_VFY_WHY];
+        snprintf(w, sizeof w, "%s", c->why);
+        rc = bad(c, "the state file's header does not verify: %s", w);
+        goto done;
+    }
+    c->has_state = true;
+done:
+    vmdb_json_doc_free(doc);
+    vmdb_buf_free(&b);
+    return rc;
+}
+
+static int save_state(vctx *c, const vmdb_vfy_header *hd)
+{
+    vmdb_buf b = VMDB_BUF_INIT;
+    char hex[65];
+    int rc = 0;
+    vmdb_hex_encode(hex, c->pins.chain_id, 32);
+    rc = vmdb_buf_put(&b, "{\"chain_id\":", 12);
+    if (rc == 0 && c->pins.has_chain_id) {
+        rc = vmdb_buf_putc(&b, '"');
+        rc = rc ? rc : vmdb_buf_put(&b, hex, 64);
+        rc = rc ? rc : vmdb_buf_putc(&b, '"');
+    } else if (rc == 0) {
+        rc = vmdb_buf_put(&b, "null", 4);
+    }
+    rc = rc ? rc : vmdb_buf_put(&b, ",\"header\":", 10);
+    rc = rc ? rc : vmdb_header_to_json(&b, c->h, &hd->h, hd->sig);
+    vmdb_hex_encode(hex, c->pins.pk, 32);
+    rc = rc ? rc : vmdb_buf_put(&b, ",\"public_key\":\"", 15);
+    rc = rc ? rc : vmdb_buf_put(&b, hex, 64);
+    rc = rc ? rc : vmdb_buf_put(&b, "\",\"version\":1}\n", 15);
+    if (rc || vmdb_file_write_atomic(c->state_path, b.ptr, b.len, 0600) != 0)
+        rc = bad(c, "cannot write the state file %s", c->state_path);
+    vmdb_buf_free(&b);
+    return rc;
+}
+
+/* ---- linking two headers ----------------------------------------------------------- */
+
+static bool is_history(const vmdb_json *d)
+{
+    return vmdb_json_get(d, "from") && vmdb_json_get(d, "to") && vmdb_json_get(d, "inclusion");
+}
+
+/* Whether the verified proof in `d` links exactly `older` to `newer`. */
+static int link_with(vctx *c, const vmdb_json *d, const char *src, const vmdb_vfy_header *older,
+                     const vmdb_vfy_header *newer)
+{
+    vmdb_vfy_header f, t;
+    if (!is_history(d))
+        return bad(c, "%s is not a history proof", src);
+    if (vmdb_vfy_history(c->h, d, &c->pins, &f, &t, c->why) != 0) {
+        char w[VMDB_VFY_WHY];
+        snprintf(w, sizeof w, "%s", c->why);
+        return bad(c, "rollback or fork: %s: %s", src, w);
+    }
+    if (f.h.seq != older->h.seq || t.h.seq != newer->h.seq)
+        return bad(c, "%s links headers %llu and %llu, not %llu and %llu", src,
+                   (unsigned long long)f.h.seq, (unsigned long long)t.h.seq,
+                   (unsigned long long)older->h.seq, (unsigned long long)newer->h.seq);
+    if (memcmp(f.hash, older->hash, 32) != 0 || memcmp(t.hash, newer->hash, 32) != 0)
+        return bad(c, "rollback or fork: header %llu is not an ancestor of header %llu (%s)",
+                   (unsigned long long)older->h.seq, (unsigned long long)newer->h.seq, src);
+    return 0;
+}
+
+/* Links `older` to `newer` with --history, else --server. */
+static int link_headers(vctx *c, const vmdb_vfy_header *older, const vmdb_vfy_header *newer)
+{
+    vmdb_buf b = VMDB_BUF_INIT;
+    vmdb_json_doc *doc = NULL;
+    char url[2048], err[512], src[2100];
+    long status = 0;
+    int rc = 0;
+    unsigned long long a = older->h.seq, z = newer->h.seq;
+    if (c->history) {
+        snprintf(src, sizeof src, "%s", c->history);
+        if (vmdb_file_read(c->history, &b, VFY_MAX_INPUT) != 0 || parse_doc(&doc, &b) != 0) {
+            rc = bad(c, "cannot read the history proof %s as JSON", c->history);
+            goto done;
+        }
+    } else if (c->server) {
+        snprintf(url, sizeof url, "%s/api/roots/proof?from=%llu&to=%llu", c->server, a, z);
+        snprintf(src, sizeof src, "%s", url);
+        if (http_get(url, &b, &status, err, sizeof err) != 0) {
+            rc = bad(c, "cannot link header %llu to header %llu: %s", a, z, err);
+            goto done;
+        }
+        int prc = parse_doc(&doc, &b); /* a failure's envelope names its code */
+        if (status != 200 || prc != 0) {
+            vmdb_slice code = doc ? vmdb_json_string(vmdb_json_get(vmdb_json_doc_root(doc), "code"))
+                                  : VMDB_SLICE("", 0);
+            rc = bad(c,
+                     "rollback or fork: the server cannot link header %llu to header %llu "
+                     "(HTTP %ld %.*s)",
+                     a, z, status, (int)(code.len > 40 ? 40 : code.len),
+                     code.ptr ? (const char *)code.ptr : "");
+            goto done;
+        }
+    } else {
+        rc = bad(c,
+                 "rollback or fork: header %llu cannot be linked to the saved header %llu "
+                 "without a history proof (give --history FILE or --server URL)",
+                 z == c->saved.h.seq ? a : z, c->saved.h.seq == z ? z : a);
+        goto done;
+    }
+    rc = link_with(c, payload(vmdb_json_doc_root(doc)), src, older, newer);
+done:
+    vmdb_json_doc_free(doc);
+    vmdb_buf_free(&b);
+    return rc;
+}
+
+/* The state against the newest header of the input (`got`; `from` is the
+ * older header of a history proof input, or NULL). On success the state
+ * holds the newer of the two. *note says what happened. */
+static int check_state(vctx *c, const vmdb_vfy_header *got, const vmdb_vfy_header *from, char *note,
+                       size_t notelen)
+{
+    int rc = 0;
+    const vmdb_vfy_header *keep = got;
+    unsigned long long s = c->has_state ? c->saved.h.seq : 0, n = got->h.seq;
+    if (!c->has_state) {
+        snprintf(note, notelen, "; state: pinned at seq %llu", n);
+    } else if (n == s) {
+        if (memcmp(got->hash, c->saved.hash, 32) != 0)
+            return bad(c, "rollback or fork: header %llu differs from the saved header %llu", n, s);
+        snprintf(note, notelen, "; state: unchanged at seq %llu", s);
+    } else if (n > s) {
+        if (from && from->h.seq == s && memcmp(from->hash, c->saved.hash, 32) == 0)
+            rc = 0; /* the input itself links the saved header */
+        else if (from && from->h.seq == s)
+            return bad(c, "rollback or fork: header %llu differs from the saved header %llu",
+                       (unsigned long long)from->h.seq, s);
+        else
+            rc = link_headers(c, &c->saved, got);
+        if (rc)
+            return rc;
+        snprintf(note, notelen, "; state: moved from seq %llu to %llu", s, n);
+    } else {
+        /* An older header: the saved one must extend it. */
+        if ((rc = link_headers(c, got, &c->saved)))
+            return rc;
+        keep = &c->saved;
+        snprintf(note, notelen, "; state: unchanged at seq %llu (this header is older)", s);
+    }
+    if (!c->pins.has_chain_id && keep->h.version == 2) {
+        memcpy(c->pins.chain_id, keep->h.chain_id, 32);
+        c->pins.has_chain_id = true;
+    }
+    return save_state(c, keep);
+}
+
+static int read_stdin(vmdb_buf *b)
+{
+    uint8_t chunk[65536];
+    size_t n;
+    b->max = VFY_MAX_INPUT;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+        if (vmdb_buf_put(b, chunk, n) != 0)
+            return VMDB_ELIMIT;
+    return ferror(stdin) ? VMDB_EIO : 0;
+}
+
+/* ---- the command ------------------------------------------------------------------- */
+
+static void short_hex(char out[17], const uint8_t *p)
+{
+    vmdb_hex_encode(out, p, 8);
+}
+
+static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
+{
+    vmdb_json_doc *doc = NULL;
+    vmdb_vfy_header got, from;
+    const vmdb_vfy_header *pfrom = NULL;
+    char note[200] = "", hx[17];
+    int rc = 0;
+    size_t i = 0;
+    while (i < in->len &&
+           (in->ptr[i] == ' ' || in->ptr[i] == '\n' || in->ptr[i] == '\r' || in->ptr[i] == '\t'))
+        i++;
+    if (i == in->len)
+        return bad(c, "empty input");
+    if (in->ptr[i] != '{') {
+        /* A checkpoint note. */
+        uint64_t n = 0;
+        uint8_t root[32];
+        char rh[65];
+        if ((rc = vmdb_vfy_checkpoint(c->h, VMDB_SLICE(in->ptr, in->len), c->origin, &c->pins, &n,
+                                      root, c->why)))
+            return rc;
+        if (c->has_state && c->saved.h.seq >= n)
+            return bad(c,
+                       "rollback or fork: the checkpoint covers %llu headers but the saved header "
+                       "is seq %llu",
+                       (unsigned long long)n, (unsigned long long)c->saved.h.seq);
+        vmdb_hex_encode(rh, root, 32);
+        snprintf(line, linelen, "ok: checkpoint of %llu headers (seq 0..%llu), history root %s%s",
+                 (unsigned long long)n, (unsigned long long)(n ? n - 1 : 0), rh,
+                 c->state_path ? "; state: unchanged (a checkpoint holds no header)" : "");
+        return 0;
+    }
+    int prc = parse_doc(&doc, in);
+    if (prc)
+        return bad(c, "input is not strict JSON (%s)", vmdb_error_last());
+    const vmdb_json *d = payload(vmdb_json_doc_root(doc));
+    const vmdb_json *proof = vmdb_json_get(d, "proof");
+    if (proof && vmdb_json_typeof(proof) == VMDB_JSON_OBJECT) {
+        vmdb_vfy_bundle_result r;
+        if ((rc = vmdb_vfy_bundle(c->h, d, &c->pins, &r, c->why)))
+            goto done;
+        got = r.header;
+        snprintf(line, linelen, "ok: table %s, %zu row%s present, %zu absent, %s, at seq %llu",
+                 r.table, r.npresent, r.npresent == 1 ? "" : "s", r.nabsent,
+                 r.complete ? "complete" : "not complete", (unsigned long long)got.h.seq);
+    } else if (is_history(d)) {
+        if ((rc = vmdb_vfy_history(c->h, d, &c->pins, &from, &got, c->why)))
+            goto done;
+        pfrom = &from;
+        snprintf(line, linelen, "ok: header %llu extends header %llu",
+                 (unsigned long long)got.h.seq, (unsigned long long)from.h.seq);
+    } else {
+        const vmdb_json *hj = vmdb_json_get(d, "header");
+        if (!hj && vmdb_json_get(d, "sig"))
+            hj = d; /* a bare header */
+        if (!hj) {
+            rc = bad(c, "input is none of: an answer with data.proof, a history proof, a signed "
+                        "header, a checkpoint");
+            goto done;
+        }
+        if ((rc = vmdb_vfy_check_header(c->h, hj, &c->pins, &got, c->why)))
+            goto done;
+        const char *kn = got.h.version == 2 ? vmdb_header_kind_name(got.h.kind) : NULL;
+        short_hex(hx, got.hash);
+        snprintf(line, linelen, "ok: header %llu%s%s%s (hash %s...) signed by the identity",
+                 (unsigned long long)got.h.seq, kn ? " (" : "", kn ? kn : "", kn ? ")" : "", hx);
+    }
+    if (c->state_path && (rc = check_state(c, &got, pfrom, note, sizeof note)))
+        goto done;
+    size_t used = strlen(line);
+    snprintf(line + used, linelen - used, "%s", note);
+done:
+    vmdb_json_doc_free(doc);
+    return rc;
+}
+
+int vmdb_cli_verify(int argc, char **argv)
+{
+    vctx c;
+    vmdb_buf in = VMDB_BUF_INIT;
+    char line[600] = "";
+    int rc = 1;
+    memset(&c, 0, sizeof c);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = !strcmp(a, "--public-key")      ? &c.pk_hex
+                            : !strcmp(a, "--identity-from") ? &c.identity_from
+                            : !strcmp(a, "--chain-id")      ? &c.chain_hex
+                            : !strcmp(a, "--state")         ? &c.state_path
+                            : !strcmp(a, "--server")        ? &c.server
+                            : !strcmp(a, "--history")       ? &c.history
+                            : !strcmp(a, "--origin")        ? &c.origin
+                                                            : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(verify_help, stdout);
+            return 0;
+        }
+        if (slot) {
+            if (i + 1 >= argc || !argv[i + 1][0]) {
+                fprintf(stderr, "vmdb verify: %s needs a value\n%s", a, verify_help);
+                return 2;
+            }
+            *slot = argv[++i];
+        } else if (a[0] == '-' && a[1] != 0) {
+            fprintf(stderr, "vmdb verify: unknown option '%s'\n%s", a, verify_help);
+            return 2;
+        } else if (c.file) {
+            fprintf(stderr, "vmdb verify: one input only\n%s", verify_help);
+            return 2;
+        } else {
+            c.file = a;
+        }
+    }
+    if ((c.pk_hex && c.identity_from) || (!c.pk_hex && !c.identity_from && !c.state_path)) {
+        fprintf(stderr, "vmdb verify: give --public-key HEX or --identity-from URL\n%s",
+                verify_help);
+        return 2;
+    }
+    uint8_t given_pk[32], state_pk[32], given_chain[32];
+    bool has_state_pk = false;
+    if (c.pk_hex && !hex32(c.pk_hex, given_pk)) {
+        fprintf(stderr, "vmdb verify: --public-key must be 64 hex digits\n");
+        return 2;
+    }
+    if (c.chain_hex && !hex32(c.chain_hex, given_chain)) {
+        fprintf(stderr, "vmdb verify: --chain-id must be 64 hex digits\n");
+        return 2;
+    }
+    if (c.origin && !vmdb_note_name_valid(VMDB_SLICE(c.origin, strlen(c.origin)))) {
+        fprintf(stderr, "vmdb verify: --origin must be printable ASCII without spaces or '+'\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (vmdb_hasher_new(&c.h, 0) != 0) {
+        snprintf(c.why, sizeof c.why, "out of memory");
+        goto done;
+    }
+    if (c.state_path && load_state(&c, &has_state_pk, state_pk) != 0)
+        goto done;
+    if (!c.pk_hex && !c.identity_from && !has_state_pk) {
+        fprintf(stderr, "vmdb verify: the state file holds no key yet: give --public-key HEX or "
+                        "--identity-from URL\n");
+        rc = 2;
+        goto done;
+    }
+    if (c.identity_from && fetch_identity(&c, given_pk) != 0)
+        goto done;
+    if (c.pk_hex || c.identity_from) {
+        if (has_state_pk && memcmp(given_pk, state_pk, 32) != 0) {
+            bad(&c, "public key differs from the pinned one (state file %s)", c.state_path);
+            goto done;
+        }
+        memcpy(c.pins.pk, given_pk, 32);
+    } else {
+        memcpy(c.pins.pk, state_pk, 32);
+    }
+    if (c.chain_hex) {
+        if (c.pins.has_chain_id && memcmp(c.pins.chain_id, given_chain, 32) != 0) {
+            bad(&c, "chain_id differs from the pinned one (state file %s)", c.state_path);
+            goto done;
+        }
+        memcpy(c.pins.chain_id, given_chain, 32);
+        c.pins.has_chain_id = true;
+    }
+    int frc = !c.file || !strcmp(c.file, "-") ? read_stdin(&in)
+                                              : vmdb_file_read(c.file, &in, VFY_MAX_INPUT);
+    if (frc != 0) {
+        bad(&c, "cannot read %s (%s)", c.file ? c.file : "stdin", vmdb_error_last());
+        goto done;
+    }
+    if (run(&c, &in, line, sizeof line) == 0) {
+        printf("%s\n", line);
+        rc = 0;
+    }
+done:
+    if (rc == 1)
+        fprintf(stderr, "vmdb verify: %s\n", c.why[0] ? c.why : "failed");
+    vmdb_buf_free(&in);
+    vmdb_hasher_free(c.h);
+    curl_global_cleanup();
+    return rc;
+}

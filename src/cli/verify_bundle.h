@@ -1,0 +1,65 @@
+/*
+ * The checks of `vmdb verify`, apart from the command line so that tests
+ * call them directly: signed headers (PROTOCOL.md §6), proof bundles of
+ * answers (§9) with complete read-latest (§10), history proofs between two
+ * headers (§11.1) and checkpoint notes (§11.2). Every check is done with
+ * the verifier library (include/vmdb/verify.h) on JSON parsed by its strict
+ * parser (duplicate keys, numbers that do not round-trip and malformed
+ * hex are errors). A failing check returns VMDB_EVERIFY (or VMDB_EPARSE for
+ * input of the wrong shape) and writes one precise reason into `why`.
+ * Nothing here does I/O.
+ */
+#ifndef VMDB_CLI_VERIFY_BUNDLE_H
+#define VMDB_CLI_VERIFY_BUNDLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmdb/verify.h"
+
+#define VMDB_VFY_WHY 320 /* size of a reason buffer */
+
+/* What the verifier trusts: the identity public key and, once pinned, the
+ * chain id. */
+typedef struct vmdb_vfy_pins {
+    uint8_t pk[32];
+    bool has_chain_id;
+    uint8_t chain_id[32];
+} vmdb_vfy_pins;
+
+/* A header as a verifier holds it: the fields, their hash and the header
+ * signature. */
+typedef vmdb_sheader vmdb_vfy_header;
+
+/* Parses the JSON form of a header (§6.3; a v1 header by §12's rules),
+ * recomputes header_hash (a mismatch with the given one is an error),
+ * checks the header (committed) signature with pins->pk and a v2 header's
+ * chain id against pins (when pinned). 0, VMDB_EPARSE, VMDB_EVERIFY. */
+int vmdb_vfy_check_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pins *pins,
+                          vmdb_vfy_header *out, char why[VMDB_VFY_WHY]);
+
+/* What a bundle proved. */
+typedef struct vmdb_vfy_bundle_result {
+    vmdb_vfy_header header;
+    char table[64];
+    size_t npresent, nabsent;
+    bool complete; /* §10: no row was left out */
+} vmdb_vfy_bundle_result;
+
+/* Verifies an answer's `data` (with `data.proof`, §9 and §10). */
+int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *pins,
+                    vmdb_vfy_bundle_result *out, char why[VMDB_VFY_WHY]);
+
+/* Verifies a history proof (§11.1: {from, to, inclusion, consistency}):
+ * both headers, then that `to` extends `from`. */
+int vmdb_vfy_history(vmdb_hasher *h, const vmdb_json *proof, const vmdb_vfy_pins *pins,
+                     vmdb_vfy_header *from, vmdb_vfy_header *to, char why[VMDB_VFY_WHY]);
+
+/* Verifies a checkpoint note (§11.2) signed by pins->pk under `origin`
+ * (NULL: the default vmdb/<base58 of pk>). *n and root get the tree. */
+int vmdb_vfy_checkpoint(vmdb_hasher *h, vmdb_slice note, const char *origin,
+                        const vmdb_vfy_pins *pins, uint64_t *n, uint8_t root[32],
+                        char why[VMDB_VFY_WHY]);
+
+#endif

@@ -1,0 +1,297 @@
+// `vmdb verify` against real servers (PROTOCOL.md §11): a saved
+// /api/roots/latest answer, a /checkpoint note (also checked here with
+// node:crypto alone, as any C2SP verifier would) and a /api/roots/proof
+// answer verify with the public key; tampered ones and a wrong key do not;
+// --state pins the key and chain id and moves forward across writes, linked
+// by history proofs from --server or --history; and a state file holding a
+// newer header than a server restored from an older backup (the database
+// copied with CREATE DATABASE ... TEMPLATE and the data directory copied
+// while the server was stopped) is rejected as a rollback or fork, leaving
+// the state file as it was.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import {
+  BIN, startServer, get, post, ok, applySchema, psql, dbUrl, tempDir,
+} from './lib.mjs';
+
+const AGENTS = {
+  table_name: 'agents', primary_key_field: 'id', primary_key_kind: 'serial',
+  columns: [{ name: 'name', col_type: 'text', nullable: false }],
+};
+
+let srv;
+let pk;
+let dir;
+let n = 0;
+
+const verify = (args, input) => {
+  const r = spawnSync(BIN, ['verify', ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const save = (name, text) => {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, text);
+  return f;
+};
+const write = async (url) => ok(await post(url, '/api/models/agents/create-batch',
+  { records: [{ name: `a${++n}` }] }));
+const latest = async (url) => {
+  const r = await get(url, '/api/roots/latest');
+  assert.equal(r.status, 200, r.text);
+  return r;
+};
+
+before(async () => {
+  dir = tempDir('vmdb-verify-');
+  srv = await startServer({ env: { BATCH_COMMIT_SIZE: '1' } });
+  await applySchema(srv.url, [AGENTS]);
+  await write(srv.url);
+  await write(srv.url);
+  pk = (await get(srv.url, '/api/identity')).json.data.public_key;
+});
+after(async () => { if (srv) await srv.stop(); });
+
+test('a saved /api/roots/latest answer verifies with the public key; a tampered one does not', async () => {
+  const r = await latest(srv.url);
+  const f = save('latest.json', r.text);
+  let v = verify([f, '--public-key', pk]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, new RegExp(`^ok: header ${r.json.data.header.seq} \\(write\\)`));
+  // stdin, and the key fetched from the server (with a warning).
+  v = verify(['-', '--identity-from', srv.url], r.text);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.err, /warning: trusting the public key/);
+
+  const h = r.json.data.header;
+  const flip = (s) => (s[0] === '0' ? '1' : '0') + s.slice(1);
+  v = verify(['-', '--public-key', pk], JSON.stringify({ ...h, smt_root: flip(h.smt_root) }));
+  assert.equal(v.code, 1);
+  assert.match(v.err, /header_hash does not match its fields/);
+  v = verify(['-', '--public-key', pk], JSON.stringify({ ...h, sig: flip(h.sig) }));
+  assert.equal(v.code, 1);
+  assert.match(v.err, /header signature invalid/);
+  v = verify([f, '--public-key', crypto.randomBytes(32).toString('hex')]);
+  assert.equal(v.code, 1);
+  assert.match(v.err, /header signature invalid/);
+  v = verify([f, '--public-key', pk, '--chain-id', 'ab'.repeat(32)]);
+  assert.equal(v.code, 1);
+  assert.match(v.err, /chain_id differs from the pinned one/);
+  v = verify([f, '--public-key', pk, '--chain-id', h.chain_id]);
+  assert.equal(v.code, 0, v.err);
+  // Strict JSON: a duplicate member, a short hex string.
+  v = verify(['-', '--public-key', pk], r.text.replace('{"anchor"', '{"anchor":"x","anchor"'));
+  assert.equal(v.code, 1);
+  assert.match(v.err, /not strict JSON/);
+  v = verify(['-', '--public-key', pk], JSON.stringify({ ...h, prev: h.prev.slice(2) }));
+  assert.equal(v.code, 1);
+  assert.match(v.err, /prev: not 64 hex digits/);
+  // Usage errors.
+  for (const args of [[f], [f, '--public-key', 'xyz'], [f, '--public-key', pk, '--bogus'],
+    [f, '--public-key', pk, '--identity-from', srv.url]]) {
+    assert.equal(verify(args).code, 2, args.join(' '));
+  }
+});
+
+test('GET /checkpoint: a C2SP signed note that node:crypto and vmdb verify both accept', async () => {
+  const r = await get(srv.url, '/checkpoint');
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
+  const id = (await get(srv.url, '/api/identity')).json.data;
+  const origin = `vmdb/${id.address}`;
+  // text, blank line, one signature line: "— <name> <base64(keyid || sig)>".
+  const cut = r.text.lastIndexOf('\n\n');
+  const text = r.text.slice(0, cut + 1);
+  const sigLines = r.text.slice(cut + 2).split('\n');
+  assert.deepEqual(sigLines.slice(1), ['']);
+  const lines = text.split('\n');
+  assert.equal(lines.length, 4);
+  assert.equal(lines[0], origin);
+  const head = (await latest(srv.url)).json.data.header;
+  assert.equal(lines[1], String(head.seq + 1));
+  assert.equal(Buffer.from(lines[2], 'base64').length, 32);
+  const m = sigLines[0].match(/^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/);
+  assert.ok(m, sigLines[0]);
+  assert.equal(m[1], origin);
+  const blob = Buffer.from(m[2], 'base64');
+  assert.equal(blob.length, 68);
+  const pub = Buffer.from(pk, 'hex');
+  const keyId = crypto.createHash('sha256')
+    .update(Buffer.concat([Buffer.from(origin), Buffer.from([0x0a, 0x01]), pub])).digest().subarray(0, 4);
+  assert.deepEqual(blob.subarray(0, 4), keyId);
+  const key = crypto.createPublicKey({
+    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki',
+  });
+  assert.ok(crypto.verify(null, Buffer.from(text, 'utf8'), key, blob.subarray(4)), 'Ed25519 signature of the note text');
+  // The root is the history tree over headers 0..N-1: the history_root of
+  // header N once it exists.
+  await write(srv.url);
+  const next = (await latest(srv.url)).json.data.header;
+  assert.equal(next.seq, head.seq + 1);
+  assert.equal(Buffer.from(lines[2], 'base64').toString('hex'), next.history_root);
+
+  const f = save('checkpoint.txt', r.text);
+  let v = verify([f, '--public-key', pk]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, new RegExp(`^ok: checkpoint of ${head.seq + 1} headers`));
+  v = verify(['-', '--public-key', pk], r.text.replace(`\n${lines[1]}\n`, `\n${Number(lines[1]) + 1}\n`));
+  assert.equal(v.code, 1);
+  assert.match(v.err, /checkpoint signature invalid/);
+  v = verify([f, '--public-key', pk, '--origin', 'example.com/log']);
+  assert.equal(v.code, 1);
+  assert.match(v.err, /no signature by example.com\/log/);
+});
+
+test('VMDB_CHECKPOINT_ORIGIN names the checkpoint; an invalid one is refused at start', async () => {
+  const s = await startServer({ env: { VMDB_CHECKPOINT_ORIGIN: 'example.com/vmdb-log' } });
+  try {
+    const r = await get(s.url, '/checkpoint');
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /^example\.com\/vmdb-log\n1\n/);
+    assert.match(r.text, /\n\n\u2014 example\.com\/vmdb-log /);
+    const key = (await get(s.url, '/api/identity')).json.data.public_key;
+    const v = verify(['-', '--public-key', key, '--origin', 'example.com/vmdb-log'], r.text);
+    assert.equal(v.code, 0, v.err);
+  } finally {
+    await s.stop();
+  }
+  for (const bad of ['has space', 'a+b', 'tab\there']) {
+    const r = spawnSync(BIN, ['serve'], {
+      env: { ...process.env, DATABASE_URL: srv.db, VMDB_CHECKPOINT_ORIGIN: bad, VMDB_DATA_DIR: tempDir('vmdb-o-') },
+      encoding: 'utf8', timeout: 30_000,
+    });
+    assert.equal(r.status, 2, `${bad}: ${r.stderr}`);
+    assert.match(r.stderr, /VMDB_CHECKPOINT_ORIGIN must be/);
+  }
+});
+
+test('GET /api/roots/proof answers verify; --state moves forward across writes', async () => {
+  const st = path.join(dir, 'state.json');
+  let r = await latest(srv.url);
+  let v = verify([save('l1.json', r.text), '--public-key', pk, '--state', st]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, /state: pinned at seq \d+$/m);
+  const s1 = r.json.data.header.seq;
+  const saved = JSON.parse(fs.readFileSync(st, 'utf8'));
+  assert.equal(saved.public_key, pk);
+  assert.equal(saved.chain_id, r.json.data.header.chain_id);
+  assert.deepEqual(saved.header, r.json.data.header);
+  assert.equal(fs.statSync(st).mode & 0o777, 0o600);
+
+  // Two writes later: linked by the server's history proof.
+  await write(srv.url);
+  await write(srv.url);
+  r = await latest(srv.url);
+  const s2 = r.json.data.header.seq;
+  const l2 = save('l2.json', r.text);
+  v = verify([l2, '--state', st]);
+  assert.equal(v.code, 1);
+  assert.match(v.err, /rollback or fork: header \d+ cannot be linked to the saved header/);
+  v = verify([l2, '--state', st, '--server', srv.url]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, new RegExp(`state: moved from seq ${s1} to ${s2}$`, 'm'));
+
+  // A proof answer: verified alone, and as the input that moves the state.
+  await write(srv.url);
+  const s3 = (await latest(srv.url)).json.data.header.seq;
+  const p = await get(srv.url, `/api/roots/proof?from=${s2}&to=${s3}`);
+  assert.equal(p.status, 200, p.text);
+  const pf = save('p23.json', p.text);
+  v = verify([pf, '--public-key', pk]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, new RegExp(`^ok: header ${s3} extends header ${s2}`));
+  v = verify([pf, '--state', st]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, new RegExp(`state: moved from seq ${s2} to ${s3}$`, 'm'));
+  // Every pair of the chain links, and the proofs are not interchangeable.
+  for (const [a, b] of [[0, s3], [1, s3], [s1, s3], [s3, s3], [0, 0]]) {
+    const q = await get(srv.url, `/api/roots/proof?from=${a}&to=${b}`);
+    assert.equal(q.status, 200, q.text);
+    assert.equal(q.json.data.inclusion.length === 0, a === b, `${a}..${b}`);
+    assert.equal(q.json.data.consistency.length === 0, a === 0 || a === b, `${a}..${b}`);
+    v = verify(['-', '--public-key', pk], q.text);
+    assert.equal(v.code, 0, `${a}..${b}: ${v.err}`);
+  }
+  const q = await get(srv.url, `/api/roots/proof?from=1&to=${s3}`);
+  const bad = JSON.parse(q.text);
+  bad.data.inclusion = p.json.data.inclusion;
+  v = verify(['-', '--public-key', pk], JSON.stringify(bad));
+  assert.equal(v.code, 1);
+  assert.match(v.err, /is not in the history of header/);
+  // An older header: linked the other way, the state stays.
+  v = verify([save('l1b.json', JSON.stringify({ success: true, data: { header: saved.header } })), '--state', st, '--server', srv.url]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, new RegExp(`state: unchanged at seq ${s3} \\(this header is older\\)`));
+  // --history: a saved proof file.
+  await write(srv.url);
+  const s4 = (await latest(srv.url)).json.data.header.seq;
+  const h34 = save('h34.json', (await get(srv.url, `/api/roots/proof?from=${s3}&to=${s4}`)).text);
+  v = verify([save('l4.json', (await latest(srv.url)).text), '--state', st, '--history', h34]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, new RegExp(`state: moved from seq ${s3} to ${s4}$`, 'm'));
+  // The pinned key: another one is refused.
+  v = verify([l2, '--state', st, '--public-key', crypto.randomBytes(32).toString('hex')]);
+  assert.equal(v.code, 1);
+  assert.match(v.err, /public key differs from the pinned one/);
+});
+
+test('a server restored from an older backup is caught: rollback or fork', async () => {
+  const st = path.join(dir, 'rollback-state.json');
+  // Stop the server, copy its database and data directory (the backup),
+  // start it again and write on.
+  await srv.stop();
+  const backupDb = dbUrl(srv.db, `${new URL(srv.db).pathname.slice(1)}_bak`);
+  await psql(dbUrl(srv.db, 'postgres'),
+    `CREATE DATABASE "${new URL(backupDb).pathname.slice(1)}" TEMPLATE "${new URL(srv.db).pathname.slice(1)}"`);
+  const backupDir = tempDir('vmdb-backup-');
+  fs.cpSync(srv.dataDir, backupDir, { recursive: true });
+  fs.chmodSync(backupDir, 0o700);
+  srv = await startServer({ db: srv.db, dataDir: srv.dataDir, env: { BATCH_COMMIT_SIZE: '1' } });
+  const old = (await latest(srv.url)).json.data.header.seq;
+  await write(srv.url);
+  await write(srv.url);
+  const r = await latest(srv.url);
+  let v = verify([save('new.json', r.text), '--public-key', pk, '--state', st]);
+  assert.equal(v.code, 0, v.err);
+  const before = fs.readFileSync(st, 'utf8');
+
+  // The restored copy: same key, same chain, an older newest header.
+  const restored = await startServer({ db: backupDb, dataDir: backupDir, env: { BATCH_COMMIT_SIZE: '1' } });
+  try {
+    const rr = await latest(restored.url);
+    assert.equal(rr.json.data.header.seq, old);
+    const f = save('restored.json', rr.text);
+    // Alone, the restored header is genuine...
+    v = verify([f, '--public-key', pk]);
+    assert.equal(v.code, 0, v.err);
+    // ...but it cannot be linked to the newer header the client saw.
+    v = verify([f, '--state', st, '--server', restored.url]);
+    assert.equal(v.code, 1, v.out);
+    assert.match(v.err, /rollback or fork: the server cannot link header \d+ to header \d+ \(HTTP 400 INVALID_RANGE\)/);
+    v = verify([f, '--state', st]);
+    assert.equal(v.code, 1, v.out);
+    assert.match(v.err, /rollback or fork/);
+    // Its checkpoint covers fewer headers than the client saw.
+    const c = await get(restored.url, '/checkpoint');
+    v = verify([save('restored-ckpt.txt', c.text), '--state', st]);
+    assert.equal(v.code, 1, v.out);
+    assert.match(v.err, /rollback or fork: the checkpoint covers \d+ headers but the saved header is seq/);
+    // A write on the restored copy forks the chain: same seq, other hash.
+    ok(await post(restored.url, '/api/models/agents/create-batch', { records: [{ name: 'fork' }] }));
+    await write(restored.url);
+    const fr = await latest(restored.url);
+    assert.equal(fr.json.data.header.seq, r.json.data.header.seq);
+    v = verify([save('fork.json', fr.text), '--state', st]);
+    assert.equal(v.code, 1, v.out);
+    assert.match(v.err, /rollback or fork: header \d+ differs from the saved header/);
+    // The forked header alone is genuinely signed: only the state tells.
+    assert.equal(verify([save('fork.json', fr.text), '--public-key', pk]).code, 0);
+    assert.equal(fs.readFileSync(st, 'utf8'), before, 'the state file is unchanged');
+  } finally {
+    await restored.stop();
+  }
+});
