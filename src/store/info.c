@@ -136,6 +136,25 @@ int vmdb_engine_roots_latest(vmdb_engine *e, vmdb_roots_info *out)
     return vmdb_fail_check(rc, &out->fail);
 }
 
+/* The failure for a chain call that reads header `seq` (crc: its vmdb_err):
+ * 0 when it succeeded. */
+static int header_fail(vmdb_fail *f, int crc, uint64_t seq)
+{
+    switch (crc) {
+    case 0:
+        return 0;
+    case VMDB_ENOTFOUND:
+        return vmdb_fail_set(f, VMDB_FAIL_NOT_FOUND, "no header with seq %llu",
+                             (unsigned long long)seq);
+    case VMDB_EVERIFY:
+        return vmdb_fail_integrity(f, NULL, 0);
+    case VMDB_EIO:
+        return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+    default:
+        return vmdb_fail_set(f, VMDB_FAIL_INTERNAL, "out of memory");
+    }
+}
+
 int vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_roots_info *out)
 {
     int rc = 0;
@@ -144,22 +163,8 @@ int vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_roots_info *out)
     if (!h)
         return vmdb_fail_check(vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory"),
                                &out->fail);
-    switch (vmdb_chain_header(e->parts.chain, h, seq, &out->header, out->kind)) {
-    case 0:
-        break;
-    case VMDB_ENOTFOUND:
-        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "no header with seq %llu",
-                           (unsigned long long)seq);
-        break;
-    case VMDB_EVERIFY:
-        rc = vmdb_fail_integrity(&out->fail, NULL, 0);
-        break;
-    case VMDB_EIO:
-        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
-        break;
-    default:
-        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
-    }
+    rc = header_fail(&out->fail, vmdb_chain_header(e->parts.chain, h, seq, &out->header, out->kind),
+                     seq);
     return vmdb_fail_check(rc, &out->fail);
 }
 
@@ -179,22 +184,7 @@ int vmdb_engine_roots_proof(vmdb_engine *e, uint64_t a, uint64_t b, vmdb_history
                            has_tip ? (unsigned long long)tip.h.seq : 0ULL);
         return vmdb_fail_check(rc, &out->fail);
     }
-    switch (vmdb_chain_history_proof(e->parts.chain, h, a, b, &out->proof)) {
-    case 0:
-        break;
-    case VMDB_ENOTFOUND:
-        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "no header with seq %llu",
-                           (unsigned long long)b);
-        break;
-    case VMDB_EVERIFY:
-        rc = vmdb_fail_integrity(&out->fail, NULL, 0);
-        break;
-    case VMDB_EIO:
-        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
-        break;
-    default:
-        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
-    }
+    rc = header_fail(&out->fail, vmdb_chain_history_proof(e->parts.chain, h, a, b, &out->proof), b);
     return vmdb_fail_check(rc, &out->fail);
 }
 
