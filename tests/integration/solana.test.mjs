@@ -15,6 +15,8 @@
 //       /health, the anchors catch up when the RPC returns
 //   (d) vmdb1 memos from another key that list the identity (Memo v1, and a
 //       failed Memo v2) are ignored by the server, the CLI and the verifier
+//       (and vmdb verify --solana-rpc); a second memo of one seq signed by
+//       the identity breaks the anchor rule
 //   (e) SOLANA_KEYPAIR_PATH: a separate fee payer pays, the identity signs
 //   (f) vmdb anchor status | list | verify, and verify after newer headers
 //       were deleted from the database
@@ -682,6 +684,7 @@ test('(d) vmdb1 memos from another key that list the identity are ignored: no fa
     'not anchors by this test\'s own reading either');
 
   // Restart: no rollback alarm, anchored_seq unchanged, writes work.
+  let newestHeader = null;
   for (const dropRecord of [false, true]) {
     if (dropRecord) fs.rmSync(path.join(dataDir, 'solana_anchor.json'));
     const b = await startVmdb(sol, { db: srv.db, dataDir, env });
@@ -695,6 +698,7 @@ test('(d) vmdb1 memos from another key that list the identity are ignored: no fa
     assert.equal(h.anchor.backlog, 0, what);
     const w = await write(b, `after fake ${dropRecord}`);
     assert.equal(w.meta.committed, true, what);
+    if (dropRecord) newestHeader = (await get(b.url, `/api/roots/${w.meta.seq}`)).text;
     assert.equal((await health(b.url)).anchor.anchored_seq, w.meta.seq, what);
     await b.stop();
   }
@@ -714,6 +718,31 @@ test('(d) vmdb1 memos from another key that list the identity are ignored: no fa
   assert.equal(vd.summary.anchors, 6);
   assert.equal(vd.summary.newest_seq, 5);
   assert.equal(vd.summary.ignored, 3, 'the airdrop and the two fake memos');
+
+  // vmdb verify --solana-rpc ignores them as well; then a second memo of
+  // seq 5 signed by the identity itself breaks the anchor rule (§8.1).
+  const vfy = (input) => spawnSync(BIN, ['verify', '-', '--public-key', id.public_key, '--solana-rpc', sol.url],
+    { input, encoding: 'utf8', timeout: 60_000 });
+  let cv = vfy(newestHeader);
+  assert.equal(cv.status, 0, cv.stderr);
+  assert.match(cv.stdout, /^ok: header 5 .*; anchored at seq 5 \(slot \d+, tx \w+\)$/m);
+  const idSigner = await kit.createKeyPairSignerFromBytes(
+    new Uint8Array(JSON.parse(fs.readFileSync(path.join(dataDir, 'identity.json'), 'utf8'))));
+  const bh2 = (await sol.call('getLatestBlockhash', [{ commitment: 'finalized' }])).value;
+  const forged = await kit.signTransactionMessageWithSigners(kit.pipe(
+    kit.createTransactionMessage({ version: 'legacy' }),
+    (m) => kit.setTransactionMessageFeePayerSigner(idSigner, m),
+    (m) => kit.setTransactionMessageLifetimeUsingBlockhash({ blockhash: bh2.blockhash, lastValidBlockHeight: BigInt(bh2.lastValidBlockHeight) }, m),
+    (m) => kit.appendTransactionMessageInstruction({
+      programAddress: kit.address(MEMO_V2),
+      accounts: [{ address: kit.address(id.address), role: kit.AccountRole.READONLY_SIGNER }],
+      data: new TextEncoder().encode(`vmdb1:5:${'ee'.repeat(32)}:${'ff'.repeat(32)}`),
+    }, m),
+  ));
+  await waitForStatus(sol, await sol.call('sendTransaction', [kit.getBase64EncodedWireTransaction(forged), { encoding: 'base64' }]));
+  cv = vfy(newestHeader);
+  assert.equal(cv.status, 1, cv.stdout);
+  assert.match(cv.stderr, /^vmdb verify: fork: two anchors of seq 5 carry different header_hash$/m);
 });
 
 test('(e) SOLANA_KEYPAIR_PATH: a separate fee payer (Solana CLI keypair file) pays, the identity only signs', async (t) => {
