@@ -13,6 +13,7 @@
 
 #include "anchor/anchor.h"
 #include "anchor/solana/sol_rpc.h"
+#include "anchor/solana/sol_scan.h"
 #include "anchor/solana/sol_tx.h"
 #include "cli/cli.h"
 #include "db/pg.h"
@@ -127,57 +128,30 @@ static int collect_anchors(anchor_ent **out, size_t *n, const uint8_t pk[32], si
         }
     } else {
         vmdb_sol_rpc *rpc = NULL;
-        vmdb_sol_sig_info *page = calloc(1000, sizeof *page);
-        uint8_t before[64];
-        bool has_before = false;
-        if (!page || vmdb_sol_rpc_new(&rpc, env_or("SOLANA_RPC_URL", ""), NULL) != 0) {
-            free(page);
+        vmdb_sol_anchor_ent *found = NULL;
+        size_t nf = 0;
+        if (vmdb_sol_rpc_new(&rpc, env_or("SOLANA_RPC_URL", ""), NULL) != 0) {
             fprintf(stderr, "vmdb anchor: SOLANA_RPC_URL is not usable\n");
             return VMDB_EINVAL;
         }
-        for (;;) {
-            size_t got = 0;
-            if (vmdb_sol_rpc_get_signatures_for_address(rpc, page, &got, pk, 1000,
-                                                        has_before ? before : NULL, NULL) != 0) {
-                fprintf(stderr, "vmdb anchor: getSignaturesForAddress failed\n");
-                rc = VMDB_EIO;
-                break;
-            }
-            for (size_t i = 0; i < got && rc == 0 && cnt < limit; i++) {
-                vmdb_sol_tx_info t = {0};
-                vmdb_slice memo;
-                anchor_ent e;
-                if (page[i].err_null && vmdb_sol_rpc_get_transaction(rpc, &t, page[i].sig) == 0 &&
-                    t.has_meta && t.err_null && vmdb_sol_tx_info_verify(&t) == 0 &&
-                    vmdb_sol_msg_find_memo(&memo, &t.msg, pk) == 0 &&
-                    vmdb_sol_memo_parse(&e.seq, e.hash, e.root, memo) == 0) {
-                    vmdb_sol_sig_b58(e.ref, page[i].sig);
-                    if (cnt == cap) {
-                        cap = cap ? cap * 2 : 64;
-                        anchor_ent *nv = realloc(v, cap * sizeof *nv);
-                        if (!nv)
-                            rc = VMDB_ENOMEM;
-                        else
-                            v = nv;
-                    }
-                    if (rc == 0)
-                        v[cnt++] = e;
-                }
-                vmdb_sol_tx_info_free(&t);
-            }
-            if (rc || got < 1000 || cnt >= limit)
-                break;
-            memcpy(before, page[got - 1].sig, 64);
-            has_before = true;
-        }
-        free(page);
+        rc = vmdb_sol_anchor_list(rpc, &found, &nf, pk, limit);
         vmdb_sol_rpc_free(rpc);
-        /* newest first from the RPC: make it oldest first */
-        for (size_t i = 0; i < cnt / 2; i++) {
-            anchor_ent t = v[i];
-            v[i] = v[cnt - 1 - i];
-            v[cnt - 1 - i] = t;
+        if (rc) {
+            fprintf(stderr, "vmdb anchor: cannot read the anchors from the RPC (%s)\n",
+                    vmdb_error_last());
+        } else if (nf && !(v = calloc(nf, sizeof *v))) {
+            rc = VMDB_ENOMEM;
         }
+        /* newest first from the RPC: make it oldest first */
+        for (size_t i = 0; rc == 0 && i < nf; i++) {
+            const vmdb_sol_anchor_ent *e = &found[nf - 1 - i];
+            v[i].seq = e->seq;
+            memcpy(v[i].hash, e->header_hash, 32);
+            memcpy(v[i].root, e->smt_root, 32);
+            vmdb_sol_sig_b58(v[i].ref, e->sig);
+        }
+        cnt = rc ? 0 : nf;
+        free(found);
     }
     if (rc) {
         free(v);

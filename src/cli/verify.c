@@ -8,7 +8,9 @@
  * by a history proof, so that a server rolled back to an older backup, or
  * a fork, is caught. The checks themselves are in verify_bundle.c; this
  * file reads input, fetches what is asked for over HTTP (libcurl) and
- * keeps the state file (written atomically).
+ * keeps the state file (written atomically). With --solana-rpc it also
+ * checks that the identity anchored the answer's header on Solana, or a
+ * later header that a history proof from --server links it to (§8.1).
  *
  * Exit status: 0 and one "ok: ..." line when everything checks; 1 and one
  * reason on stderr otherwise; 2 for usage errors.
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anchor/solana/sol_scan.h"
 #include "cli/cli.h"
 #include "cli/verify_bundle.h"
 #include "util/file.h"
@@ -30,6 +33,7 @@
 static const char verify_help[] =
     "usage: vmdb verify [FILE|-] (--public-key HEX | --identity-from URL) [--chain-id HEX]\n"
     "                   [--state FILE] [--server URL] [--history FILE] [--origin NAME]\n"
+    "                   [--solana-rpc URL]\n"
     "\n"
     "Checks a saved vmdb answer with nothing but the identity public key. FILE (default\n"
     "stdin) is one of: an answer with data.proof (read/write with \"proof\": true, incl. a\n"
@@ -45,12 +49,16 @@ static const char verify_help[] =
     "  --history FILE       a saved GET /api/roots/proof answer linking the two headers\n"
     "  --server URL         fetch the linking proof from URL/api/roots/proof\n"
     "  --origin NAME        the checkpoint's origin (default vmdb/<identity address>)\n"
+    "  --solana-rpc URL     require the header to be anchored by the identity on Solana:\n"
+    "                       an anchor of its seq, or of a later header (fetched with its\n"
+    "                       history proof from --server); else \"not anchored yet\"\n"
     "\n"
     "Exit status: 0 and \"ok: ...\" when everything checks; 1 and the reason otherwise;\n"
     "2 for usage errors.\n";
 
 typedef struct vctx {
-    const char *file, *pk_hex, *identity_from, *chain_hex, *state_path, *server, *history, *origin;
+    const char *file, *pk_hex, *identity_from, *chain_hex, *state_path, *server, *history, *origin,
+        *solana_rpc;
     vmdb_hasher *h;
     vmdb_vfy_pins pins;
     bool has_state;
@@ -263,8 +271,10 @@ static int link_with(vctx *c, const vmdb_json *d, const char *src, const vmdb_vf
     return 0;
 }
 
-/* Links `older` to `newer` with --history, else --server. */
-static int link_headers(vctx *c, const vmdb_vfy_header *older, const vmdb_vfy_header *newer)
+/* Links `older` to `newer` with --history (when `use_history`), else
+ * --server. */
+static int link_headers(vctx *c, const vmdb_vfy_header *older, const vmdb_vfy_header *newer,
+                        bool use_history)
 {
     vmdb_buf b = VMDB_BUF_INIT;
     vmdb_json_doc *doc = NULL;
@@ -272,7 +282,7 @@ static int link_headers(vctx *c, const vmdb_vfy_header *older, const vmdb_vfy_he
     long status = 0;
     int rc = 0;
     unsigned long long a = older->h.seq, z = newer->h.seq;
-    if (c->history) {
+    if (use_history && c->history) {
         snprintf(src, sizeof src, "%s", c->history);
         if (vmdb_file_read(c->history, &b, VFY_MAX_INPUT) != 0 || parse_doc(&doc, &b) != 0) {
             rc = bad(c, "cannot read the history proof %s as JSON", c->history);
@@ -332,13 +342,13 @@ static int check_state(vctx *c, const vmdb_vfy_header *got, const vmdb_vfy_heade
             return bad(c, "rollback or fork: header %llu differs from the saved header %llu",
                        (unsigned long long)from->h.seq, s);
         else
-            rc = link_headers(c, &c->saved, got);
+            rc = link_headers(c, &c->saved, got, true);
         if (rc)
             return rc;
         snprintf(note, notelen, "; state: moved from seq %llu to %llu", s, n);
     } else {
         /* An older header: the saved one must extend it. */
-        if ((rc = link_headers(c, got, &c->saved)))
+        if ((rc = link_headers(c, got, &c->saved, true)))
             return rc;
         keep = &c->saved;
         snprintf(note, notelen, "; state: unchanged at seq %llu (this header is older)", s);
@@ -348,6 +358,123 @@ static int check_state(vctx *c, const vmdb_vfy_header *got, const vmdb_vfy_heade
         c->pins.has_chain_id = true;
     }
     return save_state(c, keep);
+}
+
+/* ---- anchors on Solana ------------------------------------------------------------ */
+
+static int cmp_anchor(const void *a, const void *b)
+{
+    const vmdb_sol_anchor_ent *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* GET --server/api/roots/{seq}: the header, verified, into *out. */
+static int fetch_header(vctx *c, uint64_t seq, vmdb_vfy_header *out)
+{
+    vmdb_buf b = VMDB_BUF_INIT;
+    vmdb_json_doc *doc = NULL;
+    char url[2048], err[512];
+    long status = 0;
+    int rc = 0;
+    snprintf(url, sizeof url, "%s/api/roots/%llu", c->server, (unsigned long long)seq);
+    if (http_get(url, &b, &status, err, sizeof err) != 0) {
+        rc = bad(c, "cannot fetch the anchored header: %s", err);
+        goto done;
+    }
+    if (status != 200 || parse_doc(&doc, &b) != 0) {
+        rc = bad(c,
+                 "rollback or fork: GET %s: HTTP %ld: the server does not serve the anchored "
+                 "header",
+                 url, status);
+        goto done;
+    }
+    if (vmdb_vfy_check_header(c->h, vmdb_json_get(payload(vmdb_json_doc_root(doc)), "header"),
+                              &c->pins, out, c->why) != 0) {
+        char w[VMDB_VFY_WHY];
+        snprintf(w, sizeof w, "%s", c->why);
+        rc = bad(c, "GET %s: %s", url, w);
+    }
+done:
+    vmdb_json_doc_free(doc);
+    vmdb_buf_free(&b);
+    return rc;
+}
+
+/* §8.1: the identity anchored `got`, or a later header linked to it.
+ * *note says where. */
+static int check_anchor(vctx *c, const vmdb_vfy_header *got, char *note, size_t notelen)
+{
+    vmdb_sol_rpc *rpc = NULL;
+    vmdb_sol_anchor_ent *v = NULL;
+    size_t n = 0;
+    char tx[VMDB_SOL_SIG_B58_MAX] = "";
+    unsigned long long s = got->h.seq;
+    int rc = 0;
+    if (vmdb_sol_rpc_new(&rpc, c->solana_rpc, NULL) != 0) {
+        rc = bad(c, "--solana-rpc %s is not usable", c->solana_rpc);
+        goto done;
+    }
+    if (vmdb_sol_anchor_list(rpc, &v, &n, c->pins.pk, (size_t)-1) != 0) {
+        rc = bad(c, "cannot read the anchors from %s (%s)", c->solana_rpc, vmdb_error_last());
+        goto done;
+    }
+    if (n == 0) {
+        rc = bad(c, "not anchored yet (the identity has no anchor on Solana)");
+        goto done;
+    }
+    /* The anchor rule: one header per seq. (The order the transactions
+     * landed in is no part of it.) */
+    qsort(v, n, sizeof *v, cmp_anchor);
+    for (size_t i = 1; i < n; i++)
+        if (v[i].seq == v[i - 1].seq && memcmp(v[i].header_hash, v[i - 1].header_hash, 32) != 0) {
+            rc = bad(c, "fork: two anchors of seq %llu carry different header_hash",
+                     (unsigned long long)v[i].seq);
+            goto done;
+        }
+    size_t a = 0;
+    while (a < n && v[a].seq < s)
+        a++;
+    if (a == n) {
+        rc = bad(c, "not anchored yet (newest anchor seq %llu)", (unsigned long long)v[n - 1].seq);
+        goto done;
+    }
+    vmdb_sol_sig_b58(tx, v[a].sig);
+    if (v[a].seq == s) {
+        if (memcmp(v[a].header_hash, got->hash, 32) != 0 ||
+            memcmp(v[a].smt_root, got->h.smt_root, 32) != 0) {
+            rc = bad(c, "rollback or fork: the anchor of seq %llu (tx %s) carries another header",
+                     s, tx);
+            goto done;
+        }
+    } else {
+        vmdb_vfy_header anchored;
+        unsigned long long as = (unsigned long long)v[a].seq;
+        if (!c->server) {
+            rc = bad(c,
+                     "header %llu is not anchored itself; the anchor of seq %llu covers it only "
+                     "with a history proof (give --server URL)",
+                     s, as);
+            goto done;
+        }
+        if ((rc = fetch_header(c, v[a].seq, &anchored)))
+            goto done;
+        if (memcmp(anchored.hash, v[a].header_hash, 32) != 0 ||
+            memcmp(anchored.h.smt_root, v[a].smt_root, 32) != 0) {
+            rc = bad(c,
+                     "rollback or fork: the server's header %llu is not the one anchored "
+                     "(tx %s)",
+                     as, tx);
+            goto done;
+        }
+        if ((rc = link_headers(c, got, &anchored, false)))
+            goto done;
+    }
+    snprintf(note, notelen, "; anchored at seq %llu (slot %llu, tx %s)",
+             (unsigned long long)v[a].seq, (unsigned long long)v[a].slot, tx);
+done:
+    free(v);
+    vmdb_sol_rpc_free(rpc);
+    return rc;
 }
 
 static int read_stdin(vmdb_buf *b)
@@ -373,7 +500,7 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
     vmdb_json_doc *doc = NULL;
     vmdb_vfy_header got, from;
     const vmdb_vfy_header *pfrom = NULL;
-    char note[200] = "", hx[17];
+    char note[200] = "", anote[200] = "", hx[17];
     int rc = 0;
     size_t i = 0;
     while (i < in->len &&
@@ -386,6 +513,8 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
         uint64_t n = 0;
         uint8_t root[32];
         char rh[65];
+        if (c->solana_rpc)
+            return bad(c, "--solana-rpc needs an answer with a header (a checkpoint holds none)");
         if ((rc = vmdb_vfy_checkpoint(c->h, VMDB_SLICE(in->ptr, in->len), c->origin, &c->pins, &n,
                                       root, c->why)))
             return rc;
@@ -435,10 +564,12 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
         snprintf(line, linelen, "ok: header %llu%s%s%s (hash %s...) signed by the identity",
                  (unsigned long long)got.h.seq, kn ? " (" : "", kn ? kn : "", kn ? ")" : "", hx);
     }
+    if (c->solana_rpc && (rc = check_anchor(c, &got, anote, sizeof anote)))
+        goto done;
     if (c->state_path && (rc = check_state(c, &got, pfrom, note, sizeof note)))
         goto done;
     size_t used = strlen(line);
-    snprintf(line + used, linelen - used, "%s", note);
+    snprintf(line + used, linelen - used, "%s%s", anote, note);
 done:
     vmdb_json_doc_free(doc);
     return rc;
@@ -448,7 +579,7 @@ int vmdb_cli_verify(int argc, char **argv)
 {
     vctx c;
     vmdb_buf in = VMDB_BUF_INIT;
-    char line[600] = "";
+    char line[800] = "";
     int rc = 1;
     memset(&c, 0, sizeof c);
     for (int i = 1; i < argc; i++) {
@@ -460,6 +591,7 @@ int vmdb_cli_verify(int argc, char **argv)
                             : !strcmp(a, "--server")        ? &c.server
                             : !strcmp(a, "--history")       ? &c.history
                             : !strcmp(a, "--origin")        ? &c.origin
+                            : !strcmp(a, "--solana-rpc")    ? &c.solana_rpc
                                                             : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(verify_help, stdout);

@@ -131,10 +131,12 @@ int vmdb_vfy_check_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pin
     if (vmdb_header_verify_sig(out->sig, out->h.version, VMDB_SIG_COMMITTED, out->hash, pins->pk)) {
         /* Say so when it is an intent signature: a header that was about to
          * be committed, which proves nothing about what was. */
-        bool intent = version == 2 && vmdb_header_verify_sig(out->sig, 2, VMDB_SIG_INTENT,
-                                                             out->hash, pins->pk) == 0;
-        return fail(why, VMDB_EVERIFY, "header %llu: header signature invalid%s", seq,
-                    intent ? " (intent signature?)" : "");
+        if (version == 2 &&
+            vmdb_header_verify_sig(out->sig, 2, VMDB_SIG_INTENT, out->hash, pins->pk) == 0)
+            return fail(why, VMDB_EVERIFY,
+                        "header %llu: sig is the intent signature, not the header signature", seq);
+        return fail(why, VMDB_EVERIFY,
+                    "header %llu: header signature invalid (not by the identity key)", seq);
     }
     if (version == 2 && pins->has_chain_id && memcmp(pins->chain_id, out->h.chain_id, 32) != 0)
         return fail(why, VMDB_EVERIFY, "header %llu: chain_id differs from the pinned one", seq);
@@ -444,8 +446,10 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
     }
     if (vmdb_multiproof_verify(h, out->header.h.smt_root, (const uint8_t(*)[32])b.keys, b.nkeys,
                                VMDB_SLICE(bytes, ph.len / 2), b.values, b.present) != 0) {
-        rc = fail(why, VMDB_EVERIFY, "multiproof does not match header smt_root (%s)",
-                  vmdb_error_last());
+        /* Also what a proof computed for another root (another header)
+         * shows: the header is genuine, the proof is not for it. */
+        rc = fail(why, VMDB_EVERIFY, "multiproof does not match the smt_root of header %llu (%s)",
+                  (unsigned long long)out->header.h.seq, vmdb_error_last());
         goto done;
     }
 

@@ -7,13 +7,16 @@
 //   (a) seed scenario S1 with BATCH_COMMIT_SIZE=3: the boundary write answers
 //       committed: true once its memo is on chain; the memo names its seq and
 //       the header_hash of GET /api/roots/{seq}; docs/SOLANA.md's verifier
-//       agrees
+//       agrees; `vmdb verify --solana-rpc` finds each header anchored
+//       (itself, or by a later anchor and a history proof) or not yet
 //   (b) restarts read the anchor back (with and without the local record);
 //       an unfunded identity anchors once funded; no header is anchored twice
 //   (c) an RPC outage: writes go on, the backlog and the error show in
 //       /health, the anchors catch up when the RPC returns
 //   (d) vmdb1 memos from another key that list the identity (Memo v1, and a
 //       failed Memo v2) are ignored by the server, the CLI and the verifier
+//       (and vmdb verify --solana-rpc); a second memo of one seq signed by
+//       the identity breaks the anchor rule
 //   (e) SOLANA_KEYPAIR_PATH: a separate fee payer pays, the identity signs
 //   (f) vmdb anchor status | list | verify, and verify after newer headers
 //       were deleted from the database
@@ -23,7 +26,7 @@
 //       before the last anchor is finalized
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -447,11 +450,37 @@ test('(a) S1 with BATCH_COMMIT_SIZE=3: the boundary write is committed once its 
   assert.equal(v.code, 0, v.stdout);
   assert.deepEqual(v.summary, { anchors: anchors.length, newest_seq: 3, ignored: 1, problems: 0 }, v.stdout);
 
+  // vmdb verify --solana-rpc: header 3 is anchored itself; header 2 by the
+  // anchor of 3 and the history proof 2..3 from --server; an answer at
+  // header 4 is not anchored yet.
+  const vfy = (args, input) => spawnSync(BIN, ['verify', '--public-key', id.public_key, '--solana-rpc', sol.url, ...args],
+    { input, encoding: 'utf8', timeout: 60_000 });
+  const slot3 = newest.slot;
+  let cv = vfy(['-'], (await get(srv.url, '/api/roots/3')).text);
+  assert.equal(cv.status, 0, cv.stderr);
+  assert.match(cv.stdout, new RegExp(`^ok: header 3 \\(write\\) .*; anchored at seq 3 \\(slot ${slot3}, tx ${newest.signature}\\)$`, 'm'));
+  const r2 = (await get(srv.url, '/api/roots/2')).text;
+  cv = vfy(['-', '--server', srv.url], r2);
+  assert.equal(cv.status, 0, cv.stderr);
+  assert.match(cv.stdout, /^ok: header 2 .*; anchored at seq 3 \(slot \d+, tx \w+\)$/m);
+  cv = vfy(['-'], r2);
+  assert.equal(cv.status, 1, cv.stdout);
+  assert.match(cv.stderr, /header 2 is not anchored itself; the anchor of seq 3 covers it only with a history proof \(give --server URL\)/);
+  const rd = await post(srv.url, '/api/models/agents/read-batch', { ids: w1.ids, proof: true });
+  assert.equal(ok(rd).proof.header.seq, 4);
+  cv = vfy(['-', '--server', srv.url], rd.text);
+  assert.equal(cv.status, 1, cv.stdout);
+  assert.match(cv.stderr, /^vmdb verify: not anchored yet \(newest anchor seq 3\)$/m);
+
   const exit = await srv.stop('SIGINT');
   assert.deepEqual(exit, { code: 0, signal: null });
   // SIGINT anchored header 4.
   const after = await chainAnchors(sol, id.address);
   assert.equal(after[0].seq, 4, 'the stop anchored the pending header');
+  // The same answer, now that header 4 is anchored.
+  cv = vfy(['-'], rd.text);
+  assert.equal(cv.status, 0, cv.stderr);
+  assert.match(cv.stdout, new RegExp(`^ok: table agents, 3 rows present, 0 absent, not complete, at seq 4; anchored at seq 4 \\(slot ${after[0].slot}, tx ${after[0].signature}\\)$`, 'm'));
 });
 
 test('(b) restarts read the anchor back: after kill -9, after a clean stop, without the local record; an unfunded identity anchors once funded', async (t) => {
@@ -655,6 +684,7 @@ test('(d) vmdb1 memos from another key that list the identity are ignored: no fa
     'not anchors by this test\'s own reading either');
 
   // Restart: no rollback alarm, anchored_seq unchanged, writes work.
+  let newestHeader = null;
   for (const dropRecord of [false, true]) {
     if (dropRecord) fs.rmSync(path.join(dataDir, 'solana_anchor.json'));
     const b = await startVmdb(sol, { db: srv.db, dataDir, env });
@@ -668,6 +698,7 @@ test('(d) vmdb1 memos from another key that list the identity are ignored: no fa
     assert.equal(h.anchor.backlog, 0, what);
     const w = await write(b, `after fake ${dropRecord}`);
     assert.equal(w.meta.committed, true, what);
+    if (dropRecord) newestHeader = (await get(b.url, `/api/roots/${w.meta.seq}`)).text;
     assert.equal((await health(b.url)).anchor.anchored_seq, w.meta.seq, what);
     await b.stop();
   }
@@ -687,6 +718,31 @@ test('(d) vmdb1 memos from another key that list the identity are ignored: no fa
   assert.equal(vd.summary.anchors, 6);
   assert.equal(vd.summary.newest_seq, 5);
   assert.equal(vd.summary.ignored, 3, 'the airdrop and the two fake memos');
+
+  // vmdb verify --solana-rpc ignores them as well; then a second memo of
+  // seq 5 signed by the identity itself breaks the anchor rule (§8.1).
+  const vfy = (input) => spawnSync(BIN, ['verify', '-', '--public-key', id.public_key, '--solana-rpc', sol.url],
+    { input, encoding: 'utf8', timeout: 60_000 });
+  let cv = vfy(newestHeader);
+  assert.equal(cv.status, 0, cv.stderr);
+  assert.match(cv.stdout, /^ok: header 5 .*; anchored at seq 5 \(slot \d+, tx \w+\)$/m);
+  const idSigner = await kit.createKeyPairSignerFromBytes(
+    new Uint8Array(JSON.parse(fs.readFileSync(path.join(dataDir, 'identity.json'), 'utf8'))));
+  const bh2 = (await sol.call('getLatestBlockhash', [{ commitment: 'finalized' }])).value;
+  const forged = await kit.signTransactionMessageWithSigners(kit.pipe(
+    kit.createTransactionMessage({ version: 'legacy' }),
+    (m) => kit.setTransactionMessageFeePayerSigner(idSigner, m),
+    (m) => kit.setTransactionMessageLifetimeUsingBlockhash({ blockhash: bh2.blockhash, lastValidBlockHeight: BigInt(bh2.lastValidBlockHeight) }, m),
+    (m) => kit.appendTransactionMessageInstruction({
+      programAddress: kit.address(MEMO_V2),
+      accounts: [{ address: kit.address(id.address), role: kit.AccountRole.READONLY_SIGNER }],
+      data: new TextEncoder().encode(`vmdb1:5:${'ee'.repeat(32)}:${'ff'.repeat(32)}`),
+    }, m),
+  ));
+  await waitForStatus(sol, await sol.call('sendTransaction', [kit.getBase64EncodedWireTransaction(forged), { encoding: 'base64' }]));
+  cv = vfy(newestHeader);
+  assert.equal(cv.status, 1, cv.stdout);
+  assert.match(cv.stderr, /^vmdb verify: fork: two anchors of seq 5 carry different header_hash$/m);
 });
 
 test('(e) SOLANA_KEYPAIR_PATH: a separate fee payer (Solana CLI keypair file) pays, the identity only signs', async (t) => {

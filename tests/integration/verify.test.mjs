@@ -7,7 +7,12 @@
 // newer header than a server restored from an older backup (the database
 // copied with CREATE DATABASE ... TEMPLATE and the data directory copied
 // while the server was stopped) is rejected as a rollback or fork, leaving
-// the state file as it was.
+// the state file as it was. Answers with "proof": true (§9) from all five
+// routes verify, from a file, stdin or with the key fetched from the
+// server; every tampered variant (a flipped multiproof bit, swapped or
+// edited records, the header of another answer, of another chain, signed by
+// another key or with the intent signature) fails with its own reason, and
+// a state pinned on one server refuses another chain under the same key.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -16,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  BIN, startServer, get, post, ok, applySchema, psql, dbUrl, tempDir,
+  BIN, startServer, get, post, ok, applySchema, psql, dbUrl, tempDir, sigMessage,
 } from './lib.mjs';
 
 const AGENTS = {
@@ -237,6 +242,139 @@ test('GET /api/roots/proof answers verify; --state moves forward across writes',
   v = verify([l2, '--state', st, '--public-key', crypto.randomBytes(32).toString('hex')]);
   assert.equal(v.code, 1);
   assert.match(v.err, /public key differs from the pinned one/);
+});
+
+const flipHex = (s, at) => s.slice(0, at) + (parseInt(s[at], 16) ^ 1).toString(16) + s.slice(at + 1);
+
+/** The answers of the five routes with "proof": true, against server `url`. */
+async function provedAnswers(url) {
+  const m = (r) => `/api/models/agents/${r}`;
+  const c = await post(url, m('create-batch'), { records: [{ name: 'p1' }, { name: 'p2' }, { name: 'p3' }], proof: true });
+  const ids = ok(c).ids.map(String);
+  return {
+    'create-batch': c,
+    // Two present rows, a missing id and one that is no key of a serial table.
+    'read-batch': await post(url, m('read-batch'), { ids: [ids[0], ids[2], '999999', 'abc'], proof: true }),
+    'read-latest': await post(url, m('read-latest'), { limit: 3, proof: true }),
+    // Existing rows.
+    upsert: await post(url, m('upsert'), { records: [{ id: ids[0], name: 'p1b' }, { id: ids[2], name: 'p3b' }], proof: true }),
+    // One deleted id and one missing.
+    'delete-batch': await post(url, m('delete-batch'), { ids: [ids[1], '888888'], proof: true }),
+  };
+}
+
+test('answers with "proof": true from all five routes verify; each tampered variant fails with its reason', async () => {
+  const older = (await latest(srv.url)).json.data.header; // a header of another root
+  const answers = await provedAnswers(srv.url);
+  const want = {
+    'create-batch': /^ok: table agents, 3 rows present, 0 absent, not complete, at seq \d+$/m,
+    'read-batch': /^ok: table agents, 2 rows present, 2 absent, /m,
+    'read-latest': /^ok: table agents, 3 rows present, /m,
+    upsert: /^ok: table agents, 2 rows present, 0 absent, /m,
+    'delete-batch': /^ok: table agents, 0 rows present, 2 absent, /m,
+  };
+  const { privateKey } = crypto.generateKeyPairSync('ed25519');
+  const tampered = (d) => JSON.stringify({ success: true, data: d });
+  const fails = (input, re, extra = []) => {
+    const v = verify(['-', '--public-key', pk, ...extra], input);
+    assert.equal(v.code, 1, `accepted, expected ${re}: ${v.out}`);
+    assert.match(v.err, re);
+    assert.equal(v.err.trim().split('\n').length, 1, v.err);
+  };
+  for (const [route, r] of Object.entries(answers)) {
+    assert.equal(r.status, 200, `${route}: ${r.text}`);
+    const d = r.json.data;
+    const seq = d.proof.header.seq;
+    const f = save(`${route}.json`, r.text);
+    let v = verify([f, '--public-key', pk]);
+    assert.equal(v.code, 0, `${route}: ${v.err}`);
+    assert.match(v.out, want[route], route);
+    assert.match(v.out, new RegExp(`at seq ${seq}$`, 'm'));
+    v = verify(['-', '--public-key', pk], r.text);
+    assert.equal(v.code, 0, `${route} on stdin: ${v.err}`);
+    v = verify([f, '--identity-from', srv.url]);
+    assert.equal(v.code, 0, `${route} --identity-from: ${v.err}`);
+    assert.match(v.out, /^ok: /);
+    assert.match(v.err, /warning: trusting the public key served by/);
+    v = verify([f, '--public-key', pk, '--chain-id', d.proof.header.chain_id]);
+    assert.equal(v.code, 0, `${route} --chain-id: ${v.err}`);
+
+    const clone = () => JSON.parse(JSON.stringify(d));
+    // A flipped bit at the start, middle and end of the multiproof.
+    const mp = d.proof.multiproof.proof;
+    for (const at of [1, mp.length >> 1, mp.length - 1]) {
+      const x = clone();
+      x.proof.multiproof.proof = flipHex(mp, at);
+      fails(tampered(x), new RegExp(`multiproof does not match the smt_root of header ${seq} `));
+    }
+    // The header of an older answer pasted in: genuine, but not this proof's root.
+    let x = clone();
+    x.proof.header = older;
+    fails(tampered(x), new RegExp(`multiproof does not match the smt_root of header ${older.seq} `));
+    // The header signed by another key (header_hash unchanged).
+    x = clone();
+    x.proof.header.sig = crypto.sign(null, sigMessage(2, 'committed', Buffer.from(x.proof.header.header_hash, 'hex')), privateKey).toString('hex');
+    fails(tampered(x), new RegExp(`header ${seq}: header signature invalid \\(not by the identity key\\)`));
+    // The intent signature vmdb keeps in vmdb_headers, passed off as the header signature.
+    x = clone();
+    x.proof.header.sig = await psql(srv.db, `SELECT encode(sig, 'hex') FROM vmdb_headers WHERE seq = ${seq}`);
+    assert.match(x.proof.header.sig, /^[0-9a-f]{128}$/);
+    assert.notEqual(x.proof.header.sig, d.proof.header.sig);
+    fails(tampered(x), new RegExp(`header ${seq}: sig is the intent signature, not the header signature`));
+    // A chain_id pin it does not match.
+    fails(r.text, new RegExp(`header ${seq}: chain_id differs from the pinned one`), ['--chain-id', 'ab'.repeat(32)]);
+    if (!d.records || d.records.length < 2) continue;
+    // Two records swapped, and a record edited.
+    x = clone();
+    [x.records[0], x.records[1]] = [x.records[1], x.records[0]];
+    fails(tampered(x), new RegExp(`data\\.records\\[0\\]\\.id is not present\\[0\\]\\.id '${d.proof.present[0].id}'`));
+    x = clone();
+    x.records[1].name = 'tampered';
+    fails(tampered(x), /data\.records\[1\] does not hash to present\[1\]\.value/);
+  }
+  // The deleted and the missing id both proven absent; one left out is noticed.
+  const del = answers['delete-batch'].json.data;
+  const x = JSON.parse(JSON.stringify(del));
+  x.proof.absent = x.proof.absent.filter((e) => e.id !== '888888');
+  fails(tampered(x), /data\.missing id '888888' is not proven absent/);
+});
+
+test('another chain under the same key (fresh database, VMDB_IDENTITY_KEY): refused by a --chain-id pin and by a --state pinned on the first', async () => {
+  const b = await startServer({ env: { VMDB_IDENTITY_KEY: path.join(srv.dataDir, 'identity.json') } });
+  try {
+    assert.equal((await get(b.url, '/api/identity')).json.data.public_key, pk, 'the same identity');
+    await applySchema(b.url, [AGENTS]);
+    const rb = await provedAnswers(b.url);
+    const a = ok(await post(srv.url, '/api/models/agents/read-batch', { ids: ['1', '2'], proof: true }));
+    const chainA = a.proof.header.chain_id;
+    const st = path.join(dir, 'chain-state.json');
+    let v = verify([save('a-read.json', JSON.stringify({ success: true, data: a })), '--public-key', pk, '--state', st]);
+    assert.equal(v.code, 0, v.err);
+    const pinned = fs.readFileSync(st, 'utf8');
+    for (const [route, r] of Object.entries(rb)) {
+      assert.equal(r.status, 200, `${route}: ${r.text}`);
+      const h = r.json.data.proof.header;
+      assert.notEqual(h.chain_id, chainA, 'a fresh database starts another chain');
+      const f = save(`b-${route}.json`, r.text);
+      // Alone, with the key only, B's answer is genuine...
+      v = verify([f, '--public-key', pk]);
+      assert.equal(v.code, 0, `${route}: ${v.err}`);
+      // ...but not of the chain pinned on A.
+      v = verify([f, '--public-key', pk, '--chain-id', chainA]);
+      assert.equal(v.code, 1, v.out);
+      assert.match(v.err, new RegExp(`header ${h.seq}: chain_id differs from the pinned one`));
+      v = verify([f, '--state', st, '--server', b.url]);
+      assert.equal(v.code, 1, v.out);
+      assert.match(v.err, new RegExp(`header ${h.seq}: chain_id differs from the pinned one`));
+      // A --chain-id that contradicts the state is refused before reading anything.
+      v = verify([f, '--state', st, '--chain-id', h.chain_id]);
+      assert.equal(v.code, 1, v.out);
+      assert.match(v.err, /chain_id differs from the pinned one \(state file /);
+    }
+    assert.equal(fs.readFileSync(st, 'utf8'), pinned, 'the state file is unchanged');
+  } finally {
+    await b.stop();
+  }
 });
 
 test('a server restored from an older backup is caught: rollback or fork', async () => {

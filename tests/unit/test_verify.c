@@ -334,10 +334,10 @@ static void test_bundle_tampered(void **state)
     fx *f = *state;
     spec s = READ_BATCH;
     s.flip_bit = true;
-    expect_fail(f, &s, "multiproof does not match header smt_root");
+    expect_fail(f, &s, "multiproof does not match the smt_root of header");
     s = READ_BATCH;
     s.other_root = true;
-    expect_fail(f, &s, "multiproof does not match header smt_root");
+    expect_fail(f, &s, "multiproof does not match the smt_root of header");
     s = READ_BATCH;
     s.swap_rows = true;
     expect_fail(f, &s, "data.records[0].id is not present[0].id '2'");
@@ -352,7 +352,7 @@ static void test_bundle_tampered(void **state)
     expect_fail(f, &s, "header signature invalid");
     s = READ_BATCH;
     s.intent_sig = true;
-    expect_fail(f, &s, "header signature invalid (intent signature?)");
+    expect_fail(f, &s, "sig is the intent signature, not the header signature");
     s = READ_BATCH;
     s.short_key = true;
     expect_fail(f, &s, "key: not 64 hex digits");

@@ -33,6 +33,7 @@
 #include "core/error.h"
 #include "util/sb.h"
 #include "vmdb/base58.h"
+#include "vmdb/note.h"
 
 #define REQUEST_MAX ((size_t)64 << 10)
 /* Keep at most this much response buffer between calls. */
@@ -854,5 +855,51 @@ int vmdb_sol_tx_info_verify(const vmdb_sol_tx_info *t)
         }
 done:
     vmdb_buf_free(&msg);
+    return rc;
+}
+
+int vmdb_sol_rpc_get_transaction_wire(vmdb_sol_rpc *c, vmdb_sol_tx_wire *out, const uint8_t sig[64])
+{
+    static const char m[] = "getTransaction";
+    json_t *root = NULL, *res;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = req_begin(c, m)) || (rc = put_b58(&c->req, sig, 64)) ||
+        (rc = vmdb_sb_printf(&c->req,
+                             ",{\"encoding\":\"base64\",\"commitment\":\"%s\","
+                             "\"maxSupportedTransactionVersion\":0}",
+                             commitment_name(c->commitment, true))) ||
+        (rc = rpc_call(c, m, &root, &res)))
+        goto done;
+    if (json_is_null(res)) {
+        c->last.kind = VMDB_SOL_RPC_OK;
+        rc = vmdb_error_set(VMDB_ENOTFOUND, "solana rpc getTransaction: not found");
+        goto done;
+    }
+    /* "transaction": ["<base64>", "base64"] */
+    const json_t *tx = json_object_get(res, "transaction");
+    const json_t *b64 = json_array_get(tx, 0), *enc = json_array_get(tx, 1);
+    const json_t *meta = json_object_get(res, "meta");
+    if (!json_is_array(tx) || json_array_size(tx) != 2 || !json_is_string(b64) ||
+        !json_is_string(enc) || strcmp(json_string_value(enc), "base64") != 0) {
+        rc = shape(c, m, "not a transaction in base64 encoding");
+        goto done;
+    }
+    if ((rc = get_u64(c, m, &out->slot, json_object_get(res, "slot"))))
+        goto done;
+    out->has_meta = json_is_object(meta);
+    if (out->has_meta) {
+        const json_t *err = json_object_get(meta, "err");
+        out->err_null = err == NULL || json_is_null(err);
+    }
+    size_t n = 0;
+    if (vmdb_base64_decode(out->wire, sizeof out->wire, &n, json_string_value(b64),
+                           json_string_length(b64)) != 0) {
+        rc = shape(c, m, "transaction is not base64 of at most one packet");
+        goto done;
+    }
+    out->len = n;
+done:
+    json_decref(root);
     return rc;
 }

@@ -173,6 +173,22 @@ void vmdb_sol_tx_info_free(vmdb_sol_tx_info *t);
  * message), VMDB_ENOMEM. */
 int vmdb_sol_tx_info_verify(const vmdb_sol_tx_info *t);
 
+/* A transaction as getTransaction (encoding "base64") reports it: the wire
+ * bytes exactly as signed, to be parsed with vmdb_sol_tx_parse. */
+typedef struct vmdb_sol_tx_wire {
+    uint64_t slot;
+    bool has_meta;
+    bool err_null; /* meta.err is null (false if there is no meta) */
+    size_t len;
+    uint8_t wire[VMDB_SOL_PACKET_MAX];
+} vmdb_sol_tx_wire;
+
+/* getTransaction with encoding "base64". VMDB_ENOTFOUND when the result is
+ * null; VMDB_EPARSE when it is not a base64 transaction of at most one
+ * packet. */
+int vmdb_sol_rpc_get_transaction_wire(vmdb_sol_rpc *c, vmdb_sol_tx_wire *out,
+                                      const uint8_t sig[64]);
+
 #ifdef __cplusplus
 }
 #endif
