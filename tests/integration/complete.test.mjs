@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, ROOT, startServer, post, get, ok, applySchema, tempDir } from './lib.mjs';
+import { BIN, ROOT, startServer, post, get, ok, applySchema, tempDir, psql } from './lib.mjs';
 import { verifyAnswer, verifyHeader } from '../../scripts/vmdb-verify.mjs';
 import { validateSchema, responseSchema } from '../../scripts/check-openapi.mjs';
 
@@ -196,6 +196,18 @@ test('a tampered complete answer is rejected by both verifiers', async () => {
   wide.proof.complete.hi = '2000';
   assert.match(verifyAnswer(wide, 'read-latest', pub, { chainId: chain, requireComplete: true }).reason, /range/);
   assert.equal(cliVerify(JSON.stringify({ success: true, data: wide })).code, 1);
+});
+
+test('a stored id range that is not the tree\'s: complete false, never a guess', async () => {
+  await psql(srv.db, "UPDATE vmdb_id_ranges SET hi = hi + 1 WHERE table_name = 'events'");
+  try {
+    await notComplete('events', { limit: 2, order_by: { field: 'id', direction: 'asc' } }, 'tampered vmdb_id_ranges');
+  } finally {
+    await psql(srv.db, "UPDATE vmdb_id_ranges SET hi = hi - 1 WHERE table_name = 'events'");
+  }
+  assert.match(srv.log(), /stored id range is not the tree's range leaf/);
+  await complete('events', { limit: 2, order_by: { field: 'id', direction: 'asc' } },
+    { order: 'asc', lo: '1', hi: '1006', ids: ['2', '4'], absent: ['1', '3'] });
 });
 
 test('test build: a server that hides a row is caught by both verifiers', async (t) => {
