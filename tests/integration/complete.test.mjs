@@ -238,3 +238,13 @@ test('test build: a server that hides a row is caught by both verifiers', async 
   // Without a proof (nothing to lie about) the row is there.
   assert.deepEqual(ok(await readLatest(liar.url, 'notes', { limit: 10 })).ids, ['5', '4', '3', '2', '1']);
 });
+
+test('a row deleted behind vmdb\'s back inside the gap is an integrity violation, not a complete answer', async () => {
+  // Last: it leaves the server with a recorded violation.
+  await psql(srv.db, 'DELETE FROM events WHERE id = 2');
+  // The first row is now 4, so the gap [1, 4) holds 2, still a leaf of the tree.
+  const r = await readLatest(srv.url, 'events', { limit: 1, proof: true, order_by: { field: 'id', direction: 'asc' } });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.code, 'INTEGRITY_VIOLATION');
+  assert.deepEqual(r.json.data.ids, ['2']);
+});
