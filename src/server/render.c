@@ -135,7 +135,20 @@ static int proof_member(vmdb_buf *out, const vmdb_proof_out *p, const vmdb_row *
         rc = rc ? rc : vmdb_sb_jhex32(out, p->absent_keys[i]);
         rc = rc ? rc : vmdb_buf_putc(out, '}');
     }
-    rc = rc ? rc : vmdb_sb_puts(out, "],\"header\":");
+    rc = rc ? rc : vmdb_buf_putc(out, ']');
+    if (p->complete.has) {
+        /* PROTOCOL.md §10, members in RFC 8785 order. */
+        const vmdb_proof_complete *c = &p->complete;
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"complete\":{\"hi\":");
+        rc = rc ? rc : vmdb_sb_jstrz(out, c->hi);
+        rc = rc ? rc : vmdb_sb_printf(out, ",\"limit\":%u,\"lo\":", c->limit);
+        rc = rc ? rc : vmdb_sb_jstrz(out, c->lo);
+        rc = rc ? rc
+                : vmdb_sb_printf(out, ",\"order\":\"%s\",\"range_key\":", c->asc ? "asc" : "desc");
+        rc = rc ? rc : vmdb_sb_jhex32(out, c->range_key);
+        rc = rc ? rc : vmdb_buf_putc(out, '}');
+    }
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"header\":");
     rc = rc ? rc : header_json(out, h, &p->header);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"multiproof\":{\"keys\":[");
     for (size_t i = 0; rc == 0 && i < p->nkeys; i++) {
@@ -292,7 +305,13 @@ int vmdb_render_read_batch(vmdb_buf *out, const vmdb_read_result *r, const char 
 
 int vmdb_render_read_latest(vmdb_buf *out, const vmdb_read_result *r, unsigned limit)
 {
-    int rc = vmdb_sb_puts(out, "{\"ids\":");
+    /* data.complete (PROTOCOL.md §10) beside a proof only, so that answers
+     * without one stay as they were. */
+    int rc = vmdb_buf_putc(out, '{');
+    if (r->proof.has)
+        rc = rc ? rc
+                : vmdb_sb_printf(out, "\"complete\":%s,", r->proof.complete.has ? "true" : "false");
+    rc = rc ? rc : vmdb_sb_puts(out, "\"ids\":");
     rc = rc ? rc : row_ids(out, r->rows, r->nrows);
     rc = rc ? rc : vmdb_sb_printf(out, ",\"meta\":{\"limit\":%u}", limit);
     if (r->proof.has) {

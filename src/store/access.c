@@ -38,10 +38,22 @@ int vmdb_engine_write(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w, vmdb_
     return vmdb_fail_check(vmdb_writer_write(e->writer, ar, w, out), &out->fail);
 }
 
-/* Wraps a row query into the snapshot statement with the state row. */
-static int wrap(vmdb_buf *sql, const vmdb_buf *inner)
+/* Wraps a row query into the snapshot statement with the state row. With
+ * `range_param` (> 0), the statement also reads the id range of the table
+ * named by that parameter (PROTOCOL.md §10) as columns 3 and 4 (NULL when
+ * it has none), so that the range is the one committed with the state. */
+static int wrap(vmdb_buf *sql, const vmdb_buf *inner, int range_param)
 {
-    int rc = vmdb_sb_puts(sql, "SELECT s.seq, r.k, r.j FROM vmdb_state AS s LEFT JOIN LATERAL (");
+    int rc = vmdb_sb_puts(sql, "SELECT s.seq, r.k, r.j");
+    if (range_param > 0)
+        rc = rc ? rc
+                : vmdb_sb_printf(sql,
+                                 ", g.lo::text, g.hi::text FROM vmdb_state AS s LEFT JOIN "
+                                 "vmdb_id_ranges AS g ON g.table_name = $%d",
+                                 range_param);
+    else
+        rc = rc ? rc : vmdb_sb_puts(sql, " FROM vmdb_state AS s");
+    rc = rc ? rc : vmdb_sb_puts(sql, " LEFT JOIN LATERAL (");
     rc = rc ? rc : vmdb_buf_put(sql, inner->ptr, inner->len);
     rc = rc ? rc : vmdb_sb_puts(sql, ") AS r(k, j) ON true");
     return rc ? rc : vmdb_sb_cstr(sql);
@@ -142,13 +154,107 @@ static int merge_missing(vmdb_arena *ar, const vmdb_strs *unkeyed, vmdb_read_res
     return 0;
 }
 
+/* Test builds: VMDB_TEST_HIDE_LATEST_ROW=1 makes a complete read-latest lie,
+ * leaving its first row out of the answer and out of the absent ids, so that
+ * tests can see verifiers catch it. Always false in other builds. */
+static bool hide_latest_row(void)
+{
+#ifdef VMDB_TEST_HOOKS
+    const char *f = getenv("VMDB_TEST_HIDE_LATEST_ROW");
+    return f && strcmp(f, "1") == 0;
+#else
+    return false;
+#endif
+}
+
+/* Whether `id` is one of ids[0..n). */
+static bool has_id(const int64_t *ids, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* PROTOCOL.md §10 for the rows out->rows of a read-latest ordered by the
+ * key, read in the snapshot of version `v` with the table's range in
+ * columns 3 and 4 of `res`. Fills *c (c->has false when the answer cannot
+ * be complete: a gap too large, or ids out of order) and `gap`, the gap ids
+ * to prove absent. *stale: the stored range is not the tree's range leaf
+ * (read again; never claim what the tree does not back). A gap id the tree
+ * holds goes to `bad`. 0 or VMDB_ENOMEM. */
+static int complete_part(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const vmdb_model *m,
+                         const PGresult *res, const vmdb_smt_view *v, const vmdb_latest_query *q,
+                         vmdb_read_result *out, vmdb_proof_complete *c, vmdb_strs *gap,
+                         vmdb_strs *bad, bool *stale)
+{
+    const vmdb_smt *tree = vmdb_versions_tree(e->parts.versions);
+    uint8_t rv[32], tv[32];
+    int64_t lo = 0, hi = 0, from = 0, to = 0;
+    uint64_t nabsent = 0;
+    bool empty = false;
+    memset(c, 0, sizeof *c);
+    *stale = false;
+    if (PQgetisnull(res, 0, 3) || !vmdb_ranges_parse_id(PQgetvalue(res, 0, 3), &lo) ||
+        !vmdb_ranges_parse_id(PQgetvalue(res, 0, 4), &hi) ||
+        vmdb_ranges_leaf(h, m->table, lo, hi, c->range_key, rv) != 0 ||
+        vmdb_smt_get(tree, v, c->range_key, tv) != 0 || memcmp(tv, rv, 32) != 0) {
+        *stale = true; /* rows but no range, or not the tree's */
+        return 0;
+    }
+    int64_t *ids = vmdb_arena_alloc(ar, (out->nrows ? out->nrows : 1) * sizeof *ids);
+    if (!ids)
+        return VMDB_ENOMEM;
+    for (size_t i = 0; i < out->nrows; i++)
+        if (!vmdb_ranges_parse_id(out->rows[i].id, &ids[i]))
+            return 0;
+    if (vmdb_ranges_gap(lo, hi, ids, out->nrows, q->limit, q->asc, &empty, &from, &to, &nabsent) !=
+        0) {
+        LOG_WARN("read-latest of %s: the ids are not ordered inside the id range [%lld, %lld]",
+                 m->table, (long long)lo, (long long)hi);
+        return 0;
+    }
+    if (nabsent > VMDB_RANGES_MAX_GAP)
+        return 0; /* too many absent ids to prove: not complete */
+    for (int64_t g = from; !empty; g++) {
+        if (!has_id(ids, out->nrows, g)) {
+            char id[24];
+            uint8_t key[32];
+            snprintf(id, sizeof id, "%lld", (long long)g);
+            int rc = vmdb_rows_key(h, m, id, key);
+            if (rc == 0 && vmdb_smt_get(tree, v, key, tv) == 0)
+                rc = vmdb_strs_add(ar, bad, id); /* the tree has it, the table not */
+            else if (rc == 0)
+                rc = vmdb_strs_add(ar, gap, id);
+            if (rc)
+                return VMDB_ENOMEM;
+        }
+        if (g == to)
+            break;
+    }
+    if (hide_latest_row() && out->nrows > 1) {
+        /* The lie: the row is neither returned nor listed as absent. */
+        memmove(out->rows, out->rows + 1, (out->nrows - 1) * sizeof *out->rows);
+        out->nrows--;
+    }
+    c->has = true;
+    c->asc = q->asc;
+    c->limit = q->limit;
+    snprintf(c->lo, sizeof c->lo, "%lld", (long long)lo);
+    snprintf(c->hi, sizeof c->hi, "%lld", (long long)hi);
+    return 0;
+}
+
 /* Runs the snapshot statement and checks its rows (see the top). `unkeyed`
  * (read-batch; may be NULL): requested ids that cannot be keys, missing
  * before the others. With `proof`, an answer with rows gets its proof,
- * built while the version is held. */
+ * built while the version is held. `complete` (a read-latest ordered by the
+ * key of a serial table, whose statement reads the range: see wrap): the
+ * proof also says whether the answer is complete (PROTOCOL.md §10). */
 static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, const char *sql,
                         int np, const char *const *params, const char *const *keys, size_t nkeys,
-                        const vmdb_strs *unkeyed, bool proof, vmdb_read_result *out)
+                        const vmdb_strs *unkeyed, bool proof, const vmdb_latest_query *complete,
+                        vmdb_read_result *out)
 {
     vmdb_hasher *h = vmdb_engine_hasher(e);
     if (!h)
@@ -183,15 +289,33 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
         out->at.seq = seq;
         vmdb_smt_view_root(v, out->at.root);
         out->at.has_header = vmdb_chain_recent(e->parts.chain, seq, &out->at.header);
+        vmdb_proof_complete cp = {0};
+        vmdb_strs gap = {0};
+        bool stale = false;
         int rc = check_rows(e, h, ar, m, res, v, keys, nkeys, out, &bad);
         rc = rc ? rc : merge_missing(ar, unkeyed, out);
+        if (rc == 0 && complete && proof && bad.n == 0 && out->nrows)
+            rc = complete_part(e, h, ar, m, res, v, complete, out, &cp, &gap, &bad, &stale);
+        if (rc == 0 && stale && attempt < 2) {
+            vmdb_versions_release(e->parts.versions, v);
+            PQclear(res);
+            continue; /* the range is not the tree's: read again */
+        }
+        if (stale)
+            LOG_WARN("read-latest of %s at seq %llu: the stored id range is not the tree's "
+                     "range leaf; answered as not complete",
+                     m->table, (unsigned long long)seq);
         if (rc == 0 && proof && bad.n == 0 && out->nrows) {
+            const uint8_t(*extra)[32] = cp.has ? (const uint8_t(*)[32])cp.range_key : NULL;
             vmdb_proof_keys pk = {.present = out->rows,
                                   .npresent = out->nrows,
-                                  .absent = out->missing,
-                                  .nabsent = out->nmissing};
+                                  .absent = cp.has ? gap.v : out->missing,
+                                  .nabsent = cp.has ? gap.n : out->nmissing,
+                                  .extra = extra,
+                                  .nextra = cp.has ? 1 : 0};
             rc = vmdb_proofs_build(&out->proof, ar, h, vmdb_versions_tree(e->parts.versions), v, m,
                                    &pk);
+            out->proof.complete = cp;
         }
         vmdb_versions_release(e->parts.versions, v);
         PQclear(res);
@@ -249,7 +373,7 @@ int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
     rc = rc ? rc : vmdb_sb_puts(&inner, " WHERE t.");
     rc = rc ? rc : vmdb_sb_ident(&inner, m->pk);
     rc = rc ? rc : vmdb_sb_printf(&inner, " = ANY($1::text[]::%s[])", vmdb_pk_array_cast(m));
-    rc = rc ? rc : wrap(&sql, &inner);
+    rc = rc ? rc : wrap(&sql, &inner, 0);
     if (rc) {
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
@@ -258,7 +382,7 @@ int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
     /* The ids that cannot be keys come first among the missing, as they
      * were found first. */
     if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, 1, p, keys, nkeys, &unkeyed, proof,
-                           out)) != 0)
+                           NULL, out)) != 0)
         goto done;
     if (out->nrows == 0)
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "No records found for the given IDs.");
@@ -273,8 +397,12 @@ int vmdb_engine_read_latest(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
                             const vmdb_latest_query *q, vmdb_read_result *out)
 {
     vmdb_buf inner = VMDB_BUF_INIT, sql = VMDB_BUF_INIT;
-    const char **params = vmdb_arena_alloc(ar, (q->nwhere ? q->nwhere : 1) * sizeof *params);
+    const char **params = vmdb_arena_alloc(ar, (q->nwhere + 1) * sizeof *params);
     int np = 0;
+    /* PROTOCOL.md §10: only an unfiltered read in key order of a serial
+     * table can be complete; its statement also reads the id range. */
+    bool complete = q->proof && q->nwhere == 0 &&
+                    (!q->order || strcmp(q->order->name, m->pk) == 0) && vmdb_ranges_applies(m);
     memset(out, 0, sizeof *out);
     int rc = params ? vmdb_rows_select(&inner, m, NULL) : VMDB_ENOMEM;
     for (size_t i = 0; rc == 0 && i < q->nwhere; i++) {
@@ -302,13 +430,15 @@ int vmdb_engine_read_latest(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
         rc = rc ? rc : vmdb_sb_printf(&inner, " %s", dir);
     }
     rc = rc ? rc : vmdb_sb_printf(&inner, " LIMIT %u", q->limit);
-    rc = rc ? rc : wrap(&sql, &inner);
+    if (rc == 0 && complete)
+        params[np] = m->table;
+    rc = rc ? rc : wrap(&sql, &inner, complete ? np + 1 : 0);
     if (rc) {
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
     }
-    if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, np, params, NULL, 0, NULL, q->proof,
-                           out)) != 0)
+    if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, complete ? np + 1 : np, params, NULL, 0,
+                           NULL, q->proof, complete ? q : NULL, out)) != 0)
         goto done;
     if (out->nrows == 0)
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "No records found");

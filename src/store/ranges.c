@@ -135,6 +135,45 @@ bool vmdb_ranges_parse_id(const char *text, int64_t *out)
     return true;
 }
 
+int vmdb_ranges_gap(int64_t lo, int64_t hi, const int64_t *ids, size_t m, size_t limit, bool asc,
+                    bool *empty, int64_t *from, int64_t *to, uint64_t *nabsent)
+{
+    *empty = false;
+    *from = lo;
+    *to = hi;
+    *nabsent = 0;
+    if (lo > hi || m > limit)
+        return VMDB_EINVAL;
+    for (size_t i = 0; i < m; i++)
+        if (ids[i] < lo || ids[i] > hi ||
+            (i && (asc ? ids[i] <= ids[i - 1] : ids[i] >= ids[i - 1])))
+            return VMDB_EINVAL;
+    if (m && m == limit) {
+        /* A full page: the gap ends next to its last id (which the answer
+         * returns), so compare before stepping past it. */
+        int64_t last = ids[m - 1];
+        if (asc ? last == lo : last == hi) {
+            *empty = true;
+            return 0;
+        }
+        if (asc)
+            *to = last - 1;
+        else
+            *from = last + 1;
+    }
+    /* to - from in unsigned arithmetic is exact (to >= from); the gap holds
+     * span + 1 ids, which wraps only for the whole int64 range. */
+    uint64_t span = (uint64_t)*to - (uint64_t)*from;
+    size_t inside = 0;
+    for (size_t i = 0; i < m; i++)
+        inside += ids[i] >= *from && ids[i] <= *to;
+    if (inside > span)
+        *nabsent = 0; /* every id of the gap is returned */
+    else
+        *nabsent = span - inside == UINT64_MAX ? UINT64_MAX : span - inside + 1;
+    return 0;
+}
+
 int vmdb_ranges_load(PGconn *c, vmdb_id_range **out, size_t *n)
 {
     *out = NULL;

@@ -51,6 +51,19 @@ int vmdb_ranges_leaf(vmdb_hasher *h, const char *table, int64_t lo, int64_t hi, 
  * when `text` is not one. */
 bool vmdb_ranges_parse_id(const char *text, int64_t *out);
 
+/* At most this many gap ids are proven absent; a larger gap makes a
+ * read-latest not complete (PROTOCOL.md §10). */
+#define VMDB_RANGES_MAX_GAP 1000
+
+/* The gap of a complete read-latest (PROTOCOL.md §10) in the range [lo, hi]
+ * whose answer returns ids[0..m) in `asc` or descending order with `limit`:
+ * *empty, or the inclusive bounds *from..*to, and *nabsent, how many of its
+ * ids are not among ids[] (saturating, counted without walking the gap).
+ * No overflow at the int64 ends. VMDB_EINVAL when the ids are not strictly
+ * in that order inside [lo, hi] (or lo > hi, or m > limit). */
+int vmdb_ranges_gap(int64_t lo, int64_t hi, const int64_t *ids, size_t m, size_t limit, bool asc,
+                    bool *empty, int64_t *from, int64_t *to, uint64_t *nabsent);
+
 /* Every row of vmdb_id_ranges, in the caller's open transaction (or
  * autocommit). *out is malloc'ed (free it). 0, VMDB_EIO, VMDB_ENOMEM. */
 int vmdb_ranges_load(PGconn *c, vmdb_id_range **out, size_t *n);

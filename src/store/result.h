@@ -117,6 +117,17 @@ typedef struct vmdb_row {
 int vmdb_row_set(vmdb_row *row, vmdb_arena *ar, const char *id, const vmdb_buf *jcs,
                  const uint8_t key[32], const uint8_t value[32]);
 
+/* The complete part of a read-latest's proof (PROTOCOL.md §10): the id
+ * range of the table in the version the rows were checked against. Its gap
+ * ids are among the proof's absent ids. */
+typedef struct vmdb_proof_complete {
+    bool has; /* the answer is complete: data.complete and proof.complete */
+    bool asc; /* the order: "asc" or "desc" */
+    unsigned limit;
+    char lo[24], hi[24]; /* decimal, as §1 writes the ids */
+    uint8_t range_key[32];
+} vmdb_proof_complete;
+
 /* The proof of an answer (PROTOCOL.md §9), when the request asked for one.
  * `present` is the result's rows (create, upsert, reads; none for delete),
  * so only what the rows do not carry is here. Arrays live in the request's
@@ -132,6 +143,7 @@ typedef struct vmdb_proof_out {
     size_t nkeys;
     const uint8_t *multiproof; /* PROTOCOL.md §5 bytes */
     size_t multiproof_len;
+    vmdb_proof_complete complete; /* read-latest only */
 } vmdb_proof_out;
 
 /* The tree version rows were checked against. */

@@ -98,6 +98,9 @@ test('every allocation failure of every route answers a proper failure and leave
   await sweep(t, 'read-batch proof', (h) => post(srv.url, m('read-batch'),
     { ids: ['1', '2', '999999', 'x'], proof: true }, { headers: h }));
   await sweep(t, 'read-latest proof', (h) => post(srv.url, m('read-latest'), { limit: 2, proof: true }, { headers: h }));
+  // A complete read-latest (§10) over the whole id range, gap ids included.
+  await sweep(t, 'read-latest complete', (h) => post(srv.url, m('read-latest'),
+    { limit: 100, order_by: { field: 'id', direction: 'asc' }, proof: true }, { headers: h }));
   await sweep(t, 'delete-batch proof', async (h) => {
     const d = ok(await post(srv.url, m('create-batch'), { records: [{ title: fresh() }] }));
     return post(srv.url, m('delete-batch'), { ids: [d.ids[0], '777777'], proof: true }, { headers: h });

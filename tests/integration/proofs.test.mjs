@@ -88,8 +88,11 @@ async function withAndWithout(url, body) {
   const d = ok(proved);
   const p = ok(plain);
   assert.equal(p.proof, undefined, 'no proof unless asked');
-  const { proof, ...rest } = d;
+  const { proof, complete, ...rest } = d;
   assert.ok(proof, 'proof when asked');
+  // data.complete (§10) beside a read-latest's proof only.
+  assert.equal(complete, route === 'read-latest' ? !!proof.complete : undefined, 'data.complete');
+  assert.equal(p.complete, undefined, 'no data.complete without a proof');
   assert.deepEqual(rest, p);
   // "proof": false is the answer without a proof, byte for byte.
   const off = await post(srv.url, url, { ...body, proof: false });
@@ -133,9 +136,13 @@ test('read-latest: the rows in the requested order are proven present', async ()
   const d = await withAndWithout(m('items', 'read-latest'), { limit: 5 });
   verified(d, 'read-latest', { table: 'items' });
   assert.equal(d.proof.present.length, 5);
-  if (!d.proof.complete) assert.deepEqual(d.proof.absent, []); // §10 gap ids only beside a complete part
+  // items is serial, read in key order without where: complete (§10, complete.test.mjs).
+  assert.equal(d.complete, true);
+  verified(d, 'read-latest', { table: 'items', requireComplete: true });
   const w = await withAndWithout(m('items', 'read-latest'), { limit: 3, where: { n: 7 }, order_by: { field: 'name', direction: 'asc' } });
   verified(w, 'read-latest', { table: 'items' });
+  assert.equal(w.complete, false);
+  assert.deepEqual(w.proof.absent, []);
   assert.deepEqual(w.proof.present.map((e) => e.id), ['7']);
 });
 
