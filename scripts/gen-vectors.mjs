@@ -12,7 +12,8 @@
 // also writes docs/vectors/v2.json (see genV2 for its layout). The verifier
 // half lives in scripts/vmdb-verify.mjs, which this script imports.
 //
-// Usage:   node scripts/gen-vectors.mjs        (Node 20, built-in modules only)
+// Usage:   node scripts/gen-vectors.mjs [--out DIR]   (Node 20, built-in modules only;
+//          --out writes into DIR instead of docs/vectors/)
 // Output:  docs/vectors/v1.json, deterministic (fixed-seed PRNG, Ed25519 is
 //          deterministic), byte-identical on every run.
 //
@@ -22,6 +23,8 @@
 
 import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   assert, H, Z, hex, unhex, u8, u16, u64, bitAt, numberToString, jcs, jcsAccepts, rowKey, rowValue, leafHash,
   nodeHash, KIND_CODE, verifyProof, sortKeys, verifyMulti, splitPoint, mth, verifyInclusion, verifyConsistency,
@@ -1309,7 +1312,12 @@ function main() {
   };
   assert(vectors.jcs.length >= 40 && vectors.jcs_reject.length >= 15 && vectors.numbers.length >= 300, 'minimum counts');
 
-  const dir = new URL('../docs/vectors/', import.meta.url);
+  // --out DIR writes both files into DIR instead (the drift check of
+  // tests/vectors_regen.test compares them with the committed ones).
+  const oi = process.argv.indexOf('--out');
+  if (oi >= 0 && !process.argv[oi + 1]) throw new Error('--out needs a directory');
+  const dir = oi >= 0 ? pathToFileURL(resolve(process.argv[oi + 1]) + '/')
+    : new URL('../docs/vectors/', import.meta.url);
   mkdirSync(dir, { recursive: true });
   const file = new URL('v1.json', dir);
   writeFileSync(file, JSON.stringify(vectors, null, 1) + '\n');

@@ -140,6 +140,19 @@ int vmdb_vfy_check_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pin
     }
     if (version == 2 && pins->has_chain_id && memcmp(pins->chain_id, out->h.chain_id, 32) != 0)
         return fail(why, VMDB_EVERIFY, "header %llu: chain_id differs from the pinned one", seq);
+    /* §6.1: signed, but not a header vmdb makes. Header 0 is a genesis
+     * with prev = Z and the empty history H(""); a genesis is header 0. */
+    static const uint8_t zero[32] = {0};
+    static const uint8_t empty_history[32] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a,
+                                              0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae,
+                                              0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99,
+                                              0x1b, 0x78, 0x52, 0xb8, 0x55}; /* SHA-256("") */
+    if (version == 2 && seq == 0 &&
+        (out->h.kind != VMDB_KIND_GENESIS || memcmp(out->h.prev, zero, 32) != 0 ||
+         memcmp(out->h.history_root, empty_history, 32) != 0))
+        return fail(why, VMDB_EVERIFY, "header 0: not a genesis with prev Z and an empty history");
+    if (version == 2 && seq > 0 && out->h.kind == VMDB_KIND_GENESIS)
+        return fail(why, VMDB_EVERIFY, "header %llu: a genesis with seq > 0", seq);
     return 0;
 }
 
@@ -407,9 +420,12 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
     if (claims != (cp != NULL))
         return fail(why, VMDB_EVERIFY, "data.complete and data.proof.complete disagree");
 
-    /* 1. The header. */
+    /* 1. The header: answers carry v2 headers only (§9). */
     if ((rc = vmdb_vfy_check_header(h, vmdb_json_get(proof, "header"), pins, &out->header, why)))
         return rc;
+    if (out->header.h.version != 2)
+        return fail(why, VMDB_EVERIFY,
+                    "data.proof.header: a v1 header where a v2 header is required");
 
     /* 2. The multiproof against the header's root. */
     const vmdb_json *kl = typed(mp, "keys", VMDB_JSON_ARRAY);
@@ -572,6 +588,20 @@ int vmdb_vfy_history(vmdb_hasher *h, const vmdb_json *proof, const vmdb_vfy_pins
     if (a > b)
         return fail(why, VMDB_EVERIFY, "history proof: from (%llu) is newer than to (%llu)",
                     (unsigned long long)a, (unsigned long long)b);
+    if (from->h.version > to->h.version)
+        return fail(why, VMDB_EVERIFY, "history proof: a v1 header after a v2 header");
+    if (from->h.version == 1 && a == 0 && to->h.version == 2) {
+        /* The chain id of an upgraded chain is derived from v1 header 0
+         * (§6.2), which `from` is: check it even when none is pinned. */
+        uint8_t cid[32];
+        vmdb_slice parts[] = {VMDB_SLICE("vmdb/v2/chain", 14), VMDB_SLICE(pins->pk, 32),
+                              VMDB_SLICE(from->hash, 32)};
+        vmdb_hash_parts(h, cid, parts, 3);
+        if (memcmp(cid, to->h.chain_id, 32) != 0)
+            return fail(why, VMDB_EVERIFY,
+                        "history proof: chain_id of header %llu is not derived from v1 header 0",
+                        (unsigned long long)b);
+    }
     if (a == b) {
         if (ninc || ncon || memcmp(from->hash, to->hash, 32) != 0)
             return fail(why, VMDB_EVERIFY, "history proof: two different headers with seq %llu",

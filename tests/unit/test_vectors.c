@@ -21,104 +21,23 @@
 #include "vmdb/rowhash.h"
 #include "vmdb/smt.h"
 
-typedef struct vectors {
-    uint8_t *text;
-    vmdb_json_doc *doc;
-    const vmdb_json *root;
-    vmdb_hasher *h;
-} vectors;
+typedef tu_vectors vectors;
 
 static const vmdb_json_limits default_limits = {0, 0};
 
 static int load_vectors(void **state)
 {
-    vectors *v = calloc(1, sizeof(*v));
-    size_t len = 0;
-    assert_non_null(v);
-    v->text = tu_read_file(VMDB_VECTORS, &len);
-    if (!v->text)
-        fail_msg("cannot read %s", VMDB_VECTORS);
-    int rc = vmdb_json_parse(&v->doc, (vmdb_slice){v->text, len}, &default_limits);
-    if (rc != 0)
-        fail_msg("vmdb cannot parse %s: %s", VMDB_VECTORS, vmdb_error_last());
-    v->root = vmdb_json_doc_root(v->doc);
-    assert_int_equal(vmdb_json_typeof(v->root), VMDB_JSON_OBJECT);
-    assert_int_equal(tu_json_u64(v->root, "version"), 1);
     /* A section added to the file must not go unchecked. */
-    static const char *known[] = {"version",    "jcs",   "jcs_reject", "numbers", "row_keys",
-                                  "row_values", "trees", "headers",    "history"};
-    for (size_t i = 0; i < vmdb_json_size(v->root); i++) {
-        vmdb_slice k = vmdb_json_key_at(v->root, i);
-        bool found = false;
-        for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
-            found |= k.len == strlen(known[j]) && memcmp(k.ptr, known[j], k.len) == 0;
-        if (!found)
-            fail_msg("vector section \"%.*s\" is not checked here", (int)k.len,
-                     (const char *)k.ptr);
-    }
-    assert_int_equal(vmdb_hasher_new(&v->h, 0), 0);
-    *state = v;
+    static const char *const known[] = {"version",    "jcs",   "jcs_reject", "numbers", "row_keys",
+                                        "row_values", "trees", "headers",    "history"};
+    *state = tu_vectors_load(VMDB_VECTORS, 1, known, sizeof(known) / sizeof(known[0]));
     return 0;
 }
 
 static int free_vectors(void **state)
 {
-    vectors *v = *state;
-    vmdb_json_doc_free(v->doc);
-    vmdb_hasher_free(v->h);
-    free(v->text);
-    free(v);
+    tu_vectors_free(*state);
     return 0;
-}
-
-/* The array `key` of the top-level object, non-empty: an empty section
- * would make its test pass vacuously. */
-static const vmdb_json *section(const vectors *v, const char *key)
-{
-    const vmdb_json *a = vmdb_json_get(v->root, key);
-    if (!a || vmdb_json_typeof(a) != VMDB_JSON_ARRAY || vmdb_json_size(a) == 0)
-        fail_msg("vector section \"%s\" missing or empty", key);
-    return a;
-}
-
-static const vmdb_json *member_array(const vmdb_json *obj, const char *key)
-{
-    const vmdb_json *a = vmdb_json_get(obj, key);
-    if (!a || vmdb_json_typeof(a) != VMDB_JSON_ARRAY)
-        fail_msg("member \"%s\" missing or not an array", key);
-    return a;
-}
-
-static bool member_bool(const vmdb_json *obj, const char *key)
-{
-    const vmdb_json *b = vmdb_json_get(obj, key);
-    if (!b || (vmdb_json_typeof(b) != VMDB_JSON_TRUE && vmdb_json_typeof(b) != VMDB_JSON_FALSE))
-        fail_msg("member \"%s\" missing or not a boolean", key);
-    return vmdb_json_typeof(b) == VMDB_JSON_TRUE;
-}
-
-/* 32 bytes from a hex string that is an array element rather than a member. */
-static void elem_hex32(const vmdb_json *s, uint8_t out[32])
-{
-    vmdb_slice x = vmdb_json_string(s);
-    if (vmdb_json_typeof(s) != VMDB_JSON_STRING || x.len != 64 ||
-        vmdb_hex_decode(out, 32, (const char *)x.ptr, x.len) != 0)
-        fail_msg("array element is not 32 bytes of hex");
-}
-
-/* Compares bytes and, on a mismatch, names the vector and shows both sides
- * (printable, truncated) so a failure can be read without a debugger. */
-static void expect_bytes(const char *what, const uint8_t *got, size_t gotlen, const uint8_t *want,
-                         size_t wantlen)
-{
-    if (gotlen == wantlen && (wantlen == 0 || memcmp(got, want, wantlen) == 0))
-        return;
-    char g[129], w[129];
-    size_t gn = gotlen < 64 ? gotlen : 64, wn = wantlen < 64 ? wantlen : 64;
-    vmdb_hex_encode(g, got, gn);
-    vmdb_hex_encode(w, want, wn);
-    fail_msg("%s: got %zu bytes %s%s, want %zu bytes %s%s", what, gotlen, g,
-             gotlen > 64 ? "..." : "", wantlen, w, wantlen > 64 ? "..." : "");
 }
 
 /* --- JCS ------------------------------------------------------------------ */
@@ -126,7 +45,7 @@ static void expect_bytes(const char *what, const uint8_t *got, size_t gotlen, co
 static void test_jcs(void **state)
 {
     vectors *v = *state;
-    const vmdb_json *a = section(v, "jcs");
+    const vmdb_json *a = tu_section(v, "jcs");
     vmdb_buf out = VMDB_BUF_INIT;
     size_t n = vmdb_json_size(a);
 
@@ -140,11 +59,11 @@ static void test_jcs(void **state)
         int rc = vmdb_jcs_canonicalize(&out, in, &default_limits);
         if (rc != 0)
             fail_msg("%s rejected: %s", what, vmdb_error_last());
-        expect_bytes(what, out.ptr, out.len, want.ptr, want.len);
+        tu_expect_bytes(what, out.ptr, out.len, want.ptr, want.len);
         /* The canonical form is a fixed point. */
         vmdb_buf again = VMDB_BUF_INIT;
         assert_int_equal(vmdb_jcs_canonicalize(&again, want, &default_limits), 0);
-        expect_bytes(what, again.ptr, again.len, want.ptr, want.len);
+        tu_expect_bytes(what, again.ptr, again.len, want.ptr, want.len);
         vmdb_buf_free(&again);
     }
     vmdb_buf_free(&out);
@@ -154,7 +73,7 @@ static void test_jcs(void **state)
 static void test_jcs_reject(void **state)
 {
     vectors *v = *state;
-    const vmdb_json *a = section(v, "jcs_reject");
+    const vmdb_json *a = tu_section(v, "jcs_reject");
     vmdb_buf out = VMDB_BUF_INIT;
     size_t n = vmdb_json_size(a);
 
@@ -178,7 +97,7 @@ static void test_jcs_reject(void **state)
 static void test_numbers(void **state)
 {
     vectors *v = *state;
-    const vmdb_json *a = section(v, "numbers");
+    const vmdb_json *a = tu_section(v, "numbers");
     vmdb_buf out = VMDB_BUF_INIT;
     size_t n = vmdb_json_size(a);
 
@@ -198,7 +117,7 @@ static void test_numbers(void **state)
         snprintf(what, sizeof(what), "number %016llx", (unsigned long long)bits);
         out.len = 0;
         assert_int_equal(vmdb_jcs_number(&out, d), 0);
-        expect_bytes(what, out.ptr, out.len, want.ptr, want.len);
+        tu_expect_bytes(what, out.ptr, out.len, want.ptr, want.len);
         /* The text must parse back to the same double (-0 comes back as 0,
          * which == still accepts). */
         vmdb_json_doc *doc = NULL;
@@ -218,7 +137,7 @@ static void test_numbers(void **state)
 static void test_row_keys(void **state)
 {
     vectors *v = *state;
-    const vmdb_json *a = section(v, "row_keys");
+    const vmdb_json *a = tu_section(v, "row_keys");
     size_t n = vmdb_json_size(a);
 
     for (size_t i = 0; i < n; i++) {
@@ -230,7 +149,7 @@ static void test_row_keys(void **state)
         char what[96];
         snprintf(what, sizeof(what), "row_key %zu (%.*s)", i, (int)(pk.len < 40 ? pk.len : 40),
                  (const char *)pk.ptr);
-        expect_bytes(what, got, 32, want, 32);
+        tu_expect_bytes(what, got, 32, want, 32);
     }
     printf("vectors: row_keys %zu/%zu\n", n, n);
 }
@@ -238,7 +157,7 @@ static void test_row_keys(void **state)
 static void test_row_values(void **state)
 {
     vectors *v = *state;
-    const vmdb_json *a = section(v, "row_values");
+    const vmdb_json *a = tu_section(v, "row_values");
     vmdb_buf scratch = VMDB_BUF_INIT;
     size_t n = vmdb_json_size(a);
 
@@ -251,10 +170,10 @@ static void test_row_values(void **state)
         snprintf(what, sizeof(what), "row_value %zu", i);
         if (vmdb_row_value(v->h, got, row, &default_limits, &scratch) != 0)
             fail_msg("%s rejected: %s", what, vmdb_error_last());
-        expect_bytes(what, got, 32, want, 32);
-        expect_bytes(what, scratch.ptr, scratch.len, jcs.ptr, jcs.len);
+        tu_expect_bytes(what, got, 32, want, 32);
+        tu_expect_bytes(what, scratch.ptr, scratch.len, jcs.ptr, jcs.len);
         vmdb_row_value_jcs(v->h, got, jcs);
-        expect_bytes(what, got, 32, want, 32);
+        tu_expect_bytes(what, got, 32, want, 32);
     }
     vmdb_buf_free(&scratch);
     printf("vectors: row_values %zu/%zu\n", n, n);
@@ -365,7 +284,7 @@ static void check_proof(vectors *v, vmdb_smt *const trees[2], const uint8_t root
 
     snprintf(what, sizeof(what), "tree %s proof %zu", tname, idx);
     tu_json_hex32(it, "key", key);
-    bool present = member_bool(it, "present");
+    bool present = tu_json_bool(it, "present");
     const vmdb_json *jv = vmdb_json_get(it, "value");
     assert_non_null(jv);
     if (present)
@@ -390,7 +309,7 @@ static void check_proof(vectors *v, vmdb_smt *const trees[2], const uint8_t root
         memset(got_value, 0xee, 32);
         vmdb_smt_prove(trees[t], vmdb_smt_current(trees[t]), v->h, key, q, got_value);
         assert_int_equal(vmdb_proof_encode(&enc, q), 0);
-        expect_bytes(what, enc.ptr, enc.len, bytes, plen);
+        tu_expect_bytes(what, enc.ptr, enc.len, bytes, plen);
         if (present)
             assert_memory_equal(got_value, value, 32);
         vmdb_buf_free(&enc);
@@ -405,8 +324,8 @@ static void check_proof(vectors *v, vmdb_smt *const trees[2], const uint8_t root
 static void check_multiproof(vectors *v, vmdb_smt *const trees[2], const uint8_t root[32],
                              const vmdb_json *it, const char *tname, size_t idx, tree_counts *cnt)
 {
-    const vmdb_json *jk = member_array(it, "keys"), *jp = member_array(it, "present"),
-                    *jv = member_array(it, "values");
+    const vmdb_json *jk = tu_json_array(it, "keys"), *jp = tu_json_array(it, "present"),
+                    *jv = tu_json_array(it, "values");
     size_t nk = vmdb_json_size(jk), plen = 0;
     char what[160];
     assert_true(nk > 0);
@@ -420,12 +339,12 @@ static void check_multiproof(vectors *v, vmdb_smt *const trees[2], const uint8_t
 
     snprintf(what, sizeof(what), "tree %s multiproof %zu", tname, idx);
     for (size_t i = 0; i < nk; i++) {
-        elem_hex32(vmdb_json_at(jk, i), keys[i]);
+        tu_elem_hex32(vmdb_json_at(jk, i), keys[i]);
         vmdb_json_type pt = vmdb_json_typeof(vmdb_json_at(jp, i));
         assert_true(pt == VMDB_JSON_TRUE || pt == VMDB_JSON_FALSE);
         wpresent[i] = pt == VMDB_JSON_TRUE;
         if (wpresent[i])
-            elem_hex32(vmdb_json_at(jv, i), want[i]);
+            tu_elem_hex32(vmdb_json_at(jv, i), want[i]);
         else
             assert_int_equal(vmdb_json_typeof(vmdb_json_at(jv, i)), VMDB_JSON_NULL);
     }
@@ -445,7 +364,7 @@ static void check_multiproof(vectors *v, vmdb_smt *const trees[2], const uint8_t
         assert_int_equal(vmdb_smt_multiprove(trees[t], vmdb_smt_current(trees[t]), v->h,
                                              (const uint8_t(*)[32])keys, nk, &enc),
                          0);
-        expect_bytes(what, enc.ptr, enc.len, bytes, plen);
+        tu_expect_bytes(what, enc.ptr, enc.len, bytes, plen);
         vmdb_buf_free(&enc);
     }
     cnt->multiproofs++;
@@ -461,7 +380,7 @@ static void check_multiproof(vectors *v, vmdb_smt *const trees[2], const uint8_t
 static void test_trees(void **state)
 {
     vectors *v = *state;
-    const vmdb_json *a = section(v, "trees");
+    const vmdb_json *a = tu_section(v, "trees");
     tree_counts cnt = {0};
     tu_rng r = {2024};
 
@@ -471,7 +390,7 @@ static void test_trees(void **state)
         char tname[64];
         snprintf(tname, sizeof(tname), "%.*s", (int)(nm.len < 60 ? nm.len : 60),
                  (const char *)nm.ptr);
-        const vmdb_json *jl = member_array(it, "leaves");
+        const vmdb_json *jl = tu_json_array(it, "leaves");
         size_t n = vmdb_json_size(jl);
         vmdb_smt_leaf *leaves = calloc(n + 1, sizeof(*leaves));
         assert_non_null(leaves);
@@ -486,7 +405,7 @@ static void test_trees(void **state)
         uint8_t want[32], got[32], ref[32];
         tu_json_hex32(it, "root", want);
         tu_ref_root(v->h, leaves, n, ref);
-        expect_bytes(tname, ref, 32, want, 32);
+        tu_expect_bytes(tname, ref, 32, want, 32);
 
         vmdb_smt *trees[2] = {NULL, NULL};
         assert_int_equal(vmdb_smt_new(&trees[0], 0), 0);
@@ -496,14 +415,14 @@ static void test_trees(void **state)
         build_by_updates(trees[1], leaves, n, &r);
         for (int t = 0; t < 2; t++) {
             vmdb_smt_view_root(vmdb_smt_current(trees[t]), got);
-            expect_bytes(tname, got, 32, want, 32);
+            tu_expect_bytes(tname, got, 32, want, 32);
             assert_int_equal(vmdb_smt_view_count(vmdb_smt_current(trees[t])), n);
         }
 
-        const vmdb_json *jp = member_array(it, "proofs");
+        const vmdb_json *jp = tu_json_array(it, "proofs");
         for (size_t i = 0; i < vmdb_json_size(jp); i++)
             check_proof(v, trees, want, vmdb_json_at(jp, i), tname, i, &cnt);
-        const vmdb_json *jm = member_array(it, "multiproofs");
+        const vmdb_json *jm = tu_json_array(it, "multiproofs");
         for (size_t i = 0; i < vmdb_json_size(jm); i++)
             check_multiproof(v, trees, want, vmdb_json_at(jm, i), tname, i, &cnt);
 
@@ -527,7 +446,7 @@ static void test_trees(void **state)
 static void test_headers(void **state)
 {
     vectors *v = *state;
-    const vmdb_json *a = section(v, "headers");
+    const vmdb_json *a = tu_section(v, "headers");
     size_t n = vmdb_json_size(a);
     vmdb_header prev;
 
@@ -562,18 +481,18 @@ static void test_headers(void **state)
         assert_memory_equal(hdr.schema_hash, want.schema_hash, 32);
         assert_int_equal(hdr.version, 1);
         size_t enclen = vmdb_header_encode(enc, &want);
-        expect_bytes(what, enc, enclen, encoded, elen);
+        tu_expect_bytes(what, enc, enclen, encoded, elen);
 
         tu_json_hex32(it, "header_hash", whash);
         vmdb_header_hash(v->h, hash, &hdr);
-        expect_bytes(what, hash, 32, whash, 32);
+        tu_expect_bytes(what, hash, 32, whash, 32);
 
         tu_json_hex32(it, "secret_seed", seed);
         tu_json_hex32(it, "public_key", wpk);
         assert_int_equal(vmdb_ed25519_from_seed(pk, sk, seed), 0);
-        expect_bytes(what, pk, 32, wpk, 32);
+        tu_expect_bytes(what, pk, 32, wpk, 32);
         assert_int_equal(vmdb_header_sign(sig, 1, VMDB_SIG_COMMITTED, hash, sk), 0);
-        expect_bytes(what, sig, 64, wsig, 64);
+        tu_expect_bytes(what, sig, 64, wsig, 64);
         assert_int_equal(vmdb_header_verify_sig(wsig, 1, VMDB_SIG_COMMITTED, whash, wpk), 0);
         /* v1 signed the bare hash: the same for an intent, and never a v2
          * signature. */
@@ -601,13 +520,13 @@ static void test_headers(void **state)
 static void test_history(void **state)
 {
     vectors *v = *state;
-    const vmdb_json *a = section(v, "history");
+    const vmdb_json *a = tu_section(v, "history");
     size_t ntrees = vmdb_json_size(a), nincl = 0, ncons = 0;
     uint8_t path[VMDB_HIST_MAX_PROOF][32];
 
     for (size_t ti = 0; ti < ntrees; ti++) {
         const vmdb_json *it = vmdb_json_at(a, ti);
-        const vmdb_json *jl = member_array(it, "leaves");
+        const vmdb_json *jl = tu_json_array(it, "leaves");
         size_t n = vmdb_json_size(jl);
         uint8_t(*entries)[32] = malloc((n + 1) * 32);
         uint8_t root[32], want[32];
@@ -616,65 +535,65 @@ static void test_history(void **state)
         assert_non_null(entries);
         assert_int_equal(vmdb_hist_new(&hist), 0);
         for (size_t i = 0; i < n; i++) {
-            elem_hex32(vmdb_json_at(jl, i), entries[i]);
+            tu_elem_hex32(vmdb_json_at(jl, i), entries[i]);
             assert_int_equal(vmdb_hist_append(hist, v->h, entries[i]), 0);
         }
         assert_int_equal(vmdb_hist_size(hist), n);
         tu_json_hex32(it, "root", want);
         assert_int_equal(vmdb_hist_root(hist, v->h, n, root), 0);
         snprintf(what, sizeof(what), "history %zu root", n);
-        expect_bytes(what, root, 32, want, 32);
+        tu_expect_bytes(what, root, 32, want, 32);
 
-        const vmdb_json *ji = member_array(it, "inclusion");
+        const vmdb_json *ji = tu_json_array(it, "inclusion");
         for (size_t k = 0; k < vmdb_json_size(ji); k++) {
             const vmdb_json *p = vmdb_json_at(ji, k);
             uint64_t index = tu_json_u64(p, "index"), size = tu_json_u64(p, "size");
-            const vmdb_json *jpath = member_array(p, "path");
+            const vmdb_json *jpath = tu_json_array(p, "path");
             size_t cnt = vmdb_json_size(jpath), got = 0;
             uint8_t(*wpath)[32] = malloc((cnt + 1) * 32);
             assert_non_null(wpath);
             assert_true(index < size && size <= n && cnt <= VMDB_HIST_MAX_PROOF);
             for (size_t j = 0; j < cnt; j++)
-                elem_hex32(vmdb_json_at(jpath, j), wpath[j]);
+                tu_elem_hex32(vmdb_json_at(jpath, j), wpath[j]);
             snprintf(what, sizeof(what), "history inclusion %llu of %llu",
                      (unsigned long long)index, (unsigned long long)size);
             tu_json_hex32(p, "root", want);
             assert_int_equal(vmdb_hist_root(hist, v->h, size, root), 0);
-            expect_bytes(what, root, 32, want, 32);
+            tu_expect_bytes(what, root, 32, want, 32);
             if (vmdb_hist_verify_inclusion(v->h, entries[index], index, size,
                                            (const uint8_t(*)[32])wpath, cnt, want) != 0)
                 fail_msg("%s does not verify: %s", what, vmdb_error_last());
             assert_int_equal(vmdb_hist_inclusion_proof(hist, v->h, index, size, path, &got), 0);
-            expect_bytes(what, &path[0][0], got * 32, &wpath[0][0], cnt * 32);
+            tu_expect_bytes(what, &path[0][0], got * 32, &wpath[0][0], cnt * 32);
             free(wpath);
             nincl++;
         }
 
-        const vmdb_json *jc = member_array(it, "consistency");
+        const vmdb_json *jc = tu_json_array(it, "consistency");
         for (size_t k = 0; k < vmdb_json_size(jc); k++) {
             const vmdb_json *p = vmdb_json_at(jc, k);
             uint64_t m = tu_json_u64(p, "old"), nn = tu_json_u64(p, "new");
-            const vmdb_json *jproof = member_array(p, "proof");
+            const vmdb_json *jproof = tu_json_array(p, "proof");
             size_t cnt = vmdb_json_size(jproof), got = 0;
             uint8_t(*wproof)[32] = malloc((cnt + 1) * 32);
             uint8_t old_root[32], new_root[32];
             assert_non_null(wproof);
             assert_true(0 < m && m <= nn && nn <= n && cnt <= VMDB_HIST_MAX_PROOF);
             for (size_t j = 0; j < cnt; j++)
-                elem_hex32(vmdb_json_at(jproof, j), wproof[j]);
+                tu_elem_hex32(vmdb_json_at(jproof, j), wproof[j]);
             snprintf(what, sizeof(what), "history consistency %llu to %llu", (unsigned long long)m,
                      (unsigned long long)nn);
             tu_json_hex32(p, "old_root", old_root);
             tu_json_hex32(p, "new_root", new_root);
             assert_int_equal(vmdb_hist_root(hist, v->h, m, root), 0);
-            expect_bytes(what, root, 32, old_root, 32);
+            tu_expect_bytes(what, root, 32, old_root, 32);
             assert_int_equal(vmdb_hist_root(hist, v->h, nn, root), 0);
-            expect_bytes(what, root, 32, new_root, 32);
+            tu_expect_bytes(what, root, 32, new_root, 32);
             if (vmdb_hist_verify_consistency(v->h, m, nn, old_root, new_root,
                                              (const uint8_t(*)[32])wproof, cnt) != 0)
                 fail_msg("%s does not verify: %s", what, vmdb_error_last());
             assert_int_equal(vmdb_hist_consistency_proof(hist, v->h, m, nn, path, &got), 0);
-            expect_bytes(what, &path[0][0], got * 32, &wproof[0][0], cnt * 32);
+            tu_expect_bytes(what, &path[0][0], got * 32, &wproof[0][0], cnt * 32);
             free(wproof);
             ncons++;
         }

@@ -122,3 +122,87 @@ uint64_t tu_json_u64(const vmdb_json *obj, const char *key)
         fail_msg("JSON member \"%s\" is not a non-negative integer", key);
     return (uint64_t)d;
 }
+
+tu_vectors *tu_vectors_load(const char *path, uint64_t version, const char *const *known,
+                            size_t nknown)
+{
+    static const vmdb_json_limits no_limits = {0, 0};
+    tu_vectors *v = calloc(1, sizeof(*v));
+    size_t len = 0;
+    assert_non_null(v);
+    v->text = tu_read_file(path, &len);
+    if (!v->text)
+        fail_msg("cannot read %s", path);
+    int rc = vmdb_json_parse(&v->doc, (vmdb_slice){v->text, len}, &no_limits);
+    if (rc != 0)
+        fail_msg("vmdb cannot parse %s: %s", path, vmdb_error_last());
+    v->root = vmdb_json_doc_root(v->doc);
+    assert_int_equal(vmdb_json_typeof(v->root), VMDB_JSON_OBJECT);
+    assert_int_equal(tu_json_u64(v->root, "version"), version);
+    for (size_t i = 0; i < vmdb_json_size(v->root); i++) {
+        vmdb_slice k = vmdb_json_key_at(v->root, i);
+        bool found = false;
+        for (size_t j = 0; j < nknown; j++)
+            found |= k.len == strlen(known[j]) && memcmp(k.ptr, known[j], k.len) == 0;
+        if (!found)
+            fail_msg("vector section \"%.*s\" is not checked here", (int)k.len,
+                     (const char *)k.ptr);
+    }
+    assert_int_equal(vmdb_hasher_new(&v->h, 0), 0);
+    return v;
+}
+
+void tu_vectors_free(tu_vectors *v)
+{
+    if (!v)
+        return;
+    vmdb_json_doc_free(v->doc);
+    vmdb_hasher_free(v->h);
+    free(v->text);
+    free(v);
+}
+
+const vmdb_json *tu_section(const tu_vectors *v, const char *key)
+{
+    const vmdb_json *a = vmdb_json_get(v->root, key);
+    if (!a || vmdb_json_typeof(a) != VMDB_JSON_ARRAY || vmdb_json_size(a) == 0)
+        fail_msg("vector section \"%s\" missing or empty", key);
+    return a;
+}
+
+const vmdb_json *tu_json_array(const vmdb_json *obj, const char *key)
+{
+    const vmdb_json *a = vmdb_json_get(obj, key);
+    if (!a || vmdb_json_typeof(a) != VMDB_JSON_ARRAY)
+        fail_msg("member \"%s\" missing or not an array", key);
+    return a;
+}
+
+bool tu_json_bool(const vmdb_json *obj, const char *key)
+{
+    const vmdb_json *b = vmdb_json_get(obj, key);
+    if (!b || (vmdb_json_typeof(b) != VMDB_JSON_TRUE && vmdb_json_typeof(b) != VMDB_JSON_FALSE))
+        fail_msg("member \"%s\" missing or not a boolean", key);
+    return vmdb_json_typeof(b) == VMDB_JSON_TRUE;
+}
+
+void tu_elem_hex32(const vmdb_json *s, uint8_t out[32])
+{
+    vmdb_slice x = vmdb_json_string(s);
+    if (vmdb_json_typeof(s) != VMDB_JSON_STRING || x.len != 64 ||
+        vmdb_hex_decode(out, 32, (const char *)x.ptr, x.len) != 0)
+        fail_msg("array element is not 32 bytes of hex");
+}
+
+void tu_expect_bytes(const char *what, const uint8_t *got, size_t gotlen, const uint8_t *want,
+                     size_t wantlen)
+{
+    if (gotlen == wantlen && (wantlen == 0 || memcmp(got, want, wantlen) == 0))
+        return;
+    char g[129], w[129];
+    size_t gn = gotlen < 64 ? gotlen : 64, wn = wantlen < 64 ? wantlen : 64;
+    vmdb_hex_encode(g, got, gn);
+    vmdb_hex_encode(w, want, wn);
+    fail_msg("%s: got %zu bytes %s%s, want %zu bytes %s%s", what, gotlen, g,
+             gotlen > 64 ? "..." : "", wantlen, w, wantlen > 64 ? "..." : "");
+}

@@ -41,4 +41,31 @@ void tu_json_hex32(const vmdb_json *obj, const char *key, uint8_t out[32]);
 uint8_t *tu_json_hex(const vmdb_json *obj, const char *key, size_t *len);
 uint64_t tu_json_u64(const vmdb_json *obj, const char *key);
 
+/* A vector file (docs/vectors/v*.json) parsed by vmdb's own JSON parser,
+ * with a hasher. tu_vectors_load fails the test unless the file parses, its
+ * "version" is `version` and every top-level member is named in known[]
+ * (a section added to the file must not go unchecked). */
+typedef struct tu_vectors {
+    uint8_t *text;
+    vmdb_json_doc *doc;
+    const vmdb_json *root;
+    vmdb_hasher *h;
+} tu_vectors;
+
+tu_vectors *tu_vectors_load(const char *path, uint64_t version, const char *const *known,
+                            size_t nknown);
+void tu_vectors_free(tu_vectors *v);
+/* The array `key` of the top-level object, non-empty: an empty section
+ * would make its test pass vacuously. */
+const vmdb_json *tu_section(const tu_vectors *v, const char *key);
+/* More members (failing the test when missing or mistyped). */
+const vmdb_json *tu_json_array(const vmdb_json *obj, const char *key);
+bool tu_json_bool(const vmdb_json *obj, const char *key);
+/* 32 bytes from a hex string that is an array element rather than a member. */
+void tu_elem_hex32(const vmdb_json *s, uint8_t out[32]);
+/* Compares bytes and, on a mismatch, names the vector and shows both sides
+ * (hex, truncated) so a failure can be read without a debugger. */
+void tu_expect_bytes(const char *what, const uint8_t *got, size_t gotlen, const uint8_t *want,
+                     size_t wantlen);
+
 #endif
