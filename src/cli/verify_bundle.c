@@ -105,9 +105,8 @@ int vmdb_vfy_check_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pin
         return fail(why, VMDB_EPARSE, "header: version %llu is not 1 or 2",
                     (unsigned long long)version);
     out->h.version = (uint8_t)version;
-    /* v1 has no kind or chain_id (§12); nothing else may be there. */
-    if (vmdb_json_size(j) != (version == 2 ? 11u : 9u))
-        return fail(why, VMDB_EPARSE, "header: unexpected or missing members");
+    /* v1 has no kind or chain_id (§12). Other members are not signed and
+     * are ignored (§6.1); header_hash may be left out. */
     if (version == 2) {
         const vmdb_json *k = typed(j, "kind", VMDB_JSON_STRING);
         if (!k || vmdb_header_kind_parse(&out->h.kind, vmdb_json_string(k)) != 0)
@@ -121,12 +120,14 @@ int vmdb_vfy_check_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pin
         (rc = hex_member(j, "history_root", out->h.history_root, 32, why)) ||
         (rc = u64_member(j, "time_ms", &out->h.time_ms, why)) ||
         (rc = hex_member(j, "schema_hash", out->h.schema_hash, 32, why)) ||
-        (rc = hex_member(j, "header_hash", given, 32, why)) ||
         (rc = hex_member(j, "sig", out->sig, 64, why)))
+        return rc;
+    bool has_given = vmdb_json_get(j, "header_hash") != NULL;
+    if (has_given && (rc = hex_member(j, "header_hash", given, 32, why)))
         return rc;
     unsigned long long seq = (unsigned long long)out->h.seq;
     vmdb_header_hash(h, out->hash, &out->h);
-    if (memcmp(given, out->hash, 32) != 0)
+    if (has_given && memcmp(given, out->hash, 32) != 0)
         return fail(why, VMDB_EVERIFY, "header %llu: header_hash does not match its fields", seq);
     if (vmdb_header_verify_sig(out->sig, out->h.version, VMDB_SIG_COMMITTED, out->hash, pins->pk)) {
         /* Say so when it is an intent signature: a header that was about to
