@@ -45,7 +45,7 @@ static const char serve_help[] =
     "  VMDB_IDENTITY_KEY     identity key file (Solana keypair JSON, mode 0600) provisioned\n"
     "                        by a TEE's sealing step; default <data dir>/identity.json,\n"
     "                        created at first start\n"
-    "  VMDB_ANCHOR           anchor backend: local (default; <data dir>/anchors.bin) or\n"
+    "  VMDB_ANCHOR           anchor backend: local (default; <data dir>/anchors2.bin) or\n"
     "                        solana (SPL Memo transactions signed by the identity key)\n"
     "  SOLANA_RPC_URL        JSON-RPC endpoint for VMDB_ANCHOR=solana (devnet, mainnet,\n"
     "                        or tools/solana-local)\n"
