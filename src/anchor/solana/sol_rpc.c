@@ -747,24 +747,36 @@ done:
     return rc;
 }
 
+/* Sends getTransaction for `sig` in `encoding` ("json" or "base64") and
+ * gives the answer's root (the caller frees it) and its result.
+ * VMDB_ENOTFOUND when the node does not know the transaction. */
+static int get_transaction(vmdb_sol_rpc *c, const uint8_t sig[64], const char *encoding,
+                           json_t **root, json_t **res)
+{
+    static const char m[] = "getTransaction";
+    int rc = req_begin(c, m);
+    rc = rc ? rc : put_b58(&c->req, sig, 64);
+    rc = rc ? rc
+            : vmdb_sb_printf(&c->req,
+                             ",{\"encoding\":\"%s\",\"commitment\":\"%s\","
+                             "\"maxSupportedTransactionVersion\":0}",
+                             encoding, commitment_name(c->commitment, true));
+    rc = rc ? rc : rpc_call(c, m, root, res);
+    if (rc == 0 && json_is_null(*res)) {
+        c->last.kind = VMDB_SOL_RPC_OK;
+        rc = vmdb_error_set(VMDB_ENOTFOUND, "solana rpc getTransaction: not found");
+    }
+    return rc;
+}
+
 int vmdb_sol_rpc_get_transaction(vmdb_sol_rpc *c, vmdb_sol_tx_info *out, const uint8_t sig[64])
 {
     static const char m[] = "getTransaction";
     json_t *root = NULL, *res;
     int rc;
     memset(out, 0, sizeof *out);
-    if ((rc = req_begin(c, m)) || (rc = put_b58(&c->req, sig, 64)) ||
-        (rc = vmdb_sb_printf(&c->req,
-                             ",{\"encoding\":\"json\",\"commitment\":\"%s\","
-                             "\"maxSupportedTransactionVersion\":0}",
-                             commitment_name(c->commitment, true))) ||
-        (rc = rpc_call(c, m, &root, &res)))
+    if ((rc = get_transaction(c, sig, "json", &root, &res)))
         goto done;
-    if (json_is_null(res)) {
-        c->last.kind = VMDB_SOL_RPC_OK;
-        rc = vmdb_error_set(VMDB_ENOTFOUND, "solana rpc getTransaction: not found");
-        goto done;
-    }
     const json_t *tx = json_object_get(res, "transaction");
     const json_t *msg = json_object_get(tx, "message");
     const json_t *hdr = json_object_get(msg, "header");
