@@ -103,6 +103,10 @@ int vmdb_sheader_verify(const vmdb_sheader *sh, vmdb_hasher *h, const uint8_t pk
 /* Appends the JSON form of PROTOCOL.md §6.3 (sig may be NULL: omitted). */
 int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr, const uint8_t *sig);
 
+/* The same for a signed header whose sh->hash is already its hash (as every
+ * header vmdb keeps is): no hashing, so renderers need no hasher. */
+int vmdb_sheader_to_json(vmdb_buf *out, const vmdb_sheader *sh);
+
 #ifdef __cplusplus
 }
 #endif

@@ -192,14 +192,14 @@ int vmdb_header_check_link(vmdb_hasher *h, const vmdb_header *prev_hdr, const vm
     return 0;
 }
 
-int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr, const uint8_t *sig)
+/* The JSON form of `hdr` whose hash is `hash`. */
+static int to_json(vmdb_buf *out, const vmdb_header *hdr, const uint8_t hash[32],
+                   const uint8_t *sig)
 {
     char sr[65], pv[65], hr[65], sh[65], hh[65], ci[65], sg[129];
     char head[192], tmp[800];
-    uint8_t hash[32];
     int n;
 
-    vmdb_header_hash(h, hash, hdr);
     vmdb_hex_encode(sr, hdr->smt_root, 32);
     vmdb_hex_encode(pv, hdr->prev, 32);
     vmdb_hex_encode(hr, hdr->history_root, 32);
@@ -229,4 +229,16 @@ int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr, c
                  head, sr, pv, hr, (unsigned long long)hdr->time_ms, sh, hh,
                  sig ? ",\"sig\":\"" : "", sig ? sg : "", sig ? "\"" : "");
     return vmdb_buf_put(out, tmp, (size_t)n);
+}
+
+int vmdb_header_to_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_header *hdr, const uint8_t *sig)
+{
+    uint8_t hash[32];
+    vmdb_header_hash(h, hash, hdr);
+    return to_json(out, hdr, hash, sig);
+}
+
+int vmdb_sheader_to_json(vmdb_buf *out, const vmdb_sheader *sh)
+{
+    return to_json(out, &sh->h, sh->hash, sh->sig);
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "util/log.h"
 #include "util/sb.h"
 #include "vmdb/common.h"
@@ -285,16 +286,12 @@ int vmdb_pg_load_leaves(PGconn *c, vmdb_smt_leaf **out, size_t *nout)
             rc = VMDB_EINVAL;
             goto done;
         }
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 4096;
-            vmdb_smt_leaf *nl = realloc(l, nc * sizeof *nl);
-            if (!nl) {
-                rc = VMDB_ENOMEM;
-                goto done;
-            }
-            l = nl;
-            cap = nc;
+        vmdb_smt_leaf *nl = vmdb_grow(l, &cap, n, sizeof *nl, 4096);
+        if (!nl) {
+            rc = VMDB_ENOMEM;
+            goto done;
         }
+        l = nl;
         memcpy(l[n].key, p + 6, 32);
         memcpy(l[n].value, p + 42, 32);
         n++;

@@ -605,15 +605,11 @@ static int h_identity(vmdb_route_ctx *c, vmdb_reply *out)
 static int h_roots_latest(vmdb_route_ctx *c, vmdb_reply *out)
 {
     vmdb_roots_info r;
-    vmdb_hasher *h = NULL;
     if (vmdb_engine_roots_latest(c->e, &r) != 0) {
         out->fail = r.fail;
         return vmdb_fail_err(&out->fail);
     }
-    int rc =
-        vmdb_hasher_new(&h, 0) == 0 ? vmdb_render_roots_latest(&out->data, h, &r) : VMDB_ENOMEM;
-    vmdb_hasher_free(h);
-    return RENDER(out, rc);
+    return RENDER(out, vmdb_render_roots_latest(&out->data, &r));
 }
 
 static int h_roots_get(vmdb_route_ctx *c, vmdb_reply *out)
@@ -622,7 +618,6 @@ static int h_roots_get(vmdb_route_ctx *c, vmdb_reply *out)
     size_t n = strlen(s);
     unsigned long long seq = 0;
     vmdb_roots_info r;
-    vmdb_hasher *h = NULL;
     bool ok = n > 0 && n <= 18; /* below 2^63: the column is a bigint */
     for (size_t i = 0; ok && i < n; i++) {
         ok = s[i] >= '0' && s[i] <= '9';
@@ -634,9 +629,7 @@ static int h_roots_get(vmdb_route_ctx *c, vmdb_reply *out)
         out->fail = r.fail;
         return vmdb_fail_err(&out->fail);
     }
-    int rc = vmdb_hasher_new(&h, 0) == 0 ? vmdb_render_root(&out->data, h, &r) : VMDB_ENOMEM;
-    vmdb_hasher_free(h);
-    return RENDER(out, rc);
+    return RENDER(out, vmdb_render_root(&out->data, &r));
 }
 
 /* A query argument: 1 to 18 decimal digits (below 2^63, as seq). */
@@ -660,7 +653,6 @@ static int h_roots_proof(vmdb_route_ctx *c, vmdb_reply *out)
 {
     uint64_t a = 0, b = 0;
     vmdb_history_info *r = vmdb_arena_alloc(&c->ar, sizeof *r);
-    vmdb_hasher *h = NULL;
     if (!query_seq(c->req, "from", &a) || !query_seq(c->req, "to", &b))
         return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_RANGE,
                              "from and to must be decimal integers (seq)");
@@ -670,10 +662,7 @@ static int h_roots_proof(vmdb_route_ctx *c, vmdb_reply *out)
         out->fail = r->fail;
         return vmdb_fail_err(&out->fail);
     }
-    int rc = vmdb_hasher_new(&h, 0) == 0 ? vmdb_render_roots_proof(&out->data, h, &r->proof)
-                                         : VMDB_ENOMEM;
-    vmdb_hasher_free(h);
-    return RENDER(out, rc);
+    return RENDER(out, vmdb_render_roots_proof(&out->data, &r->proof));
 }
 
 static int h_checkpoint(vmdb_route_ctx *c, vmdb_reply *out)

@@ -101,9 +101,9 @@ static int row_records(vmdb_buf *out, const vmdb_row *rows, size_t n)
     return rc ? rc : vmdb_buf_putc(out, ']');
 }
 
-static int header_json(vmdb_buf *out, vmdb_hasher *h, const vmdb_sheader *sh)
+static int header_json(vmdb_buf *out, const vmdb_sheader *sh)
 {
-    return vmdb_header_to_json(out, h, &sh->h, sh->sig);
+    return vmdb_sheader_to_json(out, sh);
 }
 
 /* `"<hex of n bytes>"`. */
@@ -124,9 +124,6 @@ static int hex_string(vmdb_buf *out, const uint8_t *p, size_t n)
 static int proof_member(vmdb_buf *out, const vmdb_proof_out *p, const vmdb_row *present,
                         size_t npresent)
 {
-    vmdb_hasher *h = NULL;
-    if (vmdb_hasher_new(&h, 0) != 0)
-        return VMDB_ENOMEM;
     int rc = vmdb_sb_puts(out, "\"proof\":{\"absent\":[");
     for (size_t i = 0; rc == 0 && i < p->nabsent; i++) {
         rc = vmdb_sb_puts(out, i ? ",{\"id\":" : "{\"id\":");
@@ -149,7 +146,7 @@ static int proof_member(vmdb_buf *out, const vmdb_proof_out *p, const vmdb_row *
         rc = rc ? rc : vmdb_buf_putc(out, '}');
     }
     rc = rc ? rc : vmdb_sb_puts(out, ",\"header\":");
-    rc = rc ? rc : header_json(out, h, &p->header);
+    rc = rc ? rc : header_json(out, &p->header);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"multiproof\":{\"keys\":[");
     for (size_t i = 0; rc == 0 && i < p->nkeys; i++) {
         rc = i ? vmdb_buf_putc(out, ',') : 0;
@@ -171,9 +168,7 @@ static int proof_member(vmdb_buf *out, const vmdb_proof_out *p, const vmdb_row *
     rc = rc ? rc : vmdb_sb_jstrz(out, p->pk);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"table\":");
     rc = rc ? rc : vmdb_sb_jstrz(out, p->table);
-    rc = rc ? rc : vmdb_buf_putc(out, '}');
-    vmdb_hasher_free(h);
-    return rc;
+    return rc ? rc : vmdb_buf_putc(out, '}');
 }
 
 /* ---- failures and the envelope --------------------------------------------------- */
@@ -490,25 +485,24 @@ int vmdb_render_identity(vmdb_buf *out, const vmdb_identity_info *id)
     return rc ? rc : vmdb_buf_putc(out, '}');
 }
 
-int vmdb_render_roots_latest(vmdb_buf *out, vmdb_hasher *h, const vmdb_roots_info *r)
+int vmdb_render_roots_latest(vmdb_buf *out, const vmdb_roots_info *r)
 {
     int rc = vmdb_sb_puts(out, "{\"anchor\":");
     rc = rc ? rc : vmdb_sb_jstrz(out, r->anchor);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"anchored\":");
-    rc =
-        rc ? rc : (r->has_anchored ? header_json(out, h, &r->anchored) : vmdb_sb_puts(out, "null"));
+    rc = rc ? rc : (r->has_anchored ? header_json(out, &r->anchored) : vmdb_sb_puts(out, "null"));
     rc = rc ? rc
             : vmdb_sb_printf(out, ",\"backlog\":%llu,\"header\":", (unsigned long long)r->backlog);
-    rc = rc ? rc : header_json(out, h, &r->header);
+    rc = rc ? rc : header_json(out, &r->header);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"public_key\":");
     rc = rc ? rc : vmdb_sb_jstrz(out, r->public_key);
     return rc ? rc : vmdb_buf_putc(out, '}');
 }
 
-int vmdb_render_root(vmdb_buf *out, vmdb_hasher *h, const vmdb_roots_info *r)
+int vmdb_render_root(vmdb_buf *out, const vmdb_roots_info *r)
 {
     int rc = vmdb_sb_puts(out, "{\"header\":");
-    rc = rc ? rc : header_json(out, h, &r->header);
+    rc = rc ? rc : header_json(out, &r->header);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"kind\":");
     rc = rc ? rc : vmdb_sb_jstrz(out, r->kind);
     return rc ? rc : vmdb_buf_putc(out, '}');
@@ -526,15 +520,15 @@ static int hash_array(vmdb_buf *out, const uint8_t (*v)[32], size_t n)
     return rc ? rc : vmdb_buf_putc(out, ']');
 }
 
-int vmdb_render_roots_proof(vmdb_buf *out, vmdb_hasher *h, const vmdb_history_proof *p)
+int vmdb_render_roots_proof(vmdb_buf *out, const vmdb_history_proof *p)
 {
     int rc = vmdb_sb_puts(out, "{\"consistency\":");
     rc = rc ? rc : hash_array(out, (const uint8_t(*)[32])p->consistency, p->nconsistency);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"from\":");
-    rc = rc ? rc : header_json(out, h, &p->from);
+    rc = rc ? rc : header_json(out, &p->from);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"inclusion\":");
     rc = rc ? rc : hash_array(out, (const uint8_t(*)[32])p->inclusion, p->ninclusion);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"to\":");
-    rc = rc ? rc : header_json(out, h, &p->to);
+    rc = rc ? rc : header_json(out, &p->to);
     return rc ? rc : vmdb_buf_putc(out, '}');
 }

@@ -41,8 +41,8 @@ int vmdb_render_migrate(vmdb_buf *out, const vmdb_admin_result *r);
 int vmdb_render_health(vmdb_buf *out, const vmdb_health *h);
 int vmdb_render_schema(vmdb_buf *out, const vmdb_schema_info *s);
 int vmdb_render_identity(vmdb_buf *out, const vmdb_identity_info *id);
-int vmdb_render_roots_latest(vmdb_buf *out, vmdb_hasher *h, const vmdb_roots_info *r);
-int vmdb_render_root(vmdb_buf *out, vmdb_hasher *h, const vmdb_roots_info *r);
-int vmdb_render_roots_proof(vmdb_buf *out, vmdb_hasher *h, const vmdb_history_proof *p);
+int vmdb_render_roots_latest(vmdb_buf *out, const vmdb_roots_info *r);
+int vmdb_render_root(vmdb_buf *out, const vmdb_roots_info *r);
+int vmdb_render_roots_proof(vmdb_buf *out, const vmdb_history_proof *p);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "store/engine_internal.h"
 #include "store/rows.h"
+#include "util/grow.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/sb.h"
@@ -68,14 +69,10 @@ typedef struct leaf_list {
 /* Appends one leaf. 0 or VMDB_ENOMEM. */
 static int add_leaf(leaf_list *x, const uint8_t key[32], const uint8_t value[32])
 {
-    if (x->n == x->cap) {
-        size_t nc = x->cap ? x->cap * 2 : 4096;
-        vmdb_smt_leaf *nl = realloc(x->l, nc * sizeof *nl);
-        if (!nl)
-            return VMDB_ENOMEM;
-        x->l = nl;
-        x->cap = nc;
-    }
+    vmdb_smt_leaf *nl = vmdb_grow(x->l, &x->cap, x->n, sizeof *nl, 4096);
+    if (!nl)
+        return VMDB_ENOMEM;
+    x->l = nl;
     memcpy(x->l[x->n].key, key, 32);
     memcpy(x->l[x->n].value, value, 32);
     x->n++;
@@ -803,7 +800,8 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
     LOG_INFO("upgrade: the chain is on protocol v1; rehashing every row for the v2 header");
     if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
         return vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
-    if (vmdb_catalog_load(c, &reg) || (rc = rehash(c, h, reg, &leaves, &n, &ranges, &nranges)) != 0) {
+    if (vmdb_catalog_load(c, &reg) ||
+        (rc = rehash(c, h, reg, &leaves, &n, &ranges, &nranges)) != 0) {
         rollback(c);
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "upgrade: rehashing the rows failed");
         goto done;

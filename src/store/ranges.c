@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "util/sb.h"
 #include "vmdb/rowhash.h"
 
@@ -75,15 +76,13 @@ int vmdb_ranges_set(vmdb_ranges *r, const char *table, int64_t lo, int64_t hi)
         return VMDB_EINVAL;
     pthread_mutex_lock(&r->mu);
     size_t i = find(r, table);
-    if (i == r->n && r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 8;
-        vmdb_id_range *nv = realloc(r->v, nc * sizeof *nv);
+    if (i == r->n) {
+        vmdb_id_range *nv = vmdb_grow(r->v, &r->cap, r->n, sizeof *nv, 8);
         if (!nv) {
             rc = VMDB_ENOMEM;
             goto done;
         }
         r->v = nv;
-        r->cap = nc;
     }
     if (i == r->n) {
         snprintf(r->v[i].table, sizeof r->v[i].table, "%s", table);

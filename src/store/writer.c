@@ -16,6 +16,7 @@
 #include "store/proofs.h"
 #include "store/rows.h"
 #include "store/sync.h"
+#include "util/grow.h"
 #include "util/log.h"
 #include "util/sb.h"
 
@@ -217,14 +218,10 @@ static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
 
 static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value)
 {
-    if (g->npend == g->cappend) {
-        size_t nc = g->cappend ? g->cappend * 2 : 256;
-        vmdb_smt_change *p = realloc(g->pend, nc * sizeof *p);
-        if (!p)
-            return VMDB_ENOMEM;
-        g->pend = p;
-        g->cappend = nc;
-    }
+    vmdb_smt_change *p = vmdb_grow(g->pend, &g->cappend, g->npend, sizeof *p, 256);
+    if (!p)
+        return VMDB_ENOMEM;
+    g->pend = p;
     vmdb_smt_change *c = &g->pend[g->npend++];
     memcpy(c->key, key, 32);
     c->remove = !value;
@@ -271,14 +268,10 @@ static int pend_keep(wgroup *g)
         g->gr[i].hi = g->pr.hi > g->gr[i].hi ? g->pr.hi : g->gr[i].hi;
         return 0;
     }
-    if (g->ngr == g->capgr) {
-        size_t nc = g->capgr ? g->capgr * 2 : 8;
-        grange *p = realloc(g->gr, nc * sizeof *p);
-        if (!p)
-            return VMDB_ENOMEM;
-        g->gr = p;
-        g->capgr = nc;
-    }
+    grange *p = vmdb_grow(g->gr, &g->capgr, g->ngr, sizeof *p, 8);
+    if (!p)
+        return VMDB_ENOMEM;
+    g->gr = p;
     g->gr[g->ngr++] = g->pr;
     return 0;
 }

@@ -653,6 +653,15 @@ static void test_v2_to_json(void **state)
         expect_hex(o, "sig", sig, 64);
         assert_int_equal(tu_json_u64(o, "time_ms"), a.time_ms);
         assert_int_equal(vmdb_json_size(o), 11);
+        /* A signed header renders the same from its stored hash. */
+        vmdb_sheader sh = {.h = a};
+        memcpy(sh.hash, hash, 32);
+        memcpy(sh.sig, sig, 64);
+        vmdb_buf b2 = VMDB_BUF_INIT;
+        assert_int_equal(vmdb_sheader_to_json(&b2, &sh), 0);
+        assert_int_equal(b2.len, b.len);
+        assert_memory_equal(b2.ptr, b.ptr, b.len);
+        vmdb_buf_free(&b2);
         vmdb_json_doc_free(doc);
         vmdb_buf_free(&b);
     }

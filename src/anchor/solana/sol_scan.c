@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "util/grow.h"
 
 #define SCAN_PAGE 1000 /* getSignaturesForAddress's largest page */
 
@@ -74,16 +75,12 @@ int vmdb_sol_anchor_list(vmdb_sol_rpc *c, vmdb_sol_anchor_ent **out, size_t *n,
                 rc = r == VMDB_ENOMEM ? r : VMDB_EIO;
                 goto done;
             }
-            if (cnt == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                vmdb_sol_anchor_ent *nv = realloc(v, nc * sizeof *nv);
-                if (!nv) {
-                    rc = VMDB_ENOMEM;
-                    goto done;
-                }
-                v = nv;
-                cap = nc;
+            vmdb_sol_anchor_ent *nv = vmdb_grow(v, &cap, cnt, sizeof *nv, 64);
+            if (!nv) {
+                rc = VMDB_ENOMEM;
+                goto done;
             }
+            v = nv;
             v[cnt++] = e;
         }
         if (got < SCAN_PAGE)
