@@ -21,7 +21,8 @@
 #   BENCH_ROWS      rows loaded before measuring (default 1000000)
 #   BENCH_CLIENTS   client counts (default "1 8")
 #   BENCH_SCALE     multiplies the request count of every figure (default 1)
-#   BENCH_ROUNDS    plain/proof alternations per figure (default 2)
+#   BENCH_ROUNDS    plain/proof alternations per figure (default 4)
+#   BENCH_OPS       a subset of "read1 read100 latest100 create1 create100"
 #   BENCH_KEEP      1 keeps the temporary directory (logs) after the run
 set -euo pipefail
 cd "$(dirname "$0")/.."
