@@ -4,9 +4,8 @@
  * library call at all; without it OpenSSL's EVP does the work through a
  * digest fetched once and one context reused (the one-shot SHA256() costs
  * about three times more). The kernel is checked against OpenSSL on a
- * spread of lengths before it is trusted, once per process.
+ * spread of lengths before it is trusted.
  */
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,17 +167,6 @@ static bool ni_selftest(vmdb_hasher *h)
     return true;
 }
 
-/* The SHA-NI verdict for this process: 0 not known yet, 1 the kernel is
- * there and passed ni_selftest, 2 it is not to be used. Hashers are made
- * per thread and per answer (the proof renderer makes one per answer), and
- * the self-test (about 1,800 compressions) plus the cpuid calls (each a
- * trap to the hypervisor on a VM) cost about 150 us: `make bench-proof`
- * found them taking 40% of the server's CPU on read-batch with "proof".
- * The CPU and the kernel do not change while the process runs, so the
- * verdict is reached once; threads racing to reach it first compute the
- * same answer. */
-static _Atomic int ni_verdict;
-
 int vmdb_hasher_new(vmdb_hasher **out, unsigned flags)
 {
     int rc = 0;
@@ -195,14 +183,8 @@ int vmdb_hasher_new(vmdb_hasher **out, unsigned flags)
         rc = vmdb_error_set(VMDB_ECRYPTO, "OpenSSL could not provide SHA-256");
         goto done;
     }
-    if (!(flags & VMDB_HASHER_FORCE_OPENSSL)) {
-        int v = atomic_load_explicit(&ni_verdict, memory_order_acquire);
-        if (v == 0) {
-            v = vmdb_sha256_ni_available() && ni_selftest(h) ? 1 : 2;
-            atomic_store_explicit(&ni_verdict, v, memory_order_release);
-        }
-        h->use_ni = v == 1;
-    }
+    if (!(flags & VMDB_HASHER_FORCE_OPENSSL) && vmdb_sha256_ni_available())
+        h->use_ni = ni_selftest(h);
     *out = h;
     h = NULL;
 done:

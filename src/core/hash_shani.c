@@ -2,8 +2,8 @@
  * SHA-256 block compression with the x86 SHA extensions. Each of the 16
  * groups runs four rounds: two sha256rnds2 on the message words plus their
  * round constants, while sha256msg1/msg2 extend the message schedule for
- * the group four steps ahead. Verified against OpenSSL when the process
- * makes its first hasher, so a wrong kernel can never go unnoticed.
+ * the group four steps ahead. Verified against OpenSSL by the hasher at
+ * creation, so a wrong kernel can never go unnoticed.
  */
 #include "core/hash_internal.h"
 
