@@ -226,7 +226,7 @@ class VmdbClient:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, bare: bool = False) -> Any:
         headers = {"Accept": "application/json"}
         raw = None
         if body is not None:
@@ -241,6 +241,8 @@ class VmdbClient:
             if status >= 400:
                 raise VmdbServerError(status, "HTTP_ERROR", resp[:200].decode("utf-8", "replace")) from None
             raise fail("BAD_ANSWER", f"the answer is not strict JSON: {e}") from None
+        if bare and status < 400 and not (isinstance(env, dict) and "success" in env):
+            return env  # a route that answers without the envelope (/bootstrap/schema)
         if not isinstance(env, dict) or not isinstance(env.get("success"), bool):
             raise fail("BAD_ANSWER", "the answer is not vmdb's envelope")
         if env["success"] is not True:
@@ -313,7 +315,7 @@ class VmdbClient:
 
     def schema(self) -> Any:
         """The server's /bootstrap/schema data. Not verified: the schema is not part of any proof."""
-        return plain(self._get("/bootstrap/schema"))
+        return plain(self._call("GET", "/bootstrap/schema", bare=True))
 
     def sync(self) -> dict[str, Any]:
         """Fetches /api/roots/latest, verifies the header and links it to the state."""
