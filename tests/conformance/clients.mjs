@@ -22,9 +22,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PYTHON = process.env.CONFORM_PYTHON || '/usr/bin/python3';
-const JS_CONFORM = path.join(ROOT, 'clients', 'js', 'src', 'conform.mjs');
-const JS_DIR = path.join(ROOT, 'clients', 'js');
-const PY_DIR = path.join(ROOT, 'clients', 'python');
+// CONFORM_CLIENTS_ROOT: take the clients from another checkout (to try a
+// client's work in progress against the suite); default this repository.
+const CLIENTS = path.resolve(process.env.CONFORM_CLIENTS_ROOT || ROOT);
+const JS_CONFORM = path.join(CLIENTS, 'clients', 'js', 'src', 'conform.mjs');
+const JS_DIR = path.join(CLIENTS, 'clients', 'js');
+const PY_DIR = path.join(CLIENTS, 'clients', 'python');
 const PY_DRIVER = path.join(ROOT, 'tests', 'conformance', 'py_driver.py');
 
 const ALL = ['js', 'python'];

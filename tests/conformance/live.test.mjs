@@ -150,10 +150,13 @@ test('live cases: honest answers of every route verify in both clients, every ta
   x.proof.complete.limit = 4;
   bad('read-latest: complete.limit inflated', 'read-latest', x, { table: 'agents', order: 'desc', limit: 3, requireComplete: true }, 'BAD_ANSWER');
   bad('read-latest: requireComplete on an answer with where', 'read-latest', where, { table: 'agents', limit: 3, requireComplete: true }, 'INCOMPLETE');
+  // proof.complete removed: the range key is still in the multiproof, so
+  // §9 step 2 fails first (BAD_PROOF; the vector
+  // latest_complete_flag_without_proof has a rebuilt multiproof: INCOMPLETE).
   x = clone(desc);
   x.complete = true;
   delete x.proof.complete;
-  bad('read-latest: data.complete without proof.complete', 'read-latest', x, { table: 'agents', order: 'desc', limit: 3 }, 'INCOMPLETE');
+  bad('read-latest: data.complete without proof.complete (multiproof not rebuilt)', 'read-latest', x, { table: 'agents', order: 'desc', limit: 3 }, 'BAD_PROOF');
 
   // Another chain under the same key: a second server on a fresh database
   // with VMDB_IDENTITY_KEY pointing at the first one's key.
@@ -182,6 +185,18 @@ test('live cases: honest answers of every route verify in both clients, every ta
   h = clone(latest);
   h.smt_root = flipHex(h.smt_root, 3);
   cases.push({ name: 'tampered:header field changed', op: 'header', input: h, public_key: pk, opts: { chainId: chain }, expect: { ok: false, code: 'BAD_HEADER' } });
+  // Without header_hash (§6.1 lets a header leave it out) a changed field
+  // and another key's signature look the same to a verifier: the signature
+  // does not cover the hash recomputed from the fields. Both are
+  // BAD_SIGNATURE (as the vector header_field_changed).
+  h = clone(latest);
+  delete h.header_hash;
+  h.smt_root = flipHex(h.smt_root, 3);
+  cases.push({ name: 'tampered:header field changed, no header_hash', op: 'header', input: h, public_key: pk, opts: { chainId: chain }, expect: { ok: false, code: 'BAD_SIGNATURE' } });
+  h = clone(latest);
+  h.sig = otherKeySig(h);
+  delete h.header_hash;
+  cases.push({ name: 'tampered:header signed by another key, no header_hash', op: 'header', input: h, public_key: pk, opts: { chainId: chain }, expect: { ok: false, code: 'BAD_SIGNATURE' } });
   const hp = ok(await get(srv.url, `/api/roots/proof?from=${older.seq}&to=${latest.seq}`));
   cases.push({ name: 'honest:history proof', op: 'history', input: hp, public_key: pk, opts: { chainId: chain, trustedHash: older.header_hash }, expect: { ok: true } });
   const hp0 = ok(await get(srv.url, `/api/roots/proof?from=1&to=${latest.seq}`));
