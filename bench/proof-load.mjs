@@ -12,7 +12,7 @@
 //      fixed number of requests without and with "proof": true, interleaved
 //      in rounds (plain, proof, plain, proof, ...) so that the noise of the
 //      shared machine hits both sides alike;
-//   3. verifies a sample of the proved answers with scripts/vmdb-verify.mjs
+//   3. verifies a sample of the proved answers with clients/js/src/protocol.mjs
 //      (pinned identity key and chain_id), so the figures are for valid proofs;
 //   4. prints a table: requests/s, p50/p99 latency, mean answer bytes, mean
 //      bytes of data.proof, the vmdb process's CPU per request, and the ratios
@@ -32,7 +32,7 @@
 
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { verifyAnswer } from '../scripts/vmdb-verify.mjs';
+import { verifyAnswer } from '../clients/js/src/protocol.mjs';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
@@ -360,7 +360,7 @@ async function main() {
   const errors = results.reduce((s, r) => s + r.errors, 0);
   const n = verifyStats.ok + verifyStats.bad;
   say('');
-  say(`verified with scripts/vmdb-verify.mjs: ${verifyStats.ok}/${n} proved answers valid` +
+  say(`verified with clients/js/src/protocol.mjs: ${verifyStats.ok}/${n} proved answers valid` +
       ` (mean ${(verifyStats.ms / Math.max(1, n)).toFixed(2)} ms each in JS)` +
       (verifyStats.complete + verifyStats.incomplete
         ? `; read-latest answers with a complete part (§10): ${verifyStats.complete}/${verifyStats.complete + verifyStats.incomplete}`

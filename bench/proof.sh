@@ -11,7 +11,7 @@
 # leaf), and measures read-batch of 1 and 100 ids, read-latest limit 100 and
 # create-batch of 1 and 100 rows, each without and with "proof": true,
 # interleaved in the same run, at each client count; it verifies a sample of
-# the proved answers with scripts/vmdb-verify.mjs and prints requests/s,
+# the proved answers with clients/js/src/protocol.mjs and prints requests/s,
 # p50/p99 latency, answer and proof bytes, vmdb's CPU per request and the
 # ratios proof / no-proof. Informational: the script exits 0 (non-zero only
 # when something could not run).

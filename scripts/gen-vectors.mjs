@@ -10,7 +10,7 @@
 // every corrupted proof must be rejected), and then writes
 // docs/vectors/v1.json, which the C test suite replays. For protocol v2 it
 // also writes docs/vectors/v2.json (see genV2 for its layout). The verifier
-// half lives in scripts/vmdb-verify.mjs, which this script imports.
+// half lives in clients/js/src/protocol.mjs, which this script imports.
 //
 // Usage:   node scripts/gen-vectors.mjs [--out DIR]   (Node 20, built-in modules only;
 //          --out writes into DIR instead of docs/vectors/)
@@ -29,8 +29,8 @@ import {
   assert, H, Z, hex, unhex, u8, u16, u64, bitAt, numberToString, jcs, jcsAccepts, rowKey, rowValue, leafHash,
   nodeHash, KIND_CODE, verifyProof, sortKeys, verifyMulti, splitPoint, mth, verifyInclusion, verifyConsistency,
   ed25519Verify,
-} from './vmdb-verify.mjs';
-import * as V from './vmdb-verify.mjs';
+} from '../clients/js/src/protocol.mjs';
+import * as V from '../clients/js/src/protocol.mjs';
 
 /** Deterministic PRNG: SplitMix64 over BigInt. Returns a function yielding u64 BigInts. */
 function splitmix64(seed) {

@@ -2,7 +2,7 @@
 // "proof": true, no where, in key order, on a serial or big_serial table
 // says data.complete: true and proves it with the table's id-range leaf and
 // every gap id proven absent. Each complete answer is checked by both
-// verifiers written from the protocol text: scripts/vmdb-verify.mjs
+// verifiers written from the protocol text: clients/js/src/protocol.mjs
 // (verifyAnswer with requireComplete) and `vmdb verify` on the saved
 // answer. Reads that cannot be complete (a where, another order, a text key,
 // a gap of more than 1000 ids) say data.complete: false with no complete
@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, ROOT, startServer, post, get, ok, applySchema, tempDir, psql } from './lib.mjs';
-import { verifyAnswer, verifyHeader } from '../../scripts/vmdb-verify.mjs';
+import { verifyAnswer, verifyHeader } from '../../clients/js/src/protocol.mjs';
 import { validateSchema, responseSchema } from '../../scripts/check-openapi.mjs';
 
 const DOC = JSON.parse(fs.readFileSync(path.join(ROOT, 'docs', 'openapi.json'), 'utf8'));

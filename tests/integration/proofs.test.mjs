@@ -1,6 +1,6 @@
 // Proofs in answers (docs/PROTOCOL.md §9): "proof": true on read-batch,
 // read-latest, create-batch, upsert and delete-batch. Every answer is
-// checked by scripts/vmdb-verify.mjs, the verifier written from the protocol
+// checked by clients/js/src/protocol.mjs, the verifier written from the protocol
 // text alone (the one scripts/gen-vectors.mjs uses): keys and values
 // recomputed, the multiproof verified against the header's root, the v2
 // header's hash, its committed-context signature (with the key of
@@ -16,7 +16,7 @@ import { startServer, post, get, ok, fails, applySchema, psql, ROOT } from './li
 import {
   verifyAnswer, verifyHeader, verifyIntent, verifyMultiproofJson,
   committedMessage, intentMessage, encodeHeaderV1, headerHashV1, hex, unhex,
-} from '../../scripts/vmdb-verify.mjs';
+} from '../../clients/js/src/protocol.mjs';
 import { validateSchema, responseSchema } from '../../scripts/check-openapi.mjs';
 
 const DOC = JSON.parse(fs.readFileSync(path.join(ROOT, 'docs', 'openapi.json'), 'utf8'));

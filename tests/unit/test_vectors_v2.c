@@ -1,7 +1,7 @@
 /*
  * The protocol v2 vectors (docs/vectors/v2.json), produced by an
  * independent JavaScript implementation of PROTOCOL.md
- * (scripts/gen-vectors.mjs, checked by scripts/vmdb-verify.mjs), replayed
+ * (scripts/gen-vectors.mjs, checked by clients/js/src/protocol.mjs), replayed
  * through the C code item by item: the keys, chain_id derivations, v2
  * headers of every kind (encoding both ways, header_hash, committed and
  * intent signatures, JSON form), the v1->v2 upgrade link and the history

@@ -1,5 +1,6 @@
-// vmdb-verify.mjs — verifier of the vmdb protocol (docs/PROTOCOL.md, v2 and
-// v1), in JavaScript with Node's built-in modules only.
+// protocol.mjs — verifier of the vmdb protocol (docs/PROTOCOL.md, v2 and
+// v1), in JavaScript with Node's built-in modules only (the protocol layer
+// of the @vmdb/client package; formerly scripts/vmdb-verify.mjs).
 //
 // Purpose. Everything a client needs to check vmdb's answers while holding
 // nothing but the identity public key (and the chain_id it pinned): strict
@@ -16,7 +17,10 @@
 // accepted in either case. The low-level helpers throw VerifyError / JcsError
 // on bad input; the high-level verifiers (verifyHeader, verifyAnswer,
 // verifyHistoryProof, verifyCheckpoint, verifyTrustedState) never throw on
-// untrusted input and return {ok, reason, ...}.
+// untrusted input and return {ok, reason, code, ...}: `code` is the stable
+// reason code of the client contract (BAD_ANSWER, BAD_HEADER, BAD_SIGNATURE,
+// WRONG_CHAIN, BAD_PROOF, INCOMPLETE, FORK; null when ok), `reason` the
+// human-readable detail.
 
 import { createHash, createPublicKey, verify } from 'node:crypto';
 
@@ -386,7 +390,14 @@ export const nodeHash = (l, r) => H(u8(0x01), l, r);
 
 export const KIND_CODE = { inclusion: 0, absent_empty: 1, absent_leaf: 2 };
 
-export class VerifyError extends Error {}
+/** A failed check; `code` is the reason code (undefined: BAD_ANSWER). */
+export class VerifyError extends Error {
+  constructor(msg, code) { super(msg); this.code = code; }
+}
+
+/** The reason codes of the client contract (docs/CLIENTS.md). */
+export const REASON_CODES = ['BAD_ANSWER', 'BAD_HEADER', 'BAD_SIGNATURE', 'WRONG_CHAIN', 'BAD_PROOF', 'INCOMPLETE',
+  'ROLLBACK', 'FORK', 'NOT_ANCHORED'];
 
 /**
  * Verifies a §4 proof (binary form) for key k against root R. `value` is the
@@ -603,7 +614,17 @@ export function ed25519Verify(pub, msg, sig) {
 // Strict readers of untrusted JSON members (throw VerifyError)
 // ---------------------------------------------------------------------------
 
-const vfail = (msg) => { throw new VerifyError(msg); };
+const vfail = (msg, code) => { throw new VerifyError(msg, code); };
+
+/** Runs fn; a VerifyError without a code gets `code` (a structural failure inside a part with its own code). */
+function recode(code, fn) {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof VerifyError && e.code === undefined) e.code = code;
+    throw e;
+  }
+}
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
 /** Hex text of exactly n bytes (either case); n undefined: any length. */
@@ -624,12 +645,12 @@ function obj(x, what) { if (!isObject(x)) vfail(`${what}: not an object`); retur
 function arr(x, what) { if (!Array.isArray(x)) vfail(`${what}: not an array`); return x; }
 function str(x, what) { if (typeof x !== 'string') vfail(`${what}: not a string`); return x; }
 
-/** Runs fn; a VerifyError / JcsError becomes {ok: false, reason}. */
+/** Runs fn; a VerifyError / JcsError becomes {ok: false, reason, code}. */
 function outcome(fn) {
   try {
-    return { ok: true, reason: null, ...fn() };
+    return { ok: true, reason: null, code: null, ...fn() };
   } catch (e) {
-    if (e instanceof VerifyError || e instanceof JcsError) return { ok: false, reason: e.message };
+    if (e instanceof VerifyError || e instanceof JcsError) return { ok: false, reason: e.message, code: e.code ?? 'BAD_ANSWER' };
     throw e;
   }
 }
@@ -725,6 +746,10 @@ export function decodeHeader(enc) {
  * header_hash. Members not in the form are ignored (they are not signed).
  */
 export function parseHeaderJson(j) {
+  return recode('BAD_HEADER', () => parseHeaderFields(j));
+}
+
+function parseHeaderFields(j) {
   obj(j, 'header');
   const h = {};
   if (j.version === 2) {
@@ -775,17 +800,17 @@ function pubKey(publicKeyHex) { return hexBytes(publicKeyHex, 32, 'public key');
 function checkHeader(j, pub, { chainId, allowV1 = false } = {}) {
   const h = parseHeaderJson(j);
   if (h.version === 1) {
-    if (!allowV1) vfail('header: a v1 header where a v2 header is required');
-    if (!ed25519Check(pub, h.header_hash, h.sig)) vfail('header: v1 signature does not verify');
+    if (!allowV1) vfail('header: a v1 header where a v2 header is required', 'BAD_HEADER');
+    if (!ed25519Check(pub, h.header_hash, h.sig)) vfail('header: v1 signature does not verify', 'BAD_SIGNATURE');
     return h;
   }
   if (!ed25519Check(pub, committedMessage(h.header_hash), h.sig)) {
-    if (ed25519Check(pub, intentMessage(h.header_hash), h.sig)) vfail('header: sig is an intent signature, not a header signature');
-    if (ed25519Check(pub, h.header_hash, h.sig)) vfail('header: sig is a v1-style signature over the bare hash');
-    vfail('header: signature does not verify with the identity key');
+    if (ed25519Check(pub, intentMessage(h.header_hash), h.sig)) vfail('header: sig is an intent signature, not a header signature', 'BAD_SIGNATURE');
+    if (ed25519Check(pub, h.header_hash, h.sig)) vfail('header: sig is a v1-style signature over the bare hash', 'BAD_SIGNATURE');
+    vfail('header: signature does not verify with the identity key', 'BAD_SIGNATURE');
   }
   if (chainId !== undefined && chainId !== null && !hexBytes(chainId, 32, 'pinned chain_id').equals(h.chain_id)) {
-    vfail('header: chain_id is not the pinned chain');
+    vfail('header: chain_id is not the pinned chain', 'WRONG_CHAIN');
   }
   return h;
 }
@@ -841,7 +866,7 @@ export function verifyProofJson(rootHex, j) {
   return outcome(() => {
     const R = hexBytes(rootHex, 32, 'root');
     const p = proofFromJson(j);
-    if (!verifyProof(R, p.key, p.value, p.bytes)) vfail('proof: does not verify against the root');
+    if (!verifyProof(R, p.key, p.value, p.bytes)) vfail('proof: does not verify against the root', 'BAD_PROOF');
     return { key: hex(p.key), present: p.value !== null, value: p.value ? hex(p.value) : null };
   });
 }
@@ -855,10 +880,10 @@ function checkMultiproofJson(R, j) {
   obj(j, 'multiproof');
   const Q = arr(j.keys, 'multiproof.keys').map((k, i) => hexBytes(k, 32, `multiproof.keys[${i}]`));
   const proof = hexBytes(j.proof, undefined, 'multiproof.proof');
-  if (Q.length === 0) vfail('multiproof: empty key list');
-  for (let i = 1; i < Q.length; i++) if (Buffer.compare(Q[i - 1], Q[i]) >= 0) vfail('multiproof: keys not strictly ascending');
+  if (Q.length === 0) vfail('multiproof: empty key list', 'BAD_PROOF');
+  for (let i = 1; i < Q.length; i++) if (Buffer.compare(Q[i - 1], Q[i]) >= 0) vfail('multiproof: keys not strictly ascending', 'BAD_PROOF');
   const res = verifyMulti(R, Q, proof);
-  if (res === null) vfail('multiproof: does not verify against the root');
+  if (res === null) vfail('multiproof: does not verify against the root', 'BAD_PROOF');
   const out = new Map();
   for (const [k, v] of res) out.set(k, v === null ? null : hex(v));
   return out;
@@ -951,43 +976,43 @@ function checkAnswer(data, kind, pub, opts) {
   const complete = p.complete === undefined || p.complete === null ? null : obj(p.complete, 'proof.complete');
   if (complete && kind !== 'read-latest') vfail('proof.complete outside read-latest');
   const rkey = complete ? hexBytes(complete.range_key, 32, 'complete.range_key') : null;
-  if (rkey && !rkey.equals(rangeKey(table))) vfail('complete.range_key is not the range key of the table');
+  if (rkey && !rkey.equals(rangeKey(table))) vfail('complete.range_key is not the range key of the table', 'INCOMPLETE');
 
   // 2. the multiproof, over exactly the present, absent (and range) keys
   const values = checkMultiproofJson(header.smt_root, p.multiproof);
   const expected = new Set([...present.map((e) => hex(e.key)), ...absent.map((e) => hex(e.key))]);
   if (rkey) expected.add(hex(rkey));
   if (expected.size !== values.size || [...expected].some((k) => !values.has(k))) {
-    vfail('multiproof: its keys are not exactly the present, absent and range keys');
+    vfail('multiproof: its keys are not exactly the present, absent and range keys', 'BAD_PROOF');
   }
 
   // 3. present rows
   const records = kind === 'delete-batch' ? (data.records ?? []) : arr(data.records, 'data.records');
   arr(records, 'data.records');
-  if (kind === 'delete-batch' && (present.length !== 0 || records.length !== 0)) vfail('delete-batch: present rows in a delete answer');
-  if (present.length !== records.length) vfail('proof.present: not one entry per record');
+  if (kind === 'delete-batch' && (present.length !== 0 || records.length !== 0)) vfail('delete-batch: present rows in a delete answer', 'BAD_PROOF');
+  if (present.length !== records.length) vfail('proof.present: not one entry per record', 'BAD_PROOF');
   present.forEach((e, i) => {
-    if (!e.key.equals(rowKey(table, e.id))) vfail(`proof.present[${i}].key is not k(table, id)`);
-    if (!e.value.equals(rowValueOf(records[i]))) vfail(`proof.present[${i}].value is not the value of data.records[${i}]`);
-    if (!Object.prototype.hasOwnProperty.call(records[i], pk) || pkText(records[i][pk]) !== e.id) {
-      vfail(`data.records[${i}]: primary key is not proof.present[${i}].id`);
+    if (!e.key.equals(rowKey(table, e.id))) vfail(`proof.present[${i}].key is not k(table, id)`, 'BAD_PROOF');
+    if (!e.value.equals(recode('BAD_PROOF', () => rowValueOf(records[i])))) vfail(`proof.present[${i}].value is not the value of data.records[${i}]`, 'BAD_PROOF');
+    if (!Object.prototype.hasOwnProperty.call(records[i], pk) || recode('BAD_PROOF', () => pkText(records[i][pk])) !== e.id) {
+      vfail(`data.records[${i}]: primary key is not proof.present[${i}].id`, 'BAD_PROOF');
     }
-    if (values.get(hex(e.key)) !== hex(e.value)) vfail(`multiproof: present[${i}] (id ${e.id}) is not present with its value`);
+    if (values.get(hex(e.key)) !== hex(e.value)) vfail(`multiproof: present[${i}] (id ${e.id}) is not present with its value`, 'BAD_PROOF');
   });
 
   // 4. absent ids
   absent.forEach((e, i) => {
-    if (!e.key.equals(rowKey(table, e.id))) vfail(`proof.absent[${i}].key is not k(table, id)`);
-    if (values.get(hex(e.key)) !== null) vfail(`multiproof: absent[${i}] (id ${e.id}) is present`);
+    if (!e.key.equals(rowKey(table, e.id))) vfail(`proof.absent[${i}].key is not k(table, id)`, 'BAD_PROOF');
+    if (values.get(hex(e.key)) !== null) vfail(`multiproof: absent[${i}] (id ${e.id}) is present`, 'BAD_PROOF');
   });
   const absentIds = new Set(absent.map((e) => e.id));
   const presentIds = new Set(present.map((e) => e.id));
   if (kind === 'read-batch' || kind === 'delete-batch') {
     const missing = arr(data.missing ?? [], 'data.missing');
-    missing.forEach((id, i) => { if (!absentIds.has(str(id, `data.missing[${i}]`))) vfail(`data.missing[${i}] (${id}) is not proven absent`); });
+    missing.forEach((id, i) => { if (!absentIds.has(str(id, `data.missing[${i}]`))) vfail(`data.missing[${i}] (${id}) is not proven absent`, 'BAD_PROOF'); });
   }
   if (kind === 'delete-batch') {
-    arr(data.ids ?? [], 'data.ids').forEach((id, i) => { if (!absentIds.has(str(id, `data.ids[${i}]`))) vfail(`data.ids[${i}] (${id}) is not proven absent after the delete`); });
+    arr(data.ids ?? [], 'data.ids').forEach((id, i) => { if (!absentIds.has(str(id, `data.ids[${i}]`))) vfail(`data.ids[${i}] (${id}) is not proven absent after the delete`, 'BAD_PROOF'); });
   }
   if (opts.ids && (kind === 'read-batch' || kind === 'delete-batch')) {
     for (const id of opts.ids) {
@@ -1001,8 +1026,8 @@ function checkAnswer(data, kind, pub, opts) {
       if (data.complete !== true) vfail('data.complete is not true beside a complete proof');
       checkComplete(complete, table, present, absentIds, values, opts);
     } else {
-      if (data.complete === true) vfail('data.complete is true without a complete proof');
-      if (opts.requireComplete) vfail('read-latest: no complete proof');
+      if (data.complete === true) vfail('data.complete is true without a complete proof', 'INCOMPLETE');
+      if (opts.requireComplete) vfail('read-latest: no complete proof', 'INCOMPLETE');
     }
   }
   return { header };
@@ -1016,16 +1041,16 @@ function checkComplete(c, table, present, absentIds, values, opts) {
   if (opts.order !== undefined && opts.order !== c.order) vfail('complete.order: not the requested order');
   if (opts.limit !== undefined && opts.limit !== limit) vfail('complete.limit: not the requested limit');
   const lo = intText(c.lo, 'complete.lo'), hi = intText(c.hi, 'complete.hi');
-  if (lo > hi) vfail('complete: lo > hi');
+  if (lo > hi) vfail('complete: lo > hi', 'INCOMPLETE');
   if (values.get(hex(rangeKey(table))) !== hex(rangeValue(c.lo, c.hi))) {
-    vfail('complete: the range key is not present with the range value of (lo, hi)');
+    vfail('complete: the range key is not present with the range value of (lo, hi)', 'INCOMPLETE');
   }
   const m = present.length;
-  if (m > limit) vfail('complete: more rows than the limit');
-  const r = present.map((e, i) => intText(e.id, `present[${i}].id`));
+  if (m > limit) vfail('complete: more rows than the limit', 'INCOMPLETE');
+  const r = present.map((e, i) => recode('INCOMPLETE', () => intText(e.id, `present[${i}].id`)));
   for (let i = 0; i < m; i++) {
-    if (r[i] < lo || r[i] > hi) vfail(`complete: row id ${r[i]} outside [lo, hi]`);
-    if (i > 0 && (c.order === 'desc' ? r[i] >= r[i - 1] : r[i] <= r[i - 1])) vfail(`complete: row ids not strictly ${c.order === 'desc' ? 'decreasing' : 'increasing'}`);
+    if (r[i] < lo || r[i] > hi) vfail(`complete: row id ${r[i]} outside [lo, hi]`, 'INCOMPLETE');
+    if (i > 0 && (c.order === 'desc' ? r[i] >= r[i - 1] : r[i] <= r[i - 1])) vfail(`complete: row ids not strictly ${c.order === 'desc' ? 'decreasing' : 'increasing'}`, 'INCOMPLETE');
   }
   let from = lo, to = hi; // the gap, inclusive bounds
   if (m === limit) { if (c.order === 'desc') from = r[m - 1] + 1n; else to = r[m - 1] - 1n; }
@@ -1033,7 +1058,7 @@ function checkComplete(c, table, present, absentIds, values, opts) {
   // Stops at the first uncovered id, so it runs at most m + |absent| + 1 times whatever lo and hi claim.
   for (let g = from; g <= to; g++) {
     const s = String(g);
-    if (!rset.has(s) && !absentIds.has(s)) vfail(`complete: gap id ${s} neither returned nor proven absent`);
+    if (!rset.has(s) && !absentIds.has(s)) vfail(`complete: gap id ${s} neither returned nor proven absent`, 'INCOMPLETE');
   }
 }
 
@@ -1054,24 +1079,24 @@ export function verifyHistoryProof(proof, publicKeyHex, opts = {}) {
     const A = checkHeader(proof.from, pub, { chainId: opts.chainId, allowV1: true });
     const B = checkHeader(proof.to, pub, { chainId: opts.chainId, allowV1: true });
     if (opts.trustedHash !== undefined && !hexBytes(opts.trustedHash, 32, 'trusted hash').equals(A.header_hash)) {
-      vfail('history: from is not the trusted header');
+      vfail('history: from is not the trusted header', 'FORK');
     }
     const inc = arr(proof.inclusion, 'inclusion').map((x, i) => hexBytes(x, 32, `inclusion[${i}]`));
     const con = arr(proof.consistency, 'consistency').map((x, i) => hexBytes(x, 32, `consistency[${i}]`));
     if (A.seq > B.seq) vfail('history: from.seq > to.seq');
-    if (A.version > B.version) vfail('history: a v1 header after a v2 header');
-    if (A.version === 2 && !A.chain_id.equals(B.chain_id)) vfail('history: the headers are of different chains');
+    if (A.version > B.version) vfail('history: a v1 header after a v2 header', 'FORK');
+    if (A.version === 2 && !A.chain_id.equals(B.chain_id)) vfail('history: the headers are of different chains', 'WRONG_CHAIN');
     if (A.version === 1 && A.seq === 0 && B.version === 2 && !B.chain_id.equals(chainIdFromV1(pub, A.header_hash))) {
-      vfail('history: chain_id is not derived from this v1 header 0');
+      vfail('history: chain_id is not derived from this v1 header 0', 'WRONG_CHAIN');
     }
     if (A.seq === B.seq) {
       if (inc.length || con.length) vfail('history: non-empty proofs between a header and itself');
-      if (!A.header_hash.equals(B.header_hash)) vfail('history: two different headers with the same seq (a fork)');
+      if (!A.header_hash.equals(B.header_hash)) vfail('history: two different headers with the same seq (a fork)', 'FORK');
       return { from: A, to: B };
     }
-    if (!verifyInclusion(A.header_hash, A.seq, B.seq, B.history_root, inc)) vfail('history: inclusion proof does not verify');
+    if (!verifyInclusion(A.header_hash, A.seq, B.seq, B.history_root, inc)) vfail('history: inclusion proof does not verify', 'FORK');
     if (A.seq === 0) { if (con.length) vfail('history: consistency proof from size 0'); }
-    else if (!verifyConsistency(A.seq, B.seq, A.history_root, B.history_root, con)) vfail('history: consistency proof does not verify');
+    else if (!verifyConsistency(A.seq, B.seq, A.history_root, B.history_root, con)) vfail('history: consistency proof does not verify', 'FORK');
     return { from: A, to: B };
   });
 }
@@ -1112,9 +1137,9 @@ export function verifyCheckpoint(note, publicKeyHex, opts = {}) {
       const b = base64Strict(m[2], 'note signature');
       if (b.length !== 68 || !b.subarray(0, 4).equals(keyId)) continue;
       if (ed25519Check(pub, Buffer.from(text, 'utf8'), b.subarray(4))) good = true;
-      else vfail('note: the identity signature does not verify');
+      else vfail('note: the identity signature does not verify', 'BAD_SIGNATURE');
     }
-    if (!good) vfail('note: no signature by the identity key');
+    if (!good) vfail('note: no signature by the identity key', 'BAD_SIGNATURE');
     return { origin, size: Number(n), root: hex(root) };
   });
 }

@@ -1,0 +1,135 @@
+// Type declarations of @vmdb/client (hand-written; the code is plain ESM).
+
+export type ReasonCode =
+  | 'BAD_ANSWER' | 'BAD_HEADER' | 'BAD_SIGNATURE' | 'WRONG_CHAIN' | 'BAD_PROOF'
+  | 'INCOMPLETE' | 'ROLLBACK' | 'FORK' | 'NOT_ANCHORED';
+
+export const REASON_CODES: readonly ReasonCode[];
+
+/** A signed state header in its JSON form (PROTOCOL.md §6.3; v1 headers have no kind or chain_id). */
+export interface Header {
+  version: 1 | 2;
+  seq: number;
+  kind?: 'genesis' | 'write' | 'reset' | 'clear' | 'repair' | 'migrate' | 'upgrade';
+  chain_id?: string;
+  smt_root: string;
+  prev: string;
+  history_root: string;
+  time_ms: number;
+  schema_hash: string;
+  header_hash?: string;
+  sig: string;
+}
+
+/** The saved state: the same JSON as `vmdb verify --state FILE`. */
+export interface State {
+  chain_id: string | null;
+  header: Header;
+  public_key: string;
+  version: 1;
+}
+
+export interface StateStore {
+  load(): State | null | Promise<State | null>;
+  save(state: State): void | Promise<void>;
+}
+
+export class MemoryStateStore implements StateStore {
+  constructor(state?: State | null);
+  load(): State | null;
+  save(state: State): void;
+}
+
+/** Atomic (temporary file + rename), mode 0600. */
+export class FileStateStore implements StateStore {
+  constructor(file: string);
+  load(): State | null;
+  save(state: State): void;
+}
+
+export type Row = Record<string, unknown>;
+
+export interface ClientOptions {
+  url: string;
+  /** The identity public key, 64 hex digits (from /api/identity plus attestation, or configuration). */
+  publicKey: string;
+  /** Pin the chain_id; default: the state's, else the first verified header's. */
+  chainId?: string;
+  /** A file path (Node) or a StateStore; default: in memory. */
+  state?: string | StateStore;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** A Solana JSON-RPC URL, for checkAnchored. */
+  solanaRpc?: string;
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface OrderBy { field: string; direction?: 'asc' | 'desc' }
+
+export interface ReadLatestOptions {
+  /** Default 10; the server caps it at 100. */
+  limit?: number;
+  where?: Record<string, unknown>;
+  orderBy?: OrderBy;
+  /** Throw VerificationError('INCOMPLETE') unless the answer is proven complete (PROTOCOL.md §10). */
+  requireComplete?: boolean;
+}
+
+export interface WriteResult { ids: string[]; records: Row[]; header: Header }
+export interface ReadBatchResult { ids: string[]; records: Row[]; missing: string[]; header: Header }
+export interface ReadLatestResult { ids: string[]; records: Row[]; complete: boolean; header: Header }
+export interface DeleteResult { ids: string[]; missing: string[]; header: Header }
+export interface AnchorResult { anchoredSeq: number; slot: number; signature: string }
+
+export const MAX_READ_LATEST: number;
+
+export class VmdbClient {
+  constructor(options: ClientOptions);
+  createBatch(model: string, records: Row[]): Promise<WriteResult>;
+  readBatch(model: string, ids: Array<string | number>): Promise<ReadBatchResult>;
+  readLatest(model: string, options?: ReadLatestOptions): Promise<ReadLatestResult>;
+  upsert(model: string, records: Row[]): Promise<WriteResult>;
+  deleteBatch(model: string, ids: Array<string | number>): Promise<DeleteResult>;
+  /** GET /bootstrap/schema, NOT verified (nothing signs the schema). */
+  schema(): Promise<unknown>;
+  /** Fetches /api/roots/latest, verifies the header and links it to the state. */
+  sync(): Promise<Header>;
+  /** Needs solanaRpc; throws VerificationError('NOT_ANCHORED') when no anchor of the identity covers the header. */
+  checkAnchored(header: Header): Promise<AnchorResult>;
+  /** The saved state, or null before the first verified answer. */
+  state(): Promise<State | null>;
+}
+
+export class VerificationError extends Error {
+  constructor(code: ReasonCode, message?: string);
+  code: ReasonCode;
+}
+
+export class VmdbServerError extends Error {
+  constructor(status: number, code: string | null, message?: string, data?: unknown);
+  status: number;
+  /** The server's error code (NOT_FOUND, INTEGRITY_VIOLATION, WRITES_UNAVAILABLE, ...). */
+  code: string | null;
+  data: unknown;
+}
+
+/** Offline checks; they never throw on untrusted input. */
+export interface CheckResult { ok: boolean; reason: string | null; code: ReasonCode | null }
+
+export type AnswerKind = 'read-batch' | 'read-latest' | 'create-batch' | 'upsert' | 'delete-batch';
+
+export interface AnswerOptions {
+  chainId?: string;
+  table?: string;
+  ids?: string[];
+  order?: 'asc' | 'desc';
+  limit?: number;
+  requireComplete?: boolean;
+}
+
+export function verifyAnswer(data: unknown, kind: AnswerKind, publicKey: string, opts?: AnswerOptions): CheckResult & { header?: unknown };
+export function verifyHeader(header: unknown, publicKey: string, opts?: { chainId?: string; allowV1?: boolean }): CheckResult & { header?: unknown };
+export function verifyHistoryProof(proof: unknown, publicKey: string, opts?: { chainId?: string; trustedHash?: string }): CheckResult & { from?: unknown; to?: unknown };
+export function verifyCheckpoint(note: string, publicKey: string, opts?: { origin?: string }): CheckResult & { origin?: string; size?: number; root?: string };
+export function verifyProofJson(root: string, proof: unknown): CheckResult & { key?: string; present?: boolean; value?: string | null };
+export function verifyMultiproofJson(root: string, multiproof: unknown): CheckResult & { values?: Map<string, string | null> };
