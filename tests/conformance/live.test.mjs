@@ -18,7 +18,7 @@ import path from 'node:path';
 import {
   BIN, startServer, get, post, ok, applySchema, psql, dbUrl, tempDir, sigMessage,
 } from '../integration/lib.mjs';
-import { verifyAnswer, verifyHeader, verifyHistoryProof, verifyCheckpoint } from '../../scripts/vmdb-verify.mjs';
+import { verifyAnswer, verifyHeader, verifyHistoryProof, verifyCheckpoint } from '../../clients/js/src/protocol.mjs';
 import { LANGS, runCases, runSteps, expected, verdict } from './clients.mjs';
 
 const AGENTS = {
@@ -55,7 +55,7 @@ async function expectAll(cases) {
   }
 }
 
-/** The reference verifier (scripts/vmdb-verify.mjs) on a case: does it agree on ok / not ok? (checks the suite's own cases) */
+/** The protocol functions (clients/js/src/protocol.mjs, also scripts/gen-vectors.mjs's verifier) on a case: does it agree on ok / not ok? (checks the suite's own cases) */
 function reference(c) {
   const o = c.opts;
   if (c.op === 'answer') return verifyAnswer(c.input, c.kind, c.public_key, o);
@@ -212,7 +212,7 @@ test('live cases: honest answers of every route verify in both clients, every ta
   cpLines[1] = String(Number(cpLines[1]) + 1);
   cases.push({ name: 'tampered:checkpoint size changed', op: 'checkpoint', input: cpLines.join('\n'), public_key: pk, opts: {}, expect: { ok: false, code: 'BAD_SIGNATURE' } });
 
-  // The suite's own check: the reference verifier agrees on ok / not ok.
+  // The suite's own check: the protocol functions agree on ok / not ok.
   for (const k of cases) {
     const r = reference(k);
     assert.equal(r.ok, k.expect.ok, `reference verifier on ${k.name}: ${r.reason}`);

@@ -86,6 +86,14 @@ test('solana-local: checkAnchored confirms an anchored header and gives NOT_ANCH
     const h = await health(srv.url);
     return h.anchor.anchored_seq >= 1 && h.anchor.backlog === 0 ? h.anchor.anchored_seq : null;
   });
+  // Until the anchors are finalized too: the clients may read at either
+  // commitment (JS: confirmed, Python: the RPC default, finalized), and this
+  // test is about coverage, not about commitment levels.
+  await waitFor('the anchors finalized', async () => {
+    const list = async (commitment) => (await rpc(sol.url, 'getSignaturesForAddress', [address, { limit: 1000, commitment }])).length;
+    const conf = await list('confirmed');
+    return conf > 1 && (await list('finalized')) === conf;
+  }, 60_000);
   ok(await post(srv.url, '/api/models/notes/create-batch', { records: [{ body: 'not anchored yet' }] }));
   const newer = ok(await get(srv.url, '/api/roots/latest')).header;
   assert.ok(newer.seq > anchored, `a header past the newest anchor (${newer.seq} > ${anchored})`);
