@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the release build with -Werror, the
 # integration tests (tests/integration: `vmdb serve` on a private PostgreSQL
-# cluster, driven over HTTP by node:test), the same unit tests again under
+# cluster, driven over HTTP by node:test), the client conformance suite
+# (tests/conformance, on the same cluster), the same unit tests again under
 # AddressSanitizer + UBSan, and a short libFuzzer run of each fuzz target.
 # Used by `make test` and by CI (.ci/run).
 set -euo pipefail
@@ -35,6 +36,12 @@ run_integration() {
 
 echo "== integration tests (real PostgreSQL, real HTTP)"
 run_integration build/vmdb
+
+# Both clients (clients/js, clients/python) on the protocol vectors and
+# against real servers (tampered answers, state file, rollback, fork,
+# solana-local), on the same cluster: tests/conformance/README.md.
+echo "== client conformance (clients/js + clients/python: vectors, live server, solana-local)"
+VMDB_BIN=build/vmdb node tests/conformance/run.mjs
 
 echo "== ASan + UBSan build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMDB_WERROR=ON -DVMDB_SANITIZE=ON \

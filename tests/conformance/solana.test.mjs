@@ -1,0 +1,110 @@
+// One conformance run on tools/solana-local (the Solana runtime behind a
+// local JSON-RPC server): a real `vmdb serve` with VMDB_ANCHOR=solana anchors
+// its admin transitions; both clients' checkAnchored / check_anchored
+// confirm an anchored header and raise NOT_ANCHORED for a header newer than
+// the newest anchor (writes are not anchored: BATCH_COMMIT_SIZE and the
+// anchor interval are large). Needs tools/solana-local/node_modules.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { BIN, ROOT, startServer, tempDir, post, get, ok, health, applySchema, sleep } from '../integration/lib.mjs';
+import { LANGS, runSteps } from './clients.mjs';
+
+const run = promisify(execFile);
+const TOOLS = path.join(ROOT, 'tools', 'solana-local');
+const NOTES = { table_name: 'notes', primary_key_field: 'id', primary_key_kind: 'serial', columns: [{ name: 'body', col_type: 'text' }] };
+
+async function waitFor(what, fn, ms = 20_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+let rpcId = 0;
+async function rpc(url, method, params) {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params }) });
+  const b = await r.json();
+  if (b.error) throw new Error(`${method}: ${JSON.stringify(b.error)}`);
+  return b.result;
+}
+
+/** `node tools/solana-local/server.mjs --port 0`; {url, stop()}. */
+async function startSolana() {
+  const proc = spawn(process.execPath, [path.join(TOOLS, 'server.mjs'), '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  process.on('exit', () => { if (proc.exitCode === null) proc.kill('SIGKILL'); });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`solana-local did not start: ${stderr}`)); }, 30_000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /solana-local listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`solana-local exited ${code}: ${stderr}`)); });
+  });
+  return {
+    url,
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await gone;
+    },
+  };
+}
+
+test('solana-local: checkAnchored confirms an anchored header and gives NOT_ANCHORED past the newest anchor, in both clients', async (t) => {
+  assert.ok(fs.existsSync(path.join(TOOLS, 'node_modules')), 'tools/solana-local/node_modules is needed (npm ci there)');
+  const sol = await startSolana();
+  t.after(() => sol.stop());
+  const dataDir = tempDir('vmdb-conform-sol-');
+  fs.chmodSync(dataDir, 0o700);
+  const { stdout } = await run(BIN, ['keygen', path.join(dataDir, 'identity.json')]);
+  const pk = /^public_key ([0-9a-f]{64})$/m.exec(stdout)[1];
+  const address = /^address (\S+)$/m.exec(stdout)[1];
+  const sig = await rpc(sol.url, 'requestAirdrop', [address, 1_000_000_000]);
+  await waitFor('airdrop', async () => {
+    const st = (await rpc(sol.url, 'getSignatureStatuses', [[sig], { searchTransactionHistory: true }])).value[0];
+    return st && (st.confirmationStatus === 'confirmed' || st.confirmationStatus === 'finalized');
+  });
+  const srv = await startServer({
+    dataDir,
+    env: { VMDB_ANCHOR: 'solana', SOLANA_RPC_URL: sol.url, SOLANA_KEYPAIR_PATH: undefined, VMDB_IDENTITY_KEY: undefined, BATCH_COMMIT_SIZE: '1000', VMDB_ANCHOR_INTERVAL: '3600' },
+  });
+  t.after(() => srv.stop());
+  await applySchema(srv.url, [NOTES]);
+  const anchored = await waitFor('the schema transition anchored', async () => {
+    const h = await health(srv.url);
+    return h.anchor.anchored_seq >= 1 && h.anchor.backlog === 0 ? h.anchor.anchored_seq : null;
+  });
+  // Until the anchors are finalized too: the clients may read at either
+  // commitment (JS: confirmed, Python: the RPC default, finalized), and this
+  // test is about coverage, not about commitment levels.
+  await waitFor('the anchors finalized', async () => {
+    const list = async (commitment) => (await rpc(sol.url, 'getSignaturesForAddress', [address, { limit: 1000, commitment }])).length;
+    const conf = await list('confirmed');
+    return conf > 1 && (await list('finalized')) === conf;
+  }, 60_000);
+  ok(await post(srv.url, '/api/models/notes/create-batch', { records: [{ body: 'not anchored yet' }] }));
+  const newer = ok(await get(srv.url, '/api/roots/latest')).header;
+  assert.ok(newer.seq > anchored, `a header past the newest anchor (${newer.seq} > ${anchored})`);
+  const old = ok(await get(srv.url, `/api/roots/${anchored}`)).header;
+  for (const lang of LANGS) {
+    const outs = await runSteps(lang, { url: srv.url, publicKey: pk, solanaRpc: sol.url },
+      [{ op: 'sync' }, { op: 'checkAnchored', header: old }, { op: 'checkAnchored', header: newer }]);
+    assert.equal(outs[0].ok, true, `${lang} sync: ${outs[0].message}`);
+    assert.equal(outs[1].ok, true, `${lang} checkAnchored(seq ${old.seq}): ${outs[1].message}`);
+    assert.ok(outs[1].anchoredSeq >= old.seq, `${lang}: anchoredSeq ${outs[1].anchoredSeq} covers seq ${old.seq}`);
+    assert.equal(outs[2].ok, false, `${lang} checkAnchored(seq ${newer.seq}) must fail`);
+    assert.equal(outs[2].code, 'NOT_ANCHORED', `${lang}: ${outs[2].message}`);
+  }
+});
