@@ -118,7 +118,8 @@ def list_anchors(rpc_url: str, identity: bytes, timeout: float = 30) -> list[Anc
     out: list[Anchor] = []
     before: str | None = None
     while True:
-        opts: dict[str, Any] = {"limit": 1000}
+        # "confirmed", as the JS client and vmdb's own anchor reader use.
+        opts: dict[str, Any] = {"limit": 1000, "commitment": "confirmed"}
         if before:
             opts["before"] = before
         page = _rpc(rpc_url, "getSignaturesForAddress", [addr, opts], timeout) or []
@@ -126,7 +127,7 @@ def list_anchors(rpc_url: str, identity: bytes, timeout: float = 30) -> list[Anc
             if ent.get("err") is not None:
                 continue
             sig = ent["signature"]
-            tx = _rpc(rpc_url, "getTransaction", [sig, {"encoding": "base64", "maxSupportedTransactionVersion": 0}], timeout)
+            tx = _rpc(rpc_url, "getTransaction", [sig, {"encoding": "base64", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}], timeout)
             if not tx or not tx.get("meta") or tx["meta"].get("err") is not None:
                 continue
             t = tx.get("transaction")
