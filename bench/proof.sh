@@ -32,74 +32,16 @@ BUILD_DIR=${VMDB_BUILD:-build}
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 VMDB_BIN=$BUILD_DIR/vmdb
 
-die() { echo "bench-proof: $*" >&2; exit 1; }
+BENCH_NAME=bench-proof
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 [ -x "$VMDB_BIN" ] || die "$VMDB_BIN not found (build first, or set VMDB_BUILD)"
 command -v psql >/dev/null || die "psql not found (apt-get install postgresql-client-15)"
 command -v curl >/dev/null || die "curl not found"
 command -v node >/dev/null || die "node not found"
 "$VMDB_BIN" help 2>&1 | grep -qw serve || die "this build of vmdb has no 'serve' command"
 
-TMP=$(mktemp -d /tmp/vmdb-bench-proof.XXXXXX)
-chmod 755 "$TMP" # the cluster runs as the postgres user and must reach $TMP/pg
-PGDIR=$TMP/pg
-vmdb_pid=""
-pg_started=""
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$vmdb_pid" ] && kill -0 "$vmdb_pid" 2>/dev/null; then
-    kill -INT "$vmdb_pid" 2>/dev/null || true
-    wait "$vmdb_pid" 2>/dev/null || true
-  fi
-  if [ -n "$pg_started" ]; then
-    scripts/pgcluster.sh destroy "$PGDIR" 2>/dev/null || true
-  fi
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then
-    echo "bench-proof: kept $TMP" >&2
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local p i
-  for i in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-    if port_free "$p"; then echo "$p"; return; fi
-  done
-  die "no free port found"
-}
-
-# --- PostgreSQL ---------------------------------------------------------
-PGURL=$(PGCLUSTER_NO_FSYNC=0 scripts/pgcluster.sh start "$PGDIR" auto --fsync)
-pg_started=1
-DBURL=${PGURL%/postgres}/vmdb_bench
-psql -qAt -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE vmdb_bench" >/dev/null
-q() { psql -qAt -v ON_ERROR_STOP=1 "$DBURL" -c "$1"; }
-
-# --- vmdb ---------------------------------------------------------------
-VPORT=$(pick_port)
-BASE=http://127.0.0.1:$VPORT
-mkdir -p "$TMP/data"
-(cd "$TMP" && exec env DATABASE_URL="$DBURL" VMDB_LISTEN="127.0.0.1:$VPORT" VMDB_DATA_DIR="$TMP/data" \
-   "$VMDB_BIN" serve) >"$TMP/vmdb.log" 2>&1 &
-vmdb_pid=$!
-for _ in $(seq 1 150); do
-  curl -fsS "$BASE/health" >/dev/null 2>&1 && break
-  kill -0 "$vmdb_pid" 2>/dev/null || { tail -n 20 "$TMP/vmdb.log" >&2; die "vmdb serve exited"; }
-  sleep 0.2
-done
-curl -fsS "$BASE/health" >/dev/null || { tail -n 20 "$TMP/vmdb.log" >&2; die "vmdb did not answer /health"; }
-
-schema='{"tables":[{"table_name":"bench_rows","primary_key_field":"id","primary_key_kind":"big_serial",
- "columns":[{"name":"owner","col_type":"int"},{"name":"n","col_type":"int"},{"name":"payload","col_type":"jsonb"}]}]}'
-ans=$(curl -sS -X POST -H 'Content-Type: application/json' --data "$schema" "$BASE/bootstrap/apply-schema")
-case "$ans" in *'"success":true'*) ;; *) die "apply-schema failed: $ans" ;; esac
+bench_start
 
 echo "bench-proof: vmdb $(git rev-parse --short HEAD 2>/dev/null || echo ?)$(git diff --quiet HEAD -- src include 2>/dev/null || echo +local-changes) ($(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null || echo '?')) on $BASE, PostgreSQL $(q 'SHOW server_version') (fsync=$(q 'SHOW fsync')), $(nproc) CPU core(s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -40,77 +40,19 @@ CLIENTS=${BENCH_CLIENTS:-"1 8 32"}
 BATCHES=${BENCH_BATCHES:-"1 10"}
 WARMUP=1
 
-die() { echo "bench-service: $*" >&2; exit 1; }
+BENCH_NAME=bench-service
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 [ -x "$VMDB_BIN" ] || die "$VMDB_BIN not found (build first, or set VMDB_BUILD)"
 [ -x "$LOADGEN" ] || die "$LOADGEN not found (needs libcurl's development files: scripts/install-deps.sh)"
 command -v psql >/dev/null || die "psql not found (apt-get install postgresql-client-15)"
 command -v curl >/dev/null || die "curl not found"
 "$VMDB_BIN" help 2>&1 | grep -qw serve || die "this build of vmdb has no 'serve' command"
 
-TMP=$(mktemp -d /tmp/vmdb-bench.XXXXXX)
-chmod 755 "$TMP" # the cluster runs as the postgres user and must reach $TMP/pg
-PGDIR=$TMP/pg
-vmdb_pid=""
-pg_started=""
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$vmdb_pid" ] && kill -0 "$vmdb_pid" 2>/dev/null; then
-    kill -INT "$vmdb_pid" 2>/dev/null || true
-    wait "$vmdb_pid" 2>/dev/null || true
-  fi
-  if [ -n "$pg_started" ]; then
-    scripts/pgcluster.sh destroy "$PGDIR" 2>/dev/null || true
-  fi
-  if [ "${BENCH_KEEP:-0}" = 1 ]; then
-    echo "bench-service: kept $TMP" >&2
-  else
-    rm -rf "$TMP"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local p i
-  for i in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-    if port_free "$p"; then echo "$p"; return; fi
-  done
-  die "no free port found"
-}
-
-# --- PostgreSQL ---------------------------------------------------------
-PGURL=$(PGCLUSTER_NO_FSYNC=0 scripts/pgcluster.sh start "$PGDIR" auto --fsync)
-pg_started=1
-DBURL=${PGURL%/postgres}/vmdb_bench
-psql -qAt -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE vmdb_bench" >/dev/null
-q() { psql -qAt -v ON_ERROR_STOP=1 "$DBURL" -c "$1"; }
+bench_start
 PG_HOME=$PGDIR
 [ -f "$PGDIR/location" ] && PG_HOME=$(cat "$PGDIR/location")
 POSTMASTER_PID=$(head -n 1 "$PG_HOME/data/postmaster.pid")
-
-# --- vmdb ---------------------------------------------------------------
-VPORT=$(pick_port)
-BASE=http://127.0.0.1:$VPORT
-mkdir -p "$TMP/data"
-(cd "$TMP" && exec env DATABASE_URL="$DBURL" VMDB_LISTEN="127.0.0.1:$VPORT" VMDB_DATA_DIR="$TMP/data" \
-   "$VMDB_BIN" serve) >"$TMP/vmdb.log" 2>&1 &
-vmdb_pid=$!
-for _ in $(seq 1 150); do
-  curl -fsS "$BASE/health" >/dev/null 2>&1 && break
-  kill -0 "$vmdb_pid" 2>/dev/null || { tail -n 20 "$TMP/vmdb.log" >&2; die "vmdb serve exited"; }
-  sleep 0.2
-done
-curl -fsS "$BASE/health" >/dev/null || { tail -n 20 "$TMP/vmdb.log" >&2; die "vmdb did not answer /health"; }
-
-schema='{"tables":[{"table_name":"bench_rows","primary_key_field":"id","primary_key_kind":"big_serial",
- "columns":[{"name":"owner","col_type":"int"},{"name":"n","col_type":"int"},{"name":"payload","col_type":"jsonb"}]}]}'
-ans=$(curl -sS -X POST -H 'Content-Type: application/json' --data "$schema" "$BASE/bootstrap/apply-schema")
-case "$ans" in *'"success":true'*) ;; *) die "apply-schema failed: $ans" ;; esac
 # The baseline table: vmdb's own DDL under another name, so both are identical.
 ddl=$(q "SELECT create_table_sql FROM verifiable_models WHERE table_name = 'bench_rows'")
 [ -n "$ddl" ] || die "no create_table_sql for bench_rows"
