@@ -286,6 +286,17 @@ static bool same_columns(const vmdb_crec *a, const vmdb_crec *b)
     return true;
 }
 
+/* The record's column names, quoted, separated by ", ". */
+static int put_cols(vmdb_buf *sql, const vmdb_crec *r)
+{
+    int rc = 0;
+    for (size_t j = 0; rc == 0 && j < r->n; j++) {
+        rc = j ? vmdb_sb_puts(sql, ", ") : 0;
+        rc = rc ? rc : vmdb_sb_ident(sql, r->v[j].col->name);
+    }
+    return rc;
+}
+
 typedef enum { ST_INSERT, ST_UPDATE } stmt_kind;
 
 /* The INSERT or UPDATE of the records idx[0..cnt) (one column set), whose
@@ -302,10 +313,7 @@ static int write_sql(vmdb_buf *sql, const vmdb_write *w, stmt_kind sk, const siz
         rc = rc ? rc : vmdb_sb_puts(sql, " (");
         if (r0->n == 0)
             rc = rc ? rc : vmdb_sb_ident(sql, m->pk);
-        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
-            rc = j ? vmdb_sb_puts(sql, ", ") : 0;
-            rc = rc ? rc : vmdb_sb_ident(sql, r0->v[j].col->name);
-        }
+        rc = rc ? rc : put_cols(sql, r0);
         rc = rc ? rc : vmdb_sb_puts(sql, ") ");
     } else {
         rc = vmdb_sb_puts(sql, "WITH w AS (UPDATE ");
@@ -327,10 +335,7 @@ static int write_sql(vmdb_buf *sql, const vmdb_write *w, stmt_kind sk, const siz
          * branch), as an INSERT would: a date or numeric[] column set from
          * text. */
         rc = rc ? rc : vmdb_sb_puts(sql, " FROM (SELECT ");
-        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
-            rc = j ? vmdb_sb_puts(sql, ", ") : 0;
-            rc = rc ? rc : vmdb_sb_ident(sql, r0->v[j].col->name);
-        }
+        rc = rc ? rc : put_cols(sql, r0);
         rc = rc ? rc : vmdb_sb_puts(sql, " FROM ");
         rc = rc ? rc : vmdb_sb_ident(sql, m->table);
         rc = rc ? rc : vmdb_sb_puts(sql, " WHERE false");
@@ -352,10 +357,7 @@ static int write_sql(vmdb_buf *sql, const vmdb_write *w, stmt_kind sk, const siz
     }
     if (rc == 0 && sk == ST_UPDATE) {
         rc = vmdb_sb_puts(sql, ") AS v (");
-        for (size_t j = 0; rc == 0 && j < r0->n; j++) {
-            rc = j ? vmdb_sb_puts(sql, ", ") : 0;
-            rc = rc ? rc : vmdb_sb_ident(sql, r0->v[j].col->name);
-        }
+        rc = rc ? rc : put_cols(sql, r0);
         rc = rc ? rc : vmdb_sb_puts(sql, ") WHERE u.");
         rc = rc ? rc : vmdb_sb_ident(sql, m->pk);
         rc = rc ? rc : vmdb_sb_puts(sql, " = v.");

@@ -6,11 +6,11 @@
 // anchor interval are large). Needs tools/solana-local/node_modules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ROOT, startServer, tempDir, post, get, ok, health, applySchema, sleep } from '../integration/lib.mjs';
+import { BIN, ROOT, startServer, startSolanaLocal, solanaRpc as rpc, tempDir, post, get, ok, health, applySchema, sleep } from '../integration/lib.mjs';
 import { LANGS, runSteps } from './clients.mjs';
 
 const run = promisify(execFile);
@@ -27,44 +27,9 @@ async function waitFor(what, fn, ms = 20_000) {
   }
 }
 
-let rpcId = 0;
-async function rpc(url, method, params) {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params }) });
-  const b = await r.json();
-  if (b.error) throw new Error(`${method}: ${JSON.stringify(b.error)}`);
-  return b.result;
-}
-
-/** `node tools/solana-local/server.mjs --port 0`; {url, stop()}. */
-async function startSolana() {
-  const proc = spawn(process.execPath, [path.join(TOOLS, 'server.mjs'), '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d; });
-  process.on('exit', () => { if (proc.exitCode === null) proc.kill('SIGKILL'); });
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`solana-local did not start: ${stderr}`)); }, 30_000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /solana-local listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`solana-local exited ${code}: ${stderr}`)); });
-  });
-  return {
-    url,
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await gone;
-    },
-  };
-}
-
 test('solana-local: checkAnchored confirms an anchored header and gives NOT_ANCHORED past the newest anchor, in both clients', async (t) => {
   assert.ok(fs.existsSync(path.join(TOOLS, 'node_modules')), 'tools/solana-local/node_modules is needed (npm ci there)');
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   t.after(() => sol.stop());
   const dataDir = tempDir('vmdb-conform-sol-');
   fs.chmodSync(dataDir, 0o700);

@@ -542,3 +542,59 @@ export function readAnchorFile(dataDir, v = 2) {
   }
   return out;
 }
+
+// ---- tools/solana-local ------------------------------------------------------
+
+let rpcId = 0;
+export async function solanaRpc(url, method, params = []) {
+  const res = await fetch(url, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, `${method}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  const body = JSON.parse(text);
+  if (body.error) {
+    const e = new Error(`${method}: ${body.error.code} ${body.error.message}`);
+    e.rpc = body.error;
+    throw e;
+  }
+  return body.result;
+}
+
+/**
+ * Starts `node tools/solana-local/server.mjs --port 0` (400 ms blocks).
+ * Returns {url, proc, call(method, params), stop()}.
+ */
+export async function startSolanaLocal() {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'tools', 'solana-local', 'server.mjs'), '--port', '0', '--quiet'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`solana-local did not start: ${stderr}`)); }, 30_000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /solana-local listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    exited.then((e) => { clearTimeout(timer); reject(new Error(`solana-local exited ${JSON.stringify(e)}: ${stderr}`)); });
+  });
+  process.on('exit', () => { if (proc.exitCode === null) proc.kill('SIGKILL'); });
+  return {
+    url,
+    proc,
+    call: (method, params) => solanaRpc(url, method, params),
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
+    },
+    log: () => stderr,
+  };
+}

@@ -26,7 +26,7 @@
 //       before the last anchor is finalized
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,7 +34,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   BIN, ROOT, startServer, tempDir, createDb, psql, post, get, ok, fails, health,
-  applySchema, sleep, S1_TABLES, headerHashOf, headerHashOfEncoding, verifyHeaderSig,
+  applySchema, sleep, S1_TABLES, headerHashOf, headerHashOfEncoding, verifyHeaderSig, startSolanaLocal,
 } from './lib.mjs';
 
 const run = promisify(execFile);
@@ -105,60 +105,6 @@ async function waitFor(what, fn, ms = 15_000, every = 100) {
     if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(every);
   }
-}
-
-let rpcId = 0;
-async function rpc(url, method, params = []) {
-  const res = await fetch(url, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: ++rpcId, method, params }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `${method}: HTTP ${res.status} ${text.slice(0, 300)}`);
-  const body = JSON.parse(text);
-  if (body.error) {
-    const e = new Error(`${method}: ${body.error.code} ${body.error.message}`);
-    e.rpc = body.error;
-    throw e;
-  }
-  return body.result;
-}
-
-/**
- * Starts `node tools/solana-local/server.mjs --port 0` (400 ms blocks).
- * Returns {url, proc, call(method, params), stop()}.
- */
-async function startSolana() {
-  const proc = spawn(process.execPath, [path.join(TOOLS, 'server.mjs'), '--port', '0', '--quiet'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`solana-local did not start: ${stderr}`)); }, 30_000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /solana-local listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    exited.then((e) => { clearTimeout(timer); reject(new Error(`solana-local exited ${JSON.stringify(e)}: ${stderr}`)); });
-  });
-  process.on('exit', () => { if (proc.exitCode === null) proc.kill('SIGKILL'); });
-  return {
-    url,
-    proc,
-    call: (method, params) => rpc(url, method, params),
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      const r = await exited;
-      clearTimeout(t);
-      return r;
-    },
-    log: () => stderr,
-  };
 }
 
 /** requestAirdrop, then waits until it is confirmed. */
@@ -351,7 +297,7 @@ async function ready(sol, onStop, env, dataDirInfo) {
 
 test('(a) S1 with BATCH_COMMIT_SIZE=3: the boundary write is committed once its memo, signed by the identity, is on chain', async (t) => {
   const onStop = cleanups(t);
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   onStop(() => sol.stop());
   const { dataDir, id } = await fundedDataDir(sol);
   const srv = await startVmdb(sol, { dataDir, env: { BATCH_COMMIT_SIZE: '3', VMDB_ANCHOR_INTERVAL: '3600' } });
@@ -485,7 +431,7 @@ test('(a) S1 with BATCH_COMMIT_SIZE=3: the boundary write is committed once its 
 
 test('(b) restarts read the anchor back: after kill -9, after a clean stop, without the local record; an unfunded identity anchors once funded', async (t) => {
   const onStop = cleanups(t);
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   onStop(() => sol.stop());
   const env = { BATCH_COMMIT_SIZE: '2', VMDB_ANCHOR_INTERVAL: '3600' };
   const db = await createDb('sol_b');
@@ -567,7 +513,7 @@ test('(b) restarts read the anchor back: after kill -9, after a clean stop, with
 
 test('(c) an RPC outage: writes go on, /health shows the backlog and the error; the anchors catch up when the RPC returns', async (t) => {
   const onStop = cleanups(t);
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   onStop(() => sol.stop());
   const { srv, id } = await ready(sol, onStop, { BATCH_COMMIT_SIZE: '1000', VMDB_ANCHOR_INTERVAL: '1' });
 
@@ -636,7 +582,7 @@ test('(c) an RPC outage: writes go on, /health shows the backlog and the error; 
 
 test('(d) vmdb1 memos from another key that list the identity are ignored: no false rollback, anchored_seq unchanged', async (t) => {
   const onStop = cleanups(t);
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   onStop(() => sol.stop());
   const env = { BATCH_COMMIT_SIZE: '1' };
   const { srv, id, dataDir } = await ready(sol, onStop, env);
@@ -747,7 +693,7 @@ test('(d) vmdb1 memos from another key that list the identity are ignored: no fa
 
 test('(e) SOLANA_KEYPAIR_PATH: a separate fee payer (Solana CLI keypair file) pays, the identity only signs', async (t) => {
   const onStop = cleanups(t);
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   onStop(() => sol.stop());
   const dataDir = tempDir('vmdb-sol-data-');
   const id = await keygen(path.join(dataDir, 'identity.json'));
@@ -787,7 +733,7 @@ test('(e) SOLANA_KEYPAIR_PATH: a separate fee payer (Solana CLI keypair file) pa
 
 test('(f) vmdb anchor status | list | verify; verify reports the anchors a rolled-back database lacks', async (t) => {
   const onStop = cleanups(t);
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   onStop(() => sol.stop());
   const { srv, id } = await ready(sol, onStop, { BATCH_COMMIT_SIZE: '1' });
   for (let i = 0; i < 3; i++) await write(srv, `v${i}`);
@@ -835,7 +781,7 @@ test('(f) vmdb anchor status | list | verify; verify reports the anchors a rolle
 
 test('(g) database and data directory rolled back together: refused, the reason names the anchor on chain', async (t) => {
   const onStop = cleanups(t);
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   onStop(() => sol.stop());
   const env = { BATCH_COMMIT_SIZE: '1' };
   const { srv, id, dataDir } = await ready(sol, onStop, env);
@@ -901,7 +847,7 @@ test('(g) database and data directory rolled back together: refused, the reason 
 
 test('(h) VMDB_SOLANA_COMMITMENT=finalized: a restart right after an anchor is not a false alarm', async (t) => {
   const onStop = cleanups(t);
-  const sol = await startSolana();
+  const sol = await startSolanaLocal();
   onStop(() => sol.stop());
   const env = { BATCH_COMMIT_SIZE: '1', VMDB_SOLANA_COMMITMENT: 'finalized' };
   const { srv, id, dataDir } = await ready(sol, onStop, env);
