@@ -6,9 +6,9 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev libsodium-dev libjansson-dev libcmocka-dev
-      libmicrohttpd-dev libpq-dev libcurl4-openssl-dev
+      libmicrohttpd-dev libgnutls28-dev libpq-dev libcurl4-openssl-dev
       postgresql-15 postgresql-client-15 nodejs npm python3
-      python3-cryptography)
+      python3-cryptography openssl curl)
 
 missing=()
 for p in "${PKGS[@]}"; do

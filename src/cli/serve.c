@@ -1,7 +1,8 @@
 /*
  * vmdb serve: configuration (environment, then a .env file in the working
  * directory for what the environment lacks), the engine, the HTTP server,
- * and a clean stop on SIGINT or SIGTERM. Signals are blocked in every thread
+ * a clean stop on SIGINT or SIGTERM, and on SIGHUP a reload of the HTTPS
+ * certificate and key files. Signals are blocked in every thread
  * and taken synchronously by the main thread, so no handler runs at an
  * awkward moment.
  */
@@ -16,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "store/engine.h"
 #include "trust/identity.h"
 #include "util/log.h"
@@ -59,7 +61,11 @@ static const char serve_help[] =
     "  VMDB_MAX_GROUP        most write requests in one transaction (default 64)\n"
     "  VMDB_CHECKPOINT_ORIGIN origin (and key name) of GET /checkpoint's signed note\n"
     "                        (default vmdb/<identity address>); printable ASCII without\n"
-    "                        spaces or '+'\n";
+    "                        spaces or '+'\n"
+    "  VMDB_TLS_CERT         PEM certificate chain (leaf first): serve HTTPS instead of\n"
+    "                        HTTP; needs VMDB_TLS_KEY. SIGHUP re-reads both files\n"
+    "  VMDB_TLS_KEY          PEM private key (unencrypted) of VMDB_TLS_CERT\n"
+    "  VMDB_TLS_MIN_VERSION  lowest TLS version accepted: 1.2 (default) or 1.3\n";
 
 /* Reads KEY=VALUE lines; sets those the environment does not have. */
 static void load_dotenv(const char *path)
@@ -161,6 +167,7 @@ int vmdb_cli_serve(int argc, char **argv)
     int rc = 1;
     vmdb_engine *e = NULL;
     vmdb_http *h = NULL;
+    vmdb_tls *tls = NULL;
     char *swagger = NULL;
     bool verify_rows = false;
     for (int i = 1; i < argc; i++) {
@@ -213,11 +220,33 @@ int vmdb_cli_serve(int argc, char **argv)
                   VMDB_NOTE_MAX_NAME, origin);
         return 2;
     }
+    const char *tls_cert = env_or("VMDB_TLS_CERT", NULL), *tls_key = env_or("VMDB_TLS_KEY", NULL);
+    const char *tls_min_s = env_or("VMDB_TLS_MIN_VERSION", "1.2");
+    if (!tls_cert != !tls_key) {
+        LOG_ERROR("VMDB_TLS_CERT and VMDB_TLS_KEY go together: set both for HTTPS, or neither");
+        return 2;
+    }
+    if (strcmp(tls_min_s, "1.2") != 0 && strcmp(tls_min_s, "1.3") != 0) {
+        LOG_ERROR("VMDB_TLS_MIN_VERSION must be 1.2 or 1.3 (got '%s')", tls_min_s);
+        return 2;
+    }
+    /* Checked before the engine opens, so a bad certificate costs nothing. */
+    if (tls_cert) {
+        char why[512] = "";
+        if (vmdb_tls_open(&tls, tls_cert, tls_key, why, sizeof why) != 0) {
+            LOG_ERROR("cannot serve HTTPS: %s", why);
+            return 2;
+        }
+        char fp[96];
+        vmdb_tls_fingerprint(tls, fp, sizeof fp);
+        LOG_INFO("TLS certificate %s (SHA-256 %s)", tls_cert, fp);
+    }
     if (!getenv("BATCH_COMMIT_SIZE"))
         LOG_INFO("BATCH_COMMIT_SIZE not set: using 10");
     const char *data_dir = env_or("VMDB_DATA_DIR", "./.vmdb");
     if (mkdir_p(data_dir) != 0) {
         LOG_ERROR("cannot create data directory %s: %s", data_dir, strerror(errno));
+        vmdb_tls_free(tls);
         return 2;
     }
     if (!strcmp(env_or("CLEAR_DB", ""), "true"))
@@ -237,6 +266,7 @@ int vmdb_cli_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -265,17 +295,37 @@ int vmdb_cli_serve(int argc, char **argv)
         goto done;
     }
     const char *listen = env_or("VMDB_LISTEN", "127.0.0.1:3000");
-    vmdb_http_config hc = {listen, (unsigned)threads, swagger};
+    vmdb_http_config hc = {
+        .listen = listen,
+        .threads = (unsigned)threads,
+        .swagger_dir = swagger,
+        .tls = tls,
+        .tls_min = strcmp(tls_min_s, "1.3") == 0 ? VMDB_TLS_MIN_13 : VMDB_TLS_MIN_12,
+    };
     if (vmdb_http_start(&h, &hc, e) != 0)
         goto done;
-    LOG_INFO("vmdb: listening on http://%s (Swagger UI at /swagger-ui)", listen);
+    LOG_INFO("vmdb: listening on %s://%s (Swagger UI at /swagger-ui)", tls ? "https" : "http",
+             listen);
     fflush(stderr);
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        /* A bad pair on reload keeps the current one: the server stays up. */
+        char why[512] = "", fp[96] = "";
+        if (!tls)
+            LOG_INFO("vmdb: SIGHUP received; no TLS certificate to reload");
+        else if (vmdb_tls_reload(tls, why, sizeof why) != 0)
+            LOG_ERROR("vmdb: SIGHUP: TLS reload failed, keeping the current certificate: %s", why);
+        else {
+            vmdb_tls_fingerprint(tls, fp, sizeof fp);
+            LOG_INFO("vmdb: SIGHUP: TLS certificate reloaded (SHA-256 %s)", fp);
+        }
+        fflush(stderr);
+    }
     LOG_INFO("vmdb: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 done:
     vmdb_http_stop(h);
+    vmdb_tls_free(tls);
     vmdb_engine_close(e);
     free(swagger);
     if (rc == 0)

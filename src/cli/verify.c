@@ -33,7 +33,7 @@
 static const char verify_help[] =
     "usage: vmdb verify [FILE|-] (--public-key HEX | --identity-from URL) [--chain-id HEX]\n"
     "                   [--state FILE] [--server URL] [--history FILE] [--origin NAME]\n"
-    "                   [--solana-rpc URL]\n"
+    "                   [--solana-rpc URL] [--cacert FILE]\n"
     "\n"
     "Checks a saved vmdb answer with nothing but the identity public key. FILE (default\n"
     "stdin) is one of: an answer with data.proof (read/write with \"proof\": true, incl. a\n"
@@ -52,13 +52,15 @@ static const char verify_help[] =
     "  --solana-rpc URL     require the header to be anchored by the identity on Solana:\n"
     "                       an anchor of its seq, or of a later header (fetched with its\n"
     "                       history proof from --server); else \"not anchored yet\"\n"
+    "  --cacert FILE        PEM CA certificate(s) to verify an https:// server with\n"
+    "                       (instead of the system's; e.g. a vmdb with its own CA)\n"
     "\n"
     "Exit status: 0 and \"ok: ...\" when everything checks; 1 and the reason otherwise;\n"
     "2 for usage errors.\n";
 
 typedef struct vctx {
     const char *file, *pk_hex, *identity_from, *chain_hex, *state_path, *server, *history, *origin,
-        *solana_rpc;
+        *solana_rpc, *cacert;
     vmdb_hasher *h;
     vmdb_vfy_pins pins;
     bool has_state;
@@ -84,8 +86,10 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return vmdb_buf_put(b, p, size * n) == 0 ? size * n : 0;
 }
 
-/* GET `url` into `out`; *status gets the HTTP status. 0 or VMDB_EIO. */
-static int http_get(const char *url, vmdb_buf *out, long *status, char *err, size_t errlen)
+/* GET `url` into `out`; *status gets the HTTP status. `cacert`: a PEM
+ * file of CAs for https (NULL: the system's). 0 or VMDB_EIO. */
+static int http_get(const char *cacert, const char *url, vmdb_buf *out, long *status, char *err,
+                    size_t errlen)
 {
     char ebuf[CURL_ERROR_SIZE] = "";
     int rc = 0;
@@ -103,7 +107,9 @@ static int http_get(const char *url, vmdb_buf *out, long *status, char *err, siz
         (e = curl_easy_setopt(cu, CURLOPT_USERAGENT, "vmdb-verify")) ||
         (e = curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 30000L)) ||
         (e = curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data)) ||
-        (e = curl_easy_setopt(cu, CURLOPT_WRITEDATA, out)) || (e = curl_easy_perform(cu)) ||
+        (e = curl_easy_setopt(cu, CURLOPT_WRITEDATA, out)) ||
+        (cacert && (e = curl_easy_setopt(cu, CURLOPT_CAINFO, cacert))) ||
+        (e = curl_easy_perform(cu)) ||
         (e = curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status))) {
         snprintf(err, errlen, "GET %s: %s", url, ebuf[0] ? ebuf : curl_easy_strerror(e));
         rc = VMDB_EIO;
@@ -151,7 +157,7 @@ static int fetch_identity(vctx *c, uint8_t pk[32])
     long status = 0;
     int rc = 0;
     snprintf(url, sizeof url, "%s/api/identity", c->identity_from);
-    if (http_get(url, &body, &status, err, sizeof err) != 0) {
+    if (http_get(c->cacert, url, &body, &status, err, sizeof err) != 0) {
         rc = bad(c, "cannot fetch the identity: %s", err);
         goto done;
     }
@@ -291,7 +297,7 @@ static int link_headers(vctx *c, const vmdb_vfy_header *older, const vmdb_vfy_he
     } else if (c->server) {
         snprintf(url, sizeof url, "%s/api/roots/proof?from=%llu&to=%llu", c->server, a, z);
         snprintf(src, sizeof src, "%s", url);
-        if (http_get(url, &b, &status, err, sizeof err) != 0) {
+        if (http_get(c->cacert, url, &b, &status, err, sizeof err) != 0) {
             rc = bad(c, "cannot link header %llu to header %llu: %s", a, z, err);
             goto done;
         }
@@ -377,7 +383,7 @@ static int fetch_header(vctx *c, uint64_t seq, vmdb_vfy_header *out)
     long status = 0;
     int rc = 0;
     snprintf(url, sizeof url, "%s/api/roots/%llu", c->server, (unsigned long long)seq);
-    if (http_get(url, &b, &status, err, sizeof err) != 0) {
+    if (http_get(c->cacert, url, &b, &status, err, sizeof err) != 0) {
         rc = bad(c, "cannot fetch the anchored header: %s", err);
         goto done;
     }
@@ -592,6 +598,7 @@ int vmdb_cli_verify(int argc, char **argv)
                             : !strcmp(a, "--history")       ? &c.history
                             : !strcmp(a, "--origin")        ? &c.origin
                             : !strcmp(a, "--solana-rpc")    ? &c.solana_rpc
+                            : !strcmp(a, "--cacert")        ? &c.cacert
                                                             : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(verify_help, stdout);

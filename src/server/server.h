@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "server/tls.h"
 #include "store/engine.h"
 #include "util/arena.h"
 #include "vmdb/json.h"
@@ -28,10 +29,13 @@ typedef struct vmdb_http_config {
     const char *listen;      /* host:port */
     unsigned threads;        /* 0: a thread per connection; N: a pool of N epoll threads */
     const char *swagger_dir; /* swagger-ui-dist directory (may not exist) */
+    vmdb_tls *tls;           /* NULL: plain HTTP; else HTTPS with its certificate (not owned) */
+    vmdb_tls_min tls_min;    /* the lowest TLS version accepted */
 } vmdb_http_config;
 
 /* Starts serving. Errors: VMDB_EINVAL (bad listen address), VMDB_EIO
- * (cannot bind), VMDB_ENOMEM. */
+ * (cannot bind; or TLS asked for and this libmicrohttpd has no TLS),
+ * VMDB_ENOMEM. */
 int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e);
 /* Stops accepting, finishes running requests and frees (accepts NULL). */
 void vmdb_http_stop(vmdb_http *h);
