@@ -32,7 +32,8 @@ static const char anchor_help[] =
     "  verify   check the header chain in PostgreSQL against every anchor found\n"
     "\n"
     "Environment as for vmdb serve: DATABASE_URL, VMDB_DATA_DIR, VMDB_IDENTITY_KEY,\n"
-    "VMDB_ANCHOR (local | solana), SOLANA_RPC_URL, SOLANA_KEYPAIR_PATH.\n";
+    "VMDB_ANCHOR (local | solana), SOLANA_RPC_URL (one endpoint or several, comma-separated:\n"
+    "the anchors are the union of what every endpoint shows), SOLANA_KEYPAIR_PATH.\n";
 
 typedef struct anchor_ent {
     uint64_t seq;
@@ -127,15 +128,14 @@ static int collect_anchors(anchor_ent **out, size_t *n, const uint8_t pk[32], si
             rc = VMDB_EIO;
         }
     } else {
-        vmdb_sol_rpc *rpc = NULL;
         vmdb_sol_anchor_ent *found = NULL;
         size_t nf = 0;
-        if (vmdb_sol_rpc_new(&rpc, env_or("SOLANA_RPC_URL", ""), NULL) != 0) {
-            fprintf(stderr, "vmdb anchor: SOLANA_RPC_URL is not usable\n");
+        /* Every endpoint of the list: the union of what they show. */
+        rc = vmdb_sol_anchor_list_multi(env_or("SOLANA_RPC_URL", ""), &found, &nf, pk, limit, NULL);
+        if (rc == VMDB_EINVAL) {
+            fprintf(stderr, "vmdb anchor: SOLANA_RPC_URL is not usable (%s)\n", vmdb_error_last());
             return VMDB_EINVAL;
         }
-        rc = vmdb_sol_anchor_list(rpc, &found, &nf, pk, limit);
-        vmdb_sol_rpc_free(rpc);
         if (rc) {
             fprintf(stderr, "vmdb anchor: cannot read the anchors from the RPC (%s)\n",
                     vmdb_error_last());
@@ -299,14 +299,23 @@ static int cmd_status_verify(bool verify)
         if (kp && *kp && vmdb_sol_keypair_read(payer_sk, kp) == 0)
             memcpy(pk, payer_sk + 32, 32);
         uint64_t bal = 0, rent = 890880;
-        if (vmdb_sol_rpc_new(&rpc, env_or("SOLANA_RPC_URL", ""), NULL) == 0 &&
-            vmdb_sol_rpc_get_balance(rpc, &bal, pk) == 0) {
-            vmdb_sol_rpc_get_min_rent(rpc, &rent, 0);
-            printf("fee_payer_balance %llu%s\n", (unsigned long long)bal,
-                   bal < rent + 100000 ? " LOW (below the rent-exempt minimum plus fees)" : "");
+        char *urls[VMDB_SOL_MAX_ENDPOINTS] = {0};
+        size_t nurls = 0;
+        vmdb_sol_urls_split(urls, &nurls, env_or("SOLANA_RPC_URL", ""));
+        /* The balance from the first endpoint that answers. */
+        for (size_t k = 0; k < nurls; k++) {
+            if (vmdb_sol_rpc_new(&rpc, urls[k], NULL) == 0 &&
+                vmdb_sol_rpc_get_balance(rpc, &bal, pk) == 0) {
+                vmdb_sol_rpc_get_min_rent(rpc, &rent, 0);
+                printf("fee_payer_balance %llu%s\n", (unsigned long long)bal,
+                       bal < rent + 100000 ? " LOW (below the rent-exempt minimum plus fees)" : "");
+                k = nurls;
+            }
+            vmdb_sol_rpc_free(rpc);
+            rpc = NULL;
         }
+        vmdb_sol_urls_free(urls, nurls);
         memset(payer_sk, 0, sizeof payer_sk);
-        vmdb_sol_rpc_free(rpc);
     }
     rc = 0;
     if (verify) {

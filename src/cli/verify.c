@@ -52,6 +52,7 @@ static const char verify_help[] =
     "  --solana-rpc URL     require the header to be anchored by the identity on Solana:\n"
     "                       an anchor of its seq, or of a later header (fetched with its\n"
     "                       history proof from --server); else \"not anchored yet\"\n"
+    "                       (several endpoints, comma-separated: the newest anchor any shows)\n"
     "  --cacert FILE        PEM CA certificate(s) to verify an https:// server with\n"
     "                       (instead of the system's; e.g. a vmdb with its own CA)\n"
     "\n"
@@ -410,17 +411,19 @@ done:
  * *note says where. */
 static int check_anchor(vctx *c, const vmdb_vfy_header *got, char *note, size_t notelen)
 {
-    vmdb_sol_rpc *rpc = NULL;
     vmdb_sol_anchor_ent *v = NULL;
     size_t n = 0;
     char tx[VMDB_SOL_SIG_B58_MAX] = "";
     unsigned long long s = got->h.seq;
     int rc = 0;
-    if (vmdb_sol_rpc_new(&rpc, c->solana_rpc, NULL) != 0) {
+    /* Several endpoints (comma-separated): the union of their anchors, so
+     * that one of them cannot hide a newer anchor. */
+    int lrc = vmdb_sol_anchor_list_multi(c->solana_rpc, &v, &n, c->pins.pk, (size_t)-1, NULL);
+    if (lrc == VMDB_EINVAL) {
         rc = bad(c, "--solana-rpc %s is not usable", c->solana_rpc);
         goto done;
     }
-    if (vmdb_sol_anchor_list(rpc, &v, &n, c->pins.pk, (size_t)-1) != 0) {
+    if (lrc != 0) {
         rc = bad(c, "cannot read the anchors from %s (%s)", c->solana_rpc, vmdb_error_last());
         goto done;
     }
@@ -479,7 +482,6 @@ static int check_anchor(vctx *c, const vmdb_vfy_header *got, char *note, size_t 
              (unsigned long long)v[a].seq, (unsigned long long)v[a].slot, tx);
 done:
     free(v);
-    vmdb_sol_rpc_free(rpc);
     return rc;
 }
 

@@ -24,11 +24,16 @@
 //       catches it, and a refusing server anchors nothing
 //   (h) VMDB_SOLANA_COMMITMENT=finalized: no false alarm when restarted
 //       before the last anchor is finalized
+//   (i) several endpoints in SOLANA_RPC_URL: one down is skipped; a proxy
+//       that hides the newest anchors cannot hide a rollback from a vmdb
+//       that also asks the real RPC; a solana_anchor.json naming a
+//       transaction that is no anchor falls back to scanning
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -866,4 +871,87 @@ test('(h) VMDB_SOLANA_COMMITMENT=finalized: a restart right after an anchor is n
   const anchors = await chainAnchors(sol, id.address);
   assert.equal(anchors.length, new Set(anchors.map((x) => x.seq)).size, `no header anchored twice: ${anchors.map((x) => x.seq)}`);
   assert.ok((await history(sol, id.address)).length <= nTx + 1, 'one new anchor at most (the write after the restart)');
+});
+
+/** A JSON-RPC proxy to `target` that hides the signatures in `hidden` (a host controlling the RPC path). */
+async function hidingProxy(target, hidden) {
+  const server = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const c of req) body += c;
+    const msg = JSON.parse(body);
+    let text = await (await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).text();
+    if (msg.method === 'getSignaturesForAddress') {
+      const out = JSON.parse(text);
+      out.result = out.result.filter((e) => !hidden.has(e.signature));
+      text = JSON.stringify(out);
+    } else if (msg.method === 'getTransaction' && hidden.has(msg.params[0])) {
+      text = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: null });
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(text);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => { server.closeAllConnections(); server.close(); } };
+}
+
+test('(i) several RPC endpoints: one down is skipped, a hiding proxy cannot hide a rollback, a stale solana_anchor.json falls back to scanning', async (t) => {
+  const onStop = cleanups(t);
+  const sol = await startSolanaLocal();
+  onStop(() => sol.stop());
+  const DOWN = 'http://127.0.0.1:1'; // nothing listens there
+  const env = { BATCH_COMMIT_SIZE: '1' };
+  const { srv, id, dataDir } = await ready(sol, onStop, env);
+  await write(srv, 'old');
+  await waitAnchored(srv, 2);
+  await srv.stop();
+  const keep = tempDir('vmdb-sol-backup-');
+  const dump = path.join(keep, 'db.dump');
+  await run('pg_dump', ['-Fc', '-f', dump, '-d', srv.db]);
+  const STATE = ['trusted_state.json', 'trusted_state.journal', 'solana_anchor.json'];
+  for (const f of STATE) fs.copyFileSync(path.join(dataDir, f), path.join(keep, f));
+  const seen = new Set((await history(sol, id.address)).map((x) => x.signature));
+
+  // One endpoint down: anchoring and writes go on through the other.
+  const b = await startVmdb(sol, { db: srv.db, dataDir, env: { ...env, SOLANA_RPC_URL: `${DOWN},${sol.url}` } });
+  onStop(() => b.stop());
+  assert.equal((await health(b.url)).writes, 'ok');
+  assert.equal((await write(b, 'new')).meta.committed, true, 'anchored with one endpoint down');
+  await waitAnchored(b, 3);
+  await b.stop();
+
+  // A solana_anchor.json naming a transaction of the identity that is no
+  // anchor (here a newer airdrop): start-up scans instead of waiting forever.
+  const drop = await airdrop(sol, id.address, 1000);
+  const rec = path.join(dataDir, 'solana_anchor.json');
+  fs.writeFileSync(rec, JSON.stringify({ ...JSON.parse(fs.readFileSync(rec, 'utf8')), last_sig: drop }));
+  const c = await startVmdb(sol, { db: srv.db, dataDir, env });
+  onStop(() => c.stop());
+  const hc = await waitFor('writes ok after the stale record', async () => { const h = await health(c.url); return h.writes === 'ok' ? h : null; });
+  assert.equal(hc.anchor.anchored_seq, 3, JSON.stringify(hc));
+  assert.match(c.log(), /is not an anchor of this identity.*scanning the identity's transactions/);
+  assert.equal((await write(c, 'after')).meta.committed, true);
+  await c.stop();
+
+  // Database and data directory rolled back to seq 2; a proxy hides every
+  // transaction since then. Through the proxy alone the rollback passes;
+  // with the real RPC in the list too (and one endpoint down) it is caught.
+  await psql(srv.db, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+  await run('pg_restore', ['--no-owner', '-d', srv.db, dump]);
+  for (const f of STATE) fs.copyFileSync(path.join(keep, f), path.join(dataDir, f));
+  const hidden = new Set((await history(sol, id.address)).map((x) => x.signature).filter((x) => !seen.has(x)));
+  const proxy = await hidingProxy(sol.url, hidden);
+  onStop(() => proxy.close());
+  const cli = (url) => anchorCli(['status'], cliEnv(srv, sol, { SOLANA_RPC_URL: url }));
+  assert.match((await cli(proxy.url)).stdout, /^newest_anchor_seq 2$/m, 'the proxy hides the newer anchors');
+  assert.match((await cli(`${proxy.url},${DOWN},${sol.url}`)).stdout, /^newest_anchor_seq 4$/m);
+  const d = await startVmdb(sol, { db: srv.db, dataDir, env: { ...env, SOLANA_RPC_URL: proxy.url } });
+  onStop(() => d.stop());
+  assert.equal((await health(d.url)).writes, 'ok', 'one hiding endpoint misses the rollback');
+  await d.stop(); // (it wrote nothing, so the rollback is still there)
+  const e = await startVmdb(sol, { db: srv.db, dataDir, env: { ...env, SOLANA_RPC_URL: `${proxy.url},${DOWN},${sol.url}` } });
+  onStop(() => e.stop());
+  const he = await health(e.url);
+  assert.equal(he.status, 'degraded', JSON.stringify(he));
+  assert.match(he.writes, /rollback|rolled back/i);
+  assert.match(he.writes, /\b4\b/, `names the anchored seq 4: ${he.writes}`);
+  fails(await post(e.url, '/api/models/notes/create-batch', { records: [{ body: 'refused' }] }), 503, 'WRITES_UNAVAILABLE');
 });

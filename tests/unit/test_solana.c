@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "anchor/solana/sol_rpc.h"
+#include "anchor/solana/sol_scan.h"
 #include "anchor/solana/sol_tx.h"
 #include "testutil.h"
 #include "vmdb/base58.h"
@@ -1076,6 +1077,35 @@ static void b58(char *out, size_t cap, const uint8_t *p, size_t n)
     vmdb_buf_free(&b);
 }
 
+/* SOLANA_RPC_URL: one endpoint or several, comma-separated. */
+static void test_urls_split(void **state)
+{
+    (void)state;
+    char *u[VMDB_SOL_MAX_ENDPOINTS] = {0};
+    size_t n = 9;
+    assert_int_equal(vmdb_sol_urls_split(u, &n, "http://a"), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(u[0], "http://a");
+    vmdb_sol_urls_free(u, n);
+    assert_int_equal(vmdb_sol_urls_split(u, &n, " http://a , https://b:8899/x?k=1,http://c\t"), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(u[0], "http://a");
+    assert_string_equal(u[1], "https://b:8899/x?k=1");
+    assert_string_equal(u[2], "http://c");
+    vmdb_sol_urls_free(u, n);
+    assert_null(u[0]);
+    static const char *const bad[] = {
+        "", " ", "http://a,", ",http://a", "http://a,,http://b", "a,b,c,d,e,f,g,h,i"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(vmdb_sol_urls_split(u, &n, bad[i]), VMDB_EINVAL);
+        assert_int_equal(n, 0);
+    }
+    assert_int_equal(vmdb_sol_urls_split(u, &n, NULL), VMDB_EINVAL);
+    assert_int_equal(vmdb_sol_urls_split(u, &n, "a,b,c,d,e,f,g,h"), 0);
+    assert_int_equal(n, 8);
+    vmdb_sol_urls_free(u, n);
+}
+
 static void test_rpc_new(void **state)
 {
     (void)state;
@@ -1701,6 +1731,7 @@ int main(void)
         cmocka_unit_test(test_keypair),
         cmocka_unit_test(test_base58_buf),
         cmocka_unit_test(test_vectors_file),
+        cmocka_unit_test(test_urls_split),
         cmocka_unit_test(test_rpc_new),
         cmocka_unit_test_setup_teardown(test_rpc_errors, srv_start, srv_stop),
         cmocka_unit_test_setup_teardown(test_rpc_methods, srv_start, srv_stop),

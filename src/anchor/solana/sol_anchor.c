@@ -13,7 +13,17 @@
  * with a new blockhash. Reading the newest anchor lists the identity's
  * signatures newest first, stopping at the last anchor recorded locally so
  * that spam cannot bury it, and accepts a transaction only if it succeeded,
- * its signatures verify, the identity is a signer and the memo parses.
+ * its signatures verify, the identity is a signer and the memo parses. A
+ * record that names no anchor of the identity (edited, or from another
+ * ledger) is not trusted: the whole history is scanned instead.
+ *
+ * SOLANA_RPC_URL may list several endpoints. The newest anchor is the
+ * newest that any endpoint which answers shows, so one endpoint (or a proxy
+ * the host controls) cannot hide a newer anchor by leaving it out; only if
+ * none answers is the anchor unreachable. A transaction is sent to every
+ * endpoint (a host-controlled one could swallow it; the same signed bytes
+ * land once however often they are sent) and counts once any endpoint
+ * reports it confirmed.
  */
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -24,7 +34,9 @@
 
 #include "anchor/anchor.h"
 #include "anchor/solana/sol_rpc.h"
+#include "anchor/solana/sol_scan.h"
 #include "anchor/solana/sol_tx.h"
+#include "core/error.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/sb.h"
@@ -36,10 +48,16 @@
 #define CONFIRM_WAIT_MS 60000
 #define STATE_FILE_MAX ((size_t)1 << 20)
 
-typedef struct sol_anchor {
-    vmdb_anchor base;
+/* One RPC endpoint of SOLANA_RPC_URL. */
+typedef struct sol_ep {
     vmdb_sol_rpc *rpc;
     vmdb_sol_rpc *rpc_read; /* anchors are read at "confirmed" at least */
+} sol_ep;
+
+typedef struct sol_anchor {
+    vmdb_anchor base;
+    sol_ep ep[VMDB_SOL_MAX_ENDPOINTS];
+    size_t nep;
     uint8_t id_sk[64], id_pk[32];
     uint8_t payer_sk[64], payer_pk[32];
     bool separate_payer;
@@ -64,9 +82,10 @@ static void rpc_log(void *ctx, const char *line)
     LOG_WARN("solana rpc: %s", line);
 }
 
-static void set_error(sol_anchor *s, const char *what)
+/* Records why `rpc`'s last call failed (for /health and the log). */
+static void set_error(sol_anchor *s, vmdb_sol_rpc *rpc, const char *what)
 {
-    const vmdb_sol_rpc_status *st = vmdb_sol_rpc_last(s->rpc);
+    const vmdb_sol_rpc_status *st = vmdb_sol_rpc_last(rpc);
     if (st && st->kind == VMDB_SOL_RPC_ERROR)
         snprintf(s->last_error, sizeof s->last_error, "%s: RPC error %lld %.100s", what,
                  st->rpc_code, st->rpc_message);
@@ -170,23 +189,32 @@ done:
 
 /* ---- reading anchors ----------------------------------------------------- */
 
-/* Checks one transaction: succeeded, every signature verifies, the identity
- * signed a memo of the vmdb1 form. */
-static bool read_anchor_tx(sol_anchor *s, const uint8_t sig[64], vmdb_sheader *out)
+/* Reads transaction `sig` as an anchor of the identity (sol_scan.c: the
+ * wire bytes, every signature, the memo). 0, VMDB_ENOTFOUND (not an anchor,
+ * or unknown to the node), else the RPC failed. */
+static int read_anchor_tx(sol_anchor *s, vmdb_sol_rpc *rpc, const uint8_t sig[64],
+                          vmdb_sheader *out)
 {
-    vmdb_sol_tx_info t = {0};
-    vmdb_slice memo;
-    bool ok = vmdb_sol_rpc_get_transaction(s->rpc_read, &t, sig) == 0 && t.has_meta && t.err_null &&
-              vmdb_sol_tx_info_verify(&t) == 0 &&
-              vmdb_sol_msg_find_memo(&memo, &t.msg, s->id_pk) == 0 &&
-              vmdb_sol_memo_parse(&out->h.seq, out->hash, out->h.smt_root, memo) == 0;
-    vmdb_sol_tx_info_free(&t);
-    return ok;
+    vmdb_sol_anchor_ent e;
+    memset(out, 0, sizeof *out);
+    int rc = vmdb_sol_anchor_read(rpc, &e, sig, s->id_pk);
+    if (rc == VMDB_EPARSE)
+        rc = VMDB_ENOTFOUND; /* a transaction no anchor looks like */
+    if (rc == 0) {
+        out->h.seq = e.seq;
+        memcpy(out->hash, e.header_hash, 32);
+        memcpy(out->h.smt_root, e.smt_root, 32);
+    }
+    return rc;
 }
 
-static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
+/* The newest anchor one endpoint shows. With `use_last` the scan stops at
+ * the recorded anchor and then checks it again. 0 (*found says whether
+ * there is one), VMDB_ENOTFOUND (the recorded anchor is no anchor of the
+ * identity on this endpoint), VMDB_EIO (the endpoint failed), VMDB_ENOMEM. */
+static int scan_endpoint(sol_anchor *s, size_t k, bool use_last, vmdb_sheader *out, bool *found)
 {
-    sol_anchor *s = (sol_anchor *)a;
+    vmdb_sol_rpc *rpc = s->ep[k].rpc_read;
     vmdb_sol_sig_info *page = calloc(SCAN_PAGE, sizeof *page);
     uint8_t before[64];
     bool has_before = false;
@@ -197,9 +225,9 @@ static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
         return VMDB_ENOMEM;
     for (int p = 0; p < SCAN_MAX_PAGES && !*found; p++) {
         size_t n = 0;
-        if (vmdb_sol_rpc_get_signatures_for_address(s->rpc_read, page, &n, s->id_pk, SCAN_PAGE,
+        if (vmdb_sol_rpc_get_signatures_for_address(rpc, page, &n, s->id_pk, SCAN_PAGE,
                                                     has_before ? before : NULL,
-                                                    s->has_last ? s->last_sig : NULL) != 0) {
+                                                    use_last ? s->last_sig : NULL) != 0) {
             snprintf(s->last_error, sizeof s->last_error,
                      "getSignaturesForAddress: RPC unavailable");
             rc = VMDB_EIO;
@@ -207,9 +235,18 @@ static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
         }
         for (size_t i = 0; i < n && !*found; i++) {
             vmdb_sheader cand;
-            memset(&cand, 0, sizeof cand);
-            if (page[i].err_null && read_anchor_tx(s, page[i].sig, &cand) &&
-                (!s->has_last || cand.h.seq >= s->last_seq)) {
+            if (!page[i].err_null)
+                continue;
+            int r = read_anchor_tx(s, rpc, page[i].sig, &cand);
+            if (r == VMDB_ENOTFOUND)
+                continue;
+            if (r) {
+                /* Skipping it could miss the newest anchor. */
+                set_error(s, rpc, "getTransaction");
+                rc = r == VMDB_ENOMEM ? r : VMDB_EIO;
+                goto done;
+            }
+            if (!use_last || cand.h.seq >= s->last_seq) {
                 *out = cand;
                 *found = true;
             }
@@ -230,27 +267,73 @@ static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
             goto done;
         }
     }
-    /* Nothing newer than the last recorded anchor: that one is the newest
-     * (checked again on chain; if it is gone, the chain says so). */
-    if (!*found && s->has_last) {
+    /* Nothing newer than the last recorded anchor: that one is the newest,
+     * if the chain holds it as recorded. */
+    if (!*found && use_last) {
         vmdb_sheader cand;
-        memset(&cand, 0, sizeof cand);
-        if (read_anchor_tx(s, s->last_sig, &cand) && cand.h.seq == s->last_seq) {
+        int r = read_anchor_tx(s, rpc, s->last_sig, &cand);
+        if (r == 0 && cand.h.seq == s->last_seq) {
             *out = cand;
             *found = true;
+        } else if (r == 0 || r == VMDB_ENOTFOUND) {
+            rc = VMDB_ENOTFOUND;
         } else {
-            /* Not visible (yet) at this commitment, or the RPC is failing:
-             * the newest anchor is unknown for now, which stops writes
-             * until a retry reads it; it is not evidence of tampering. */
-            snprintf(s->last_error, sizeof s->last_error,
-                     "the recorded anchor %llu is not visible on chain (yet)",
-                     (unsigned long long)s->last_seq);
-            LOG_WARN("solana anchor: %s", s->last_error);
-            rc = VMDB_EIO;
+            set_error(s, rpc, "getTransaction");
+            rc = r == VMDB_ENOMEM ? r : VMDB_EIO;
         }
     }
 done:
     free(page);
+    return rc;
+}
+
+static int sol_newest(vmdb_anchor *a, vmdb_sheader *out, bool *found)
+{
+    sol_anchor *s = (sol_anchor *)a;
+    size_t answered = 0;
+    int rc = 0;
+    *found = false;
+    memset(out, 0, sizeof *out);
+    for (size_t k = 0; k < s->nep; k++) {
+        vmdb_sheader cand;
+        bool got = false;
+        int r = scan_endpoint(s, k, s->has_last, &cand, &got);
+        if (r == VMDB_ENOTFOUND) {
+            /* The local record is only a shortcut: a transaction that is not
+             * an anchor of this identity as recorded (an edited file, another
+             * ledger, a node that lost it) is no reason to stop writes. */
+            char b58[VMDB_SOL_SIG_B58_MAX];
+            vmdb_sol_sig_b58(b58, s->last_sig);
+            LOG_WARN("solana anchor: the recorded anchor %s (seq %llu) in %s is not an anchor of "
+                     "this identity on RPC endpoint %zu of %zu (not found, or another "
+                     "transaction); scanning the identity's transactions instead",
+                     b58, (unsigned long long)s->last_seq, s->state_path, k + 1, s->nep);
+            r = scan_endpoint(s, k, false, &cand, &got);
+        }
+        if (r == VMDB_ENOMEM)
+            return r;
+        if (r) {
+            LOG_WARN("solana anchor: RPC endpoint %zu of %zu cannot be read (%s); skipped", k + 1,
+                     s->nep, s->last_error);
+            continue;
+        }
+        answered++;
+        if (!got)
+            continue;
+        if (!*found || cand.h.seq > out->h.seq) {
+            *out = cand;
+            *found = true;
+        } else if (cand.h.seq == out->h.seq && memcmp(cand.hash, out->hash, 32) != 0) {
+            /* The identity anchored two headers with one seq: a fork. */
+            LOG_ERROR("solana anchor: two anchors of seq %llu carry different header hashes",
+                      (unsigned long long)cand.h.seq);
+            rc = VMDB_EVERIFY;
+        }
+    }
+    if (answered == 0) {
+        *found = false;
+        return VMDB_EIO; /* the anchor is unreachable: writes wait, retried */
+    }
     return rc;
 }
 
@@ -261,11 +344,13 @@ static int build_tx(sol_anchor *s, const vmdb_sheader *sh)
     vmdb_buf memo = VMDB_BUF_INIT, msg = VMDB_BUF_INIT;
     uint8_t blockhash[32], sks[2][64];
     uint64_t last_valid = 0;
-    int rc = vmdb_sol_rpc_get_latest_blockhash(s->rpc, blockhash, &last_valid);
-    if (rc) {
-        set_error(s, "getLatestBlockhash");
+    int rc = VMDB_EIO;
+    /* The blockhash from the first endpoint that answers. */
+    for (size_t k = 0; k < s->nep && rc; k++)
+        if ((rc = vmdb_sol_rpc_get_latest_blockhash(s->ep[k].rpc, blockhash, &last_valid)) != 0)
+            set_error(s, s->ep[k].rpc, "getLatestBlockhash");
+    if (rc)
         return VMDB_EIO;
-    }
     rc = vmdb_sol_memo_text(&memo, sh->h.seq, sh->hash, sh->h.smt_root);
     rc = rc ? rc
             : vmdb_sol_memo_message(&msg, s->separate_payer ? s->payer_pk : s->id_pk, s->id_pk,
@@ -309,30 +394,46 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
     unsigned rejected = 0;
     for (unsigned round = 0;; round++) {
         if (round % 4 == 0) {
-            uint8_t sig[64];
-            if (vmdb_sol_rpc_send_transaction(s->rpc, sig,
-                                              VMDB_SLICE(s->pending_wire.ptr, s->pending_wire.len),
-                                              false) != 0) {
-                const vmdb_sol_rpc_status *st = vmdb_sol_rpc_last(s->rpc);
-                if (!st || st->kind != VMDB_SOL_RPC_ERROR) {
-                    set_error(s, "sendTransaction");
-                    return VMDB_EIO; /* the RPC is down: the caller backs off */
+            /* To every endpoint: one that swallows it cannot stop it. */
+            size_t accepted = 0, refused = 0;
+            for (size_t k = 0; k < s->nep; k++) {
+                uint8_t sig[64];
+                vmdb_sol_rpc *rpc = s->ep[k].rpc;
+                if (vmdb_sol_rpc_send_transaction(
+                        rpc, sig, VMDB_SLICE(s->pending_wire.ptr, s->pending_wire.len), false) ==
+                    0) {
+                    accepted++;
+                    continue;
                 }
+                const vmdb_sol_rpc_status *st = vmdb_sol_rpc_last(rpc);
+                bool rpc_error = st && st->kind == VMDB_SOL_RPC_ERROR;
                 /* A rejection (already processed, blockhash not found,
                  * insufficient funds, ...): shown at once; the status and
                  * the block height decide below. */
-                set_error(s, "sendTransaction rejected");
-                rejected++;
-            } else {
-                rejected = 0;
+                set_error(s, rpc, rpc_error ? "sendTransaction rejected" : "sendTransaction");
+                refused += rpc_error;
             }
+            if (accepted == 0 && refused == 0)
+                return VMDB_EIO; /* every RPC is down: the caller backs off */
+            rejected = accepted ? 0 : rejected + 1;
         }
+        /* The best status any endpoint reports. */
         vmdb_sol_sig_status stt;
-        if (vmdb_sol_rpc_get_signature_statuses(s->rpc, &stt, (const uint8_t(*)[64])s->pending_sig,
-                                                1, true) != 0) {
-            set_error(s, "getSignatureStatuses");
-            return VMDB_EIO;
+        size_t told = 0;
+        memset(&stt, 0, sizeof stt);
+        for (size_t k = 0; k < s->nep && stt.state < VMDB_SOL_TX_CONFIRMED; k++) {
+            vmdb_sol_sig_status one;
+            if (vmdb_sol_rpc_get_signature_statuses(
+                    s->ep[k].rpc, &one, (const uint8_t(*)[64])s->pending_sig, 1, true) != 0) {
+                set_error(s, s->ep[k].rpc, "getSignatureStatuses");
+                continue;
+            }
+            told++;
+            if (one.state > stt.state)
+                stt = one;
         }
+        if (told == 0)
+            return VMDB_EIO;
         if (stt.state == VMDB_SOL_TX_CONFIRMED || stt.state == VMDB_SOL_TX_FINALIZED) {
             if (!stt.err_null) {
                 snprintf(s->last_error, sizeof s->last_error, "anchor transaction failed on chain");
@@ -352,21 +453,31 @@ static int sol_append(vmdb_anchor *a, const vmdb_sheader *sh)
             LOG_INFO("solana anchor: header %llu anchored in %s", (unsigned long long)s->last_seq,
                      b58);
             uint64_t bal;
-            if (vmdb_sol_rpc_get_balance(s->rpc, &bal,
-                                         s->separate_payer ? s->payer_pk : s->id_pk) == 0) {
-                s->balance = bal;
-                s->balance_known = true;
-            }
+            for (size_t k = 0; k < s->nep; k++)
+                if (vmdb_sol_rpc_get_balance(s->ep[k].rpc, &bal,
+                                             s->separate_payer ? s->payer_pk : s->id_pk) == 0) {
+                    s->balance = bal;
+                    s->balance_known = true;
+                    break;
+                }
             return 0;
         }
         if (stt.state == VMDB_SOL_TX_NOT_FOUND && rejected >= 2)
             return VMDB_EIO; /* rejected twice and nowhere to be seen: back off, keep the bytes */
         if (stt.state == VMDB_SOL_TX_NOT_FOUND) {
-            uint64_t height = 0;
-            if (vmdb_sol_rpc_get_block_height(s->rpc, &height) != 0) {
-                set_error(s, "getBlockHeight");
-                return VMDB_EIO;
+            /* Expired only when every endpoint that answers says so: the
+             * lowest height. One endpoint's word is not enough to sign the
+             * header a second time. */
+            uint64_t height = UINT64_MAX;
+            for (size_t k = 0; k < s->nep; k++) {
+                uint64_t hk = 0;
+                if (vmdb_sol_rpc_get_block_height(s->ep[k].rpc, &hk) != 0)
+                    set_error(s, s->ep[k].rpc, "getBlockHeight");
+                else if (hk < height)
+                    height = hk;
             }
+            if (height == UINT64_MAX)
+                return VMDB_EIO;
             if (height > s->pending_last_valid) {
                 /* Expired without a trace: only now may it be rebuilt. */
                 LOG_WARN("solana anchor: transaction for header %llu expired; rebuilding",
@@ -405,9 +516,11 @@ static void sol_close(vmdb_anchor *a)
     sol_anchor *s = (sol_anchor *)a;
     if (!s)
         return;
-    if (s->rpc_read != s->rpc)
-        vmdb_sol_rpc_free(s->rpc_read);
-    vmdb_sol_rpc_free(s->rpc);
+    for (size_t k = 0; k < s->nep; k++) {
+        if (s->ep[k].rpc_read != s->ep[k].rpc)
+            vmdb_sol_rpc_free(s->ep[k].rpc_read);
+        vmdb_sol_rpc_free(s->ep[k].rpc);
+    }
     memset(s->id_sk, 0, sizeof s->id_sk);
     memset(s->payer_sk, 0, sizeof s->payer_sk);
     vmdb_buf_free(&s->pending_wire);
@@ -444,20 +557,35 @@ int vmdb_anchor_solana_open(vmdb_anchor **out, const vmdb_anchor_solana_cfg *cfg
         memcpy(s->payer_pk, s->payer_sk + 32, 32);
         s->separate_payer = memcmp(s->payer_pk, s->id_pk, 32) != 0;
     }
-    if ((rc = vmdb_sol_rpc_new(&s->rpc, cfg->rpc_url, &o)) != 0) {
-        LOG_ERROR("SOLANA_RPC_URL is not a usable http(s) URL");
+    char *urls[VMDB_SOL_MAX_ENDPOINTS] = {0};
+    if ((rc = vmdb_sol_urls_split(urls, &s->nep, cfg->rpc_url)) != 0) {
+        LOG_ERROR("SOLANA_RPC_URL: %s", vmdb_error_last());
         goto done;
     }
-    /* Reading back: an anchor that is confirmed counts, also when sending
-     * waits for "finalized" (else a quick restart would not see the newest
-     * anchor yet). */
-    s->rpc_read = s->rpc;
-    if (o.commitment == VMDB_SOL_FINALIZED) {
-        vmdb_sol_rpc_opts ro = o;
-        ro.commitment = VMDB_SOL_CONFIRMED;
-        if ((rc = vmdb_sol_rpc_new(&s->rpc_read, cfg->rpc_url, &ro)) != 0)
-            goto done;
+    for (size_t k = 0; k < s->nep && rc == 0; k++) {
+        sol_ep *e = &s->ep[k];
+        if ((rc = vmdb_sol_rpc_new(&e->rpc, urls[k], &o)) != 0) {
+            LOG_ERROR("SOLANA_RPC_URL: endpoint %zu of %zu is not a usable http(s) URL", k + 1,
+                      s->nep);
+            break;
+        }
+        /* Reading back: an anchor that is confirmed counts, also when
+         * sending waits for "finalized" (else a quick restart would not see
+         * the newest anchor yet). */
+        e->rpc_read = e->rpc;
+        if (o.commitment == VMDB_SOL_FINALIZED) {
+            vmdb_sol_rpc_opts ro = o;
+            ro.commitment = VMDB_SOL_CONFIRMED;
+            rc = vmdb_sol_rpc_new(&e->rpc_read, urls[k], &ro);
+        }
     }
+    vmdb_sol_urls_free(urls, s->nep);
+    if (rc)
+        goto done;
+    if (s->nep > 1)
+        LOG_INFO("solana anchor: %zu RPC endpoints; the newest anchor is the newest any of them "
+                 "shows",
+                 s->nep);
     load_state(s);
 done:
     if (rc) {

@@ -7,6 +7,11 @@
  * a signer and the account of a Memo instruction, and the memo is
  * `vmdb1:<seq>:<header_hash>:<smt_root>`. Used by `vmdb anchor list |
  * status | verify` and `vmdb verify --solana-rpc`.
+ *
+ * SOLANA_RPC_URL (and --solana-rpc) may list several endpoints, separated
+ * by commas: the anchors are then the union of what every endpoint that
+ * answers shows, so that one endpoint (or a proxy the host controls) cannot
+ * hide a newer anchor by leaving it out.
  */
 #ifndef VMDB_ANCHOR_SOLANA_SOL_SCAN_H
 #define VMDB_ANCHOR_SOLANA_SOL_SCAN_H
@@ -38,6 +43,26 @@ int vmdb_sol_anchor_read(vmdb_sol_rpc *c, vmdb_sol_anchor_ent *out, const uint8_
  * 0, VMDB_EIO (the RPC failed) or VMDB_ENOMEM. */
 int vmdb_sol_anchor_list(vmdb_sol_rpc *c, vmdb_sol_anchor_ent **out, size_t *n,
                          const uint8_t identity[32], size_t limit);
+
+/* At most this many endpoints in one SOLANA_RPC_URL. */
+#define VMDB_SOL_MAX_ENDPOINTS 8
+
+/* Splits `list` ("url[,url...]", blanks around the commas ignored) into
+ * urls[0..*n), each malloc'ed (vmdb_sol_urls_free). VMDB_EINVAL when the
+ * list is empty, has an empty entry or more than VMDB_SOL_MAX_ENDPOINTS;
+ * VMDB_ENOMEM. The URLs are not checked here (vmdb_sol_rpc_new does). */
+int vmdb_sol_urls_split(char *urls[VMDB_SOL_MAX_ENDPOINTS], size_t *n, const char *list);
+/* Frees urls[0..n). */
+void vmdb_sol_urls_free(char *urls[VMDB_SOL_MAX_ENDPOINTS], size_t n);
+
+/* vmdb_sol_anchor_list on every endpoint of `list`: the union of their
+ * anchors (one entry per signature), ordered newest first by seq, then by
+ * slot, at most `limit`. An endpoint that fails is logged (by its position,
+ * never its URL, which may carry an API key) and skipped; *answered (may be
+ * NULL) counts those that answered. 0, VMDB_EINVAL (a bad list or URL),
+ * VMDB_EIO (no endpoint answered) or VMDB_ENOMEM. */
+int vmdb_sol_anchor_list_multi(const char *list, vmdb_sol_anchor_ent **out, size_t *n,
+                               const uint8_t identity[32], size_t limit, size_t *answered);
 
 #ifdef __cplusplus
 }
