@@ -243,6 +243,60 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
     return run(h, c, match, method, NULL, cx);
 }
 
+/* Counts the Content-Length and Transfer-Encoding header lines. */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    (void)value;
+    unsigned *n = cls;
+    if (key && strcasecmp(key, "Content-Length") == 0)
+        n[0]++;
+    else if (key && strcasecmp(key, "Transfer-Encoding") == 0)
+        n[1]++;
+    return MHD_YES;
+}
+
+/* A request whose body length is ambiguous: Content-Length together with
+ * Transfer-Encoding (RFC 9112 §6.1: a request smuggling vector, since a
+ * proxy in front may frame the body the other way), or Content-Length
+ * more than once. libmicrohttpd 0.9.75 lets chunked win silently. */
+static bool framing_ambiguous(struct MHD_Connection *c)
+{
+    unsigned n[2] = {0, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, n);
+    return (n[0] && n[1]) || n[0] > 1;
+}
+
+/* Answers 400 BAD_REQUEST and closes the connection: the rest of what the
+ * client sent cannot be framed with confidence. */
+static enum MHD_Result send_bad_framing(struct MHD_Connection *c)
+{
+    vmdb_reply rep;
+    vmdb_buf out = VMDB_BUF_INIT;
+    int status = 400;
+    memset(&rep, 0, sizeof rep);
+    vmdb_fail_set(&rep.fail, VMDB_FAIL_BAD_REQUEST,
+                  "a request may not carry both Content-Length and Transfer-Encoding, nor "
+                  "Content-Length twice");
+    if (vmdb_render_envelope(&out, &rep, &status)) {
+        vmdb_buf_free(&out);
+        return MHD_NO;
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(out.len, out.ptr, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        vmdb_buf_free(&out);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Connection", "close");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -256,6 +310,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         cx->body.max = VMDB_MAX_BODY;
         *con_cls = cx;
+        /* Answered before any of the body is read. */
+        if (framing_ambiguous(c))
+            return send_bad_framing(c);
         return MHD_YES;
     }
     if (*upload_size) {

@@ -30,14 +30,15 @@ int vmdb_engine_id_range(vmdb_engine *e, const vmdb_model *m, bool *has, int64_t
     return 0;
 }
 
-/* The tables (ordered by name as PostgreSQL's name type orders them), each
- * followed by its columns and its key columns in their positions: one
- * statement, one snapshot. */
+/* The managed tables (those in the registry, ordered by name as
+ * PostgreSQL's name type orders them), each followed by its columns and its
+ * key columns in their positions: one statement, one snapshot. Tables vmdb
+ * does not manage are not listed: their names and columns are not the
+ * client's business (the seed listed every table of the schema). */
 static const char *const schema_sql =
     "WITH t AS (SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-    "AND table_type = 'BASE TABLE' AND table_name NOT IN ('merkle_nodes', 'verifiable_models', "
-    "'verifiable_registry_meta', '_sqlx_migrations', 'schema_migrations') AND table_name NOT LIKE "
-    "'vmdb\\_%'), "
+    "AND table_type = 'BASE TABLE' AND table_name::text IN (SELECT table_name FROM "
+    "verifiable_models)), "
     "x AS (SELECT 0 AS kind, t.table_name::text AS tn, 0 AS pos, NULL::text AS a, NULL::text AS "
     "b, NULL::text AS c, NULL::text AS d FROM t "
     "UNION ALL SELECT 1, c.table_name::text, c.ordinal_position::int, c.column_name::text, "

@@ -58,7 +58,13 @@ int vmdb_fail_set(vmdb_fail *f, vmdb_fail_kind kind, const char *fmt, ...)
 
 int vmdb_fail_sqlstate(vmdb_fail *f, const char *s)
 {
-    if (!s || !s[0])
+    /* No SQLSTATE: the connection failed. Class 08 (connection exception)
+     * and the server going away under the statement (57P01 admin shutdown,
+     * 57P02 crash shutdown, 57P03 cannot connect now, 57P05 idle session
+     * timeout) are the same for the client: try again later, nothing was
+     * written. */
+    if (!s || !s[0] || !strncmp(s, "08", 2) || !strcmp(s, "57P01") || !strcmp(s, "57P02") ||
+        !strcmp(s, "57P03") || !strcmp(s, "57P05"))
         return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
     if (!strcmp(s, "23505"))
         return vmdb_fail_set(f, VMDB_FAIL_CONSTRAINT, "unique constraint violated");
@@ -78,6 +84,10 @@ int vmdb_fail_sqlstate(vmdb_fail *f, const char *s)
     if (!strcmp(s, "42883")) /* say, a where or order_by on a json column */
         return vmdb_fail_set(f, VMDB_FAIL_INVALID_VALUE,
                              "the database cannot compare or order values of that column's type");
+    if (!strcmp(s, "54000")) /* say, a ~3 KB value in a unique or key column's btree index */
+        return vmdb_fail_set(f, VMDB_FAIL_INVALID_VALUE,
+                             "a value is too large for the database (a value in a unique or "
+                             "primary-key column must fit an index entry, about 2700 bytes)");
     if (!strcmp(s, "57014"))
         return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database statement timed out");
     return vmdb_fail_set(f, VMDB_FAIL_DATABASE, "database error (details are in the server log)");

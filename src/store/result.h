@@ -66,6 +66,7 @@ typedef enum vmdb_fail_kind {
     VMDB_FAIL_CONFIRM_REQUIRED,
     VMDB_FAIL_INVALID_SEQ,
     VMDB_FAIL_INVALID_RANGE, /* /api/roots/proof: not from <= to <= newest seq */
+    VMDB_FAIL_BAD_REQUEST,   /* 400: HTTP framing refused (Content-Length with Transfer-Encoding) */
     VMDB_FAIL_ROUTE_NOT_FOUND,
     VMDB_FAIL_METHOD_NOT_ALLOWED,
     VMDB_FAIL_KIND_COUNT

@@ -113,9 +113,14 @@ static void ov_clear(overlay *o)
  * table's new range (PROTOCOL.md §10). `table` is the model's: the
  * requests (and their registry) outlive the group. */
 typedef struct grange {
-    const char *table;
+    const char *table, *pk;
     int64_t lo, hi;
     bool changed; /* set at commit: the range grows, its leaf changes */
+    /* The highest id the client supplied (create with a key, upsert): the
+     * table's sequence is moved past it at commit, so that the next plain
+     * create does not draw it. */
+    bool xhas;
+    int64_t xhi;
 } grange;
 
 typedef struct wgroup {
@@ -239,16 +244,21 @@ static void pend_reset(wgroup *g)
     g->pr_has = false;
 }
 
-/* Id `id` of serial table `table` was written by the request being run. */
-static void pend_id(wgroup *g, const char *table, int64_t id)
+/* Id `id` of serial table `m` was written by the request being run;
+ * `supplied`: the client gave it (the sequence did not draw it). */
+static void pend_id(wgroup *g, const vmdb_model *m, int64_t id, bool supplied)
 {
     if (!g->pr_has) {
-        g->pr = (grange){table, id, id, false};
+        g->pr = (grange){m->table, m->pk, id, id, false, supplied, id};
         g->pr_has = true;
         return;
     }
     g->pr.lo = id < g->pr.lo ? id : g->pr.lo;
     g->pr.hi = id > g->pr.hi ? id : g->pr.hi;
+    if (supplied && (!g->pr.xhas || id > g->pr.xhi)) {
+        g->pr.xhas = true;
+        g->pr.xhi = id;
+    }
 }
 
 /* The pending changes of a request that succeeded join the overlay, and
@@ -266,6 +276,10 @@ static int pend_keep(wgroup *g)
     if (i < g->ngr) {
         g->gr[i].lo = g->pr.lo < g->gr[i].lo ? g->pr.lo : g->gr[i].lo;
         g->gr[i].hi = g->pr.hi > g->gr[i].hi ? g->pr.hi : g->gr[i].hi;
+        if (g->pr.xhas && (!g->gr[i].xhas || g->pr.xhi > g->gr[i].xhi)) {
+            g->gr[i].xhas = true;
+            g->gr[i].xhi = g->pr.xhi;
+        }
         return 0;
     }
     grange *p = vmdb_grow(g->gr, &g->capgr, g->ngr, sizeof *p, 8);
@@ -468,7 +482,7 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
         /* Every id written to a serial table widens its range. */
         int64_t id = 0;
         if (vmdb_ranges_applies(m) && vmdb_ranges_parse_id(tmp[i].id, &id))
-            pend_id(g, m->table, id);
+            pend_id(g, m, id, w->recs[idx[at[i]]].pk_text != NULL);
         *slots[idx[at[i]]] = tmp[i];
     }
 done:
@@ -674,8 +688,8 @@ static int run_request(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o, 
 /* The leaf upserts and deletes of the group as (at most two) statements;
  * the buffers hold their parameters and must outlive them. */
 typedef struct leafbufs {
-    vmdb_buf ks, vs, ds, rn, rl, rh;
-    const char *p_set[2], *p_del[1], *p_rng[3];
+    vmdb_buf ks, vs, ds, rn, rl, rh, qt, qc, qh;
+    const char *p_set[2], *p_del[1], *p_rng[3], *p_seq[3];
 } leafbufs;
 
 static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *nout)
@@ -928,14 +942,67 @@ static int range_changes(vmdb_writer *w, wgroup *g, leafbufs *lb, vmdb_pgstmt *s
     return rc;
 }
 
+/* The sequences of the serial tables the client wrote ids to: each is
+ * moved past the highest supplied id, so that the next plain create does
+ * not draw an id that is taken. One statement for the group, sent with the
+ * leaves and COMMIT (no extra round trip); a sequence already past the id
+ * is left alone. Every vmdb write holds the state-row lock, so no other
+ * vmdb write draws from the sequence between the read and the setval.
+ * setval is not transactional: a group that then fails to commit leaves a
+ * gap in the ids, nothing worse. *nst grows by one when a table needs it.
+ * 0 or VMDB_ENOMEM. */
+static int seq_statement(wgroup *g, leafbufs *lb, vmdb_pgstmt *st, size_t *nst)
+{
+    size_t n = 0;
+    int rc = vmdb_buf_putc(&lb->qt, '{');
+    rc = rc ? rc : vmdb_buf_putc(&lb->qc, '{');
+    rc = rc ? rc : vmdb_buf_putc(&lb->qh, '{');
+    /* Table and key names are identifiers (letters, digits, _): no quoting
+     * needed in the array literals. */
+    for (size_t i = 0; rc == 0 && i < g->ngr; i++) {
+        const grange *x = &g->gr[i];
+        if (!x->xhas || x->xhi <= 0)
+            continue; /* a sequence starts at 1: it never draws a key <= 0 */
+        const char *sep = n++ ? "," : "";
+        rc = vmdb_sb_printf(&lb->qt, "%s%s", sep, x->table);
+        rc = rc ? rc : vmdb_sb_printf(&lb->qc, "%s%s", sep, x->pk);
+        rc = rc ? rc : vmdb_sb_printf(&lb->qh, "%s%lld", sep, (long long)x->xhi);
+    }
+    rc = rc ? rc : vmdb_buf_putc(&lb->qt, '}');
+    rc = rc ? rc : vmdb_buf_putc(&lb->qc, '}');
+    rc = rc ? rc : vmdb_buf_putc(&lb->qh, '}');
+    rc = rc ? rc : vmdb_sb_cstr(&lb->qt);
+    rc = rc ? rc : vmdb_sb_cstr(&lb->qc);
+    rc = rc ? rc : vmdb_sb_cstr(&lb->qh);
+    if (rc)
+        return VMDB_ENOMEM;
+    if (n == 0)
+        return 0;
+    lb->p_seq[0] = (const char *)lb->qt.ptr;
+    lb->p_seq[1] = (const char *)lb->qc.ptr;
+    lb->p_seq[2] = (const char *)lb->qh.ptr;
+    /* pg_sequence_last_value is NULL until the sequence's first nextval
+     * (whose value is then its start, 1). */
+    st[(*nst)++] = (vmdb_pgstmt){
+        "advance sequences",
+        "SELECT setval(q.s, u.h, true) FROM unnest($1::text[], $2::text[], $3::bigint[]) AS "
+        "u(t, c, h), LATERAL (SELECT pg_get_serial_sequence('public.' || quote_ident(u.t), "
+        "u.c)::regclass AS s) AS q WHERE q.s IS NOT NULL AND u.h > "
+        "COALESCE(pg_sequence_last_value(q.s), 0)",
+        3, lb->p_seq};
+    return 0;
+}
+
 /* Every change of the group (each key once), the new tree version and the
  * commit. 0 with *sh the group's header, or VMDB_E* (nothing committed, or
  * the connection was lost during COMMIT). */
 static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
 {
-    leafbufs lb = {VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT,     VMDB_BUF_INIT,
-                   VMDB_BUF_INIT, {NULL, NULL},  {NULL},        {NULL, NULL, NULL}};
-    vmdb_pgstmt leafst[3];
+    leafbufs lb = {VMDB_BUF_INIT,     VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT,
+                   VMDB_BUF_INIT,     VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT,
+                   VMDB_BUF_INIT,     {NULL, NULL},  {NULL},        {NULL, NULL, NULL},
+                   {NULL, NULL, NULL}};
+    vmdb_pgstmt leafst[4];
     size_t nch = 0, nleafst = 0, nrangest = 0;
     uint8_t root[32], schema[32];
     vmdb_pgstmt rangest[1];
@@ -952,6 +1019,7 @@ static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
     rc = rc ? rc : leaf_statements(g, &lb, leafst, &nleafst);
     if (rc == 0 && nrangest)
         leafst[nleafst++] = rangest[0];
+    rc = rc ? rc : seq_statement(g, &lb, leafst, &nleafst);
     if (rc == 0 && (rc = vmdb_versions_apply(w->parts->versions, ch, nch)) != 0)
         LOG_ERROR("writer: tree apply failed: %s", vmdb_error_last());
     if (rc == 0) {
@@ -971,6 +1039,9 @@ static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
     vmdb_buf_free(&lb.rn);
     vmdb_buf_free(&lb.rl);
     vmdb_buf_free(&lb.rh);
+    vmdb_buf_free(&lb.qt);
+    vmdb_buf_free(&lb.qc);
+    vmdb_buf_free(&lb.qh);
     return rc;
 }
 
@@ -1070,7 +1141,11 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
             failed[i] = false;
             nok++;
         } else if (!back_to_savepoint(g)) {
-            /* Without this request's savepoint the group cannot be saved. */
+            /* Without this request's savepoint the group cannot be saved. A
+             * lost connection is "unavailable" for this request too: the
+             * group was not committed, the client may retry. */
+            if (PQstatus(w->conn) != CONNECTION_OK && fail->kind == VMDB_FAIL_DATABASE)
+                vmdb_fail_set(fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
             fail_all(b, n, failed, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
             goto out;
         }

@@ -19,7 +19,8 @@ struct vmdb_status {
     pthread_mutex_t mu;
     bool set[VMDB_BLOCK_COUNT];
     char msg[VMDB_BLOCK_COUNT][VMDB_STATUS_MSG];
-    uint64_t violations;
+    uint64_t violations; /* since start-up or the last repairing transition */
+    uint64_t total;      /* since start-up */
     bool has_last;
     vmdb_violation last;
 };
@@ -68,6 +69,13 @@ void vmdb_status_repaired(vmdb_status *s)
         s->set[repaired[i]] = false;
         s->msg[repaired[i]][0] = 0;
     }
+    /* The transition rebuilt the tree from the rows and re-signed the
+     * state, so every violation seen so far (rows, leaves, the state row,
+     * the header chain) is resolved; a rollback refuses the transitions,
+     * so none is pending here. Violations found after it count anew. */
+    s->violations = 0;
+    s->has_last = false;
+    memset(&s->last, 0, sizeof s->last);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -141,6 +149,7 @@ void vmdb_status_violation(vmdb_status *s, const char *table, const char *what,
               nids ? ", first " : "", nids ? ids[0] : "");
     pthread_mutex_lock(&s->mu);
     s->violations++;
+    s->total++;
     s->last = v;
     s->has_last = true;
     pthread_mutex_unlock(&s->mu);
@@ -151,6 +160,7 @@ void vmdb_status_get(vmdb_status *s, vmdb_status_view *out)
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     out->violations = s->violations;
+    out->total = s->total;
     out->has_last = s->has_last;
     if (s->has_last)
         out->last = s->last;

@@ -46,7 +46,8 @@ typedef struct vmdb_violation {
 
 /* A consistent copy of the status. */
 typedef struct vmdb_status_view {
-    uint64_t violations;
+    uint64_t violations; /* since start-up or the last repairing transition */
+    uint64_t total;      /* since start-up (never cleared: a counter) */
     bool has_last;
     vmdb_violation last;
     bool blocked;
@@ -63,8 +64,9 @@ void vmdb_status_free(vmdb_status *s); /* accepts NULL */
  * is NULL. Logs a newly set reason. */
 void vmdb_status_set(vmdb_status *s, vmdb_block why, const char *msg);
 /* An admin transition rebuilt the state from the rows: clears the reasons
- * it repairs (TRUST, STATE, COMMIT_LOST). A rollback, the wait for the
- * anchor and a lost lock are owned by their own checks and stay. */
+ * it repairs (TRUST, STATE, COMMIT_LOST) and the violations recorded so far
+ * (the count and the newest; the total stays). A rollback, the wait for
+ * the anchor and a lost lock are owned by their own checks and stay. */
 void vmdb_status_repaired(vmdb_status *s);
 bool vmdb_status_is_set(vmdb_status *s, vmdb_block why);
 /* Whether a reason that puts the state in doubt is set (ROLLBACK, TRUST,
