@@ -289,6 +289,12 @@ int vmdb_apikeys_format(vmdb_buf *out, const vmdb_apikeys *set, const vmdb_ident
     return rc;
 }
 
+/* A value's type test that accepts an absent member (NULL). */
+static bool is(const vmdb_json *v, vmdb_json_type t)
+{
+    return v && vmdb_json_typeof(v) == t;
+}
+
 static char *str_dup(vmdb_slice s)
 {
     if (memchr(s.ptr, 0, s.len))
@@ -309,9 +315,9 @@ static int parse_key(vmdb_apikey *k, const vmdb_json *o)
     const vmdb_json *created = vmdb_json_get(o, "created_ms"), *note = vmdb_json_get(o, "note");
     vmdb_slice s = vmdb_json_string(id), hs = vmdb_json_string(hash), rs = vmdb_json_string(role);
     char rname[8] = "";
-    if (vmdb_json_typeof(o) != VMDB_JSON_OBJECT || s.len != VMDB_APIKEY_ID_LEN || !hs.ptr ||
-        hs.len != 64 || vmdb_hex_decode(k->hash, 32, (const char *)hs.ptr, hs.len) != 0 ||
-        !rs.ptr || rs.len >= sizeof rname || vmdb_json_typeof(created) != VMDB_JSON_NUMBER ||
+    if (!is(o, VMDB_JSON_OBJECT) || s.len != VMDB_APIKEY_ID_LEN || !hs.ptr || hs.len != 64 ||
+        vmdb_hex_decode(k->hash, 32, (const char *)hs.ptr, hs.len) != 0 || !rs.ptr ||
+        rs.len >= sizeof rname || !is(created, VMDB_JSON_NUMBER) ||
         !vmdb_json_is_integer_literal(created) || vmdb_json_number(created) < 0)
         return vmdb_error_set(VMDB_EINVAL, "a key entry lacks id, role, hash or created_ms");
     for (size_t i = 0; i < VMDB_APIKEY_ID_LEN; i++)
@@ -324,16 +330,16 @@ static int parse_key(vmdb_apikey *k, const vmdb_json *o)
     if ((k->role = vmdb_role_parse(rname)) == VMDB_ROLE_NONE)
         return vmdb_error_set(VMDB_EINVAL, "key %s: unknown role", k->id);
     k->created_ms = (uint64_t)vmdb_json_number(created);
-    if (note && vmdb_json_typeof(note) != VMDB_JSON_NULL) {
-        if (vmdb_json_typeof(note) != VMDB_JSON_STRING)
+    if (note && !is(note, VMDB_JSON_NULL)) {
+        if (!is(note, VMDB_JSON_STRING))
             return vmdb_error_set(VMDB_EINVAL, "key %s: note is not a string", k->id);
         if (!(k->note = str_dup(vmdb_json_string(note))))
             return VMDB_ENOMEM;
     }
-    if (!tables || vmdb_json_typeof(tables) == VMDB_JSON_NULL)
+    if (!tables || is(tables, VMDB_JSON_NULL))
         return 0;
     size_t n = vmdb_json_size(tables);
-    if (vmdb_json_typeof(tables) != VMDB_JSON_ARRAY || n == 0 || n > VMDB_APIKEY_MAX_TABLES)
+    if (!is(tables, VMDB_JSON_ARRAY) || n == 0 || n > VMDB_APIKEY_MAX_TABLES)
         return vmdb_error_set(VMDB_EINVAL, "key %s: tables is not a list of names", k->id);
     if (!(k->tables = calloc(n, sizeof *k->tables)))
         return VMDB_ENOMEM;
@@ -362,9 +368,8 @@ int vmdb_apikeys_parse(vmdb_apikeys *out, vmdb_slice text, const uint8_t pk[32])
     const vmdb_json *root = vmdb_json_doc_root(doc);
     const vmdb_json *ver = vmdb_json_get(root, "version"), *keys = vmdb_json_get(root, "keys");
     vmdb_slice fs = vmdb_json_string(vmdb_json_get(root, "file_sig"));
-    if (vmdb_json_typeof(ver) != VMDB_JSON_NUMBER || vmdb_json_number(ver) != 1 ||
-        vmdb_json_typeof(keys) != VMDB_JSON_ARRAY || !fs.ptr || fs.len != 128 ||
-        vmdb_hex_decode(sig, 64, (const char *)fs.ptr, fs.len) != 0) {
+    if (!is(ver, VMDB_JSON_NUMBER) || vmdb_json_number(ver) != 1 || !is(keys, VMDB_JSON_ARRAY) ||
+        !fs.ptr || fs.len != 128 || vmdb_hex_decode(sig, 64, (const char *)fs.ptr, fs.len) != 0) {
         rc = vmdb_error_set(VMDB_EINVAL, "not a version 1 keys file with keys and file_sig");
         goto done;
     }
