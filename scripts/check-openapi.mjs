@@ -58,11 +58,11 @@ export const ERROR_CODES = [
   'TABLE_NOT_MANAGED', 'NO_MODELS', 'MIGRATION_FAILED', 'MIGRATION_CHANGED', 'INVALID_PAYLOAD',
   'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED',
   'WRITES_UNAVAILABLE', 'DATABASE_ERROR', 'DB_UNAVAILABLE', 'HISTORY_BROKEN', 'ROLLBACK_DETECTED',
-  'INVALID_SEQ', 'INVALID_RANGE', 'BAD_REQUEST', 'INTERNAL',
+  'INVALID_SEQ', 'INVALID_RANGE', 'BAD_REQUEST', 'INTERNAL', 'UNAUTHORIZED', 'FORBIDDEN',
 ];
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-const ALLOWED_STATUS = new Set(['200', '400', '404', '405', '409', '413', '415', '422', '500', '503']);
+const ALLOWED_STATUS = new Set(['200', '400', '401', '403', '404', '405', '409', '413', '415', '422', '500', '503']);
 
 // A strict JSON scanner over the raw text: reports repeated member names in
 // one object and any number that is not a safe integer literal (JSON.parse
@@ -374,7 +374,12 @@ export function checkOpenApi(doc, text) {
       else walkSchemas(v, `${where}/${k}`);
     }
   };
-  walkSchemas(doc.components, '#/components');
+  // securitySchemes are not schemas (their `type` is `http`, `apiKey`, ...).
+  for (const [k, v] of Object.entries(doc.components || {})) {
+    if (k !== 'securitySchemes') walkSchemas(v, `#/components/${k}`);
+  }
+  const bearer = doc.components?.securitySchemes?.bearerAuth;
+  if (bearer?.type !== 'http' || bearer?.scheme !== 'bearer') p.push('components.securitySchemes.bearerAuth must be http bearer');
   walkSchemas(doc.paths, '#/paths');
 
   // Every example conforms to the schema it illustrates.

@@ -68,6 +68,7 @@ typedef enum vmdb_sig_context {
     VMDB_SIG_COMMITTED = 0,     /* the header signature: committed and durable */
     VMDB_SIG_INTENT = 1,        /* about to commit; may never have been */
     VMDB_SIG_TRUSTED_STATE = 2, /* a trusted state file's digest (§8.3) */
+    VMDB_SIG_API_KEYS = 3,      /* the API keys file's digest (TRUST.md, API keys) */
 } vmdb_sig_context;
 
 /* Ed25519 key pair from a 32-byte seed (deterministic). Returns 0 or

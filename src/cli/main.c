@@ -17,6 +17,7 @@ static void usage(FILE *f)
           "  serve [--help]                      run the HTTP API (configuration: vmdb serve "
           "--help)\n"
           "  keygen <path>                       create an identity key file\n"
+          "  keys create|list|revoke             API keys with roles (vmdb keys --help)\n"
           "  anchor status|list|verify           the anchors, seen from outside the server\n"
           "  verify [FILE|-] (--public-key HEX | --identity-from URL) [--chain-id HEX]\n"
           "         [--state FILE] [--server URL] [--history FILE] [--origin NAME]\n"
@@ -116,6 +117,8 @@ int main(int argc, char **argv)
         return vmdb_cli_anchor(argc - 1, argv + 1);
     if (strcmp(argv[1], "verify") == 0)
         return vmdb_cli_verify(argc - 1, argv + 1);
+    if (strcmp(argv[1], "keys") == 0)
+        return vmdb_cli_keys(argc - 1, argv + 1);
     if (strcmp(argv[1], "keygen") == 0)
         return vmdb_cli_keygen(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0)

@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "server/auth.h"
 #include "server/server.h"
 #include "server/tls.h"
 #include "store/engine.h"
 #include "trust/identity.h"
+#include "util/file.h"
 #include "util/log.h"
 #include "vmdb/note.h"
 
@@ -66,7 +68,16 @@ static const char serve_help[] =
     "  VMDB_TLS_CERT         PEM certificate chain (leaf first): serve HTTPS instead of\n"
     "                        HTTP; needs VMDB_TLS_KEY. SIGHUP re-reads both files\n"
     "  VMDB_TLS_KEY          PEM private key (unencrypted) of VMDB_TLS_CERT\n"
-    "  VMDB_TLS_MIN_VERSION  lowest TLS version accepted: 1.2 (default) or 1.3\n";
+    "  VMDB_TLS_MIN_VERSION  lowest TLS version accepted: 1.2 (default) or 1.3\n"
+    "  VMDB_API_KEYS         API keys file (made by `vmdb keys`, signed by the identity key)\n"
+    "                        provisioned from outside; default <data dir>/api_keys.json.\n"
+    "                        When the file exists, every route but /health, /metrics and\n"
+    "                        the API docs needs Authorization: Bearer <key>; it is read\n"
+    "                        again on SIGHUP and when it changes\n"
+    "  VMDB_INSECURE_NO_AUTH 'true' serves a non-loopback VMDB_LISTEN without API keys\n"
+    "                        (otherwise refused)\n"
+    "  VMDB_AUTH_HEALTH      'true': GET /health needs a key with the read role\n"
+    "  VMDB_AUTH_METRICS     'true': GET /metrics needs a key with the read role\n";
 
 /* Reads KEY=VALUE lines; sets those the environment does not have. */
 static void load_dotenv(const char *path)
@@ -129,6 +140,23 @@ static int env_uint(const char *k, unsigned long long def, unsigned long long ma
     return 0;
 }
 
+/* An optional 'true' / 'false' setting; anything else is refused. */
+static int env_bool(const char *k, bool *out)
+{
+    const char *v = getenv(k);
+    *out = v && strcmp(v, "true") == 0;
+    if (v && *v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+        LOG_ERROR("%s must be 'true' or 'false' (got '%s')", k, v);
+        return -1;
+    }
+    return 0;
+}
+
+void vmdb_cli_dotenv(void)
+{
+    load_dotenv(".env");
+}
+
 static char *default_swagger_dir(void)
 {
     char exe[PATH_MAX];
@@ -169,7 +197,8 @@ int vmdb_cli_serve(int argc, char **argv)
     vmdb_engine *e = NULL;
     vmdb_http *h = NULL;
     vmdb_tls *tls = NULL;
-    char *swagger = NULL;
+    vmdb_auth *auth = NULL;
+    char *swagger = NULL, *keys_path = NULL;
     bool verify_rows = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -259,6 +288,37 @@ int vmdb_cli_serve(int argc, char **argv)
     if (getenv("SOLANA_RPC_URL") && *getenv("SOLANA_RPC_URL") && !solana)
         LOG_INFO("SOLANA_RPC_URL is set but VMDB_ANCHOR is local: set VMDB_ANCHOR=solana to anchor "
                  "on Solana");
+    /* API keys: enforced when their file exists; a server reachable from
+     * other machines without them is refused unless that is the intent. */
+    const char *listen = env_or("VMDB_LISTEN", "127.0.0.1:3000");
+    bool insecure = false, auth_health = false, auth_metrics = false;
+    if (env_bool("VMDB_INSECURE_NO_AUTH", &insecure) ||
+        env_bool("VMDB_AUTH_HEALTH", &auth_health) || env_bool("VMDB_AUTH_METRICS", &auth_metrics))
+        return 2;
+    const char *keys_env = env_or("VMDB_API_KEYS", NULL);
+    struct stat kst;
+    keys_path = keys_env ? strdup(keys_env) : vmdb_file_path(data_dir, "api_keys.json");
+    if (!keys_path)
+        return 1;
+    bool keys_on = stat(keys_path, &kst) == 0;
+    if (keys_env && !keys_on) {
+        LOG_ERROR("VMDB_API_KEYS names %s, which does not exist", keys_path);
+        free(keys_path);
+        return 2;
+    }
+    if (!keys_on && !vmdb_auth_listen_is_loopback(listen)) {
+        if (!insecure) {
+            LOG_ERROR("VMDB_LISTEN %s is reachable from other machines and there are no API keys "
+                      "(%s): create one with `vmdb keys create --role admin`, or set "
+                      "VMDB_INSECURE_NO_AUTH=true to serve without authentication on purpose",
+                      listen, keys_path);
+            free(keys_path);
+            return 2;
+        }
+        LOG_WARN("VMDB_INSECURE_NO_AUTH=true: serving %s without API keys; anyone who reaches it "
+                 "can clear, reset and repair the database",
+                 listen);
+    }
     swagger =
         getenv("VMDB_SWAGGER_DIR") ? strdup(getenv("VMDB_SWAGGER_DIR")) : default_swagger_dir();
 
@@ -295,11 +355,25 @@ int vmdb_cli_serve(int argc, char **argv)
         LOG_ERROR("cannot start: %s", vmdb_error_name(err));
         goto done;
     }
-    const char *listen = env_or("VMDB_LISTEN", "127.0.0.1:3000");
+    if (keys_on) {
+        vmdb_identity_info idi;
+        vmdb_auth_config ac = {
+            .path = keys_path, .protect_health = auth_health, .protect_metrics = auth_metrics};
+        vmdb_engine_identity(e, &idi);
+        if (vmdb_hex_decode(ac.pk, 32, idi.public_key, strlen(idi.public_key)) != 0 ||
+            vmdb_auth_open(&auth, &ac) != 0) {
+            LOG_ERROR("cannot start: the API keys file %s is not one the identity key signed "
+                      "(edited by hand, or made for another identity); recreate it with "
+                      "`vmdb keys`",
+                      keys_path);
+            goto done;
+        }
+    }
     vmdb_http_config hc = {
         .listen = listen,
         .threads = (unsigned)threads,
         .swagger_dir = swagger,
+        .auth = auth,
         .tls = tls,
         .tls_min = strcmp(tls_min_s, "1.3") == 0 ? VMDB_TLS_MIN_13 : VMDB_TLS_MIN_12,
     };
@@ -321,6 +395,8 @@ int vmdb_cli_serve(int argc, char **argv)
             LOG_INFO("vmdb: SIGHUP: TLS certificate reloaded (SHA-256 %s)", fp);
         }
         fflush(stderr);
+        LOG_INFO("vmdb: SIGHUP received, reading the API keys again");
+        vmdb_auth_reload(auth);
     }
     LOG_INFO("vmdb: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
@@ -328,6 +404,8 @@ done:
     vmdb_http_stop(h);
     vmdb_tls_free(tls);
     vmdb_engine_close(e);
+    vmdb_auth_free(auth);
+    free(keys_path);
     free(swagger);
     if (rc == 0)
         LOG_INFO("vmdb: stopped");

@@ -125,12 +125,12 @@ static size_t sig_message(uint8_t out[64], uint8_t version, vmdb_sig_context con
                           const uint8_t hash[32])
 {
     static const char *const labels[] = {"vmdb/v2/committed", "vmdb/v2/intent",
-                                         "vmdb/v2/trusted-state"};
+                                         "vmdb/v2/trusted-state", "vmdb/v2/api-keys"};
     if (version == 1) {
         memcpy(out, hash, 32);
         return 32;
     }
-    const char *label = labels[(unsigned)context < 3 ? (unsigned)context : 0];
+    const char *label = labels[(unsigned)context < 4 ? (unsigned)context : 0];
     size_t ll = strlen(label) + 1; /* with its terminator: the 0x00 */
     memcpy(out, label, ll);
     memcpy(out + ll, hash, 32);
@@ -158,6 +158,7 @@ int vmdb_header_verify_sig(const uint8_t sig[64], uint8_t version, vmdb_sig_cont
         return vmdb_error_set(VMDB_EVERIFY, "%s signature does not verify",
                               context == VMDB_SIG_INTENT          ? "intent"
                               : context == VMDB_SIG_TRUSTED_STATE ? "trusted state"
+                              : context == VMDB_SIG_API_KEYS      ? "API keys file"
                                                                   : "header");
     return 0;
 }

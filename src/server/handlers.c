@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "server/auth.h"
 #include "server/render.h"
 #include "server/server.h"
 #include "store/coerce.h"
@@ -474,6 +475,13 @@ static int h_execute(vmdb_route_ctx *c, vmdb_reply *out)
     snprintf(model, sizeof model, "%.*s", (int)(ns.len < 127 ? ns.len : 127), (const char *)ns.ptr);
     if (memchr(ns.ptr, 0, ns.len))
         model[0] = 0;
+    /* The action decides the role the API key needs, before the model is
+     * looked up (a key limited to some tables learns nothing of others). */
+    char table[128];
+    vmdb_auth_table_name(table, sizeof table, model, strlen(model));
+    if (vmdb_access_allows(c->req->access, create ? VMDB_ROLE_WRITE : VMDB_ROLE_READ, table,
+                           &out->fail) != 0)
+        return vmdb_fail_err(&out->fail);
     if (resolve(c, model, &out->fail) != 0)
         return vmdb_fail_err(&out->fail);
     if (create) {

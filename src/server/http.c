@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "server/auth.h"
 #include "server/render.h"
 #include "server/server.h"
 #include "util/log.h"
@@ -26,11 +27,14 @@ struct vmdb_http {
     struct MHD_Daemon *d;
     vmdb_engine *e;
     char *swagger_dir;
+    vmdb_auth *auth;
 };
 
 typedef struct conn_ctx {
     vmdb_buf body;
     bool too_big;
+    bool admitted;      /* access holds the request's API key */
+    vmdb_access access; /* what that key allows */
 } conn_ctx;
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char *ctype, void *data,
@@ -43,6 +47,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char
     }
     MHD_add_response_header(r, "Content-Type", ctype);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"vmdb\"");
     if (allow)
         MHD_add_response_header(r, "Allow", allow);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
@@ -172,6 +178,7 @@ static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_ro
         .fault_alloc = fault_alloc(c),
         .query = query_arg,
         .query_ctx = c,
+        .access = cx->admitted ? &cx->access : NULL,
     };
     vmdb_buf body = VMDB_BUF_INIT;
     int status = 500;
@@ -188,11 +195,36 @@ static bool is_get(const char *method)
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
+/* API keys: refuses the request (401/403) before it is routed, or records
+ * what its key allows in cx. MHD_YES: go on; otherwise *ret is the answer. */
+static bool admit(vmdb_http *h, struct MHD_Connection *c, const char *url, const char *method,
+                  conn_ctx *cx, enum MHD_Result *ret)
+{
+    char table[128];
+    vmdb_reply r;
+    if (!h->auth)
+        return true;
+    vmdb_role need = vmdb_auth_route_role(h->auth, url, method, table, sizeof table);
+    if (need == VMDB_ROLE_NONE)
+        return true;
+    memset(&r, 0, sizeof r);
+    const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (vmdb_auth_check(h->auth, authz, need, table, &cx->access, &r.fail) == 0) {
+        cx->admitted = true;
+        return true;
+    }
+    *ret = send_reply(c, &r, NULL);
+    return false;
+}
+
 static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const char *url,
                                 const char *method, conn_ctx *cx)
 {
     const vmdb_route *match = NULL;
     char model[256];
+    enum MHD_Result refused = MHD_NO;
+    if (!admit(h, c, url, method, cx, &refused))
+        return refused;
     if (strncmp(url, "/swagger-ui/", 12) == 0) {
         if (!is_get(method))
             return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", "GET");
@@ -334,6 +366,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     conn_ctx *cx = *con_cls;
     if (cx) {
+        vmdb_access_clear(&cx->access);
         vmdb_buf_free(&cx->body);
         free(cx);
         *con_cls = NULL;
@@ -385,6 +418,7 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
         return VMDB_ENOMEM;
     }
     h->e = e;
+    h->auth = cfg->auth;
     h->swagger_dir = strdup(cfg->swagger_dir ? cfg->swagger_dir : "node_modules/swagger-ui-dist");
     /* Handlers block (a write waits for its group commit, a read for
      * PostgreSQL), so a connection must not wait behind another one's

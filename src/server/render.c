@@ -53,6 +53,8 @@ static const struct {
     [VMDB_FAIL_BAD_REQUEST] = {400, "BAD_REQUEST"},
     [VMDB_FAIL_ROUTE_NOT_FOUND] = {404, "ROUTE_NOT_FOUND"},
     [VMDB_FAIL_METHOD_NOT_ALLOWED] = {405, "METHOD_NOT_ALLOWED"},
+    [VMDB_FAIL_UNAUTHORIZED] = {401, "UNAUTHORIZED"},
+    [VMDB_FAIL_FORBIDDEN] = {403, "FORBIDDEN"},
 };
 
 int vmdb_render_status(vmdb_fail_kind kind)

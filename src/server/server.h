@@ -21,6 +21,8 @@
 #define VMDB_MAX_IDS 1000
 
 typedef struct vmdb_http vmdb_http;
+typedef struct vmdb_auth vmdb_auth;
+struct vmdb_access;
 
 /* Open connections at most; more wait in the listen backlog. */
 #define VMDB_HTTP_MAX_CONNECTIONS 1024
@@ -31,6 +33,7 @@ typedef struct vmdb_http_config {
     const char *swagger_dir; /* swagger-ui-dist directory (may not exist) */
     vmdb_tls *tls;           /* NULL: plain HTTP; else HTTPS with its certificate (not owned) */
     vmdb_tls_min tls_min;    /* the lowest TLS version accepted */
+    vmdb_auth *auth;         /* API keys (server/auth.h); NULL: every route is open */
 } vmdb_http_config;
 
 /* Starts serving. Errors: VMDB_EINVAL (bad listen address), VMDB_EIO
@@ -53,6 +56,8 @@ typedef struct vmdb_req {
     /* The query string's argument `name` (NULL: absent). */
     const char *(*query)(void *query_ctx, const char *name);
     void *query_ctx;
+    /* What the request's API key allows (server/auth.h); NULL: no keys. */
+    const struct vmdb_access *access;
 } vmdb_req;
 
 /* What a route answers: a failure, or `data` (the envelope's data, or the

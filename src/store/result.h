@@ -69,6 +69,8 @@ typedef enum vmdb_fail_kind {
     VMDB_FAIL_BAD_REQUEST,   /* 400: HTTP framing refused (Content-Length with Transfer-Encoding) */
     VMDB_FAIL_ROUTE_NOT_FOUND,
     VMDB_FAIL_METHOD_NOT_ALLOWED,
+    VMDB_FAIL_UNAUTHORIZED, /* 401: no API key, or not a valid one */
+    VMDB_FAIL_FORBIDDEN,    /* 403: the key's role or tables do not cover the route */
     VMDB_FAIL_KIND_COUNT
 } vmdb_fail_kind;
 
