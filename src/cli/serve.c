@@ -59,7 +59,9 @@ static const char serve_help[] =
     "  VMDB_MAX_GROUP        most write requests in one transaction (default 64)\n"
     "  VMDB_CHECKPOINT_ORIGIN origin (and key name) of GET /checkpoint's signed note\n"
     "                        (default vmdb/<identity address>); printable ASCII without\n"
-    "                        spaces or '+'\n";
+    "                        spaces or '+'\n"
+    "  VMDB_LOG_FORMAT       text (default) or json: one JSON object per line on stderr\n"
+    "                        (ts, level, msg, request_id while answering a request)\n";
 
 /* Reads KEY=VALUE lines; sets those the environment does not have. */
 static void load_dotenv(const char *path)
@@ -176,6 +178,13 @@ int vmdb_cli_serve(int argc, char **argv)
         return 2;
     }
     load_dotenv(".env");
+    /* First, so that every later line has the chosen form. */
+    const char *log_format = env_or("VMDB_LOG_FORMAT", "text");
+    if (strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
+        LOG_ERROR("VMDB_LOG_FORMAT must be 'text' or 'json' (got '%s')", log_format);
+        return 2;
+    }
+    vmdb_log_set_json(strcmp(log_format, "json") == 0);
     const char *url = getenv("DATABASE_URL");
     if (!url || !*url) {
         LOG_ERROR("DATABASE_URL is not set (see vmdb serve --help)");
