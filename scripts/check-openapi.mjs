@@ -37,6 +37,7 @@ export const ROUTES = {
   '/api/roots/{seq}': ['get'],
   '/api/roots/proof': ['get'],
   '/checkpoint': ['get'],
+  '/metrics': ['get'],
   '/api-docs/openapi.json': ['get'],
   '/swagger-ui': ['get'],
 };

@@ -77,7 +77,9 @@ static const char serve_help[] =
     "  VMDB_INSECURE_NO_AUTH 'true' serves a non-loopback VMDB_LISTEN without API keys\n"
     "                        (otherwise refused)\n"
     "  VMDB_AUTH_HEALTH      'true': GET /health needs a key with the read role\n"
-    "  VMDB_AUTH_METRICS     'true': GET /metrics needs a key with the read role\n";
+    "  VMDB_AUTH_METRICS     'true': GET /metrics needs a key with the read role\n"
+    "  VMDB_LOG_FORMAT       text (default) or json: one JSON object per line on stderr\n"
+    "                        (ts, level, msg, request_id while answering a request)\n";
 
 /* Reads KEY=VALUE lines; sets those the environment does not have. */
 static void load_dotenv(const char *path)
@@ -213,6 +215,13 @@ int vmdb_cli_serve(int argc, char **argv)
         return 2;
     }
     load_dotenv(".env");
+    /* First, so that every later line has the chosen form. */
+    const char *log_format = env_or("VMDB_LOG_FORMAT", "text");
+    if (strcmp(log_format, "text") != 0 && strcmp(log_format, "json") != 0) {
+        LOG_ERROR("VMDB_LOG_FORMAT must be 'text' or 'json' (got '%s')", log_format);
+        return 2;
+    }
+    vmdb_log_set_json(strcmp(log_format, "json") == 0);
     const char *url = getenv("DATABASE_URL");
     if (!url || !*url) {
         LOG_ERROR("DATABASE_URL is not set (see vmdb serve --help)");

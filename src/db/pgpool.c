@@ -107,6 +107,17 @@ void vmdb_pgpool_put(vmdb_pgpool *p, const vmdb_pglease *l)
     pthread_mutex_unlock(&p->mu);
 }
 
+void vmdb_pgpool_stats(vmdb_pgpool *p, unsigned *size, unsigned *in_use)
+{
+    unsigned busy = 0;
+    pthread_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->n; i++)
+        busy += p->busy[i];
+    pthread_mutex_unlock(&p->mu);
+    *size = p->n;
+    *in_use = busy;
+}
+
 PGresult *vmdb_pgpool_exec(vmdb_pgpool *p, bool cached, const char *what, const char *sql, int n,
                            const char *const *params, char sqlstate[6])
 {

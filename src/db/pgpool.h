@@ -34,6 +34,8 @@ void vmdb_pgpool_free(vmdb_pgpool *p);
  * statement run on it fails (and is logged) like any other. */
 vmdb_pglease vmdb_pgpool_get(vmdb_pgpool *p);
 void vmdb_pgpool_put(vmdb_pgpool *p, const vmdb_pglease *l);
+/* The pool's connections and how many are leased now (for /metrics). */
+void vmdb_pgpool_stats(vmdb_pgpool *p, unsigned *size, unsigned *in_use);
 
 /* Leases a connection, runs one statement (through the connection's
  * prepared statement cache when `cached`) and gives the connection back.

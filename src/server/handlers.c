@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "server/auth.h"
+#include "server/metrics.h"
 #include "server/render.h"
 #include "server/server.h"
 #include "store/coerce.h"
@@ -706,6 +707,7 @@ const vmdb_route vmdb_routes[] = {
     {"/api/roots/latest", false, "GET", VMDB_BODY_NONE, NULL, h_roots_latest},
     {"/api/roots/proof", false, "GET", VMDB_BODY_NONE, NULL, h_roots_proof},
     {"/checkpoint", false, "GET", VMDB_BODY_NONE, NULL, h_checkpoint},
+    {"/metrics", false, "GET", VMDB_BODY_NONE, NULL, vmdb_metrics_handler},
     /* Served by http.c from memory and files. */
     {"/api-docs/openapi.json", false, "GET", VMDB_BODY_NONE, NULL, NULL},
     {"/swagger-ui", false, "GET", VMDB_BODY_NONE, NULL, NULL},

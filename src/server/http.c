@@ -8,6 +8,7 @@
  */
 #include <microhttpd.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/auth.h"
+#include "server/metrics.h"
 #include "server/render.h"
 #include "server/server.h"
 #include "util/log.h"
@@ -35,7 +38,55 @@ typedef struct conn_ctx {
     bool too_big;
     bool admitted;      /* access holds the request's API key */
     vmdb_access access; /* what that key allows */
+    int route;         /* metrics slot (server/metrics.h) */
+    int status;        /* the answer's, once queued */
+    uint64_t start_us; /* monotonic, when the headers were read */
+    char rid[65];      /* the request id */
 } conn_ctx;
+
+/* The request this thread is answering: every answer is queued from the
+ * thread that runs on_request, so the senders find it here. */
+static _Thread_local conn_ctx *current;
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A client's X-Request-Id is kept when it is 1-64 of [A-Za-z0-9._-]
+ * (safe in a header, a log line and JSON); otherwise one is made: a
+ * per-process random prefix and a counter. */
+static _Atomic uint64_t rid_next;
+static uint32_t rid_prefix; /* set by vmdb_http_start, before any request */
+
+static void request_id(struct MHD_Connection *c, char rid[65])
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = v ? strlen(v) : 0;
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+             (v[i] >= '0' && v[i] <= '9') || v[i] == '.' || v[i] == '_' || v[i] == '-';
+    if (ok) {
+        memcpy(rid, v, n + 1);
+        return;
+    }
+    uint64_t k = atomic_fetch_add_explicit(&rid_next, 1, memory_order_relaxed);
+    snprintf(rid, 65, "%08x-%012llx", rid_prefix, (unsigned long long)k);
+}
+
+/* Queues `r` with the headers every answer carries and notes its status
+ * for the metrics. */
+static enum MHD_Result queue(struct MHD_Connection *c, int status, struct MHD_Response *r)
+{
+    if (current) {
+        MHD_add_response_header(r, "X-Request-Id", current->rid);
+        current->status = status;
+    }
+    return MHD_queue_response(c, (unsigned)status, r);
+}
 
 static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char *ctype, void *data,
                                 size_t len, const char *allow)
@@ -51,7 +102,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"vmdb\"");
     if (allow)
         MHD_add_response_header(r, "Allow", allow);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    enum MHD_Result ret = queue(c, status, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -141,7 +192,7 @@ static enum MHD_Result send_asset(struct MHD_Connection *c, const vmdb_http *h, 
         ct = "application/json";
     MHD_add_response_header(r, "Content-Type", ct);
     MHD_add_response_header(r, "Cache-Control", "max-age=3600");
-    enum MHD_Result ret = MHD_queue_response(c, 200, r);
+    enum MHD_Result ret = queue(c, 200, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -222,10 +273,12 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
 {
     const vmdb_route *match = NULL;
     char model[256];
+    cx->route = VMDB_METRICS_ROUTE_NONE;
     enum MHD_Result refused = MHD_NO;
     if (!admit(h, c, url, method, cx, &refused))
         return refused;
     if (strncmp(url, "/swagger-ui/", 12) == 0) {
+        cx->route = VMDB_METRICS_ROUTE_ASSET;
         if (!is_get(method))
             return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", "GET");
         if (url[12] == 0 || strcmp(url + 12, "index.html") == 0)
@@ -235,6 +288,7 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
     }
     if (strncmp(url, "/api/roots/", 11) == 0 && strcmp(url, "/api/roots/latest") != 0 &&
         strcmp(url, "/api/roots/proof") != 0) {
+        cx->route = vmdb_metrics_route(&vmdb_route_root_by_seq);
         if (!is_get(method))
             return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", "GET");
         return run(h, c, &vmdb_route_root_by_seq, method, url + 11, cx);
@@ -249,6 +303,7 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
         for (size_t i = 0; i < vmdb_nroutes; i++)
             if (vmdb_routes[i].model && strcmp(slash + 1, vmdb_routes[i].path) == 0) {
                 path_known = true;
+                cx->route = vmdb_metrics_route(&vmdb_routes[i]);
                 if (strcmp(method, vmdb_routes[i].method) == 0)
                     match = &vmdb_routes[i];
             }
@@ -262,6 +317,7 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
         const vmdb_route *rt = &vmdb_routes[i];
         if (rt->model || strcmp(url, rt->path) != 0)
             continue;
+        cx->route = vmdb_metrics_route(rt);
         if (strcmp(method, rt->method) != 0 && !(strcmp(rt->method, "GET") == 0 && is_get(method)))
             return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", rt->method);
         match = rt;
@@ -341,6 +397,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!cx)
             return MHD_NO;
         cx->body.max = VMDB_MAX_BODY;
+        cx->start_us = mono_us();
+        request_id(c, cx->rid);
         *con_cls = cx;
         /* Answered before any of the body is read. */
         if (framing_ambiguous(c))
@@ -355,7 +413,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    return dispatch(h, c, url, method, cx);
+    /* Log lines written while answering carry the request id. */
+    current = cx;
+    vmdb_log_set_request_id(cx->rid);
+    cx->status = 0;
+    enum MHD_Result ret = dispatch(h, c, url, method, cx);
+    if (cx->status)
+        vmdb_metrics_request(cx->route, method, cx->status, mono_us() - cx->start_us);
+    vmdb_log_set_request_id(NULL);
+    current = NULL;
+    return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -419,6 +486,9 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     }
     h->e = e;
     h->auth = cfg->auth;
+    vmdb_metrics_init();
+    /* Ids of separate runs differ (the log of several runs stays clear). */
+    rid_prefix = (uint32_t)mono_us() ^ ((uint32_t)getpid() << 16) ^ (uint32_t)time(NULL);
     h->swagger_dir = strdup(cfg->swagger_dir ? cfg->swagger_dir : "node_modules/swagger-ui-dist");
     /* Handlers block (a write waits for its group commit, a read for
      * PostgreSQL), so a connection must not wait behind another one's

@@ -103,6 +103,9 @@ int vmdb_engine_migrate(vmdb_engine *e, vmdb_arena *ar, vmdb_admin_result *out);
 
 /* Cannot fail: a database that does not answer is out->db_ok false. */
 void vmdb_engine_health(vmdb_engine *e, vmdb_health *out);
+/* Cannot fail; reads memory only, so a stuck database does not stall a
+ * scrape. */
+void vmdb_engine_metrics(vmdb_engine *e, vmdb_metrics_info *out);
 
 /* The id range of `m` (PROTOCOL.md §10) as the writer last committed it:
  * *has false when the table has none (its key is not serial, or it never

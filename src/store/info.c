@@ -23,6 +23,27 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_health *out)
     vmdb_chain_get(e->parts.chain, &out->chain);
 }
 
+void vmdb_engine_metrics(vmdb_engine *e, vmdb_metrics_info *out)
+{
+    vmdb_chain_view cv;
+    vmdb_status_view sv;
+    memset(out, 0, sizeof *out);
+    vmdb_versions_latest(e->parts.versions, NULL, NULL, &out->leaves);
+    vmdb_chain_get(e->parts.chain, &cv);
+    out->has_tip = cv.has_tip;
+    out->header_seq = cv.has_tip ? cv.tip.h.seq : 0;
+    out->has_anchored = cv.has_anchored;
+    out->anchored_seq = cv.has_anchored ? cv.anchored.h.seq : 0;
+    out->anchored_at_ms = cv.anchored_at_ms;
+    out->backlog = cv.backlog;
+    vmdb_status_get(e->parts.status, &sv);
+    out->violations = sv.violations;
+    for (int i = 0; i < VMDB_BLOCK_COUNT; i++)
+        out->blocked[i] = vmdb_status_is_set(e->parts.status, (vmdb_block)i);
+    vmdb_pgpool_stats(e->parts.pool, &out->pool_size, &out->pool_in_use);
+    vmdb_writer_stats(e->writer, &out->group_reqs, &out->group_rows);
+}
+
 int vmdb_engine_id_range(vmdb_engine *e, const vmdb_model *m, bool *has, int64_t *lo, int64_t *hi)
 {
     *lo = *hi = 0;

@@ -23,6 +23,7 @@
 #include "trust/chain.h"
 #include "trust/status.h"
 #include "util/arena.h"
+#include "util/histo.h"
 #include "vmdb/header.h"
 
 /* Every failure the API can answer with. The engine uses the first group;
@@ -204,6 +205,21 @@ typedef struct vmdb_health {
     const char *anchor_kind;
     vmdb_chain_view chain; /* the newest and the anchored header, the backlog, the backend */
 } vmdb_health;
+
+/* The gauges of GET /metrics, from memory only (no database call). */
+typedef struct vmdb_metrics_info {
+    uint64_t leaves;     /* the newest published tree version's */
+    bool has_tip;        /* a signed header exists */
+    uint64_t header_seq; /* the newest signed header's */
+    bool has_anchored;
+    uint64_t anchored_seq;
+    uint64_t anchored_at_ms; /* unix ms */
+    uint64_t backlog;        /* headers not yet anchored */
+    uint64_t violations;     /* integrity violations since start */
+    bool blocked[VMDB_BLOCK_COUNT];
+    unsigned pool_size, pool_in_use;        /* the read pool's connections */
+    vmdb_histo_snap group_reqs, group_rows; /* committed groups */
+} vmdb_metrics_info;
 
 typedef struct vmdb_schema_column {
     const char *name, *data_type;

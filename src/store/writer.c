@@ -17,6 +17,7 @@
 #include "store/rows.h"
 #include "store/sync.h"
 #include "util/grow.h"
+#include "util/histo.h"
 #include "util/log.h"
 #include "util/sb.h"
 
@@ -49,7 +50,12 @@ struct vmdb_writer {
     bool stop;
     pthread_t thread;
     bool started;
+    /* Committed groups: their requests and their rows (for /metrics). */
+    vmdb_histo group_reqs, group_rows;
 };
+
+static const uint64_t group_req_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+static const uint64_t group_row_bounds[] = {1, 4, 16, 64, 256, 1024, 4096, 16384, 65536};
 
 /* ---- the group's overlay: key -> value/removed for changes made so far ---- */
 
@@ -1177,9 +1183,11 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
     /* A write that lands on a BATCH_COMMIT_SIZE boundary is answered once its
      * header is anchored (vmdb_writer_write waits; the writer does not). */
     bool boundary = sh.h.seq % w->cfg.batch_commit_size == 0;
+    size_t nrows = 0;
     for (size_t i = 0; i < n; i++) {
         if (failed[i])
             continue;
+        nrows += outs[i].nrows;
         vmdb_write_result *res = b[i]->res;
         res->rows = outs[i].rows;
         res->nrows = outs[i].nrows;
@@ -1191,6 +1199,8 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
         if (b[i]->w->proof)
             write_proof(w, b[i], res);
     }
+    vmdb_histo_observe(&w->group_reqs, nok);
+    vmdb_histo_observe(&w->group_rows, nrows);
 out:
     if (g->begun)
         vmdb_pg_cmd(w->conn, "rollback", "ROLLBACK", NULL);
@@ -1334,6 +1344,10 @@ int vmdb_writer_open(vmdb_writer **out, const vmdb_writer_config *cfg, const vmd
     if (w->cfg.batch_commit_size == 0)
         w->cfg.batch_commit_size = 1;
     w->parts = parts;
+    vmdb_histo_init(&w->group_reqs, group_req_bounds,
+                    sizeof group_req_bounds / sizeof group_req_bounds[0]);
+    vmdb_histo_init(&w->group_rows, group_row_bounds,
+                    sizeof group_row_bounds / sizeof group_row_bounds[0]);
     if (!(w->url = strdup(cfg->url ? cfg->url : ""))) {
         rc = VMDB_ENOMEM;
         goto done;
@@ -1379,4 +1393,10 @@ void vmdb_writer_free(vmdb_writer *w)
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
+}
+
+void vmdb_writer_stats(vmdb_writer *w, vmdb_histo_snap *reqs, vmdb_histo_snap *rows)
+{
+    vmdb_histo_snapshot(&w->group_reqs, reqs);
+    vmdb_histo_snapshot(&w->group_rows, rows);
 }

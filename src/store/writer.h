@@ -23,6 +23,7 @@
 #include "store/parts.h"
 #include "store/result.h"
 #include "util/arena.h"
+#include "util/histo.h"
 
 typedef enum vmdb_wkind { VMDB_W_CREATE, VMDB_W_UPSERT, VMDB_W_DELETE } vmdb_wkind;
 
@@ -75,5 +76,9 @@ int vmdb_writer_run(vmdb_writer *w, vmdb_job_fn fn, void *arg, vmdb_fail *fail);
  * it came in time). The result's rows live in `ar`. 0, or a vmdb_err with
  * out->fail filled. */
 int vmdb_writer_write(vmdb_writer *w, vmdb_arena *ar, const vmdb_write *wr, vmdb_write_result *out);
+
+/* The committed groups so far: requests that succeeded per group, and rows
+ * they wrote per group. Any thread. */
+void vmdb_writer_stats(vmdb_writer *w, vmdb_histo_snap *reqs, vmdb_histo_snap *rows);
 
 #endif

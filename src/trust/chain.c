@@ -44,6 +44,7 @@ struct vmdb_chain {
     bool recent_ok[RECENT];
     bool has_anchored;
     vmdb_sheader anchored;
+    uint64_t anchored_at_ms; /* when `anchored` was appended (found at start: its time_ms) */
     bool anchor_now, anchor_stop;
     bool anchor_unchecked; /* the anchor could not be read at start: the thread checks it */
     uint64_t trusted_seq;  /* the trusted state's seq, for that later check */
@@ -651,6 +652,9 @@ static void check_anchor(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, vmdb_shead
     pthread_mutex_lock(&c->mu);
     c->anchored = *a;
     c->has_anchored = true;
+    /* When it was appended is not known here, but not before its header
+     * was signed: the age shown is an upper bound. */
+    c->anchored_at_ms = a->h.time_ms;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -853,6 +857,7 @@ static void *anchor_main(void *arg)
         if (rc == 0) {
             c->anchored = sh;
             c->has_anchored = true;
+            c->anchored_at_ms = now_ms();
             c->anchor_error[0] = 0;
             pthread_cond_broadcast(&c->anchored_cv);
             backoff = 1000;
@@ -953,6 +958,7 @@ void vmdb_chain_get(vmdb_chain *c, vmdb_chain_view *out)
     out->tip = c->tip;
     out->has_anchored = c->has_anchored;
     out->anchored = c->anchored;
+    out->anchored_at_ms = c->has_anchored ? c->anchored_at_ms : 0;
     if (c->has_anchored)
         memcpy(out->main_root, c->anchored.h.smt_root, 32);
     out->backlog = !c->has_tip       ? 0

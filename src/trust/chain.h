@@ -135,6 +135,8 @@ typedef struct vmdb_chain_view {
     uint64_t backlog;       /* committed headers not yet anchored */
     char anchor_error[160]; /* the last anchoring failure, "" when none */
     vmdb_anchor_status backend;
+    /* Unix ms when `anchored` was anchored (found at start: its time_ms). */
+    uint64_t anchored_at_ms;
 } vmdb_chain_view;
 void vmdb_chain_get(vmdb_chain *c, vmdb_chain_view *out);
 

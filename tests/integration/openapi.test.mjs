@@ -410,6 +410,9 @@ describe('against a running server', () => {
     assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8');
     assert.ok('text/plain; charset=utf-8' in DOC.paths['/checkpoint'].get.responses['200'].content);
     assert.equal(r.text.split('\n')[1], String(latest.header.seq + 1), r.text);
+    r = await get(url, '/metrics');
+    assert.equal(r.status, 200, show(r));
+    assert.ok(r.headers.get('content-type') in DOC.paths['/metrics'].get.responses['200'].content);
   });
 });
 
