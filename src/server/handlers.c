@@ -748,6 +748,7 @@ int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vm
     memset(&out, 0, sizeof out);
     c.e = e;
     c.req = req;
+    c.metrics = req->metrics;
     c.ar.fault_at = req->fault_alloc;
     int rc = 0;
     if (rt->model)

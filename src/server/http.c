@@ -31,6 +31,9 @@ struct vmdb_http {
     vmdb_engine *e;
     char *swagger_dir;
     vmdb_auth *auth;
+    vmdb_metrics *metrics;     /* the HTTP counters of GET /metrics */
+    _Atomic uint64_t rid_next; /* generated request ids: a per-start prefix and a counter */
+    uint32_t rid_prefix;
 };
 
 typedef struct conn_ctx {
@@ -38,10 +41,10 @@ typedef struct conn_ctx {
     bool too_big;
     bool admitted;      /* access holds the request's API key */
     vmdb_access access; /* what that key allows */
-    int route;         /* metrics slot (server/metrics.h) */
-    int status;        /* the answer's, once queued */
-    uint64_t start_us; /* monotonic, when the headers were read */
-    char rid[65];      /* the request id */
+    int route;          /* metrics slot (server/metrics.h) */
+    int status;         /* the answer's, once queued */
+    uint64_t start_us;  /* monotonic, when the headers were read */
+    char rid[65];       /* the request id */
 } conn_ctx;
 
 /* The request this thread is answering: every answer is queued from the
@@ -58,10 +61,8 @@ static uint64_t mono_us(void)
 /* A client's X-Request-Id is kept when it is 1-64 of [A-Za-z0-9._-]
  * (safe in a header, a log line and JSON); otherwise one is made: a
  * per-process random prefix and a counter. */
-static _Atomic uint64_t rid_next;
-static uint32_t rid_prefix; /* set by vmdb_http_start, before any request */
 
-static void request_id(struct MHD_Connection *c, char rid[65])
+static void request_id(vmdb_http *h, struct MHD_Connection *c, char rid[65])
 {
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     size_t n = v ? strlen(v) : 0;
@@ -73,8 +74,8 @@ static void request_id(struct MHD_Connection *c, char rid[65])
         memcpy(rid, v, n + 1);
         return;
     }
-    uint64_t k = atomic_fetch_add_explicit(&rid_next, 1, memory_order_relaxed);
-    snprintf(rid, 65, "%08x-%012llx", rid_prefix, (unsigned long long)k);
+    uint64_t k = atomic_fetch_add_explicit(&h->rid_next, 1, memory_order_relaxed);
+    snprintf(rid, 65, "%08x-%012llx", h->rid_prefix, (unsigned long long)k);
 }
 
 /* Queues `r` with the headers every answer carries and notes its status
@@ -230,6 +231,7 @@ static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_ro
         .query = query_arg,
         .query_ctx = c,
         .access = cx->admitted ? &cx->access : NULL,
+        .metrics = h->metrics,
     };
     vmdb_buf body = VMDB_BUF_INIT;
     int status = 500;
@@ -398,7 +400,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         cx->body.max = VMDB_MAX_BODY;
         cx->start_us = mono_us();
-        request_id(c, cx->rid);
+        request_id(h, c, cx->rid);
         *con_cls = cx;
         /* Answered before any of the body is read. */
         if (framing_ambiguous(c))
@@ -419,7 +421,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     cx->status = 0;
     enum MHD_Result ret = dispatch(h, c, url, method, cx);
     if (cx->status)
-        vmdb_metrics_request(cx->route, method, cx->status, mono_us() - cx->start_us);
+        vmdb_metrics_request(h->metrics, cx->route, method, cx->status, mono_us() - cx->start_us);
     vmdb_log_set_request_id(NULL);
     current = NULL;
     return ret;
@@ -486,10 +488,14 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     }
     h->e = e;
     h->auth = cfg->auth;
-    vmdb_metrics_init();
     /* Ids of separate runs differ (the log of several runs stays clear). */
-    rid_prefix = (uint32_t)mono_us() ^ ((uint32_t)getpid() << 16) ^ (uint32_t)time(NULL);
+    h->rid_prefix = (uint32_t)mono_us() ^ ((uint32_t)getpid() << 16) ^ (uint32_t)time(NULL);
     h->swagger_dir = strdup(cfg->swagger_dir ? cfg->swagger_dir : "node_modules/swagger-ui-dist");
+    if (!h->swagger_dir || vmdb_metrics_new(&h->metrics) != 0) {
+        freeaddrinfo(ai);
+        vmdb_http_stop(h);
+        return VMDB_ENOMEM;
+    }
     /* Handlers block (a write waits for its group commit, a read for
      * PostgreSQL), so a connection must not wait behind another one's
      * request. In a pool, connections are spread over the threads by
@@ -511,8 +517,7 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
             MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES) {
             LOG_ERROR("VMDB_TLS_CERT: this libmicrohttpd was built without TLS support");
             freeaddrinfo(ai);
-            free(h->swagger_dir);
-            free(h);
+            vmdb_http_stop(h);
             return VMDB_EIO;
         }
         flags |= MHD_USE_TLS;
@@ -537,8 +542,7 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     freeaddrinfo(ai);
     if (!h->d) {
         LOG_ERROR("cannot listen on %s", cfg->listen);
-        free(h->swagger_dir);
-        free(h);
+        vmdb_http_stop(h);
         return VMDB_EIO;
     }
     *out = h;
@@ -549,7 +553,9 @@ void vmdb_http_stop(vmdb_http *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->d);
+    if (h->d)
+        MHD_stop_daemon(h->d);
+    vmdb_metrics_free(h->metrics);
     free(h->swagger_dir);
     free(h);
 }

@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,25 +42,39 @@ static const uint64_t latency_bounds[] = {500,     1000,    2500,    5000,    10
                                           25000,   50000,   100000,  250000,  500000,
                                           1000000, 2500000, 5000000, 10000000};
 
-static _Atomic uint64_t requests[NSLOTS][NMETHODS][NSTATUS];
-static vmdb_histo latency[NSLOTS];
-static char templates[NSLOTS][80];
+/* The HTTP counters, owned by the HTTP server (one per vmdb_http). */
+struct vmdb_metrics {
+    _Atomic uint64_t requests[NSLOTS][NMETHODS][NSTATUS];
+    vmdb_histo latency[NSLOTS];
+    char templates[NSLOTS][80];
+};
 
 /* The reasons of trust/status.h, as label values. */
 static const char *const block_names[VMDB_BLOCK_COUNT] = {
     "rollback", "trust", "state", "commit_lost", "anchor_wait", "lock_lost"};
 
-void vmdb_metrics_init(void)
+int vmdb_metrics_new(vmdb_metrics **out)
 {
+    vmdb_metrics *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m)
+        return VMDB_ENOMEM;
     for (size_t i = 0; i < NSLOTS; i++)
-        vmdb_histo_init(&latency[i], latency_bounds,
+        vmdb_histo_init(&m->latency[i], latency_bounds,
                         sizeof latency_bounds / sizeof latency_bounds[0]);
     for (size_t i = 0; i < vmdb_nroutes && i < MAX_ROUTES; i++)
-        snprintf(templates[i], sizeof templates[i], "%s%s",
+        snprintf(m->templates[i], sizeof m->templates[i], "%s%s",
                  vmdb_routes[i].model ? "/api/models/{model}/" : "", vmdb_routes[i].path);
-    snprintf(templates[SLOT_SEQ], sizeof templates[SLOT_SEQ], "/api/roots/{seq}");
-    snprintf(templates[SLOT_ASSET], sizeof templates[SLOT_ASSET], "/swagger-ui/{file}");
-    snprintf(templates[SLOT_NONE], sizeof templates[SLOT_NONE], "unmatched");
+    snprintf(m->templates[SLOT_SEQ], sizeof m->templates[SLOT_SEQ], "/api/roots/{seq}");
+    snprintf(m->templates[SLOT_ASSET], sizeof m->templates[SLOT_ASSET], "/swagger-ui/{file}");
+    snprintf(m->templates[SLOT_NONE], sizeof m->templates[SLOT_NONE], "unmatched");
+    *out = m;
+    return 0;
+}
+
+void vmdb_metrics_free(vmdb_metrics *m)
+{
+    free(m);
 }
 
 int vmdb_metrics_route(const vmdb_route *rt)
@@ -96,12 +111,13 @@ static size_t status_of(int status)
     return status >= 100 && status < 600 ? NKNOWN + (size_t)(status / 100 - 1) : NKNOWN + 4;
 }
 
-void vmdb_metrics_request(int route, const char *method, int status, uint64_t micros)
+void vmdb_metrics_request(vmdb_metrics *m, int route, const char *method, int status,
+                          uint64_t micros)
 {
     size_t s = slot_of(route);
-    atomic_fetch_add_explicit(&requests[s][method_of(method)][status_of(status)], 1,
+    atomic_fetch_add_explicit(&m->requests[s][method_of(method)][status_of(status)], 1,
                               memory_order_relaxed);
-    vmdb_histo_observe(&latency[s], micros);
+    vmdb_histo_observe(&m->latency[s], micros);
 }
 
 static int family(vmdb_buf *out, const char *name, const char *type, const char *help)
@@ -153,7 +169,7 @@ static int status_label(char *buf, size_t len, size_t k)
                       : snprintf(buf, len, "%zuxx", k - NKNOWN + 1);
 }
 
-static int http_metrics(vmdb_buf *out)
+static int http_metrics(vmdb_buf *out, vmdb_metrics *hm)
 {
     char st[8];
     int rc = family(out, "vmdb_http_requests_total", "counter",
@@ -161,12 +177,12 @@ static int http_metrics(vmdb_buf *out)
     for (size_t s = 0; rc == 0 && s < NSLOTS; s++)
         for (size_t m = 0; rc == 0 && m < NMETHODS; m++)
             for (size_t k = 0; rc == 0 && k < NSTATUS; k++) {
-                uint64_t n = atomic_load_explicit(&requests[s][m][k], memory_order_relaxed);
-                if (!n || !templates[s][0])
+                uint64_t n = atomic_load_explicit(&hm->requests[s][m][k], memory_order_relaxed);
+                if (!n || !hm->templates[s][0])
                     continue;
                 status_label(st, sizeof st, k);
                 rc = vmdb_sb_puts(out, "vmdb_http_requests_total{route=");
-                rc = rc ? rc : label_value(out, templates[s]);
+                rc = rc ? rc : label_value(out, hm->templates[s]);
                 rc = rc ? rc
                         : vmdb_sb_printf(out, ",method=\"%s\",status=\"%s\"} %llu\n", methods[m],
                                          st, (unsigned long long)n);
@@ -176,12 +192,12 @@ static int http_metrics(vmdb_buf *out)
                      "Time from a request's headers to its answer, by route template.");
     for (size_t s = 0; rc == 0 && s < NSLOTS; s++) {
         vmdb_histo_snap h;
-        vmdb_histo_snapshot(&latency[s], &h);
-        if (!h.count || !templates[s][0])
+        vmdb_histo_snapshot(&hm->latency[s], &h);
+        if (!h.count || !hm->templates[s][0])
             continue;
         vmdb_buf lab = VMDB_BUF_INIT;
         rc = vmdb_sb_puts(&lab, "route=");
-        rc = rc ? rc : label_value(&lab, templates[s]);
+        rc = rc ? rc : label_value(&lab, hm->templates[s]);
         rc = rc ? rc : vmdb_sb_cstr(&lab);
         rc = rc ? rc
                 : histogram(out, "vmdb_http_request_duration_seconds", (const char *)lab.ptr, &h,
@@ -197,7 +213,7 @@ static int gauge(vmdb_buf *out, const char *name, const char *help, bool present
     return rc || !present ? rc : vmdb_sb_printf(out, "%s %llu\n", name, (unsigned long long)v);
 }
 
-int vmdb_metrics_render(vmdb_buf *out, vmdb_engine *e)
+int vmdb_metrics_render(vmdb_buf *out, vmdb_metrics *hm, vmdb_engine *e)
 {
     vmdb_metrics_info m;
     vmdb_engine_metrics(e, &m);
@@ -213,7 +229,7 @@ int vmdb_metrics_render(vmdb_buf *out, vmdb_engine *e)
     rc = rc ? rc : label_value(out, VMDB_COMMIT);
 #endif
     rc = rc ? rc : vmdb_sb_puts(out, ",protocol=\"2\"} 1\n");
-    rc = rc ? rc : http_metrics(out);
+    rc = rc ? rc : http_metrics(out, hm);
     rc = rc ? rc
             : family(out, "vmdb_write_group_requests", "histogram",
                      "Write requests committed per group commit.");
@@ -263,7 +279,7 @@ int vmdb_metrics_render(vmdb_buf *out, vmdb_engine *e)
 
 int vmdb_metrics_handler(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    if (vmdb_metrics_render(&out->data, c->e) != 0) {
+    if (vmdb_metrics_render(&out->data, c->metrics, c->e) != 0) {
         out->data.len = 0;
         return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
     }

@@ -18,15 +18,21 @@
 
 #define VMDB_METRICS_CTYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* Prepares the counters; once, before the first request. */
-void vmdb_metrics_init(void);
+/* The HTTP counters of one server (opaque; vmdb_http owns them). */
+typedef struct vmdb_metrics vmdb_metrics;
+
+/* Zeroed counters. *out is the caller's (vmdb_metrics_free). VMDB_ENOMEM. */
+int vmdb_metrics_new(vmdb_metrics **out);
+/* Accepts NULL. */
+void vmdb_metrics_free(vmdb_metrics *m);
 /* The slot of a route of vmdb_routes[] or vmdb_route_root_by_seq. */
 int vmdb_metrics_route(const vmdb_route *rt);
 /* Counts one answered request: its route slot, method, HTTP status and the
  * microseconds from its headers to its answer. */
-void vmdb_metrics_request(int route, const char *method, int status, uint64_t micros);
+void vmdb_metrics_request(vmdb_metrics *m, int route, const char *method, int status,
+                          uint64_t micros);
 /* The exposition of every metric. 0 or VMDB_ENOMEM. */
-int vmdb_metrics_render(vmdb_buf *out, vmdb_engine *e);
+int vmdb_metrics_render(vmdb_buf *out, vmdb_metrics *m, vmdb_engine *e);
 /* The handler of GET /metrics. */
 int vmdb_metrics_handler(vmdb_route_ctx *c, vmdb_reply *out);
 

@@ -58,6 +58,7 @@ typedef struct vmdb_req {
     void *query_ctx;
     /* What the request's API key allows (server/auth.h); NULL: no keys. */
     const struct vmdb_access *access;
+    struct vmdb_metrics *metrics; /* the server's HTTP counters (server/metrics.h) */
 } vmdb_req;
 
 /* What a route answers: a failure, or `data` (the envelope's data, or the
@@ -73,6 +74,7 @@ typedef struct vmdb_reply {
  * needs and released by it afterwards. */
 typedef struct vmdb_route_ctx {
     vmdb_engine *e;
+    struct vmdb_metrics *metrics; /* the server's HTTP counters (GET /metrics) */
     const vmdb_req *req;
     vmdb_arena ar;           /* request-scoped: results and parsed input live here */
     vmdb_registry *reg;      /* routes under /api/models/{model}/ */
