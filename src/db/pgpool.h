@@ -42,4 +42,9 @@ void vmdb_pgpool_put(vmdb_pgpool *p, const vmdb_pglease *l);
 PGresult *vmdb_pgpool_exec(vmdb_pgpool *p, bool cached, const char *what, const char *sql, int n,
                            const char *const *params, char sqlstate[6]);
 
+/* Runs `sql` on a free connection that is up, without waiting for one or
+ * reconnecting: *ran says whether it could. For /health, which must not
+ * wait on PostgreSQL. */
+PGresult *vmdb_pgpool_try_exec(vmdb_pgpool *p, const char *what, const char *sql, bool *ran);
+
 #endif

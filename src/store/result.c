@@ -4,6 +4,8 @@
  */
 #include "store/result.h"
 
+#include "db/pg.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +20,7 @@ static int err_of(vmdb_fail_kind k)
         return VMDB_ENOMEM;
     case VMDB_FAIL_DATABASE:
     case VMDB_FAIL_DB_UNAVAILABLE:
+    case VMDB_FAIL_COMMIT_UNKNOWN:
         return VMDB_EIO;
     case VMDB_FAIL_WRITES_UNAVAILABLE:
     case VMDB_FAIL_ROLLBACK_DETECTED:
@@ -78,8 +81,10 @@ int vmdb_fail_sqlstate(vmdb_fail *f, const char *s)
     if (!strcmp(s, "42883")) /* say, a where or order_by on a json column */
         return vmdb_fail_set(f, VMDB_FAIL_INVALID_VALUE,
                              "the database cannot compare or order values of that column's type");
-    if (!strcmp(s, "57014"))
+    if (!strcmp(s, "57014") || !strcmp(s, "55P03"))
         return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database statement timed out");
+    if (vmdb_pg_sqlstate_unavailable(s)) /* 08xxx, 57P0x: the server went away */
+        return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
     return vmdb_fail_set(f, VMDB_FAIL_DATABASE, "database error (details are in the server log)");
 }
 
