@@ -832,12 +832,12 @@ static bool writes_refused(vmdb_writer *w, wreq **b, size_t n)
     vmdb_block reason = VMDB_BLOCK_COUNT;
     if (!vmdb_status_blocked(w->parts->status, &reason, why, sizeof why))
         return false;
-    /* A lost lock connection or a commit being resolved is the database
-     * being away: 503 DB_UNAVAILABLE, which says nothing was committed. */
-    fail_all(b, n, NULL,
-             reason == VMDB_BLOCK_LOCK_LOST || reason == VMDB_BLOCK_COMMIT_LOST
-                 ? VMDB_FAIL_DB_UNAVAILABLE
-                 : VMDB_FAIL_WRITES_UNAVAILABLE,
+    /* A commit being resolved, or a lock lost because the database is
+     * away, is 503 DB_UNAVAILABLE (nothing was committed); a lock another
+     * session took stays WRITES_UNAVAILABLE. */
+    bool away =
+        reason == VMDB_BLOCK_COMMIT_LOST || (reason == VMDB_BLOCK_LOCK_LOST && !vmdb_pg_last(NULL));
+    fail_all(b, n, NULL, away ? VMDB_FAIL_DB_UNAVAILABLE : VMDB_FAIL_WRITES_UNAVAILABLE,
              reason == VMDB_BLOCK_LOCK_LOST
                  ? "instance lock lost; writes resume when it is re-taken"
                  : why);
