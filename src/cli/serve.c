@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "db/pg.h"
 #include "server/auth.h"
 #include "server/server.h"
 #include "server/tls.h"
@@ -61,6 +62,10 @@ static const char serve_help[] =
     "  VMDB_HTTP_THREADS     0 (default): a thread per HTTP connection (at most 1024\n"
     "                        open); N: a pool of N threads, connections sharing them\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
+    "  VMDB_PG_CONNECT_TIMEOUT_S     PostgreSQL connect timeout in s (default 5)\n"
+    "  VMDB_PG_STATEMENT_TIMEOUT_MS  statement_timeout in ms, 0 = none (default 30000;\n"
+    "                        admin operations are not limited)\n"
+    "  VMDB_PG_LOCK_TIMEOUT_MS       lock_timeout in ms, 0 = none (default 10000)\n"
     "  VMDB_MAX_GROUP        most write requests in one transaction (default 64)\n"
     "  VMDB_CHECKPOINT_ORIGIN origin (and key name) of GET /checkpoint's signed note\n"
     "                        (default vmdb/<identity address>); printable ASCII without\n"
@@ -227,12 +232,18 @@ int vmdb_cli_serve(int argc, char **argv)
         LOG_ERROR("DATABASE_URL is not set (see vmdb serve --help)");
         return 2;
     }
-    unsigned long long bcs, threads, pool, group, interval;
+    unsigned long long bcs, threads, pool, group, interval, pg_connect_s, pg_stmt_ms, pg_lock_ms;
     if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) ||
         env_uint("VMDB_HTTP_THREADS", 0, 1024, &threads) ||
         env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 64, 65536, &group) ||
-        env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval))
+        env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval) ||
+        env_uint("VMDB_PG_CONNECT_TIMEOUT_S", 5, 3600, &pg_connect_s) ||
+        env_uint("VMDB_PG_STATEMENT_TIMEOUT_MS", 30000, 86400000, &pg_stmt_ms) ||
+        env_uint("VMDB_PG_LOCK_TIMEOUT_MS", 10000, 86400000, &pg_lock_ms))
         return 2;
+    /* Before the first connection: every one gets them. */
+    vmdb_pg_set_timeouts((unsigned)(pg_connect_s ? pg_connect_s : 1), (unsigned)pg_stmt_ms,
+                         (unsigned)pg_lock_ms);
     const char *anchor = env_or("VMDB_ANCHOR", "local");
     const char *commitment = env_or("VMDB_SOLANA_COMMITMENT", "confirmed");
     int commit_level = !strcmp(commitment, "confirmed")   ? 0

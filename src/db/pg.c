@@ -8,34 +8,158 @@
 #include "db/pg.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "util/grow.h"
 #include "util/log.h"
 #include "util/sb.h"
 #include "vmdb/common.h"
 
+/* The timeouts (set once at start, before any connection). */
+static unsigned g_connect_s = 5, g_statement_ms = 30000, g_lock_ms = 10000;
+/* Per thread: 0 = the default deadline, -1 = none (admin jobs), > 0 = that
+ * many ms (a /health probe). */
+static _Thread_local int64_t tl_wait_ms;
+/* The newest outcome of a PostgreSQL call, any connection: for /health. */
+static _Atomic int64_t g_last_ok_ms, g_last_fail_ms;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void vmdb_pg_set_timeouts(unsigned connect_s, unsigned statement_ms, unsigned lock_ms)
+{
+    g_connect_s = connect_s;
+    g_statement_ms = statement_ms;
+    g_lock_ms = lock_ms;
+}
+
+void vmdb_pg_set_wait(int64_t ms)
+{
+    tl_wait_ms = ms;
+}
+
+static void note(bool ok)
+{
+    atomic_store(ok ? &g_last_ok_ms : &g_last_fail_ms, mono_ms());
+}
+
+bool vmdb_pg_last(int64_t *age_ms)
+{
+    int64_t ok = atomic_load(&g_last_ok_ms), fail = atomic_load(&g_last_fail_ms);
+    int64_t last = ok > fail ? ok : fail;
+    if (age_ms)
+        *age_ms = last ? mono_ms() - last : -1;
+    return last == 0 || ok >= fail;
+}
+
+bool vmdb_pg_sqlstate_unavailable(const char *s)
+{
+    /* no connection, connection exceptions (08), shutdown or start-up
+     * (57P01..57P05), statement or lock timeout (57014, 55P03) */
+    return !s || !s[0] || !strncmp(s, "08", 2) || !strncmp(s, "57P", 3) || !strcmp(s, "57014") ||
+           !strcmp(s, "55P03");
+}
+
 PGconn *vmdb_pg_connect(const char *url, const char *role)
 {
-    const char *keys[] = {"dbname",           "options",         "client_encoding",
-                          "application_name", "connect_timeout", NULL};
-    const char *vals[] = {url,
-                          "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
-                          "-c IntervalStyle=postgres -c bytea_output=hex -c lc_monetary=C "
-                          "-c client_min_messages=warning",
-                          "UTF8",
-                          role,
-                          "10",
-                          NULL};
+    char timeout[16], options[512];
+    snprintf(timeout, sizeof timeout, "%u", g_connect_s ? g_connect_s : 5);
+    /* statement_timeout and lock_timeout are session defaults: admin jobs
+     * lift the statement timeout for their own transaction (SET LOCAL). */
+    snprintf(options, sizeof options,
+             "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
+             "-c IntervalStyle=postgres -c bytea_output=hex -c lc_monetary=C "
+             "-c client_min_messages=warning -c statement_timeout=%u -c lock_timeout=%u",
+             g_statement_ms, g_lock_ms);
+    const char *keys[] = {"dbname",          "options",    "client_encoding", "application_name",
+                          "connect_timeout", "keepalives", "keepalives_idle", NULL};
+    const char *vals[] = {url, options, "UTF8", role, timeout, "1", "30", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         LOG_ERROR("postgres: connect failed: %s", c ? PQerrorMessage(c) : "out of memory");
         PQfinish(c);
+        note(false);
         return NULL;
     }
     return c;
+}
+
+/* How long a thread waits for PostgreSQL to say anything before it counts
+ * the connection as lost: a frozen server (SIGSTOP, a hung host) answers
+ * neither the statement timeout nor TCP keepalives. 0 = no limit. */
+static int64_t wait_limit(void)
+{
+    if (tl_wait_ms)
+        return tl_wait_ms < 0 ? 0 : tl_wait_ms;
+    return g_statement_ms ? (int64_t)g_statement_ms + 2000 : 0;
+}
+
+/* Waits until a result (or, with `copy`, COPY data) can be read without
+ * blocking. false when nothing came within the limit: the socket is shut
+ * down so that libpq, and everyone who checks PQstatus, sees a lost
+ * connection. */
+static bool await(PGconn *c, bool copy)
+{
+    int64_t limit = wait_limit();
+    int fd = PQsocket(c);
+    if (limit <= 0 || fd < 0)
+        return true;
+    int64_t end = mono_ms() + limit;
+    for (;;) {
+        if (PQstatus(c) != CONNECTION_OK || (!copy && !PQisBusy(c)))
+            return true;
+        int64_t left = end - mono_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (r < 0 && errno != EINTR)
+            return true;
+        if (r > 0) {
+            if (PQconsumeInput(c) == 0 || copy)
+                return true;
+        }
+    }
+    LOG_WARN("postgres: no answer within %lld ms: dropping the connection", (long long)limit);
+    shutdown(fd, SHUT_RDWR);
+    PQconsumeInput(c);
+    note(false);
+    return false;
+}
+
+/* The results of what was just sent, as PQexec gives them: the last one,
+ * or the first error; stops at a COPY. NULL when nothing came. */
+static PGresult *collect(PGconn *c)
+{
+    PGresult *last = NULL;
+    for (;;) {
+        await(c, false);
+        PGresult *r = PQgetResult(c);
+        if (!r)
+            break;
+        ExecStatusType s = PQresultStatus(r);
+        if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+        } else {
+            PQclear(last);
+            last = r;
+        }
+        if (s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH)
+            break;
+    }
+    return last;
 }
 
 static void trim_nl(char *s)
@@ -52,9 +176,11 @@ PGresult *vmdb_pg_exec(PGconn *c, const char *what, const char *sql, int n,
         sqlstate[0] = 0;
     /* Without parameters the simple protocol runs, which accepts several
      * statements (DDL scripts, migrations). */
-    PGresult *r =
-        n == 0 && !params ? PQexec(c, sql) : PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    int sent = n == 0 && !params ? PQsendQuery(c, sql)
+                                 : PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *r = sent == 1 ? collect(c) : NULL;
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    note(PQstatus(c) == CONNECTION_OK);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_OUT ||
         st == PGRES_COPY_IN)
         return r;
@@ -104,20 +230,22 @@ PGresult *vmdb_pg_exec_cached(PGconn *c, vmdb_pgcache *cache, const char *what, 
             snprintf(name, sizeof name, "vmdb_%llu", cache->id[slot]);
             char dealloc[64];
             snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", name);
-            PQclear(PQexec(c, dealloc));
+            if (PQsendQuery(c, dealloc) == 1)
+                PQclear(collect(c));
             free(cache->sql[slot]);
             cache->sql[slot] = NULL;
         }
         cache->id[slot] = ++cache->serial;
         snprintf(name, sizeof name, "vmdb_%llu", cache->id[slot]);
-        PGresult *r = PQprepare(c, name, sql, n, NULL);
+        PGresult *r = PQsendPrepare(c, name, sql, n, NULL) == 1 ? collect(c) : NULL;
         bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (!ok) /* report the error the plain way */
             return vmdb_pg_exec(c, what, sql, n, params, sqlstate);
         cache->sql[slot] = strdup(sql);
         if (!cache->sql[slot]) {
-            PQclear(PQexec(c, "DEALLOCATE ALL"));
+            if (PQsendQuery(c, "DEALLOCATE ALL") == 1)
+                PQclear(collect(c));
             vmdb_pgcache_reset(cache);
             return vmdb_pg_exec(c, what, sql, n, params, sqlstate);
         }
@@ -125,10 +253,12 @@ PGresult *vmdb_pg_exec_cached(PGconn *c, vmdb_pgcache *cache, const char *what, 
     snprintf(name, sizeof name, "vmdb_%llu", cache->id[slot]);
     if (sqlstate)
         sqlstate[0] = 0;
-    PGresult *r = PQexecPrepared(c, name, n, params, NULL, NULL, 0);
+    PGresult *r = PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0) == 1 ? collect(c) : NULL;
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        note(true);
         return r;
+    }
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     bool stale = state && (strcmp(state, "0A000") == 0 || strcmp(state, "26000") == 0);
     PQclear(r);
@@ -174,6 +304,7 @@ int vmdb_pg_pipeline_split(PGconn *c, const vmdb_pgstmt *st, size_t n, size_t sp
     }
     bool synced = PQpipelineSync(c) == 1;
     for (size_t i = 0; i < sent; i++) {
+        await(c, false);
         PGresult *r = PQgetResult(c);
         ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
@@ -200,9 +331,11 @@ int vmdb_pg_pipeline_split(PGconn *c, const vmdb_pgstmt *st, size_t n, size_t sp
             PQclear(end);
     }
     if (synced) {
+        await(c, false);
         PGresult *r = PQgetResult(c); /* PGRES_PIPELINE_SYNC */
         PQclear(r);
     }
+    note(PQstatus(c) == CONNECTION_OK);
     if (PQexitPipelineMode(c) != 1)
         LOG_WARN("postgres: cannot leave pipeline mode: %s", PQerrorMessage(c));
     if (first < 0 && sent < n) {
@@ -251,7 +384,19 @@ int vmdb_pg_load_leaves(PGconn *c, vmdb_smt_leaf **out, size_t *nout)
         return VMDB_EIO;
     PQclear(r);
     for (;;) {
-        int len = PQgetCopyData(c, &row, 0);
+        int len = PQgetCopyData(c, &row, 1);
+        if (len == 0) {
+            if (!await(c, true)) {
+                rc = VMDB_EIO;
+                goto done;
+            }
+            if (PQconsumeInput(c) == 0) {
+                LOG_ERROR("postgres: COPY leaves failed: %s", PQerrorMessage(c));
+                rc = VMDB_EIO;
+                goto done;
+            }
+            continue;
+        }
         if (len == -1)
             break;
         if (len < 0) {
@@ -300,6 +445,7 @@ int vmdb_pg_load_leaves(PGconn *c, vmdb_smt_leaf **out, size_t *nout)
         PQfreemem(row);
         row = NULL;
     }
+    await(c, false);
     r = PQgetResult(c);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         LOG_ERROR("postgres: COPY leaves failed: %s", PQresultErrorMessage(r));
@@ -313,7 +459,7 @@ done:
         PQfreemem(row);
     if (rc) {
         /* Drain whatever the server still sends so the connection is usable. */
-        while (PQgetCopyData(c, &row, 0) >= 0)
+        while (PQstatus(c) == CONNECTION_OK && PQgetCopyData(c, &row, 0) >= 0)
             PQfreemem(row);
         PGresult *x;
         while ((x = PQgetResult(c)))

@@ -11,9 +11,27 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "vmdb/common.h"
 #include "vmdb/smt.h"
+
+/* The timeouts of every connection opened after the call (set once at
+ * start): connect_timeout in seconds, and the session's statement_timeout
+ * and lock_timeout in ms (0 = none). A thread also stops waiting for a
+ * result statement_ms + 2 s after it last heard from the server (a frozen
+ * server answers no timeout): it shuts the socket, so the connection counts
+ * as lost (PQstatus) and is re-established by its owner. */
+void vmdb_pg_set_timeouts(unsigned connect_s, unsigned statement_ms, unsigned lock_ms);
+/* This thread's wait for results: 0 = the default above, -1 = no limit
+ * (admin jobs, which also lift statement_timeout), > 0 = that many ms. */
+void vmdb_pg_set_wait(int64_t ms);
+/* Whether the newest PostgreSQL call (any connection) found the server
+ * reachable; *age_ms (may be NULL) gets its age, -1 before the first. */
+bool vmdb_pg_last(int64_t *age_ms);
+/* Whether a SQLSTATE ("" = the connection failed) means the database is
+ * unreachable or timed out rather than refusing the statement. */
+bool vmdb_pg_sqlstate_unavailable(const char *sqlstate);
 
 /* Connects; NULL on failure (logged). `role` becomes the application_name
  * ("vmdb-writer", "vmdb-read", "vmdb-lock") so operators can tell them apart. */

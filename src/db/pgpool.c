@@ -127,3 +127,22 @@ PGresult *vmdb_pgpool_exec(vmdb_pgpool *p, bool cached, const char *what, const 
     vmdb_pgpool_put(p, &l);
     return r;
 }
+
+PGresult *vmdb_pgpool_try_exec(vmdb_pgpool *p, const char *what, const char *sql, bool *ran)
+{
+    vmdb_pglease l = {NULL, NULL, 0};
+    *ran = false;
+    pthread_mutex_lock(&p->mu);
+    for (unsigned i = 0; i < p->n && !l.conn; i++)
+        if (!p->busy[i] && PQstatus(p->conn[i]) == CONNECTION_OK) {
+            p->busy[i] = true;
+            l = (vmdb_pglease){p->conn[i], &p->cache[i], i};
+        }
+    pthread_mutex_unlock(&p->mu);
+    if (!l.conn)
+        return NULL;
+    *ran = true;
+    PGresult *r = vmdb_pg_exec(l.conn, what, sql, 0, NULL, NULL);
+    vmdb_pgpool_put(p, &l);
+    return r;
+}

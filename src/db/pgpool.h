@@ -44,4 +44,9 @@ void vmdb_pgpool_stats(vmdb_pgpool *p, unsigned *size, unsigned *in_use);
 PGresult *vmdb_pgpool_exec(vmdb_pgpool *p, bool cached, const char *what, const char *sql, int n,
                            const char *const *params, char sqlstate[6]);
 
+/* Runs `sql` on a free connection that is up, without waiting for one or
+ * reconnecting: *ran says whether it could. For /health, which must not
+ * wait on PostgreSQL. */
+PGresult *vmdb_pgpool_try_exec(vmdb_pgpool *p, const char *what, const char *sql, bool *ran);
+
 #endif

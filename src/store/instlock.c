@@ -27,7 +27,8 @@ struct vmdb_instlock {
 
 static bool try_lock(PGconn *c)
 {
-    PGresult *r = PQexec(c, "SELECT pg_try_advisory_lock(" ADVISORY_LOCK_KEY ")");
+    PGresult *r = vmdb_pg_exec(c, "take the instance lock",
+                               "SELECT pg_try_advisory_lock(" ADVISORY_LOCK_KEY ")", 0, NULL, NULL);
     bool got = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     return got;
@@ -82,7 +83,8 @@ static void *monitor_main(void *arg)
         pthread_mutex_unlock(&l->mu);
         if (stop)
             break;
-        PGresult *r = l->conn ? PQexec(l->conn, "SELECT 1") : NULL;
+        PGresult *r =
+            l->conn ? vmdb_pg_exec(l->conn, "instance lock ping", "SELECT 1", 0, NULL, NULL) : NULL;
         bool alive = r && PQresultStatus(r) == PGRES_TUPLES_OK;
         PQclear(r);
         if (alive && l->held)

@@ -4,6 +4,8 @@
  */
 #include "store/result.h"
 
+#include "db/pg.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +20,7 @@ static int err_of(vmdb_fail_kind k)
         return VMDB_ENOMEM;
     case VMDB_FAIL_DATABASE:
     case VMDB_FAIL_DB_UNAVAILABLE:
+    case VMDB_FAIL_COMMIT_UNKNOWN:
         return VMDB_EIO;
     case VMDB_FAIL_WRITES_UNAVAILABLE:
     case VMDB_FAIL_ROLLBACK_DETECTED:
@@ -58,13 +61,12 @@ int vmdb_fail_set(vmdb_fail *f, vmdb_fail_kind kind, const char *fmt, ...)
 
 int vmdb_fail_sqlstate(vmdb_fail *f, const char *s)
 {
-    /* No SQLSTATE: the connection failed. Class 08 (connection exception)
-     * and the server going away under the statement (57P01 admin shutdown,
-     * 57P02 crash shutdown, 57P03 cannot connect now, 57P05 idle session
-     * timeout) are the same for the client: try again later, nothing was
-     * written. */
-    if (!s || !s[0] || !strncmp(s, "08", 2) || !strcmp(s, "57P01") || !strcmp(s, "57P02") ||
-        !strcmp(s, "57P03") || !strcmp(s, "57P05"))
+    /* A timeout, no SQLSTATE (the connection failed), class 08 (connection
+     * exception) and the server going away under the statement (57P0x) are
+     * the same for the client: try again later, nothing was written. */
+    if (s && (!strcmp(s, "57014") || !strcmp(s, "55P03")))
+        return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database statement timed out");
+    if (vmdb_pg_sqlstate_unavailable(s))
         return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
     if (!strcmp(s, "23505"))
         return vmdb_fail_set(f, VMDB_FAIL_CONSTRAINT, "unique constraint violated");
@@ -88,8 +90,6 @@ int vmdb_fail_sqlstate(vmdb_fail *f, const char *s)
         return vmdb_fail_set(f, VMDB_FAIL_INVALID_VALUE,
                              "a value is too large for the database (a value in a unique or "
                              "primary-key column must fit an index entry, about 2700 bytes)");
-    if (!strcmp(s, "57014"))
-        return vmdb_fail_set(f, VMDB_FAIL_DB_UNAVAILABLE, "database statement timed out");
     return vmdb_fail_set(f, VMDB_FAIL_DATABASE, "database error (details are in the server log)");
 }
 

@@ -35,6 +35,7 @@ typedef enum vmdb_fail_kind {
     VMDB_FAIL_INTERNAL,           /* out of memory, or a bug */
     VMDB_FAIL_DATABASE,           /* PostgreSQL failed in a way the client cannot fix */
     VMDB_FAIL_DB_UNAVAILABLE,     /* PostgreSQL cannot be reached (or timed out) */
+    VMDB_FAIL_COMMIT_UNKNOWN,     /* the connection died during the COMMIT: it may have committed */
     VMDB_FAIL_WRITES_UNAVAILABLE, /* writes are refused (the status says why) */
     VMDB_FAIL_CONSTRAINT,         /* a unique, not-null, foreign key or check constraint */
     VMDB_FAIL_DUPLICATE_ID,       /* the same key twice in one request */

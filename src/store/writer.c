@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/proofs.h"
 #include "store/rows.h"
@@ -32,6 +33,7 @@ typedef struct wreq {
     vmdb_job_fn job;
     void *job_arg;
     int job_rc;
+    bool job_lost;       /* the job's COMMIT lost its connection: outcome unknown */
     uint64_t anchor_seq; /* set by the writer: wait for this seq to be anchored */
     bool done;
     pthread_cond_t cv; /* signalled when done: no herd of waiters per group */
@@ -52,6 +54,11 @@ struct vmdb_writer {
     bool started;
     /* Committed groups: their requests and their rows (for /metrics). */
     vmdb_histo group_reqs, group_rows;
+    /* After a connection lost during a COMMIT (writer thread only): the
+     * outcome is still to be found out (`lost`), or the state still to be
+     * reloaded because it did commit (`reload`); retried with backoff. */
+    bool lost, reload;
+    unsigned backoff_ms;
 };
 
 static const uint64_t group_req_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
@@ -845,7 +852,12 @@ static bool writes_refused(vmdb_writer *w, wreq **b, size_t n)
     vmdb_block reason = VMDB_BLOCK_COUNT;
     if (!vmdb_status_blocked(w->parts->status, &reason, why, sizeof why))
         return false;
-    fail_all(b, n, NULL, VMDB_FAIL_WRITES_UNAVAILABLE,
+    /* A commit being resolved, or a lock lost because the database is
+     * away, is 503 DB_UNAVAILABLE (nothing was committed); a lock another
+     * session took stays WRITES_UNAVAILABLE. */
+    bool away =
+        reason == VMDB_BLOCK_COMMIT_LOST || (reason == VMDB_BLOCK_LOCK_LOST && !vmdb_pg_last(NULL));
+    fail_all(b, n, NULL, away ? VMDB_FAIL_DB_UNAVAILABLE : VMDB_FAIL_WRITES_UNAVAILABLE,
              reason == VMDB_BLOCK_LOCK_LOST
                  ? "instance lock lost; writes resume when it is re-taken"
                  : why);
@@ -1080,6 +1092,84 @@ static void write_proof(vmdb_writer *w, wreq *r, vmdb_write_result *res)
                   rc == VMDB_ELIMIT ? "too large" : "out of memory");
 }
 
+/* ---- after a connection lost during a COMMIT ---------------------------------- */
+
+static void lost_begin(vmdb_writer *w)
+{
+    w->lost = true;
+    w->reload = false;
+    w->backoff_ms = 0;
+    vmdb_status_set(w->parts->status, VMDB_BLOCK_COMMIT_LOST,
+                    "database connection lost during a commit; reconnecting to find out whether "
+                    "it committed");
+}
+
+/* Reconnects, finds out from the state row whether the lost COMMIT ran
+ * (vmdb_chain_resolve_lost), and if it did reloads the tree, the ranges,
+ * the registry and the header chain from one snapshot, as a resync does;
+ * then writes resume. false when the database is still unavailable (the
+ * caller retries later). The in-flight requests were answered
+ * COMMIT_UNKNOWN already. TRUST.md §3: the database is at the intent or at
+ * the previous header, both of which the trusted state accepts, so either
+ * outcome keeps every guarantee; anything else keeps writes refused. */
+static bool heal(vmdb_writer *w)
+{
+    const vmdb_parts *p = w->parts;
+    if (PQstatus(w->conn) != CONNECTION_OK)
+        PQreset(w->conn);
+    if (PQstatus(w->conn) != CONNECTION_OK)
+        return false;
+    if (w->lost) {
+        bool committed = false;
+        vmdb_sheader sh;
+        int rc = vmdb_chain_resolve_lost(p->chain, w->conn, w->h, &committed, &sh);
+        if (rc == VMDB_EIO)
+            return false;
+        w->lost = false;
+        if (rc != 0) {
+            /* Someone else moved the state: as a moved state row. */
+            vmdb_status_violation(p->status, "vmdb_state",
+                                  "after a lost commit the state row is at neither the intent "
+                                  "nor the previous header",
+                                  NULL, 0);
+            vmdb_status_set(p->status, VMDB_BLOCK_STATE,
+                            "the state row changed outside vmdb during a lost commit (restart "
+                            "vmdb to check the state)");
+            vmdb_status_set(p->status, VMDB_BLOCK_COMMIT_LOST, NULL);
+            return true;
+        }
+        w->reload = committed;
+    }
+    if (w->reload) {
+        if (vmdb_pg_cmd(w->conn, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL))
+            return false;
+        vmdb_pg_cmd(w->conn, "no statement timeout for the reload",
+                    "SET LOCAL statement_timeout = 0", NULL);
+        int rc = vmdb_sync_reload(p, w->conn, w->h);
+        vmdb_pg_cmd(w->conn, "end", rc ? "ROLLBACK" : "COMMIT", NULL);
+        if (rc != 0)
+            return false;
+        w->reload = false;
+        LOG_INFO("writer: the state after the lost commit is reloaded");
+    }
+    vmdb_status_set(p->status, VMDB_BLOCK_COMMIT_LOST, NULL);
+    LOG_INFO("writer: writes resume after the lost commit");
+    return true;
+}
+
+/* heal() if due; true when nothing is left to heal. */
+static bool healed(vmdb_writer *w)
+{
+    if (!w->lost && !w->reload)
+        return true;
+    if (heal(w)) {
+        w->backoff_ms = 0;
+        return true;
+    }
+    w->backoff_ms = w->backoff_ms ? (w->backoff_ms * 2 > 5000 ? 5000 : w->backoff_ms * 2) : 250;
+    return false;
+}
+
 static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
 {
     wout *outs = vmdb_arena_zalloc(&g->ar, n * sizeof *outs);
@@ -1161,15 +1251,20 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
     int rc = commit_group(w, g, &sh);
     g->begun = false;
     if (rc != 0) {
-        if (PQstatus(w->conn) != CONNECTION_OK) {
-            /* The COMMIT may or may not have happened: the tree cannot know. */
-            vmdb_status_set(
-                w->parts->status, VMDB_BLOCK_COMMIT_LOST,
-                "database connection lost during a commit; restart vmdb to reload the state");
+        if (PQstatus(w->conn) != CONNECTION_OK && vmdb_chain_commit_lost(w->parts->chain)) {
+            /* The COMMIT may or may not have happened: writes wait until
+             * heal() has found out (the pending version is gone; a group
+             * that did commit is reloaded from the database). */
+            lost_begin(w);
+            fail_all(b, n, failed, VMDB_FAIL_COMMIT_UNKNOWN,
+                     "the database connection was lost during the commit: the write may have "
+                     "been committed; read it back once the database is available");
+        } else if (PQstatus(w->conn) != CONNECTION_OK) {
+            fail_all(b, n, failed, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
         } else {
             vmdb_pg_cmd(w->conn, "rollback", "ROLLBACK", NULL);
+            fail_all(b, n, failed, VMDB_FAIL_DATABASE, "the write could not be committed");
         }
-        fail_all(b, n, failed, VMDB_FAIL_DATABASE, "the write could not be committed");
         goto out;
     }
     vmdb_versions_publish(w->parts->versions, sh.h.seq);
@@ -1220,8 +1315,28 @@ static void *writer_main(void *arg)
     for (;;) {
         size_t n = 0;
         pthread_mutex_lock(&w->mu);
-        while (!w->head && !w->stop)
-            pthread_cond_wait(&w->cv, &w->mu);
+        while (!w->head && !w->stop) {
+            if (!w->lost && !w->reload) {
+                pthread_cond_wait(&w->cv, &w->mu);
+                continue;
+            }
+            /* Healing on its own: retry with backoff while idle. */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            unsigned ms = w->backoff_ms ? w->backoff_ms : 1;
+            until.tv_sec += ms / 1000;
+            until.tv_nsec += (long)(ms % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&w->cv, &w->mu, &until);
+            if (w->head || w->stop)
+                break;
+            pthread_mutex_unlock(&w->mu);
+            healed(w);
+            pthread_mutex_lock(&w->mu);
+        }
         if (!w->head) {
             pthread_mutex_unlock(&w->mu);
             break;
@@ -1242,12 +1357,31 @@ static void *writer_main(void *arg)
         if (!w->head)
             w->tail = NULL;
         pthread_mutex_unlock(&w->mu);
-        if (first->job)
+        bool ok = healed(w);
+        if (first->job && !ok) {
+            first->job_rc = VMDB_EIO; /* vmdb_writer_run: DB_UNAVAILABLE */
+        } else if (first->job) {
+            /* Admin jobs (start-up, migrate, repair, resets) may run long
+             * on large tables: no statement timeout and no wait limit. */
+            if (PQstatus(w->conn) != CONNECTION_OK)
+                PQreset(w->conn);
+            vmdb_pg_set_wait(-1);
+            vmdb_pg_cmd(w->conn, "lift the statement timeout", "SET statement_timeout = 0", NULL);
             first->job_rc = first->job(first->job_arg, w->conn, w->h);
-        else if (single)
+            vmdb_pg_cmd(w->conn, "restore the statement timeout", "RESET statement_timeout", NULL);
+            vmdb_pg_set_wait(0);
+            if (vmdb_chain_commit_lost(w->parts->chain)) {
+                lost_begin(w);
+                first->job_lost = true;
+            }
+        } else if (single) {
             vmdb_fail_set(&first->res->fail, VMDB_FAIL_INTERNAL, "out of memory");
-        else
+        } else if (!ok) {
+            fail_all(batch, n, NULL, VMDB_FAIL_DB_UNAVAILABLE,
+                     "database unavailable (reconnecting after a lost commit)");
+        } else {
             run_group(w, &g, batch, n);
+        }
         pthread_mutex_lock(&w->mu);
         if (single) {
             first->done = true;
@@ -1302,6 +1436,10 @@ int vmdb_writer_run(vmdb_writer *w, vmdb_job_fn fn, void *arg, vmdb_fail *fail)
     r.job_arg = arg;
     if (!submit(w, &r))
         return vmdb_fail_set(fail, VMDB_FAIL_WRITES_UNAVAILABLE, "the server is shutting down");
+    if (r.job_lost) /* whatever the job said: it may have committed */
+        return vmdb_fail_set(fail, VMDB_FAIL_COMMIT_UNKNOWN,
+                             "the database connection was lost during the commit: the operation "
+                             "may have been committed; check once the database is available");
     /* A job that reports its failure itself has filled `fail` (admin jobs
      * pass their result's); for the others, a failure from the code. */
     if (r.job_rc != 0 && fail->kind == VMDB_FAIL_NONE)

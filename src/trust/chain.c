@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,11 @@ struct vmdb_chain {
     uint64_t batch;
     unsigned interval_s;
     unsigned fault_after_intent; /* test builds: per-mille chance to die after the intent */
+    unsigned fault_lose_commit;  /* test builds: per-mille chance to cut the COMMIT's connection */
+    /* The intent of a commit whose connection was lost (writer thread
+     * only): kept until vmdb_chain_resolve_lost finds out what happened. */
+    bool has_lost;
+    vmdb_sheader lost;
     uint8_t proto; /* version of new chains' headers: 2 (test builds: 1 to make a v1 chain) */
 
     pthread_mutex_t mu; /* guards everything below */
@@ -131,6 +137,9 @@ int vmdb_chain_open(vmdb_chain **out, const vmdb_chain_config *cfg, vmdb_status 
         const char *f = getenv("VMDB_FAULT_AFTER_INTENT"); /* per mille */
         if (f && *f)
             c->fault_after_intent = (unsigned)strtoul(f, NULL, 10);
+        const char *l = getenv("VMDB_FAULT_LOSE_COMMIT"); /* per mille */
+        if (l && *l)
+            c->fault_lose_commit = (unsigned)strtoul(l, NULL, 10);
         srand((unsigned)time(NULL) ^ (unsigned)getpid());
     }
 #endif
@@ -280,6 +289,8 @@ typedef struct intent_ctx {
     vmdb_chain *c;
     const vmdb_tstate *ts;
     vmdb_hasher *h;
+    PGconn *conn;
+    int lose; /* test hook: 1 = cut before COMMIT is sent, 2 = after it returned */
 } intent_ctx;
 
 static int write_intent(void *arg)
@@ -292,6 +303,11 @@ static int write_intent(void *arg)
         LOG_WARN("test hook: dying between the intent and COMMIT (seq %llu)",
                  (unsigned long long)x->ts->intent.h.seq);
         raise(SIGKILL);
+    }
+    if (rc == 0 && x->lose == 1) {
+        LOG_WARN("test hook: cutting the connection before COMMIT (seq %llu)",
+                 (unsigned long long)x->ts->intent.h.seq);
+        shutdown(PQsocket(x->conn), SHUT_RDWR);
     }
 #endif
     return rc;
@@ -352,15 +368,106 @@ int vmdb_chain_commit(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, uint64_t seq,
     header_statements(sh, kind, &hp, st + npre);
     size_t n = npre + 2;
     st[n++] = (vmdb_pgstmt){"commit", "COMMIT", 0, NULL};
-    intent_ctx ic = {c, &ts, h};
+    intent_ctx ic = {c, &ts, h, conn, 0};
+#ifdef VMDB_TEST_HOOKS
+    if (c->fault_lose_commit && (unsigned)(rand() % 1000) < c->fault_lose_commit)
+        ic.lose = 1 + rand() % 2;
+#endif
     int f = vmdb_pg_pipeline_split(conn, st, n, n - 1, write_intent, &ic, res, state);
     for (size_t i = 0; i < n; i++)
         PQclear(res[i]);
-    if (f >= 0)
+#ifdef VMDB_TEST_HOOKS
+    if (f < 0 && ic.lose == 2) {
+        LOG_WARN("test hook: cutting the connection after COMMIT (seq %llu)",
+                 (unsigned long long)seq);
+        shutdown(PQsocket(conn), SHUT_RDWR);
+        PQconsumeInput(conn);
+        f = (int)n - 1;
+    }
+#endif
+    if (f >= 0) {
+        /* Once the connection is gone the COMMIT may or may not have run:
+         * keep the intent for vmdb_chain_resolve_lost. */
+        c->has_lost = PQstatus(conn) != CONNECTION_OK;
+        c->lost = *sh;
         return VMDB_EIO;
+    }
+    c->has_lost = false;
     *out = *sh;
     sign_committed(c, out);
     return 0;
+}
+
+bool vmdb_chain_commit_lost(const vmdb_chain *c)
+{
+    return c->has_lost;
+}
+
+int vmdb_chain_resolve_lost(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, bool *committed,
+                            vmdb_sheader *out)
+{
+    int rc = 0;
+    char seqs[24];
+    uint8_t root[32], enc[VMDB_HEADER_MAX_LEN];
+    const vmdb_sheader *sh = &c->lost;
+    (void)h;
+    *committed = false;
+    if (!c->has_lost)
+        return VMDB_EINVAL;
+    /* The lost transaction held the state row: wait until it has ended
+     * (COMMIT or abort) before looking, or the answer could still change. */
+    if (vmdb_pg_cmd(conn, "wait for the state row",
+                    "SELECT 1 FROM vmdb_state WHERE id = 1 FOR SHARE", NULL))
+        return VMDB_EIO;
+    snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)sh->h.seq);
+    const char *p[1] = {seqs};
+    PGresult *r = vmdb_pg_exec(conn, "read the state after a lost commit",
+                               "SELECT s.seq, encode(s.root, 'hex'), encode(h.header, 'hex') FROM "
+                               "vmdb_state s LEFT JOIN vmdb_headers h ON h.seq = $1::int8 WHERE "
+                               "s.id = 1",
+                               1, p, NULL);
+    if (!r || PQntuples(r) != 1) {
+        PQclear(r);
+        return PQstatus(conn) == CONNECTION_OK ? VMDB_EVERIFY : VMDB_EIO;
+    }
+    uint64_t seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    const char *rh = PQgetvalue(r, 0, 1), *hh = PQgetvalue(r, 0, 2);
+    bool root_ok = vmdb_hex_decode(root, 32, rh, strlen(rh)) == 0;
+    size_t elen = vmdb_header_encode(enc, &sh->h);
+    char *hex = malloc(2 * elen + 1);
+    if (!hex) {
+        PQclear(r);
+        return VMDB_ENOMEM;
+    }
+    vmdb_hex_encode(hex, enc, elen);
+    bool row_is_intent = !PQgetisnull(r, 0, 2) && strcmp(hh, hex) == 0;
+    bool row_absent = PQgetisnull(r, 0, 2);
+    free(hex);
+    PQclear(r);
+    pthread_mutex_lock(&c->mu);
+    uint8_t tip_root[32];
+    memcpy(tip_root, c->tip.h.smt_root, 32);
+    pthread_mutex_unlock(&c->mu);
+    if (root_ok && seq == sh->h.seq && memcmp(root, sh->h.smt_root, 32) == 0 && row_is_intent) {
+        /* Committed: the header gets its header signature now, as after
+         * any COMMIT that returned. */
+        *committed = true;
+        *out = *sh;
+        sign_committed(c, out);
+        LOG_WARN("trust: the commit of seq %llu whose connection was lost did commit: adopted",
+                 (unsigned long long)sh->h.seq);
+    } else if (root_ok && seq + 1 == sh->h.seq && memcmp(root, tip_root, 32) == 0 && row_absent) {
+        LOG_WARN("trust: the commit of seq %llu whose connection was lost did not commit: "
+                 "discarded",
+                 (unsigned long long)sh->h.seq);
+    } else {
+        LOG_ERROR("trust: after a lost commit of seq %llu the database is at seq %llu with "
+                  "another state",
+                  (unsigned long long)sh->h.seq, (unsigned long long)seq);
+        rc = VMDB_EVERIFY;
+    }
+    c->has_lost = false;
+    return rc;
 }
 
 void vmdb_chain_advance(vmdb_chain *c, vmdb_hasher *h, const vmdb_sheader *sh)

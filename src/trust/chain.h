@@ -100,6 +100,20 @@ void vmdb_chain_stop(vmdb_chain *c, vmdb_hasher *h);
 int vmdb_chain_commit(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, uint64_t seq,
                       const uint8_t root[32], const uint8_t schema_hash[32], const char *kind,
                       const vmdb_pgstmt *pre, size_t npre, vmdb_sheader *out);
+/* Whether the last vmdb_chain_commit failed with its connection lost after
+ * the intent was built: the COMMIT may or may not have run. Writer thread. */
+bool vmdb_chain_commit_lost(const vmdb_chain *c);
+/* Finds out what that COMMIT did, on a working connection `conn` (no
+ * transaction open): waits until the lost transaction has ended (it holds
+ * the state row), then reads the state row and the header row at the
+ * intent's seq. At the intent (seq, root and the stored header) it
+ * committed: *committed = true and *out = the header with its header
+ * signature (then vmdb_chain_advance). At the previous header with no row
+ * at the intent's seq it did not. 0 then, and the lost intent is
+ * forgotten. VMDB_EIO: could not find out yet (retry); VMDB_EVERIFY: the
+ * database is at neither (forgotten as well); VMDB_EINVAL: nothing lost. */
+int vmdb_chain_resolve_lost(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, bool *committed,
+                            vmdb_sheader *out);
 /* After COMMIT: `sh` is the newest header. Wakes the anchor thread on a
  * BATCH_COMMIT_SIZE boundary. */
 void vmdb_chain_advance(vmdb_chain *c, vmdb_hasher *h, const vmdb_sheader *sh);
