@@ -25,6 +25,7 @@
 #include "cli/cli.h"
 #include "cli/verify_bundle.h"
 #include "util/file.h"
+#include "util/sb.h"
 #include "vmdb/base58.h"
 
 #define VFY_MAX_INPUT ((size_t)64 << 20)
@@ -56,12 +57,15 @@ static const char verify_help[] =
     "  --cacert FILE        PEM CA certificate(s) to verify an https:// server with\n"
     "                       (instead of the system's; e.g. a vmdb with its own CA)\n"
     "\n"
+    "Environment: VMDB_API_KEY, a key of the read role sent as a Bearer token with every\n"
+    "request to the server (--identity-from, --server) when it has API keys.\n"
+    "\n"
     "Exit status: 0 and \"ok: ...\" when everything checks; 1 and the reason otherwise;\n"
     "2 for usage errors.\n";
 
 typedef struct vctx {
     const char *file, *pk_hex, *identity_from, *chain_hex, *state_path, *server, *history, *origin,
-        *solana_rpc, *cacert;
+        *solana_rpc, *cacert, *api_key;
     vmdb_hasher *h;
     vmdb_vfy_pins pins;
     bool has_state;
@@ -88,15 +92,27 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 }
 
 /* GET `url` into `out`; *status gets the HTTP status. `cacert`: a PEM
- * file of CAs for https (NULL: the system's). 0 or VMDB_EIO. */
-static int http_get(const char *cacert, const char *url, vmdb_buf *out, long *status, char *err,
-                    size_t errlen)
+ * file of CAs for https (NULL: the system's). `api_key`: sent as a Bearer
+ * token (NULL: none; checked for CR/LF by the caller). 0 or VMDB_EIO. */
+static int http_get(const char *cacert, const char *api_key, const char *url, vmdb_buf *out,
+                    long *status, char *err, size_t errlen)
 {
     char ebuf[CURL_ERROR_SIZE] = "";
     int rc = 0;
+    struct curl_slist *hdrs = NULL;
+    vmdb_buf authz = VMDB_BUF_INIT;
+    if (api_key &&
+        (vmdb_sb_printf(&authz, "Authorization: Bearer %s", api_key) != 0 ||
+         vmdb_sb_cstr(&authz) != 0 || !(hdrs = curl_slist_append(NULL, (const char *)authz.ptr)))) {
+        vmdb_buf_free(&authz);
+        snprintf(err, errlen, "out of memory");
+        return VMDB_EIO;
+    }
     CURL *cu = curl_easy_init();
     out->max = VFY_MAX_FETCH;
     if (!cu) {
+        curl_slist_free_all(hdrs);
+        vmdb_buf_free(&authz);
         snprintf(err, errlen, "libcurl could not start");
         return VMDB_EIO;
     }
@@ -110,12 +126,15 @@ static int http_get(const char *cacert, const char *url, vmdb_buf *out, long *st
         (e = curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data)) ||
         (e = curl_easy_setopt(cu, CURLOPT_WRITEDATA, out)) ||
         (cacert && (e = curl_easy_setopt(cu, CURLOPT_CAINFO, cacert))) ||
+        (hdrs && (e = curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs))) ||
         (e = curl_easy_perform(cu)) ||
         (e = curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status))) {
         snprintf(err, errlen, "GET %s: %s", url, ebuf[0] ? ebuf : curl_easy_strerror(e));
         rc = VMDB_EIO;
     }
     curl_easy_cleanup(cu);
+    curl_slist_free_all(hdrs);
+    vmdb_buf_free(&authz);
     return rc;
 }
 
@@ -158,7 +177,7 @@ static int fetch_identity(vctx *c, uint8_t pk[32])
     long status = 0;
     int rc = 0;
     snprintf(url, sizeof url, "%s/api/identity", c->identity_from);
-    if (http_get(c->cacert, url, &body, &status, err, sizeof err) != 0) {
+    if (http_get(c->cacert, c->api_key, url, &body, &status, err, sizeof err) != 0) {
         rc = bad(c, "cannot fetch the identity: %s", err);
         goto done;
     }
@@ -298,7 +317,7 @@ static int link_headers(vctx *c, const vmdb_vfy_header *older, const vmdb_vfy_he
     } else if (c->server) {
         snprintf(url, sizeof url, "%s/api/roots/proof?from=%llu&to=%llu", c->server, a, z);
         snprintf(src, sizeof src, "%s", url);
-        if (http_get(c->cacert, url, &b, &status, err, sizeof err) != 0) {
+        if (http_get(c->cacert, c->api_key, url, &b, &status, err, sizeof err) != 0) {
             rc = bad(c, "cannot link header %llu to header %llu: %s", a, z, err);
             goto done;
         }
@@ -384,7 +403,7 @@ static int fetch_header(vctx *c, uint64_t seq, vmdb_vfy_header *out)
     long status = 0;
     int rc = 0;
     snprintf(url, sizeof url, "%s/api/roots/%llu", c->server, (unsigned long long)seq);
-    if (http_get(c->cacert, url, &b, &status, err, sizeof err) != 0) {
+    if (http_get(c->cacert, c->api_key, url, &b, &status, err, sizeof err) != 0) {
         rc = bad(c, "cannot fetch the anchored header: %s", err);
         goto done;
     }
@@ -621,6 +640,15 @@ int vmdb_cli_verify(int argc, char **argv)
         } else {
             c.file = a;
         }
+    }
+    /* The key travels in the environment, not on the command line (where
+     * `ps` shows it); one that could break the header line is refused. */
+    c.api_key = getenv("VMDB_API_KEY");
+    if (c.api_key && !c.api_key[0])
+        c.api_key = NULL;
+    if (c.api_key && (strlen(c.api_key) > 256 || strpbrk(c.api_key, "\r\n"))) {
+        fprintf(stderr, "vmdb verify: VMDB_API_KEY is not an API key\n");
+        return 2;
     }
     if ((c.pk_hex && c.identity_from) || (!c.pk_hex && !c.identity_from && !c.state_path)) {
         fprintf(stderr, "vmdb verify: give --public-key HEX or --identity-from URL\n%s",

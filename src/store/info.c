@@ -50,7 +50,7 @@ void vmdb_engine_metrics(vmdb_engine *e, vmdb_metrics_info *out)
     out->anchored_at_ms = cv.anchored_at_ms;
     out->backlog = cv.backlog;
     vmdb_status_get(e->parts.status, &sv);
-    out->violations = sv.violations;
+    out->violations = sv.total; /* a counter: repairs clear the count, not the total */
     for (int i = 0; i < VMDB_BLOCK_COUNT; i++)
         out->blocked[i] = vmdb_status_is_set(e->parts.status, (vmdb_block)i);
     vmdb_pgpool_stats(e->parts.pool, &out->pool_size, &out->pool_in_use);

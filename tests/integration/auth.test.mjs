@@ -282,6 +282,15 @@ test('API keys: the JS and Python clients send theirs', async () => {
       env: { ...process.env, PYTHONPATH: path.join(ROOT, 'clients', 'python') },
     });
     assert.deepEqual(JSON.parse(out.stdout), ['from js']);
+    // vmdb verify sends VMDB_API_KEY with what it fetches (--identity-from, --server).
+    const roots = (await get(srv.url, '/api/roots/latest', { headers: bearer(read) })).text;
+    const file = path.join(dataDir, 'latest.json');
+    fs.writeFileSync(file, roots);
+    const vfy = (env) => run(BIN, ['verify', file, '--identity-from', srv.url], { env: { ...process.env, ...env } });
+    const good = await vfy({ VMDB_API_KEY: read });
+    assert.match(good.stdout, /^ok: /);
+    await assert.rejects(vfy({ VMDB_API_KEY: '' }), (e) => /401|UNAUTHORIZED/.test(e.stderr));
+    await assert.rejects(vfy({ VMDB_API_KEY: 'a\r\nX-Evil: 1' }), (e) => e.code === 2);
   } finally {
     await srv.stop();
   }
