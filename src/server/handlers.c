@@ -558,8 +558,7 @@ static bool is_bool(const vmdb_json *v)
  * leaves needs accept_changes (PROTOCOL.md §14). */
 static int h_repair(vmdb_route_ctx *c, vmdb_reply *out)
 {
-    static const char hint[] = "{\"confirm\": true, \"accept_changes\": bool, "
-                               "\"expect_diff_root\": hex, \"dry_run\": bool}";
+    static const char hint[] = "{\"confirm\": true}"; /* the seed's wording */
     vmdb_admin_result res;
     vmdb_repair_opts o;
     memset(&o, 0, sizeof o);
@@ -733,8 +732,7 @@ const vmdb_route vmdb_routes[] = {
     {"/bootstrap/apply-schema", false, "POST", VMDB_BODY_JSON, NULL, h_apply_schema},
     {"/bootstrap/clear-data", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_clear},
     {"/bootstrap/migrate", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_migrate},
-    {"/bootstrap/repair-roots", false, "POST", VMDB_BODY_JSON,
-     "{\"confirm\": true, \"accept_changes\": true}", h_repair},
+    {"/bootstrap/repair-roots", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_repair},
     {"/bootstrap/schema", false, "GET", VMDB_BODY_NONE, NULL, h_schema},
     {"/api/identity", false, "GET", VMDB_BODY_NONE, NULL, h_identity},
     {"/api/roots/latest", false, "GET", VMDB_BODY_NONE, NULL, h_roots_latest},

@@ -387,10 +387,10 @@ int vmdb_render_repair(vmdb_buf *out, const vmdb_admin_result *r)
     if (r->dry_run) {
         rc = vmdb_sb_puts(out, "{\"diff\":");
         rc = rc ? rc : vmdb_render_repair_diff(out, r);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"dry_run\":true,\"old_root\":");
+        rc = rc ? rc : vmdb_sb_jhex32(out, r->old_root);
         return rc ? rc
-                  : vmdb_sb_printf(out,
-                                   ",\"dry_run\":true,\"repaired\":false,\"updated_leaves\":%zu}",
-                                   r->leaves);
+                  : vmdb_sb_printf(out, ",\"repaired\":false,\"updated_leaves\":%zu}", r->leaves);
     }
     rc = vmdb_sb_puts(out, "{\"diff\":");
     rc = rc ? rc : vmdb_render_repair_diff(out, r);

@@ -85,6 +85,7 @@ test('psql edit then repair: refused and listed without accept_changes; nothing 
   assert.equal(dry.dry_run, true);
   assert.equal(dry.repaired, false);
   assert.deepEqual(dry.diff, d);
+  assert.equal(dry.old_root, before.temporary_root);
   assert.equal((await health(srv.url)).temporary_root, before.temporary_root);
 
   // accept_changes with a different expected diff root: refused.
