@@ -122,7 +122,7 @@ static int cmp_key_leaf(const void *k, const void *leaf)
 static int diff_removed(void *arg, const uint8_t key[32], const uint8_t value[32])
 {
     diff_list *d = arg;
-    if (bsearch(key, d->fresh, d->nfresh, sizeof *d->fresh, cmp_key_leaf))
+    if (d->nfresh && bsearch(key, d->fresh, d->nfresh, sizeof *d->fresh, cmp_key_leaf))
         return 0;
     return diff_add(d, key, value, NULL, NULL, NULL);
 }
@@ -161,7 +161,8 @@ static int diff_root(vmdb_hasher *h, const vmdb_leaf_change *c, size_t n, uint8_
 static int diff_finish(diff_list *d, vmdb_hasher *h, vmdb_arena *ar, vmdb_admin_result *out)
 {
     size_t k = d->n < VMDB_REPAIR_LIST_MAX ? d->n : VMDB_REPAIR_LIST_MAX;
-    qsort(d->c, d->n, sizeof *d->c, cmp_change);
+    if (d->n) /* qsort and bsearch want a non-NULL array even for none */
+        qsort(d->c, d->n, sizeof *d->c, cmp_change);
     int rc = diff_root(h, d->c, d->n, out->diff_root);
     out->nchanged = d->n;
     if (rc || k == 0)
