@@ -87,6 +87,10 @@ uint64_t vmdb_smt_view_version(const vmdb_smt_view *v);
 /* Looks `key` up. 0 with the value, or VMDB_ENOTFOUND. */
 int vmdb_smt_get(const vmdb_smt *t, const vmdb_smt_view *v, const uint8_t key[32],
                  uint8_t value[32]);
+/* Calls fn(arg, key, value) for every leaf of `v` in ascending key order;
+ * stops at the first non-zero return and returns it (0 when all ran). */
+int vmdb_smt_each(const vmdb_smt *t, const vmdb_smt_view *v,
+                  int (*fn)(void *arg, const uint8_t key[32], const uint8_t value[32]), void *arg);
 /* Looks up n keys at once, their walks interleaved so that the cache misses
  * overlap (faster than n calls of vmdb_smt_get on a large tree). found[i]
  * says whether keys[i] is present; values[i] then holds its value. Cannot

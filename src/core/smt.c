@@ -815,6 +815,28 @@ int vmdb_smt_get(const vmdb_smt *t, const vmdb_smt_view *v, const uint8_t key[32
     return VMDB_ENOTFOUND;
 }
 
+/* In-order walk: child 0 holds the keys whose bit at the split depth is 0
+ * (MSB first), so this is ascending memcmp order. Depth is at most 256. */
+static int each_rec(const vmdb_smt *t, uint32_t ref,
+                    int (*fn)(void *, const uint8_t[32], const uint8_t[32]), void *arg)
+{
+    if (ref == SMT_EMPTY)
+        return 0;
+    if (smt_is_leaf(ref)) {
+        const smt_leaf *l = smt_leaf_at(&t->pools, ref);
+        return fn(arg, l->key, l->value);
+    }
+    const smt_inode *n = smt_inode_at(&t->pools, ref);
+    int rc = each_rec(t, n->child[0], fn, arg);
+    return rc ? rc : each_rec(t, n->child[1], fn, arg);
+}
+
+int vmdb_smt_each(const vmdb_smt *t, const vmdb_smt_view *v,
+                  int (*fn)(void *arg, const uint8_t key[32], const uint8_t value[32]), void *arg)
+{
+    return each_rec(t, v->root, fn, arg);
+}
+
 /* Walks up to SMT_GET_LANES paths in lockstep, one level of each per round,
  * prefetching the node each lane goes to next: at a million leaves about
  * ten levels of every path miss the cache, and one walk at a time waits for

@@ -548,12 +548,43 @@ static int h_migrate(vmdb_route_ctx *c, vmdb_reply *out)
     return admin_reply(vmdb_engine_migrate(c->e, &c->ar, &res), &res, vmdb_render_migrate, out);
 }
 
+static bool is_bool(const vmdb_json *v)
+{
+    return !v || is_type(v, VMDB_JSON_TRUE) || is_type(v, VMDB_JSON_FALSE);
+}
+
+/* {"confirm": true, "accept_changes": bool, "expect_diff_root": hex,
+ * "dry_run": bool}: a dry run needs no confirm; a repair that changes
+ * leaves needs accept_changes (PROTOCOL.md §14). */
 static int h_repair(vmdb_route_ctx *c, vmdb_reply *out)
 {
+    static const char hint[] = "{\"confirm\": true}"; /* the seed's wording */
     vmdb_admin_result res;
-    if (confirmed(c, &out->fail, "repair roots"))
+    vmdb_repair_opts o;
+    memset(&o, 0, sizeof o);
+    const vmdb_json *dry = vmdb_json_get(c->body, "dry_run");
+    const vmdb_json *acc = vmdb_json_get(c->body, "accept_changes");
+    const vmdb_json *exp = vmdb_json_get(c->body, "expect_diff_root");
+    if (!is_type(c->body, VMDB_JSON_OBJECT) || !is_bool(dry) || !is_bool(acc) ||
+        (exp && !is_type(exp, VMDB_JSON_STRING)))
+        return shape_fail_hint(&out->fail, hint);
+    o.dry_run = is_type(dry, VMDB_JSON_TRUE);
+    o.accept_changes = is_type(acc, VMDB_JSON_TRUE);
+    if (exp && parse_root(exp, o.expect_diff_root, &out->fail) != 0)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_BODY_SHAPE,
+                             "Invalid JSON body: expect_diff_root must be 64 hex digits");
+    o.has_expect = exp != NULL;
+    if (!o.dry_run && confirmed(c, &out->fail, "repair roots"))
         return vmdb_fail_err(&out->fail);
-    return admin_reply(vmdb_engine_repair(c->e, &res), &res, vmdb_render_repair, out);
+    int rc = vmdb_engine_repair(c->e, &c->ar, &o, &res);
+    if (rc != 0 && res.fail.kind == VMDB_FAIL_REPAIR_CHANGES_ROWS) {
+        /* The changes travel with the refusal: they are what to review. */
+        out->fail = res.fail;
+        if (vmdb_render_repair_diff(&out->data, &res))
+            return RENDER(out, VMDB_ENOMEM);
+        return vmdb_fail_err(&out->fail);
+    }
+    return admin_reply(rc, &res, vmdb_render_repair, out);
 }
 
 static int h_apply_schema(vmdb_route_ctx *c, vmdb_reply *out)

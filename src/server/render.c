@@ -35,6 +35,7 @@ static const struct {
     [VMDB_FAIL_NO_MODELS] = {400, "NO_MODELS"},
     [VMDB_FAIL_MIGRATION_FAILED] = {400, "MIGRATION_FAILED"},
     [VMDB_FAIL_MIGRATION_CHANGED] = {409, "MIGRATION_CHANGED"},
+    [VMDB_FAIL_REPAIR_CHANGES_ROWS] = {409, "REPAIR_CHANGES_ROWS"},
     [VMDB_FAIL_BODY_SHAPE] = {422, "INVALID_JSON"},
     [VMDB_FAIL_BODY_SYNTAX] = {400, "INVALID_JSON"},
     [VMDB_FAIL_MEDIA_TYPE] = {415, "UNSUPPORTED_MEDIA_TYPE"},
@@ -342,10 +343,60 @@ int vmdb_render_clear(vmdb_buf *out, const vmdb_admin_result *r)
     return rc ? rc : vmdb_buf_putc(out, '}');
 }
 
+/* A value of a change: hex, or null when absent. */
+static int hex_or_null(vmdb_buf *out, bool has, const uint8_t v[32])
+{
+    return has ? vmdb_sb_jhex32(out, v) : vmdb_sb_puts(out, "null");
+}
+
+static int str_or_null(vmdb_buf *out, const char *s)
+{
+    return s ? vmdb_sb_jstrz(out, s) : vmdb_sb_puts(out, "null");
+}
+
+int vmdb_render_repair_diff(vmdb_buf *out, const vmdb_admin_result *r)
+{
+    int rc = vmdb_sb_puts(out, "{\"changes\":[");
+    for (size_t i = 0; rc == 0 && i < r->nchanges; i++) {
+        const vmdb_leaf_change *x = &r->changes[i];
+        const char *what = !x->has_old ? "added" : !x->has_new ? "removed" : "changed";
+        rc = vmdb_sb_printf(out, "%s{\"change\":\"%s\",\"id\":", i ? "," : "", what);
+        rc = rc ? rc : str_or_null(out, x->id);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"key\":");
+        rc = rc ? rc : vmdb_sb_jhex32(out, x->key);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"new\":");
+        rc = rc ? rc : hex_or_null(out, x->has_new, x->new_value);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"old\":");
+        rc = rc ? rc : hex_or_null(out, x->has_old, x->old_value);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"table\":");
+        rc = rc ? rc : str_or_null(out, x->table);
+        rc = rc ? rc : vmdb_buf_putc(out, '}');
+    }
+    rc = rc ? rc
+            : vmdb_sb_printf(out,
+                             "],\"count\":%llu,\"diff_root\":", (unsigned long long)r->nchanged);
+    rc = rc ? rc : vmdb_sb_jhex32(out, r->diff_root);
+    rc = rc ? rc : vmdb_sb_printf(out, ",\"listed\":%zu,\"old_root\":", r->nchanges);
+    rc = rc ? rc : vmdb_sb_jhex32(out, r->old_root);
+    return rc ? rc : vmdb_buf_putc(out, '}');
+}
+
 int vmdb_render_repair(vmdb_buf *out, const vmdb_admin_result *r)
 {
-    int rc = vmdb_sb_puts(out, "{\"message\":\"Rebuilt SMT from DB rows and force-set "
-                               "temporary_root + main_root to the rebuilt root.\",\"new_root\":");
+    int rc = 0;
+    if (r->dry_run) {
+        rc = vmdb_sb_puts(out, "{\"diff\":");
+        rc = rc ? rc : vmdb_render_repair_diff(out, r);
+        rc = rc ? rc : vmdb_sb_puts(out, ",\"dry_run\":true,\"old_root\":");
+        rc = rc ? rc : vmdb_sb_jhex32(out, r->old_root);
+        return rc ? rc
+                  : vmdb_sb_printf(out, ",\"repaired\":false,\"updated_leaves\":%zu}", r->leaves);
+    }
+    rc = vmdb_sb_puts(out, "{\"diff\":");
+    rc = rc ? rc : vmdb_render_repair_diff(out, r);
+    rc = rc ? rc
+            : vmdb_sb_puts(out, ",\"message\":\"Rebuilt SMT from DB rows and force-set "
+                                "temporary_root + main_root to the rebuilt root.\",\"new_root\":");
     rc = rc ? rc : vmdb_sb_jhex32(out, r->root);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"old_root\":");
     rc = rc ? rc : vmdb_sb_jhex32(out, r->old_root);

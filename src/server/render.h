@@ -37,6 +37,9 @@ int vmdb_render_read_latest(vmdb_buf *out, const vmdb_read_result *r, unsigned l
 int vmdb_render_apply_schema(vmdb_buf *out, const vmdb_admin_result *r);
 int vmdb_render_clear(vmdb_buf *out, const vmdb_admin_result *r);
 int vmdb_render_repair(vmdb_buf *out, const vmdb_admin_result *r);
+/* The diff of a repair (PROTOCOL.md §14): {"changes":[...],"count":n,
+ * "diff_root":hex,"listed":k,"old_root":hex}. */
+int vmdb_render_repair_diff(vmdb_buf *out, const vmdb_admin_result *r);
 int vmdb_render_migrate(vmdb_buf *out, const vmdb_admin_result *r);
 int vmdb_render_health(vmdb_buf *out, const vmdb_health *h);
 int vmdb_render_schema(vmdb_buf *out, const vmdb_schema_info *s);

@@ -24,6 +24,7 @@ typedef struct admin_job {
     vmdb_admin_result *out;
     vmdb_registry *spec; /* apply-schema */
     bool force;
+    const vmdb_repair_opts *repair; /* repair-roots */
 } admin_job;
 
 static void rollback(PGconn *c)
@@ -56,10 +57,136 @@ static int cmp_leaf(const void *a, const void *b)
     return memcmp(((const vmdb_smt_leaf *)a)->key, ((const vmdb_smt_leaf *)b)->key, 32);
 }
 
+/* ---- the diff of a repair (PROTOCOL.md §14) --------------------------------------- */
+
+/* Every leaf on which the rebuilt tree differs from the current one, as it
+ * is found (malloc'ed, strings too). */
+typedef struct diff_list {
+    const vmdb_smt *tree; /* the current version: the writer's, nobody else publishes */
+    const vmdb_smt_view *view;
+    const vmdb_smt_leaf *fresh; /* the rebuilt leaves, sorted: for the removed keys */
+    size_t nfresh;
+    vmdb_leaf_change *c;
+    size_t n, cap;
+} diff_list;
+
+static void diff_free(diff_list *d)
+{
+    for (size_t i = 0; d && i < d->n; i++) {
+        free((char *)d->c[i].table);
+        free((char *)d->c[i].id);
+    }
+    if (d)
+        free(d->c);
+}
+
+/* Appends one change; `old` / `nw` NULL for an absent value. 0 or VMDB_ENOMEM. */
+static int diff_add(diff_list *d, const uint8_t key[32], const uint8_t *old, const uint8_t *nw,
+                    const char *table, const char *id)
+{
+    vmdb_leaf_change *nc = vmdb_grow(d->c, &d->cap, d->n, sizeof *nc, 64);
+    if (!nc)
+        return VMDB_ENOMEM;
+    d->c = nc;
+    vmdb_leaf_change *x = &d->c[d->n++];
+    memset(x, 0, sizeof *x);
+    memcpy(x->key, key, 32);
+    if ((x->has_old = old != NULL))
+        memcpy(x->old_value, old, 32);
+    if ((x->has_new = nw != NULL))
+        memcpy(x->new_value, nw, 32);
+    if ((table && !(x->table = strdup(table))) || (id && !(x->id = strdup(id))))
+        return VMDB_ENOMEM;
+    return 0;
+}
+
+/* A rebuilt leaf against the current tree: a change when absent or different. */
+static int diff_check(diff_list *d, const uint8_t key[32], const uint8_t value[32],
+                      const char *table, const char *id)
+{
+    uint8_t old[32];
+    if (!d)
+        return 0;
+    bool had = vmdb_smt_get(d->tree, d->view, key, old) == 0;
+    if (had && memcmp(old, value, 32) == 0)
+        return 0;
+    return diff_add(d, key, had ? old : NULL, value, table, id);
+}
+
+static int cmp_key_leaf(const void *k, const void *leaf)
+{
+    return memcmp(k, ((const vmdb_smt_leaf *)leaf)->key, 32);
+}
+
+/* vmdb_smt_each callback: a current leaf the rebuilt tree does not have. */
+static int diff_removed(void *arg, const uint8_t key[32], const uint8_t value[32])
+{
+    diff_list *d = arg;
+    if (d->nfresh && bsearch(key, d->fresh, d->nfresh, sizeof *d->fresh, cmp_key_leaf))
+        return 0;
+    return diff_add(d, key, value, NULL, NULL, NULL);
+}
+
+static int cmp_change(const void *a, const void *b)
+{
+    return memcmp(((const vmdb_leaf_change *)a)->key, ((const vmdb_leaf_change *)b)->key, 32);
+}
+
+/* The diff root of PROTOCOL.md §14: SHA-256("vmdb/v2/repair-diff" 0x00 ||
+ * u64(n) || key || old || new for each change in ascending key order), an
+ * absent value 32 zero bytes. 0 or VMDB_ENOMEM. */
+static int diff_root(vmdb_hasher *h, const vmdb_leaf_change *c, size_t n, uint8_t out[32])
+{
+    static const uint8_t tag[] = "vmdb/v2/repair-diff"; /* NUL terminator is the 0x00 */
+    uint8_t cnt[8];
+    vmdb_slice *parts = malloc((2 + 3 * n) * sizeof *parts);
+    if (!parts)
+        return VMDB_ENOMEM;
+    for (int i = 0; i < 8; i++)
+        cnt[i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+    parts[0] = VMDB_SLICE(tag, sizeof tag);
+    parts[1] = VMDB_SLICE(cnt, 8);
+    for (size_t i = 0; i < n; i++) {
+        parts[2 + 3 * i] = VMDB_SLICE(c[i].key, 32);
+        parts[3 + 3 * i] = VMDB_SLICE(c[i].old_value, 32);
+        parts[4 + 3 * i] = VMDB_SLICE(c[i].new_value, 32);
+    }
+    vmdb_hash_parts(h, out, parts, 2 + 3 * n);
+    free(parts);
+    return 0;
+}
+
+/* Sorts the changes, computes their root and copies the first
+ * VMDB_REPAIR_LIST_MAX into `out` (in `ar`). 0 or VMDB_ENOMEM. */
+static int diff_finish(diff_list *d, vmdb_hasher *h, vmdb_arena *ar, vmdb_admin_result *out)
+{
+    size_t k = d->n < VMDB_REPAIR_LIST_MAX ? d->n : VMDB_REPAIR_LIST_MAX;
+    if (d->n) /* qsort and bsearch want a non-NULL array even for none */
+        qsort(d->c, d->n, sizeof *d->c, cmp_change);
+    int rc = diff_root(h, d->c, d->n, out->diff_root);
+    out->nchanged = d->n;
+    if (rc || k == 0)
+        return rc;
+    if (!(out->changes = vmdb_arena_alloc(ar, k * sizeof *out->changes)))
+        return VMDB_ENOMEM;
+    for (size_t i = 0; i < k; i++) {
+        vmdb_leaf_change *x = &out->changes[i];
+        *x = d->c[i];
+        if ((x->table && !(x->table = vmdb_arena_strndup(ar, x->table, strlen(x->table)))) ||
+            (x->id && !(x->id = vmdb_arena_strndup(ar, x->id, strlen(x->id)))))
+            return VMDB_ENOMEM;
+    }
+    out->nchanges = k;
+    return 0;
+}
+
+/* ---- rebuilding the tree from the rows --------------------------------------------- */
+
 /* Collects the leaves of vmdb_rows_scan into a growing array. */
 typedef struct leaf_list {
     vmdb_smt_leaf *l;
     size_t n, cap;
+    diff_list *diff; /* repair: the changes against the current tree (NULL: not tracked) */
     const char *table;
     bool serial;    /* the table has an id range: track its ids */
     bool has;       /* an id was seen */
@@ -94,7 +221,8 @@ static int collect_leaf(void *arg, const char *pk, int hash_rc, const uint8_t ke
         x->hi = !x->has || id > x->hi ? id : x->hi;
         x->has = true;
     }
-    return add_leaf(x, key, value);
+    int rc = diff_check(x->diff, key, value, x->table, pk);
+    return rc ? rc : add_leaf(x, key, value);
 }
 
 /* Writes `v[0..n)` as the only rows of vmdb_id_ranges (inside the open
@@ -123,16 +251,18 @@ static int store_ranges(PGconn *c, const vmdb_id_range *v, size_t n)
  * them sorted in *out (malloc'ed). The id range of each serial table is
  * recomputed from its rows as they are (none for a table without rows),
  * stored in vmdb_id_ranges, its leaf added, and returned in *ranges
- * (malloc'ed). 0, VMDB_EIO, VMDB_ENOMEM, VMDB_EINVAL (a row that cannot be
- * canonicalised). */
-static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, vmdb_smt_leaf **out,
-                  size_t *nout, vmdb_id_range **ranges, size_t *nranges)
+ * (malloc'ed). With `diff`, every leaf that differs from the current tree
+ * is recorded there (the removed ones are the caller's). 0, VMDB_EIO, VMDB_ENOMEM, VMDB_EINVAL (a
+ * row that cannot be canonicalised). */
+static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, diff_list *diff,
+                  vmdb_smt_leaf **out, size_t *nout, vmdb_id_range **ranges, size_t *nranges)
 {
     leaf_list x;
     vmdb_id_range *rg = calloc(reg->n ? reg->n : 1, sizeof *rg);
     size_t nrg = 0;
     int rc = rg ? 0 : VMDB_ENOMEM;
     memset(&x, 0, sizeof x);
+    x.diff = diff;
     *out = NULL;
     *nout = 0;
     *ranges = NULL;
@@ -151,6 +281,7 @@ static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, vmdb_smt_
             rg[nrg].lo = x.lo;
             rg[nrg].hi = x.hi;
             rc = vmdb_ranges_leaf(h, rg[nrg].table, x.lo, x.hi, key, value);
+            rc = rc ? rc : diff_check(diff, key, value, m->table, NULL);
             rc = rc ? rc : add_leaf(&x, key, value);
             nrg++;
         }
@@ -453,7 +584,9 @@ static int do_repair(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_id_range *ranges = NULL;
     size_t n = 0, nranges = 0;
     bool begun = false;
-    char ho[65], hn[65];
+    char ho[65], hn[65], hd[65];
+    diff_list diff;
+    memset(&diff, 0, sizeof diff);
     vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
     int rc = begin_transition(p, c, fail);
     if (rc)
@@ -468,11 +601,50 @@ static int do_repair(void *arg, PGconn *c, vmdb_hasher *h)
                            "No models found in verifiable_models; nothing to repair.");
         goto done;
     }
-    if ((rc = rehash(c, h, reg, &leaves, &n, &ranges, &nranges))) {
-        rc = vmdb_fail_set(fail, rc == VMDB_EINVAL ? VMDB_FAIL_INTERNAL : VMDB_FAIL_DATABASE,
-                           "Failed rebuilding SMT from DB (see the server log)");
+    diff.tree = vmdb_versions_tree(p->versions);
+    diff.view = vmdb_versions_base(p->versions);
+    if ((rc = rehash(c, h, reg, &diff, &leaves, &n, &ranges, &nranges))) {
+        rc = rc == VMDB_ENOMEM
+                 ? vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory")
+                 : vmdb_fail_set(fail, rc == VMDB_EINVAL ? VMDB_FAIL_INTERNAL : VMDB_FAIL_DATABASE,
+                                 "Failed rebuilding SMT from DB (see the server log)");
         goto done;
     }
+    /* What the rebuilt tree would change: never committed unless the
+     * request accepted exactly these changes (a repair must not silently
+     * bless rows edited behind vmdb's back). */
+    diff.fresh = leaves;
+    diff.nfresh = n;
+    if (vmdb_smt_each(diff.tree, diff.view, diff_removed, &diff) ||
+        diff_finish(&diff, h, j->ar, out)) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    out->leaves = n;
+    if (j->repair->dry_run) {
+        out->dry_run = true;
+        goto done; /* rolled back there */
+    }
+    if (j->repair->has_expect && memcmp(j->repair->expect_diff_root, out->diff_root, 32) != 0) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_REPAIR_CHANGES_ROWS,
+                           "the repair's changes differ from the expected diff root (%llu "
+                           "changes now); nothing was changed",
+                           (unsigned long long)out->nchanged);
+        goto done;
+    }
+    if (out->nchanged && !j->repair->accept_changes) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_REPAIR_CHANGES_ROWS,
+                           "the rebuilt tree differs from the current one on %llu leaves (rows "
+                           "changed outside vmdb?); review data.changes and repeat with "
+                           "\"accept_changes\": true and \"expect_diff_root\"; nothing was "
+                           "changed",
+                           (unsigned long long)out->nchanged);
+        goto done;
+    }
+    vmdb_hex_encode(hd, out->diff_root, 32);
+    if (out->nchanged)
+        LOG_WARN("repair-roots: accepting %llu changed leaves, diff root %s",
+                 (unsigned long long)out->nchanged, hd);
     begun = false;
     if ((rc = commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "repair", &out->seq,
                              out->root)) != 0) {
@@ -500,6 +672,7 @@ done:
         rollback(c);
     free(leaves);
     free(ranges);
+    diff_free(&diff);
     vmdb_registry_unref(reg);
     return rc;
 }
@@ -744,7 +917,7 @@ static int do_migrate(void *arg, PGconn *c, vmdb_hasher *h)
         goto dberr;
     vmdb_registry_unref(reg);
     reg = NULL;
-    if (vmdb_catalog_load(c, &reg) || rehash(c, h, reg, &leaves, &n, &ranges, &nranges))
+    if (vmdb_catalog_load(c, &reg) || rehash(c, h, reg, NULL, &leaves, &n, &ranges, &nranges))
         goto dberr;
     begun = false;
     if (commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "migrate", &out->seq, out->root))
@@ -801,7 +974,7 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
     if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
         return vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
     if (vmdb_catalog_load(c, &reg) ||
-        (rc = rehash(c, h, reg, &leaves, &n, &ranges, &nranges)) != 0) {
+        (rc = rehash(c, h, reg, NULL, &leaves, &n, &ranges, &nranges)) != 0) {
         rollback(c);
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "upgrade: rehashing the rows failed");
         goto done;
@@ -838,7 +1011,7 @@ static int run(vmdb_engine *e, vmdb_job_fn fn, admin_job *j)
 int vmdb_engine_apply_schema(vmdb_engine *e, vmdb_arena *ar, vmdb_registry *spec, bool force_reset,
                              vmdb_admin_result *out)
 {
-    admin_job j = {e, ar, out, spec, force_reset};
+    admin_job j = {e, ar, out, spec, force_reset, NULL};
     int rc = run(e, do_apply, &j);
     vmdb_registry_unref(spec);
     return rc;
@@ -846,26 +1019,27 @@ int vmdb_engine_apply_schema(vmdb_engine *e, vmdb_arena *ar, vmdb_registry *spec
 
 int vmdb_engine_clear(vmdb_engine *e, vmdb_admin_result *out)
 {
-    admin_job j = {e, NULL, out, NULL, false};
+    admin_job j = {e, NULL, out, NULL, false, NULL};
     return run(e, do_clear, &j);
 }
 
-int vmdb_engine_repair(vmdb_engine *e, vmdb_admin_result *out)
+int vmdb_engine_repair(vmdb_engine *e, vmdb_arena *ar, const vmdb_repair_opts *opts,
+                       vmdb_admin_result *out)
 {
-    admin_job j = {e, NULL, out, NULL, false};
+    admin_job j = {e, ar, out, NULL, false, opts};
     return run(e, do_repair, &j);
 }
 
 int vmdb_engine_migrate(vmdb_engine *e, vmdb_arena *ar, vmdb_admin_result *out)
 {
-    admin_job j = {e, ar, out, NULL, false};
+    admin_job j = {e, ar, out, NULL, false, NULL};
     return run(e, do_migrate, &j);
 }
 
 int vmdb_engine_upgrade(vmdb_engine *e)
 {
     vmdb_admin_result out;
-    admin_job j = {e, NULL, &out, NULL, false};
+    admin_job j = {e, NULL, &out, NULL, false, NULL};
     if (!vmdb_chain_needs_upgrade(e->parts.chain))
         return 0;
     int rc = run(e, do_upgrade, &j);

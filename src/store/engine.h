@@ -96,7 +96,13 @@ int vmdb_engine_read_latest(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
 int vmdb_engine_apply_schema(vmdb_engine *e, vmdb_arena *ar, vmdb_registry *spec, bool force_reset,
                              vmdb_admin_result *out);
 int vmdb_engine_clear(vmdb_engine *e, vmdb_admin_result *out);
-int vmdb_engine_repair(vmdb_engine *e, vmdb_admin_result *out);
+/* Rebuilds the tree from the rows. When the rebuilt tree differs from the
+ * current one, out->changes lists the difference (in `ar`) and it is
+ * committed only with opts->accept_changes (and a matching expected diff
+ * root); otherwise VMDB_FAIL_REPAIR_CHANGES_ROWS and nothing is written.
+ * A dry run lists and writes nothing. */
+int vmdb_engine_repair(vmdb_engine *e, vmdb_arena *ar, const vmdb_repair_opts *opts,
+                       vmdb_admin_result *out);
 int vmdb_engine_migrate(vmdb_engine *e, vmdb_arena *ar, vmdb_admin_result *out);
 
 /* ---- state and identity (info.c) ------------------------------------------------ */

@@ -51,6 +51,7 @@ typedef enum vmdb_fail_kind {
     VMDB_FAIL_NO_MODELS,
     VMDB_FAIL_MIGRATION_FAILED,
     VMDB_FAIL_MIGRATION_CHANGED,
+    VMDB_FAIL_REPAIR_CHANGES_ROWS, /* 409: a repair would change leaves; not accepted */
     /* request checks (src/server) */
     VMDB_FAIL_BODY_SHAPE,        /* 422: the body is not the route's type (seed wording) */
     VMDB_FAIL_BODY_SYNTAX,       /* 400: not JSON (POST /api/execute) */
@@ -184,6 +185,25 @@ typedef struct vmdb_write_result {
 
 /* ---- administration ------------------------------------------------------- */
 
+/* At most this many changes are listed in a repair's answer; all are
+ * committed through the diff root (PROTOCOL.md §14). */
+#define VMDB_REPAIR_LIST_MAX 1000
+
+/* One leaf on which a repair's rebuilt tree differs from the current one. */
+typedef struct vmdb_leaf_change {
+    uint8_t key[32], old_value[32], new_value[32]; /* an absent value is all zero */
+    bool has_old, has_new;
+    const char *table, *id; /* the row's, when it was rescanned (NULL otherwise) */
+} vmdb_leaf_change;
+
+/* What the request allows a repair to do. */
+typedef struct vmdb_repair_opts {
+    bool dry_run;        /* only compute and list the changes */
+    bool accept_changes; /* the changes may be committed */
+    bool has_expect;     /* commit only if the diff root is expect_diff_root */
+    uint8_t expect_diff_root[32];
+} vmdb_repair_opts;
+
 typedef struct vmdb_admin_result {
     vmdb_fail fail;
     uint64_t seq;                       /* the seq of the transition (0: none written) */
@@ -194,6 +214,12 @@ typedef struct vmdb_admin_result {
     char schema_hash[65];               /* apply-schema */
     const char **names;                 /* apply-schema: the tables; migrate: the files applied */
     size_t nnames;
+    /* repair: the diff of the rebuilt tree against the current one */
+    vmdb_leaf_change *changes; /* the first VMDB_REPAIR_LIST_MAX, ascending key (request arena) */
+    size_t nchanges;           /* listed */
+    uint64_t nchanged;         /* all */
+    uint8_t diff_root[32];
+    bool dry_run; /* repair: nothing was written */
 } vmdb_admin_result;
 
 /* ---- state and identity ---------------------------------------------------- */

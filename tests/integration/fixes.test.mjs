@@ -109,7 +109,7 @@ test('/health integrity is ok again after repair-roots, clear-data and a reset; 
 
   let h = await violate(srv, 1);
   assert.equal(h.integrity.violations, 1);
-  ok(await post(srv.url, '/bootstrap/repair-roots', { confirm: true }), 'repair-roots');
+  ok(await post(srv.url, '/bootstrap/repair-roots', { confirm: true, accept_changes: true }), 'repair-roots');
   assertClean(await health(srv.url), 'after repair-roots');
   ok(await post(srv.url, '/api/models/notes/read-batch', { ids: ['1'] }));
 

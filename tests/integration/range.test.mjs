@@ -77,7 +77,7 @@ async function assertRefused(srv, what) {
 }
 
 async function repair(srv, what) {
-  const r = ok(await post(srv.url, '/bootstrap/repair-roots', { confirm: true }), `${what}: repair-roots`);
+  const r = ok(await post(srv.url, '/bootstrap/repair-roots', { confirm: true, accept_changes: true }), `${what}: repair-roots`);
   assert.equal(r.repaired, true);
   assert.equal((await health(srv.url)).writes, 'ok', `${what}: writes allowed after repair`);
   return r;

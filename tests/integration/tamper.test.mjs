@@ -99,9 +99,9 @@ test('DELETE of a row and INSERT of a row: both detected on read, health degrade
   const h = await assertDegraded(srv);
   assert.ok(h.integrity.violations >= 2);
 
-  // repair-roots re-blesses whatever the database holds (documented), and
+  // repair-roots re-blesses what the database holds once the changes it lists are accepted, and
   // then everything reads again.
-  const r = ok(await post(srv.url, '/bootstrap/repair-roots', { confirm: true }), 'repair-roots');
+  const r = ok(await post(srv.url, '/bootstrap/repair-roots', { confirm: true, accept_changes: true }), 'repair-roots');
   assert.equal(r.repaired, true);
   assert.equal(r.updated_leaves, 11, '9 original rows + the forged one + the id range of notes');
   assert.equal((await health(srv.url)).temporary_root, r.new_root);

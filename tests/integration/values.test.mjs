@@ -280,7 +280,7 @@ test('§2.2: a column added by hand keeps hashing by its real type', async (t) =
   await psql(srv.db, `INSERT INTO vals (label, amount, extra) VALUES ('x', 1.50, '{"n": 9007199254740993}')`);
   const again = await startServer({ db: srv.db, dataDir: srv.dataDir });
   t.after(() => again.stop());
-  ok(await post(again.url, '/bootstrap/repair-roots', { confirm: true }), 'repair');
+  ok(await post(again.url, '/bootstrap/repair-roots', { confirm: true, accept_changes: true }), 'repair');
   const id = await psql(srv.db, "SELECT id FROM vals WHERE label = 'x'");
   const r = ok(await readBatch(again, [id]), 'read');
   assert.equal(r.verified, true);
