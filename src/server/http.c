@@ -183,8 +183,12 @@ static void *watchdog_main(void *arg)
                 lc->deadline_us = 0;
                 n++;
             }
-        if (n)
+        if (n) {
+            /* Logged without the lock: locks never nest (ARCHITECTURE.md §3). */
+            pthread_mutex_unlock(&h->lk);
             LOG_WARN("http: closed %u connection(s) whose request was not in by its deadline", n);
+            pthread_mutex_lock(&h->lk);
+        }
     }
     pthread_mutex_unlock(&h->lk);
     return NULL;
