@@ -250,6 +250,10 @@ int vmdb_cli_serve(int argc, char **argv)
         env_uint("VMDB_PG_STATEMENT_TIMEOUT_MS", 30000, 86400000, &pg_stmt_ms) ||
         env_uint("VMDB_PG_LOCK_TIMEOUT_MS", 10000, 86400000, &pg_lock_ms))
         return 2;
+    if (header_s == 0) {
+        LOG_ERROR("VMDB_HTTP_HEADER_TIMEOUT_S must be 1-3600 seconds (got 0)");
+        return 2;
+    }
     /* Before the first connection: every one gets them. */
     vmdb_pg_set_timeouts((unsigned)(pg_connect_s ? pg_connect_s : 1), (unsigned)pg_stmt_ms,
                          (unsigned)pg_lock_ms);
@@ -402,7 +406,7 @@ int vmdb_cli_serve(int argc, char **argv)
         .listen = listen,
         .threads = (unsigned)threads,
         .per_ip_connections = (unsigned)per_ip,
-        .header_timeout_s = (unsigned)(header_s ? header_s : 1),
+        .header_timeout_s = (unsigned)header_s,
         .swagger_dir = swagger,
         .auth = auth,
         .tls = tls,

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { startServer, sleep } from './lib.mjs';
+import { startServer, spawnServer, sleep } from './lib.mjs';
 
 const HEADER_S = 3;
 const PER_IP = 64;
@@ -153,4 +153,14 @@ test('deadlines: headers completed just in time are answered; a slow body and an
   assert.ok(kaClosed !== null, 'an idle kept-alive connection stayed open');
   const idleMs = performance.now() - answeredAt;
   assert.ok(idleMs > (HEADER_S - 0.5) * 1000, `idle connection closed after ${idleMs} ms`);
+});
+
+test('settings: a bad VMDB_HTTP_PER_IP_CONNECTIONS or VMDB_HTTP_HEADER_TIMEOUT_S refuses to start', async () => {
+  for (const env of [{ VMDB_HTTP_PER_IP_CONNECTIONS: '-1' }, { VMDB_HTTP_PER_IP_CONNECTIONS: '2000' },
+    { VMDB_HTTP_HEADER_TIMEOUT_S: 'ten' }, { VMDB_HTTP_HEADER_TIMEOUT_S: '3601' }, { VMDB_HTTP_HEADER_TIMEOUT_S: '0' }]) {
+    const s = await spawnServer({ env });
+    const ex = await s.exited;
+    assert.equal(ex.code, 2, JSON.stringify(env));
+    assert.match(s.log(), new RegExp(`${Object.keys(env)[0]} must be`));
+  }
 });
