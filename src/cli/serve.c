@@ -61,6 +61,12 @@ static const char serve_help[] =
     "  VMDB_ANCHOR_INTERVAL  seconds between anchors of a pending backlog (default 30)\n"
     "  VMDB_HTTP_THREADS     0 (default): a thread per HTTP connection (at most 1024\n"
     "                        open); N: a pool of N threads, connections sharing them\n"
+    "  VMDB_HTTP_PER_IP_CONNECTIONS  open connections per client address, more are\n"
+    "                        refused; 0 = no cap (default 64)\n"
+    "  VMDB_HTTP_HEADER_TIMEOUT_S    seconds for the request line and headers, counted\n"
+    "                        from the connection's start (or its previous answer) and not\n"
+    "                        extended by slow senders; a body gets this plus 1 s per 16 KiB\n"
+    "                        (default 10)\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
     "  VMDB_PG_CONNECT_TIMEOUT_S     PostgreSQL connect timeout in s (default 5)\n"
     "  VMDB_PG_STATEMENT_TIMEOUT_MS  statement_timeout in ms, 0 = none (default 30000;\n"
@@ -232,15 +238,22 @@ int vmdb_cli_serve(int argc, char **argv)
         LOG_ERROR("DATABASE_URL is not set (see vmdb serve --help)");
         return 2;
     }
+    unsigned long long per_ip, header_s;
     unsigned long long bcs, threads, pool, group, interval, pg_connect_s, pg_stmt_ms, pg_lock_ms;
     if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) ||
         env_uint("VMDB_HTTP_THREADS", 0, 1024, &threads) ||
+        env_uint("VMDB_HTTP_PER_IP_CONNECTIONS", 64, 1024, &per_ip) ||
+        env_uint("VMDB_HTTP_HEADER_TIMEOUT_S", 10, 3600, &header_s) ||
         env_uint("VMDB_PG_POOL", 8, 256, &pool) || env_uint("VMDB_MAX_GROUP", 64, 65536, &group) ||
         env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval) ||
         env_uint("VMDB_PG_CONNECT_TIMEOUT_S", 5, 3600, &pg_connect_s) ||
         env_uint("VMDB_PG_STATEMENT_TIMEOUT_MS", 30000, 86400000, &pg_stmt_ms) ||
         env_uint("VMDB_PG_LOCK_TIMEOUT_MS", 10000, 86400000, &pg_lock_ms))
         return 2;
+    if (header_s == 0) {
+        LOG_ERROR("VMDB_HTTP_HEADER_TIMEOUT_S must be 1-3600 seconds (got 0)");
+        return 2;
+    }
     /* Before the first connection: every one gets them. */
     vmdb_pg_set_timeouts((unsigned)(pg_connect_s ? pg_connect_s : 1), (unsigned)pg_stmt_ms,
                          (unsigned)pg_lock_ms);
@@ -392,6 +405,8 @@ int vmdb_cli_serve(int argc, char **argv)
     vmdb_http_config hc = {
         .listen = listen,
         .threads = (unsigned)threads,
+        .per_ip_connections = (unsigned)per_ip,
+        .header_timeout_s = (unsigned)header_s,
         .swagger_dir = swagger,
         .auth = auth,
         .tls = tls,

@@ -5,9 +5,14 @@
  * 0.9.75 close keep-alive connections). Bodies are buffered up to
  * VMDB_MAX_BODY; the rest is read and dropped so that the client gets an
  * answer instead of a reset.
+ *
+ * Slow clients: at most per_ip_connections open connections per client
+ * address (libmicrohttpd refuses more), and deadlines that a slow sender
+ * cannot extend (see live_conn below).
  */
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +31,33 @@
 #include "util/log.h"
 #include "util/sb.h"
 
+/* One open connection. libmicrohttpd's connection timeout is an idle
+ * timeout that every byte restarts, so a client sending a header byte every
+ * few seconds would hold a connection (thread-per-connection: a thread)
+ * for as long as it likes. So vmdb keeps its own deadlines: the request line
+ * and headers within header_timeout_s of the connection opening (or of its
+ * previous answer, on a kept-alive connection), and the body within
+ * header_timeout_s + length / VMDB_HTTP_MIN_BODY_RATE after the headers.
+ * There is none while a request is answered (a write may wait for its group
+ * commit and anchor). A watchdog thread shuts down the socket of a
+ * connection past its deadline; libmicrohttpd then sees the peer gone and
+ * closes the connection from its own thread. Entries are unlinked (under
+ * the lock) when libmicrohttpd reports the connection closed, which is
+ * before it closes the socket, so the fd shut down is never a reused one. */
+typedef struct live_conn {
+    struct live_conn *prev, *next;
+    int fd;
+    uint64_t deadline_us; /* monotonic; 0: none */
+} live_conn;
+
 struct vmdb_http {
     struct MHD_Daemon *d;
+    pthread_mutex_t lk; /* guards conns and every deadline_us */
+    pthread_cond_t cv;  /* wakes the watchdog to stop */
+    pthread_t watchdog;
+    bool watchdog_on, stopping, sync_init;
+    live_conn *conns;
+    uint64_t header_us; /* header timeout */
     vmdb_engine *e;
     char *swagger_dir;
     vmdb_auth *auth;
@@ -56,6 +86,112 @@ static uint64_t mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static live_conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Sets the deadline of c's connection to `after_us` from now (0: none). */
+static void set_deadline(vmdb_http *h, struct MHD_Connection *c, uint64_t after_us)
+{
+    live_conn *lc = conn_of(c);
+    if (!lc)
+        return;
+    pthread_mutex_lock(&h->lk);
+    lc->deadline_us = after_us ? mono_us() + after_us : 0;
+    pthread_mutex_unlock(&h->lk);
+}
+
+/* The body's deadline after its headers: the header timeout, plus the time
+ * its length takes at VMDB_HTTP_MIN_BODY_RATE (a chunked body counts as
+ * VMDB_MAX_BODY; larger bodies are read and dropped, up to 64 times that). */
+static uint64_t body_allowance_us(const vmdb_http *h, struct MHD_Connection *c)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    uint64_t len = VMDB_MAX_BODY;
+    if (v) {
+        char *end = NULL;
+        unsigned long long n = strtoull(v, &end, 10);
+        len = end && end != v ? (uint64_t)n : 0;
+    }
+    if (len > 64 * (uint64_t)VMDB_MAX_BODY)
+        len = 64 * (uint64_t)VMDB_MAX_BODY;
+    return h->header_us + len * 1000000u / VMDB_HTTP_MIN_BODY_RATE;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    vmdb_http *h = cls;
+    live_conn *lc = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        lc = calloc(1, sizeof *lc);
+        if (!lc || !ci) {
+            /* Without an entry the connection has only the idle timeout. */
+            free(lc);
+            LOG_WARN("http: a connection without a header deadline (out of memory)");
+            return;
+        }
+        lc->fd = ci->connect_fd;
+        pthread_mutex_lock(&h->lk);
+        lc->deadline_us = mono_us() + h->header_us;
+        lc->next = h->conns;
+        if (h->conns)
+            h->conns->prev = lc;
+        h->conns = lc;
+        pthread_mutex_unlock(&h->lk);
+        *socket_context = lc;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && lc) {
+        pthread_mutex_lock(&h->lk);
+        if (lc->prev)
+            lc->prev->next = lc->next;
+        else
+            h->conns = lc->next;
+        if (lc->next)
+            lc->next->prev = lc->prev;
+        pthread_mutex_unlock(&h->lk);
+        free(lc);
+        *socket_context = NULL;
+    }
+}
+
+/* Four times a second: shuts down the connections past their deadline. */
+static void *watchdog_main(void *arg)
+{
+    vmdb_http *h = arg;
+    pthread_mutex_lock(&h->lk);
+    while (!h->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 250000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->cv, &h->lk, &ts);
+        uint64_t now = mono_us();
+        unsigned n = 0;
+        for (live_conn *lc = h->conns; lc; lc = lc->next)
+            if (lc->deadline_us && lc->deadline_us <= now) {
+                shutdown(lc->fd, SHUT_RDWR);
+                lc->deadline_us = 0;
+                n++;
+            }
+        if (n) {
+            /* Logged without the lock: locks never nest (ARCHITECTURE.md §3). */
+            pthread_mutex_unlock(&h->lk);
+            LOG_WARN("http: closed %u connection(s) whose request was not in by its deadline", n);
+            pthread_mutex_lock(&h->lk);
+        }
+    }
+    pthread_mutex_unlock(&h->lk);
+    return NULL;
 }
 
 /* A client's X-Request-Id is kept when it is 1-64 of [A-Za-z0-9._-]
@@ -402,6 +538,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cx->start_us = mono_us();
         request_id(h, c, cx->rid);
         *con_cls = cx;
+        set_deadline(h, c, body_allowance_us(h, c));
         /* Answered before any of the body is read. */
         if (framing_ambiguous(c))
             return send_bad_framing(c);
@@ -415,6 +552,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    set_deadline(h, c, 0);
     /* Log lines written while answering carry the request id. */
     current = cx;
     vmdb_log_set_request_id(cx->rid);
@@ -430,9 +568,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    /* A kept-alive connection: the next request's headers are due. */
+    set_deadline(cls, c, ((vmdb_http *)cls)->header_us);
     conn_ctx *cx = *con_cls;
     if (cx) {
         vmdb_access_clear(&cx->access);
@@ -488,6 +626,20 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     }
     h->e = e;
     h->auth = cfg->auth;
+    h->header_us = (uint64_t)(cfg->header_timeout_s ? cfg->header_timeout_s
+                                                    : VMDB_HTTP_HEADER_TIMEOUT_DEFAULT) *
+                   1000000u;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (pthread_mutex_init(&h->lk, NULL) != 0 || pthread_cond_init(&h->cv, &ca) != 0) {
+        pthread_condattr_destroy(&ca);
+        freeaddrinfo(ai);
+        free(h);
+        return VMDB_ENOMEM;
+    }
+    pthread_condattr_destroy(&ca);
+    h->sync_init = true;
     /* Ids of separate runs differ (the log of several runs stays clear). */
     h->rid_prefix = (uint32_t)mono_us() ^ ((uint32_t)getpid() << 16) ^ (uint32_t)time(NULL);
     h->swagger_dir = strdup(cfg->swagger_dir ? cfg->swagger_dir : "node_modules/swagger-ui-dist");
@@ -525,26 +677,40 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     } else {
         tls_opts[0].option = MHD_OPTION_END;
     }
+    /* Both modes: deadlines (live_conn) and the per-address cap. */
+    struct MHD_OptionItem common_opts[] = {
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->per_ip_connections, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     if (cfg->threads == 0)
         h->d = MHD_start_daemon(
             flags | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
             on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
             ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+            (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_ARRAY,
+            common_opts, MHD_OPTION_END);
     else
         h->d = MHD_start_daemon(
             flags | MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, on_request, h,
             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
             MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+            (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_ARRAY,
+            common_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
         LOG_ERROR("cannot listen on %s", cfg->listen);
         vmdb_http_stop(h);
         return VMDB_EIO;
     }
+    if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
+        LOG_ERROR("cannot start the HTTP deadline thread");
+        vmdb_http_stop(h);
+        return VMDB_ENOMEM;
+    }
+    h->watchdog_on = true;
     *out = h;
     return 0;
 }
@@ -555,6 +721,23 @@ void vmdb_http_stop(vmdb_http *h)
         return;
     if (h->d)
         MHD_stop_daemon(h->d);
+    if (h->watchdog_on) {
+        pthread_mutex_lock(&h->lk);
+        h->stopping = true;
+        pthread_cond_signal(&h->cv);
+        pthread_mutex_unlock(&h->lk);
+        pthread_join(h->watchdog, NULL);
+    }
+    /* Connections are all closed now; entries libmicrohttpd did not report. */
+    while (h->conns) {
+        live_conn *lc = h->conns;
+        h->conns = lc->next;
+        free(lc);
+    }
+    if (h->sync_init) {
+        pthread_cond_destroy(&h->cv);
+        pthread_mutex_destroy(&h->lk);
+    }
     vmdb_metrics_free(h->metrics);
     free(h->swagger_dir);
     free(h);

@@ -26,6 +26,10 @@ struct vmdb_access;
 
 /* Open connections at most; more wait in the listen backlog. */
 #define VMDB_HTTP_MAX_CONNECTIONS 1024
+#define VMDB_HTTP_HEADER_TIMEOUT_DEFAULT 10
+/* A body must arrive at least this fast (bytes/s) after its headers, on
+ * top of the header timeout, or the connection is closed. */
+#define VMDB_HTTP_MIN_BODY_RATE 16384
 
 typedef struct vmdb_http_config {
     const char *listen;      /* host:port */
@@ -34,6 +38,12 @@ typedef struct vmdb_http_config {
     vmdb_tls *tls;           /* NULL: plain HTTP; else HTTPS with its certificate (not owned) */
     vmdb_tls_min tls_min;    /* the lowest TLS version accepted */
     vmdb_auth *auth;         /* API keys (server/auth.h); NULL: every route is open */
+
+    /* Slow and greedy clients (http.c, live_conn). Open connections per
+     * client address, 0: no cap; the seconds a request line and headers may
+     * take from the connection's start or previous answer, 0: the default. */
+    unsigned per_ip_connections;
+    unsigned header_timeout_s;
 } vmdb_http_config;
 
 /* Starts serving. Errors: VMDB_EINVAL (bad listen address), VMDB_EIO
