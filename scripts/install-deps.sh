@@ -8,7 +8,7 @@ PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev libsodium-dev libjansson-dev libcmocka-dev
       libmicrohttpd-dev libgnutls28-dev libpq-dev libcurl4-openssl-dev
       postgresql-15 postgresql-client-15 nodejs npm python3
-      python3-cryptography openssl curl)
+      python3-cryptography openssl curl chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -37,11 +37,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # Node packages of the repository root (package-lock.json): the Swagger UI
-# assets `vmdb serve` serves. `npm ci` only when they are missing or the lock
+# assets `vmdb serve` serves, and playwright-core, which drives Debian's
+# chromium (headless) in tests/integration/swagger.test.mjs. `npm ci` only when they are missing or the lock
 # file changed since the last install (npm writes node_modules/.package-lock.json).
 cd "$(dirname "$0")/.."
 if [ -f package-lock.json ] &&
-   { [ ! -d node_modules/swagger-ui-dist ] || [ ! -f node_modules/.package-lock.json ] ||
+   { [ ! -d node_modules/swagger-ui-dist ] || [ ! -d node_modules/playwright-core ] || [ ! -f node_modules/.package-lock.json ] ||
      [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   echo "install-deps: npm ci"
   npm ci --ignore-scripts --no-audit --no-fund

@@ -64,5 +64,10 @@ scripts/pgcluster.sh destroy "$it_dir/pg" >/dev/null
 rm -rf "$it_dir"
 trap - EXIT
 
+# The fuzz targets are built with -fsanitize=fuzzer,address,undefined
+# (fuzz/CMakeLists.txt). The HTTP request parser (libmicrohttpd and vmdb's
+# framing and routing in src/server/http.c) gets its sanitizer run from the
+# integration tests against build-asan above, hostile.test.mjs's raw-socket
+# cases in particular.
 echo "== fuzz smoke (libFuzzer, ${VMDB_FUZZ_SECONDS:-10}s per target)"
 scripts/fuzz.sh "${VMDB_FUZZ_SECONDS:-10}"
