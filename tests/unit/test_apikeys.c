@@ -18,16 +18,6 @@
 #include "util/sb.h"
 #include "vmdb/header.h"
 
-static void make_id(vmdb_identity *id, uint8_t first)
-{
-    uint8_t seed[32];
-    memset(id, 0, sizeof *id);
-    for (int i = 0; i < 32; i++)
-        seed[i] = (uint8_t)(first + i);
-    assert_int_equal(vmdb_ed25519_from_seed(id->pk, id->sk, seed), 0);
-    vmdb_hex_encode(id->pk_hex, id->pk, 32);
-}
-
 static void test_parse(void **state)
 {
     (void)state;
@@ -156,8 +146,8 @@ static void test_file(void **state)
 {
     (void)state;
     vmdb_identity id, other;
-    make_id(&id, 1);
-    make_id(&other, 50);
+    tu_make_identity(&id, 1);
+    tu_make_identity(&other, 50);
     vmdb_apikeys set = {NULL, 0}, back = {NULL, 0};
     char a[VMDB_APIKEY_LEN + 1], b[VMDB_APIKEY_LEN + 1];
     const char *tables[] = {"notes"};

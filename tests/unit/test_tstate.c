@@ -26,16 +26,6 @@ typedef struct fixture {
     vmdb_hasher *h;
 } fixture;
 
-static void make_id(vmdb_identity *id, uint8_t first)
-{
-    uint8_t seed[32];
-    memset(id, 0, sizeof *id);
-    for (int i = 0; i < 32; i++)
-        seed[i] = (uint8_t)(first + i);
-    assert_int_equal(vmdb_ed25519_from_seed(id->pk, id->sk, seed), 0);
-    vmdb_hex_encode(id->pk_hex, id->pk, 32);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -44,8 +34,8 @@ static int setup(void **state)
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->json, sizeof f->json, "%s/trusted_state.json", f->dir);
     snprintf(f->journal, sizeof f->journal, "%s/trusted_state.journal", f->dir);
-    make_id(&f->id, 1);
-    make_id(&f->other, 77);
+    tu_make_identity(&f->id, 1);
+    tu_make_identity(&f->other, 77);
     assert_int_equal(vmdb_hasher_new(&f->h, 0), 0);
     *state = f;
     return 0;

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "testutil.h"
+
+#include "trust/identity.h"
+#include "vmdb/header.h"
 #include "vmdb/proof.h"
 
 uint64_t tu_rand(tu_rng *r)
@@ -205,4 +208,14 @@ void tu_expect_bytes(const char *what, const uint8_t *got, size_t gotlen, const 
     vmdb_hex_encode(w, want, wn);
     fail_msg("%s: got %zu bytes %s%s, want %zu bytes %s%s", what, gotlen, g,
              gotlen > 64 ? "..." : "", wantlen, w, wantlen > 64 ? "..." : "");
+}
+
+void tu_make_identity(struct vmdb_identity *id, uint8_t first)
+{
+    uint8_t seed[32];
+    memset(id, 0, sizeof *id);
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(first + i);
+    assert_int_equal(vmdb_ed25519_from_seed(id->pk, id->sk, seed), 0);
+    vmdb_hex_encode(id->pk_hex, id->pk, 32);
 }

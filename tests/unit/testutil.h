@@ -68,4 +68,9 @@ void tu_elem_hex32(const vmdb_json *s, uint8_t out[32]);
 void tu_expect_bytes(const char *what, const uint8_t *got, size_t gotlen, const uint8_t *want,
                      size_t wantlen);
 
+/* A deterministic identity (key pair from the seed first, first+1, ...),
+ * for tests of what the identity signs (trust/identity.h). */
+struct vmdb_identity;
+void tu_make_identity(struct vmdb_identity *id, uint8_t first);
+
 #endif
