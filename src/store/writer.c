@@ -852,11 +852,13 @@ static bool writes_refused(vmdb_writer *w, wreq **b, size_t n)
     vmdb_block reason = VMDB_BLOCK_COUNT;
     if (!vmdb_status_blocked(w->parts->status, &reason, why, sizeof why))
         return false;
-    /* A commit being resolved, or a lock lost because the database is
-     * away, is 503 DB_UNAVAILABLE (nothing was committed); a lock another
-     * session took stays WRITES_UNAVAILABLE. */
-    bool away =
-        reason == VMDB_BLOCK_COMMIT_LOST || (reason == VMDB_BLOCK_LOCK_LOST && !vmdb_pg_last(NULL));
+    /* A commit being resolved is 503 DB_UNAVAILABLE (nothing of this group
+     * was committed). A lost instance lock stays WRITES_UNAVAILABLE, whether
+     * another session took it or the database went away: telling the two
+     * apart from the last call's outcome raced with the lock monitor's
+     * reconnect (a lock taken elsewhere answered DB_UNAVAILABLE while the
+     * monitor's new connection was being made). Both mean "not written". */
+    bool away = reason == VMDB_BLOCK_COMMIT_LOST;
     fail_all(b, n, NULL, away ? VMDB_FAIL_DB_UNAVAILABLE : VMDB_FAIL_WRITES_UNAVAILABLE,
              reason == VMDB_BLOCK_LOCK_LOST
                  ? "instance lock lost; writes resume when it is re-taken"
