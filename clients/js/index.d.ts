@@ -40,6 +40,9 @@ export class MemoryStateStore implements StateStore {
   save(state: State): void;
 }
 
+/** The state file's text, exactly as `vmdb verify --state` writes it (one line). */
+export function stateText(state: State): string;
+
 /** Atomic (temporary file + rename), mode 0600. */
 export class FileStateStore implements StateStore {
   constructor(file: string);
