@@ -111,19 +111,6 @@ static int header_json(vmdb_buf *out, const vmdb_sheader *sh)
     return vmdb_sheader_to_json(out, sh);
 }
 
-/* `"<hex of n bytes>"`. */
-static int hex_string(vmdb_buf *out, const uint8_t *p, size_t n)
-{
-    int rc = vmdb_buf_reserve(out, 2 * n + 3);
-    if (rc)
-        return rc;
-    out->ptr[out->len++] = '"';
-    vmdb_hex_encode((char *)out->ptr + out->len, p, n);
-    out->len += 2 * n;
-    out->ptr[out->len++] = '"';
-    return 0;
-}
-
 /* `"proof":{...}` (PROTOCOL.md §9); callers write it only when p->has; `present` are
  * the answer's records (none for delete). Members in RFC 8785 order. */
 static int proof_member(vmdb_buf *out, const vmdb_proof_out *p, const vmdb_row *present,
@@ -158,7 +145,7 @@ static int proof_member(vmdb_buf *out, const vmdb_proof_out *p, const vmdb_row *
         rc = rc ? rc : vmdb_sb_jhex32(out, p->keys[i]);
     }
     rc = rc ? rc : vmdb_sb_puts(out, "],\"proof\":");
-    rc = rc ? rc : hex_string(out, p->multiproof, p->multiproof_len);
+    rc = rc ? rc : vmdb_sb_jhex(out, p->multiproof, p->multiproof_len);
     rc = rc ? rc : vmdb_sb_puts(out, "},\"present\":[");
     for (size_t i = 0; rc == 0 && i < npresent; i++) {
         rc = vmdb_sb_puts(out, i ? ",{\"id\":" : "{\"id\":");

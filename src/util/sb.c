@@ -5,6 +5,7 @@
 #include "util/sb.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -87,16 +88,23 @@ int vmdb_sb_jstrz(vmdb_buf *b, const char *s)
     return vmdb_sb_jstr(b, s, strlen(s));
 }
 
+int vmdb_sb_jhex(vmdb_buf *b, const uint8_t *p, size_t n)
+{
+    if (n > (SIZE_MAX - 3) / 2)
+        return VMDB_ELIMIT;
+    int rc = vmdb_buf_reserve(b, 2 * n + 2);
+    if (rc)
+        return rc;
+    b->ptr[b->len++] = '"';
+    vmdb_hex_encode((char *)b->ptr + b->len, p, n);
+    b->len += 2 * n;
+    b->ptr[b->len++] = '"';
+    return 0;
+}
+
 int vmdb_sb_jhex32(vmdb_buf *b, const uint8_t h[32])
 {
-    char hex[65];
-    vmdb_hex_encode(hex, h, 32);
-    int rc = vmdb_buf_putc(b, '"');
-    if (rc == 0)
-        rc = vmdb_buf_put(b, hex, 64);
-    if (rc == 0)
-        rc = vmdb_buf_putc(b, '"');
-    return rc;
+    return vmdb_sb_jhex(b, h, 32);
 }
 
 int vmdb_sb_pgarr_elem(vmdb_buf *b, const char *s, size_t n)

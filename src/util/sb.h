@@ -19,7 +19,10 @@ int vmdb_sb_ident(vmdb_buf *b, const char *ident);
  * U+FFFD so that logging-derived text can never break the document. */
 int vmdb_sb_jstr(vmdb_buf *b, const char *s, size_t n);
 int vmdb_sb_jstrz(vmdb_buf *b, const char *s);
-/* Appends the 64-character lower-case hex of a 32-byte hash as a JSON string. */
+/* Appends the lower-case hex of `n` bytes as a JSON string. 0 or the
+ * buffer's error. */
+int vmdb_sb_jhex(vmdb_buf *b, const uint8_t *p, size_t n);
+/* The same for a 32-byte hash. */
 int vmdb_sb_jhex32(vmdb_buf *b, const uint8_t h[32]);
 /* Appends one element of a PostgreSQL array literal: "..." with \ and " escaped. */
 int vmdb_sb_pgarr_elem(vmdb_buf *b, const char *s, size_t n);
