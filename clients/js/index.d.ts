@@ -97,6 +97,8 @@ export class VmdbClient {
   schema(): Promise<unknown>;
   /** Fetches /api/roots/latest, verifies the header and links it to the state. */
   sync(): Promise<Header>;
+  /** The verified transition record of header seq (PROTOCOL.md §14.2). */
+  transition(seq: number): Promise<{ record: Record<string, unknown>; header: Header }>;
   /** Needs solanaRpc; throws VerificationError('NOT_ANCHORED') when no anchor of the identity covers the header. */
   checkAnchored(header: Header): Promise<AnchorResult>;
   /** The saved state, or null before the first verified answer. */
@@ -136,3 +138,7 @@ export function verifyHistoryProof(proof: unknown, publicKey: string, opts?: { c
 export function verifyCheckpoint(note: string, publicKey: string, opts?: { origin?: string }): CheckResult & { origin?: string; size?: number; root?: string };
 export function verifyProofJson(root: string, proof: unknown): CheckResult & { key?: string; present?: boolean; value?: string | null };
 export function verifyMultiproofJson(root: string, multiproof: unknown): CheckResult & { values?: Map<string, string | null> };
+/** The data of GET /api/roots/{seq}/transition (PROTOCOL.md §14.2). */
+export function verifyTransition(data: unknown, publicKey: string, opts?: { chainId?: string }): CheckResult & { header?: unknown; record?: Record<string, unknown> };
+export function transitionKey(seq: number | bigint): Buffer;
+export function transitionValue(record: Record<string, unknown>): Buffer;

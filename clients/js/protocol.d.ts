@@ -4,6 +4,7 @@
 export {
   ReasonCode, REASON_CODES, CheckResult, AnswerKind, AnswerOptions, verifyAnswer, verifyHeader,
   verifyHistoryProof, verifyCheckpoint, verifyProofJson, verifyMultiproofJson,
+  verifyTransition, transitionKey, transitionValue,
 } from './index.js';
 export function jcs(input: string | Uint8Array): string;
 export function jcsAccepts(input: string | Uint8Array): boolean;

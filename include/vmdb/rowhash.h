@@ -55,6 +55,18 @@ int vmdb_row_value_cols(vmdb_hasher *h, uint8_t out[32], vmdb_slice row_json,
 int vmdb_range_key(vmdb_hasher *h, uint8_t out[32], vmdb_slice table);
 int vmdb_range_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice lo, vmdb_slice hi);
 
+/* The transition-record leaf of the admin transition committed as header
+ * `seq` (PROTOCOL.md §14.2): its key H("vmdb/v2/transition-key" 0x00
+ * u64(seq)), at which no row or id range can be (a different tag), and its
+ * value H("vmdb/v2/transition" 0x00 JCS(record)) given the record's
+ * canonical bytes. vmdb_transition_value_json canonicalises `record_json`
+ * (a JSON object) into `scratch` first: errors as vmdb_jcs_canonicalize,
+ * VMDB_EINVAL when it is not an object. */
+void vmdb_transition_key(vmdb_hasher *h, uint8_t out[32], uint64_t seq);
+void vmdb_transition_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice record_jcs);
+int vmdb_transition_value_json(vmdb_hasher *h, uint8_t out[32], vmdb_slice record_json,
+                               vmdb_buf *scratch);
+
 /* Leaf node hash H(0x00 || k || v). */
 void vmdb_leaf_hash(vmdb_hasher *h, uint8_t out[32], const uint8_t k[32], const uint8_t v[32]);
 

@@ -171,6 +171,39 @@ int vmdb_range_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice lo, vmdb_slice 
     return 0;
 }
 
+void vmdb_transition_key(vmdb_hasher *h, uint8_t out[32], uint64_t seq)
+{
+    static const uint8_t tag[] = "vmdb/v2/transition-key"; /* NUL terminator is the 0x00 */
+    uint8_t s[8];
+    for (int i = 0; i < 8; i++)
+        s[i] = (uint8_t)(seq >> (56 - 8 * i));
+    vmdb_slice parts[2] = {{tag, sizeof(tag)}, {s, 8}};
+    vmdb_hash_parts(h, out, parts, 2);
+}
+
+void vmdb_transition_value(vmdb_hasher *h, uint8_t out[32], vmdb_slice record_jcs)
+{
+    static const uint8_t tag[] = "vmdb/v2/transition";
+    vmdb_slice parts[2] = {{tag, sizeof(tag)}, record_jcs};
+    vmdb_hash_parts(h, out, parts, 2);
+}
+
+int vmdb_transition_value_json(vmdb_hasher *h, uint8_t out[32], vmdb_slice record_json,
+                               vmdb_buf *scratch)
+{
+    scratch->len = 0;
+    int rc = vmdb_jcs_canonicalize(scratch, record_json, NULL);
+    if (rc)
+        return rc;
+    /* Only an object is a record (its first canonical byte says so). */
+    if (scratch->len == 0 || scratch->ptr[0] != '{') {
+        scratch->len = 0;
+        return vmdb_error_set(VMDB_EINVAL, "a transition record must be a JSON object");
+    }
+    vmdb_transition_value(h, out, (vmdb_slice){scratch->ptr, scratch->len});
+    return 0;
+}
+
 void vmdb_leaf_hash(vmdb_hasher *h, uint8_t out[32], const uint8_t k[32], const uint8_t v[32])
 {
     vmdb_hash_node(h, out, 0x00, k, v);

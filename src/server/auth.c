@@ -175,6 +175,14 @@ vmdb_role vmdb_auth_route_role(const vmdb_auth *a, const char *url, const char *
     }
     if (strncmp(url, "/bootstrap/", 11) == 0)
         return VMDB_ROLE_ADMIN;
+    size_t ul = strlen(url);
+    if (strncmp(url, "/api/roots/", 11) == 0 && ul > 22 &&
+        strcmp(url + ul - 11, "/transition") == 0) {
+        /* A transition record names rows of any table (a repair's
+         * changes): not for a key limited to some. */
+        snprintf(table, table_size, "*");
+        return VMDB_ROLE_READ;
+    }
     if (strncmp(url, "/api/models/", 12) == 0) {
         const char *seg = url + 12, *slash = strchr(seg, '/');
         if (!slash)

@@ -652,24 +652,49 @@ static int h_roots_latest(vmdb_route_ctx *c, vmdb_reply *out)
     return RENDER(out, vmdb_render_roots_latest(&out->data, &r));
 }
 
+/* A seq in a path: 1 to 18 decimal digits (below 2^63: the column is a
+ * bigint). */
+static bool path_seq(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    bool ok = n > 0 && n <= 18;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = s[i] >= '0' && s[i] <= '9';
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = v;
+    return ok;
+}
+
 static int h_roots_get(vmdb_route_ctx *c, vmdb_reply *out)
 {
     const char *s = c->req->path_param;
-    size_t n = strlen(s);
-    unsigned long long seq = 0;
+    uint64_t seq = 0;
     vmdb_roots_info r;
-    bool ok = n > 0 && n <= 18; /* below 2^63: the column is a bigint */
-    for (size_t i = 0; ok && i < n; i++) {
-        ok = s[i] >= '0' && s[i] <= '9';
-        seq = seq * 10 + (unsigned)(s[i] - '0');
-    }
-    if (!ok)
+    if (!path_seq(s, strlen(s), &seq))
         return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_SEQ, "seq must be a decimal integer");
-    if (vmdb_engine_roots_get(c->e, (uint64_t)seq, &r) != 0) {
+    if (vmdb_engine_roots_get(c->e, seq, &r) != 0) {
         out->fail = r.fail;
         return vmdb_fail_err(&out->fail);
     }
     return RENDER(out, vmdb_render_root(&out->data, &r));
+}
+
+/* GET /api/roots/{seq}/transition: the path parameter is "{seq}/transition". */
+static int h_transition(vmdb_route_ctx *c, vmdb_reply *out)
+{
+    const char *s = c->req->path_param, *slash = strchr(s, '/');
+    uint64_t seq = 0;
+    vmdb_transition_info *r = vmdb_arena_alloc(&c->ar, sizeof *r);
+    if (!slash || !path_seq(s, (size_t)(slash - s), &seq))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INVALID_SEQ, "seq must be a decimal integer");
+    if (!r)
+        return RENDER(out, VMDB_ENOMEM);
+    if (vmdb_engine_transition(c->e, &c->ar, seq, r) != 0) {
+        out->fail = r->fail;
+        return vmdb_fail_err(&out->fail);
+    }
+    return RENDER(out, vmdb_render_transition(&out->data, r));
 }
 
 /* A query argument: 1 to 18 decimal digits (below 2^63, as seq). */
@@ -746,6 +771,8 @@ const vmdb_route vmdb_routes[] = {
 const size_t vmdb_nroutes = sizeof vmdb_routes / sizeof vmdb_routes[0];
 const vmdb_route vmdb_route_root_by_seq = {"/api/roots/",  false, "GET",
                                            VMDB_BODY_NONE, NULL,  h_roots_get};
+const vmdb_route vmdb_route_transition = {
+    "/api/roots/{seq}/transition", false, "GET", VMDB_BODY_NONE, NULL, h_transition};
 
 /* The body as the route reads it. 0, or the failure in `f`. */
 static int read_body(vmdb_route_ctx *c, const vmdb_route *rt, vmdb_fail *f)

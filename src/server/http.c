@@ -426,10 +426,13 @@ static enum MHD_Result dispatch(vmdb_http *h, struct MHD_Connection *c, const ch
     }
     if (strncmp(url, "/api/roots/", 11) == 0 && strcmp(url, "/api/roots/latest") != 0 &&
         strcmp(url, "/api/roots/proof") != 0) {
-        cx->route = vmdb_metrics_route(&vmdb_route_root_by_seq);
+        size_t ul = strlen(url);
+        bool tr = ul > 22 && strcmp(url + ul - 11, "/transition") == 0;
+        const vmdb_route *rt = tr ? &vmdb_route_transition : &vmdb_route_root_by_seq;
+        cx->route = vmdb_metrics_route(rt);
         if (!is_get(method))
             return send_error(c, VMDB_FAIL_METHOD_NOT_ALLOWED, "Method not allowed", "GET");
-        return run(h, c, &vmdb_route_root_by_seq, method, url + 11, cx);
+        return run(h, c, rt, method, url + 11, cx);
     }
     if (strncmp(url, "/api/models/", 12) == 0) {
         const char *seg = url + 12, *slash = strchr(seg, '/');

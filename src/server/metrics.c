@@ -24,9 +24,10 @@
 
 #define MAX_ROUTES 40 /* table routes; the extra slots follow */
 #define SLOT_SEQ MAX_ROUTES
-#define SLOT_ASSET (MAX_ROUTES + 1)
-#define SLOT_NONE (MAX_ROUTES + 2)
-#define NSLOTS (MAX_ROUTES + 3)
+#define SLOT_TRANSITION (MAX_ROUTES + 1)
+#define SLOT_ASSET (MAX_ROUTES + 2)
+#define SLOT_NONE (MAX_ROUTES + 3)
+#define NSLOTS (MAX_ROUTES + 4)
 
 static const char *const methods[] = {"GET",    "HEAD",    "POST",  "PUT",
                                       "DELETE", "OPTIONS", "PATCH", "OTHER"};
@@ -66,6 +67,8 @@ int vmdb_metrics_new(vmdb_metrics **out)
         snprintf(m->templates[i], sizeof m->templates[i], "%s%s",
                  vmdb_routes[i].model ? "/api/models/{model}/" : "", vmdb_routes[i].path);
     snprintf(m->templates[SLOT_SEQ], sizeof m->templates[SLOT_SEQ], "/api/roots/{seq}");
+    snprintf(m->templates[SLOT_TRANSITION], sizeof m->templates[SLOT_TRANSITION], "%s",
+             vmdb_route_transition.path);
     snprintf(m->templates[SLOT_ASSET], sizeof m->templates[SLOT_ASSET], "/swagger-ui/{file}");
     snprintf(m->templates[SLOT_NONE], sizeof m->templates[SLOT_NONE], "unmatched");
     *out = m;
@@ -81,6 +84,8 @@ int vmdb_metrics_route(const vmdb_route *rt)
 {
     if (rt == &vmdb_route_root_by_seq)
         return SLOT_SEQ;
+    if (rt == &vmdb_route_transition)
+        return SLOT_TRANSITION;
     if (rt >= vmdb_routes && rt < vmdb_routes + vmdb_nroutes && rt - vmdb_routes < MAX_ROUTES)
         return (int)(rt - vmdb_routes);
     return VMDB_METRICS_ROUTE_NONE;
@@ -90,7 +95,7 @@ static size_t slot_of(int route)
 {
     if (route == VMDB_METRICS_ROUTE_ASSET)
         return SLOT_ASSET;
-    if (route < 0 || (route >= MAX_ROUTES && route != SLOT_SEQ))
+    if (route < 0 || (route >= MAX_ROUTES && route != SLOT_SEQ && route != SLOT_TRANSITION))
         return SLOT_NONE;
     return (size_t)route;
 }

@@ -52,6 +52,7 @@ static const struct {
     [VMDB_FAIL_CONFIRM_REQUIRED] = {400, "CONFIRM_REQUIRED"},
     [VMDB_FAIL_INVALID_SEQ] = {400, "INVALID_SEQ"},
     [VMDB_FAIL_INVALID_RANGE] = {400, "INVALID_RANGE"},
+    [VMDB_FAIL_NO_TRANSITION] = {404, "NO_TRANSITION"},
     [VMDB_FAIL_BAD_REQUEST] = {400, "BAD_REQUEST"},
     [VMDB_FAIL_ROUTE_NOT_FOUND] = {404, "ROUTE_NOT_FOUND"},
     [VMDB_FAIL_METHOD_NOT_ALLOWED] = {405, "METHOD_NOT_ALLOWED"},
@@ -547,6 +548,20 @@ int vmdb_render_root(vmdb_buf *out, const vmdb_roots_info *r)
     rc = rc ? rc : header_json(out, &r->header);
     rc = rc ? rc : vmdb_sb_puts(out, ",\"kind\":");
     rc = rc ? rc : vmdb_sb_jstrz(out, r->kind);
+    return rc ? rc : vmdb_buf_putc(out, '}');
+}
+
+int vmdb_render_transition(vmdb_buf *out, const vmdb_transition_info *r)
+{
+    int rc = vmdb_sb_puts(out, "{\"header\":");
+    rc = rc ? rc : header_json(out, &r->header);
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"kind\":");
+    rc = rc ? rc : vmdb_sb_jstrz(out, r->kind);
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"proof\":");
+    rc = rc ? rc : vmdb_proof_to_json(out, &r->proof, r->key, r->value);
+    /* The record is canonical JSON already (checked by the store). */
+    rc = rc ? rc : vmdb_sb_puts(out, ",\"record\":");
+    rc = rc ? rc : vmdb_buf_put(out, r->record, r->record_len);
     return rc ? rc : vmdb_buf_putc(out, '}');
 }
 

@@ -46,6 +46,9 @@ int vmdb_render_schema(vmdb_buf *out, const vmdb_schema_info *s);
 int vmdb_render_identity(vmdb_buf *out, const vmdb_identity_info *id);
 int vmdb_render_roots_latest(vmdb_buf *out, const vmdb_roots_info *r);
 int vmdb_render_root(vmdb_buf *out, const vmdb_roots_info *r);
+/* GET /api/roots/{seq}/transition: {"header", "kind", "proof" (§4 JSON
+ * form), "record"} (PROTOCOL.md §14.2). */
+int vmdb_render_transition(vmdb_buf *out, const vmdb_transition_info *r);
 int vmdb_render_roots_proof(vmdb_buf *out, const vmdb_history_proof *p);
 
 #endif

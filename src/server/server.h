@@ -117,6 +117,7 @@ extern const vmdb_route vmdb_routes[];
 extern const size_t vmdb_nroutes;
 /* GET /api/roots/{seq}: matched by prefix. */
 extern const vmdb_route vmdb_route_root_by_seq;
+extern const vmdb_route vmdb_route_transition; /* /api/roots/{seq}/transition */
 
 /* Prepares the route's context (request arena, model, body), runs its
  * handler, renders the answer into `body` with its HTTP status and media

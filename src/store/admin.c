@@ -6,12 +6,14 @@
  * the tree is rebuilt as a pending version and published only after COMMIT.
  */
 #include <dirent.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/engine_internal.h"
 #include "store/rows.h"
+#include "store/transitions.h"
 #include "util/grow.h"
 #include "util/file.h"
 #include "util/log.h"
@@ -246,12 +248,35 @@ static int store_ranges(PGconn *c, const vmdb_id_range *v, size_t n)
     return rc;
 }
 
+/* Appends the leaves of the stored transition records (PROTOCOL.md §14.2):
+ * not rows, so a rebuild takes them from vmdb_transitions. With `diff`, a
+ * record row edited or added behind vmdb's back is a change like an edited
+ * row (table "vmdb_transitions", id its seq); a deleted one shows as a
+ * removed key. 0, VMDB_EIO, VMDB_ENOMEM. */
+static int add_stored_transitions(PGconn *c, vmdb_hasher *h, diff_list *diff, leaf_list *x)
+{
+    vmdb_transition_row *v = NULL;
+    size_t n = 0;
+    int rc = vmdb_transitions_load(c, &v, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t key[32], value[32];
+        char id[24];
+        vmdb_transitions_leaf(h, v[i].seq, VMDB_SLICE(v[i].record, v[i].len), key, value);
+        snprintf(id, sizeof id, "%" PRIu64, v[i].seq);
+        rc = diff_check(diff, key, value, "vmdb_transitions", id);
+        rc = rc ? rc : add_leaf(x, key, value);
+    }
+    vmdb_transitions_rows_free(v, n);
+    return rc;
+}
+
 /* Rebuilds all leaves from the rows of every model of `reg`, inside the
  * open transaction: deletes vmdb_leaves, inserts the new ones and returns
  * them sorted in *out (malloc'ed). The id range of each serial table is
  * recomputed from its rows as they are (none for a table without rows),
  * stored in vmdb_id_ranges, its leaf added, and returned in *ranges
- * (malloc'ed). With `diff`, every leaf that differs from the current tree
+ * (malloc'ed). The leaves of the stored transition records are added as
+ * they are stored. With `diff`, every leaf that differs from the current tree
  * is recorded there (the removed ones are the caller's). 0, VMDB_EIO, VMDB_ENOMEM, VMDB_EINVAL (a
  * row that cannot be canonicalised). */
 static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, diff_list *diff,
@@ -286,6 +311,7 @@ static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, diff_list
             nrg++;
         }
     }
+    rc = rc ? rc : add_stored_transitions(c, h, diff, &x);
     rc = rc ? rc : store_ranges(c, rg, nrg);
     if (rc == 0) {
         qsort(x.l, x.n, sizeof *x.l, cmp_leaf);
@@ -307,25 +333,74 @@ static int rehash(PGconn *c, vmdb_hasher *h, const vmdb_registry *reg, diff_list
     return 0;
 }
 
+/* `leaves` (sorted) with `leaf` inserted at its place, malloc'ed in *out.
+ * VMDB_ENOMEM, VMDB_EINVAL (the key is there already: a record row stored
+ * ahead of the chain). */
+static int insert_leaf(const vmdb_smt_leaf *leaves, size_t n, const vmdb_smt_leaf *leaf,
+                       vmdb_smt_leaf **out)
+{
+    size_t at = 0;
+    while (at < n && memcmp(leaves[at].key, leaf->key, 32) < 0)
+        at++;
+    if (at < n && memcmp(leaves[at].key, leaf->key, 32) == 0)
+        return VMDB_EINVAL;
+    vmdb_smt_leaf *v = malloc((n + 1) * sizeof *v);
+    if (!v)
+        return VMDB_ENOMEM;
+    if (at)
+        memcpy(v, leaves, at * sizeof *v);
+    v[at] = *leaf;
+    if (n > at)
+        memcpy(v + at + 1, leaves + at, (n - at) * sizeof *v);
+    *out = v;
+    return 0;
+}
+
+/* The record of transition `tr` as header `seq` (PROTOCOL.md §14.2), whose
+ * tree will hold `n` rebuilt leaves and the record's own: its leaf, in
+ * vmdb_leaves too (inside the open transaction), and `rec` its bytes. 0,
+ * VMDB_EIO, VMDB_ENOMEM. */
+static int make_record(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, vmdb_transition_in *tr,
+                       uint64_t seq, size_t n, vmdb_buf *rec, vmdb_smt_leaf *leaf)
+{
+    tr->seq = seq;
+    vmdb_versions_latest(p->versions, NULL, tr->old_root, &tr->leaves_before);
+    tr->leaves_after = (uint64_t)n + 1;
+    int rc = vmdb_transitions_record(rec, tr);
+    if (rc)
+        return rc;
+    vmdb_transitions_leaf(h, seq, VMDB_SLICE(rec->ptr, rec->len), leaf->key, leaf->value);
+    return vmdb_pg_copy_leaves(c, leaf, 1);
+}
+
 /* Builds `leaves` as the next tree and COMMITs the open transaction with
  * the state row and a header of `kind` under `schema`; publishes on
- * success. Rolls back on failure. 0 with *seq_out and root; VMDB_EBUSY
- * when the chain cannot be extended, VMDB_E* otherwise. */
+ * success. With `tr`, the tree also holds the transition's record leaf,
+ * and the record and its proof against the new root are stored in
+ * vmdb_transitions in the same transaction (PROTOCOL.md §14.2). Rolls back
+ * on failure. 0 with *seq_out and root; VMDB_EBUSY when the chain cannot be
+ * extended, VMDB_E* otherwise. */
 static int commit_rebuilt(const vmdb_parts *p, PGconn *c, vmdb_hasher *h,
                           const vmdb_smt_leaf *leaves, size_t n, const char *schema_hex,
-                          const char *kind, uint64_t *seq_out, uint8_t root[32])
+                          const char *kind, vmdb_transition_in *tr, uint64_t *seq_out,
+                          uint8_t root[32])
 {
     uint64_t seq;
     uint8_t schema[32] = {0};
     vmdb_sheader tip, sh;
+    vmdb_buf rec = VMDB_BUF_INIT;
+    vmdb_smt_leaf leaf, *all = NULL;
+    vmdb_proof *proof = NULL;
+    bool built = false;
+    int rc = 0;
     /* Never move the state row backwards (another instance may be ahead):
      * take its lock. */
     PGresult *sr = vmdb_pg_exec(
         c, "lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL, NULL);
     if (!sr || PQntuples(sr) != 1) {
         PQclear(sr);
-        rollback(c);
-        return VMDB_EIO;
+        rc = VMDB_EIO;
+        goto fail;
     }
     PQclear(sr);
     /* The verified header chain says where the history is; the state row
@@ -335,18 +410,32 @@ static int commit_rebuilt(const vmdb_parts *p, PGconn *c, vmdb_hasher *h,
         seq = tip.h.seq;
     if (schema_hex && strlen(schema_hex) == 64)
         vmdb_hex_decode(schema, 32, schema_hex, 64);
-    int rc = vmdb_versions_build(p->versions, leaves, n);
-    if (rc) {
-        rollback(c);
-        return rc;
+    if (tr) {
+        if ((rc = make_record(p, c, h, tr, seq + 1, n, &rec, &leaf)) != 0 ||
+            (rc = insert_leaf(leaves, n, &leaf, &all)) != 0)
+            goto fail;
+        leaves = all;
+        n++;
+    }
+    if ((rc = vmdb_versions_build(p->versions, leaves, n)) != 0)
+        goto fail;
+    built = true;
+    if (tr) {
+        /* The proof of the record against the tree of this header, kept
+         * with it: that tree is not kept for long. */
+        if (!(proof = malloc(sizeof *proof))) {
+            rc = VMDB_ENOMEM;
+            goto fail;
+        }
+        vmdb_smt_prove(vmdb_versions_tree(p->versions), vmdb_versions_pending(p->versions), h,
+                       leaf.key, proof, NULL);
+        if ((rc = vmdb_transitions_store(c, seq + 1, VMDB_SLICE(rec.ptr, rec.len), proof)) != 0)
+            goto fail;
     }
     vmdb_versions_pending_root(p->versions, root);
     vmdb_versions_committing(p->versions, seq + 1);
-    if ((rc = vmdb_chain_commit(p->chain, c, h, seq + 1, root, schema, kind, NULL, 0, &sh))) {
-        vmdb_versions_discard(p->versions);
-        rollback(c);
-        return rc;
-    }
+    if ((rc = vmdb_chain_commit(p->chain, c, h, seq + 1, root, schema, kind, NULL, 0, &sh)))
+        goto fail;
     vmdb_versions_publish(p->versions, seq + 1);
     vmdb_chain_advance(p->chain, h, &sh);
     /* Admin transitions also refresh the file itself: after a repair that
@@ -357,7 +446,80 @@ static int commit_rebuilt(const vmdb_parts *p, PGconn *c, vmdb_hasher *h,
     /* A forced transition is anchored at once, as the seed's forced set. */
     vmdb_chain_anchor_soon(p->chain);
     *seq_out = seq + 1;
-    return 0;
+    goto done;
+fail:
+    if (built)
+        vmdb_versions_discard(p->versions);
+    rollback(c);
+done:
+    vmdb_buf_free(&rec);
+    free(all);
+    free(proof);
+    return rc;
+}
+
+/* The names of the tables of `reg`, sorted ascending (byte-wise), for a
+ * transition record; the strings are the registry's. NULL when out of
+ * memory (or none: *n 0). */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char **table_names(const vmdb_registry *reg, size_t *n)
+{
+    *n = 0;
+    const char **v = malloc((reg && reg->n ? reg->n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; reg && i < reg->n; i++)
+        v[i] = reg->models[i].table;
+    *n = reg ? reg->n : 0;
+    qsort(v, *n, sizeof *v, cmp_str);
+    return v;
+}
+
+/* Clear and reset keep the transition records (history, not rows): their
+ * leaves, each checked against the current tree (a record row edited
+ * behind vmdb's back refuses the transition: a repair lists it), written
+ * back to vmdb_leaves, which the caller emptied. *out is malloc'ed and
+ * sorted. 0, or fills `fail` with `what` failed. */
+static int keep_transitions(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, const char *what,
+                            vmdb_smt_leaf **out, size_t *nout, vmdb_fail *fail)
+{
+    leaf_list x;
+    diff_list d;
+    memset(&x, 0, sizeof x);
+    memset(&d, 0, sizeof d);
+    d.tree = vmdb_versions_tree(p->versions);
+    d.view = vmdb_versions_base(p->versions);
+    *out = NULL;
+    *nout = 0;
+    int rc = add_stored_transitions(c, h, &d, &x);
+    if (rc == 0 && d.n) {
+        LOG_ERROR("%s: %zu stored transition records (vmdb_transitions) differ from the tree", what,
+                  d.n);
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTEGRITY,
+                           "the stored transition records (vmdb_transitions) differ from the "
+                           "tree; see /bootstrap/repair-roots with dry_run; nothing was changed");
+        goto done;
+    }
+    if (rc == 0 && x.n) {
+        qsort(x.l, x.n, sizeof *x.l, cmp_leaf);
+        rc = vmdb_pg_copy_leaves(c, x.l, x.n);
+    }
+    if (rc) {
+        rc = vmdb_fail_set(fail, rc == VMDB_ENOMEM ? VMDB_FAIL_INTERNAL : VMDB_FAIL_DATABASE,
+                           "%s failed; nothing was changed", what);
+        goto done;
+    }
+    *out = x.l;
+    *nout = x.n;
+    x.l = NULL;
+done:
+    free(x.l);
+    diff_free(&d);
+    return rc;
 }
 
 /* ---- apply-schema ------------------------------------------------------------ */
@@ -500,16 +662,33 @@ static int do_apply(void *arg, PGconn *c, vmdb_hasher *h)
     if (!r)
         goto dberr;
     PQclear(r);
-    begun = false;
     if (out->reset) {
-        if (commit_rebuilt(p, c, h, NULL, 0, spec->schema_hash, "reset", &out->seq, out->root))
+        /* The tables are gone with their leaves; the transition records
+         * stay (drop_models emptied vmdb_leaves). */
+        vmdb_smt_leaf *kept = NULL;
+        size_t nkept = 0, nt = 0;
+        if ((rc = keep_transitions(p, c, h, "apply-schema", &kept, &nkept, fail)) != 0)
+            goto done;
+        const char **tables = table_names(spec, &nt);
+        vmdb_transition_in tr = {.kind = "reset", .tables = tables, .ntables = nt};
+        begun = false;
+        int crc = tables ? commit_rebuilt(p, c, h, kept, nkept, spec->schema_hash, "reset", &tr,
+                                          &out->seq, out->root)
+                         : VMDB_ENOMEM;
+        if (!tables)
+            rollback(c);
+        free(kept);
+        free(tables);
+        if (crc)
             goto dberr;
         vmdb_ranges_replace(p->ranges, NULL, 0); /* the ranges went with the rows */
         vmdb_status_repaired(p->status);
         LOG_INFO("apply-schema: reset performed, schema %s, seq %llu", spec->schema_hash,
                  (unsigned long long)out->seq);
-    } else if (vmdb_pg_cmd(c, "commit", "COMMIT", NULL)) {
-        goto dberr;
+    } else {
+        begun = false;
+        if (vmdb_pg_cmd(c, "commit", "COMMIT", NULL))
+            goto dberr;
     }
     vmdb_catalog_set(p->catalog, vmdb_registry_ref(spec));
     snprintf(out->schema_hash, sizeof out->schema_hash, "%s", spec->schema_hash);
@@ -534,6 +713,9 @@ static int do_clear(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_fail *fail = &j->out->fail;
     vmdb_registry *reg = NULL;
     vmdb_buf sql = VMDB_BUF_INIT;
+    vmdb_smt_leaf *kept = NULL;
+    const char **tables = NULL;
+    size_t nkept = 0, nt = 0;
     bool begun = false;
     int rc = begin_transition(p, c, fail);
     if (rc)
@@ -549,11 +731,17 @@ static int do_clear(void *arg, PGconn *c, vmdb_hasher *h)
     }
     if (vmdb_pg_cmd(c, "clear leaves", "DELETE FROM vmdb_leaves; DELETE FROM vmdb_id_ranges", NULL))
         goto dberr;
+    /* The rows go, the transition records stay. */
+    if ((rc = keep_transitions(p, c, h, "clear-data", &kept, &nkept, fail)) != 0)
+        goto done;
+    if (!(tables = table_names(reg, &nt)))
+        goto dberr;
+    vmdb_transition_in tr = {.kind = "clear", .tables = tables, .ntables = nt};
     begun = false;
     /* Clearing rows does not change the schema: the one in force. */
     vmdb_registry *cur = vmdb_catalog_get(p->catalog);
-    int crc = commit_rebuilt(p, c, h, NULL, 0, cur ? cur->schema_hash : NULL, "clear", &j->out->seq,
-                             j->out->root);
+    int crc = commit_rebuilt(p, c, h, kept, nkept, cur ? cur->schema_hash : NULL, "clear", &tr,
+                             &j->out->seq, j->out->root);
     vmdb_registry_unref(cur);
     if (crc)
         goto dberr;
@@ -568,6 +756,8 @@ done:
         rollback(c);
     vmdb_registry_unref(reg);
     vmdb_buf_free(&sql);
+    free(kept);
+    free(tables);
     return rc;
 }
 
@@ -646,7 +836,8 @@ static int do_repair(void *arg, PGconn *c, vmdb_hasher *h)
         LOG_WARN("repair-roots: accepting %llu changed leaves, diff root %s",
                  (unsigned long long)out->nchanged, hd);
     begun = false;
-    if ((rc = commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "repair", &out->seq,
+    vmdb_transition_in tr = {.kind = "repair", .diff = out};
+    if ((rc = commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "repair", &tr, &out->seq,
                              out->root)) != 0) {
         if (rc == VMDB_EBUSY)
             rc = vmdb_fail_set(fail, VMDB_FAIL_HISTORY_BROKEN,
@@ -896,7 +1087,8 @@ static int do_migrate(void *arg, PGconn *c, vmdb_hasher *h)
     vmdb_registry *reg = NULL;
     vmdb_smt_leaf *leaves = NULL;
     vmdb_id_range *ranges = NULL;
-    size_t nranges = 0;
+    size_t nranges = 0, nt = 0;
+    const char **tables = NULL;
     vmdb_chain_view cv;
     bool begun = false;
     vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
@@ -919,8 +1111,17 @@ static int do_migrate(void *arg, PGconn *c, vmdb_hasher *h)
     reg = NULL;
     if (vmdb_catalog_load(c, &reg) || rehash(c, h, reg, NULL, &leaves, &n, &ranges, &nranges))
         goto dberr;
+    if (!(tables = table_names(reg, &nt))) {
+        rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
+    vmdb_transition_in tr = {.kind = "migrate",
+                             .tables = tables,
+                             .ntables = nt,
+                             .migrations = applied.v,
+                             .nmigrations = applied.n};
     begun = false;
-    if (commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "migrate", &out->seq, out->root))
+    if (commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "migrate", &tr, &out->seq, out->root))
         goto dberr;
     vmdb_catalog_set(p->catalog, vmdb_registry_ref(reg));
     if (vmdb_ranges_replace(p->ranges, ranges, nranges) != 0)
@@ -940,6 +1141,7 @@ done:
     free(files);
     free(leaves);
     free(ranges);
+    free(tables);
     vmdb_registry_unref(reg);
     return rc;
 }
@@ -979,7 +1181,7 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "upgrade: rehashing the rows failed");
         goto done;
     }
-    if ((rc = commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "upgrade", &out->seq,
+    if ((rc = commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "upgrade", NULL, &out->seq,
                              out->root)) != 0) {
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "upgrade: the commit failed");
         goto done;

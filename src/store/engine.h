@@ -133,6 +133,11 @@ int vmdb_engine_roots_get(vmdb_engine *e, uint64_t seq, vmdb_roots_info *out);
 /* The history proof between headers a and b (PROTOCOL.md §11.1).
  * INVALID_RANGE unless a <= b <= the newest seq; INTEGRITY, DB_UNAVAILABLE. */
 int vmdb_engine_roots_proof(vmdb_engine *e, uint64_t a, uint64_t b, vmdb_history_info *out);
+/* The transition record of header `seq` with its proof (PROTOCOL.md §14.2),
+ * checked before it is answered. NOT_FOUND (no such header), NO_TRANSITION
+ * (a header without a record), INTEGRITY (the stored record or proof does
+ * not verify against the header), DB_UNAVAILABLE. */
+int vmdb_engine_transition(vmdb_engine *e, vmdb_arena *ar, uint64_t seq, vmdb_transition_info *out);
 /* The signed checkpoint note (PROTOCOL.md §11.2). WRITES_UNAVAILABLE
  * before the first header. */
 int vmdb_engine_checkpoint(vmdb_engine *e, vmdb_checkpoint_info *out);

@@ -10,7 +10,9 @@
 #include "db/pg.h"
 #include "store/engine_internal.h"
 #include "util/log.h"
+#include "vmdb/json.h"
 #include "vmdb/note.h"
+#include "vmdb/rowhash.h"
 
 void vmdb_engine_health(vmdb_engine *e, vmdb_health *out)
 {
@@ -257,5 +259,100 @@ int vmdb_engine_checkpoint(vmdb_engine *e, vmdb_checkpoint_info *out)
 done:
     vmdb_buf_free(&text);
     vmdb_buf_free(&note);
+    return vmdb_fail_check(rc, &out->fail);
+}
+
+/* The stored record and proof of header `seq` into `out` (request arena).
+ * 0 with *found; VMDB_EIO, VMDB_ENOMEM, VMDB_EVERIFY (malformed). */
+static int load_transition(vmdb_engine *e, vmdb_arena *ar, vmdb_hasher *h, uint64_t seq,
+                           bool *found, vmdb_transition_info *out)
+{
+    char s[24];
+    const char *p[1] = {s};
+    vmdb_buf canon = VMDB_BUF_INIT;
+    uint8_t bin[VMDB_PROOF_MAX_BYTES];
+    int rc = 0;
+    *found = false;
+    snprintf(s, sizeof s, "%llu", (unsigned long long)seq);
+    PGresult *r = vmdb_pgpool_exec(e->parts.pool, false, "read transition record",
+                                   "SELECT record, encode(proof, 'hex') FROM vmdb_transitions "
+                                   "WHERE seq = $1::bigint",
+                                   1, p, NULL);
+    if (!r)
+        return VMDB_EIO;
+    if (PQntuples(r) != 1)
+        goto done;
+    *found = true;
+    const char *rec = PQgetvalue(r, 0, 0), *ph = PQgetvalue(r, 0, 1);
+    size_t rlen = (size_t)PQgetlength(r, 0, 0), plen = strlen(ph);
+    /* The record goes into the answer as it is: it must be the canonical
+     * JSON object it claims to be (then its leaf says whether it is the
+     * committed one). */
+    if (vmdb_jcs_canonicalize(&canon, VMDB_SLICE(rec, rlen), NULL) != 0 || canon.len != rlen ||
+        memcmp(canon.ptr, rec, rlen) != 0 || rec[0] != '{' || plen % 2 || plen / 2 > sizeof bin ||
+        vmdb_hex_decode(bin, plen / 2, ph, plen) != 0 ||
+        vmdb_proof_decode(&out->proof, VMDB_SLICE(bin, plen / 2)) != 0) {
+        rc = VMDB_EVERIFY;
+        goto done;
+    }
+    if (!(out->record = vmdb_arena_strndup(ar, rec, rlen))) {
+        rc = VMDB_ENOMEM;
+        goto done;
+    }
+    out->record_len = rlen;
+    vmdb_transition_key(h, out->key, seq);
+    vmdb_transition_value(h, out->value, VMDB_SLICE(rec, rlen));
+done:
+    PQclear(r);
+    vmdb_buf_free(&canon);
+    return rc;
+}
+
+int vmdb_engine_transition(vmdb_engine *e, vmdb_arena *ar, uint64_t seq, vmdb_transition_info *out)
+{
+    int rc = 0;
+    bool found = false;
+    vmdb_hasher *h = vmdb_engine_hasher(e);
+    memset(out, 0, sizeof *out);
+    if (!h)
+        return vmdb_fail_check(vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory"),
+                               &out->fail);
+    rc = header_fail(&out->fail, vmdb_chain_header(e->parts.chain, h, seq, &out->header, out->kind),
+                     seq);
+    if (rc)
+        return vmdb_fail_check(rc, &out->fail);
+    switch (load_transition(e, ar, h, seq, &found, out)) {
+    case 0:
+        break;
+    case VMDB_EIO:
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
+        return vmdb_fail_check(rc, &out->fail);
+    case VMDB_ENOMEM:
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+        return vmdb_fail_check(rc, &out->fail);
+    default:
+        found = true;
+        rc = VMDB_EVERIFY;
+        break;
+    }
+    if (!found) {
+        rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NO_TRANSITION,
+                           "header %llu (kind %s) has no transition record",
+                           (unsigned long long)seq, out->kind);
+        return vmdb_fail_check(rc, &out->fail);
+    }
+    /* Checked as a client would before it is answered: a record or proof
+     * edited in the database is an integrity violation, never served. */
+    if (rc == 0 &&
+        vmdb_proof_verify(h, out->header.h.smt_root, out->key, out->value, &out->proof) != 0)
+        rc = VMDB_EVERIFY;
+    if (rc) {
+        LOG_ERROR("transition: the stored record of seq %llu does not verify against its header",
+                  (unsigned long long)seq);
+        vmdb_status_violation(e->parts.status, "vmdb_transitions",
+                              "a stored transition record does not verify against its header", NULL,
+                              0);
+        rc = vmdb_fail_integrity(&out->fail, NULL, 0);
+    }
     return vmdb_fail_check(rc, &out->fail);
 }

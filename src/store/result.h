@@ -25,6 +25,7 @@
 #include "util/arena.h"
 #include "util/histo.h"
 #include "vmdb/header.h"
+#include "vmdb/proof.h"
 
 /* Every failure the API can answer with. The engine uses the first group;
  * the second is the request checks of src/server, in the same enum so that
@@ -69,6 +70,7 @@ typedef enum vmdb_fail_kind {
     VMDB_FAIL_CONFIRM_REQUIRED,
     VMDB_FAIL_INVALID_SEQ,
     VMDB_FAIL_INVALID_RANGE, /* /api/roots/proof: not from <= to <= newest seq */
+    VMDB_FAIL_NO_TRANSITION, /* /api/roots/{seq}/transition: header seq has no record */
     VMDB_FAIL_BAD_REQUEST,   /* 400: HTTP framing refused (Content-Length with Transfer-Encoding) */
     VMDB_FAIL_ROUTE_NOT_FOUND,
     VMDB_FAIL_METHOD_NOT_ALLOWED,
@@ -280,6 +282,17 @@ typedef struct vmdb_roots_info {
     uint64_t backlog;
     char kind[32]; /* /api/roots/{seq}: the kind of transition */
 } vmdb_roots_info;
+
+/* GET /api/roots/{seq}/transition (PROTOCOL.md §14.2). */
+typedef struct vmdb_transition_info {
+    vmdb_fail fail;
+    vmdb_sheader header; /* header seq, checked against the verified history */
+    char kind[32];
+    const char *record; /* its canonical JSON, as committed (request arena) */
+    size_t record_len;
+    uint8_t key[32], value[32]; /* the record's leaf */
+    vmdb_proof proof;           /* against header.h.smt_root */
+} vmdb_transition_info;
 
 typedef struct vmdb_history_info {
     vmdb_fail fail;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "store/rows.h"
+#include "store/transitions.h"
 #include "util/arena.h"
 #include "util/log.h"
 #include "vmdb/rowhash.h"
@@ -30,7 +31,9 @@ static const char *const internal_ddl =
     "CREATE TABLE IF NOT EXISTS vmdb_id_ranges (table_name text PRIMARY KEY, lo bigint NOT NULL,"
     " hi bigint NOT NULL);"
     "CREATE TABLE IF NOT EXISTS vmdb_migrations (version TEXT PRIMARY KEY, name TEXT NOT NULL,"
-    " checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());";
+    " checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+    "CREATE TABLE IF NOT EXISTS vmdb_transitions (seq bigint PRIMARY KEY, record text NOT NULL,"
+    " proof bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());";
 
 /* The stored id ranges against the tree just built: each must be there as
  * its leaf, and a serial table without a stored range must have no range
@@ -73,6 +76,32 @@ static void check_ranges(const vmdb_parts *p, vmdb_hasher *h, const vmdb_id_rang
         LOG_ERROR("start-up: out of memory keeping the id ranges");
 }
 
+/* The stored transition records (PROTOCOL.md §14.2) against the tree just
+ * built: each must be there as its leaf. A mismatch (a record row edited or
+ * added behind vmdb's back) refuses writes; a deleted one shows in the full
+ * row check's count and in a repair's diff. */
+static void check_transitions(const vmdb_parts *p, vmdb_hasher *h, const vmdb_transition_row *v,
+                              size_t n)
+{
+    const vmdb_smt *tree = vmdb_versions_tree(p->versions);
+    const vmdb_smt_view *view = vmdb_versions_base(p->versions);
+    size_t nbad = 0;
+    uint8_t key[32], value[32], tv[32];
+    for (size_t i = 0; i < n; i++) {
+        vmdb_transitions_leaf(h, v[i].seq, VMDB_SLICE(v[i].record, v[i].len), key, value);
+        if (vmdb_smt_get(tree, view, key, tv) != 0 || memcmp(tv, value, 32) != 0)
+            nbad++;
+    }
+    if (nbad) {
+        LOG_ERROR("start-up: %zu stored transition records differ from the tree", nbad);
+        vmdb_status_violation(p->status, "vmdb_transitions",
+                              "the stored transition records differ from the tree", NULL, 0);
+        vmdb_status_set(p->status, VMDB_BLOCK_STATE,
+                        "the transition records (vmdb_transitions) do not match the tree "
+                        "(see /bootstrap/repair-roots)");
+    }
+}
+
 /* Reads the state row and every leaf from one snapshot and builds and
  * publishes the tree. With `own_txn` it first waits until no transaction
  * holds the state row: after a kill -9 the dead instance's COMMIT may still
@@ -84,7 +113,8 @@ static int load_tree(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool own_tx
     int rc = 0;
     vmdb_smt_leaf *leaves = NULL;
     vmdb_id_range *ranges = NULL;
-    size_t n = 0, nranges = 0;
+    vmdb_transition_row *trans = NULL;
+    size_t n = 0, nranges = 0, ntrans = 0;
     uint8_t stored[32], built[32];
     uint64_t seq = 0;
     char hb[65], hs[65];
@@ -108,6 +138,7 @@ static int load_tree(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool own_tx
     PQclear(r);
     rc = vmdb_pg_load_leaves(c, &leaves, &n);
     rc = rc ? rc : vmdb_ranges_load(c, &ranges, &nranges);
+    rc = rc ? rc : vmdb_transitions_load(c, &trans, &ntrans);
     if (rc == 0) {
         /* The registry of the same snapshot. At start-up vmdb cannot run
          * without it; on a resync the one in use stays if it cannot be read
@@ -148,9 +179,11 @@ static int load_tree(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool own_tx
                               0);
     }
     check_ranges(p, h, ranges, nranges);
+    check_transitions(p, h, trans, ntrans);
 done:
     free(leaves);
     free(ranges);
+    vmdb_transitions_rows_free(trans, ntrans);
     return rc;
 }
 
@@ -178,9 +211,9 @@ static int check_one(void *arg, const char *pk, int hash_rc, const uint8_t key[3
 }
 
 /* A sample of each table (or, with `full`, every row) is hashed and looked
- * up in the tree; with every row the counts must match as well, which also
- * catches deleted rows. A mismatch is an integrity violation in /health
- * (reads of those rows fail anyway; writes check the rows they touch). */
+ * up in the tree; with every row the counts must match as well (rows, id
+ * ranges and transition records), which also catches deleted rows. A mismatch is an integrity
+ * violation in /health (reads of those rows fail anyway; writes check the rows they touch). */
 static int check_rows(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool full)
 {
     row_check x;
@@ -208,6 +241,21 @@ static int check_rows(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool full)
             vmdb_range_key(h, key, VMDB_SLICE(t, strlen(t))) == 0 &&
             vmdb_smt_get(x.tree, x.view, key, tv) == 0)
             nrange++;
+    }
+    /* And the transition records' leaves (PROTOCOL.md §14.2), which are
+     * not rows either: those of the stored records that the tree holds (a
+     * stored record that differs was reported by check_transitions). */
+    if (rc == 0 && full) {
+        vmdb_transition_row *tv = NULL;
+        size_t ntv = 0;
+        rc = vmdb_transitions_load(c, &tv, &ntv);
+        for (size_t i = 0; rc == 0 && i < ntv; i++) {
+            uint8_t key[32], val[32];
+            vmdb_transition_key(h, key, tv[i].seq);
+            if (vmdb_smt_get(x.tree, x.view, key, val) == 0)
+                nrange++;
+        }
+        vmdb_transitions_rows_free(tv, ntv);
     }
     if (rc == 0) {
         if (x.nbad)

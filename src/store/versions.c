@@ -148,6 +148,11 @@ void vmdb_versions_pending_root(const vmdb_versions *v, uint8_t root[32])
         memset(root, 0, 32);
 }
 
+const vmdb_smt_view *vmdb_versions_pending(const vmdb_versions *v)
+{
+    return vmdb_smt_pending(v->tree);
+}
+
 void vmdb_versions_committing(vmdb_versions *v, uint64_t seq)
 {
     pthread_mutex_lock(&v->mu);

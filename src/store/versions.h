@@ -59,6 +59,9 @@ const vmdb_smt_view *vmdb_versions_base(vmdb_versions *v);
 int vmdb_versions_apply(vmdb_versions *v, const vmdb_smt_change *changes, size_t n);
 int vmdb_versions_build(vmdb_versions *v, const vmdb_smt_leaf *leaves, size_t n);
 void vmdb_versions_pending_root(const vmdb_versions *v, uint8_t root[32]);
+/* The pending version (NULL when none), for a proof against it before it
+ * is committed. */
+const vmdb_smt_view *vmdb_versions_pending(const vmdb_versions *v);
 /* The pending version is being committed as `seq`. */
 void vmdb_versions_committing(vmdb_versions *v, uint64_t seq);
 /* Drops the pending version (the commit failed). */

@@ -7,8 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  startServer, psql, post, ok, fails, health, applySchema, rowKey, rangeLeaf, isHex64, tableCounts,
+  startServer, psql, post, get, ok, fails, health, applySchema, rowKey, rangeLeaf, isHex64, tableCounts,
+  expectedRootFromRows,
 } from './lib.mjs';
+import { verifyTransition, verifyAnswer, verifyHeader } from '../../clients/js/src/protocol.mjs';
 
 const NOTES = {
   table_name: 'notes', primary_key_field: 'id', primary_key_kind: 'serial',
@@ -149,9 +151,143 @@ test('a repair that changes no leaf (a lost vmdb_leaves row is rebuilt the same)
   // vmdb_leaves is only a copy of the tree vmdb holds: a lost leaf row is
   // rebuilt as it was, which changes no leaf.
   await psql(srv.db, `DELETE FROM vmdb_leaves WHERE key = '\\x${rowKey('notes', '3').toString('hex')}'`);
-  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'), '10');
+  // 10 rows, the id range and the record of the first apply-schema (a reset).
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'), '11');
   const r = ok(await repair(srv, { confirm: true }), 'repair of an untouched database');
   assert.equal(r.diff.count, 0);
-  assert.equal(r.new_root, before.temporary_root);
-  assert.equal(r.updated_leaves, 11);
+  assert.equal(r.old_root, before.temporary_root);
+  assert.equal(r.updated_leaves, 12);
+  // The new root differs from the old one by the repair's own record only.
+  assert.equal(r.new_root, await expectedRootFromRows(srv.url, srv.db, [{ table: 'notes', pk: 'id' }]));
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'), '13');
+});
+
+// ---- PROTOCOL.md §14.2: transition records ------------------------------------
+
+const transition = (srv, seq) => get(srv.url, `/api/roots/${seq}/transition`);
+
+async function publicKey(srv) {
+  return ok(await get(srv.url, '/api/identity')).public_key;
+}
+
+/** GET the transition of seq, verified with the JS client; returns {data, record}. */
+async function verifiedTransition(srv, seq, pk, what) {
+  const data = ok(await transition(srv, seq), what);
+  const v = verifyTransition(data, pk);
+  assert.equal(v.ok, true, `${what}: ${v.reason}`);
+  assert.equal(data.header.seq, seq);
+  assert.equal(data.record.seq, seq);
+  return { data, record: data.record };
+}
+
+test('transition records: a repair commits its changes, clear and reset theirs; each is proven against its signed header, also after a restart', async (t) => {
+  let srv = await setup(t);
+  const pk = await publicKey(srv);
+  // The first apply-schema was a reset (seq 1): it has its record.
+  const first = (await verifiedTransition(srv, 1, pk, 'first apply-schema')).record;
+  assert.equal(first.kind, 'reset');
+  assert.deepEqual(first.tables, ['notes']);
+  assert.equal(first.leaves_before, 0);
+  assert.equal(first.leaves_after, 1);
+
+  // A write has no record: 404 NO_TRANSITION; beyond the chain 404 NOT_FOUND.
+  const writeSeq = (await health(srv.url)).seq;
+  fails(await transition(srv, writeSeq), 404, 'NO_TRANSITION', 'a write header');
+  fails(await transition(srv, 999999), 404, 'NOT_FOUND', 'no such header');
+  fails(await transition(srv, 'abc'), 400, 'INVALID_SEQ', 'not a seq');
+  fails(await post(srv.url, `/api/roots/1/transition`, {}), 405, 'METHOD_NOT_ALLOWED', 'POST');
+
+  // psql edit, dry run, accepted repair: the record lists the edited key.
+  const before = await health(srv.url);
+  await psql(srv.db, "UPDATE notes SET body = 'evil' WHERE id = 2");
+  const d = ok(await repair(srv, { dry_run: true })).diff;
+  assert.equal(d.count, 1);
+  const rep = ok(await repair(srv, { confirm: true, accept_changes: true, expect_diff_root: d.diff_root }));
+  const { data, record } = await verifiedTransition(srv, rep.seq, pk, 'the repair');
+  assert.equal(data.kind, 'repair');
+  assert.equal(data.header.kind, 'repair');
+  assert.equal(data.header.smt_root, rep.new_root);
+  assert.equal(record.kind, 'repair');
+  assert.equal(record.count, 1);
+  assert.equal(record.listed, 1);
+  assert.equal(record.diff_root, d.diff_root);
+  assert.equal(record.old_root, before.temporary_root);
+  assert.deepEqual(record.changes, d.changes);
+  const c = record.changes[0];
+  assert.equal(c.key, rowKey('notes', '2').toString('hex'));
+  assert.equal(c.change, 'changed');
+  assert.ok(isHex64(c.old) && isHex64(c.new) && c.old !== c.new);
+  assert.equal(record.leaves_before, before.leaves);
+  assert.equal(record.leaves_after, before.leaves + 1);
+  assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves')), record.leaves_after);
+  // A record that says something else, or a proof of another seq, fails.
+  const forged = structuredClone(data);
+  forged.record.changes[0].new = c.old;
+  assert.equal(verifyTransition(forged, pk).ok, false);
+  assert.equal(verifyTransition({ ...data, record: first }, pk).ok, false);
+  assert.equal(verifyTransition(data, '11'.repeat(32)).ok, false);
+
+  // A later read still verifies (with its proof) against the new state.
+  const rb = ok(await post(srv.url, '/api/models/notes/read-batch', { ids: ['2'], proof: true }));
+  const va = verifyAnswer(rb, 'read-batch', pk, { table: 'notes', ids: ['2'] });
+  assert.equal(va.ok, true, va.reason);
+
+  // clear-data and a forced reset: records of their own, the older records kept.
+  ok(await post(srv.url, '/bootstrap/clear-data', { confirm: true }));
+  const cleared = await health(srv.url);
+  const cr = (await verifiedTransition(srv, cleared.seq, pk, 'clear-data')).record;
+  assert.equal(cr.kind, 'clear');
+  assert.deepEqual(cr.tables, ['notes']);
+  assert.equal(cr.leaves_before, record.leaves_after);
+  assert.equal(cr.leaves_after, 3, 'the records of the reset, the repair and the clear');
+  assert.notEqual(cleared.temporary_root, '0'.repeat(64), 'a cleared tree holds the transition records');
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM notes'), '0');
+  ok(await post(srv.url, '/api/models/notes/create-batch', { records: [{ body: 'after clear', n: 1 }] }));
+  await applySchema(srv.url, [NOTES], true);
+  const reset = await health(srv.url);
+  const rr = (await verifiedTransition(srv, reset.seq, pk, 'reset')).record;
+  assert.equal(rr.kind, 'reset');
+  assert.equal(rr.leaves_after, 4);
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_transitions'), '4');
+  // The repair's record is still proven against its own header.
+  await verifiedTransition(srv, rep.seq, pk, 'the repair after clear and reset');
+
+  // A repair now changes nothing (records are kept as stored); a full
+  // start-up check with the record leaves present passes.
+  ok(await post(srv.url, '/api/models/notes/create-batch', { records: [{ body: 'x', n: 2 }] }));
+  const again = ok(await repair(srv, { confirm: true }), 'repair with records present');
+  assert.equal(again.diff.count, 0);
+  await srv.stop();
+  srv = await startServer({ db: srv.db, dataDir: srv.dataDir, args: ['--verify-rows'] });
+  t.after(() => srv.stop());
+  const h = await health(srv.url);
+  assert.equal(h.integrity?.ok ?? true, true, JSON.stringify(h));
+  assert.equal(h.temporary_root, again.new_root);
+  ok(await post(srv.url, '/api/models/notes/create-batch', { records: [{ body: 'after restart', n: 3 }] }), 'writes allowed');
+  for (const s of [1, rep.seq, cleared.seq, reset.seq, again.seq]) await verifiedTransition(srv, s, pk, `seq ${s} after restart`);
+  const latest = ok(await get(srv.url, '/api/roots/latest'));
+  assert.equal(verifyHeader(latest.header, pk).ok, true);
+});
+
+test('a transition record edited in the database: refused when served, listed by a repair, and reported at start-up', async (t) => {
+  let srv = await setup(t);
+  await psql(srv.db, "UPDATE notes SET body = 'evil' WHERE id = 3");
+  const rep = ok(await repair(srv, { confirm: true, accept_changes: true }));
+  await psql(srv.db, `UPDATE vmdb_transitions SET record = replace(record, '"count":1', '"count":0') WHERE seq = ${rep.seq}`);
+  fails(await transition(srv, rep.seq), 400, 'INTEGRITY_VIOLATION', 'edited record');
+  // clear-data refuses to carry an edited record over.
+  fails(await post(srv.url, '/bootstrap/clear-data', { confirm: true }), 400, 'INTEGRITY_VIOLATION', 'clear with an edited record');
+  // A repair lists it as a changed leaf of vmdb_transitions.
+  const d = fails(await repair(srv, { confirm: true }), 409, 'REPAIR_CHANGES_ROWS').data;
+  assert.equal(d.count, 1, JSON.stringify(d.changes));
+  assert.equal(d.changes[0].table, 'vmdb_transitions');
+  assert.equal(d.changes[0].id, String(rep.seq));
+  // After a restart the start-up check reports it and refuses writes.
+  await srv.stop();
+  srv = await startServer({ db: srv.db, dataDir: srv.dataDir });
+  t.after(() => srv.stop());
+  const h = await health(srv.url);
+  assert.ok(JSON.stringify(h).includes('vmdb_transitions'), JSON.stringify(h));
+  const w = await post(srv.url, '/api/models/notes/create-batch', { records: [{ body: 'x', n: 1 }] });
+  assert.notEqual(w.status, 200, 'writes refused');
 });

@@ -199,7 +199,7 @@ export async function spawnServer(opts = {}) {
   }, opts.env || {});
   for (const [k, v] of Object.entries(env)) if (v === undefined || v === null) delete env[k];
   const bin = opts.bin || BIN;
-  const proc = spawn(bin, ['serve'], { cwd: opts.cwd || dataDir, env, stdio: ['ignore', fd, fd] });
+  const proc = spawn(bin, ['serve', ...(opts.args || [])], { cwd: opts.cwd || dataDir, env, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   const exited = new Promise((resolve) => {
     proc.on('exit', (code, signal) => resolve({ code, signal }));
@@ -375,6 +375,21 @@ export async function storedRangeLeaves(db, tables) {
   return out.filter(([t]) => !tables || tables.includes(t)).map(([t, lo, hi]) => rangeLeaf(t, lo, hi));
 }
 
+/** Transition-record leaf of PROTOCOL.md §14.2 for header seq and the record's JCS text. */
+export function transitionLeaf(seq, recordText) {
+  const s = Buffer.alloc(8); s.writeBigUInt64BE(BigInt(seq));
+  return {
+    key: H('vmdb/v2/transition-key', Buffer.from([0]), s),
+    value: H('vmdb/v2/transition', Buffer.from([0]), Buffer.from(recordText, 'utf8')),
+  };
+}
+
+/** The transition-record leaves of the rows of vmdb_transitions. */
+export async function storedTransitionLeaves(db) {
+  const out = await psql(db, "SELECT coalesce(json_agg(json_build_object('seq', seq, 'record', record) ORDER BY seq), '[]') FROM vmdb_transitions");
+  return JSON.parse(out).map((r) => transitionLeaf(r.seq, r.record));
+}
+
 /** RFC 8785 JCS of a parsed JSON value (keys sorted by UTF-16 code units, ECMAScript numbers). */
 export function jcs(v) {
   if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') {
@@ -483,6 +498,7 @@ export async function expectedRootFromRows(url, db, tables) {
     }
   }
   leaves.push(...await storedRangeLeaves(db, tables.map((x) => x.table)));
+  leaves.push(...await storedTransitionLeaves(db));
   return smtRootHex(leaves);
 }
 

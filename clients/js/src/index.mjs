@@ -17,7 +17,7 @@ import { listAnchors } from './solana.mjs';
 
 export { VerificationError, VmdbServerError, FileStateStore, MemoryStateStore, stateText };
 export { verifyAnswer, verifyHeader, verifyHistoryProof, verifyCheckpoint, verifyProofJson, verifyMultiproofJson,
-  REASON_CODES } from './protocol.mjs';
+  verifyTransition, transitionKey, transitionValue, REASON_CODES } from './protocol.mjs';
 
 /** read-latest: the server caps `limit` at this (docs/openapi.json), and proves the capped limit. */
 export const MAX_READ_LATEST = 100;
@@ -240,6 +240,20 @@ export class VmdbClient {
     const r = check(P.verifyHeader(data?.header, this.publicKey, { chainId: this.chainId ?? undefined }));
     await this._link(r.header);
     return data.header;
+  }
+
+  /**
+   * The transition record of header `seq` (PROTOCOL.md §14.2: what a repair,
+   * clear, reset or migrate did), verified against that signed header, whose
+   * history is linked to the state; -> {record, header}.
+   */
+  async transition(seq) {
+    const data = await this._request('GET', `/api/roots/${encodeURIComponent(String(seq))}/transition`);
+    await this._loadState();
+    const r = check(P.verifyTransition(data, this.publicKey, { chainId: this.chainId ?? undefined }));
+    if (String(r.header.seq) !== String(seq)) throw new VerificationError('BAD_ANSWER', `asked for the transition of ${seq}, got ${r.header.seq}`);
+    await this._link(r.header);
+    return { record: r.record, header: data.header };
   }
 
   /**

@@ -903,6 +903,46 @@ export function rangeValue(lo, hi) {
 }
 
 // ---------------------------------------------------------------------------
+// §14.2 transition records
+// ---------------------------------------------------------------------------
+
+/** The kinds of header that carry a transition record (§14.2). */
+export const TRANSITION_KINDS = ['repair', 'clear', 'reset', 'migrate'];
+
+/** §14.2: the key of the transition record of header seq. */
+export function transitionKey(seq) { return H('vmdb/v2/transition-key', u8(0), u64(seq)); }
+/** §14.2: the value of a transition record given as an object (hashed as its JCS). */
+export function transitionValue(record) {
+  if (!isObject(record)) vfail('transition record is not a JSON object');
+  return H('vmdb/v2/transition', u8(0), Buffer.from(jcsOfValue(record), 'utf8'));
+}
+
+/**
+ * Verifies the answer of GET /api/roots/{seq}/transition (its `data`):
+ * the header's signature (and the pinned chain_id, opts.chainId), that the
+ * record is of the header's kind and seq, and that the proof shows the
+ * record's leaf in the header's tree. Returns {ok, reason, code, header,
+ * record}.
+ */
+export function verifyTransition(data, publicKeyHex, opts = {}) {
+  return outcome(() => {
+    obj(data, 'answer');
+    const h = checkHeader(data.header, pubKey(publicKeyHex), opts);
+    const rec = obj(data.record, 'record');
+    const kind = h.version === 2 ? HEADER_KINDS[h.kind] : null;
+    if (!TRANSITION_KINDS.includes(kind)) vfail(`transition: header ${h.seq} is of kind ${kind}, which has no record`);
+    if (rec.kind !== kind || data.kind !== kind) vfail('transition: the record is not of the header\'s kind');
+    if (rec.seq !== h.seq) vfail('transition: the record is not of the header\'s seq');
+    const p = proofFromJson(data.proof);
+    if (p.value === null) vfail('transition: the proof says the record is absent', 'BAD_PROOF');
+    if (!p.key.equals(transitionKey(h.seq))) vfail('transition: the proof is not for the record\'s key', 'BAD_PROOF');
+    if (!p.value.equals(transitionValue(rec))) vfail('transition: the record does not hash to the proven value', 'BAD_PROOF');
+    if (!verifyProof(h.smt_root, p.key, p.value, p.bytes)) vfail('transition: the proof does not verify against the header', 'BAD_PROOF');
+    return { header: h, record: rec };
+  });
+}
+
+// ---------------------------------------------------------------------------
 // §9 proofs in answers, §10 complete read-latest
 // ---------------------------------------------------------------------------
 
