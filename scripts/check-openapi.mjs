@@ -35,6 +35,7 @@ export const ROUTES = {
   '/api/identity': ['get'],
   '/api/roots/latest': ['get'],
   '/api/roots/{seq}': ['get'],
+  '/api/roots/{seq}/transition': ['get'],
   '/api/roots/proof': ['get'],
   '/checkpoint': ['get'],
   '/metrics': ['get'],
@@ -59,7 +60,7 @@ export const ERROR_CODES = [
   'TABLE_NOT_MANAGED', 'NO_MODELS', 'MIGRATION_FAILED', 'MIGRATION_CHANGED', 'INVALID_PAYLOAD',
   'UNSUPPORTED_MEDIA_TYPE', 'PAYLOAD_TOO_LARGE', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED',
   'WRITES_UNAVAILABLE', 'DATABASE_ERROR', 'DB_UNAVAILABLE', 'HISTORY_BROKEN', 'ROLLBACK_DETECTED',
-  'INVALID_SEQ', 'INVALID_RANGE', 'BAD_REQUEST', 'INTERNAL', 'UNAUTHORIZED', 'FORBIDDEN',
+  'INVALID_SEQ', 'INVALID_RANGE', 'NO_TRANSITION', 'BAD_REQUEST', 'INTERNAL', 'UNAUTHORIZED', 'FORBIDDEN',
   'COMMIT_UNKNOWN',
 ];
 

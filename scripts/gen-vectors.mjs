@@ -921,6 +921,47 @@ function genIdRange() {
   return cases.map(([table, lo, hi]) => ({ table, lo, hi, range_key: hex(V.rangeKey(table)), range_value: hex(V.rangeValue(lo, hi)) }));
 }
 
+/**
+ * §14.2 transition records: key and value of records of each kind (a
+ * non-ASCII table name and a large seq among them), and one answer of
+ * GET /api/roots/{seq}/transition: a repair header whose tree holds the rows
+ * and the record's leaf, with the record's §4 proof.
+ */
+function genTransitions(chain, key) {
+  const tKey = (seq) => H('vmdb/v2/transition-key', u8(0), u64(seq));
+  const tValue = (text) => H('vmdb/v2/transition', u8(0), text);
+  const k2 = hex(rowKey('users', '2')), k9 = hex(rowKey('users', '9'));
+  const repair = {
+    changes: [{ change: 'changed', id: '2', key: k2, new: hex(H('new 2')), old: hex(H('old 2')), table: 'users' },
+      { change: 'removed', id: null, key: k9, new: null, old: hex(H('old 9')), table: null }]
+      .sort((a, b) => (a.key < b.key ? -1 : 1)),
+    count: 2, diff_root: hex(H('a diff root')), kind: 'repair', leaves_after: 13, leaves_before: 13, listed: 2,
+    old_root: hex(H('an old root')), seq: 4,
+  };
+  const cases = [
+    repair,
+    { kind: 'reset', leaves_after: 1, leaves_before: 0, old_root: hex(Z), seq: 1, tables: ['notes', 'users'] },
+    { kind: 'migrate', leaves_after: 15, leaves_before: 14, migrations: ['1_add.sql', '2_caf\u00e9.sql'], old_root: hex(H('r')), seq: 5,
+      tables: ['notes', 'users', '\u00fcber'] },
+    { kind: 'clear', leaves_after: 3, leaves_before: 40, old_root: hex(H('s')), seq: 2 ** 40 + 7, tables: [] },
+  ];
+  const records = cases.map((record) => {
+    const text = jcs(JSON.stringify(record));
+    assert(hex(V.transitionKey(record.seq)) === hex(tKey(record.seq)), 'transition key');
+    assert(hex(V.transitionValue(record)) === hex(tValue(text)), 'transition value');
+    return { seq: record.seq, record, record_jcs: text, transition_key: hex(tKey(record.seq)), transition_value: hex(tValue(text)) };
+  });
+  // The answer: header 4 (repair) of a tree with the rows and the record.
+  const leaves = [...chain.S.deleted, { key: tKey(4), value: tValue(records[0].record_jcs) }];
+  const h = { ...chain.fields[4], smt_root: smtRoot(leaves) };
+  const hv = headerVector(h, key, chain.chainId);
+  const answer = { header: hv.json, kind: 'repair', proof: proofJson(leaves, tKey(4)), record: repair };
+  const r = V.verifyTransition(answer, hex(key.pub), { chainId: hex(chain.chainId) });
+  assert(r.ok, `transition answer verifies: ${r.reason}`);
+  assert(!V.verifyTransition({ ...answer, record: { ...repair, count: 3 } }, hex(key.pub)).ok, 'a changed record is rejected');
+  return { records, answers: [answer] };
+}
+
 /** §4 JSON form of a proof built by proveKey. */
 function proofJson(leaves, k) {
   const p = proveKey(leaves, k);
@@ -1221,7 +1262,8 @@ function genNegatives(ctx) {
  * encoded, header_hash, committed/intent messages and signatures, JSON form);
  * upgrade (v1 headers 0..2, the upgrade header and a write, history roots
  * and proofs over the mixed hashes); tree_sequences (steps with the root
- * after each); id_range; json_proofs / json_multiproofs (with the root);
+ * after each); id_range; transitions (§14.2 records with their key and
+ * value, and a verified /api/roots/{seq}/transition answer); json_proofs / json_multiproofs (with the root);
  * answers (`data` of read-batch, delete-batch, read-latest, create-batch with
  * §9/§10 proofs, and the verifier options: table, ids, order, limit,
  * requireComplete); history_proofs (§11.1); checkpoints (§11.2 notes);
@@ -1283,6 +1325,7 @@ function genV2() {
       history_leaves: upgrade.leaves, history_roots: upgrade.history_roots, history_proofs: upgrade.history_proofs },
     tree_sequences: genTreeSequences(),
     id_range: genIdRange(),
+    transitions: genTransitions(chain, key),
     json_proofs: jsonProofs,
     json_multiproofs: jsonMulti,
     answers,

@@ -323,11 +323,11 @@ int vmdb_render_apply_schema(vmdb_buf *out, const vmdb_admin_result *r)
 
 int vmdb_render_clear(vmdb_buf *out, const vmdb_admin_result *r)
 {
-    static const uint8_t zero[32];
-    (void)r; /* the seed answers the zero root, whatever the new one is */
+    /* The seed's message; the root is the new one, which holds the
+     * transition records (PROTOCOL.md §14.2), no longer the empty root. */
     int rc = vmdb_sb_puts(out, "{\"cleared\":true,\"message\":\"Cleared all managed table data, "
                                "truncated SMT store, and reset roots to zero.\",\"root\":");
-    rc = rc ? rc : vmdb_sb_jhex32(out, zero);
+    rc = rc ? rc : vmdb_sb_jhex32(out, r->root);
     return rc ? rc : vmdb_buf_putc(out, '}');
 }
 

@@ -67,6 +67,8 @@ const ROUTES = [
   { name: 'roots latest', m: 'GET', p: '/api/roots/latest', need: 'read', ok: [200] },
   { name: 'roots by seq', m: 'GET', p: '/api/roots/1', need: 'read', ok: [200] },
   { name: 'roots proof', m: 'GET', p: '/api/roots/proof?from=1&to=1', need: 'read', ok: [200] },
+  // A transition record names rows of any table: a key for every table only.
+  { name: 'roots transition', m: 'GET', p: '/api/roots/1/transition', need: 'read', table: '*', ok: [200] },
   { name: 'checkpoint', m: 'GET', p: '/checkpoint', need: 'read', ok: [200] },
   { name: 'identity', m: 'GET', p: '/api/identity', need: 'read', ok: [200] },
   { name: 'schema', m: 'GET', p: '/bootstrap/schema', need: 'read', table: '*', ok: [200] },

@@ -149,21 +149,25 @@ test(`concurrency: ${CLIENTS} clients writing and reading for ${SECONDS} s, then
   // PostgreSQL holds exactly the acknowledged rows.
   assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM items')), items.size);
   assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM kv')), kv.size);
-  // One leaf per row, and the id range of items (PROTOCOL.md §10): no
-  // deletes here, so it is exactly the lowest and highest id.
-  assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves')), items.size + kv.size + 1);
+  // One leaf per row, the id range of items (PROTOCOL.md §10): no deletes
+  // here, so it is exactly the lowest and highest id; and the record of the
+  // apply-schema reset (§14.2).
+  assert.equal(Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves')), items.size + kv.size + 2);
   assert.equal(await psql(srv.db, "SELECT r.lo = min(i.id) AND r.hi = max(i.id) FROM vmdb_id_ranges r, items i WHERE r.table_name = 'items' GROUP BY r.lo, r.hi"), 't');
 
   const h = await health(srv.url);
   assert.equal(h.status, 'ok');
-  assert.equal(h.leaves, items.size + kv.size + 1);
+  assert.equal(h.leaves, items.size + kv.size + 2);
   assert.equal(h.integrity.ok, true);
   // Independent: the protocol v1 root over the rows.
   assert.equal(await expectedRootFromRows(srv.url, srv.db, [{ table: 'items', pk: 'id' }, { table: 'kv', pk: 'k' }]), h.temporary_root);
-  // The tree equals the tree rebuilt from the rows.
+  // The tree equals the tree rebuilt from the rows (the repair adds only its
+  // own record).
   const rep = ok(await post(srv.url, '/bootstrap/repair-roots', { confirm: true }), 'repair-roots');
   assert.equal(rep.repaired, true);
-  assert.equal(rep.updated_leaves, items.size + kv.size + 1);
-  assert.equal(rep.new_root, h.temporary_root, 'rebuilt root = current root');
-  assert.equal((await health(srv.url)).temporary_root, h.temporary_root);
+  assert.equal(rep.diff.count, 0, 'rebuilt tree = current tree');
+  assert.equal(rep.updated_leaves, items.size + kv.size + 2);
+  assert.equal(rep.old_root, h.temporary_root);
+  assert.equal(rep.new_root, await expectedRootFromRows(srv.url, srv.db, [{ table: 'items', pk: 'id' }, { table: 'kv', pk: 'k' }]));
+  assert.equal((await health(srv.url)).temporary_root, rep.new_root);
 });

@@ -50,7 +50,7 @@ test('S3: migrate adds columns, rebuilds the tree; writes and reads verify after
   assert.equal(m.migrated, true);
   assert.ok(isHex64(m.new_root), 'data.new_root');
   assert.equal(m.old_temporary_root, before.temporary_root);
-  assert.equal(m.updated_leaves, 4 + 3, 'four rows and the id ranges of the three serial tables');
+  assert.equal(m.updated_leaves, 4 + 3 + 1, 'four rows, the id ranges of the three serial tables and the record of the apply-schema reset');
   assert.ok(Array.isArray(m.applied) && m.applied.length === 1, `applied: ${JSON.stringify(m.applied)}`);
   assert.ok(JSON.stringify(m.applied).includes('20260122144429'), 'applied names the file');
   assert.notEqual(m.new_root, before.temporary_root, 'every row hash now covers the new columns');
@@ -98,11 +98,17 @@ test('S3: migrate adds columns, rebuilds the tree; writes and reads verify after
   const h2 = await health(srv.url);
   assert.equal(await expectedRootFromRows(srv.url, srv.db, ALL), h2.temporary_root);
 
-  // Nothing pending: success, nothing applied, the root does not move.
+  // Nothing pending: success, nothing applied; the rows' leaves do not
+  // move, the tree only gains the migrate's record (PROTOCOL.md §14.2).
   const m2 = ok(await post(srv.url, '/bootstrap/migrate', { confirm: true }), 'second migrate');
   assert.deepEqual(m2.applied, []);
-  assert.equal(m2.new_root, h2.temporary_root);
-  assert.equal((await health(srv.url)).temporary_root, h2.temporary_root);
+  assert.equal(m2.old_temporary_root, h2.temporary_root);
+  assert.equal(m2.new_root, await expectedRootFromRows(srv.url, srv.db, ALL));
+  assert.equal((await health(srv.url)).temporary_root, m2.new_root);
+  const rec = JSON.parse(await psql(srv.db, `SELECT record FROM vmdb_transitions WHERE seq = ${m2.seq}`));
+  assert.equal(rec.kind, 'migrate');
+  assert.deepEqual(rec.migrations, []);
+  assert.equal(rec.old_root, h2.temporary_root);
 });
 
 test('migrate: confirm required; a failing file changes nothing; a changed applied file is refused', async (t) => {

@@ -11,7 +11,7 @@
 //    schema documented for their status, their status is documented for the
 //    operation, and their error code is named in the operation's text. The
 //    trust routes (/api/identity, /api/roots/latest, /api/roots/{seq},
-//    /api/roots/proof, /checkpoint) too,
+//    /api/roots/{seq}/transition, /api/roots/proof, /checkpoint) too,
 //    with header_hash recomputed and sig checked as the Header schema says.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -343,6 +343,7 @@ describe('against a running server', () => {
     r = await post(url, '/bootstrap/repair-roots', { confirm: true });
     assert.equal(r.status, 200, show(r));
     assertDocumented('/bootstrap/repair-roots', 'post', r);
+    const repairSeq = r.json.data.seq;
 
     // health again, after writes
     r = await get(url, '/health');
@@ -392,6 +393,22 @@ describe('against a running server', () => {
     assert.equal(r.status, 404, show(r));
     assertDocumented(SEQ, 'get', r);
     assert.equal(r.json.code, 'NOT_FOUND');
+
+    // The repair's transition record (PROTOCOL.md §14.2), and a header without one.
+    const TRANSITION = '/api/roots/{seq}/transition';
+    r = await get(url, `/api/roots/${repairSeq}/transition`);
+    assert.equal(r.status, 200, show(r));
+    assertDocumented(TRANSITION, 'get', r);
+    assert.equal(r.json.data.record.kind, 'repair');
+    assertHeaderSigned(r.json.data.header, pk);
+    r = await get(url, '/api/roots/0/transition');
+    assert.equal(r.status, 404, show(r));
+    assertDocumented(TRANSITION, 'get', r);
+    assert.equal(r.json.code, 'NO_TRANSITION');
+    r = await get(url, '/api/roots/x/transition');
+    assert.equal(r.status, 400, show(r));
+    assertDocumented(TRANSITION, 'get', r);
+    assert.equal(r.json.code, 'INVALID_SEQ');
 
     const PROOF = '/api/roots/proof';
     r = await get(url, `${PROOF}?from=0&to=${latest.header.seq}`);

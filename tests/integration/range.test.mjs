@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, psql, post, get, ok, fails, health, applySchema, rowKey, rangeKey, rangeLeaf,
-  smtRootHex, expectedRootFromRows, ZERO_ROOT,
+  smtRootHex, expectedRootFromRows, storedTransitionLeaves,
 } from './lib.mjs';
 
 const NOTES = {
@@ -56,7 +56,8 @@ async function assertRange(srv, lo, hi, what) {
   const leaves = await storedLeaves(srv.db);
   const rows = Number(await psql(srv.db, 'SELECT count(*) FROM notes')) +
     Number(await psql(srv.db, 'SELECT count(*) FROM tags'));
-  assert.equal(leaves.length, rows + 1, `${what}: one leaf per row and one range leaf`);
+  const records = Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_transitions'));
+  assert.equal(leaves.length, rows + 1 + records, `${what}: one leaf per row, one range leaf and the transition records`);
 }
 
 async function restart(t, srv) {
@@ -158,8 +159,9 @@ test('id range: written with the rows, kept by deletes, widened by explicit ids,
   // clear-data removes the ranges with the rows.
   ok(await post(srv4.url, '/bootstrap/clear-data', { confirm: true }));
   assert.equal(await psql(srv4.db, 'SELECT count(*) FROM vmdb_id_ranges'), '0');
-  assert.equal(await psql(srv4.db, 'SELECT count(*) FROM vmdb_leaves'), '0');
-  assert.equal((await health(srv4.url)).temporary_root, ZERO_ROOT);
+  // Only the transition records stay (PROTOCOL.md §14.2).
+  assert.equal(await psql(srv4.db, 'SELECT count(*) FROM vmdb_leaves'), await psql(srv4.db, 'SELECT count(*) FROM vmdb_transitions'));
+  assert.equal((await health(srv4.url)).temporary_root, smtRootHex(await storedTransitionLeaves(srv4.db)));
   const srv5 = await restart(t, srv4);
   assert.equal((await health(srv5.url)).writes, 'ok');
   const c2 = ok(await post(srv5.url, '/api/models/notes/create-batch', { records: [{ body: 'anew' }] }));
@@ -175,7 +177,7 @@ test('id range: a schema reset removes it; a new serial table has none until its
   const OTHER = { ...NOTES, table_name: 'other' };
   await applySchema(srv.url, [NOTES, OTHER]); // another schema: a reset
   assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_id_ranges'), '0');
-  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'), '0');
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'), '2', 'the records of the two resets');
   ok(await post(srv.url, '/api/models/other/create-batch', { records: [{ body: 'z' }] }));
   assert.equal(await storedRange(srv.db, 'other'), '1|1');
   assert.equal(await storedRange(srv.db, 'notes'), '');

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, psql, post, ok, health, applySchema, README_AGENTS, rowKey, rowValue, rangeLeaf, smtRootHex, ZERO_ROOT,
+  startServer, psql, post, ok, health, applySchema, README_AGENTS, rowKey, rowValue, rangeLeaf, smtRootHex, storedTransitionLeaves,
 } from './lib.mjs';
 
 const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00$/;
@@ -33,7 +33,10 @@ test('README: apply-schema, create-batch, read-batch, read-latest; leaves follow
     'metadata|jsonb|YES|',
     'name|text|NO|',
   ].join('\n'));
-  assert.equal((await health(srv.url)).temporary_root, ZERO_ROOT);
+  // The tree holds only the record of the apply-schema (a reset, PROTOCOL.md §14.2).
+  const records = await storedTransitionLeaves(srv.db);
+  assert.equal(records.length, 1);
+  assert.equal((await health(srv.url)).temporary_root, smtRootHex(records));
 
   const c = ok(await post(srv.url, '/api/models/agents/create-batch', {
     records: [
@@ -58,15 +61,15 @@ test('README: apply-schema, create-batch, read-batch, read-latest; leaves follow
     "SET TimeZone = 'UTC'; SELECT row_to_json(a)->>'created_at' FROM agents a WHERE id = 1"), alice.created_at);
   assert.equal(await psql(srv.db, 'SELECT metadata IS NULL FROM agents WHERE id = 2'), 't');
 
-  // vmdb_leaves holds exactly the leaves of the returned rows and the id
-  // range of the serial table (PROTOCOL.md §10), and the root is the root
-  // over them.
+  // vmdb_leaves holds exactly the leaves of the returned rows, the id range
+  // of the serial table (PROTOCOL.md §10) and the apply-schema's record
+  // (§14.2), and the root is the root over them.
   const leaves = (await psql(srv.db, "SELECT encode(key, 'hex') || ' ' || encode(value, 'hex') FROM vmdb_leaves ORDER BY 1"))
     .split('\n').sort();
   const all = [...c.records.map((r) => ({ key: rowKey('agents', String(r.id)), value: rowValue(r) })),
-    rangeLeaf('agents', 1, 2)];
+    rangeLeaf('agents', 1, 2), ...records];
   const want = all.map((l) => `${l.key.toString('hex')} ${l.value.toString('hex')}`).sort();
-  assert.deepEqual(leaves, want, 'vmdb_leaves = {rowKey(table, pk): rowValue(row)} and the range leaf');
+  assert.deepEqual(leaves, want, 'vmdb_leaves = {rowKey(table, pk): rowValue(row)}, the range leaf and the record');
   const root = smtRootHex(all);
   assert.equal(c.meta.proposed_root, root);
   assert.equal((await health(srv.url)).temporary_root, root);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, psql, post, get, ok, fails, health, applySchema, tableCounts, ZERO_ROOT,
+  smtRootHex, storedTransitionLeaves,
 } from './lib.mjs';
 
 const NOTES = {
@@ -44,7 +45,9 @@ test('apply-schema: first resets, same spec keeps data, changed spec and force_r
   const r = ok(await post(srv.url, '/api/models/notes/read-batch', { ids: ['1', '2'] }));
   assert.equal(r.verified, true);
 
-  // Changed spec: reset, tables dropped and recreated, roots zero.
+  // Changed spec: reset, tables dropped and recreated; the tree holds only
+  // the transition records (PROTOCOL.md §14.2: the first apply-schema's and
+  // this reset's).
   const notes2 = { ...NOTES, columns: [...NOTES.columns, { name: 'extra', col_type: 'jsonb', nullable: true }] };
   const c = await applySchema(srv.url, [notes2, TAGS]);
   assert.equal(c.reset_performed, true);
@@ -52,11 +55,12 @@ test('apply-schema: first resets, same spec keeps data, changed spec and force_r
   assert.deepEqual(await columnsOf(srv.db, 'notes'), ['body', 'extra', 'id', 'n']);
   assert.equal(await psql(srv.db, 'SELECT count(*) FROM notes'), '0');
   assert.equal(await psql(srv.db, 'SELECT count(*) FROM tags'), '0');
-  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'), '0');
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'), '2');
   let h = await health(srv.url);
-  assert.equal(h.temporary_root, ZERO_ROOT);
-  assert.equal(h.main_root, ZERO_ROOT);
-  assert.equal(h.leaves, 0);
+  const recordsRoot = async () => smtRootHex(await storedTransitionLeaves(srv.db));
+  assert.equal(h.temporary_root, await recordsRoot());
+  assert.equal(h.main_root, h.temporary_root);
+  assert.equal(h.leaves, 2);
   fails(await post(srv.url, '/api/models/notes/read-batch', { ids: ['1'] }), 404);
 
   const w = ok(await post(srv.url, '/api/models/notes/create-batch', { records: [{ body: 'z', extra: { k: 1 } }] }));
@@ -68,7 +72,8 @@ test('apply-schema: first resets, same spec keeps data, changed spec and force_r
   assert.equal(d.schema_hash, c.schema_hash);
   assert.equal(await psql(srv.db, 'SELECT count(*) FROM notes'), '0');
   h = await health(srv.url);
-  assert.equal(h.temporary_root, ZERO_ROOT);
+  assert.equal(h.temporary_root, await recordsRoot());
+  assert.equal(h.leaves, 3);
 
   // A model dropped from the spec is no longer registered; its table is gone.
   const e = await applySchema(srv.url, [TAGS]);
@@ -103,7 +108,7 @@ test('apply-schema: a requested table that exists but is not managed is refused 
   fails(await post(srv.url, '/api/models/precious/read-batch', { ids: ['1'] }), 400);
 });
 
-test('clear-data: confirm required; clears rows and leaves, roots zero, tables and sequences kept', async (t) => {
+test('clear-data: confirm required; clears rows and their leaves, the transition records stay, tables and sequences kept', async (t) => {
   const srv = await startServer();
   t.after(() => srv.stop());
   await applySchema(srv.url, [NOTES, TAGS]);
@@ -121,12 +126,16 @@ test('clear-data: confirm required; clears rows and leaves, roots zero, tables a
 
   const d = ok(await post(srv.url, '/bootstrap/clear-data', { confirm: true }), 'clear-data');
   assert.equal(d.cleared, true);
-  assert.equal(d.root, ZERO_ROOT);
   assert.equal(typeof d.message, 'string');
-  assert.equal(await psql(srv.db, 'SELECT (SELECT count(*) FROM notes) + (SELECT count(*) FROM tags) + (SELECT count(*) FROM vmdb_leaves)'), '0');
+  // Only the records of the first apply-schema (a reset) and of this clear
+  // are left (PROTOCOL.md §14.2).
+  assert.equal(await psql(srv.db, 'SELECT (SELECT count(*) FROM notes) + (SELECT count(*) FROM tags)'), '0');
+  assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_leaves'), '2');
   const h = await health(srv.url);
-  assert.equal(h.temporary_root, ZERO_ROOT);
-  assert.equal(h.leaves, 0);
+  assert.equal(d.root, h.temporary_root);
+  assert.notEqual(d.root, ZERO_ROOT);
+  assert.equal(h.temporary_root, smtRootHex(await storedTransitionLeaves(srv.db)));
+  assert.equal(h.leaves, 2);
   assert.equal(h.status, 'ok');
 
   // Registry and tables kept; sequences continue.

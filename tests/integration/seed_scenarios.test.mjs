@@ -83,7 +83,7 @@ test('S1: three tables, three create-batches, verified read-batch of the three h
   assert.equal(h.temporary_root, w3.meta.proposed_root);
   assert.equal(h.main_root, committed.meta.proposed_root, 'main_root is the root of the committed write');
   assert.equal(h.seq, w3.meta.seq);
-  assert.equal(h.leaves, 9 + 2, '9 rows and the id ranges of agents and follow_queue (PROTOCOL.md §10)');
+  assert.equal(h.leaves, 9 + 2 + 1, '9 rows, the id ranges of agents and follow_queue (PROTOCOL.md §10) and the record of the apply-schema reset (§14.2)');
 
   // Step 4: the three highest agent ids, found with SQL, read back verified.
   const top = (await psql(srv.db, 'SELECT id::text FROM agents ORDER BY id DESC LIMIT 3')).split('\n');
@@ -135,7 +135,7 @@ test('S2: warm restart on the same database without apply-schema', async (t) => 
   assert.equal(hB.status, 'ok');
   assert.equal(hB.temporary_root, hA.temporary_root, 'same trusted root after restart');
   assert.equal(hB.seq, hA.seq);
-  assert.equal(hB.leaves, 2, 'one row and the id range of agents');
+  assert.equal(hB.leaves, 3, 'one row, the id range of agents and the record of the apply-schema reset');
 
   const w2 = ok(await post(b.url, '/api/models/agents/create-batch',
     { records: [{ name: 'bob', character: { role: 'runner' } }] }), 'create B');

@@ -175,7 +175,7 @@ test('§2.2: every column type travels as the protocol says, and the leaf is H(J
   await applySchema(srv.url, [VALS], true);
   fs.writeFileSync(path.join(migDir, '1_every_type.sql'), MIGRATION);
   const m = ok(await post(srv.url, '/bootstrap/migrate', { confirm: true }), 'migrate');
-  assert.equal(m.updated_leaves, 4); // three rows and the id range of the serial key (PROTOCOL.md §10)
+  assert.equal(m.updated_leaves, 5); // three rows, the id range of the serial key (PROTOCOL.md §10) and the apply-schema reset's record (§14.2)
 
   // The registry records the real types (arrays and user-defined types by name).
   const cols = JSON.parse(await psql(srv.db, "SELECT columns::text FROM verifiable_models WHERE table_name = 'vals'"));
@@ -254,13 +254,14 @@ test('§2.2: every column type travels as the protocol says, and the leaf is H(J
   // check finds no violation.
   const h2 = await health(srv.url);
   const rep = ok(await post(srv.url, '/bootstrap/repair-roots', { confirm: true }), 'repair');
-  assert.equal(rep.new_root, h2.temporary_root, 'rebuilt root = current root');
+  assert.equal(rep.diff.count, 0, 'rebuilt tree = current tree');
+  assert.equal(rep.old_root, h2.temporary_root);
   await srv.stop();
   const again = await startServer({ db: srv.db, dataDir: srv.dataDir, env: { VMDB_MIGRATIONS_DIR: migDir } });
   t.after(() => again.stop());
   const h3 = await health(again.url);
   assert.equal(h3.status, 'ok');
-  assert.equal(h3.temporary_root, h2.temporary_root);
+  assert.equal(h3.temporary_root, rep.new_root);
   const r3 = ok(await readBatch(again, ids), 'read after restart');
   assert.deepEqual(r3.records, r.records);
 });

@@ -52,6 +52,7 @@ static int load(void **state)
                                         "upgrade",
                                         "tree_sequences",
                                         "id_range",
+                                        "transitions",
                                         "json_proofs",
                                         "json_multiproofs",
                                         "answers",
@@ -523,6 +524,60 @@ static int proof_from_json(vmdb_proof *p, const vmdb_json *j, uint8_t key[32], u
     return rc;
 }
 
+/* §14.2: the transition leaf of each record (from its JCS text and from the
+ * record object through vmdb's own JCS), and the answer's proof against its
+ * header's smt_root. */
+static void test_transitions(void **state)
+{
+    v2ctx *c = *state;
+    const vmdb_json *t = vmdb_json_get(c->v->root, "transitions");
+    assert_non_null(t);
+    const vmdb_json *recs = tu_json_array(t, "records"), *ans = tu_json_array(t, "answers");
+    vmdb_buf scratch = VMDB_BUF_INIT, js = VMDB_BUF_INIT;
+    for (size_t i = 0; i < vmdb_json_size(recs); i++) {
+        const vmdb_json *it = vmdb_json_at(recs, i);
+        uint8_t k[32], v[32], v2[32], wk[32], wv[32];
+        vmdb_transition_key(c->v->h, k, tu_json_u64(it, "seq"));
+        vmdb_transition_value(c->v->h, v, tu_json_str(it, "record_jcs"));
+        js.len = 0;
+        assert_int_equal(vmdb_jcs_write(&js, vmdb_json_get(it, "record")), 0);
+        assert_int_equal(
+            vmdb_transition_value_json(c->v->h, v2, VMDB_SLICE(js.ptr, js.len), &scratch), 0);
+        tu_json_hex32(it, "transition_key", wk);
+        tu_json_hex32(it, "transition_value", wv);
+        tu_expect_bytes("transition_key", k, 32, wk, 32);
+        tu_expect_bytes("transition_value", v, 32, wv, 32);
+        tu_expect_bytes("transition_value of the record", v2, 32, wv, 32);
+    }
+    assert_int_equal(
+        vmdb_transition_value_json(c->v->h, (uint8_t[32]){0}, VMDB_SLICE_STR("[1]"), &scratch),
+        VMDB_EINVAL);
+    vmdb_proof *p = malloc(sizeof(*p));
+    assert_non_null(p);
+    for (size_t i = 0; i < vmdb_json_size(ans); i++) {
+        const vmdb_json *a = vmdb_json_at(ans, i), *hdr = vmdb_json_get(a, "header");
+        uint8_t root[32], key[32], value[32], want[32];
+        bool has_value = false;
+        tu_json_hex32(hdr, "smt_root", root);
+        if (proof_from_json(p, vmdb_json_get(a, "proof"), key, value, &has_value) != 0)
+            fail_msg("transition answer %zu: proof does not decode: %s", i, vmdb_error_last());
+        assert_true(has_value);
+        vmdb_transition_key(c->v->h, want, tu_json_u64(hdr, "seq"));
+        tu_expect_bytes("transition answer key", key, 32, want, 32);
+        js.len = 0;
+        assert_int_equal(vmdb_jcs_write(&js, vmdb_json_get(a, "record")), 0);
+        vmdb_transition_value(c->v->h, want, VMDB_SLICE(js.ptr, js.len));
+        tu_expect_bytes("transition answer value", value, 32, want, 32);
+        if (vmdb_proof_verify(c->v->h, root, key, value, p) != 0)
+            fail_msg("transition answer %zu does not verify: %s", i, vmdb_error_last());
+    }
+    free(p);
+    vmdb_buf_free(&scratch);
+    vmdb_buf_free(&js);
+    printf("vectors v2: transitions %zu records, %zu answers\n", vmdb_json_size(recs),
+           vmdb_json_size(ans));
+}
+
 static void test_json_proofs(void **state)
 {
     v2ctx *c = *state;
@@ -909,11 +964,17 @@ static void test_negative(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys_chain_id), cmocka_unit_test(test_headers),
-        cmocka_unit_test(test_upgrade),       cmocka_unit_test(test_tree_sequences),
-        cmocka_unit_test(test_id_range),      cmocka_unit_test(test_json_proofs),
-        cmocka_unit_test(test_answers),       cmocka_unit_test(test_history_checkpoints),
-        cmocka_unit_test(test_trusted_state), cmocka_unit_test(test_negative),
+        cmocka_unit_test(test_keys_chain_id),
+        cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_upgrade),
+        cmocka_unit_test(test_tree_sequences),
+        cmocka_unit_test(test_id_range),
+        cmocka_unit_test(test_transitions),
+        cmocka_unit_test(test_json_proofs),
+        cmocka_unit_test(test_answers),
+        cmocka_unit_test(test_history_checkpoints),
+        cmocka_unit_test(test_trusted_state),
+        cmocka_unit_test(test_negative),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }
