@@ -140,5 +140,3 @@ export function verifyProofJson(root: string, proof: unknown): CheckResult & { k
 export function verifyMultiproofJson(root: string, multiproof: unknown): CheckResult & { values?: Map<string, string | null> };
 /** The data of GET /api/roots/{seq}/transition (PROTOCOL.md §14.2). */
 export function verifyTransition(data: unknown, publicKey: string, opts?: { chainId?: string }): CheckResult & { header?: unknown; record?: Record<string, unknown> };
-export function transitionKey(seq: number | bigint): Buffer;
-export function transitionValue(record: Record<string, unknown>): Buffer;

@@ -11,6 +11,7 @@ import {
   expectedRootFromRows,
 } from './lib.mjs';
 import { verifyTransition, verifyAnswer, verifyHeader } from '../../clients/js/src/protocol.mjs';
+import { VmdbClient } from '../../clients/js/src/index.mjs';
 
 const NOTES = {
   table_name: 'notes', primary_key_field: 'id', primary_key_kind: 'serial',
@@ -227,6 +228,13 @@ test('transition records: a repair commits its changes, clear and reset theirs; 
   assert.equal(verifyTransition({ ...data, record: first }, pk).ok, false);
   assert.equal(verifyTransition(data, '11'.repeat(32)).ok, false);
 
+  // The client's call verifies it too and links its header to its state.
+  const client = new VmdbClient({ url: srv.url, publicKey: pk });
+  await client.readBatch('notes', ['1']);
+  const viaClient = await client.transition(rep.seq);
+  assert.deepEqual(viaClient.record, record);
+  assert.equal((await client.state()).header.seq >= rep.seq, true);
+
   // A later read still verifies (with its proof) against the new state.
   const rb = ok(await post(srv.url, '/api/models/notes/read-batch', { ids: ['2'], proof: true }));
   const va = verifyAnswer(rb, 'read-batch', pk, { table: 'notes', ids: ['2'] });
@@ -246,6 +254,7 @@ test('transition records: a repair commits its changes, clear and reset theirs; 
   await applySchema(srv.url, [NOTES], true);
   const reset = await health(srv.url);
   const rr = (await verifiedTransition(srv, reset.seq, pk, 'reset')).record;
+  assert.equal((await client.transition(cleared.seq)).record.kind, 'clear', 'the client links a newer header');
   assert.equal(rr.kind, 'reset');
   assert.equal(rr.leaves_after, 4);
   assert.equal(await psql(srv.db, 'SELECT count(*) FROM vmdb_transitions'), '4');

@@ -17,7 +17,7 @@ import { listAnchors } from './solana.mjs';
 
 export { VerificationError, VmdbServerError, FileStateStore, MemoryStateStore, stateText };
 export { verifyAnswer, verifyHeader, verifyHistoryProof, verifyCheckpoint, verifyProofJson, verifyMultiproofJson,
-  verifyTransition, transitionKey, transitionValue, REASON_CODES } from './protocol.mjs';
+  verifyTransition, REASON_CODES } from './protocol.mjs';
 
 /** read-latest: the server caps `limit` at this (docs/openapi.json), and proves the capped limit. */
 export const MAX_READ_LATEST = 100;

@@ -123,3 +123,37 @@ test('v2: answer checks use the request (table, ids, limit, order)', () => {
   delete bad.proof.multiproof;
   assert.equal(verifyAnswer(bad, 'read-batch', pk, a.opts).code, 'BAD_ANSWER');
 });
+
+test('v2: transition records (PROTOCOL.md §14.2): keys, values, and a verified answer; every tampering rejected', () => {
+  const pk = V2.key.public_key;
+  for (const r of V2.transitions.records) {
+    assert.equal(P.jcs(JSON.stringify(r.record)), r.record_jcs);
+    assert.equal(P.hex(P.transitionKey(r.seq)), r.transition_key);
+    assert.equal(P.hex(P.transitionValue(r.record)), r.transition_value);
+  }
+  const [a] = V2.transitions.answers;
+  const ok = P.verifyTransition(a, pk, { chainId: a.header.chain_id });
+  assert.equal(ok.ok, true, ok.reason);
+  assert.equal(ok.record.kind, 'repair');
+  const bad = (what, f, code) => {
+    const d = structuredClone(a);
+    f(d);
+    const r = P.verifyTransition(d, pk);
+    assert.equal(r.ok, false, what);
+    if (code) assert.equal(r.code, code, `${what}: ${r.reason}`);
+  };
+  bad('record count changed', (d) => { d.record.count += 1; }, 'BAD_PROOF');
+  bad('a change dropped', (d) => { d.record.changes.pop(); }, 'BAD_PROOF');
+  bad('record of another seq', (d) => { d.record.seq += 1; }, 'BAD_ANSWER');
+  bad('record of another kind', (d) => { d.record.kind = 'clear'; }, 'BAD_ANSWER');
+  bad('answer kind differs', (d) => { d.kind = 'migrate'; }, 'BAD_ANSWER');
+  bad('header smt_root changed', (d) => { d.header.smt_root = '00'.repeat(32); }, 'BAD_HEADER');
+  bad('proof of another key', (d) => { d.proof.key = P.hex(P.transitionKey(a.header.seq + 1)); }, 'BAD_PROOF');
+  bad('proof sibling flipped', (d) => { const s = d.proof.siblings[0]; d.proof.siblings[0] = (s[0] === '0' ? '1' : '0') + s.slice(1); }, 'BAD_PROOF');
+  bad('no record', (d) => { delete d.record; });
+  assert.equal(P.verifyTransition(a, V2.other_key.public_key).code, 'BAD_SIGNATURE');
+  assert.equal(P.verifyTransition(a, pk, { chainId: '11'.repeat(32) }).code, 'WRONG_CHAIN');
+  // A write header has no record.
+  const w = V2.headers.find((h) => h.kind === 'write');
+  bad('a write header', (d) => { d.header = w.json; }, 'BAD_ANSWER');
+});

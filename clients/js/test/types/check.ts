@@ -2,7 +2,7 @@
 // API a TypeScript agent uses, in strict mode.
 import {
   VmdbClient, VerificationError, VmdbServerError, verifyAnswer, verifyHeader,
-  verifyHistoryProof, verifyCheckpoint, FileStateStore, MemoryStateStore,
+  verifyHistoryProof, verifyCheckpoint, verifyTransition, FileStateStore, MemoryStateStore,
   type Header, type ReasonCode, type ReadLatestResult, type State,
 } from '@vmdb/client';
 
@@ -31,10 +31,12 @@ async function agent(publicKey: string): Promise<number> {
   }
   const a = verifyAnswer({}, 'read-batch', publicKey, { table: 'memories', ids: ['1'] });
   const ok: boolean = a.ok && verifyHeader(h, publicKey).ok && verifyHistoryProof({}, publicKey).ok &&
-    verifyCheckpoint('', publicKey).ok;
+    verifyCheckpoint('', publicKey).ok && verifyTransition({}, publicKey).ok;
+  const tr = await db.transition(3);
+  const trKind: unknown = tr.record.kind;
   new MemoryStateStore(s);
   new FileStateStore('./other.json');
-  return (complete ? 1 : 0) + missing.length + d.ids.length + tip.seq + (ok ? 1 : 0);
+  return (complete ? 1 : 0) + missing.length + d.ids.length + tip.seq + (ok ? 1 : 0) + tr.header.seq + (trKind ? 1 : 0);
 }
 
 export { agent };
