@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   startServer, post, get, ok, assertFailureEnvelope, health, applySchema, psql,
-  expectedRootFromRows, tempDir,
+  expectedRootFromRows, tempDir, smtRootHex, storedTransitionLeaves,
 } from './lib.mjs';
 
 const NOTES = {
@@ -125,6 +125,8 @@ test('every allocation failure of every route answers a proper failure and leave
     await sweep(t, p, (h) => get(srv.url, p, { headers: h }), false);
   }
   await sweep(t, 'roots proof', (h) => get(srv.url, '/api/roots/proof?from=1&to=2', { headers: h }));
+  // The record of the first apply-schema (a reset, PROTOCOL.md §14.2).
+  await sweep(t, 'roots transition', (h) => get(srv.url, '/api/roots/1/transition', { headers: h }));
   await sweep(t, 'checkpoint', (h) => get(srv.url, '/checkpoint', { headers: h })
     .then((r) => (r.status === 200 && r.text.startsWith('vmdb/') ? { ...r, json: { success: true } } : r)));
   await sweep(t, 'repair-roots', (h) => post(srv.url, '/bootstrap/repair-roots', { confirm: true }, { headers: h }), false);
@@ -135,7 +137,8 @@ test('every allocation failure of every route answers a proper failure and leave
   assert.equal(hl.integrity.ok, true, JSON.stringify(hl));
   assert.equal(hl.writes, 'ok');
   const rows = Number(await psql(srv.db, 'SELECT count(*) FROM notes'));
-  assert.equal(hl.leaves, rows + 1, 'one leaf per row, and the id range of notes (PROTOCOL.md §10)');
+  const records = Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_transitions'));
+  assert.equal(hl.leaves, rows + 1 + records, 'one leaf per row, the id range of notes (PROTOCOL.md §10) and the transition records (§14.2)');
   assert.equal(await expectedRootFromRows(srv.url, srv.db, [{ table: 'notes', pk: 'id' }]), hl.temporary_root);
   ok(await post(srv.url, m('create-batch'), { records: [{ title: fresh() }] }));
 
@@ -145,6 +148,8 @@ test('every allocation failure of every route answers a proper failure and leave
     { tables: [NOTES], force_reset: true }, { headers: h }));
   const after = await health(srv.url);
   assert.equal(after.integrity.ok, true, JSON.stringify(after));
-  assert.equal(after.leaves, 0);
+  // Only the transition records are left, one per transition that got through.
+  assert.equal(after.leaves, Number(await psql(srv.db, 'SELECT count(*) FROM vmdb_transitions')));
+  assert.equal(after.temporary_root, smtRootHex(await storedTransitionLeaves(srv.db)));
   ok(await post(srv.url, m('create-batch'), { records: [{ title: fresh() }] }));
 });

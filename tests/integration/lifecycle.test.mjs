@@ -60,7 +60,7 @@ test('crash (SIGKILL) and restart: trusted state survives, writes and reads cont
   const hB = await health(b.url);
   assert.equal(hB.temporary_root, hA.temporary_root, 'temporary_root after a crash = last acknowledged root');
   assert.equal(hB.seq, hA.seq);
-  assert.equal(hB.leaves, 10 + 1, 'the rows and the id range (PROTOCOL.md §10)');
+  assert.equal(hB.leaves, 10 + 1 + 1, 'the rows, the id range (PROTOCOL.md §10) and the apply-schema record (§14.2)');
   assert.equal(hB.status, 'ok');
   assert.equal(hB.writes, 'ok');
 
