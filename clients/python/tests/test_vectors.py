@@ -140,6 +140,30 @@ class V2Vectors(unittest.TestCase):
             self.assertEqual(range_key(r["table"]).hex(), r["range_key"])
             self.assertEqual(range_value(r["lo"], r["hi"]).hex(), r["range_value"])
 
+    def test_transitions(self):
+        from vmdb_client import verify_transition
+        from vmdb_client.protocol import transition_key, transition_value
+
+        for r in V2["transitions"]["records"]:
+            self.assertEqual(canonicalize(json.dumps(r["record"])), r["record_jcs"])
+            self.assertEqual(transition_key(r["seq"]).hex(), r["transition_key"])
+            self.assertEqual(transition_value(r["record"]).hex(), r["transition_value"])
+        a = V2["transitions"]["answers"][0]
+        t = verify_transition(a, self.pk, a["header"]["chain_id"])
+        self.assertEqual(t.header.seq, a["record"]["seq"])
+        for mutate in (
+            lambda d: d["record"].__setitem__("count", d["record"]["count"] + 1),
+            lambda d: d["record"].__setitem__("seq", d["record"]["seq"] + 1),
+            lambda d: d.__setitem__("kind", "clear"),
+            lambda d: d["proof"].__setitem__("key", transition_key(a["header"]["seq"] + 1).hex()),
+        ):
+            d = json.loads(json.dumps(a))
+            mutate(d)
+            with self.assertRaises(VerificationError):
+                verify_transition(d, self.pk)
+        with self.assertRaises(VerificationError):
+            verify_transition(a, V2["other_key"]["public_key"])
+
     def test_tree_sequences(self):
         for s in V2["tree_sequences"]:
             for st in s["steps"]:

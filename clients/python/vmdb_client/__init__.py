@@ -26,6 +26,7 @@ from .protocol import (
     verify_history_proof,
     verify_multiproof_json,
     verify_proof_json,
+    verify_transition,
 )
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "verify_history_proof",
     "verify_multiproof_json",
     "verify_proof_json",
+    "verify_transition",
 ]

@@ -326,6 +326,18 @@ class VmdbClient:
         self._link(h)
         return h.to_json()
 
+    def transition(self, seq: int) -> dict[str, Any]:
+        """The transition record of header seq (PROTOCOL.md §14.2), verified against that signed
+        header, whose history is linked to the state; -> {"record", "header"}."""
+        from .protocol import verify_transition
+
+        data = self._get(f"/api/roots/{int(seq)}/transition")
+        t = verify_transition(data, self._pub, self._pin())
+        if t.header.seq != int(seq):
+            raise fail("BAD_ANSWER", f"asked for the transition of {seq}, got {t.header.seq}")
+        self._link(t.header)
+        return {"record": t.record, "header": t.header.to_json()}
+
     def check_anchored(self, header: dict[str, Any]) -> AnchorResult:
         """§8.1: an anchor of the identity on Solana covers the header (itself or a later, linked one)."""
         from .solana import list_anchors

@@ -496,6 +496,58 @@ def verify_header(
     return check_header(header, _pub(public_key), _chain(chain_id), allow_v1)
 
 
+# ---- §14.2 transition records -------------------------------------------------------------
+
+TRANSITION_KINDS = ("repair", "clear", "reset", "migrate")
+
+
+def transition_key(seq: int) -> bytes:
+    """H("vmdb/v2/transition-key" || 0x00 || u64(seq))."""
+    return H(b"vmdb/v2/transition-key", b"\x00", u64(seq))
+
+
+def transition_value(record: Any) -> bytes:
+    """H("vmdb/v2/transition" || 0x00 || JCS(record)) of a parsed record object."""
+    if not isinstance(record, Mapping):
+        raise fail("BAD_ANSWER", "transition record is not a JSON object")
+    try:
+        text = jcs(record)
+    except JcsError as e:
+        raise fail("BAD_PROOF", f"transition record cannot be hashed: {e}") from None
+    return H(b"vmdb/v2/transition", b"\x00", text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    header: Header
+    record: Mapping[str, Any]
+
+
+def verify_transition(data: Any, public_key: str | bytes, chain_id: str | bytes | None = None) -> TransitionResult:
+    """The data of GET /api/roots/{seq}/transition: the signed header, the record of its kind and
+    seq, and the proof of the record's leaf against the header's smt_root (PROTOCOL.md §14.2)."""
+    data = _obj(data, "answer")
+    h = check_header(data.get("header"), _pub(public_key), _chain(chain_id))
+    rec = _obj(data.get("record"), "record")
+    kind = h.kind if h.version == 2 else None
+    if kind not in TRANSITION_KINDS:
+        raise fail("BAD_ANSWER", f"transition: header {h.seq} is of kind {kind}, which has no record")
+    if rec.get("kind") != kind or data.get("kind") != kind:
+        raise fail("BAD_ANSWER", "transition: the record is not of the header's kind")
+    seq = rec.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq != h.seq:
+        raise fail("BAD_ANSWER", "transition: the record is not of the header's seq")
+    p = _obj(data.get("proof"), "proof")
+    if p.get("kind") != "inclusion":
+        raise fail("BAD_PROOF", "transition: the proof is not an inclusion proof")
+    if hex_bytes(p.get("key"), 32, "proof.key") != transition_key(h.seq):
+        raise fail("BAD_PROOF", "transition: the proof is not for the record's key")
+    if hex_bytes(p.get("value"), 32, "proof.value") != transition_value(rec):
+        raise fail("BAD_PROOF", "transition: the record does not hash to the proven value")
+    verify_proof_json(h.smt_root.hex(), p)
+    return TransitionResult(h, rec)
+
+
 # ---- §7 history tree (RFC 9162 §2.1.3, §2.1.4) --------------------------------------------
 
 
