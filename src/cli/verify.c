@@ -39,7 +39,9 @@ static const char verify_help[] =
     "Checks a saved vmdb answer with nothing but the identity public key. FILE (default\n"
     "stdin) is one of: an answer with data.proof (read/write with \"proof\": true, incl. a\n"
     "complete read-latest), a GET /api/roots/proof answer, a GET /api/roots/latest or\n"
-    "/api/roots/{seq} answer (a signed header), or a GET /checkpoint note.\n"
+    "/api/roots/{seq} answer (a signed header), a GET /api/roots/{seq}/transition answer\n"
+    "(the record of an admin transition, proven against its header), or a GET /checkpoint\n"
+    "note.\n"
     "\n"
     "  --public-key HEX     the identity public key (64 hex digits)\n"
     "  --identity-from URL  fetch it from URL/api/identity (trust on first use: warns)\n"
@@ -561,7 +563,21 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
         return bad(c, "input is not strict JSON (%s)", vmdb_error_last());
     const vmdb_json *d = payload(vmdb_json_doc_root(doc));
     const vmdb_json *proof = vmdb_json_get(d, "proof");
-    if (proof && vmdb_json_typeof(proof) == VMDB_JSON_OBJECT) {
+    if (proof && vmdb_json_typeof(proof) == VMDB_JSON_OBJECT && vmdb_json_get(d, "record")) {
+        vmdb_vfy_transition_result r;
+        if ((rc = vmdb_vfy_transition(c->h, d, &c->pins, &r, c->why)))
+            goto done;
+        got = r.header;
+        char cnt[64] = "";
+        if (r.has_count)
+            snprintf(cnt, sizeof cnt, ", %llu changed key%s (%llu listed)",
+                     (unsigned long long)r.count, r.count == 1 ? "" : "s",
+                     (unsigned long long)r.listed);
+        short_hex(hx, got.hash);
+        snprintf(line, linelen,
+                 "ok: transition record of header %llu (%s)%s, proven against it (hash %s...)",
+                 (unsigned long long)got.h.seq, vmdb_header_kind_name(got.h.kind), cnt, hx);
+    } else if (proof && vmdb_json_typeof(proof) == VMDB_JSON_OBJECT) {
         vmdb_vfy_bundle_result r;
         if ((rc = vmdb_vfy_bundle(c->h, d, &c->pins, &r, c->why)))
             goto done;
@@ -581,7 +597,7 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
             hj = d; /* a bare header */
         if (!hj) {
             rc = bad(c, "input is none of: an answer with data.proof, a history proof, a signed "
-                        "header, a checkpoint");
+                        "header, a transition record, a checkpoint");
             goto done;
         }
         if ((rc = vmdb_vfy_check_header(c->h, hj, &c->pins, &got, c->why)))

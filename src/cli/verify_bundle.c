@@ -623,6 +623,130 @@ int vmdb_vfy_history(vmdb_hasher *h, const vmdb_json *proof, const vmdb_vfy_pins
     return 0;
 }
 
+/* ---- transition records (§14.2) ------------------------------------------------ */
+
+/* A §4 proof in its JSON form, as the binary form vmdb_proof_decode
+ * checks; *key and *value (inclusion only, *has_value) from its members. */
+static int proof_from_json(const vmdb_json *j, vmdb_proof *p, uint8_t key[32], uint8_t value[32],
+                           bool *has_value, char why[VMDB_VFY_WHY])
+{
+    static const char *const kinds[] = {"inclusion", "absent_empty", "absent_leaf"};
+    vmdb_slice ks = vmdb_json_string(vmdb_json_get(j, "kind"));
+    const vmdb_json *sib = typed(j, "siblings", VMDB_JSON_ARRAY);
+    uint8_t bin[VMDB_PROOF_MAX_BYTES], other[64];
+    uint64_t depth = 0;
+    int kind = -1, rc = 0;
+    *has_value = false;
+    if (!j || vmdb_json_typeof(j) != VMDB_JSON_OBJECT)
+        return fail(why, VMDB_EPARSE, "proof: missing or not an object");
+    for (int i = 0; i < 3; i++)
+        if (slice_eq(ks, VMDB_SLICE(kinds[i], strlen(kinds[i]))))
+            kind = i;
+    if (kind < 0 || !typed(j, "kind", VMDB_JSON_STRING))
+        return fail(why, VMDB_EPARSE,
+                    "proof.kind: not one of inclusion, absent_empty, absent_leaf");
+    if ((rc = hex_member(j, "key", key, 32, why)) || (rc = u64_member(j, "depth", &depth, why)))
+        return rc;
+    if (depth > 256)
+        return fail(why, VMDB_EPARSE, "proof.depth: above 256");
+    size_t nb = (size_t)(depth + 7) / 8, pos = 3 + nb;
+    if (!sib || vmdb_json_size(sib) > 256)
+        return fail(why, VMDB_EPARSE, "proof.siblings: missing, not an array or too long");
+    bin[0] = (uint8_t)kind;
+    bin[1] = (uint8_t)(depth >> 8);
+    bin[2] = (uint8_t)depth;
+    if (nb && (rc = hex_member(j, "bitmap", bin + 3, nb, why)))
+        return rc;
+    if (!nb && vmdb_json_string(vmdb_json_get(j, "bitmap")).len != 0)
+        return fail(why, VMDB_EPARSE, "bitmap: not empty at depth 0");
+    for (size_t i = 0; i < vmdb_json_size(sib); i++, pos += 32)
+        if ((rc = hex_value(vmdb_json_at(sib, i), bin + pos, "proof.siblings[]", why)))
+            return rc;
+    if (kind == 0) {
+        if ((rc = hex_member(j, "value", value, 32, why)))
+            return rc;
+        *has_value = true;
+    }
+    if (kind == 2) {
+        if ((rc = hex_member(j, "other_key", other, 32, why)) ||
+            (rc = hex_member(j, "other_value", other + 32, 32, why)))
+            return rc;
+        memcpy(bin + pos, other, 64);
+        pos += 64;
+    }
+    if (vmdb_proof_decode(p, VMDB_SLICE(bin, pos)) != 0)
+        return fail(why, VMDB_EPARSE, "proof: malformed (%s)", vmdb_error_last());
+    return 0;
+}
+
+int vmdb_vfy_transition(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *pins,
+                        vmdb_vfy_transition_result *out, char why[VMDB_VFY_WHY])
+{
+    static const char *const kinds[] = {"repair", "clear", "reset", "migrate"};
+    const vmdb_json *rec = typed(data, "record", VMDB_JSON_OBJECT);
+    vmdb_buf jcs = VMDB_BUF_INIT;
+    vmdb_proof *p = NULL;
+    uint8_t key[32], value[32], want[32];
+    uint64_t seq = 0;
+    bool has_value = false, known = false;
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if ((rc = vmdb_vfy_check_header(h, vmdb_json_get(data, "header"), pins, &out->header, why)))
+        return rc;
+    const char *kn = out->header.h.version == 2 ? vmdb_header_kind_name(out->header.h.kind) : NULL;
+    vmdb_slice kname = kn ? VMDB_SLICE(kn, strlen(kn)) : VMDB_SLICE("", 0);
+    for (int i = 0; kn && i < 4; i++)
+        known = known || strcmp(kn, kinds[i]) == 0;
+    if (!known)
+        return fail(why, VMDB_EVERIFY, "transition: header %llu is of kind %s, which has no record",
+                    (unsigned long long)out->header.h.seq, kn ? kn : "v1");
+    if (!rec)
+        return fail(why, VMDB_EPARSE, "record: missing or not an object");
+    if (!typed(rec, "kind", VMDB_JSON_STRING) || !typed(data, "kind", VMDB_JSON_STRING) ||
+        !slice_eq(vmdb_json_string(vmdb_json_get(rec, "kind")), kname) ||
+        !slice_eq(vmdb_json_string(vmdb_json_get(data, "kind")), kname))
+        return fail(why, VMDB_EVERIFY, "transition: the record is not of the header's kind (%s)",
+                    kn);
+    if ((rc = u64_member(rec, "seq", &seq, why)))
+        return rc;
+    if (seq != out->header.h.seq)
+        return fail(why, VMDB_EVERIFY, "transition: the record is of seq %llu, the header %llu",
+                    (unsigned long long)seq, (unsigned long long)out->header.h.seq);
+    if (!(p = malloc(sizeof *p)))
+        return fail(why, VMDB_ENOMEM, "out of memory");
+    if ((rc = proof_from_json(vmdb_json_get(data, "proof"), p, key, value, &has_value, why)))
+        goto done;
+    vmdb_transition_key(h, want, seq);
+    if (!has_value || memcmp(key, want, 32) != 0) {
+        rc = fail(why, VMDB_EVERIFY,
+                  "transition: the proof is not an inclusion of the key of seq %llu",
+                  (unsigned long long)seq);
+        goto done;
+    }
+    if (vmdb_jcs_write(&jcs, rec) != 0) {
+        rc = fail(why, VMDB_ENOMEM, "out of memory");
+        goto done;
+    }
+    vmdb_transition_value(h, want, VMDB_SLICE(jcs.ptr, jcs.len));
+    if (memcmp(value, want, 32) != 0) {
+        rc = fail(why, VMDB_EVERIFY, "transition: the record does not hash to the proven value");
+        goto done;
+    }
+    if (vmdb_proof_verify(h, out->header.h.smt_root, key, value, p) != 0) {
+        rc = fail(why, VMDB_EVERIFY, "transition: the proof does not verify against header %llu",
+                  (unsigned long long)seq);
+        goto done;
+    }
+    if (typed(rec, "count", VMDB_JSON_NUMBER) && u64_member(rec, "count", &out->count, why) == 0 &&
+        u64_member(rec, "listed", &out->listed, why) == 0)
+        out->has_count = true;
+    why[0] = 0;
+done:
+    free(p);
+    vmdb_buf_free(&jcs);
+    return rc;
+}
+
 int vmdb_vfy_checkpoint(vmdb_hasher *h, vmdb_slice note, const char *origin,
                         const vmdb_vfy_pins *pins, uint64_t *n, uint8_t root[32],
                         char why[VMDB_VFY_WHY])

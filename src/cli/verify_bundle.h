@@ -56,6 +56,19 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
 int vmdb_vfy_history(vmdb_hasher *h, const vmdb_json *proof, const vmdb_vfy_pins *pins,
                      vmdb_vfy_header *from, vmdb_vfy_header *to, char why[VMDB_VFY_WHY]);
 
+/* What a transition answer proved (§14.2). */
+typedef struct vmdb_vfy_transition_result {
+    vmdb_vfy_header header;
+    bool has_count; /* a repair's: how many keys it changed, how many are listed */
+    uint64_t count, listed;
+} vmdb_vfy_transition_result;
+
+/* Verifies the `data` of GET /api/roots/{seq}/transition (§14.2): the
+ * header, that the record is of its kind and seq, and the single-key proof
+ * of the record's leaf (JCS of the record as given) against its smt_root. */
+int vmdb_vfy_transition(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *pins,
+                        vmdb_vfy_transition_result *out, char why[VMDB_VFY_WHY]);
+
 /* Verifies a checkpoint note (§11.2) signed by pins->pk under `origin`
  * (NULL: the default vmdb/<base58 of pk>). *n and root get the tree. */
 int vmdb_vfy_checkpoint(vmdb_hasher *h, vmdb_slice note, const char *origin,

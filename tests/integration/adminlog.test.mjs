@@ -6,8 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import {
-  startServer, psql, post, get, ok, fails, health, applySchema, rowKey, rangeLeaf, isHex64, tableCounts,
+  BIN, startServer, psql, post, get, ok, fails, health, applySchema, rowKey, rangeLeaf, isHex64, tableCounts,
   expectedRootFromRows,
 } from './lib.mjs';
 import { verifyTransition, verifyAnswer, verifyHeader } from '../../clients/js/src/protocol.mjs';
@@ -227,6 +228,15 @@ test('transition records: a repair commits its changes, clear and reset theirs; 
   assert.equal(verifyTransition(forged, pk).ok, false);
   assert.equal(verifyTransition({ ...data, record: first }, pk).ok, false);
   assert.equal(verifyTransition(data, '11'.repeat(32)).ok, false);
+
+  // `vmdb verify` checks the saved answer (the whole envelope) offline.
+  const saved = (await transition(srv, rep.seq)).text;
+  let v = spawnSync(BIN, ['verify', '-', '--public-key', pk], { input: saved, encoding: 'utf8' });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, new RegExp(`^ok: transition record of header ${rep.seq} \\(repair\\), 1 changed key \\(1 listed\\)`));
+  v = spawnSync(BIN, ['verify', '-', '--public-key', pk], { input: saved.replace('"count":1', '"count":0'), encoding: 'utf8' });
+  assert.equal(v.status, 1, v.stdout);
+  assert.match(v.stderr, /does not hash to the proven value/);
 
   // The client's call verifies it too and links its header to its state.
   const client = new VmdbClient({ url: srv.url, publicKey: pk });
