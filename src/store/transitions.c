@@ -97,7 +97,7 @@ int vmdb_transitions_record(vmdb_buf *out, const vmdb_transition_in *in)
      * (string escapes, key order) whatever the table names and ids hold. */
     rc = rc ? rc : vmdb_jcs_canonicalize(out, (vmdb_slice){raw.ptr, raw.len}, NULL);
     vmdb_buf_free(&raw);
-    return rc ? VMDB_ENOMEM : 0;
+    return rc;
 }
 
 void vmdb_transitions_leaf(vmdb_hasher *h, uint64_t seq, vmdb_slice record, uint8_t key[32],

@@ -45,7 +45,8 @@ typedef struct vmdb_transition_row {
     size_t len;
 } vmdb_transition_row;
 
-/* Appends the record of `in` in its canonical form (JCS). 0, VMDB_ENOMEM. */
+/* Appends the record of `in` in its canonical form (JCS). 0, VMDB_ENOMEM,
+ * VMDB_EPARSE (a table name or id that is not UTF-8). */
 int vmdb_transitions_record(vmdb_buf *out, const vmdb_transition_in *in);
 
 /* The leaf of a stored record. */
