@@ -169,13 +169,41 @@ static int want_proof(vmdb_route_ctx *c, bool *proof, vmdb_fail *f)
 
 /* ---- writes ----------------------------------------------------------------------- */
 
+/* Runs a write: waits for its group commit, or with an asynchronous
+ * route queues it and leaves the answer to vmdb_route_finish (the write and
+ * its result then live in the request's arena). */
+static int submit_write(vmdb_route_ctx *c, const vmdb_write *w, vmdb_reply *out)
+{
+    if (c->async) {
+        vmdb_write *aw = vmdb_arena_alloc(&c->ar, sizeof *aw);
+        vmdb_write_result *res = vmdb_arena_zalloc(&c->ar, sizeof *res);
+        if (!aw || !res)
+            return nomem(&out->fail);
+        *aw = *w;
+        if (vmdb_engine_write_begin(c->e, &c->ar, aw, res, c->async->wake, c->async->arg,
+                                    &c->pending.ticket) != 0) {
+            out->fail = res->fail;
+            return vmdb_fail_err(&out->fail);
+        }
+        c->pending.on = true;
+        c->pending.kind = w->kind;
+        c->pending.res = res;
+        return 0;
+    }
+    vmdb_write_result res;
+    if (vmdb_engine_write(c->e, &c->ar, w, &res) != 0) {
+        out->fail = res.fail;
+        return vmdb_fail_err(&out->fail);
+    }
+    return RENDER(out, vmdb_render_write(&out->data, w->kind, &res));
+}
+
 /* create-batch, upsert and execute's create_batch share this. */
 static int write_records(vmdb_route_ctx *c, vmdb_wkind kind, const vmdb_json *records,
                          const vmdb_json *expected, bool proof, vmdb_reply *out)
 {
     vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
     vmdb_write w = {.kind = kind, .model = c->model, .proof = proof};
-    vmdb_write_result res;
     if (!errors)
         return nomem(&out->fail);
     if (!is_null_or_absent(expected)) {
@@ -207,11 +235,7 @@ static int write_records(vmdb_route_ctx *c, vmdb_wkind kind, const vmdb_json *re
                                          w.recs[i].pk_text);
         }
     }
-    if (vmdb_engine_write(c->e, &c->ar, &w, &res) != 0) {
-        out->fail = res.fail;
-        return vmdb_fail_err(&out->fail);
-    }
-    return RENDER(out, vmdb_render_write(&out->data, kind, &res));
+    return submit_write(c, &w, out);
 }
 
 static int records_route(vmdb_route_ctx *c, vmdb_reply *out, vmdb_wkind kind)
@@ -257,7 +281,6 @@ static int h_delete(vmdb_route_ctx *c, vmdb_reply *out)
     const vmdb_json *exp = vmdb_json_get(c->body, "expected_root");
     vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
     vmdb_write w = {.kind = VMDB_W_DELETE, .model = m};
-    vmdb_write_result res;
     if (!errors)
         return nomem(&out->fail);
     if (!ids_ok(ids) || (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING)))
@@ -300,11 +323,7 @@ static int h_delete(vmdb_route_ctx *c, vmdb_reply *out)
     if (errors->total)
         return validation_fail(&out->fail, errors, "Validation/coercion failed");
     w.ids = keys;
-    if (vmdb_engine_write(c->e, &c->ar, &w, &res) != 0) {
-        out->fail = res.fail;
-        return vmdb_fail_err(&out->fail);
-    }
-    return RENDER(out, vmdb_render_write(&out->data, VMDB_W_DELETE, &res));
+    return submit_write(c, &w, out);
 }
 
 /* ---- reads ------------------------------------------------------------------------- */
@@ -797,36 +816,85 @@ static int read_body(vmdb_route_ctx *c, const vmdb_route *rt, vmdb_fail *f)
                          detail);
 }
 
-int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_buf *body,
-                   int *status, const char **ctype)
-{
+struct vmdb_route_job {
     vmdb_route_ctx c;
     vmdb_reply out;
-    memset(&c, 0, sizeof c);
-    memset(&out, 0, sizeof out);
-    c.e = e;
-    c.req = req;
-    c.metrics = req->metrics;
-    c.ar.fault_at = req->fault_alloc;
+    vmdb_req req;
+    int rc;
+};
+
+int vmdb_route_start(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req,
+                     const vmdb_route_async *as, vmdb_route_job **job)
+{
+    vmdb_route_job *j = calloc(1, sizeof *j);
+    *job = NULL;
+    if (!j)
+        return VMDB_ENOMEM;
+    j->req = *req;
+    vmdb_route_ctx *c = &j->c;
+    c->e = e;
+    c->req = &j->req;
+    c->metrics = req->metrics;
+    c->async = as;
+    c->ar.fault_at = req->fault_alloc;
     int rc = 0;
     if (rt->model)
-        rc = resolve(&c, req->path_param ? req->path_param : "", &out.fail);
-    rc = rc ? rc : read_body(&c, rt, &out.fail);
-    rc = rc ? rc : rt->handler(&c, &out);
+        rc = resolve(c, req->path_param ? req->path_param : "", &j->out.fail);
+    rc = rc ? rc : read_body(c, rt, &j->out.fail);
+    rc = rc ? rc : rt->handler(c, &j->out);
+    j->rc = rc;
+    *job = j;
+    return 0;
+}
+
+bool vmdb_route_pending(const vmdb_route_job *job)
+{
+    return job->c.pending.on;
+}
+
+bool vmdb_route_finish_blocks(const vmdb_route_job *job)
+{
+    return job->c.pending.on && vmdb_engine_write_waits(job->c.pending.ticket);
+}
+
+int vmdb_route_finish(vmdb_route_job *j, vmdb_buf *body, int *status, const char **ctype)
+{
+    vmdb_reply *out = &j->out;
+    int rc = j->rc;
+    if (j->c.pending.on) {
+        vmdb_write_result *res = j->c.pending.res;
+        if (vmdb_engine_write_end(j->c.e, j->c.pending.ticket, res) != 0) {
+            out->fail = res->fail;
+            rc = vmdb_fail_err(&out->fail);
+        } else {
+            rc = RENDER(out, vmdb_render_write(&out->data, j->c.pending.kind, res));
+        }
+    }
     /* The contract: a failure is always filled in (never a 500 that says
      * success). A handler that broke it is a bug; the client still gets a
      * proper failure. */
-    assert((rc == 0) == (out.fail.kind == VMDB_FAIL_NONE));
-    if (rc != 0 && out.fail.kind == VMDB_FAIL_NONE)
-        vmdb_fail_set(&out.fail, VMDB_FAIL_INTERNAL, "internal error");
+    assert((rc == 0) == (out->fail.kind == VMDB_FAIL_NONE));
+    if (rc != 0 && out->fail.kind == VMDB_FAIL_NONE)
+        vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "internal error");
     /* Rendered before the context goes: the failure's details live in the
      * request's arena. */
-    rc = vmdb_render_envelope(body, &out, status);
-    *ctype = out.fail.kind == VMDB_FAIL_NONE && out.bare && out.content_type ? out.content_type
-                                                                             : "application/json";
-    vmdb_buf_free(&out.data);
-    vmdb_json_doc_free(c.doc);
-    vmdb_registry_unref(c.reg);
-    vmdb_arena_free(&c.ar);
+    rc = vmdb_render_envelope(body, out, status);
+    *ctype = out->fail.kind == VMDB_FAIL_NONE && out->bare && out->content_type
+                 ? out->content_type
+                 : "application/json";
+    vmdb_buf_free(&out->data);
+    vmdb_json_doc_free(j->c.doc);
+    vmdb_registry_unref(j->c.reg);
+    vmdb_arena_free(&j->c.ar);
+    free(j);
     return rc;
+}
+
+int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_buf *body,
+                   int *status, const char **ctype)
+{
+    vmdb_route_job *j = NULL;
+    if (vmdb_route_start(e, rt, req, NULL, &j) != 0)
+        return VMDB_ENOMEM;
+    return vmdb_route_finish(j, body, status, ctype);
 }

@@ -9,6 +9,17 @@
  * Slow clients: at most per_ip_connections open connections per client
  * address (libmicrohttpd refuses more), and deadlines that a slow sender
  * cannot extend (see live_conn below).
+ *
+ * Threads: a few I/O threads (libmicrohttpd's poll pool; its epoll mode is
+ * edge-triggered and in 0.9.75 can miss a client's EOF that arrives with
+ * the last bytes of an incomplete request, leaving the connection open
+ * until its deadline) read requests and send answers; they never wait on PostgreSQL or the writer.
+ * A request that reaches the engine is suspended (MHD_suspend_connection) and handed to a small
+ * pool of workers; a read runs there; a write is queued for its group commit and the worker goes on
+ * with other work, so a connection waiting for its commit holds no thread. When the answer is ready
+ * (or the write committed) the connection is resumed and an I/O thread sends it. An idle keep-alive
+ * connection costs a socket and a few hundred bytes, not a thread. /health and /metrics answer on
+ * the I/O thread, from memory, so they answer even while every worker waits on a frozen database.
  */
 #include <microhttpd.h>
 #include <netdb.h>
@@ -44,6 +55,8 @@
  * closes the connection from its own thread. Entries are unlinked (under
  * the lock) when libmicrohttpd reports the connection closed, which is
  * before it closes the socket, so the fd shut down is never a reused one. */
+typedef struct conn_ctx conn_ctx;
+
 typedef struct live_conn {
     struct live_conn *prev, *next;
     int fd;
@@ -64,9 +77,28 @@ struct vmdb_http {
     vmdb_metrics *metrics;     /* the HTTP counters of GET /metrics */
     _Atomic uint64_t rid_next; /* generated request ids: a per-start prefix and a counter */
     uint32_t rid_prefix;
+    /* The workers and their queue; wk_lk guards the queue, wk_stop and
+     * suspended (the connections suspended now, which must all be resumed
+     * before the daemon stops). */
+    pthread_mutex_t wk_lk;
+    pthread_cond_t wk_cv, wk_idle;
+    struct conn_ctx *wk_head, *wk_tail;
+    bool wk_stop, wk_init;
+    unsigned suspended;
+    pthread_t *workers;
+    unsigned nworkers;
 };
 
-typedef struct conn_ctx {
+/* Where a request that runs on a worker is (conn_ctx.phase). */
+enum {
+    PH_NONE,     /* not handed off (answered on the I/O thread) */
+    PH_START,    /* suspended: queued for a worker or running there */
+    PH_BLOCKING, /* suspended: its write committed; a worker finishes it (anchor wait) */
+    PH_FINISH,   /* resumed: its write committed; the I/O thread renders and sends it */
+    PH_READY,    /* resumed: the answer is rendered */
+};
+
+struct conn_ctx {
     vmdb_buf body;
     bool too_big;
     bool admitted;      /* access holds the request's API key */
@@ -75,7 +107,21 @@ typedef struct conn_ctx {
     int status;         /* the answer's, once queued */
     uint64_t start_us;  /* monotonic, when the headers were read */
     char rid[65];       /* the request id */
-} conn_ctx;
+    /* A request handed to the workers. */
+    int phase;
+    struct MHD_Connection *conn;
+    struct vmdb_http *h;
+    const vmdb_route *rt;
+    char param[256]; /* the path parameter (dispatch has it on its stack) */
+    vmdb_req req;
+    vmdb_route_async as; /* wake: its write committed */
+    vmdb_route_job *job; /* started, not yet finished */
+    _Atomic int steps;   /* a pending write: the worker's return and the wake; the second goes on */
+    vmdb_buf answer;     /* PH_READY */
+    int answer_status;
+    const char *answer_ctype;
+    struct conn_ctx *qnext; /* the work queue */
+};
 
 /* The request this thread is answering: every answer is queued from the
  * thread that runs on_request, so the senders find it here. */
@@ -352,11 +398,117 @@ static const char *query_arg(void *conn, const char *name)
     return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* Runs a route and sends its answer. */
-static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_route *rt,
-                           const char *method, const char *param, const conn_ctx *cx)
+/* ---- the workers ---------------------------------------------------------------- */
+
+static void work_push(vmdb_http *h, conn_ctx *cx)
 {
-    vmdb_req req = {
+    pthread_mutex_lock(&h->wk_lk);
+    cx->qnext = NULL;
+    if (h->wk_tail)
+        h->wk_tail->qnext = cx;
+    else
+        h->wk_head = cx;
+    h->wk_tail = cx;
+    pthread_cond_signal(&h->wk_cv);
+    pthread_mutex_unlock(&h->wk_lk);
+}
+
+/* Gives the connection back to the I/O threads. cx belongs to them again
+ * from here on. */
+static void resume(vmdb_http *h, conn_ctx *cx, int phase)
+{
+    struct MHD_Connection *c = cx->conn;
+    cx->phase = phase;
+    pthread_mutex_lock(&h->wk_lk);
+    h->suspended--;
+    if (h->suspended == 0)
+        pthread_cond_broadcast(&h->wk_idle);
+    MHD_resume_connection(c);
+    pthread_mutex_unlock(&h->wk_lk);
+}
+
+/* A pending write goes on: rendered by an I/O thread, or, when it must wait
+ * for its anchor, finished by a worker. Never blocks (the writer thread
+ * calls it). */
+static void write_goes_on(conn_ctx *cx)
+{
+    if (vmdb_route_finish_blocks(cx->job)) {
+        cx->phase = PH_BLOCKING;
+        work_push(cx->h, cx);
+    } else {
+        resume(cx->h, cx, PH_FINISH);
+    }
+}
+
+/* The writer thread: cx's write committed (or failed). */
+static void on_write_done(void *arg)
+{
+    conn_ctx *cx = arg;
+    if (atomic_fetch_add(&cx->steps, 1) == 1)
+        write_goes_on(cx);
+}
+
+static void finish_job(conn_ctx *cx)
+{
+    vmdb_buf out = VMDB_BUF_INIT;
+    int status = 500;
+    const char *ctype = "application/json";
+    vmdb_route_job *j = cx->job;
+    cx->job = NULL;
+    if (vmdb_route_finish(j, &out, &status, &ctype) != 0) {
+        vmdb_buf_free(&out);
+        status = 0; /* nothing to send: the connection is dropped */
+    }
+    cx->answer = out;
+    cx->answer_status = status;
+    cx->answer_ctype = ctype;
+}
+
+static void work(conn_ctx *cx)
+{
+    vmdb_http *h = cx->h;
+    vmdb_log_set_request_id(cx->rid);
+    if (cx->phase == PH_BLOCKING) {
+        finish_job(cx);
+        resume(h, cx, PH_READY);
+    } else if (vmdb_route_start(h->e, cx->rt, &cx->req, &cx->as, &cx->job) != 0) {
+        cx->answer_status = 0;
+        resume(h, cx, PH_READY);
+    } else if (!vmdb_route_pending(cx->job)) {
+        finish_job(cx);
+        resume(h, cx, PH_READY);
+    } else if (atomic_fetch_add(&cx->steps, 1) == 1) {
+        write_goes_on(cx); /* committed before the worker got here */
+    }
+    vmdb_log_set_request_id(NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    vmdb_http *h = arg;
+    pthread_mutex_lock(&h->wk_lk);
+    for (;;) {
+        while (!h->wk_head && !h->wk_stop)
+            pthread_cond_wait(&h->wk_cv, &h->wk_lk);
+        conn_ctx *cx = h->wk_head;
+        if (!cx)
+            break;
+        h->wk_head = cx->qnext;
+        if (!h->wk_head)
+            h->wk_tail = NULL;
+        pthread_mutex_unlock(&h->wk_lk);
+        work(cx);
+        pthread_mutex_lock(&h->wk_lk);
+    }
+    pthread_mutex_unlock(&h->wk_lk);
+    return NULL;
+}
+
+/* The request as the route reads it. */
+static void build_req(vmdb_http *h, struct MHD_Connection *c, const char *method, const char *param,
+                      const conn_ctx *cx, vmdb_req *req)
+{
+    *req = (vmdb_req){
         .method = method,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
         .body = cx->body.ptr ? cx->body.ptr : (const uint8_t *)"",
@@ -369,6 +521,14 @@ static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_ro
         .access = cx->admitted ? &cx->access : NULL,
         .metrics = h->metrics,
     };
+}
+
+/* Runs a route on this thread and sends its answer. */
+static enum MHD_Result run_inline(vmdb_http *h, struct MHD_Connection *c, const vmdb_route *rt,
+                                  const char *method, const char *param, const conn_ctx *cx)
+{
+    vmdb_req req;
+    build_req(h, c, method, param, cx, &req);
     vmdb_buf body = VMDB_BUF_INIT;
     int status = 500;
     const char *ctype = "application/json";
@@ -377,6 +537,35 @@ static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_ro
         return MHD_NO;
     }
     return send_buf(c, status, ctype, body.ptr, body.len, NULL);
+}
+
+/* Hands a route to the workers: the connection is suspended until its
+ * answer is ready. Routes that answer from memory run here instead. */
+static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_route *rt,
+                           const char *method, const char *param, conn_ctx *cx)
+{
+    if (rt->handler != vmdb_metrics_handler && strcmp(rt->path, "/health") != 0) {
+        cx->conn = c;
+        cx->h = h;
+        cx->rt = rt;
+        cx->as = (vmdb_route_async){.wake = on_write_done, .arg = cx};
+        atomic_store(&cx->steps, 0);
+        size_t n = param ? strlen(param) : 0;
+        if (n >= sizeof cx->param)
+            n = sizeof cx->param - 1; /* dispatch's model names are shorter */
+        if (param)
+            memcpy(cx->param, param, n);
+        cx->param[n] = 0;
+        build_req(h, c, method, param ? cx->param : NULL, cx, &cx->req);
+        cx->phase = PH_START;
+        pthread_mutex_lock(&h->wk_lk);
+        h->suspended++;
+        MHD_suspend_connection(c);
+        pthread_mutex_unlock(&h->wk_lk);
+        work_push(h, cx);
+        return MHD_YES;
+    }
+    return run_inline(h, c, rt, method, param, cx);
 }
 
 static bool is_get(const char *method)
@@ -555,12 +744,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (cx->phase == PH_START || cx->phase == PH_BLOCKING)
+        return MHD_YES; /* not ours until resumed */
     set_deadline(h, c, 0);
     /* Log lines written while answering carry the request id. */
     current = cx;
     vmdb_log_set_request_id(cx->rid);
     cx->status = 0;
-    enum MHD_Result ret = dispatch(h, c, url, method, cx);
+    enum MHD_Result ret = MHD_YES;
+    if (cx->phase == PH_FINISH)
+        finish_job(cx);
+    if (cx->phase == PH_FINISH || cx->phase == PH_READY) {
+        /* The answer a worker prepared (status 0: it could not be rendered). */
+        cx->phase = PH_NONE;
+        ret = cx->answer_status ? send_buf(c, cx->answer_status, cx->answer_ctype, cx->answer.ptr,
+                                           cx->answer.len, NULL)
+                                : MHD_NO;
+        cx->answer = (vmdb_buf)VMDB_BUF_INIT;
+    } else {
+        ret = dispatch(h, c, url, method, cx);
+    }
     if (cx->status)
         vmdb_metrics_request(h->metrics, cx->route, method, cx->status, mono_us() - cx->start_us);
     vmdb_log_set_request_id(NULL);
@@ -576,6 +779,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     set_deadline(cls, c, ((vmdb_http *)cls)->header_us);
     conn_ctx *cx = *con_cls;
     if (cx) {
+        if (cx->job) { /* closed before its answer was sent */
+            vmdb_buf lost = VMDB_BUF_INIT;
+            int st = 0;
+            const char *ct = NULL;
+            vmdb_route_finish(cx->job, &lost, &st, &ct);
+            vmdb_buf_free(&lost);
+        }
+        vmdb_buf_free(&cx->answer);
         vmdb_access_clear(&cx->access);
         vmdb_buf_free(&cx->body);
         free(cx);
@@ -651,13 +862,25 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
         vmdb_http_stop(h);
         return VMDB_ENOMEM;
     }
-    /* Handlers block (a write waits for its group commit, a read for
-     * PostgreSQL), so a connection must not wait behind another one's
-     * request. In a pool, connections are spread over the threads by
-     * whichever accepts first, and two on one thread take turns: at 32
-     * clients on 64 threads about a fifth of them share. One thread per
-     * connection avoids that (measured: 15 instead of 12 requests per group
-     * commit, 10-25% more writes/s at 32 clients). */
+    /* The workers (see the top); more of them only lets more reads wait on
+     * PostgreSQL at once. */
+    h->nworkers = cfg->workers ? cfg->workers : VMDB_HTTP_WORKERS_DEFAULT;
+    if (pthread_mutex_init(&h->wk_lk, NULL) != 0 || pthread_cond_init(&h->wk_cv, NULL) != 0 ||
+        pthread_cond_init(&h->wk_idle, NULL) != 0 ||
+        !(h->workers = calloc(h->nworkers, sizeof *h->workers))) {
+        freeaddrinfo(ai);
+        vmdb_http_stop(h);
+        return VMDB_ENOMEM;
+    }
+    h->wk_init = true;
+    for (unsigned i = 0; i < h->nworkers; i++)
+        if (pthread_create(&h->workers[i], NULL, worker_main, h) != 0) {
+            LOG_ERROR("cannot start the HTTP worker threads");
+            h->nworkers = i;
+            freeaddrinfo(ai);
+            vmdb_http_stop(h);
+            return VMDB_ENOMEM;
+        }
     unsigned flags = MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     /* HTTPS: the certificate comes from a callback rather than
      * MHD_OPTION_HTTPS_MEM_CERT, so that a reload reaches new handshakes
@@ -686,22 +909,14 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->per_ip_connections, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
-    if (cfg->threads == 0)
-        h->d = MHD_start_daemon(
-            flags | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-            on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
-            ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_ARRAY,
-            common_opts, MHD_OPTION_END);
-    else
-        h->d = MHD_start_daemon(
-            flags | MHD_USE_EPOLL_INTERNAL_THREAD, 0, NULL, NULL, on_request, h,
-            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-            MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-            (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_ARRAY,
-            common_opts, MHD_OPTION_END);
+    unsigned io = cfg->threads ? cfg->threads : VMDB_HTTP_THREADS_DEFAULT;
+    h->d = MHD_start_daemon(
+        flags | MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0, NULL,
+        NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, io, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_ARRAY,
+        common_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!h->d) {
         LOG_ERROR("cannot listen on %s", cfg->listen);
@@ -722,8 +937,31 @@ void vmdb_http_stop(vmdb_http *h)
 {
     if (!h)
         return;
-    if (h->d)
+    if (h->d) {
+        /* No new connections; the suspended ones are finished by the
+         * workers (the writer still runs) and resumed, since the daemon
+         * may not stop with any suspended. */
+        MHD_socket ls = MHD_quiesce_daemon(h->d);
+        if (ls != MHD_INVALID_SOCKET)
+            close(ls);
+        pthread_mutex_lock(&h->wk_lk);
+        while (h->suspended)
+            pthread_cond_wait(&h->wk_idle, &h->wk_lk);
+        pthread_mutex_unlock(&h->wk_lk);
         MHD_stop_daemon(h->d);
+    }
+    if (h->wk_init) {
+        pthread_mutex_lock(&h->wk_lk);
+        h->wk_stop = true;
+        pthread_cond_broadcast(&h->wk_cv);
+        pthread_mutex_unlock(&h->wk_lk);
+        for (unsigned i = 0; i < h->nworkers; i++)
+            pthread_join(h->workers[i], NULL);
+        pthread_cond_destroy(&h->wk_idle);
+        pthread_cond_destroy(&h->wk_cv);
+        pthread_mutex_destroy(&h->wk_lk);
+    }
+    free(h->workers);
     if (h->watchdog_on) {
         pthread_mutex_lock(&h->lk);
         h->stopping = true;

@@ -27,13 +27,17 @@ struct vmdb_access;
 /* Open connections at most; more wait in the listen backlog. */
 #define VMDB_HTTP_MAX_CONNECTIONS 1024
 #define VMDB_HTTP_HEADER_TIMEOUT_DEFAULT 10
+/* I/O threads (parsing, TLS, sending) and route workers (see http.c). */
+#define VMDB_HTTP_THREADS_DEFAULT 2
+#define VMDB_HTTP_WORKERS_DEFAULT 16
 /* A body must arrive at least this fast (bytes/s) after its headers, on
  * top of the header timeout, or the connection is closed. */
 #define VMDB_HTTP_MIN_BODY_RATE 16384
 
 typedef struct vmdb_http_config {
     const char *listen;      /* host:port */
-    unsigned threads;        /* 0: a thread per connection; N: a pool of N epoll threads */
+    unsigned threads;        /* I/O threads (0: VMDB_HTTP_THREADS_DEFAULT) */
+    unsigned workers;        /* threads that run routes (0: VMDB_HTTP_WORKERS_DEFAULT) */
     const char *swagger_dir; /* swagger-ui-dist directory (may not exist) */
     vmdb_tls *tls;           /* NULL: plain HTTP; else HTTPS with its certificate (not owned) */
     vmdb_tls_min tls_min;    /* the lowest TLS version accepted */
@@ -91,6 +95,16 @@ typedef struct vmdb_route_ctx {
     const vmdb_model *model; /* likewise */
     vmdb_json_doc *doc;      /* routes with a JSON body */
     const vmdb_json *body;   /* its root */
+    /* Asynchronous writes (vmdb_route_start with a wake function): a write
+     * handler queues its write and returns 0 with `pending` set; the answer
+     * is rendered by vmdb_route_finish once the group committed. */
+    const struct vmdb_route_async *async;
+    struct {
+        bool on;
+        vmdb_wkind kind;
+        vmdb_write_result *res;
+        vmdb_write_ticket *ticket;
+    } pending;
 } vmdb_route_ctx;
 
 /* Fills `out` (data or fail). The return value is 0 or the failure's
@@ -126,6 +140,31 @@ extern const vmdb_route vmdb_route_transition; /* /api/roots/{seq}/transition */
  * envelope could not be rendered (the connection is then dropped). */
 int vmdb_route_run(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req, vmdb_buf *body,
                    int *status, const char **ctype);
+
+/* A route run in two steps, so that no thread waits for a group commit.
+ * `wake(arg)` is called once, on the writer thread, when a write the route
+ * queued is done; it must not block. */
+typedef struct vmdb_route_async {
+    void (*wake)(void *arg);
+    void *arg;
+} vmdb_route_async;
+typedef struct vmdb_route_job vmdb_route_job;
+
+/* Prepares the context and runs the handler, as vmdb_route_run does, but
+ * with `as`, a write does not wait: *job is then pending and as->wake will
+ * be called. *job is the caller's: vmdb_route_finish renders it and frees
+ * it. `req` is copied; what it points to (body, query context) must stay
+ * valid until then. VMDB_ENOMEM (no job). */
+int vmdb_route_start(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req,
+                     const vmdb_route_async *as, vmdb_route_job **job);
+/* Whether the job waits for its write (wake comes later). */
+bool vmdb_route_pending(const vmdb_route_job *job);
+/* Whether vmdb_route_finish may block (the write waits for its anchor on a
+ * BATCH_COMMIT_SIZE boundary): finish it on a thread that may. */
+bool vmdb_route_finish_blocks(const vmdb_route_job *job);
+/* Completes the job (a pending write: after wake) and renders its answer as
+ * vmdb_route_run does; frees the job. */
+int vmdb_route_finish(vmdb_route_job *job, vmdb_buf *body, int *status, const char **ctype);
 
 /* The OpenAPI document embedded at build time (openapi_data.c). */
 extern const unsigned char vmdb_openapi_json[];

@@ -38,6 +38,30 @@ int vmdb_engine_write(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w, vmdb_
     return vmdb_fail_check(vmdb_writer_write(e->writer, ar, w, out), &out->fail);
 }
 
+int vmdb_engine_write_begin(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w,
+                            vmdb_write_result *out, vmdb_write_done_fn done, void *arg,
+                            vmdb_write_ticket **ticket)
+{
+    return vmdb_fail_check(vmdb_writer_write_begin(e->writer, ar, w, out, done, arg, ticket),
+                           &out->fail);
+}
+
+bool vmdb_engine_write_waits(const vmdb_write_ticket *t)
+{
+    return vmdb_writer_write_anchor(t) != 0;
+}
+
+int vmdb_engine_write_end(vmdb_engine *e, const vmdb_write_ticket *t, vmdb_write_result *out)
+{
+    if (out->fail.kind != VMDB_FAIL_NONE)
+        return vmdb_fail_err(&out->fail);
+    uint64_t seq = vmdb_writer_write_anchor(t);
+    /* Not anchored in time: the answer says so. */
+    if (seq)
+        out->committed = vmdb_chain_wait_anchored(e->parts.chain, seq);
+    return 0;
+}
+
 /* Wraps a row query into the snapshot statement with the state row. With
  * `range_param` (> 0), the statement also reads the id range of the table
  * named by that parameter (PROTOCOL.md §10) as columns 3 and 4 (NULL when
@@ -62,10 +86,11 @@ static int wrap(vmdb_buf *sql, const vmdb_buf *inner, int range_param)
 /* Checks the rows of `res` against the held version `v`. `keys` (canonical,
  * distinct) are the requested keys for read-batch, NULL for read-latest.
  * Fills out->rows and out->missing; the ids that disagree go to `bad`.
- * 0 or VMDB_ENOMEM. */
+ * `grp`: `res` is shared with other requests (db/pgshare.h). 0 or
+ * VMDB_ENOMEM. */
 static int check_rows(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const vmdb_model *m,
-                      const PGresult *res, const vmdb_smt_view *v, const char *const *keys,
-                      size_t nkeys, vmdb_read_result *out, vmdb_strs *bad)
+                      const PGresult *res, vmdb_pgshare_group *grp, const vmdb_smt_view *v,
+                      const char *const *keys, size_t nkeys, vmdb_read_result *out, vmdb_strs *bad)
 {
     const vmdb_smt *tree = vmdb_versions_tree(e->parts.versions);
     vmdb_buf jcs = VMDB_BUF_INIT;
@@ -85,6 +110,11 @@ static int check_rows(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const vmdb
         for (size_t k = 0; !asked && k < nkeys; k++)
             if (!seen[k] && strcmp(keys[k], pk) == 0)
                 asked = seen[k] = true;
+        /* A shared result holds other requests' rows: only ours count
+         * (rows nobody asked for are found when the group ends). */
+        if (grp && !asked)
+            continue;
+        vmdb_pgshare_claim(grp, i);
         bool good = asked && vmdb_rows_leaf(h, m, pk, json, key, value, &jcs) == 0 &&
                     vmdb_smt_get(tree, v, key, tv) == 0 && memcmp(tv, value, 32) == 0;
         if (!good) {
@@ -251,6 +281,19 @@ static int complete_part(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const v
  * built while the version is held. `complete` (a read-latest ordered by the
  * key of a serial table, whose statement reads the range: see wrap): the
  * proof also says whether the answer is complete (PROTOCOL.md §10). */
+/* Lets go of a statement's result: our own, or our share of a merged one,
+ * whose rows nobody asked for are a violation (an honest database returns
+ * only the keys of `= ANY`). */
+static void drop_result(vmdb_engine *e, const vmdb_model *m, PGresult *own, vmdb_pgshare_group *grp)
+{
+    size_t unclaimed = 0;
+    PQclear(own);
+    vmdb_pgshare_leave(e->share, grp, 1, &unclaimed);
+    if (unclaimed)
+        vmdb_status_violation(e->parts.status, m->table,
+                              "read-batch returned rows that were not asked for", NULL, 0);
+}
+
 static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, const char *sql,
                         int np, const char *const *params, const char *const *keys, size_t nkeys,
                         const vmdb_strs *unkeyed, bool proof, const vmdb_latest_query *complete,
@@ -263,13 +306,25 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
         char state[6];
         bool ahead = false;
         vmdb_strs bad = {0};
-        PGresult *res = vmdb_pgpool_exec(e->parts.pool, true, "read", sql, np, params, state);
-        if (!res)
+        PGresult *own = NULL;
+        const PGresult *res = NULL;
+        vmdb_pgshare_group *grp = NULL;
+        /* Small read-batches share statements (db/pgshare.h); a retry runs
+         * alone. */
+        if (keys && e->share && nkeys <= VMDB_SHARE_MAX_KEYS && attempt == 0) {
+            if (vmdb_pgshare_run(e->share, "read", sql, keys, nkeys, &grp, &res, state) != 0)
+                return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+        } else {
+            res = own = vmdb_pgpool_exec(e->parts.pool, true, "read", sql, np, params, state);
+        }
+        if (!res) {
+            drop_result(e, m, own, grp);
             return vmdb_fail_sqlstate(&out->fail, state);
+        }
         uint64_t seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
         const vmdb_smt_view *v = vmdb_versions_hold(e->parts.versions, seq, &ahead);
         if (!v) {
-            PQclear(res);
+            drop_result(e, m, own, grp);
             if (ahead && e->cfg.allow_multi_instance && attempt < 3) {
                 /* Another instance wrote: catch up, then read again. */
                 vmdb_fail ignored = {0};
@@ -292,13 +347,13 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
         vmdb_proof_complete cp = {0};
         vmdb_strs gap = {0};
         bool stale = false;
-        int rc = check_rows(e, h, ar, m, res, v, keys, nkeys, out, &bad);
+        int rc = check_rows(e, h, ar, m, res, grp, v, keys, nkeys, out, &bad);
         rc = rc ? rc : merge_missing(ar, unkeyed, out);
         if (rc == 0 && complete && proof && bad.n == 0 && out->nrows)
             rc = complete_part(e, h, ar, m, res, v, complete, out, &cp, &gap, &bad, &stale);
         if (rc == 0 && stale && attempt < 2) {
             vmdb_versions_release(e->parts.versions, v);
-            PQclear(res);
+            drop_result(e, m, own, grp);
             continue; /* the range is not the tree's: read again */
         }
         if (stale)
@@ -318,7 +373,7 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
             out->proof.complete = cp;
         }
         vmdb_versions_release(e->parts.versions, v);
-        PQclear(res);
+        drop_result(e, m, own, grp);
         if (rc)
             return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL,
                                  rc == VMDB_ELIMIT ? "the proof is too large" : "out of memory");

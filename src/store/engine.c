@@ -57,6 +57,8 @@ static int take_config(vmdb_engine *e, const vmdb_engine_config *cfg)
         e->cfg.batch_commit_size = 1;
     if (e->cfg.read_pool == 0)
         e->cfg.read_pool = 8;
+    if (e->cfg.read_inflight == 0)
+        e->cfg.read_inflight = 2;
     if (e->cfg.max_group == 0)
         e->cfg.max_group = 256;
     if (e->cfg.anchor_interval_s == 0)
@@ -104,6 +106,7 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     if (!c->allow_multi_instance && (rc = vmdb_instlock_take(&e->lock, e->url, p->status)))
         goto done;
     if ((rc = vmdb_pgpool_open(&p->pool, e->url, c->read_pool)) ||
+        (rc = vmdb_pgshare_new(&e->share, p->pool, c->read_inflight, VMDB_SHARE_GROUP_KEYS)) ||
         (rc = vmdb_chain_open(&p->chain, &cc, p->status, p->pool)) ||
         (rc = vmdb_writer_start(e->writer)))
         goto done;
@@ -137,6 +140,7 @@ void vmdb_engine_close(vmdb_engine *e)
     /* The instance lock goes last: nobody else may write before the final
      * anchor and checkpoint are done. */
     vmdb_instlock_free(e->lock);
+    vmdb_pgshare_free(e->share);
     vmdb_pgpool_free(e->parts.pool);
     vmdb_catalog_free(e->parts.catalog);
     vmdb_versions_free(e->parts.versions);

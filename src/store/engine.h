@@ -30,6 +30,8 @@ typedef struct vmdb_engine_config {
     uint64_t batch_commit_size; /* >= 1 */
     bool allow_multi_instance;
     unsigned read_pool; /* read connections */
+    /* Shared read-batch statements in flight at once (db/pgshare.h); 0: 2 */
+    unsigned read_inflight;
     unsigned max_group; /* write requests per transaction */
     const char *migrations_dir;
     const char *data_dir;       /* trusted_state.json and the local anchor live here */
@@ -64,6 +66,20 @@ int vmdb_engine_resolve(vmdb_engine *e, const char *table, vmdb_registry **reg,
 
 /* Create, upsert or delete; waits for the group commit. */
 int vmdb_engine_write(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w, vmdb_write_result *out);
+/* The same without a waiting thread (vmdb_writer_write_begin): `done(arg)`
+ * runs on the writer thread once the group committed or failed; then
+ * vmdb_engine_write_end, on a thread that may block, completes `out`.
+ * 0, or a vmdb_err with out->fail filled (done is then not called). */
+int vmdb_engine_write_begin(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w,
+                            vmdb_write_result *out, vmdb_write_done_fn done, void *arg,
+                            vmdb_write_ticket **ticket);
+/* Whether vmdb_engine_write_end will wait (for the anchor of a
+ * BATCH_COMMIT_SIZE boundary): the caller may then finish on a thread of
+ * its own. */
+bool vmdb_engine_write_waits(const vmdb_write_ticket *t);
+/* Waits for the anchor if the write needs it (up to the anchor timeout)
+ * and returns the write's result code: 0, or a vmdb_err with out->fail. */
+int vmdb_engine_write_end(vmdb_engine *e, const vmdb_write_ticket *t, vmdb_write_result *out);
 
 /* The rows of `ids` (as sent: canonicalised here; ids that cannot be keys of
  * the model are missing), each checked against the tree. NOT_FOUND when

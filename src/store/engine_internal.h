@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "db/pgshare.h"
 #include "store/engine.h"
 #include "store/instlock.h"
 #include "store/parts.h"
@@ -20,9 +21,15 @@ struct vmdb_engine {
         *checkpoint_origin;
     vmdb_parts parts;
     vmdb_writer *writer;
+    vmdb_pgshare *share; /* read-batch statements shared by concurrent requests */
     vmdb_instlock *lock; /* NULL with ALLOW_MULTI_INSTANCE */
     pthread_key_t hkey;  /* a hasher per request thread */
 };
+
+/* Read-batches of at most this many keys share statements. */
+#define VMDB_SHARE_MAX_KEYS 16
+/* Keys in one shared statement at most. */
+#define VMDB_SHARE_GROUP_KEYS 512
 
 /* The calling thread's hasher (created on first use); NULL when out of
  * memory. */

@@ -37,6 +37,10 @@ typedef struct wreq {
     uint64_t anchor_seq; /* set by the writer: wait for this seq to be anchored */
     bool done;
     pthread_cond_t cv; /* signalled when done: no herd of waiters per group */
+    /* An asynchronous write (vmdb_writer_write_begin): called instead of
+     * signalling cv, on the writer thread, after the queue lock is let go. */
+    vmdb_write_done_fn on_done;
+    void *on_done_arg;
     struct wreq *next;
 } wreq;
 
@@ -1307,6 +1311,39 @@ out:
 
 /* ---- the thread and the queue ------------------------------------------------ */
 
+/* A single request is finished through the batch array like a group. */
+static void batch_or_first(wreq **batch, wreq *first, size_t *n)
+{
+    if (batch)
+        batch[0] = first;
+    *n = 1;
+}
+
+/* Hands the finished requests back: a waiting thread is signalled, an
+ * asynchronous write's callback runs (after the lock is let go, since it
+ * may take other components' locks). A request may be gone the moment it
+ * is handed back (a waiter's is on its stack, a callback's in an arena its
+ * callback lets go of), so the two kinds are told apart first: the
+ * asynchronous ones are moved to the front of `b`. */
+static void finish(vmdb_writer *w, wreq **b, size_t n)
+{
+    size_t na = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b[i]->on_done) {
+            wreq *t = b[na];
+            b[na++] = b[i];
+            b[i] = t;
+        }
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = na; i < n; i++) {
+        b[i]->done = true;
+        pthread_cond_signal(&b[i]->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < na; i++)
+        b[i]->on_done(b[i]->on_done_arg);
+}
+
 static void *writer_main(void *arg)
 {
     vmdb_writer *w = arg;
@@ -1384,17 +1421,9 @@ static void *writer_main(void *arg)
         } else {
             run_group(w, &g, batch, n);
         }
-        pthread_mutex_lock(&w->mu);
-        if (single) {
-            first->done = true;
-            pthread_cond_signal(&first->cv);
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                batch[i]->done = true;
-                pthread_cond_signal(&batch[i]->cv);
-            }
-        }
-        pthread_mutex_unlock(&w->mu);
+        if (single)
+            batch_or_first(batch, first, &n);
+        finish(w, batch ? batch : &first, n);
     }
     free(g.ov.e);
     free(g.pend);
@@ -1416,13 +1445,18 @@ static bool submit(vmdb_writer *w, wreq *r)
     }
     r->done = false;
     r->next = NULL;
-    pthread_cond_init(&r->cv, NULL);
+    if (!r->on_done)
+        pthread_cond_init(&r->cv, NULL);
     if (w->tail)
         w->tail->next = r;
     else
         w->head = r;
     w->tail = r;
     pthread_cond_signal(&w->cv);
+    if (r->on_done) {
+        pthread_mutex_unlock(&w->mu);
+        return true;
+    }
     while (!r->done)
         pthread_cond_wait(&r->cv, &w->mu);
     pthread_mutex_unlock(&w->mu);
@@ -1467,6 +1501,33 @@ int vmdb_writer_write(vmdb_writer *w, vmdb_arena *ar, const vmdb_write *wr, vmdb
     if (r.anchor_seq)
         out->committed = vmdb_chain_wait_anchored(w->parts->chain, r.anchor_seq);
     return 0;
+}
+
+int vmdb_writer_write_begin(vmdb_writer *w, vmdb_arena *ar, const vmdb_write *wr,
+                            vmdb_write_result *out, vmdb_write_done_fn done, void *arg,
+                            vmdb_write_ticket **ticket)
+{
+    *ticket = NULL;
+    memset(out, 0, sizeof *out);
+    wreq *r = vmdb_arena_zalloc(ar, sizeof *r);
+    if (!r)
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
+    r->w = wr;
+    r->ar = ar;
+    r->res = out;
+    r->on_done = done;
+    r->on_done_arg = arg;
+    if (!submit(w, r))
+        return vmdb_fail_set(&out->fail, VMDB_FAIL_WRITES_UNAVAILABLE,
+                             "the server is shutting down");
+    *ticket = (vmdb_write_ticket *)r;
+    return 0;
+}
+
+uint64_t vmdb_writer_write_anchor(const vmdb_write_ticket *t)
+{
+    const wreq *r = (const wreq *)t;
+    return r->res->fail.kind == VMDB_FAIL_NONE ? r->anchor_seq : 0;
 }
 
 int vmdb_writer_open(vmdb_writer **out, const vmdb_writer_config *cfg, const vmdb_parts *parts)

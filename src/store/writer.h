@@ -77,6 +77,23 @@ int vmdb_writer_run(vmdb_writer *w, vmdb_job_fn fn, void *arg, vmdb_fail *fail);
  * out->fail filled. */
 int vmdb_writer_write(vmdb_writer *w, vmdb_arena *ar, const vmdb_write *wr, vmdb_write_result *out);
 
+/* An asynchronous write: vmdb_writer_write without a waiting thread.
+ * Queues the write and returns at once; `done(arg)` is called on the writer
+ * thread once the write's group committed or failed (it must not block:
+ * hand the rest to another thread). From then on `out` holds the result as
+ * vmdb_writer_write gives it, except that a write on a BATCH_COMMIT_SIZE
+ * boundary has not waited for its anchor: vmdb_writer_write_anchor(ticket)
+ * is the seq to wait for (vmdb_chain_wait_anchored, which sets
+ * out->committed), 0 when there is none. `wr`, `ar` and `out` must stay
+ * valid until `done` ran; the ticket lives in `ar`. Returns 0 (done will be
+ * called), or a vmdb_err with out->fail filled (done will not be called). */
+typedef void (*vmdb_write_done_fn)(void *arg);
+typedef struct vmdb_write_ticket vmdb_write_ticket;
+int vmdb_writer_write_begin(vmdb_writer *w, vmdb_arena *ar, const vmdb_write *wr,
+                            vmdb_write_result *out, vmdb_write_done_fn done, void *arg,
+                            vmdb_write_ticket **ticket);
+uint64_t vmdb_writer_write_anchor(const vmdb_write_ticket *t);
+
 /* The committed groups so far: requests that succeeded per group, and rows
  * they wrote per group. Any thread. */
 void vmdb_writer_stats(vmdb_writer *w, vmdb_histo_snap *reqs, vmdb_histo_snap *rows);
