@@ -71,7 +71,7 @@ static const char serve_help[] =
     "                        (default 10)\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
     "  VMDB_READ_INFLIGHT    read-batch statements running at once; concurrent small\n"
-    "                        read-batches beyond that share one statement (default 2)\n"
+    "                        read-batches beyond that share one statement (default 1)\n"
     "  VMDB_PG_CONNECT_TIMEOUT_S     PostgreSQL connect timeout in s (default 5)\n"
     "  VMDB_PG_STATEMENT_TIMEOUT_MS  statement_timeout in ms, 0 = none (default 30000;\n"
     "                        admin operations are not limited)\n"
@@ -265,7 +265,7 @@ int vmdb_cli_serve(int argc, char **argv)
         env_uint("VMDB_HTTP_PER_IP_CONNECTIONS", 64, 1024, &per_ip) ||
         env_uint("VMDB_HTTP_HEADER_TIMEOUT_S", 10, 3600, &header_s) ||
         env_uint("VMDB_PG_POOL", 8, 256, &pool) ||
-        env_uint("VMDB_READ_INFLIGHT", 2, 256, &inflight) ||
+        env_uint("VMDB_READ_INFLIGHT", 1, 256, &inflight) ||
         env_uint("VMDB_MAX_GROUP", 64, 65536, &group) ||
         env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval) ||
         env_uint("VMDB_PG_CONNECT_TIMEOUT_S", 5, 3600, &pg_connect_s) ||

@@ -58,7 +58,7 @@ static int take_config(vmdb_engine *e, const vmdb_engine_config *cfg)
     if (e->cfg.read_pool == 0)
         e->cfg.read_pool = 8;
     if (e->cfg.read_inflight == 0)
-        e->cfg.read_inflight = 2;
+        e->cfg.read_inflight = 1;
     if (e->cfg.max_group == 0)
         e->cfg.max_group = 256;
     if (e->cfg.anchor_interval_s == 0)

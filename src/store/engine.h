@@ -30,7 +30,7 @@ typedef struct vmdb_engine_config {
     uint64_t batch_commit_size; /* >= 1 */
     bool allow_multi_instance;
     unsigned read_pool; /* read connections */
-    /* Shared read-batch statements in flight at once (db/pgshare.h); 0: 2 */
+    /* Shared read-batch statements in flight at once (db/pgshare.h); 0: 1 */
     unsigned read_inflight;
     unsigned max_group; /* write requests per transaction */
     const char *migrations_dir;
