@@ -193,6 +193,7 @@ echo
 if [ "$target" = SKIP ]; then
   echo "target (vmdb writes/s >= PostgreSQL writes/s at $max_c clients, batch 1): not measured (needs batch 1 and $max_c clients)"
 else
+  # shellcheck disable=SC2086 # four words on purpose
   set -- $target
   echo "target: vmdb writes/s >= PostgreSQL writes/s at $max_c clients, batch 1: vmdb $2, PostgreSQL $3 rows/s (ratio $4)"
   echo "$1"
