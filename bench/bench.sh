@@ -120,31 +120,46 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt"
 echo "bench: vmdb $commit ($build_type) on $BASE, PostgreSQL $(q 'SHOW server_version') (fsync=$(q 'SHOW fsync'), synchronous_commit=$(q 'SHOW synchronous_commit')), $("$PGBENCH" --version)"
 echo "bench: $( [ "$QUICK" = 1 ] && echo '--quick, ' )${SECS} s per run after ${WARMUP} s warm-up, $ROUNDS round(s), $(nproc) CPU core(s) shared by the load generators, vmdb and PostgreSQL; load average $load_start"
 
+# cpu_per_request <vmdb ticks before> <pg ticks before> <result line>: the CPU
+# time vmdb and the whole PostgreSQL cluster used per request since, the
+# requests of the warm-up estimated at the measured rate.
+HZ=$(getconf CLK_TCK)
+cpu_per_request() {
+  local v1 p1 rps
+  v1=$(ticks_of "$vmdb_pid"); p1=$(pg_ticks)
+  rps=$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' <<<" $3")
+  awk -v v=$((v1 - $1)) -v p=$((p1 - $2)) -v hz="$HZ" -v n="${rps:-0}" -v s=$((SECS + WARMUP)) \
+    'BEGIN { n *= s; if (n < 1) n = 1; printf "vmdb_cpu_us=%.0f pg_cpu_us=%.0f", v * 1e6 / hz / n, p * 1e6 / hz / n }'
+}
+
 # vmdb_run <target> <round> <mode> <clients> <batch> [vmdb-loadgen options]
 vmdb_run() {
-  local t=$1 r=$2 mode=$3 c=$4 b=$5 line=""
+  local t=$1 r=$2 mode=$3 c=$4 b=$5 line="" v0 p0
   shift 5
+  v0=$(ticks_of "$vmdb_pid"); p0=$(pg_ticks)
   if ! line=$("$LOADGEN" "$mode" --url "$BASE" --model agents --clients "$c" --batch "$b" \
                 --seconds "$SECS" --warmup "$WARMUP" "$@" 2>"$TMP/loadgen.err"); then
     FAILED+=("$t round $r vmdb-loadgen $mode -c $c: $(head -c 300 "$TMP/loadgen.err" | tr '\n' ' ')")
   fi
   if [ -s "$TMP/loadgen.err" ]; then sed 's/^/  /' "$TMP/loadgen.err" >&2; fi
   [ -n "$line" ] || line="mode=$mode clients=$c batch=$b ok=0 err=0"
-  echo "target=$t side=vmdb round=$r $line" | tee -a "$RUNS"
+  echo "target=$t side=vmdb round=$r $line $(cpu_per_request "$v0" "$p0" "$line")" | tee -a "$RUNS"
 }
 
 # pg_run <target> <round> <script> <clients> <batch> [pgbench options]
 pg_run() {
-  local t=$1 r=$2 script=$3 c=$4 b=$5 line d
+  local t=$1 r=$2 script=$3 c=$4 b=$5 line d v0 p0
   shift 5
   d=$TMP/pgbench/$t-$r-$c
   rm -rf "$d" && mkdir -p "$d"
+  v0=$(ticks_of "$vmdb_pid"); p0=$(pg_ticks)
   if ! "$PGBENCH" -n -M prepared -f "$ROOT/bench/pgbench/$script" -c "$c" -j "$c" -T $((SECS + WARMUP)) \
         --log --log-prefix="$d/log" "$@" "$DBURL" >"$d/out" 2>&1; then
     FAILED+=("$t round $r pgbench $script -c $c: $(tail -n 3 "$d/out" | tr '\n' ' ')")
     tail -n 5 "$d/out" | sed 's/^/  /' >&2
   fi
   line=$(node bench/report.mjs pgbench-log "$d" "$WARMUP" "$b")
+  line="$line $(cpu_per_request "$v0" "$p0" "$line")"
   [ "${BENCH_KEEP:-0}" = 1 ] || rm -f "$d"/log.*
   echo "target=$t side=pg round=$r mode=pgbench:$script clients=$c batch=$b $line" | tee -a "$RUNS"
 }

@@ -8,7 +8,7 @@
 # environment (e.g. VMDB_HTTP_PER_IP_CONNECTIONS).
 #
 # After bench_start: TMP, PGDIR, PGURL, DBURL, q (psql on DBURL), VPORT,
-# BASE (http://127.0.0.1:port), vmdb_pid; vmdb_stop and vmdb_start restart
+# BASE (http://127.0.0.1:port), vmdb_pid, POSTMASTER_PID (ticks_of, pg_ticks); vmdb_stop and vmdb_start restart
 # vmdb on the same port, database and data directory.
 
 die() { echo "$BENCH_NAME: $*" >&2; exit 1; }
@@ -96,6 +96,20 @@ apply_schema() {
   case "$ans" in *'"success":true'*) ;; *) die "apply-schema failed: $ans" ;; esac
 }
 
+# CPU ticks (utime+stime) of a process (the comm field of vmdb and of
+# postgres has no spaces, so the field numbers hold). pg_ticks: the
+# postmaster, its reaped children (cutime+cstime) and its live children,
+# i.e. every process of the private cluster.
+ticks_of() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  local t c
+  t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$POSTMASTER_PID/stat")
+  for c in $(pgrep -P "$POSTMASTER_PID" || true); do
+    t=$(( t + $(ticks_of "$c") ))
+  done
+  echo "$t"
+}
+
 bench_start() {
   TMP=$(mktemp -d "/tmp/vmdb-$BENCH_NAME.XXXXXX")
   chmod 755 "$TMP" # the cluster runs as the postgres user and must reach $TMP/pg
@@ -108,6 +122,10 @@ bench_start() {
   pg_started=1
   DBURL=${PGURL%/postgres}/vmdb_bench
   psql -qAt -v ON_ERROR_STOP=1 "$PGURL" -c "CREATE DATABASE vmdb_bench" >/dev/null
+
+  PG_HOME=$PGDIR
+  [ -f "$PGDIR/location" ] && PG_HOME=$(cat "$PGDIR/location")
+  POSTMASTER_PID=$(head -n 1 "$PG_HOME/data/postmaster.pid")
 
   vmdb_start 30 || die "vmdb did not answer /health"
   apply_schema "${BENCH_SCHEMA:-$BENCH_ROWS_SCHEMA}"

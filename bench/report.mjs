@@ -137,7 +137,31 @@ function report(runsFile, metaFile, outJson, outMd, plotDat) {
   for (const r of rows) console.log(line(r));
   const md = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`,
     ...rows.map((r) => `| ${r.map((x, i) => (i === 6 && x !== 'n/a' ? `**${x}**` : x)).join(' | ')} |`)].join('\n') + '\n';
-  fs.writeFileSync(outMd, md);
+
+  // The measured runs behind P1-P3p, averaged over the rounds, with the CPU
+  // time per request of vmdb and of the whole PostgreSQL cluster.
+  const detail = [];
+  for (const t of ['P1', 'P2', 'P3', 'P3p']) {
+    for (const side of ['vmdb', 'pg']) {
+      const rs = pick(t, side);
+      if (!rs.length) continue;
+      const a = (k) => mean(rs.map((r) => r[k]).filter((x) => typeof x === 'number'));
+      const f = (v, d = 0) => (v === null ? 'n/a' : d ? v.toFixed(d) : Math.round(v).toLocaleString('en-US'));
+      detail.push([t, side === 'pg' ? 'pgbench' : 'vmdb', String(rs[0].clients), String(rs[0].batch), String(rs.length),
+        f(a('rps')), f(a('rows_per_s')), f(a('p50_ms'), 2), f(a('p99_ms'), 2), f(a('vmdb_cpu_us')), f(a('pg_cpu_us'))]);
+    }
+  }
+  const dhead = ['target', 'side', 'clients', 'batch', 'rounds', 'req/s', 'rows/s', 'p50 ms', 'p99 ms', 'vmdb CPU us/req', 'PG CPU us/req'];
+  if (detail.length) {
+    const dw = dhead.map((h, i) => Math.max(h.length, ...detail.map((r) => r[i].length)));
+    console.log('');
+    console.log(dhead.map((h, i) => h.padStart(dw[i])).join('  '));
+    for (const r of detail) console.log(r.map((x, i) => x.padStart(dw[i])).join('  '));
+  }
+  const dmd = detail.length
+    ? ['', `| ${dhead.join(' | ')} |`, `|${dhead.map(() => '---').join('|')}|`, ...detail.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n'
+    : '';
+  fs.writeFileSync(outMd, md + dmd);
 
   // The sweep: clients vs requests/s, writes and reads, both sides.
   const sweep = runs.filter((r) => typeof r.target === 'string' && r.target.startsWith('sweep-') && r.ok > 0);
