@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure test run bench bench-service bench-proof fuzz format clean
+.PHONY: all deps configure test run bench bench-quick bench-tree bench-service bench-proof fuzz format clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -20,7 +20,22 @@ test: deps
 run: deps all
 	scripts/run.sh
 
+# The performance targets P1-P6 (issue 14): vmdb against pgbench on one
+# private PostgreSQL cluster (fsync on), the tree benchmark, a restart at 10M
+# rows, a throughput-vs-clients sweep and its plot (gnuplot). About 15-25
+# minutes; bench-quick: under 2 minutes, 200k rows for the restart, no
+# sweep. Prints the targets table (and as markdown), writes
+# bench/out/bench-<date>.json. Informational: exits 0 whatever the verdicts.
+# BENCH_ARGS: more options of bench/bench.sh (--out FILE, --rows N, --sweep).
 bench: all
+	VMDB_BUILD=$(BUILD) bench/bench.sh $(BENCH_ARGS)
+
+bench-quick: all
+	VMDB_BUILD=$(BUILD) bench/bench.sh --quick $(BENCH_ARGS)
+
+# The tree alone (in memory, no server): build, batch updates against the
+# hash floor, proofs, multiproofs, inserts.
+bench-tree: all
 	$(BUILD)/vmdb bench tree
 
 # vmdb serve against plain PostgreSQL at the same concurrency (about 2-3

@@ -2,8 +2,9 @@
  * vmdb-loadgen: a closed-loop load generator for `vmdb serve` and, as the
  * baseline, for plain PostgreSQL doing the same work at the same concurrency.
  *
- *   vmdb-loadgen http     --url URL --clients N --seconds S --batch B [--model M]
+ *   vmdb-loadgen http     --url URL --clients N --seconds S --batch B [--model M] [--shape X]
  *   vmdb-loadgen http-read --url URL --clients N --seconds S --batch B --max-id K [--model M]
+ *                         [--proof]
  *   vmdb-loadgen pg       --dsn DSN --clients N --seconds S --batch B [--table T] [--prepare]
  *   vmdb-loadgen pg-read  --dsn DSN --clients N --seconds S --batch B --max-id K [--table T]
  * [--prepare] common: [--warmup W] (seconds run before measuring, default 1)
@@ -18,9 +19,15 @@
  *
  * (loadgen_cpu_s: CPU time this process used, warm-up included.)
  * Writes: B records {"owner": <thread>, "n": <counter>, "payload": {"k": "<100 random chars>"}}
- * per request, to POST /api/models/M/create-batch, or in one autocommit
- * INSERT ... VALUES (...),(...) RETURNING row_to_json(T.*) on PostgreSQL.
- * Reads: B random ids in 1..K, POST /api/models/M/read-batch, or
+ * per request (--shape rows, the default: bench/service.sh's bench_rows), or
+ * {"name": "<unique>", "payload": {"k": "<100 random chars>"}, "created_at":
+ * "<RFC 3339>"} (--shape agents: bench/bench.sh's table like the seed's
+ * agents; the name is unique across runs: a per-process random prefix,
+ * the thread and a counter), to POST /api/models/M/create-batch, or in one
+ * autocommit INSERT ... VALUES (...),(...) RETURNING row_to_json(T.*) on
+ * PostgreSQL (rows shape only).
+ * Reads: B random ids in 1..K, POST /api/models/M/read-batch (with --proof:
+ * "proof": true, PROTOCOL.md §9), or
  * SELECT row_to_json(t.*) FROM T t WHERE id = ANY($1::int8[]).
  * The PostgreSQL statements are sent unprepared (PQexecParams), as vmdb
  * sends its own; --prepare prepares them once per connection instead.
@@ -46,8 +53,11 @@ typedef struct opts {
     const char *mode_name;
     const char *url, *dsn, *model, *table;
     long clients, seconds, warmup, batch, max_id;
-    bool prepare;
+    bool prepare, proof, agents;
 } opts;
+
+/* --shape agents: makes the names of this process unique across runs. */
+static char name_prefix[24];
 
 /* 0 warm-up, 1 measuring, 2 stop. */
 static atomic_int phase;
@@ -181,7 +191,23 @@ static int http_body(worker *w, buf *body, long *counter)
 {
     body->len = 0;
     int rc = 0;
-    if (w->o->mode == M_HTTP) {
+    if (w->o->mode == M_HTTP && w->o->agents) {
+        rc = buf_puts(body, "{\"records\":[");
+        for (long i = 0; rc == 0 && i < w->o->batch; i++) {
+            char k[101];
+            rnd_text(w, k, 100);
+            rc = buf_puts(body, i ? ",{\"name\":\"" : "{\"name\":\"");
+            rc = rc ? rc : buf_puts(body, name_prefix);
+            rc = rc ? rc : buf_puts(body, "-");
+            rc = rc ? rc : buf_putl(body, w->id);
+            rc = rc ? rc : buf_puts(body, "-");
+            rc = rc ? rc : buf_putl(body, (*counter)++);
+            rc = rc ? rc : buf_puts(body, "\",\"payload\":{\"k\":\"");
+            rc = rc ? rc : buf_puts(body, k);
+            rc = rc ? rc : buf_puts(body, "\"},\"created_at\":\"2026-12-01T12:00:00Z\"}");
+        }
+        rc = rc ? rc : buf_puts(body, "]}");
+    } else if (w->o->mode == M_HTTP) {
         rc = buf_puts(body, "{\"records\":[");
         for (long i = 0; rc == 0 && i < w->o->batch; i++) {
             char k[101];
@@ -202,7 +228,7 @@ static int http_body(worker *w, buf *body, long *counter)
             rc = rc ? rc : buf_putl(body, rnd_id(w));
             rc = rc ? rc : buf_puts(body, "\"");
         }
-        rc = rc ? rc : buf_puts(body, "]}");
+        rc = rc ? rc : buf_puts(body, w->o->proof ? "],\"proof\":true}" : "]}");
     }
     return rc;
 }
@@ -422,7 +448,7 @@ static void usage(void)
 {
     fputs("usage: vmdb-loadgen http|http-read --url URL | pg|pg-read --dsn DSN\n"
           "         --clients N --seconds S --batch B [--max-id K] [--model M] [--table T]\n"
-          "         [--warmup W] [--prepare]\n",
+          "         [--warmup W] [--prepare] [--proof] [--shape rows|agents]\n",
           stderr);
 }
 
@@ -472,6 +498,10 @@ int main(int argc, char **argv)
             o.prepare = true;
             continue;
         }
+        if (!strcmp(a, "--proof")) {
+            o.proof = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             usage();
             return 2;
@@ -486,6 +516,8 @@ int main(int argc, char **argv)
             o.model = v;
         else if (!strcmp(a, "--table"))
             o.table = v;
+        else if (!strcmp(a, "--shape") && (!strcmp(v, "rows") || !strcmp(v, "agents")))
+            o.agents = !strcmp(v, "agents");
         else if (!strcmp(a, "--clients"))
             bad = parse_long(a, v, 1, 4096, &o.clients);
         else if (!strcmp(a, "--seconds"))
@@ -510,6 +542,10 @@ int main(int argc, char **argv)
                 read ? " and --max-id" : "");
         return 2;
     }
+    if ((o.agents && o.mode != M_HTTP) || (o.proof && o.mode != M_HTTP_READ)) {
+        fputs("vmdb-loadgen: --shape agents goes with http, --proof with http-read\n", stderr);
+        return 2;
+    }
     /* Identifiers go into SQL text and URLs: keep them plain. */
     for (const char *p = o.table; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
@@ -529,7 +565,11 @@ int main(int argc, char **argv)
     worker *ws = calloc((size_t)o.clients, sizeof *ws);
     if (!ws)
         return 1;
-    uint64_t seed = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ULL;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t seed =
+        ((uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec) * 0x9E3779B97F4A7C15ULL;
+    snprintf(name_prefix, sizeof name_prefix, "lg%016llx", (unsigned long long)seed);
     atomic_store(&phase, o.warmup ? 0 : 1);
     int started = 0;
     for (long i = 0; i < o.clients; i++) {

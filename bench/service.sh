@@ -50,9 +50,6 @@ command -v curl >/dev/null || die "curl not found"
 "$VMDB_BIN" help 2>&1 | grep -qw serve || die "this build of vmdb has no 'serve' command"
 
 bench_start
-PG_HOME=$PGDIR
-[ -f "$PGDIR/location" ] && PG_HOME=$(cat "$PGDIR/location")
-POSTMASTER_PID=$(head -n 1 "$PG_HOME/data/postmaster.pid")
 # The baseline table: vmdb's own DDL under another name, so both are identical.
 ddl=$(q "SELECT create_table_sql FROM verifiable_models WHERE table_name = 'bench_rows'")
 [ -n "$ddl" ] || die "no create_table_sql for bench_rows"
@@ -60,19 +57,6 @@ q "${ddl//\"bench_rows\"/\"bench_rows_pg\"}" >/dev/null
 q "SELECT 1 FROM bench_rows_pg LIMIT 0" >/dev/null
 
 # --- measurement helpers ------------------------------------------------
-# CPU ticks (utime+stime) of a process (the comm field of vmdb and of
-# postgres has no spaces, so the field numbers hold). pg_ticks: the
-# postmaster, its reaped children (cutime+cstime) and its live children,
-# i.e. every process of the private cluster.
-ticks_of() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-pg_ticks() {
-  local t c
-  t=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$POSTMASTER_PID/stat")
-  for c in $(pgrep -P "$POSTMASTER_PID" || true); do
-    t=$(( t + $(ticks_of "$c") ))
-  done
-  echo "$t"
-}
 HZ=$(getconf CLK_TCK)
 wal_syncs() { q "SELECT wal_sync FROM pg_stat_wal"; }
 vmdb_seq() { curl -fsS "$BASE/health" | sed -n 's/.*"seq":\([0-9]*\).*/\1/p'; }
@@ -193,6 +177,7 @@ echo
 if [ "$target" = SKIP ]; then
   echo "target (vmdb writes/s >= PostgreSQL writes/s at $max_c clients, batch 1): not measured (needs batch 1 and $max_c clients)"
 else
+  # shellcheck disable=SC2086 # four words on purpose
   set -- $target
   echo "target: vmdb writes/s >= PostgreSQL writes/s at $max_c clients, batch 1: vmdb $2, PostgreSQL $3 rows/s (ratio $4)"
   echo "$1"

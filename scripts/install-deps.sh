@@ -8,7 +8,8 @@ PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libssl-dev libsodium-dev libjansson-dev libcmocka-dev
       libmicrohttpd-dev libgnutls28-dev libpq-dev libcurl4-openssl-dev
       postgresql-15 postgresql-client-15 nodejs npm python3
-      python3-cryptography openssl curl chromium)
+      python3-cryptography openssl curl chromium
+      gnuplot-nox) # gnuplot-nox: the plot of `make bench` (bench/bench.sh)
 
 missing=()
 for p in "${PKGS[@]}"; do
