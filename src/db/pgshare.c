@@ -168,9 +168,13 @@ int vmdb_pgshare_run(vmdb_pgshare *s, const char *what, const char *sql, const c
         execute(s, g, what);
         pthread_mutex_lock(&s->mu);
         s->inflight--;
-        pthread_cond_signal(&s->slot);
         g->done = true;
+        pthread_mutex_unlock(&s->mu);
+        /* Woken after the lock is let go, so the members do not all block
+         * on it at once; the group lives on (we are a member). */
+        pthread_cond_signal(&s->slot);
         pthread_cond_broadcast(&g->cv);
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     memcpy(sqlstate, g->state, 6);

@@ -77,14 +77,14 @@ struct vmdb_http {
     vmdb_metrics *metrics;     /* the HTTP counters of GET /metrics */
     _Atomic uint64_t rid_next; /* generated request ids: a per-start prefix and a counter */
     uint32_t rid_prefix;
-    /* The workers and their queue; wk_lk guards the queue, wk_stop and
-     * suspended (the connections suspended now, which must all be resumed
-     * before the daemon stops). */
+    /* The workers and their queue; wk_lk guards the queue and wk_stop.
+     * `suspended` counts the connections suspended now, which must all be
+     * resumed before the daemon stops. */
     pthread_mutex_t wk_lk;
-    pthread_cond_t wk_cv, wk_idle;
+    pthread_cond_t wk_cv;
     struct conn_ctx *wk_head, *wk_tail;
     bool wk_stop, wk_init;
-    unsigned suspended;
+    _Atomic unsigned suspended;
     pthread_t *workers;
     unsigned nworkers;
 };
@@ -409,8 +409,10 @@ static void work_push(vmdb_http *h, conn_ctx *cx)
     else
         h->wk_head = cx;
     h->wk_tail = cx;
-    pthread_cond_signal(&h->wk_cv);
     pthread_mutex_unlock(&h->wk_lk);
+    /* Signalled after the lock is let go: the woken worker does not block
+     * on it at once. */
+    pthread_cond_signal(&h->wk_cv);
 }
 
 /* Gives the connection back to the I/O threads. cx belongs to them again
@@ -419,12 +421,8 @@ static void resume(vmdb_http *h, conn_ctx *cx, int phase)
 {
     struct MHD_Connection *c = cx->conn;
     cx->phase = phase;
-    pthread_mutex_lock(&h->wk_lk);
-    h->suspended--;
-    if (h->suspended == 0)
-        pthread_cond_broadcast(&h->wk_idle);
     MHD_resume_connection(c);
-    pthread_mutex_unlock(&h->wk_lk);
+    atomic_fetch_sub(&h->suspended, 1); /* after: vmdb_http_stop waits for 0 */
 }
 
 /* A pending write goes on: rendered by an I/O thread, or, when it must wait
@@ -558,10 +556,8 @@ static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_ro
         cx->param[n] = 0;
         build_req(h, c, method, param ? cx->param : NULL, cx, &cx->req);
         cx->phase = PH_START;
-        pthread_mutex_lock(&h->wk_lk);
-        h->suspended++;
+        atomic_fetch_add(&h->suspended, 1);
         MHD_suspend_connection(c);
-        pthread_mutex_unlock(&h->wk_lk);
         work_push(h, cx);
         return MHD_YES;
     }
@@ -866,7 +862,6 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
      * PostgreSQL at once. */
     h->nworkers = cfg->workers ? cfg->workers : VMDB_HTTP_WORKERS_DEFAULT;
     if (pthread_mutex_init(&h->wk_lk, NULL) != 0 || pthread_cond_init(&h->wk_cv, NULL) != 0 ||
-        pthread_cond_init(&h->wk_idle, NULL) != 0 ||
         !(h->workers = calloc(h->nworkers, sizeof *h->workers))) {
         freeaddrinfo(ai);
         vmdb_http_stop(h);
@@ -944,10 +939,10 @@ void vmdb_http_stop(vmdb_http *h)
         MHD_socket ls = MHD_quiesce_daemon(h->d);
         if (ls != MHD_INVALID_SOCKET)
             close(ls);
-        pthread_mutex_lock(&h->wk_lk);
-        while (h->suspended)
-            pthread_cond_wait(&h->wk_idle, &h->wk_lk);
-        pthread_mutex_unlock(&h->wk_lk);
+        while (atomic_load(&h->suspended)) {
+            struct timespec ts = {0, 2 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
         MHD_stop_daemon(h->d);
     }
     if (h->wk_init) {
@@ -957,7 +952,6 @@ void vmdb_http_stop(vmdb_http *h)
         pthread_mutex_unlock(&h->wk_lk);
         for (unsigned i = 0; i < h->nworkers; i++)
             pthread_join(h->workers[i], NULL);
-        pthread_cond_destroy(&h->wk_idle);
         pthread_cond_destroy(&h->wk_cv);
         pthread_mutex_destroy(&h->wk_lk);
     }
