@@ -172,12 +172,19 @@ static void trim_nl(char *s)
 PGresult *vmdb_pg_exec(PGconn *c, const char *what, const char *sql, int n,
                        const char *const *params, char sqlstate[6])
 {
+    return vmdb_pg_exec_bin(c, what, sql, n, params, NULL, NULL, sqlstate);
+}
+
+PGresult *vmdb_pg_exec_bin(PGconn *c, const char *what, const char *sql, int n,
+                           const char *const *params, const int *lengths, const int *formats,
+                           char sqlstate[6])
+{
     if (sqlstate)
         sqlstate[0] = 0;
     /* Without parameters the simple protocol runs, which accepts several
      * statements (DDL scripts, migrations). */
     int sent = n == 0 && !params ? PQsendQuery(c, sql)
-                                 : PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0);
+                                 : PQsendQueryParams(c, sql, n, NULL, params, lengths, formats, 0);
     PGresult *r = sent == 1 ? collect(c) : NULL;
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     note(PQstatus(c) == CONNECTION_OK);
@@ -298,8 +305,8 @@ int vmdb_pg_pipeline_split(PGconn *c, const vmdb_pgstmt *st, size_t n, size_t sp
                 break;
             }
         }
-        if (PQsendQueryParams(c, st[sent].sql, st[sent].n, NULL, st[sent].params, NULL, NULL, 0) !=
-            1)
+        if (PQsendQueryParams(c, st[sent].sql, st[sent].n, NULL, st[sent].params, st[sent].lengths,
+                              st[sent].formats, 0) != 1)
             break;
     }
     bool synced = PQpipelineSync(c) == 1;
@@ -358,6 +365,39 @@ int vmdb_pg_text_array(vmdb_buf *b, const char *const *v, size_t n)
     }
     rc = rc ? rc : vmdb_buf_putc(b, '}');
     return rc ? rc : vmdb_sb_cstr(b);
+}
+
+static int put32(vmdb_buf *b, uint32_t x)
+{
+    uint8_t be[4] = {(uint8_t)(x >> 24), (uint8_t)(x >> 16), (uint8_t)(x >> 8), (uint8_t)x};
+    return vmdb_buf_put(b, be, 4);
+}
+
+int vmdb_pg_bin_array(vmdb_buf *b, uint32_t oid, const char *const *v, const size_t *lens, size_t n)
+{
+    const size_t limit = (size_t)1 << 30;
+    bool nulls = false;
+    size_t total = 20;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = !v[i] ? 0 : lens ? lens[i] : strlen(v[i]);
+        nulls = nulls || !v[i];
+        if (l >= limit || (total += 4 + l) >= limit)
+            return VMDB_ELIMIT;
+    }
+    /* ndim, has-nulls flag, element type; then size and lower bound (1)
+     * of the one dimension (none for an empty array); then each element
+     * as its length (-1: NULL) and bytes. */
+    int rc = put32(b, n ? 1 : 0);
+    rc = rc ? rc : put32(b, nulls ? 1 : 0);
+    rc = rc ? rc : put32(b, oid);
+    rc = rc ? rc : n ? put32(b, (uint32_t)n) : 0;
+    rc = rc ? rc : n ? put32(b, 1) : 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t l = !v[i] ? 0 : lens ? lens[i] : strlen(v[i]);
+        rc = put32(b, v[i] ? (uint32_t)l : UINT32_MAX);
+        rc = rc || !v[i] || l == 0 ? rc : vmdb_buf_put(b, v[i], l);
+    }
+    return rc;
 }
 
 static const uint8_t copy_sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};

@@ -42,6 +42,11 @@ PGconn *vmdb_pg_connect(const char *url, const char *role);
  * SQLSTATE of a failure or "" when the connection failed. */
 PGresult *vmdb_pg_exec(PGconn *c, const char *what, const char *sql, int n,
                        const char *const *params, char sqlstate[6]);
+/* As vmdb_pg_exec; `lengths` and `formats` (both NULL: all text) as
+ * PQexecParams takes them, for binary parameters (vmdb_pg_bin_array). */
+PGresult *vmdb_pg_exec_bin(PGconn *c, const char *what, const char *sql, int n,
+                           const char *const *params, const int *lengths, const int *formats,
+                           char sqlstate[6]);
 /* Runs a command that returns nothing; 0 or VMDB_EIO (logged). */
 int vmdb_pg_cmd(PGconn *c, const char *what, const char *sql, char sqlstate[6]);
 
@@ -51,6 +56,9 @@ typedef struct vmdb_pgstmt {
     const char *sql;
     int n;
     const char *const *params;
+    /* NULL, NULL: every parameter is text. Else as PQexecParams takes them
+     * (binary parameters built by vmdb_pg_bin_array). */
+    const int *lengths, *formats;
 } vmdb_pgstmt;
 
 /* Sends `n` statements in one round trip (libpq pipeline mode) and waits for
@@ -89,6 +97,18 @@ void vmdb_pgcache_reset(vmdb_pgcache *cache);
 /* Appends the PostgreSQL array literal {"a","b",...} of `n` strings and
  * NUL-terminates it (len excludes the NUL). 0, VMDB_ENOMEM or VMDB_ELIMIT. */
 int vmdb_pg_text_array(vmdb_buf *b, const char *const *v, size_t n);
+
+/* Element types of vmdb_pg_bin_array. */
+#define VMDB_PG_OID_BYTEA 17u
+#define VMDB_PG_OID_TEXT 25u
+
+/* Appends the binary form (a format-1 parameter) of the one-dimensional
+ * array of `n` elements of type `oid` (text or bytea): v[i] of lens[i]
+ * bytes, NULL v[i] for SQL NULL; lens NULL: each v[i] is NUL-terminated.
+ * Nothing is escaped and the server parses no literal. 0, VMDB_ENOMEM or
+ * VMDB_ELIMIT (an element or the array over 1 GB). */
+int vmdb_pg_bin_array(vmdb_buf *b, uint32_t oid, const char *const *v, const size_t *lens,
+                      size_t n);
 
 /* Streams all leaves, sorted by key, with COPY ... (FORMAT binary).
  * *out is malloc'ed (caller frees). 0, VMDB_EIO or VMDB_EINVAL (a leaf that

@@ -232,6 +232,9 @@ int vmdb_ranges_upsert_stmt(const vmdb_id_range *v, size_t n, vmdb_buf *names, v
                          "INSERT INTO vmdb_id_ranges (table_name, lo, hi) SELECT t, l, h FROM "
                          "unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(t, l, h) ON "
                          "CONFLICT (table_name) DO UPDATE SET lo = EXCLUDED.lo, hi = EXCLUDED.hi",
-                         3, params};
+                         3,
+                         params,
+                         NULL,
+                         NULL};
     return 0;
 }

@@ -8,6 +8,7 @@
  */
 #include "store/writer.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,10 @@ typedef struct ov_ent {
     uint8_t key[32];
     uint8_t value[32];
     uint8_t state; /* 0 empty, 1 set, 2 removed */
+    /* The key is absent from the version the group started from, so
+     * vmdb_leaves has no row for it: its leaf is a plain INSERT (no
+     * ON CONFLICT probe). Set by the key's first change in the group. */
+    uint8_t fresh;
 } ov_ent;
 
 typedef struct overlay {
@@ -91,7 +96,7 @@ static size_t ov_slot(const overlay *o, const uint8_t key[32])
     return i;
 }
 
-static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value)
+static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value, bool fresh)
 {
     if ((o->n + 1) * 2 > o->cap) {
         size_t nc = o->cap ? o->cap * 2 : 256;
@@ -109,6 +114,7 @@ static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value)
     ov_ent *x = &o->e[ov_slot(o, key)];
     if (!x->state) {
         memcpy(x->key, key, 32);
+        x->fresh = fresh;
         o->n++;
     }
     x->state = value ? 1 : 2;
@@ -146,6 +152,8 @@ typedef struct wgroup {
     overlay ov;
     vmdb_smt_change *pend; /* changes of the request being run */
     size_t npend, cappend;
+    bool *pfresh; /* pfresh[i]: pend[i]'s key is absent from `view` */
+    size_t capfresh;
     vmdb_buf jcs;
     vmdb_arena ar;          /* the group's scratch */
     bool savepoint_pending; /* the request's SAVEPOINT goes out with its first statement */
@@ -174,17 +182,18 @@ typedef struct wout {
 /* Runs a statement of the current request; the request's SAVEPOINT travels
  * in the same round trip as its first statement (pipeline mode). */
 static PGresult *wexec(wgroup *g, const char *what, const char *sql, int n,
-                       const char *const *params, char state[6])
+                       const char *const *params, const int *lengths, const int *formats,
+                       char state[6])
 {
     PGconn *conn = g->w->conn;
     if (!g->savepoint_pending)
-        return vmdb_pg_exec(conn, what, sql, n, params, state);
+        return vmdb_pg_exec_bin(conn, what, sql, n, params, lengths, formats, state);
     g->savepoint_pending = false;
     vmdb_pgstmt st[4] = {
-        {"begin", "BEGIN", 0, NULL},
-        {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL},
-        {"savepoint", "SAVEPOINT r", 0, NULL},
-        {what, sql, n, params}};
+        {"begin", "BEGIN", 0, NULL, NULL, NULL},
+        {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL, NULL, NULL},
+        {"savepoint", "SAVEPOINT r", 0, NULL, NULL, NULL},
+        {what, sql, n, params, lengths, formats}};
     PGresult *res[4] = {NULL, NULL, NULL, NULL};
     size_t off = g->begin_pending ? 0 : 2;
     int f = vmdb_pg_pipeline(conn, st + off, 4 - off, res + off, state);
@@ -238,12 +247,19 @@ static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
     return vmdb_smt_get(vmdb_versions_tree(g->w->parts->versions), g->view, key, value) == 0;
 }
 
-static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value)
+/* `fresh`: the key is known to be absent from the group's base version
+ * (false when not known). */
+static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value, bool fresh)
 {
     vmdb_smt_change *p = vmdb_grow(g->pend, &g->cappend, g->npend, sizeof *p, 256);
     if (!p)
         return VMDB_ENOMEM;
     g->pend = p;
+    bool *f = vmdb_grow(g->pfresh, &g->capfresh, g->npend, sizeof *f, 256);
+    if (!f)
+        return VMDB_ENOMEM;
+    g->pfresh = f;
+    f[g->npend] = fresh;
     vmdb_smt_change *c = &g->pend[g->npend++];
     memcpy(c->key, key, 32);
     c->remove = !value;
@@ -284,7 +300,8 @@ static int pend_keep(wgroup *g)
 {
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < g->npend; k++)
-        rc = ov_put(&g->ov, g->pend[k].key, g->pend[k].remove ? NULL : g->pend[k].value);
+        rc = ov_put(&g->ov, g->pend[k].key, g->pend[k].remove ? NULL : g->pend[k].value,
+                    g->pfresh[k]);
     if (rc || !g->pr_has)
         return rc;
     size_t i = 0;
@@ -401,6 +418,73 @@ static int write_sql(vmdb_buf *sql, const vmdb_write *w, stmt_kind sk, const siz
     return rc ? rc : vmdb_sb_cstr(sql);
 }
 
+/* Whether the INSERT of records with r0's column set can take its values
+ * as one array per column (insert_sql_unnest): each column's text is cast
+ * to a type vmdb names, so a text element converts exactly as the typed
+ * text parameter of the VALUES form would (the type's input function).
+ * Columns vmdb has no cast for (dates, arrays, ...) take the VALUES form,
+ * where PostgreSQL types the untyped parameter from the column. */
+static bool unnest_applies(const vmdb_model *m, const vmdb_crec *r0)
+{
+    if (r0->n == 0)
+        return false;
+    for (size_t j = 0; j < r0->n; j++) {
+        const vmdb_column *c = r0->v[j].col;
+        if (*vmdb_ctype_cast(strcmp(c->name, m->pk) == 0 ? m->pk_type : c->type) == 0)
+            return false;
+    }
+    return true;
+}
+
+/* The INSERT of the records idx[0..cnt) as one statement whose text does
+ * not grow with the batch: INSERT ... SELECT FROM unnest($1::text[], ...),
+ * one binary text[] parameter per column (cols[j], with lens and fmts
+ * filled for PQexecParams), so PostgreSQL parses and plans a short
+ * statement and reads the values without escapes. Rows come back in the
+ * arrays' order, as the VALUES form's do in its list's. */
+static int insert_sql_unnest(vmdb_buf *sql, const vmdb_write *w, const size_t *idx, size_t cnt,
+                             vmdb_buf *cols, const char **params, int *lens, int *fmts, size_t *np)
+{
+    const vmdb_model *m = w->model;
+    const vmdb_crec *r0 = &w->recs[idx[0]];
+    const char **v = calloc(cnt, sizeof *v);
+    int rc = v ? 0 : VMDB_ENOMEM;
+    rc = rc ? rc : vmdb_sb_puts(sql, "WITH w AS (INSERT INTO ");
+    rc = rc ? rc : vmdb_sb_ident(sql, m->table);
+    rc = rc ? rc : vmdb_sb_puts(sql, " (");
+    rc = rc ? rc : put_cols(sql, r0);
+    rc = rc ? rc : vmdb_sb_puts(sql, ") SELECT ");
+    for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+        const vmdb_column *c = r0->v[j].col;
+        rc = vmdb_sb_printf(sql, "%su.c%zu%s", j ? ", " : "", j,
+                            vmdb_ctype_cast(strcmp(c->name, m->pk) == 0 ? m->pk_type : c->type));
+    }
+    rc = rc ? rc : vmdb_sb_puts(sql, " FROM unnest(");
+    for (size_t j = 0; rc == 0 && j < r0->n; j++)
+        rc = vmdb_sb_printf(sql, "%s$%zu::text[]", j ? ", " : "", j + 1);
+    rc = rc ? rc : vmdb_sb_puts(sql, ") AS u(");
+    for (size_t j = 0; rc == 0 && j < r0->n; j++)
+        rc = vmdb_sb_printf(sql, "%sc%zu", j ? ", " : "", j);
+    rc = rc ? rc : vmdb_sb_puts(sql, ") RETURNING *) ");
+    rc = rc ? rc : vmdb_rows_select(sql, m, "w");
+    rc = rc ? rc : vmdb_sb_cstr(sql);
+    for (size_t j = 0; rc == 0 && j < r0->n; j++) {
+        for (size_t i = 0; i < cnt; i++)
+            v[i] = w->recs[idx[i]].v[j].text;
+        rc = vmdb_pg_bin_array(&cols[j], VMDB_PG_OID_TEXT, v, NULL, cnt);
+        if (rc == 0 && cols[j].len > INT_MAX)
+            rc = VMDB_ELIMIT;
+        if (rc == 0) {
+            params[j] = (const char *)cols[j].ptr;
+            lens[j] = (int)cols[j].len;
+            fmts[j] = 1;
+        }
+    }
+    *np = rc ? 0 : r0->n;
+    free(v);
+    return rc;
+}
+
 /* Runs one INSERT or UPDATE for the records idx[0..cnt) (one column set)
  * and turns the returned rows into leaves. Record r's row goes to
  * *slots[r], its text into arenas[r]; a create that finds a leaf without a
@@ -412,16 +496,28 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
     vmdb_arena *ar = &g->ar;
     vmdb_buf sql = VMDB_BUF_INIT;
     PGresult *res = NULL;
-    size_t np = 0;
+    size_t np = 0, ncol = w->recs[idx[0]].n;
     char state[6];
     int rc = 0;
-    const char **params = vmdb_arena_alloc(ar, (cnt * w->recs[idx[0]].n + 1) * sizeof *params);
-    if (!params || (rc = write_sql(&sql, w, sk, idx, cnt, params, &np)) != 0) {
+    bool un = sk == ST_INSERT && unnest_applies(m, &w->recs[idx[0]]);
+    const char **params = vmdb_arena_alloc(ar, ((un ? 1 : cnt) * ncol + 1) * sizeof *params);
+    vmdb_buf *cols = un ? vmdb_arena_zalloc(ar, ncol * sizeof *cols) : NULL;
+    int *lens = un ? vmdb_arena_alloc(ar, ncol * sizeof *lens) : NULL;
+    int *fmts = un ? vmdb_arena_alloc(ar, ncol * sizeof *fmts) : NULL;
+    if (!params || (un && (!cols || !lens || !fmts))) {
         rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
     }
+    rc = un ? insert_sql_unnest(&sql, w, idx, cnt, cols, params, lens, fmts, &np)
+            : write_sql(&sql, w, sk, idx, cnt, params, &np);
+    if (rc != 0) {
+        rc = rc == VMDB_ELIMIT
+                 ? vmdb_fail_set(fail, VMDB_FAIL_INVALID_VALUE, "a value is too large")
+                 : vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+        goto done;
+    }
     res = wexec(g, sk == ST_UPDATE ? "update" : "insert", (const char *)sql.ptr, (int)np, params,
-                state);
+                lens, fmts, state);
     if (!res) {
         rc = vmdb_fail_sqlstate(fail, state);
         goto done;
@@ -440,9 +536,10 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
     uint8_t(*vals)[32] = vmdb_arena_alloc(ar, na * 32);
     uint8_t(*olds)[32] = vmdb_arena_alloc(ar, na * 32); /* looked up, not used */
     bool *had = vmdb_arena_alloc(ar, na);
+    bool *inbase = vmdb_arena_alloc(ar, na); /* had, in the group's base version */
     bool *taken = vmdb_arena_zalloc(ar, na); /* records matched by a returned row */
     vmdb_row *tmp = vmdb_arena_zalloc(ar, na * sizeof *tmp);
-    if (!at || !keys || !vals || !olds || !had || !taken || !tmp) {
+    if (!at || !keys || !vals || !olds || !had || !inbase || !taken || !tmp) {
         rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
     }
@@ -479,6 +576,7 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
     vmdb_smt_get_many(vmdb_versions_tree(g->w->parts->versions), g->view,
                       (const uint8_t(*)[32])keys, nr, olds, had);
     for (size_t i = 0; i < nr; i++) {
+        inbase[i] = had[i];
         int ov = overlay_value(g, keys[i], olds[i]);
         if (ov >= 0)
             had[i] = ov == 1;
@@ -492,7 +590,7 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
             }
             continue;
         }
-        if (pend_add(g, keys[i], vals[i]) != 0) {
+        if (pend_add(g, keys[i], vals[i], !inbase[i]) != 0) {
             rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
             goto done;
         }
@@ -505,6 +603,8 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
 done:
     PQclear(res);
     vmdb_buf_free(&sql);
+    for (size_t j = 0; cols && j < ncol; j++)
+        vmdb_buf_free(&cols[j]);
     return rc;
 }
 
@@ -550,7 +650,7 @@ static int check_against_tree(wgroup *g, const vmdb_model *m, PGresult *res,
         if (!okrow)
             rc = vmdb_strs_add(o->ar, &o->bad, pk);
         else if (deleted) {
-            rc = pend_add(g, key, NULL);
+            rc = pend_add(g, key, NULL, false);
             rc = rc ? rc : vmdb_row_set(&deleted[o->nrows++], o->ar, pk, &g->jcs, key, value);
         }
     }
@@ -580,7 +680,7 @@ static PGresult *run_keyed(wgroup *g, const char *what, const vmdb_buf *sql,
         vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
     } else {
         const char *p[1] = {(const char *)arr.ptr};
-        if (!(res = wexec(g, what, (const char *)sql->ptr, 1, p, state)))
+        if (!(res = wexec(g, what, (const char *)sql->ptr, 1, p, NULL, NULL, state)))
             vmdb_fail_sqlstate(fail, state);
     }
     vmdb_buf_free(&arr);
@@ -702,64 +802,104 @@ static int run_request(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o, 
     return rc;
 }
 
-/* The leaf upserts and deletes of the group as (at most two) statements;
- * the buffers hold their parameters and must outlive them. */
+/* The leaf writes and deletes of the group as (at most two) statements;
+ * the buffers hold their parameters and must outlive them. Keys and values
+ * travel as binary bytea[] parameters: no hex to write or to decode. */
 typedef struct leafbufs {
-    vmdb_buf ks, vs, ds, rn, rl, rh, qt, qc, qh;
-    const char *p_set[2], *p_del[1], *p_rng[3], *p_seq[3];
+    vmdb_buf ks, vs, nk, nv, ds, rn, rl, rh, qt, qc, qh;
+    const char *p_set[4], *p_del[1], *p_rng[3], *p_seq[3];
+    int l_set[4], l_del[1];
 } leafbufs;
 
+static const int leaf_fmts[4] = {1, 1, 1, 1};
+
+/* Leaves whose keys the group's base version has are upserted; the fresh
+ * ones (ov_ent.fresh: vmdb_leaves has no row for them, as it holds exactly
+ * the base version's leaves) are plainly inserted, which spares the
+ * ON CONFLICT probe of the key index for every created row. */
 static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *nout)
 {
-    size_t nset = 0, ndel = 0;
+    size_t nset = 0, nnew = 0, ndel = 0, na = g->ov.n ? g->ov.n : 1;
+    const char **ks = calloc(na, sizeof *ks), **vs = calloc(na, sizeof *vs);
+    const char **nk = calloc(na, sizeof *nk), **nv = calloc(na, sizeof *nv);
+    const char **ds = calloc(na, sizeof *ds);
+    size_t *l32 = calloc(na, sizeof *l32);
+    int rc = ks && vs && nk && nv && ds && l32 ? 0 : VMDB_ENOMEM;
     *nout = 0;
-    int rc = vmdb_buf_putc(&lb->ks, '{');
-    rc = rc ? rc : vmdb_buf_putc(&lb->vs, '{');
-    rc = rc ? rc : vmdb_buf_putc(&lb->ds, '{');
     for (size_t i = 0; rc == 0 && i < g->ov.cap; i++) {
         const ov_ent *x = &g->ov.e[i];
-        char hex[65];
-        if (!x->state)
-            continue;
-        vmdb_hex_encode(hex, x->key, 32);
-        if (x->state == 1) {
-            rc = nset ? vmdb_buf_putc(&lb->ks, ',') : 0;
-            rc = rc ? rc : vmdb_buf_put(&lb->ks, hex, 64);
-            vmdb_hex_encode(hex, x->value, 32);
-            rc = rc ? rc : (nset ? vmdb_buf_putc(&lb->vs, ',') : 0);
-            rc = rc ? rc : vmdb_buf_put(&lb->vs, hex, 64);
-            nset++;
-        } else {
-            rc = ndel ? vmdb_buf_putc(&lb->ds, ',') : 0;
-            rc = rc ? rc : vmdb_buf_put(&lb->ds, hex, 64);
-            ndel++;
+        if (x->state == 1 && x->fresh) {
+            nk[nnew] = (const char *)x->key;
+            nv[nnew++] = (const char *)x->value;
+        } else if (x->state == 1) {
+            ks[nset] = (const char *)x->key;
+            vs[nset++] = (const char *)x->value;
+        } else if (x->state == 2) {
+            ds[ndel++] = (const char *)x->key;
         }
     }
-    rc = rc ? rc : vmdb_buf_putc(&lb->ks, '}');
-    rc = rc ? rc : vmdb_buf_putc(&lb->vs, '}');
-    rc = rc ? rc : vmdb_buf_putc(&lb->ds, '}');
-    rc = rc ? rc : vmdb_sb_cstr(&lb->ks);
-    rc = rc ? rc : vmdb_sb_cstr(&lb->vs);
-    rc = rc ? rc : vmdb_sb_cstr(&lb->ds);
+    for (size_t i = 0; rc == 0 && i < na; i++)
+        l32[i] = 32;
+    rc = rc ? rc : vmdb_pg_bin_array(&lb->ks, VMDB_PG_OID_BYTEA, ks, l32, nset);
+    rc = rc ? rc : vmdb_pg_bin_array(&lb->vs, VMDB_PG_OID_BYTEA, vs, l32, nset);
+    rc = rc ? rc : vmdb_pg_bin_array(&lb->nk, VMDB_PG_OID_BYTEA, nk, l32, nnew);
+    rc = rc ? rc : vmdb_pg_bin_array(&lb->nv, VMDB_PG_OID_BYTEA, nv, l32, nnew);
+    rc = rc ? rc : vmdb_pg_bin_array(&lb->ds, VMDB_PG_OID_BYTEA, ds, l32, ndel);
+    free(ks);
+    free(vs);
+    free(nk);
+    free(nv);
+    free(ds);
+    free(l32);
     if (rc)
         return rc;
-    if (nset) {
-        lb->p_set[0] = (const char *)lb->ks.ptr;
-        lb->p_set[1] = (const char *)lb->vs.ptr;
+    lb->p_set[0] = (const char *)lb->ks.ptr;
+    lb->p_set[1] = (const char *)lb->vs.ptr;
+    lb->p_set[2] = (const char *)lb->nk.ptr;
+    lb->p_set[3] = (const char *)lb->nv.ptr;
+    lb->l_set[0] = (int)lb->ks.len;
+    lb->l_set[1] = (int)lb->vs.len;
+    lb->l_set[2] = (int)lb->nk.len;
+    lb->l_set[3] = (int)lb->nv.len;
+    if (nset && nnew)
         out[(*nout)++] =
             (vmdb_pgstmt){"write leaves",
-                          "INSERT INTO vmdb_leaves (key, value) SELECT decode(k, 'hex'), "
-                          "decode(v, 'hex') FROM unnest($1::text[], $2::text[]) AS u(k, v) "
+                          "WITH n AS (INSERT INTO vmdb_leaves (key, value) SELECT k, v FROM "
+                          "unnest($3::bytea[], $4::bytea[]) AS u(k, v)) "
+                          "INSERT INTO vmdb_leaves (key, value) SELECT k, v FROM "
+                          "unnest($1::bytea[], $2::bytea[]) AS u(k, v) "
                           "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                          2, lb->p_set};
-    }
+                          4,
+                          lb->p_set,
+                          lb->l_set,
+                          leaf_fmts};
+    else if (nset)
+        out[(*nout)++] = (vmdb_pgstmt){"write leaves",
+                                       "INSERT INTO vmdb_leaves (key, value) SELECT k, v FROM "
+                                       "unnest($1::bytea[], $2::bytea[]) AS u(k, v) "
+                                       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                                       2,
+                                       lb->p_set,
+                                       lb->l_set,
+                                       leaf_fmts};
+    else if (nnew)
+        out[(*nout)++] = (vmdb_pgstmt){"write leaves",
+                                       "INSERT INTO vmdb_leaves (key, value) SELECT k, v FROM "
+                                       "unnest($1::bytea[], $2::bytea[]) AS u(k, v)",
+                                       2,
+                                       lb->p_set + 2,
+                                       lb->l_set + 2,
+                                       leaf_fmts};
     if (ndel) {
         lb->p_del[0] = (const char *)lb->ds.ptr;
-        out[(*nout)++] =
-            (vmdb_pgstmt){"delete leaves",
-                          "DELETE FROM vmdb_leaves WHERE key IN (SELECT decode(k, 'hex') FROM "
-                          "unnest($1::text[]) AS u(k))",
-                          1, lb->p_del};
+        lb->l_del[0] = (int)lb->ds.len;
+        out[(*nout)++] = (vmdb_pgstmt){"delete leaves",
+                                       "DELETE FROM vmdb_leaves WHERE key IN (SELECT k FROM "
+                                       "unnest($1::bytea[]) AS u(k))",
+                                       1,
+                                       lb->p_del,
+                                       lb->l_del,
+                                       leaf_fmts};
     }
     return 0;
 }
@@ -896,8 +1036,8 @@ static bool group_stopped(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
 static bool begin_shared(vmdb_writer *w, wgroup *g, wreq **b, size_t n, uint8_t root_before[32])
 {
     vmdb_pgstmt st[2] = {
-        {"begin", "BEGIN", 0, NULL},
-        {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL}};
+        {"begin", "BEGIN", 0, NULL, NULL, NULL},
+        {"lock state", "SELECT seq FROM vmdb_state WHERE id = 1 FOR UPDATE", 0, NULL, NULL, NULL}};
     PGresult *res[2];
     char state[6];
     int f = vmdb_pg_pipeline(w->conn, st, 2, res, state);
@@ -957,7 +1097,7 @@ static int range_changes(vmdb_writer *w, wgroup *g, leafbufs *lb, vmdb_pgstmt *s
         up[nup].lo = x->lo;
         up[nup++].hi = x->hi;
         rc = vmdb_ranges_leaf(w->h, x->table, x->lo, x->hi, key, value);
-        rc = rc ? rc : ov_put(&g->ov, key, value);
+        rc = rc ? rc : ov_put(&g->ov, key, value, false);
     }
     if (rc == 0 && nup) {
         rc = vmdb_ranges_upsert_stmt(up, nup, &lb->rn, &lb->rl, &lb->rh, lb->p_rng, &st[*nst]);
@@ -1013,7 +1153,10 @@ static int seq_statement(wgroup *g, leafbufs *lb, vmdb_pgstmt *st, size_t *nst)
         "u(t, c, h), LATERAL (SELECT pg_get_serial_sequence('public.' || quote_ident(u.t), "
         "u.c)::regclass AS s) AS q WHERE q.s IS NOT NULL AND u.h > "
         "COALESCE(pg_sequence_last_value(q.s), 0)",
-        3, lb->p_seq};
+        3,
+        lb->p_seq,
+        NULL,
+        NULL};
     return 0;
 }
 
@@ -1022,10 +1165,8 @@ static int seq_statement(wgroup *g, leafbufs *lb, vmdb_pgstmt *st, size_t *nst)
  * the connection was lost during COMMIT). */
 static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
 {
-    leafbufs lb = {VMDB_BUF_INIT,     VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT,
-                   VMDB_BUF_INIT,     VMDB_BUF_INIT, VMDB_BUF_INIT, VMDB_BUF_INIT,
-                   VMDB_BUF_INIT,     {NULL, NULL},  {NULL},        {NULL, NULL, NULL},
-                   {NULL, NULL, NULL}};
+    leafbufs lb;
+    memset(&lb, 0, sizeof lb);
     vmdb_pgstmt leafst[4];
     size_t nch = 0, nleafst = 0, nrangest = 0;
     uint8_t root[32], schema[32];
@@ -1059,6 +1200,8 @@ static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
     free(ch);
     vmdb_buf_free(&lb.ks);
     vmdb_buf_free(&lb.vs);
+    vmdb_buf_free(&lb.nk);
+    vmdb_buf_free(&lb.nv);
     vmdb_buf_free(&lb.ds);
     vmdb_buf_free(&lb.rn);
     vmdb_buf_free(&lb.rl);
@@ -1427,6 +1570,7 @@ static void *writer_main(void *arg)
     }
     free(g.ov.e);
     free(g.pend);
+    free(g.pfresh);
     free(g.gr);
     vmdb_buf_free(&g.jcs);
     vmdb_arena_free(&g.ar);

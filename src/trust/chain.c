@@ -242,11 +242,17 @@ static void header_statements(const vmdb_sheader *sh, const char *kind, hdr_para
     out[0] = (vmdb_pgstmt){"store header",
                            "INSERT INTO vmdb_headers (seq, header, sig, kind) VALUES ($1::int8, "
                            "decode($2, 'hex'), decode($3, 'hex'), $4)",
-                           4, hp->p_hdr};
+                           4,
+                           hp->p_hdr,
+                           NULL,
+                           NULL};
     out[1] = (vmdb_pgstmt){"write state",
                            "UPDATE vmdb_state SET seq = $1::int8, root = decode($2, 'hex'), "
                            "updated_at = now() WHERE id = 1",
-                           2, hp->p_state};
+                           2,
+                           hp->p_state,
+                           NULL,
+                           NULL};
 }
 
 /* Decodes the (header, sig) columns `col`, `col + 1` of row `row` of a
@@ -367,7 +373,7 @@ int vmdb_chain_commit(vmdb_chain *c, PGconn *conn, vmdb_hasher *h, uint64_t seq,
         st[i] = pre[i];
     header_statements(sh, kind, &hp, st + npre);
     size_t n = npre + 2;
-    st[n++] = (vmdb_pgstmt){"commit", "COMMIT", 0, NULL};
+    st[n++] = (vmdb_pgstmt){"commit", "COMMIT", 0, NULL, NULL, NULL};
     intent_ctx ic = {c, &ts, h, conn, 0};
 #ifdef VMDB_TEST_HOOKS
     if (c->fault_lose_commit && (unsigned)(rand() % 1000) < c->fault_lose_commit)
