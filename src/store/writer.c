@@ -75,10 +75,6 @@ typedef struct ov_ent {
     uint8_t key[32];
     uint8_t value[32];
     uint8_t state; /* 0 empty, 1 set, 2 removed */
-    /* The key is absent from the version the group started from, so
-     * vmdb_leaves has no row for it: its leaf is a plain INSERT (no
-     * ON CONFLICT probe). Set by the key's first change in the group. */
-    uint8_t fresh;
 } ov_ent;
 
 typedef struct overlay {
@@ -96,7 +92,7 @@ static size_t ov_slot(const overlay *o, const uint8_t key[32])
     return i;
 }
 
-static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value, bool fresh)
+static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value)
 {
     if ((o->n + 1) * 2 > o->cap) {
         size_t nc = o->cap ? o->cap * 2 : 256;
@@ -114,7 +110,6 @@ static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value, bool 
     ov_ent *x = &o->e[ov_slot(o, key)];
     if (!x->state) {
         memcpy(x->key, key, 32);
-        x->fresh = fresh;
         o->n++;
     }
     x->state = value ? 1 : 2;
@@ -152,8 +147,6 @@ typedef struct wgroup {
     overlay ov;
     vmdb_smt_change *pend; /* changes of the request being run */
     size_t npend, cappend;
-    bool *pfresh; /* pfresh[i]: pend[i]'s key is absent from `view` */
-    size_t capfresh;
     vmdb_buf jcs;
     vmdb_arena ar;          /* the group's scratch */
     bool savepoint_pending; /* the request's SAVEPOINT goes out with its first statement */
@@ -247,19 +240,12 @@ static int old_value(wgroup *g, const uint8_t key[32], uint8_t value[32])
     return vmdb_smt_get(vmdb_versions_tree(g->w->parts->versions), g->view, key, value) == 0;
 }
 
-/* `fresh`: the key is known to be absent from the group's base version
- * (false when not known). */
-static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value, bool fresh)
+static int pend_add(wgroup *g, const uint8_t key[32], const uint8_t *value)
 {
     vmdb_smt_change *p = vmdb_grow(g->pend, &g->cappend, g->npend, sizeof *p, 256);
     if (!p)
         return VMDB_ENOMEM;
     g->pend = p;
-    bool *f = vmdb_grow(g->pfresh, &g->capfresh, g->npend, sizeof *f, 256);
-    if (!f)
-        return VMDB_ENOMEM;
-    g->pfresh = f;
-    f[g->npend] = fresh;
     vmdb_smt_change *c = &g->pend[g->npend++];
     memcpy(c->key, key, 32);
     c->remove = !value;
@@ -300,8 +286,7 @@ static int pend_keep(wgroup *g)
 {
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < g->npend; k++)
-        rc = ov_put(&g->ov, g->pend[k].key, g->pend[k].remove ? NULL : g->pend[k].value,
-                    g->pfresh[k]);
+        rc = ov_put(&g->ov, g->pend[k].key, g->pend[k].remove ? NULL : g->pend[k].value);
     if (rc || !g->pr_has)
         return rc;
     size_t i = 0;
@@ -536,10 +521,9 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
     uint8_t(*vals)[32] = vmdb_arena_alloc(ar, na * 32);
     uint8_t(*olds)[32] = vmdb_arena_alloc(ar, na * 32); /* looked up, not used */
     bool *had = vmdb_arena_alloc(ar, na);
-    bool *inbase = vmdb_arena_alloc(ar, na); /* had, in the group's base version */
     bool *taken = vmdb_arena_zalloc(ar, na); /* records matched by a returned row */
     vmdb_row *tmp = vmdb_arena_zalloc(ar, na * sizeof *tmp);
-    if (!at || !keys || !vals || !olds || !had || !inbase || !taken || !tmp) {
+    if (!at || !keys || !vals || !olds || !had || !taken || !tmp) {
         rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
         goto done;
     }
@@ -576,7 +560,6 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
     vmdb_smt_get_many(vmdb_versions_tree(g->w->parts->versions), g->view,
                       (const uint8_t(*)[32])keys, nr, olds, had);
     for (size_t i = 0; i < nr; i++) {
-        inbase[i] = had[i];
         int ov = overlay_value(g, keys[i], olds[i]);
         if (ov >= 0)
             had[i] = ov == 1;
@@ -590,7 +573,7 @@ static int write_rows(wgroup *g, const vmdb_write *w, stmt_kind sk, const size_t
             }
             continue;
         }
-        if (pend_add(g, keys[i], vals[i], !inbase[i]) != 0) {
+        if (pend_add(g, keys[i], vals[i]) != 0) {
             rc = vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
             goto done;
         }
@@ -650,7 +633,7 @@ static int check_against_tree(wgroup *g, const vmdb_model *m, PGresult *res,
         if (!okrow)
             rc = vmdb_strs_add(o->ar, &o->bad, pk);
         else if (deleted) {
-            rc = pend_add(g, key, NULL, false);
+            rc = pend_add(g, key, NULL);
             rc = rc ? rc : vmdb_row_set(&deleted[o->nrows++], o->ar, pk, &g->jcs, key, value);
         }
     }
@@ -802,36 +785,28 @@ static int run_request(wgroup *g, const vmdb_write *w, vmdb_arena *ar, wout *o, 
     return rc;
 }
 
-/* The leaf writes and deletes of the group as (at most two) statements;
+/* The leaf upserts and deletes of the group as (at most two) statements;
  * the buffers hold their parameters and must outlive them. Keys and values
  * travel as binary bytea[] parameters: no hex to write or to decode. */
 typedef struct leafbufs {
-    vmdb_buf ks, vs, nk, nv, ds, rn, rl, rh, qt, qc, qh;
-    const char *p_set[4], *p_del[1], *p_rng[3], *p_seq[3];
-    int l_set[4], l_del[1];
+    vmdb_buf ks, vs, ds, rn, rl, rh, qt, qc, qh;
+    const char *p_set[2], *p_del[1], *p_rng[3], *p_seq[3];
+    int l_set[2], l_del[1];
 } leafbufs;
 
-static const int leaf_fmts[4] = {1, 1, 1, 1};
+static const int leaf_fmts[2] = {1, 1};
 
-/* Leaves whose keys the group's base version has are upserted; the fresh
- * ones (ov_ent.fresh: vmdb_leaves has no row for them, as it holds exactly
- * the base version's leaves) are plainly inserted, which spares the
- * ON CONFLICT probe of the key index for every created row. */
 static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *nout)
 {
-    size_t nset = 0, nnew = 0, ndel = 0, na = g->ov.n ? g->ov.n : 1;
+    size_t nset = 0, ndel = 0, na = g->ov.n ? g->ov.n : 1;
     const char **ks = calloc(na, sizeof *ks), **vs = calloc(na, sizeof *vs);
-    const char **nk = calloc(na, sizeof *nk), **nv = calloc(na, sizeof *nv);
     const char **ds = calloc(na, sizeof *ds);
     size_t *l32 = calloc(na, sizeof *l32);
-    int rc = ks && vs && nk && nv && ds && l32 ? 0 : VMDB_ENOMEM;
+    int rc = ks && vs && ds && l32 ? 0 : VMDB_ENOMEM;
     *nout = 0;
     for (size_t i = 0; rc == 0 && i < g->ov.cap; i++) {
         const ov_ent *x = &g->ov.e[i];
-        if (x->state == 1 && x->fresh) {
-            nk[nnew] = (const char *)x->key;
-            nv[nnew++] = (const char *)x->value;
-        } else if (x->state == 1) {
+        if (x->state == 1) {
             ks[nset] = (const char *)x->key;
             vs[nset++] = (const char *)x->value;
         } else if (x->state == 2) {
@@ -842,38 +817,18 @@ static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *no
         l32[i] = 32;
     rc = rc ? rc : vmdb_pg_bin_array(&lb->ks, VMDB_PG_OID_BYTEA, ks, l32, nset);
     rc = rc ? rc : vmdb_pg_bin_array(&lb->vs, VMDB_PG_OID_BYTEA, vs, l32, nset);
-    rc = rc ? rc : vmdb_pg_bin_array(&lb->nk, VMDB_PG_OID_BYTEA, nk, l32, nnew);
-    rc = rc ? rc : vmdb_pg_bin_array(&lb->nv, VMDB_PG_OID_BYTEA, nv, l32, nnew);
     rc = rc ? rc : vmdb_pg_bin_array(&lb->ds, VMDB_PG_OID_BYTEA, ds, l32, ndel);
     free(ks);
     free(vs);
-    free(nk);
-    free(nv);
     free(ds);
     free(l32);
     if (rc)
         return rc;
-    lb->p_set[0] = (const char *)lb->ks.ptr;
-    lb->p_set[1] = (const char *)lb->vs.ptr;
-    lb->p_set[2] = (const char *)lb->nk.ptr;
-    lb->p_set[3] = (const char *)lb->nv.ptr;
-    lb->l_set[0] = (int)lb->ks.len;
-    lb->l_set[1] = (int)lb->vs.len;
-    lb->l_set[2] = (int)lb->nk.len;
-    lb->l_set[3] = (int)lb->nv.len;
-    if (nset && nnew)
-        out[(*nout)++] =
-            (vmdb_pgstmt){"write leaves",
-                          "WITH n AS (INSERT INTO vmdb_leaves (key, value) SELECT k, v FROM "
-                          "unnest($3::bytea[], $4::bytea[]) AS u(k, v)) "
-                          "INSERT INTO vmdb_leaves (key, value) SELECT k, v FROM "
-                          "unnest($1::bytea[], $2::bytea[]) AS u(k, v) "
-                          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                          4,
-                          lb->p_set,
-                          lb->l_set,
-                          leaf_fmts};
-    else if (nset)
+    if (nset) {
+        lb->p_set[0] = (const char *)lb->ks.ptr;
+        lb->p_set[1] = (const char *)lb->vs.ptr;
+        lb->l_set[0] = (int)lb->ks.len;
+        lb->l_set[1] = (int)lb->vs.len;
         out[(*nout)++] = (vmdb_pgstmt){"write leaves",
                                        "INSERT INTO vmdb_leaves (key, value) SELECT k, v FROM "
                                        "unnest($1::bytea[], $2::bytea[]) AS u(k, v) "
@@ -882,14 +837,7 @@ static int leaf_statements(wgroup *g, leafbufs *lb, vmdb_pgstmt *out, size_t *no
                                        lb->p_set,
                                        lb->l_set,
                                        leaf_fmts};
-    else if (nnew)
-        out[(*nout)++] = (vmdb_pgstmt){"write leaves",
-                                       "INSERT INTO vmdb_leaves (key, value) SELECT k, v FROM "
-                                       "unnest($1::bytea[], $2::bytea[]) AS u(k, v)",
-                                       2,
-                                       lb->p_set + 2,
-                                       lb->l_set + 2,
-                                       leaf_fmts};
+    }
     if (ndel) {
         lb->p_del[0] = (const char *)lb->ds.ptr;
         lb->l_del[0] = (int)lb->ds.len;
@@ -1097,7 +1045,7 @@ static int range_changes(vmdb_writer *w, wgroup *g, leafbufs *lb, vmdb_pgstmt *s
         up[nup].lo = x->lo;
         up[nup++].hi = x->hi;
         rc = vmdb_ranges_leaf(w->h, x->table, x->lo, x->hi, key, value);
-        rc = rc ? rc : ov_put(&g->ov, key, value, false);
+        rc = rc ? rc : ov_put(&g->ov, key, value);
     }
     if (rc == 0 && nup) {
         rc = vmdb_ranges_upsert_stmt(up, nup, &lb->rn, &lb->rl, &lb->rh, lb->p_rng, &st[*nst]);
@@ -1200,8 +1148,6 @@ static int commit_group(vmdb_writer *w, wgroup *g, vmdb_sheader *sh)
     free(ch);
     vmdb_buf_free(&lb.ks);
     vmdb_buf_free(&lb.vs);
-    vmdb_buf_free(&lb.nk);
-    vmdb_buf_free(&lb.nv);
     vmdb_buf_free(&lb.ds);
     vmdb_buf_free(&lb.rn);
     vmdb_buf_free(&lb.rl);
@@ -1570,7 +1516,6 @@ static void *writer_main(void *arg)
     }
     free(g.ov.e);
     free(g.pend);
-    free(g.pfresh);
     free(g.gr);
     vmdb_buf_free(&g.jcs);
     vmdb_arena_free(&g.ar);
