@@ -70,6 +70,9 @@ static const char serve_help[] =
     "                        extended by slow senders; a body gets this plus 1 s per 16 KiB\n"
     "                        (default 10)\n"
     "  VMDB_PG_POOL          PostgreSQL connections for reads (default 8)\n"
+    "  VMDB_COMMIT_DELAY_US  microseconds a write group waits for the clients of the\n"
+    "                        group before it to send their next write (default 1000;\n"
+    "                        0: none); ends as soon as they have\n"
     "  VMDB_READ_INFLIGHT    read-batch statements running at once; concurrent small\n"
     "                        read-batches beyond that share one statement (default 1)\n"
     "  VMDB_PG_CONNECT_TIMEOUT_S     PostgreSQL connect timeout in s (default 5)\n"
@@ -257,7 +260,7 @@ int vmdb_cli_serve(int argc, char **argv)
         LOG_ERROR("DATABASE_URL is not set (see vmdb serve --help)");
         return 2;
     }
-    unsigned long long per_ip, header_s, workers, inflight;
+    unsigned long long per_ip, header_s, workers, inflight, cdelay;
     unsigned long long bcs, threads, pool, group, interval, pg_connect_s, pg_stmt_ms, pg_lock_ms;
     if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) ||
         env_uint("VMDB_HTTP_THREADS", 2, 64, &threads) ||
@@ -266,6 +269,7 @@ int vmdb_cli_serve(int argc, char **argv)
         env_uint("VMDB_HTTP_HEADER_TIMEOUT_S", 10, 3600, &header_s) ||
         env_uint("VMDB_PG_POOL", 8, 256, &pool) ||
         env_uint("VMDB_READ_INFLIGHT", 1, 256, &inflight) ||
+        env_uint("VMDB_COMMIT_DELAY_US", 1000, 100000, &cdelay) ||
         env_uint("VMDB_MAX_GROUP", 64, 65536, &group) ||
         env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval) ||
         env_uint("VMDB_PG_CONNECT_TIMEOUT_S", 5, 3600, &pg_connect_s) ||
@@ -393,6 +397,7 @@ int vmdb_cli_serve(int argc, char **argv)
         .read_pool = (unsigned)(pool ? pool : 1),
         .read_inflight = (unsigned)(inflight ? inflight : 1),
         .max_group = (unsigned)(group ? group : 1),
+        .commit_delay_us = (unsigned)cdelay,
         .migrations_dir = env_or("VMDB_MIGRATIONS_DIR", "migrations"),
         .data_dir = data_dir,
         .identity_path = getenv("VMDB_IDENTITY_KEY") && *getenv("VMDB_IDENTITY_KEY")

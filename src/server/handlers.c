@@ -203,7 +203,7 @@ static int write_records(vmdb_route_ctx *c, vmdb_wkind kind, const vmdb_json *re
                          const vmdb_json *expected, bool proof, vmdb_reply *out)
 {
     vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
-    vmdb_write w = {.kind = kind, .model = c->model, .proof = proof};
+    vmdb_write w = {.kind = kind, .model = c->model, .proof = proof, .client = c->req->client};
     if (!errors)
         return nomem(&out->fail);
     if (!is_null_or_absent(expected)) {
@@ -280,7 +280,7 @@ static int h_delete(vmdb_route_ctx *c, vmdb_reply *out)
     const vmdb_json *ids = vmdb_json_get(c->body, "ids");
     const vmdb_json *exp = vmdb_json_get(c->body, "expected_root");
     vmdb_field_errors *errors = vmdb_arena_zalloc(&c->ar, sizeof *errors);
-    vmdb_write w = {.kind = VMDB_W_DELETE, .model = m};
+    vmdb_write w = {.kind = VMDB_W_DELETE, .model = m, .client = c->req->client};
     if (!errors)
         return nomem(&out->fail);
     if (!ids_ok(ids) || (!is_null_or_absent(exp) && !is_type(exp, VMDB_JSON_STRING)))

@@ -518,6 +518,7 @@ static void build_req(vmdb_http *h, struct MHD_Connection *c, const char *method
         .query_ctx = c,
         .access = cx->admitted ? &cx->access : NULL,
         .metrics = h->metrics,
+        .client = (uint64_t)(uintptr_t)c,
     };
 }
 

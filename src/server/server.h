@@ -73,6 +73,7 @@ typedef struct vmdb_req {
     /* What the request's API key allows (server/auth.h); NULL: no keys. */
     const struct vmdb_access *access;
     struct vmdb_metrics *metrics; /* the server's HTTP counters (server/metrics.h) */
+    uint64_t client;              /* the connection, as writes name it (vmdb_write.client) */
 } vmdb_req;
 
 /* What a route answers: a failure, or `data` (the envelope's data, or the

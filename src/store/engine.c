@@ -94,7 +94,7 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
                             c->solana_rpc_url,    c->solana_fee_payer, c->solana_commitment,
                             c->batch_commit_size, c->anchor_interval_s};
     vmdb_writer_config wc = {c->database_url, c->allow_multi_instance, c->max_group,
-                             c->batch_commit_size};
+                             c->batch_commit_size, c->commit_delay_us};
     if ((rc = vmdb_status_new(&p->status)) || (rc = vmdb_versions_new(&p->versions)) ||
         (rc = vmdb_catalog_new(&p->catalog)) || (rc = vmdb_ranges_new(&p->ranges)))
         goto done;

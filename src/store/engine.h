@@ -32,7 +32,8 @@ typedef struct vmdb_engine_config {
     unsigned read_pool; /* read connections */
     /* Shared read-batch statements in flight at once (db/pgshare.h); 0: 1 */
     unsigned read_inflight;
-    unsigned max_group; /* write requests per transaction */
+    unsigned max_group;       /* write requests per transaction */
+    unsigned commit_delay_us; /* vmdb_writer_config.commit_delay_us */
     const char *migrations_dir;
     const char *data_dir;       /* trusted_state.json and the local anchor live here */
     const char *identity_path;  /* default <data_dir>/identity.json */

@@ -57,6 +57,11 @@ struct vmdb_writer {
     bool stop;
     pthread_t thread;
     bool started;
+    /* The clients of the last group (writer thread only), and how many
+     * groups still go without waiting for them (see gather_more). */
+    uint64_t *prev;
+    size_t nprev;
+    unsigned skip;
     /* Committed groups: their requests and their rows (for /metrics). */
     vmdb_histo group_reqs, group_rows;
     /* After a connection lost during a COMMIT (writer thread only): the
@@ -1433,6 +1438,86 @@ static void finish(vmdb_writer *w, wreq **b, size_t n)
         b[i]->on_done(b[i]->on_done_arg);
 }
 
+/* How many clients of the last group have no write in batch[0..n). */
+static size_t awaited(const vmdb_writer *w, wreq *const *batch, size_t n)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < w->nprev; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++)
+            found = batch[j]->w->client == w->prev[i];
+        missing += !found;
+    }
+    return missing;
+}
+
+/* Moves queued writes that may join into the group (under the queue lock).
+ * false when the queue's head cannot join (a job, or expected_root). */
+static bool take_joinable(vmdb_writer *w, wreq **batch, size_t *n)
+{
+    while (w->head && *n < w->cfg.max_group && !w->head->job &&
+           !(*n > 0 && w->head->w->has_expected)) {
+        batch[(*n)++] = w->head;
+        w->head = w->head->next;
+    }
+    if (!w->head)
+        w->tail = NULL;
+    return !w->head || *n >= w->cfg.max_group;
+}
+
+/* Group commit's gathering (under the queue lock): closed-loop clients send
+ * their next write as soon as the last one is answered, so right after a
+ * commit the queue holds the writes that waited during it, and the clients
+ * just answered are about to send theirs. Waiting for those (at most
+ * commit_delay_us; no longer than it takes them) lets both share the next
+ * commit instead of taking turns, one commit each: with 2 clients, groups
+ * of 1 become groups of 2. A wait that saw none of them come back turns
+ * waiting off for 16 groups (clients that send one write and go). */
+static void gather_more(vmdb_writer *w, wreq **batch, size_t *n)
+{
+    if (!w->cfg.commit_delay_us || !w->nprev || *n == 0 || batch[0]->w->has_expected) {
+        return;
+    }
+    if (w->skip) {
+        w->skip--;
+        return;
+    }
+    size_t want = awaited(w, batch, *n), at_start = want;
+    if (want == 0)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)w->cfg.commit_delay_us * 1000L;
+    while (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (want > 0 && *n < w->cfg.max_group && !w->stop) {
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)
+            break;
+        if (!take_joinable(w, batch, n))
+            break; /* a job or an expected_root waits behind us: go */
+        want = awaited(w, batch, *n);
+    }
+    take_joinable(w, batch, n);
+    if (want == at_start)
+        w->skip = 16;
+}
+
+/* Notes the clients of a group for the next one's gathering. */
+static void note_clients(vmdb_writer *w, wreq *const *batch, size_t n)
+{
+    w->nprev = 0;
+    for (size_t i = 0; i < n && w->prev; i++) {
+        uint64_t c = batch[i]->w->client;
+        bool dup = c == 0;
+        for (size_t j = 0; j < w->nprev && !dup; j++)
+            dup = w->prev[j] == c;
+        if (!dup)
+            w->prev[w->nprev++] = c;
+    }
+}
+
 static void *writer_main(void *arg)
 {
     vmdb_writer *w = arg;
@@ -1476,11 +1561,8 @@ static void *writer_main(void *arg)
             n = 1;
         } else {
             /* A request carrying expected_root starts a new group. */
-            while (w->head && n < w->cfg.max_group && !w->head->job &&
-                   !(n > 0 && w->head->w->has_expected)) {
-                batch[n++] = w->head;
-                w->head = w->head->next;
-            }
+            if (take_joinable(w, batch, &n))
+                gather_more(w, batch, &n);
         }
         if (!w->head)
             w->tail = NULL;
@@ -1508,6 +1590,7 @@ static void *writer_main(void *arg)
             fail_all(batch, n, NULL, VMDB_FAIL_DB_UNAVAILABLE,
                      "database unavailable (reconnecting after a lost commit)");
         } else {
+            note_clients(w, batch, n);
             run_group(w, &g, batch, n);
         }
         if (single)
@@ -1634,6 +1717,7 @@ int vmdb_writer_open(vmdb_writer **out, const vmdb_writer_config *cfg, const vmd
     if (w->cfg.batch_commit_size == 0)
         w->cfg.batch_commit_size = 1;
     w->parts = parts;
+    w->prev = calloc(w->cfg.max_group, sizeof *w->prev); /* NULL: no waiting */
     vmdb_histo_init(&w->group_reqs, group_req_bounds,
                     sizeof group_req_bounds / sizeof group_req_bounds[0]);
     vmdb_histo_init(&w->group_rows, group_row_bounds,
@@ -1679,6 +1763,7 @@ void vmdb_writer_free(vmdb_writer *w)
         pthread_join(w->thread, NULL);
     PQfinish(w->conn);
     vmdb_hasher_free(w->h);
+    free(w->prev);
     free(w->url);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);

@@ -39,6 +39,10 @@ typedef struct vmdb_write {
     bool has_expected; /* expected_root: the write applies only to this root */
     uint8_t expected[32];
     bool proof; /* the result gets the proof of PROTOCOL.md §9 */
+    /* The connection that sent it (0: unknown). A client whose write was
+     * just answered usually sends its next one at once: the writer waits
+     * briefly for those before it commits a group (commit_delay_us). */
+    uint64_t client;
 } vmdb_write;
 
 typedef struct vmdb_writer_config {
@@ -46,6 +50,11 @@ typedef struct vmdb_writer_config {
     bool allow_multi_instance;  /* another instance may write: resync when the state row moved */
     unsigned max_group;         /* write requests per transaction (>= 1) */
     uint64_t batch_commit_size; /* a write whose seq is a multiple waits for its anchor */
+    /* How long a group waits for the clients of the group before it to
+     * send their next write (0: no wait). It ends as soon as they all
+     * did; clients that do not come back make the writer stop waiting for
+     * a while. */
+    unsigned commit_delay_us;
 } vmdb_writer_config;
 
 typedef struct vmdb_writer vmdb_writer;
