@@ -46,6 +46,12 @@ struct vmdb_smt {
     const vmdb_smt_change **sorted;
     size_t sorted_cap;
     size_t pf_done, pf_total; /* prefetch walk progress over `sorted` */
+    /* Deferred hashing of a batch update (see flush_hashes). */
+    bool defer, dirty_oom;
+    smt_reflist dirty;        /* nodes to hash, each once */
+    smt_reflist dirty_sorted; /* the same, deepest split first */
+    uint8_t (*sides)[2][32];  /* per node of a depth: its children's hashes */
+    size_t sides_cap;
 };
 
 /* --- pools and reference lists ----------------------------------------- */
@@ -257,18 +263,138 @@ void smt_hash_at(const smt_pools *t, vmdb_hasher *h, const smt_inode *n, unsigne
     chain_up(t, h, n, at, out);
 }
 
-/* Sets the representative leaf and the hash of a node whose children and
- * top are final. */
+enum { SMT_QUEUED = 2 }; /* on the batch's dirty list */
+
+/* Sets the representative leaf of a node whose children and top are final,
+ * and its hash: at once in a bulk build (children still in cache), or in
+ * a batch update queued for flush_hashes, which hashes the batch's nodes
+ * a depth at a time, independent nodes interleaved. */
 static void finalize(vmdb_smt *t, uint32_t ref)
 {
     smt_inode *n = IN(t, ref);
     uint8_t l[32], r[32];
 
     n->rep = smt_is_leaf(n->child[0]) ? n->child[0] : IN(t, n->child[0])->rep;
+    if (t->defer) {
+        if (!(n->flags & SMT_QUEUED)) {
+            if (reflist_push(&t->dirty, ref) == 0)
+                n->flags |= SMT_QUEUED;
+            else
+                t->dirty_oom = true; /* the batch fails in flush_hashes */
+        }
+        return;
+    }
     smt_top_hash(&t->pools, t->h, n->child[0], l);
     smt_top_hash(&t->pools, t->h, n->child[1], r);
     vmdb_hash_node(t->h, n->hash, 0x01, l, r);
     chain_up(&t->pools, t->h, n, n->top, n->hash);
+}
+
+/* Hashes the queued nodes. A node's hash needs its children's, and every
+ * child splits deeper than its parent, so going from the deepest split
+ * depth up, the nodes of one depth are independent of each other: their
+ * leaf children's hashes, their own hashes and then their chains, level
+ * by level, go through vmdb_hash_nodes together (up to four at once with
+ * SHA-NI) instead of one dependent hash after another. */
+static int flush_hashes(vmdb_smt *t)
+{
+    size_t n = t->dirty.n, at[257];
+    vmdb_node_job *jobs = NULL;
+    int rc = 0;
+
+    t->defer = false;
+    if (t->dirty_oom) {
+        t->dirty_oom = false;
+        return vmdb_error_set(VMDB_ENOMEM, "out of memory hashing a batch");
+    }
+    if (n == 0)
+        return 0;
+    t->dirty_sorted.n = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = reflist_push(&t->dirty_sorted, 0)) != 0)
+            goto fallback;
+    if (n > t->sides_cap) {
+        uint8_t(*p)[2][32] = realloc(t->sides, n * sizeof(*p));
+        if (!p)
+            goto fallback;
+        t->sides = p;
+        t->sides_cap = n;
+    }
+    jobs = malloc(2 * n * sizeof(*jobs));
+    if (!jobs)
+        goto fallback;
+    /* Counting sort by depth, deepest first. */
+    memset(at, 0, sizeof(at));
+    for (size_t i = 0; i < n; i++)
+        at[255 - IN(t, t->dirty.r[i])->depth + 1]++;
+    for (size_t d = 1; d < 257; d++)
+        at[d] += at[d - 1];
+    for (size_t i = 0; i < n; i++)
+        t->dirty_sorted.r[at[255 - IN(t, t->dirty.r[i])->depth]++] = t->dirty.r[i];
+
+    const uint32_t *order = t->dirty_sorted.r;
+    for (size_t lo = 0; lo < n;) {
+        unsigned depth = IN(t, order[lo])->depth;
+        size_t hi = lo, nj = 0;
+        while (hi < n && IN(t, order[hi])->depth == depth)
+            hi++;
+        /* Children: leaves hashed together, internal nodes copied. */
+        for (size_t i = lo; i < hi; i++) {
+            const smt_inode *nd = IN(t, order[i]);
+            for (int s = 0; s < 2; s++) {
+                uint32_t c = nd->child[s];
+                if (smt_is_leaf(c)) {
+                    const smt_leaf *lf = LF(t, c);
+                    jobs[nj++] = (vmdb_node_job){t->sides[i - lo][s], lf->key, lf->value, 0x00};
+                } else {
+                    smt_top_hash(&t->pools, t->h, c, t->sides[i - lo][s]);
+                }
+            }
+        }
+        vmdb_hash_nodes(t->h, jobs, nj);
+        nj = 0;
+        for (size_t i = lo; i < hi; i++) {
+            smt_inode *nd = IN(t, order[i]);
+            jobs[nj++] = (vmdb_node_job){nd->hash, t->sides[i - lo][0], t->sides[i - lo][1], 0x01};
+        }
+        vmdb_hash_nodes(t->h, jobs, nj);
+        /* Chains: level depth-1 of every node with one, then depth-2, ... */
+        for (unsigned lvl = depth; lvl-- > 0;) {
+            nj = 0;
+            for (size_t i = lo; i < hi; i++) {
+                smt_inode *nd = IN(t, order[i]);
+                if (nd->top > lvl)
+                    continue;
+                if (vmdb_key_bit(rep_key(&t->pools, nd), lvl))
+                    jobs[nj++] = (vmdb_node_job){nd->hash, zero32, nd->hash, 0x01};
+                else
+                    jobs[nj++] = (vmdb_node_job){nd->hash, nd->hash, zero32, 0x01};
+            }
+            if (nj == 0)
+                break;
+            vmdb_hash_nodes(t->h, jobs, nj);
+        }
+        for (size_t i = lo; i < hi; i++)
+            IN(t, order[i])->flags &= (uint8_t)~SMT_QUEUED;
+        lo = hi;
+    }
+    free(jobs);
+    t->dirty.n = 0;
+    return 0;
+fallback:
+    /* No memory for the interleaved pass: hash one node at a time, deepest
+     * first so that children are ready (the dirty list is unordered). */
+    free(jobs);
+    for (int d = 255; d >= 0; d--)
+        for (size_t i = 0; i < n; i++) {
+            smt_inode *nd = IN(t, t->dirty.r[i]);
+            if (nd->depth == d) {
+                nd->flags &= (uint8_t)~SMT_QUEUED;
+                finalize(t, t->dirty.r[i]);
+            }
+        }
+    t->dirty.n = 0;
+    return 0;
 }
 
 /* --- structural pass ---------------------------------------------------- */
@@ -645,8 +771,16 @@ int vmdb_smt_apply(vmdb_smt *t, const vmdb_smt_change *changes, size_t n)
     batch_reset(t);
     t->pf_done = 0;
     t->pf_total = m;
-    if ((rc = apply_rec(t, t->current->root, 0, t->sorted, m, &root)) != 0 ||
-        (rc = batch_finish(t, root)) != 0) {
+    t->defer = true;
+    t->dirty.n = 0;
+    rc = apply_rec(t, t->current->root, 0, t->sorted, m, &root);
+    if (rc == 0)
+        rc = flush_hashes(t);
+    if (rc != 0 || (rc = batch_finish(t, root)) != 0) {
+        for (size_t i = 0; i < t->dirty.n; i++)
+            IN(t, t->dirty.r[i])->flags &= (uint8_t)~SMT_QUEUED;
+        t->dirty.n = 0;
+        t->defer = false;
         batch_rollback(t);
         return rc;
     }
@@ -933,6 +1067,9 @@ void vmdb_smt_free(vmdb_smt *t)
     free(t->batch_retired.r);
     free(t->scratch);
     free(t->sorted);
+    free(t->dirty.r);
+    free(t->dirty_sorted.r);
+    free(t->sides);
     vmdb_hasher_free(t->h);
     free(t);
 }
