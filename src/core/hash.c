@@ -278,3 +278,8 @@ uint64_t vmdb_hasher_node_count(const vmdb_hasher *h)
 {
     return h->nodes;
 }
+
+void vmdb_hasher_count_add(vmdb_hasher *h, uint64_t nodes)
+{
+    h->nodes += nodes;
+}

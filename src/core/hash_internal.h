@@ -21,4 +21,9 @@ void vmdb_sha256_ni_blocks_x2(uint32_t *const state[2], const uint8_t *const dat
 void vmdb_sha256_ni_blocks_x4(uint32_t *const state[4], const uint8_t *const data[4],
                               size_t nblocks);
 
+/* Adds to the node count of a hasher: work done for it by another hasher
+ * (the two halves of a parallel tree build). */
+typedef struct vmdb_hasher vmdb_hasher;
+void vmdb_hasher_count_add(vmdb_hasher *h, uint64_t nodes);
+
 #endif

@@ -17,9 +17,13 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hash_internal.h"
 #include "core/smt_internal.h"
 
 #define SMT_PREFETCH_GROUP 32
+/* Nodes a bulk build hashes together (about as many leaves behind them:
+ * a few hundred KB, still in cache). */
+#define SMT_BUILD_FLUSH 4096
 
 typedef struct smt_cursor {
     uint32_t ref;
@@ -48,6 +52,7 @@ struct vmdb_smt {
     size_t pf_done, pf_total; /* prefetch walk progress over `sorted` */
     /* Deferred hashing of a batch update (see flush_hashes). */
     bool defer, dirty_oom;
+    size_t flush_at;          /* bulk build: flush the queue at this length (0: at the end) */
     smt_reflist dirty;        /* nodes to hash, each once */
     smt_reflist dirty_sorted; /* the same, deepest split first */
     uint8_t (*sides)[2][32];  /* per node of a depth: its children's hashes */
@@ -188,6 +193,7 @@ static int writable(vmdb_smt *t, uint32_t ref, uint32_t *out)
 }
 
 static void finalize(vmdb_smt *t, uint32_t ref);
+static int flush_hashes(vmdb_smt *t);
 
 static void prefetch_ref(const vmdb_smt *t, uint32_t ref)
 {
@@ -282,6 +288,10 @@ static void finalize(vmdb_smt *t, uint32_t ref)
             else
                 t->dirty_oom = true; /* the batch fails in flush_hashes */
         }
+        /* A bulk build hashes what it made every few thousand nodes, while
+         * they are still in cache; flush_hashes ends deferral. */
+        if (t->flush_at && t->dirty.n >= t->flush_at && flush_hashes(t) == 0)
+            t->defer = true;
         return;
     }
     smt_top_hash(&t->pools, t->h, n->child[0], l);
@@ -795,7 +805,25 @@ static int leaf_cmp_ok(const vmdb_smt_leaf *l, size_t n)
     return 0;
 }
 
+static int build_impl(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n, vmdb_smt_run2_fn run2,
+                      void *ctx);
+
 int vmdb_smt_build(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n)
+{
+    return build_impl(t, leaves, n, NULL, NULL);
+}
+
+int vmdb_smt_build_par(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n, vmdb_smt_run2_fn run2,
+                       void *ctx)
+{
+    return build_impl(t, leaves, n, n >= 1024 ? run2 : NULL, ctx);
+}
+
+static int build_two(vmdb_smt *t, const entry *e, size_t n, vmdb_smt_run2_fn run2, void *ctx,
+                     uint32_t *out);
+
+static int build_impl(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n, vmdb_smt_run2_fn run2,
+                      void *ctx)
 {
     int rc = 0;
     uint32_t root = SMT_EMPTY;
@@ -827,14 +855,149 @@ int vmdb_smt_build(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n)
         }
         free(stack.r);
     }
-    if (rc == 0)
+    if (rc == 0 && run2) {
+        rc = build_two(t, e, n, run2, ctx, &root);
+    } else if (rc == 0) {
+        t->defer = true;
+        t->dirty.n = 0;
+        t->flush_at = SMT_BUILD_FLUSH;
         rc = build_entries(t, 0, e, n, &root);
+        t->flush_at = 0;
+        int frc = flush_hashes(t);
+        rc = rc ? rc : frc;
+        t->dirty.n = 0;
+    }
     t->batch_delta = (int64_t)n - (int64_t)t->current->count;
     if (rc == 0)
         rc = batch_finish(t, root);
     if (rc)
         batch_rollback(t);
     free(e);
+    return rc;
+}
+
+/* --- two-way bulk build --------------------------------------------------- */
+
+/* One half of a parallel build: a shallow tree that shares the pools'
+ * chunks (allocated beforehand) and allocates only from its own slice of
+ * never-used slots, with its own hasher and lists. s sorted distinct
+ * leaves make exactly s leaves and s - 1 internal nodes, so the slices are
+ * known before the build starts. */
+typedef struct half {
+    vmdb_smt *w;
+    const entry *e;
+    size_t n;
+    unsigned top;
+    uint32_t root;
+    int rc;
+} half;
+
+static void half_run(void *arg)
+{
+    half *x = arg;
+    vmdb_smt *w = x->w;
+    w->defer = true;
+    w->flush_at = SMT_BUILD_FLUSH;
+    x->rc = build_entries(w, x->top, x->e, x->n, &x->root);
+    w->flush_at = 0;
+    int frc = flush_hashes(w);
+    x->rc = x->rc ? x->rc : frc;
+}
+
+static int half_new(vmdb_smt *t, uint32_t leaf0, uint32_t inode0, vmdb_smt **out)
+{
+    vmdb_smt *w = calloc(1, sizeof(*w));
+    *out = NULL;
+    if (!w)
+        return vmdb_error_set(VMDB_ENOMEM, "out of memory building the tree");
+    w->pools = t->pools;
+    w->pools.leaves.fresh = leaf0;
+    w->pools.inodes.fresh = inode0;
+    w->pools.leaves.freed = w->pools.inodes.freed = NULL;
+    w->pools.leaves.nfree = w->pools.inodes.nfree = 0;
+    w->pools.leaves.cfree = w->pools.inodes.cfree = 0;
+    w->pools.leaves.live = w->pools.inodes.live = 0;
+    int rc = vmdb_hasher_new(&w->h, vmdb_hasher_impl(t->h)[0] == 'o' ? VMDB_HASHER_FORCE_OPENSSL
+                                                                     : VMDB_HASHER_DEFAULT);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+/* Frees a half's own parts (never the shared chunks). */
+static void half_free(vmdb_smt *w)
+{
+    if (!w)
+        return;
+    free(w->batch_alloc.r);
+    free(w->batch_retired.r);
+    free(w->scratch);
+    free(w->dirty.r);
+    free(w->dirty_sorted.r);
+    free(w->sides);
+    vmdb_hasher_free(w->h);
+    free(w);
+}
+
+static int pool_reserve(smt_pool *p, uint64_t upto)
+{
+    while ((uint64_t)p->nchunks << SMT_CHUNK_BITS < upto) {
+        if (p->nchunks == SMT_MAX_CHUNKS)
+            return vmdb_error_set(VMDB_ELIMIT, "tree node pool exhausted");
+        uint8_t *c = malloc((size_t)SMT_CHUNK_SIZE * p->elem);
+        if (!c)
+            return vmdb_error_set(VMDB_ENOMEM, "out of memory growing the tree");
+        p->chunks[p->nchunks++] = c;
+    }
+    return 0;
+}
+
+/* Builds e[0..n) (n >= 2) as two halves through run2 and joins them. */
+static int build_two(vmdb_smt *t, const entry *e, size_t n, vmdb_smt_run2_fn run2, void *ctx,
+                     uint32_t *out)
+{
+    int rc = 0;
+    unsigned d = smt_lcp(e[0].key, e[n - 1].key);
+    size_t s = split_entries(e, n, d);
+    uint32_t l0 = t->pools.leaves.fresh, i0 = t->pools.inodes.fresh, ref = SMT_EMPTY;
+    half x[2] = {{NULL, e, s, d + 1, SMT_EMPTY, 0}, {NULL, e + s, n - s, d + 1, SMT_EMPTY, 0}};
+
+    if ((uint64_t)l0 + n > (uint64_t)SMT_MAX_CHUNKS << SMT_CHUNK_BITS ||
+        (uint64_t)i0 + n > (uint64_t)SMT_MAX_CHUNKS << SMT_CHUNK_BITS)
+        return vmdb_error_set(VMDB_ELIMIT, "tree node pool exhausted");
+    if ((rc = pool_reserve(&t->pools.leaves, (uint64_t)l0 + n)) != 0 ||
+        (rc = pool_reserve(&t->pools.inodes, (uint64_t)i0 + n)) != 0 ||
+        (rc = half_new(t, l0, i0, &x[0].w)) != 0 ||
+        (rc = half_new(t, l0 + (uint32_t)s, i0 + (uint32_t)(s - 1), &x[1].w)) != 0)
+        goto done;
+    run2(ctx, half_run, &x[0], &x[1]);
+    /* What the halves made is the batch's, and their slots are taken. */
+    for (int k = 0; k < 2; k++) {
+        vmdb_smt *w = x[k].w;
+        for (size_t i = 0; rc == 0 && i < w->batch_alloc.n; i++)
+            rc = reflist_push(&t->batch_alloc, w->batch_alloc.r[i]);
+        t->pools.leaves.live += w->pools.leaves.live;
+        t->pools.inodes.live += w->pools.inodes.live;
+        vmdb_hasher_count_add(t->h, vmdb_hasher_node_count(w->h));
+        rc = rc ? rc : x[k].rc;
+    }
+    t->pools.leaves.fresh = l0 + (uint32_t)n;
+    t->pools.inodes.fresh = i0 + (uint32_t)(n - 2);
+    if (rc || (rc = new_inode(t, &ref)) != 0)
+        goto done;
+    smt_inode *in = IN(t, ref);
+    in->child[0] = x[0].root;
+    in->child[1] = x[1].root;
+    in->depth = (uint8_t)d;
+    in->top = 0;
+    finalize(t, ref); /* t->defer is off: hashed now */
+    *out = ref;
+done:
+    half_free(x[0].w);
+    half_free(x[1].w);
     return rc;
 }
 
