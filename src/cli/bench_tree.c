@@ -209,10 +209,16 @@ int vmdb_cli_bench_tree(int argc, char **argv)
     /* One node hash, the unit of the floor. */
     uint8_t a[32] = {1}, b[32] = {2};
     size_t reps = quick ? 200000 : 2000000;
-    double t0 = now_s();
-    for (size_t i = 0; i < reps; i++)
-        vmdb_hash_node(h, a, 0x01, a, b);
-    double node_ns = (now_s() - t0) / (double)reps * 1e9;
+    /* The fastest of five runs: on a shared machine a run that another
+     * process disturbed would make the floor look cheaper than it is. */
+    double t0 = 0, node_ns = 0;
+    for (int run = 0; run < 5; run++) {
+        t0 = now_s();
+        for (size_t i = 0; i < reps / 5; i++)
+            vmdb_hash_node(h, a, 0x01, a, b);
+        double ns = (now_s() - t0) / (double)(reps / 5) * 1e9;
+        node_ns = run == 0 || ns < node_ns ? ns : node_ns;
+    }
     printf("hasher                 %s\n", vmdb_hasher_impl(h));
     printf("node hash              %.1f ns (%.2f M/s)\n", node_ns, 1e3 / node_ns);
     /* Independent node hashes through the multi-buffer path: 2 and 4 at a
@@ -222,10 +228,14 @@ int vmdb_cli_bench_tree(int argc, char **argv)
         vmdb_node_job jobs[4];
         for (size_t j = 0; j < k; j++)
             jobs[j] = (vmdb_node_job){lane[j], lane[j], b, 0x01};
-        t0 = now_s();
-        for (size_t i = 0; i < reps / k; i++)
-            vmdb_hash_nodes(h, jobs, k);
-        double ns = (now_s() - t0) / (double)(reps / k * k) * 1e9;
+        double ns = 0;
+        for (int run = 0; run < 5; run++) {
+            t0 = now_s();
+            for (size_t i = 0; i < reps / 5 / k; i++)
+                vmdb_hash_nodes(h, jobs, k);
+            double x = (now_s() - t0) / (double)(reps / 5 / k * k) * 1e9;
+            ns = run == 0 || x < ns ? x : ns;
+        }
         printf("node hashes, %zu at once %.1f ns each (%.2f M/s, %.2fx one at a time)\n", k, ns,
                1e3 / ns, node_ns / ns);
     }

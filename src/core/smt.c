@@ -57,6 +57,8 @@ struct vmdb_smt {
     smt_reflist dirty_sorted; /* the same, deepest split first */
     uint8_t (*sides)[2][32];  /* per node of a depth: its children's hashes */
     size_t sides_cap;
+    vmdb_node_job *jobs;
+    size_t jobs_cap;
 };
 
 /* --- pools and reference lists ----------------------------------------- */
@@ -330,9 +332,14 @@ static int flush_hashes(vmdb_smt *t)
         t->sides = p;
         t->sides_cap = n;
     }
-    jobs = malloc(2 * n * sizeof(*jobs));
-    if (!jobs)
-        goto fallback;
+    if (2 * n > t->jobs_cap) {
+        vmdb_node_job *p = realloc(t->jobs, 2 * n * sizeof(*p));
+        if (!p)
+            goto fallback;
+        t->jobs = p;
+        t->jobs_cap = 2 * n;
+    }
+    jobs = t->jobs;
     /* Counting sort by depth, deepest first. */
     memset(at, 0, sizeof(at));
     for (size_t i = 0; i < n; i++)
@@ -388,13 +395,11 @@ static int flush_hashes(vmdb_smt *t)
             IN(t, order[i])->flags &= (uint8_t)~SMT_QUEUED;
         lo = hi;
     }
-    free(jobs);
     t->dirty.n = 0;
     return 0;
 fallback:
     /* No memory for the interleaved pass: hash one node at a time, deepest
      * first so that children are ready (the dirty list is unordered). */
-    free(jobs);
     for (int d = 255; d >= 0; d--)
         for (size_t i = 0; i < n; i++) {
             smt_inode *nd = IN(t, t->dirty.r[i]);
@@ -781,7 +786,9 @@ int vmdb_smt_apply(vmdb_smt *t, const vmdb_smt_change *changes, size_t n)
     batch_reset(t);
     t->pf_done = 0;
     t->pf_total = m;
-    t->defer = true;
+    /* One change is one path, a chain of dependent hashes: nothing to
+     * interleave, so it is hashed on the way as before. */
+    t->defer = m >= 2;
     t->dirty.n = 0;
     rc = apply_rec(t, t->current->root, 0, t->sorted, m, &root);
     if (rc == 0)
@@ -938,6 +945,7 @@ static void half_free(vmdb_smt *w)
     free(w->dirty.r);
     free(w->dirty_sorted.r);
     free(w->sides);
+    free(w->jobs);
     vmdb_hasher_free(w->h);
     free(w);
 }
@@ -1233,6 +1241,7 @@ void vmdb_smt_free(vmdb_smt *t)
     free(t->dirty.r);
     free(t->dirty_sorted.r);
     free(t->sides);
+    free(t->jobs);
     vmdb_hasher_free(t->h);
     free(t);
 }
