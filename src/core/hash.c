@@ -25,18 +25,14 @@ struct vmdb_hasher {
 static const uint32_t sha256_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 
-static void store_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static void state_out(uint8_t out[32], const uint32_t st[8])
 {
+    /* Only the SHA-NI path (x86, little-endian) comes here: one byte swap
+     * and one store per word, not four byte stores. */
+    uint32_t be[8];
     for (int i = 0; i < 8; i++)
-        store_be32(out + 4 * i, st[i]);
+        be[i] = __builtin_bswap32(st[i]);
+    memcpy(out, be, 32);
 }
 
 /* SHA-256 of the parts through the SHA-NI kernel, streaming in 64-byte
