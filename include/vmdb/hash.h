@@ -39,6 +39,20 @@ uint64_t vmdb_hasher_node_count(const vmdb_hasher *h);
 void vmdb_hash_node(vmdb_hasher *h, uint8_t out[32], uint8_t tag, const uint8_t a[32],
                     const uint8_t b[32]);
 
+/* One node hash of a batch for vmdb_hash_nodes: *out = SHA-256(tag || a ||
+ * b). `out` may alias a or b of the same job. */
+typedef struct vmdb_node_job {
+    uint8_t *out;
+    const uint8_t *a, *b;
+    uint8_t tag;
+} vmdb_node_job;
+
+/* The n node hashes of `jobs`, which must be independent (no job reads
+ * another job's output): the same results as n vmdb_hash_node calls, but
+ * with SHA-NI up to four run interleaved, which hashes several times
+ * faster than one after another. Cannot fail. */
+void vmdb_hash_nodes(vmdb_hasher *h, const vmdb_node_job *jobs, size_t n);
+
 /* out = SHA-256 over the concatenation of `n` slices. Cannot fail. */
 void vmdb_hash_parts(vmdb_hasher *h, uint8_t out[32], const vmdb_slice *parts, size_t n);
 

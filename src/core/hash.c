@@ -25,18 +25,14 @@ struct vmdb_hasher {
 static const uint32_t sha256_iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 
-static void store_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static void state_out(uint8_t out[32], const uint32_t st[8])
 {
+    /* Only the SHA-NI path (x86, little-endian) comes here: one byte swap
+     * and one store per word, not four byte stores. */
+    uint32_t be[8];
     for (int i = 0; i < 8; i++)
-        store_be32(out + 4 * i, st[i]);
+        be[i] = __builtin_bswap32(st[i]);
+    memcpy(out, be, 32);
 }
 
 /* SHA-256 of the parts through the SHA-NI kernel, streaming in 64-byte
@@ -106,29 +102,81 @@ void vmdb_hash_parts(vmdb_hasher *h, uint8_t out[32], const vmdb_slice *parts, s
         evp_parts(h, out, parts, n);
 }
 
+/* The two blocks of a 65-byte node input: one full block, then the last
+ * byte and the padding with the length 520 bits in the final two bytes. */
+static void node_blocks(uint8_t blk[128], uint8_t tag, const uint8_t a[32], const uint8_t b[32])
+{
+    blk[0] = tag;
+    memcpy(blk + 1, a, 32);
+    memcpy(blk + 33, b, 32);
+    blk[65] = 0x80;
+    memset(blk + 66, 0, 60);
+    blk[126] = 0x02;
+    blk[127] = 0x08;
+}
+
+static void evp_node(vmdb_hasher *h, uint8_t out[32], uint8_t tag, const uint8_t a[32],
+                     const uint8_t b[32])
+{
+    vmdb_slice parts[3] = {{&tag, 1}, {a, 32}, {b, 32}};
+    evp_parts(h, out, parts, 3);
+}
+
 void vmdb_hash_node(vmdb_hasher *h, uint8_t out[32], uint8_t tag, const uint8_t a[32],
                     const uint8_t b[32])
 {
     h->nodes++;
     if (h->use_ni) {
-        /* 65 bytes of input: one full block, then the last byte and the
-         * padding with the length 520 bits in the final two bytes. */
         uint8_t blk[128];
         uint32_t st[8];
-        blk[0] = tag;
-        memcpy(blk + 1, a, 32);
-        memcpy(blk + 33, b, 32);
-        blk[65] = 0x80;
-        memset(blk + 66, 0, 60);
-        blk[126] = 0x02;
-        blk[127] = 0x08;
+        node_blocks(blk, tag, a, b);
         memcpy(st, sha256_iv, sizeof(st));
         vmdb_sha256_ni_blocks(st, blk, 2);
         state_out(out, st);
     } else {
-        vmdb_slice parts[3] = {{&tag, 1}, {a, 32}, {b, 32}};
-        evp_parts(h, out, parts, 3);
+        evp_node(h, out, tag, a, b);
     }
+}
+
+/* Hashes k (2 or 4) jobs through the multi-buffer kernel. The inputs are
+ * copied into the blocks before any output is written, so an output may
+ * alias its own inputs. */
+static void ni_nodes(const vmdb_node_job *jobs, int k)
+{
+    uint8_t blk[4][128];
+    uint32_t st[4][8];
+    uint32_t *sp[4] = {st[0], st[1], st[2], st[3]};
+    const uint8_t *dp[4] = {blk[0], blk[1], blk[2], blk[3]};
+    for (int j = 0; j < k; j++) {
+        node_blocks(blk[j], jobs[j].tag, jobs[j].a, jobs[j].b);
+        memcpy(st[j], sha256_iv, sizeof(sha256_iv));
+    }
+    if (k == 4)
+        vmdb_sha256_ni_blocks_x4(sp, dp, 2);
+    else
+        vmdb_sha256_ni_blocks_x2(sp, dp, 2);
+    for (int j = 0; j < k; j++)
+        state_out(jobs[j].out, st[j]);
+}
+
+void vmdb_hash_nodes(vmdb_hasher *h, const vmdb_node_job *jobs, size_t n)
+{
+    size_t i = 0;
+    if (!h->use_ni) {
+        for (; i < n; i++)
+            evp_node(h, jobs[i].out, jobs[i].tag, jobs[i].a, jobs[i].b);
+        h->nodes += n;
+        return;
+    }
+    for (; i + 4 <= n; i += 4)
+        ni_nodes(jobs + i, 4);
+    if (n - i >= 2) {
+        ni_nodes(jobs + i, 2);
+        i += 2;
+    }
+    h->nodes += i;
+    if (i < n)
+        vmdb_hash_node(h, jobs[i].out, jobs[i].tag, jobs[i].a, jobs[i].b);
 }
 
 /* Compares the kernel with OpenSSL on every length from 0 to 300 bytes
@@ -155,14 +203,30 @@ static bool ni_selftest(vmdb_hasher *h)
     memcpy(b, msg + 32, 32);
     for (uint8_t tag = 0; tag < 2; tag++) {
         uint8_t x[32], y[32];
-        vmdb_slice parts[3] = {{&tag, 1}, {a, 32}, {b, 32}};
-        evp_parts(h, x, parts, 3);
+        evp_node(h, x, tag, a, b);
         h->use_ni = true;
         vmdb_hash_node(h, y, tag, a, b);
         h->use_ni = false;
         h->nodes--;
         if (memcmp(x, y, 32) != 0)
             return false;
+    }
+    /* The multi-buffer kernel, 1 to 7 jobs (x4, x2 and single), distinct
+     * inputs in every lane. */
+    for (size_t n = 1; n <= 7; n++) {
+        vmdb_node_job jobs[7];
+        uint8_t got[7][32], want[32];
+        for (size_t j = 0; j < n; j++)
+            jobs[j] = (vmdb_node_job){got[j], msg + 3 * j + n, msg + 100 + 7 * j, (uint8_t)j};
+        h->use_ni = true;
+        vmdb_hash_nodes(h, jobs, n);
+        h->use_ni = false;
+        h->nodes -= n;
+        for (size_t j = 0; j < n; j++) {
+            evp_node(h, want, jobs[j].tag, jobs[j].a, jobs[j].b);
+            if (memcmp(want, got[j], 32) != 0)
+                return false;
+        }
     }
     return true;
 }
@@ -209,4 +273,9 @@ const char *vmdb_hasher_impl(const vmdb_hasher *h)
 uint64_t vmdb_hasher_node_count(const vmdb_hasher *h)
 {
     return h->nodes;
+}
+
+void vmdb_hasher_count_add(vmdb_hasher *h, uint64_t nodes)
+{
+    h->nodes += nodes;
 }

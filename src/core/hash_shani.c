@@ -95,6 +95,90 @@ vmdb_sha256_ni_blocks(uint32_t state[8], const uint8_t *data, size_t nblocks)
     _mm_storeu_si128((__m128i *)&state[4], s1);
 }
 
+/* The multi-buffer kernel: N independent messages of the same block
+ * count, their rounds interleaved. sha256rnds2 has a latency of several
+ * cycles but issues every cycle or two, so one message leaves the unit
+ * idle most of the time; with N messages in flight the rounds of one fill
+ * the others' waits. N is a compile-time constant at each call (2 or 4):
+ * the loops over lanes unroll. */
+#define ROUNDS4_N(msg, i)                                                                          \
+    do {                                                                                           \
+        const __m128i k_ = _mm_load_si128((const __m128i *)&K[4 * (i)]);                           \
+        for (int j = 0; j < N; j++) {                                                              \
+            __m128i m_ = _mm_add_epi32((msg)[j], k_);                                              \
+            s1[j] = _mm_sha256rnds2_epu32(s1[j], s0[j], m_);                                       \
+            m_ = _mm_shuffle_epi32(m_, 0x0E);                                                      \
+            s0[j] = _mm_sha256rnds2_epu32(s0[j], s1[j], m_);                                       \
+        }                                                                                          \
+    } while (0)
+
+#define SCHED_N(w0, w1, w2, w3)                                                                    \
+    do {                                                                                           \
+        for (int j = 0; j < N; j++)                                                                \
+            (w0)[j] = SCHED((w0)[j], (w1)[j], (w2)[j], (w3)[j]);                                   \
+    } while (0)
+
+__attribute__((target("sha,sse4.1,ssse3"), always_inline)) static inline void
+ni_blocks_n(const int N, uint32_t *const *state, const uint8_t *const *data, size_t nblocks)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i s0[4], s1[4], save0[4], save1[4], w0[4], w1[4], w2[4], w3[4];
+
+    for (int j = 0; j < N; j++) {
+        __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[j][0]), 0xB1);
+        __m128i u = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[j][4]), 0x1B);
+        s0[j] = _mm_alignr_epi8(t, u, 8);
+        s1[j] = _mm_blend_epi16(u, t, 0xF0);
+    }
+    for (size_t b = 0; b < nblocks; b++) {
+        for (int j = 0; j < N; j++) {
+            const uint8_t *d = data[j] + 64 * b;
+            save0[j] = s0[j];
+            save1[j] = s1[j];
+            w0[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(d + 0)), bswap);
+            w1[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(d + 16)), bswap);
+            w2[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(d + 32)), bswap);
+            w3[j] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(d + 48)), bswap);
+        }
+        ROUNDS4_N(w0, 0);
+        ROUNDS4_N(w1, 1);
+        ROUNDS4_N(w2, 2);
+        ROUNDS4_N(w3, 3);
+        for (int i = 4; i < 16; i += 4) {
+            SCHED_N(w0, w1, w2, w3);
+            ROUNDS4_N(w0, i);
+            SCHED_N(w1, w2, w3, w0);
+            ROUNDS4_N(w1, i + 1);
+            SCHED_N(w2, w3, w0, w1);
+            ROUNDS4_N(w2, i + 2);
+            SCHED_N(w3, w0, w1, w2);
+            ROUNDS4_N(w3, i + 3);
+        }
+        for (int j = 0; j < N; j++) {
+            s0[j] = _mm_add_epi32(s0[j], save0[j]);
+            s1[j] = _mm_add_epi32(s1[j], save1[j]);
+        }
+    }
+    for (int j = 0; j < N; j++) {
+        __m128i t = _mm_shuffle_epi32(s0[j], 0x1B);
+        __m128i u = _mm_shuffle_epi32(s1[j], 0xB1);
+        _mm_storeu_si128((__m128i *)&state[j][0], _mm_blend_epi16(t, u, 0xF0));
+        _mm_storeu_si128((__m128i *)&state[j][4], _mm_alignr_epi8(u, t, 8));
+    }
+}
+
+__attribute__((target("sha,sse4.1,ssse3"))) void
+vmdb_sha256_ni_blocks_x2(uint32_t *const state[2], const uint8_t *const data[2], size_t nblocks)
+{
+    ni_blocks_n(2, state, data, nblocks);
+}
+
+__attribute__((target("sha,sse4.1,ssse3"))) void
+vmdb_sha256_ni_blocks_x4(uint32_t *const state[4], const uint8_t *const data[4], size_t nblocks)
+{
+    ni_blocks_n(4, state, data, nblocks);
+}
+
 #else
 
 bool vmdb_sha256_ni_available(void)
@@ -103,6 +187,22 @@ bool vmdb_sha256_ni_available(void)
 }
 
 void vmdb_sha256_ni_blocks(uint32_t state[8], const uint8_t *data, size_t nblocks)
+{
+    (void)state;
+    (void)data;
+    (void)nblocks;
+}
+
+void vmdb_sha256_ni_blocks_x2(uint32_t *const state[2], const uint8_t *const data[2],
+                              size_t nblocks)
+{
+    (void)state;
+    (void)data;
+    (void)nblocks;
+}
+
+void vmdb_sha256_ni_blocks_x4(uint32_t *const state[4], const uint8_t *const data[4],
+                              size_t nblocks)
 {
     (void)state;
     (void)data;

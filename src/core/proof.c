@@ -159,12 +159,9 @@ int vmdb_proof_to_json(vmdb_buf *out, const vmdb_proof *p, const uint8_t key[32]
     return rc;
 }
 
-int vmdb_proof_verify(vmdb_hasher *h, const uint8_t root[32], const uint8_t key[32],
-                      const uint8_t *value, const vmdb_proof *p)
+/* The checks of a proof's shape and claim before any hashing. */
+static int proof_check(const uint8_t key[32], const uint8_t *value, const vmdb_proof *p)
 {
-    uint8_t acc[32];
-    unsigned used = 0;
-
     if (p->depth > 256 || p->kind > VMDB_PROOF_ABSENT_LEAF)
         return vmdb_error_set(VMDB_EVERIFY, "malformed proof");
     if (popcount_bitmap(p->bitmap, 32) != p->nsiblings ||
@@ -176,7 +173,24 @@ int vmdb_proof_verify(vmdb_hasher *h, const uint8_t root[32], const uint8_t key[
         return vmdb_error_set(VMDB_EVERIFY, "proof shows absence, presence was claimed");
     if (!value && p->kind == VMDB_PROOF_INCLUSION)
         return vmdb_error_set(VMDB_EVERIFY, "proof shows presence, absence was claimed");
+    if (p->kind == VMDB_PROOF_ABSENT_LEAF) {
+        if (memcmp(p->other_key, key, 32) == 0)
+            return vmdb_error_set(VMDB_EVERIFY, "absence proof names the key itself");
+        if (!prefix_equal(p->other_key, key, p->depth))
+            return vmdb_error_set(VMDB_EVERIFY, "absence proof's leaf is off the key's path");
+    }
+    return 0;
+}
 
+int vmdb_proof_verify(vmdb_hasher *h, const uint8_t root[32], const uint8_t key[32],
+                      const uint8_t *value, const vmdb_proof *p)
+{
+    uint8_t acc[32];
+    unsigned used = 0;
+    int rc = proof_check(key, value, p);
+
+    if (rc)
+        return rc;
     switch (p->kind) {
     case VMDB_PROOF_INCLUSION:
         vmdb_hash_node(h, acc, 0x00, key, value);
@@ -185,10 +199,6 @@ int vmdb_proof_verify(vmdb_hasher *h, const uint8_t root[32], const uint8_t key[
         memset(acc, 0, 32);
         break;
     default:
-        if (memcmp(p->other_key, key, 32) == 0)
-            return vmdb_error_set(VMDB_EVERIFY, "absence proof names the key itself");
-        if (!prefix_equal(p->other_key, key, p->depth))
-            return vmdb_error_set(VMDB_EVERIFY, "absence proof's leaf is off the key's path");
         vmdb_hash_node(h, acc, 0x00, p->other_key, p->other_value);
     }
     for (int i = (int)p->depth - 1; i >= 0; i--) {
@@ -207,6 +217,121 @@ int vmdb_proof_verify(vmdb_hasher *h, const uint8_t root[32], const uint8_t key[
     if (memcmp(acc, root, 32) != 0)
         return vmdb_error_set(VMDB_EVERIFY, "proof does not lead to the root");
     return 0;
+}
+
+/* --- many proofs, interleaved ------------------------------------------ */
+
+#define VERIFY_LANES 4
+
+/* One proof being verified: its next hash is the leaf (`leaf`) or the
+ * level `level` of its path. */
+typedef struct vlane {
+    size_t idx;
+    int level;
+    unsigned used;
+    bool leaf;
+    uint8_t acc[32];
+} vlane;
+
+/* Takes proofs from *next until one passes its checks (those that do not
+ * are marked failed); false when none are left. */
+static bool lane_fill(vlane *l, size_t *next, size_t n, const uint8_t *const *keys,
+                      const uint8_t *const *values, const vmdb_proof *const *proofs, bool *ok,
+                      int *first)
+{
+    while (*next < n) {
+        size_t i = (*next)++;
+        int rc = proof_check(keys[i], values[i], proofs[i]);
+        if (rc) {
+            ok[i] = false;
+            if (*first == 0)
+                *first = rc;
+            continue;
+        }
+        l->idx = i;
+        l->level = (int)proofs[i]->depth - 1;
+        l->used = 0;
+        l->leaf = proofs[i]->kind != VMDB_PROOF_ABSENT_EMPTY;
+        if (!l->leaf)
+            memset(l->acc, 0, 32);
+        return true;
+    }
+    return false;
+}
+
+int vmdb_proof_verify_many(vmdb_hasher *h, const uint8_t root[32], size_t n,
+                           const uint8_t *const *keys, const uint8_t *const *values,
+                           const vmdb_proof *const *proofs, bool *ok)
+{
+    vlane lanes[VERIFY_LANES];
+    vmdb_node_job jobs[VERIFY_LANES];
+    size_t next = 0, live = 0;
+    int first = 0;
+
+    for (size_t i = 0; i < n; i++)
+        ok[i] = true;
+    while (live < VERIFY_LANES &&
+           lane_fill(&lanes[live], &next, n, keys, values, proofs, ok, &first))
+        live++;
+    while (live) {
+        /* One hash of every live lane, all at once. */
+        size_t nj = 0;
+        for (size_t q = 0; q < live; q++) {
+            vlane *l = &lanes[q];
+            const vmdb_proof *p = proofs[l->idx];
+            const uint8_t *key = keys[l->idx];
+            if (l->leaf) {
+                bool in = p->kind == VMDB_PROOF_INCLUSION;
+                jobs[nj++] = (vmdb_node_job){l->acc, in ? key : p->other_key,
+                                             in ? values[l->idx] : p->other_value, 0x00};
+                continue;
+            }
+            if (l->level < 0)
+                continue; /* finished: checked below */
+            const uint8_t *sib = zero32;
+            if (vmdb_key_bit(p->bitmap, (unsigned)l->level)) {
+                sib = p->siblings[l->used++];
+                if (memcmp(sib, zero32, 32) == 0) {
+                    ok[l->idx] = false;
+                    if (first == 0)
+                        first = vmdb_error_set(VMDB_EVERIFY, "proof lists an empty sibling");
+                    l->level = -2; /* failed */
+                    continue;
+                }
+            }
+            if (vmdb_key_bit(key, (unsigned)l->level))
+                jobs[nj++] = (vmdb_node_job){l->acc, sib, l->acc, 0x01};
+            else
+                jobs[nj++] = (vmdb_node_job){l->acc, l->acc, sib, 0x01};
+        }
+        vmdb_hash_nodes(h, jobs, nj);
+        /* Advance every lane; a lane whose path is done is compared with
+         * the root and takes the next proof. */
+        for (size_t q = 0; q < live;) {
+            vlane *l = &lanes[q];
+            if (l->leaf)
+                l->leaf = false;
+            else if (l->level >= 0)
+                l->level--;
+            if (l->level >= 0 || l->leaf) {
+                q++;
+                continue;
+            }
+            if (l->level == -1 && memcmp(l->acc, root, 32) != 0) {
+                ok[l->idx] = false;
+                if (first == 0)
+                    first = vmdb_error_set(VMDB_EVERIFY, "proof does not lead to the root");
+            }
+            if (!lane_fill(l, &next, n, keys, values, proofs, ok, &first))
+                lanes[q] = lanes[--live];
+            else if (!l->leaf && l->level < 0) {
+                /* A depth-0 proof of an empty tree needs no hash at all. */
+                continue;
+            } else
+                q++;
+        }
+    }
+    return first;
 }
 
 /* --- multiproof ------------------------------------------------------- */

@@ -17,9 +17,13 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hash_internal.h"
 #include "core/smt_internal.h"
 
 #define SMT_PREFETCH_GROUP 32
+/* Nodes a bulk build hashes together (about as many leaves behind them:
+ * a few hundred KB, still in cache). */
+#define SMT_BUILD_FLUSH 4096
 
 typedef struct smt_cursor {
     uint32_t ref;
@@ -46,6 +50,15 @@ struct vmdb_smt {
     const vmdb_smt_change **sorted;
     size_t sorted_cap;
     size_t pf_done, pf_total; /* prefetch walk progress over `sorted` */
+    /* Deferred hashing of a batch update (see flush_hashes). */
+    bool defer, dirty_oom;
+    size_t flush_at;          /* bulk build: flush the queue at this length (0: at the end) */
+    smt_reflist dirty;        /* nodes to hash, each once */
+    smt_reflist dirty_sorted; /* the same, deepest split first */
+    uint8_t (*sides)[2][32];  /* per node of a depth: its children's hashes */
+    size_t sides_cap;
+    vmdb_node_job *jobs;
+    size_t jobs_cap;
 };
 
 /* --- pools and reference lists ----------------------------------------- */
@@ -182,6 +195,7 @@ static int writable(vmdb_smt *t, uint32_t ref, uint32_t *out)
 }
 
 static void finalize(vmdb_smt *t, uint32_t ref);
+static int flush_hashes(vmdb_smt *t);
 
 static void prefetch_ref(const vmdb_smt *t, uint32_t ref)
 {
@@ -257,18 +271,145 @@ void smt_hash_at(const smt_pools *t, vmdb_hasher *h, const smt_inode *n, unsigne
     chain_up(t, h, n, at, out);
 }
 
-/* Sets the representative leaf and the hash of a node whose children and
- * top are final. */
+enum { SMT_QUEUED = 2 }; /* on the batch's dirty list */
+
+/* Sets the representative leaf of a node whose children and top are final,
+ * and its hash: at once in a bulk build (children still in cache), or in
+ * a batch update queued for flush_hashes, which hashes the batch's nodes
+ * a depth at a time, independent nodes interleaved. */
 static void finalize(vmdb_smt *t, uint32_t ref)
 {
     smt_inode *n = IN(t, ref);
     uint8_t l[32], r[32];
 
     n->rep = smt_is_leaf(n->child[0]) ? n->child[0] : IN(t, n->child[0])->rep;
+    if (t->defer) {
+        if (!(n->flags & SMT_QUEUED)) {
+            if (reflist_push(&t->dirty, ref) == 0)
+                n->flags |= SMT_QUEUED;
+            else
+                t->dirty_oom = true; /* the batch fails in flush_hashes */
+        }
+        /* A bulk build hashes what it made every few thousand nodes, while
+         * they are still in cache; flush_hashes ends deferral. */
+        if (t->flush_at && t->dirty.n >= t->flush_at && flush_hashes(t) == 0)
+            t->defer = true;
+        return;
+    }
     smt_top_hash(&t->pools, t->h, n->child[0], l);
     smt_top_hash(&t->pools, t->h, n->child[1], r);
     vmdb_hash_node(t->h, n->hash, 0x01, l, r);
     chain_up(&t->pools, t->h, n, n->top, n->hash);
+}
+
+/* Hashes the queued nodes. A node's hash needs its children's, and every
+ * child splits deeper than its parent, so going from the deepest split
+ * depth up, the nodes of one depth are independent of each other: their
+ * leaf children's hashes, their own hashes and then their chains, level
+ * by level, go through vmdb_hash_nodes together (up to four at once with
+ * SHA-NI) instead of one dependent hash after another. */
+static int flush_hashes(vmdb_smt *t)
+{
+    size_t n = t->dirty.n, at[257];
+    vmdb_node_job *jobs = NULL;
+    int rc = 0;
+
+    t->defer = false;
+    if (t->dirty_oom) {
+        t->dirty_oom = false;
+        return vmdb_error_set(VMDB_ENOMEM, "out of memory hashing a batch");
+    }
+    if (n == 0)
+        return 0;
+    t->dirty_sorted.n = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = reflist_push(&t->dirty_sorted, 0)) != 0)
+            goto fallback;
+    if (n > t->sides_cap) {
+        uint8_t(*p)[2][32] = realloc(t->sides, n * sizeof(*p));
+        if (!p)
+            goto fallback;
+        t->sides = p;
+        t->sides_cap = n;
+    }
+    if (2 * n > t->jobs_cap) {
+        vmdb_node_job *p = realloc(t->jobs, 2 * n * sizeof(*p));
+        if (!p)
+            goto fallback;
+        t->jobs = p;
+        t->jobs_cap = 2 * n;
+    }
+    jobs = t->jobs;
+    /* Counting sort by depth, deepest first. */
+    memset(at, 0, sizeof(at));
+    for (size_t i = 0; i < n; i++)
+        at[255 - IN(t, t->dirty.r[i])->depth + 1]++;
+    for (size_t d = 1; d < 257; d++)
+        at[d] += at[d - 1];
+    for (size_t i = 0; i < n; i++)
+        t->dirty_sorted.r[at[255 - IN(t, t->dirty.r[i])->depth]++] = t->dirty.r[i];
+
+    const uint32_t *order = t->dirty_sorted.r;
+    for (size_t lo = 0; lo < n;) {
+        unsigned depth = IN(t, order[lo])->depth;
+        size_t hi = lo, nj = 0;
+        while (hi < n && IN(t, order[hi])->depth == depth)
+            hi++;
+        /* Children: leaves hashed together, internal nodes copied. */
+        for (size_t i = lo; i < hi; i++) {
+            const smt_inode *nd = IN(t, order[i]);
+            for (int s = 0; s < 2; s++) {
+                uint32_t c = nd->child[s];
+                if (smt_is_leaf(c)) {
+                    const smt_leaf *lf = LF(t, c);
+                    jobs[nj++] = (vmdb_node_job){t->sides[i - lo][s], lf->key, lf->value, 0x00};
+                } else {
+                    smt_top_hash(&t->pools, t->h, c, t->sides[i - lo][s]);
+                }
+            }
+        }
+        vmdb_hash_nodes(t->h, jobs, nj);
+        nj = 0;
+        for (size_t i = lo; i < hi; i++) {
+            smt_inode *nd = IN(t, order[i]);
+            jobs[nj++] = (vmdb_node_job){nd->hash, t->sides[i - lo][0], t->sides[i - lo][1], 0x01};
+        }
+        vmdb_hash_nodes(t->h, jobs, nj);
+        /* Chains: level depth-1 of every node with one, then depth-2, ... */
+        for (unsigned lvl = depth; lvl-- > 0;) {
+            nj = 0;
+            for (size_t i = lo; i < hi; i++) {
+                smt_inode *nd = IN(t, order[i]);
+                if (nd->top > lvl)
+                    continue;
+                if (vmdb_key_bit(rep_key(&t->pools, nd), lvl))
+                    jobs[nj++] = (vmdb_node_job){nd->hash, zero32, nd->hash, 0x01};
+                else
+                    jobs[nj++] = (vmdb_node_job){nd->hash, nd->hash, zero32, 0x01};
+            }
+            if (nj == 0)
+                break;
+            vmdb_hash_nodes(t->h, jobs, nj);
+        }
+        for (size_t i = lo; i < hi; i++)
+            IN(t, order[i])->flags &= (uint8_t)~SMT_QUEUED;
+        lo = hi;
+    }
+    t->dirty.n = 0;
+    return 0;
+fallback:
+    /* No memory for the interleaved pass: hash one node at a time, deepest
+     * first so that children are ready (the dirty list is unordered). */
+    for (int d = 255; d >= 0; d--)
+        for (size_t i = 0; i < n; i++) {
+            smt_inode *nd = IN(t, t->dirty.r[i]);
+            if (nd->depth == d) {
+                nd->flags &= (uint8_t)~SMT_QUEUED;
+                finalize(t, t->dirty.r[i]);
+            }
+        }
+    t->dirty.n = 0;
+    return 0;
 }
 
 /* --- structural pass ---------------------------------------------------- */
@@ -645,8 +786,18 @@ int vmdb_smt_apply(vmdb_smt *t, const vmdb_smt_change *changes, size_t n)
     batch_reset(t);
     t->pf_done = 0;
     t->pf_total = m;
-    if ((rc = apply_rec(t, t->current->root, 0, t->sorted, m, &root)) != 0 ||
-        (rc = batch_finish(t, root)) != 0) {
+    /* One change is one path, a chain of dependent hashes: nothing to
+     * interleave, so it is hashed on the way as before. */
+    t->defer = m >= 2;
+    t->dirty.n = 0;
+    rc = apply_rec(t, t->current->root, 0, t->sorted, m, &root);
+    if (rc == 0)
+        rc = flush_hashes(t);
+    if (rc != 0 || (rc = batch_finish(t, root)) != 0) {
+        for (size_t i = 0; i < t->dirty.n; i++)
+            IN(t, t->dirty.r[i])->flags &= (uint8_t)~SMT_QUEUED;
+        t->dirty.n = 0;
+        t->defer = false;
         batch_rollback(t);
         return rc;
     }
@@ -661,7 +812,25 @@ static int leaf_cmp_ok(const vmdb_smt_leaf *l, size_t n)
     return 0;
 }
 
+static int build_impl(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n, vmdb_smt_run2_fn run2,
+                      void *ctx);
+
 int vmdb_smt_build(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n)
+{
+    return build_impl(t, leaves, n, NULL, NULL);
+}
+
+int vmdb_smt_build_par(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n, vmdb_smt_run2_fn run2,
+                       void *ctx)
+{
+    return build_impl(t, leaves, n, n >= 1024 ? run2 : NULL, ctx);
+}
+
+static int build_two(vmdb_smt *t, const entry *e, size_t n, vmdb_smt_run2_fn run2, void *ctx,
+                     uint32_t *out);
+
+static int build_impl(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n, vmdb_smt_run2_fn run2,
+                      void *ctx)
 {
     int rc = 0;
     uint32_t root = SMT_EMPTY;
@@ -693,14 +862,150 @@ int vmdb_smt_build(vmdb_smt *t, const vmdb_smt_leaf *leaves, size_t n)
         }
         free(stack.r);
     }
-    if (rc == 0)
+    if (rc == 0 && run2) {
+        rc = build_two(t, e, n, run2, ctx, &root);
+    } else if (rc == 0) {
+        t->defer = true;
+        t->dirty.n = 0;
+        t->flush_at = SMT_BUILD_FLUSH;
         rc = build_entries(t, 0, e, n, &root);
+        t->flush_at = 0;
+        int frc = flush_hashes(t);
+        rc = rc ? rc : frc;
+        t->dirty.n = 0;
+    }
     t->batch_delta = (int64_t)n - (int64_t)t->current->count;
     if (rc == 0)
         rc = batch_finish(t, root);
     if (rc)
         batch_rollback(t);
     free(e);
+    return rc;
+}
+
+/* --- two-way bulk build --------------------------------------------------- */
+
+/* One half of a parallel build: a shallow tree that shares the pools'
+ * chunks (allocated beforehand) and allocates only from its own slice of
+ * never-used slots, with its own hasher and lists. s sorted distinct
+ * leaves make exactly s leaves and s - 1 internal nodes, so the slices are
+ * known before the build starts. */
+typedef struct half {
+    vmdb_smt *w;
+    const entry *e;
+    size_t n;
+    unsigned top;
+    uint32_t root;
+    int rc;
+} half;
+
+static void half_run(void *arg)
+{
+    half *x = arg;
+    vmdb_smt *w = x->w;
+    w->defer = true;
+    w->flush_at = SMT_BUILD_FLUSH;
+    x->rc = build_entries(w, x->top, x->e, x->n, &x->root);
+    w->flush_at = 0;
+    int frc = flush_hashes(w);
+    x->rc = x->rc ? x->rc : frc;
+}
+
+static int half_new(vmdb_smt *t, uint32_t leaf0, uint32_t inode0, vmdb_smt **out)
+{
+    vmdb_smt *w = calloc(1, sizeof(*w));
+    *out = NULL;
+    if (!w)
+        return vmdb_error_set(VMDB_ENOMEM, "out of memory building the tree");
+    w->pools = t->pools;
+    w->pools.leaves.fresh = leaf0;
+    w->pools.inodes.fresh = inode0;
+    w->pools.leaves.freed = w->pools.inodes.freed = NULL;
+    w->pools.leaves.nfree = w->pools.inodes.nfree = 0;
+    w->pools.leaves.cfree = w->pools.inodes.cfree = 0;
+    w->pools.leaves.live = w->pools.inodes.live = 0;
+    int rc = vmdb_hasher_new(&w->h, vmdb_hasher_impl(t->h)[0] == 'o' ? VMDB_HASHER_FORCE_OPENSSL
+                                                                     : VMDB_HASHER_DEFAULT);
+    if (rc) {
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+/* Frees a half's own parts (never the shared chunks). */
+static void half_free(vmdb_smt *w)
+{
+    if (!w)
+        return;
+    free(w->batch_alloc.r);
+    free(w->batch_retired.r);
+    free(w->scratch);
+    free(w->dirty.r);
+    free(w->dirty_sorted.r);
+    free(w->sides);
+    free(w->jobs);
+    vmdb_hasher_free(w->h);
+    free(w);
+}
+
+static int pool_reserve(smt_pool *p, uint64_t upto)
+{
+    while ((uint64_t)p->nchunks << SMT_CHUNK_BITS < upto) {
+        if (p->nchunks == SMT_MAX_CHUNKS)
+            return vmdb_error_set(VMDB_ELIMIT, "tree node pool exhausted");
+        uint8_t *c = malloc((size_t)SMT_CHUNK_SIZE * p->elem);
+        if (!c)
+            return vmdb_error_set(VMDB_ENOMEM, "out of memory growing the tree");
+        p->chunks[p->nchunks++] = c;
+    }
+    return 0;
+}
+
+/* Builds e[0..n) (n >= 2) as two halves through run2 and joins them. */
+static int build_two(vmdb_smt *t, const entry *e, size_t n, vmdb_smt_run2_fn run2, void *ctx,
+                     uint32_t *out)
+{
+    int rc = 0;
+    unsigned d = smt_lcp(e[0].key, e[n - 1].key);
+    size_t s = split_entries(e, n, d);
+    uint32_t l0 = t->pools.leaves.fresh, i0 = t->pools.inodes.fresh, ref = SMT_EMPTY;
+    half x[2] = {{NULL, e, s, d + 1, SMT_EMPTY, 0}, {NULL, e + s, n - s, d + 1, SMT_EMPTY, 0}};
+
+    if ((uint64_t)l0 + n > (uint64_t)SMT_MAX_CHUNKS << SMT_CHUNK_BITS ||
+        (uint64_t)i0 + n > (uint64_t)SMT_MAX_CHUNKS << SMT_CHUNK_BITS)
+        return vmdb_error_set(VMDB_ELIMIT, "tree node pool exhausted");
+    if ((rc = pool_reserve(&t->pools.leaves, (uint64_t)l0 + n)) != 0 ||
+        (rc = pool_reserve(&t->pools.inodes, (uint64_t)i0 + n)) != 0 ||
+        (rc = half_new(t, l0, i0, &x[0].w)) != 0 ||
+        (rc = half_new(t, l0 + (uint32_t)s, i0 + (uint32_t)(s - 1), &x[1].w)) != 0)
+        goto done;
+    run2(ctx, half_run, &x[0], &x[1]);
+    /* What the halves made is the batch's, and their slots are taken. */
+    for (int k = 0; k < 2; k++) {
+        vmdb_smt *w = x[k].w;
+        for (size_t i = 0; rc == 0 && i < w->batch_alloc.n; i++)
+            rc = reflist_push(&t->batch_alloc, w->batch_alloc.r[i]);
+        t->pools.leaves.live += w->pools.leaves.live;
+        t->pools.inodes.live += w->pools.inodes.live;
+        vmdb_hasher_count_add(t->h, vmdb_hasher_node_count(w->h));
+        rc = rc ? rc : x[k].rc;
+    }
+    t->pools.leaves.fresh = l0 + (uint32_t)n;
+    t->pools.inodes.fresh = i0 + (uint32_t)(n - 2);
+    if (rc || (rc = new_inode(t, &ref)) != 0)
+        goto done;
+    smt_inode *in = IN(t, ref);
+    in->child[0] = x[0].root;
+    in->child[1] = x[1].root;
+    in->depth = (uint8_t)d;
+    in->top = 0;
+    finalize(t, ref); /* t->defer is off: hashed now */
+    *out = ref;
+done:
+    half_free(x[0].w);
+    half_free(x[1].w);
     return rc;
 }
 
@@ -933,6 +1238,10 @@ void vmdb_smt_free(vmdb_smt *t)
     free(t->batch_retired.r);
     free(t->scratch);
     free(t->sorted);
+    free(t->dirty.r);
+    free(t->dirty_sorted.r);
+    free(t->sides);
+    free(t->jobs);
     vmdb_hasher_free(t->h);
     free(t);
 }

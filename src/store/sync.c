@@ -13,6 +13,7 @@
 #include "store/transitions.h"
 #include "util/arena.h"
 #include "util/log.h"
+#include "util/sb.h"
 #include "vmdb/rowhash.h"
 
 static const char *const internal_ddl =
@@ -210,6 +211,26 @@ static int check_one(void *arg, const char *pk, int hash_rc, const uint8_t key[3
     return 0;
 }
 
+/* The spot check's 64 rows: random pages (TABLESAMPLE SYSTEM, sized from
+ * the table's page count to about 64 of them), then 64 random rows of
+ * those, fetched by ctid. `ORDER BY random() LIMIT 64` over the whole
+ * table built every row's JSON before choosing (8 s of a 10M-row
+ * start-up); this reads about 64 pages whatever the size. The percentage
+ * comes from the table's own tableoid, so no name travels as a literal. */
+static int sample_suffix(vmdb_buf *sql, const char *table)
+{
+    sql->len = 0;
+    int rc = vmdb_sb_puts(sql, " WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM ");
+    rc = rc ? rc : vmdb_sb_ident(sql, table);
+    rc = rc ? rc
+            : vmdb_sb_puts(sql, " TABLESAMPLE SYSTEM ((SELECT coalesce((SELECT least(100, 6400.0 / "
+                                "greatest(1, pg_relation_size(tableoid) / "
+                                "current_setting('block_size')::int)) FROM ");
+    rc = rc ? rc : vmdb_sb_ident(sql, table);
+    rc = rc ? rc : vmdb_sb_puts(sql, " LIMIT 1), 100))) ORDER BY random() LIMIT 64))");
+    return rc ? rc : vmdb_sb_cstr(sql);
+}
+
 /* A sample of each table (or, with `full`, every row) is hashed and looked
  * up in the tree; with every row the counts must match as well (rows, id
  * ranges and transition records), which also catches deleted rows. A mismatch is an integrity
@@ -217,6 +238,7 @@ static int check_one(void *arg, const char *pk, int hash_rc, const uint8_t key[3
 static int check_rows(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool full)
 {
     row_check x;
+    vmdb_buf suffix = VMDB_BUF_INIT;
     int rc = 0;
     memset(&x, 0, sizeof x);
     x.tree = vmdb_versions_tree(p->versions);
@@ -227,8 +249,11 @@ static int check_rows(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool full)
             rc = VMDB_EIO;
             break;
         }
-        rc = vmdb_rows_scan(c, h, &reg->models[i], full ? NULL : " ORDER BY random() LIMIT 64",
-                            check_one, &x);
+        if (!full)
+            rc = sample_suffix(&suffix, reg->models[i].table);
+        if (rc == 0)
+            rc = vmdb_rows_scan(c, h, &reg->models[i], full ? NULL : (const char *)suffix.ptr,
+                                check_one, &x);
         vmdb_pg_cmd(c, "end", "ROLLBACK", NULL);
     }
     /* The tree also holds the id-range leaves (at most one per serial
@@ -270,6 +295,7 @@ static int check_rows(const vmdb_parts *p, PGconn *c, vmdb_hasher *h, bool full)
     }
     vmdb_registry_unref(reg);
     vmdb_arena_free(&x.ar);
+    vmdb_buf_free(&suffix);
     return rc;
 }
 

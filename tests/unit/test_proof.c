@@ -262,6 +262,102 @@ static void test_single_tamper(void **state)
            cnt.truncations, cnt.appends);
 }
 
+/* --- many proofs at once ---------------------------------------------------- */
+
+/* vmdb_proof_verify_many must decide every proof exactly as
+ * vmdb_proof_verify does: all of them good, then mixed with damaged
+ * proofs and false claims at random positions (so bad proofs sit in every
+ * lane, start, middle and end of a run). */
+static void test_verify_many(void **state)
+{
+    fixture *f = *state;
+    tu_rng r = {99};
+    claim c[48];
+    size_t nc = sample_claims(f, c, &r), total = 4 * nc;
+    vmdb_proof *p = calloc(total, sizeof(*p));
+    const uint8_t **keys = calloc(total, sizeof(*keys)), **vals = calloc(total, sizeof(*vals));
+    const vmdb_proof **pp = calloc(total, sizeof(*pp));
+    bool *ok = calloc(total, sizeof(*ok));
+    uint8_t(*wrong)[32] = calloc(total, 32);
+    uint8_t got[32];
+    assert_non_null(p);
+    assert_non_null(keys);
+    assert_non_null(vals);
+    assert_non_null(pp);
+    assert_non_null(ok);
+    assert_non_null(wrong);
+    for (size_t i = 0; i < total; i++) {
+        const claim *x = &c[i % nc];
+        vmdb_smt_prove(f->t, vmdb_smt_current(f->t), f->h, x->key, &p[i], got);
+        keys[i] = x->key;
+        vals[i] = x->present ? x->value : NULL;
+        pp[i] = &p[i];
+    }
+    assert_int_equal(vmdb_proof_verify_many(f->h, f->root, 0, keys, vals, pp, ok), 0);
+    assert_int_equal(vmdb_proof_verify_many(f->h, f->root, total, keys, vals, pp, ok), 0);
+    for (size_t i = 0; i < total; i++)
+        assert_true(ok[i]);
+    /* Damage about a third of them, each in one of several ways. */
+    size_t nbad = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (tu_rand(&r) % 3 != 0)
+            continue;
+        switch (tu_rand(&r) % 6) {
+        case 0: /* a flipped bit in a sibling or, without siblings, the claim */
+            if (p[i].nsiblings)
+                p[i].siblings[tu_rand(&r) % p[i].nsiblings][tu_rand(&r) % 32] ^= 0x10;
+            else
+                vals[i] = vals[i] ? NULL : wrong[i];
+            break;
+        case 1: /* a wrong value claimed, or presence claimed for an absent key */
+            tu_fill(&r, wrong[i], 32);
+            vals[i] = wrong[i];
+            break;
+        case 2: /* absence claimed */
+            vals[i] = vals[i] ? NULL : wrong[i];
+            break;
+        case 3: /* a zero sibling listed */
+            if (p[i].nsiblings)
+                memset(p[i].siblings[0], 0, 32);
+            else
+                p[i].depth = 300;
+            break;
+        case 4: /* the bitmap disagrees with the sibling count */
+            p[i].nsiblings++;
+            break;
+        default: /* another key */
+            keys[i] = c[(i + 1) % nc].key;
+            break;
+        }
+        nbad++;
+    }
+    int rc = vmdb_proof_verify_many(f->h, f->root, total, keys, vals, pp, ok);
+    size_t nfail = 0;
+    for (size_t i = 0; i < total; i++) {
+        bool one = vmdb_proof_verify(f->h, f->root, keys[i], vals[i], &p[i]) == 0;
+        if (one != ok[i])
+            fail_msg("proof %zu: verify says %d, verify_many %d", i, one, ok[i]);
+        nfail += !one;
+    }
+    assert_true(nbad > 10);
+    assert_true(nfail > 0);
+    assert_int_equal(rc, VMDB_EVERIFY);
+    /* Another root fails them all. */
+    uint8_t other[32];
+    memcpy(other, f->root, 32);
+    other[5] ^= 1;
+    assert_int_equal(vmdb_proof_verify_many(f->h, other, total, keys, vals, pp, ok), VMDB_EVERIFY);
+    for (size_t i = 0; i < total; i++)
+        assert_false(ok[i]);
+    printf("proof: verify_many agreed with verify on %zu proofs (%zu refused)\n", total, nfail);
+    free(p);
+    free(keys);
+    free(vals);
+    free(pp);
+    free(ok);
+    free(wrong);
+}
+
 /* --- multiproofs: every byte ------------------------------------------------ */
 
 static int key_cmp(const void *a, const void *b)
@@ -984,6 +1080,7 @@ int main(void)
         cmocka_unit_test(test_single_tamper),      cmocka_unit_test(test_multi_tamper),
         cmocka_unit_test(test_malformed_encoding), cmocka_unit_test(test_malformed_struct),
         cmocka_unit_test(test_malformed_multi),    cmocka_unit_test(test_json),
+        cmocka_unit_test(test_verify_many),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

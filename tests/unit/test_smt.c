@@ -7,6 +7,7 @@
  * batch the root must equal the reference and every proof and multiproof
  * must verify; older versions held by a reader must stay intact.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -322,6 +323,119 @@ static void test_openssl_path(void **state)
     run_sequences(scaled(40), true, VMDB_HASHER_FORCE_OPENSSL);
 }
 
+/* --- the two-way build ----------------------------------------------------- */
+
+typedef struct run_job {
+    void (*fn)(void *);
+    void *arg;
+} run_job;
+
+static void *run_job_main(void *arg)
+{
+    run_job *j = arg;
+    j->fn(j->arg);
+    return NULL;
+}
+
+static void run2_threads(void *ctx, void (*fn)(void *), void *a, void *b)
+{
+    pthread_t th;
+    run_job j = {fn, a};
+    (void)ctx;
+    assert_int_equal(pthread_create(&th, NULL, run_job_main, &j), 0);
+    fn(b);
+    pthread_join(th, NULL);
+}
+
+static void run2_serial(void *ctx, void (*fn)(void *), void *a, void *b)
+{
+    (*(int *)ctx)++;
+    fn(b);
+    fn(a);
+}
+
+/* vmdb_smt_build_par gives the tree vmdb_smt_build gives (root, count,
+ * every leaf and proof), on threads or in turn, into an empty tree or over
+ * one with freed slots, and the result takes updates like any other. */
+static void test_build_par(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1024, 1025, 3000, 20000};
+    vmdb_hasher *h = NULL;
+    tu_rng r = {2024};
+    assert_int_equal(vmdb_hasher_new(&h, 0), 0);
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        model m = {calloc(n, sizeof(vmdb_smt_leaf)), n, n};
+        keygen g = {false, {0}, {0}};
+        uint8_t prefix[25];
+        assert_non_null(m.l);
+        tu_fill(&r, prefix, sizeof prefix);
+        for (size_t i = 0; i < n; i++) {
+            gen_key(&r, &g, m.l[i].key);
+            /* Odd sizes: every key shares 200 bits, so the root splits
+             * deep, below a chain of 200 levels. */
+            if (si % 2 == 1)
+                memcpy(m.l[i].key, prefix, sizeof prefix);
+            tu_fill(&r, m.l[i].value, 32);
+        }
+        qsort(m.l, n, sizeof(vmdb_smt_leaf), tu_leaf_cmp);
+        size_t u = 0;
+        for (size_t i = 0; i < n; i++)
+            if (u == 0 || memcmp(m.l[u - 1].key, m.l[i].key, 32) != 0)
+                m.l[u++] = m.l[i];
+        m.n = u;
+        vmdb_smt *a = NULL, *b = NULL;
+        int calls = 0;
+        uint8_t ra[32], rb[32];
+        assert_int_equal(vmdb_smt_new(&a, 0), 0);
+        assert_int_equal(vmdb_smt_new(&b, 0), 0);
+        assert_int_equal(vmdb_smt_build(a, m.l, m.n), 0);
+        vmdb_smt_publish(a);
+        assert_int_equal(vmdb_smt_build_par(b, m.l, m.n, run2_threads, NULL), 0);
+        vmdb_smt_publish(b);
+        vmdb_smt_view_root(vmdb_smt_current(a), ra);
+        vmdb_smt_view_root(vmdb_smt_current(b), rb);
+        assert_memory_equal(ra, rb, 32);
+        check_version(b, vmdb_smt_current(b), h, &m, &r, &g);
+        /* Updates on top: changed, removed and new keys. */
+        vmdb_smt_change *c = calloc(600, sizeof(*c));
+        assert_non_null(c);
+        for (size_t i = 0; i < 600; i++) {
+            if (i % 3 == 2)
+                gen_key(&r, &g, c[i].key);
+            else
+                memcpy(c[i].key, m.l[tu_rand(&r) % m.n].key, 32);
+            tu_fill(&r, c[i].value, 32);
+            c[i].remove = i % 5 == 0;
+        }
+        assert_int_equal(vmdb_smt_update(a, c, 600), 0);
+        assert_int_equal(vmdb_smt_update(b, c, 600), 0);
+        for (size_t i = 0; i < 600; i++)
+            model_apply(&m, &c[i]);
+        check_version(b, vmdb_smt_current(b), h, &m, &r, &g);
+        vmdb_smt_view_root(vmdb_smt_current(a), ra);
+        vmdb_smt_view_root(vmdb_smt_current(b), rb);
+        assert_memory_equal(ra, rb, 32);
+        /* Rebuilt over itself (its old nodes freed once published), in
+         * turn: the halves come back through the runner once. */
+        assert_int_equal(vmdb_smt_build_par(b, m.l, m.n, run2_serial, &calls), 0);
+        vmdb_smt_publish(b);
+        assert_int_equal(calls, 1);
+        check_version(b, vmdb_smt_current(b), h, &m, &r, &g);
+        assert_int_equal(vmdb_smt_update(b, c, 600), 0);
+        assert_int_equal(vmdb_smt_update(a, c, 600), 0);
+        vmdb_smt_view_root(vmdb_smt_current(a), ra);
+        vmdb_smt_view_root(vmdb_smt_current(b), rb);
+        assert_memory_equal(ra, rb, 32);
+        free(c);
+        vmdb_smt_free(a);
+        vmdb_smt_free(b);
+        free(m.l);
+    }
+    vmdb_hasher_free(h);
+}
+
 static void test_empty_tree(void **state)
 {
     (void)state;
@@ -382,9 +496,9 @@ int main(int argc, char **argv)
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_empty_tree),          cmocka_unit_test(test_random_sequences),
-        cmocka_unit_test(test_clustered_sequences), cmocka_unit_test(test_openssl_path),
-        cmocka_unit_test(test_collect_frees),
+        cmocka_unit_test(test_empty_tree),       cmocka_unit_test(test_build_par),
+        cmocka_unit_test(test_random_sequences), cmocka_unit_test(test_clustered_sequences),
+        cmocka_unit_test(test_openssl_path),     cmocka_unit_test(test_collect_frees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
