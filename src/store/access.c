@@ -42,8 +42,10 @@ int vmdb_engine_write_begin(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w,
                             vmdb_write_result *out, vmdb_write_done_fn done, void *arg,
                             vmdb_write_ticket **ticket)
 {
-    return vmdb_fail_check(vmdb_writer_write_begin(e->writer, ar, w, out, done, arg, ticket),
-                           &out->fail);
+    int rc = vmdb_writer_write_begin(e->writer, ar, w, out, done, arg, ticket);
+    /* Once queued, `out` is the writer's until `done`: not even read here
+     * (the group may already be failing it). */
+    return rc ? vmdb_fail_check(rc, &out->fail) : 0;
 }
 
 bool vmdb_engine_write_waits(const vmdb_write_ticket *t)
