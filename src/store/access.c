@@ -313,7 +313,7 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
         vmdb_pgshare_group *grp = NULL;
         /* Small read-batches share statements (db/pgshare.h); a retry runs
          * alone. */
-        if (keys && e->share && nkeys <= VMDB_SHARE_MAX_KEYS && attempt == 0) {
+        if (keys && e->share && nkeys > 0 && nkeys <= VMDB_SHARE_MAX_KEYS && attempt == 0) {
             if (vmdb_pgshare_run(e->share, "read", sql, keys, nkeys, &grp, &res, state) != 0)
                 return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
         } else {
