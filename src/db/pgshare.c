@@ -80,7 +80,8 @@ static int add_keys(vmdb_pgshare_group *g, const char *const *keys, size_t n)
         g->keys = k;
         g->cap = cap;
     }
-    memcpy(g->keys + g->nkeys, keys, n * sizeof *keys);
+    if (n)
+        memcpy(g->keys + g->nkeys, keys, n * sizeof *keys);
     g->nkeys += n;
     return 0;
 }

@@ -42,8 +42,10 @@ int vmdb_engine_write_begin(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w,
                             vmdb_write_result *out, vmdb_write_done_fn done, void *arg,
                             vmdb_write_ticket **ticket)
 {
-    return vmdb_fail_check(vmdb_writer_write_begin(e->writer, ar, w, out, done, arg, ticket),
-                           &out->fail);
+    int rc = vmdb_writer_write_begin(e->writer, ar, w, out, done, arg, ticket);
+    /* Once queued, `out` is the writer's until `done`: not even read here
+     * (the group may already be failing it). */
+    return rc ? vmdb_fail_check(rc, &out->fail) : 0;
 }
 
 bool vmdb_engine_write_waits(const vmdb_write_ticket *t)
@@ -311,7 +313,7 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
         vmdb_pgshare_group *grp = NULL;
         /* Small read-batches share statements (db/pgshare.h); a retry runs
          * alone. */
-        if (keys && e->share && nkeys <= VMDB_SHARE_MAX_KEYS && attempt == 0) {
+        if (keys && e->share && nkeys > 0 && nkeys <= VMDB_SHARE_MAX_KEYS && attempt == 0) {
             if (vmdb_pgshare_run(e->share, "read", sql, keys, nkeys, &grp, &res, state) != 0)
                 return vmdb_fail_set(&out->fail, VMDB_FAIL_INTERNAL, "out of memory");
         } else {
