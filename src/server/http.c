@@ -44,7 +44,7 @@
 
 /* One open connection. libmicrohttpd's connection timeout is an idle
  * timeout that every byte restarts, so a client sending a header byte every
- * few seconds would hold a connection (thread-per-connection: a thread)
+ * few seconds would hold a connection (and one of the per-address slots)
  * for as long as it likes. So vmdb keeps its own deadlines: the request line
  * and headers within header_timeout_s of the connection opening (or of its
  * previous answer, on a kept-alive connection), and the body within

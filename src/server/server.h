@@ -1,6 +1,7 @@
 /*
- * The HTTP side of vmdb serve: libmicrohttpd with a thread per connection
- * (or a pool), request bodies buffered under a hard cap, routing (http.c);
+ * The HTTP side of vmdb serve: libmicrohttpd with a few I/O threads and a
+ * pool of workers (connections suspended while their request runs),
+ * request bodies buffered under a hard cap, routing (http.c);
  * the route handlers that check requests and call the engine (handlers.c);
  * and the rendering of typed results into the seed's JSON envelope
  * (render.c). The only part of vmdb that knows HTTP statuses or builds
