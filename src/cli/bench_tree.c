@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "vmdb/proof.h"
 #include "vmdb/smt.h"
+#include "util/run2.h"
 
 static double now_s(void)
 {
@@ -74,33 +75,6 @@ static int parse_size(const char *s, size_t *out)
         return -1;
     *out = (size_t)v;
     return 0;
-}
-
-typedef struct run_job {
-    void (*fn)(void *);
-    void *arg;
-} run_job;
-
-static void *run_job_main(void *arg)
-{
-    run_job *j = arg;
-    j->fn(j->arg);
-    return NULL;
-}
-
-/* vmdb_smt_build_par's runner, as the server's (src/store/versions.c). */
-static void run2_threads(void *ctx, void (*fn)(void *), void *a, void *b)
-{
-    pthread_t th;
-    run_job j = {fn, a};
-    (void)ctx;
-    if (pthread_create(&th, NULL, run_job_main, &j) != 0) {
-        fn(a);
-        fn(b);
-        return;
-    }
-    fn(b);
-    pthread_join(th, NULL);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -268,7 +242,7 @@ int vmdb_cli_bench_tree(int argc, char **argv)
         goto done;
     }
     t0 = now_s();
-    int prc = vmdb_smt_build_par(t2, sorted, n, run2_threads, NULL);
+    int prc = vmdb_smt_build_par(t2, sorted, n, vmdb_run2_threads, NULL);
     double bs2 = now_s() - t0;
     vmdb_smt_publish(t2);
     vmdb_smt_view_root(vmdb_smt_current(t), r1);

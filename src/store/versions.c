@@ -4,6 +4,7 @@
  * the ring without disappearing under the reader.
  */
 #include "store/versions.h"
+#include "util/run2.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -134,38 +135,10 @@ int vmdb_versions_apply(vmdb_versions *v, const vmdb_smt_change *changes, size_t
     return vmdb_smt_apply(v->tree, changes, n);
 }
 
-typedef struct run_job {
-    void (*fn)(void *);
-    void *arg;
-} run_job;
-
-static void *run_job_main(void *arg)
-{
-    run_job *j = arg;
-    j->fn(j->arg);
-    return NULL;
-}
-
-/* The tree's two-way build runner: one half on a new thread, the other on
- * this one (both, one after the other, if no thread can be started). */
-static void run2_threads(void *ctx, void (*fn)(void *), void *a, void *b)
-{
-    pthread_t th;
-    run_job j = {fn, a};
-    (void)ctx;
-    if (pthread_create(&th, NULL, run_job_main, &j) != 0) {
-        fn(a);
-        fn(b);
-        return;
-    }
-    fn(b);
-    pthread_join(th, NULL);
-}
-
 int vmdb_versions_build(vmdb_versions *v, const vmdb_smt_leaf *leaves, size_t n)
 {
     /* Start-up and repair: the two halves of the tree on two cores. */
-    return vmdb_smt_build_par(v->tree, leaves, n, run2_threads, NULL);
+    return vmdb_smt_build_par(v->tree, leaves, n, vmdb_run2_threads, NULL);
 }
 
 void vmdb_versions_pending_root(const vmdb_versions *v, uint8_t root[32])
