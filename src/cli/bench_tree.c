@@ -7,7 +7,6 @@
  * PASS/FAIL lines; the exit status reflects only errors, never targets.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
