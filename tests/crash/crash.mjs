@@ -13,7 +13,7 @@
 //     acknowledged seq, GET /api/roots/latest header = health seq and root,
 //     acknowledged (seq, proposed_root) pairs are in the signed history, the
 //     anchor file only moves forward;
-//   * at the end, /bootstrap/repair-roots rebuilds the same root.
+//   * at the end, /bootstrap/repair-roots rebuilds the same leaves (an empty diff).
 // In about one cycle in five a repair-roots call (an admin transition with
 // its own header, through the same intent/COMMIT path) races the writers.
 //
@@ -433,15 +433,18 @@ async function main() {
     if (stats.failures.length > 50) break;
   }
 
-  // The last restart: everything verifies, then repair-roots rebuilds the same root.
+  // The last restart: everything verifies, then repair-roots rebuilds the
+  // same leaves (an empty diff from the root we had); its new root is that
+  // tree plus the repair's own transition record (PROTOCOL.md §14.2).
   if (stats.falseAlarms === 0 && stats.cycles === CYCLES) {
     const srv = await start(db, dataDir, logDir, { BATCH_COMMIT_SIZE: '1000', VMDB_ANCHOR_INTERVAL: '3600' });
     const h = await checkRestart(srv, stats.cycles);
     if (h) {
       const n = await verifyRows(srv, stats.cycles, true);
       const rr = await post(srv.url, '/bootstrap/repair-roots', { confirm: true });
-      if (rr.status !== 200 || rr.json?.data?.new_root !== h.temporary_root) {
-        fail(`repair-roots: ${rr.status} ${rr.text.slice(0, 500)}; expected new_root ${h.temporary_root}`);
+      const d = rr.json?.data;
+      if (rr.status !== 200 || d?.old_root !== h.temporary_root || d?.diff?.count !== 0 || d?.diff?.old_root !== h.temporary_root) {
+        fail(`repair-roots: ${rr.status} ${rr.text.slice(0, 500)}; expected an empty diff from ${h.temporary_root}`);
       }
       const h2 = (await get(srv.url, '/health')).json?.data;
       if (h2?.status !== 'ok' || h2.seq !== h.seq + 1) fail(`after repair-roots: ${JSON.stringify(h2)}`);
