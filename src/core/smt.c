@@ -934,11 +934,9 @@ static int half_new(vmdb_smt *t, uint32_t leaf0, uint32_t inode0, vmdb_smt **out
     return 0;
 }
 
-/* Frees a half's own parts (never the shared chunks). */
-static void half_free(vmdb_smt *w)
+/* The working buffers a tree and a build half each have of their own. */
+static void work_free(vmdb_smt *w)
 {
-    if (!w)
-        return;
     free(w->batch_alloc.r);
     free(w->batch_retired.r);
     free(w->scratch);
@@ -947,6 +945,14 @@ static void half_free(vmdb_smt *w)
     free(w->sides);
     free(w->jobs);
     vmdb_hasher_free(w->h);
+}
+
+/* Frees a half's own parts (never the shared chunks). */
+static void half_free(vmdb_smt *w)
+{
+    if (!w)
+        return;
+    work_free(w);
     free(w);
 }
 
@@ -1234,14 +1240,7 @@ void vmdb_smt_free(vmdb_smt *t)
         free(t->pools.inodes.chunks[i]);
     free(t->pools.leaves.freed);
     free(t->pools.inodes.freed);
-    free(t->batch_alloc.r);
-    free(t->batch_retired.r);
-    free(t->scratch);
     free(t->sorted);
-    free(t->dirty.r);
-    free(t->dirty_sorted.r);
-    free(t->sides);
-    free(t->jobs);
-    vmdb_hasher_free(t->h);
+    work_free(t);
     free(t);
 }

@@ -766,32 +766,33 @@ static int h_checkpoint(vmdb_route_ctx *c, vmdb_reply *out)
 /* ---- the table and the shared prelude --------------------------------------------- */
 
 const vmdb_route vmdb_routes[] = {
-    {"/health", false, "GET", VMDB_BODY_NONE, NULL, h_health},
-    {"/api/execute", false, "POST", VMDB_BODY_EXECUTE, NULL, h_execute},
-    {"create-batch", true, "POST", VMDB_BODY_JSON, "{\"records\": [...]}", h_create},
-    {"read-batch", true, "POST", VMDB_BODY_JSON, "{\"ids\": [...]}", h_read_batch},
-    {"read-latest", true, "POST", VMDB_BODY_JSON, "{\"limit\": 5}", h_read_latest},
-    {"upsert", true, "POST", VMDB_BODY_JSON, "{\"records\": [...]}", h_upsert},
-    {"delete-batch", true, "POST", VMDB_BODY_JSON, "{\"ids\": [...]}", h_delete},
-    {"/bootstrap/apply-schema", false, "POST", VMDB_BODY_JSON, NULL, h_apply_schema},
-    {"/bootstrap/clear-data", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_clear},
-    {"/bootstrap/migrate", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_migrate},
-    {"/bootstrap/repair-roots", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_repair},
-    {"/bootstrap/schema", false, "GET", VMDB_BODY_NONE, NULL, h_schema},
-    {"/api/identity", false, "GET", VMDB_BODY_NONE, NULL, h_identity},
-    {"/api/roots/latest", false, "GET", VMDB_BODY_NONE, NULL, h_roots_latest},
-    {"/api/roots/proof", false, "GET", VMDB_BODY_NONE, NULL, h_roots_proof},
-    {"/checkpoint", false, "GET", VMDB_BODY_NONE, NULL, h_checkpoint},
-    {"/metrics", false, "GET", VMDB_BODY_NONE, NULL, vmdb_metrics_handler},
+    {"/health", false, "GET", VMDB_BODY_NONE, NULL, h_health, true},
+    {"/api/execute", false, "POST", VMDB_BODY_EXECUTE, NULL, h_execute, false},
+    {"create-batch", true, "POST", VMDB_BODY_JSON, "{\"records\": [...]}", h_create, false},
+    {"read-batch", true, "POST", VMDB_BODY_JSON, "{\"ids\": [...]}", h_read_batch, false},
+    {"read-latest", true, "POST", VMDB_BODY_JSON, "{\"limit\": 5}", h_read_latest, false},
+    {"upsert", true, "POST", VMDB_BODY_JSON, "{\"records\": [...]}", h_upsert, false},
+    {"delete-batch", true, "POST", VMDB_BODY_JSON, "{\"ids\": [...]}", h_delete, false},
+    {"/bootstrap/apply-schema", false, "POST", VMDB_BODY_JSON, NULL, h_apply_schema, false},
+    {"/bootstrap/clear-data", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_clear, false},
+    {"/bootstrap/migrate", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_migrate, false},
+    {"/bootstrap/repair-roots", false, "POST", VMDB_BODY_JSON, "{\"confirm\": true}", h_repair,
+     false},
+    {"/bootstrap/schema", false, "GET", VMDB_BODY_NONE, NULL, h_schema, false},
+    {"/api/identity", false, "GET", VMDB_BODY_NONE, NULL, h_identity, false},
+    {"/api/roots/latest", false, "GET", VMDB_BODY_NONE, NULL, h_roots_latest, false},
+    {"/api/roots/proof", false, "GET", VMDB_BODY_NONE, NULL, h_roots_proof, false},
+    {"/checkpoint", false, "GET", VMDB_BODY_NONE, NULL, h_checkpoint, false},
+    {"/metrics", false, "GET", VMDB_BODY_NONE, NULL, vmdb_metrics_handler, true},
     /* Served by http.c from memory and files. */
-    {"/api-docs/openapi.json", false, "GET", VMDB_BODY_NONE, NULL, NULL},
-    {"/swagger-ui", false, "GET", VMDB_BODY_NONE, NULL, NULL},
+    {"/api-docs/openapi.json", false, "GET", VMDB_BODY_NONE, NULL, NULL, false},
+    {"/swagger-ui", false, "GET", VMDB_BODY_NONE, NULL, NULL, false},
 };
 const size_t vmdb_nroutes = sizeof vmdb_routes / sizeof vmdb_routes[0];
-const vmdb_route vmdb_route_root_by_seq = {"/api/roots/",  false, "GET",
-                                           VMDB_BODY_NONE, NULL,  h_roots_get};
+const vmdb_route vmdb_route_root_by_seq = {"/api/roots/", false,       "GET", VMDB_BODY_NONE,
+                                           NULL,          h_roots_get, false};
 const vmdb_route vmdb_route_transition = {
-    "/api/roots/{seq}/transition", false, "GET", VMDB_BODY_NONE, NULL, h_transition};
+    "/api/roots/{seq}/transition", false, "GET", VMDB_BODY_NONE, NULL, h_transition, false};
 
 /* The body as the route reads it. 0, or the failure in `f`. */
 static int read_body(vmdb_route_ctx *c, const vmdb_route *rt, vmdb_fail *f)

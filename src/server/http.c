@@ -539,11 +539,12 @@ static enum MHD_Result run_inline(vmdb_http *h, struct MHD_Connection *c, const 
 }
 
 /* Hands a route to the workers: the connection is suspended until its
- * answer is ready. Routes that answer from memory run here instead. */
+ * answer is ready. Routes that answer from memory (vmdb_route.from_memory)
+ * run here instead. */
 static enum MHD_Result run(vmdb_http *h, struct MHD_Connection *c, const vmdb_route *rt,
                            const char *method, const char *param, conn_ctx *cx)
 {
-    if (rt->handler != vmdb_metrics_handler && strcmp(rt->path, "/health") != 0) {
+    if (!rt->from_memory) {
         cx->conn = c;
         cx->h = h;
         cx->rt = rt;

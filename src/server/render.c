@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/transitions.h"
 #include "util/sb.h"
 
 /* The one table: failure kind -> HTTP status and error code. */
@@ -76,16 +77,6 @@ const char *vmdb_render_code(vmdb_fail_kind kind)
 /* ---- small writers ---------------------------------------------------------- */
 
 /* A JSON array of strings. */
-static int str_array(vmdb_buf *out, const char *const *v, size_t n)
-{
-    int rc = vmdb_buf_putc(out, '[');
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = i ? vmdb_buf_putc(out, ',') : 0;
-        rc = rc ? rc : vmdb_sb_jstrz(out, v[i]);
-    }
-    return rc ? rc : vmdb_buf_putc(out, ']');
-}
-
 /* The ids of rows, and the rows themselves (their canonical JSON). */
 static int row_ids(vmdb_buf *out, const vmdb_row *rows, size_t n)
 {
@@ -191,7 +182,7 @@ int vmdb_render_fail_data(vmdb_buf *out, const vmdb_fail *f)
     switch (f->kind) {
     case VMDB_FAIL_INTEGRITY:
         rc = vmdb_sb_puts(out, "{\"code\":\"INTEGRITY_VIOLATION\",\"ids\":");
-        rc = rc ? rc : str_array(out, f->ids, f->nids);
+        rc = rc ? rc : vmdb_sb_jstrs(out, f->ids, f->nids);
         rc = rc ? rc : vmdb_buf_putc(out, '}');
         break;
     case VMDB_FAIL_ROOT_CHANGED:
@@ -259,7 +250,7 @@ int vmdb_render_write(vmdb_buf *out, vmdb_wkind kind, const vmdb_write_result *r
     rc = rc ? rc : vmdb_sb_printf(out, ",\"seq\":%llu},", (unsigned long long)r->header.h.seq);
     if (del) {
         rc = rc ? rc : vmdb_sb_puts(out, "\"missing\":");
-        rc = rc ? rc : str_array(out, r->missing, r->nmissing);
+        rc = rc ? rc : vmdb_sb_jstrs(out, r->missing, r->nmissing);
         if (r->proof.has) {
             rc = rc ? rc : vmdb_buf_putc(out, ',');
             rc = rc ? rc : proof_member(out, &r->proof, NULL, 0);
@@ -281,7 +272,7 @@ int vmdb_render_read_batch(vmdb_buf *out, const vmdb_read_result *r, const char 
     int rc = vmdb_sb_puts(out, "{\"ids\":");
     rc = rc ? rc : (echo ? vmdb_sb_puts(out, echo) : row_ids(out, r->rows, r->nrows));
     rc = rc ? rc : vmdb_sb_puts(out, ",\"missing\":");
-    rc = rc ? rc : str_array(out, r->missing, r->nmissing);
+    rc = rc ? rc : vmdb_sb_jstrs(out, r->missing, r->nmissing);
     if (r->proof.has) {
         rc = rc ? rc : vmdb_buf_putc(out, ',');
         rc = rc ? rc : proof_member(out, &r->proof, r->rows, r->nrows);
@@ -317,7 +308,7 @@ int vmdb_render_apply_schema(vmdb_buf *out, const vmdb_admin_result *r)
 {
     int rc = vmdb_sb_printf(out, "{\"reset_performed\":%s,\"schema_hash\":\"%s\",\"tables\":",
                             r->reset ? "true" : "false", r->schema_hash);
-    rc = rc ? rc : str_array(out, r->names, r->nnames);
+    rc = rc ? rc : vmdb_sb_jstrs(out, r->names, r->nnames);
     return rc ? rc : vmdb_buf_putc(out, '}');
 }
 
@@ -332,37 +323,13 @@ int vmdb_render_clear(vmdb_buf *out, const vmdb_admin_result *r)
 }
 
 /* A value of a change: hex, or null when absent. */
-static int hex_or_null(vmdb_buf *out, bool has, const uint8_t v[32])
-{
-    return has ? vmdb_sb_jhex32(out, v) : vmdb_sb_puts(out, "null");
-}
-
-static int str_or_null(vmdb_buf *out, const char *s)
-{
-    return s ? vmdb_sb_jstrz(out, s) : vmdb_sb_puts(out, "null");
-}
-
 int vmdb_render_repair_diff(vmdb_buf *out, const vmdb_admin_result *r)
 {
-    int rc = vmdb_sb_puts(out, "{\"changes\":[");
-    for (size_t i = 0; rc == 0 && i < r->nchanges; i++) {
-        const vmdb_leaf_change *x = &r->changes[i];
-        const char *what = !x->has_old ? "added" : !x->has_new ? "removed" : "changed";
-        rc = vmdb_sb_printf(out, "%s{\"change\":\"%s\",\"id\":", i ? "," : "", what);
-        rc = rc ? rc : str_or_null(out, x->id);
-        rc = rc ? rc : vmdb_sb_puts(out, ",\"key\":");
-        rc = rc ? rc : vmdb_sb_jhex32(out, x->key);
-        rc = rc ? rc : vmdb_sb_puts(out, ",\"new\":");
-        rc = rc ? rc : hex_or_null(out, x->has_new, x->new_value);
-        rc = rc ? rc : vmdb_sb_puts(out, ",\"old\":");
-        rc = rc ? rc : hex_or_null(out, x->has_old, x->old_value);
-        rc = rc ? rc : vmdb_sb_puts(out, ",\"table\":");
-        rc = rc ? rc : str_or_null(out, x->table);
-        rc = rc ? rc : vmdb_buf_putc(out, '}');
-    }
-    rc = rc ? rc
-            : vmdb_sb_printf(out,
-                             "],\"count\":%llu,\"diff_root\":", (unsigned long long)r->nchanged);
+    int rc = vmdb_sb_puts(out, "{\"changes\":");
+    rc = rc ? rc : vmdb_transitions_changes_json(out, r);
+    rc =
+        rc ? rc
+           : vmdb_sb_printf(out, ",\"count\":%llu,\"diff_root\":", (unsigned long long)r->nchanged);
     rc = rc ? rc : vmdb_sb_jhex32(out, r->diff_root);
     rc = rc ? rc : vmdb_sb_printf(out, ",\"listed\":%zu,\"old_root\":", r->nchanges);
     rc = rc ? rc : vmdb_sb_jhex32(out, r->old_root);
@@ -396,7 +363,7 @@ int vmdb_render_repair(vmdb_buf *out, const vmdb_admin_result *r)
 int vmdb_render_migrate(vmdb_buf *out, const vmdb_admin_result *r)
 {
     int rc = vmdb_sb_puts(out, "{\"applied\":");
-    rc = rc ? rc : str_array(out, r->names, r->nnames);
+    rc = rc ? rc : vmdb_sb_jstrs(out, r->names, r->nnames);
     rc = rc ? rc
             : vmdb_sb_puts(out, ",\"message\":\"Migrations applied. SMT rebuilt from "
                                 "post-migration DB state. temporary_root + main_root "
@@ -509,7 +476,7 @@ int vmdb_render_schema(vmdb_buf *out, const vmdb_schema_info *s)
             rc = rc ? rc : vmdb_buf_putc(out, '}');
         }
         rc = rc ? rc : vmdb_sb_puts(out, "],\"primary_key\":");
-        rc = rc ? rc : str_array(out, t->primary_key, t->npk);
+        rc = rc ? rc : vmdb_sb_jstrs(out, t->primary_key, t->npk);
         rc = rc ? rc : vmdb_sb_puts(out, ",\"table_name\":");
         rc = rc ? rc : vmdb_sb_jstrz(out, t->name);
         rc = rc ? rc : vmdb_buf_putc(out, '}');

@@ -127,6 +127,9 @@ typedef struct vmdb_route {
     vmdb_body_mode body;
     const char *hint; /* the "(expected: ...)" of the 422 text; NULL: none */
     vmdb_handler handler;
+    /* Answers from memory, never waiting on PostgreSQL or the writer: run
+     * on the I/O thread, so it answers while every worker waits. */
+    bool from_memory;
 } vmdb_route;
 
 extern const vmdb_route vmdb_routes[];

@@ -25,18 +25,7 @@ static int str_or_null(vmdb_buf *out, const char *s)
     return s ? vmdb_sb_jstrz(out, s) : vmdb_sb_puts(out, "null");
 }
 
-static int str_array(vmdb_buf *out, const char *const *v, size_t n)
-{
-    int rc = vmdb_buf_putc(out, '[');
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = i ? vmdb_buf_putc(out, ',') : 0;
-        rc = rc ? rc : vmdb_sb_jstrz(out, v[i]);
-    }
-    return rc ? rc : vmdb_buf_putc(out, ']');
-}
-
-/* The changes of §14.1's JSON form, as the repair's answer lists them. */
-static int changes_array(vmdb_buf *out, const vmdb_admin_result *d)
+int vmdb_transitions_changes_json(vmdb_buf *out, const vmdb_admin_result *d)
 {
     int rc = vmdb_buf_putc(out, '[');
     for (size_t i = 0; rc == 0 && i < d->nchanges; i++) {
@@ -67,7 +56,7 @@ int vmdb_transitions_record(vmdb_buf *out, const vmdb_transition_in *in)
      * tables. */
     if (d) {
         rc = vmdb_sb_puts(&raw, "{\"changes\":");
-        rc = rc ? rc : changes_array(&raw, d);
+        rc = rc ? rc : vmdb_transitions_changes_json(&raw, d);
         rc = rc ? rc : vmdb_sb_printf(&raw, ",\"count\":%" PRIu64 ",\"diff_root\":", d->nchanged);
         rc = rc ? rc : vmdb_sb_jhex32(&raw, d->diff_root);
         rc = rc ? rc : vmdb_sb_puts(&raw, ",");
@@ -83,14 +72,14 @@ int vmdb_transitions_record(vmdb_buf *out, const vmdb_transition_in *in)
         rc = rc ? rc : vmdb_sb_printf(&raw, ",\"listed\":%zu", d->nchanges);
     if (!d && strcmp(in->kind, "migrate") == 0) {
         rc = rc ? rc : vmdb_sb_puts(&raw, ",\"migrations\":");
-        rc = rc ? rc : str_array(&raw, in->migrations, in->nmigrations);
+        rc = rc ? rc : vmdb_sb_jstrs(&raw, in->migrations, in->nmigrations);
     }
     rc = rc ? rc : vmdb_sb_puts(&raw, ",\"old_root\":");
     rc = rc ? rc : vmdb_sb_jhex32(&raw, in->old_root);
     rc = rc ? rc : vmdb_sb_printf(&raw, ",\"seq\":%" PRIu64, in->seq);
     if (!d) {
         rc = rc ? rc : vmdb_sb_puts(&raw, ",\"tables\":");
-        rc = rc ? rc : str_array(&raw, in->tables, in->ntables);
+        rc = rc ? rc : vmdb_sb_jstrs(&raw, in->tables, in->ntables);
     }
     rc = rc ? rc : vmdb_buf_putc(&raw, '}');
     /* The writer above follows JCS already; canonicalising makes sure of it

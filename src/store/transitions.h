@@ -48,6 +48,10 @@ typedef struct vmdb_transition_row {
 /* Appends the record of `in` in its canonical form (JCS). 0, VMDB_ENOMEM,
  * VMDB_EPARSE (a table name or id that is not UTF-8). */
 int vmdb_transitions_record(vmdb_buf *out, const vmdb_transition_in *in);
+/* The `changes` array of a repair's diff (PROTOCOL.md §14.1's JSON form):
+ * one writer for the record and for the repair's answer, so the two list
+ * the changes byte for byte alike. 0, VMDB_ENOMEM or VMDB_ELIMIT. */
+int vmdb_transitions_changes_json(vmdb_buf *out, const vmdb_admin_result *d);
 
 /* The leaf of a stored record. */
 void vmdb_transitions_leaf(vmdb_hasher *h, uint64_t seq, vmdb_slice record, uint8_t key[32],

@@ -88,6 +88,16 @@ int vmdb_sb_jstrz(vmdb_buf *b, const char *s)
     return vmdb_sb_jstr(b, s, strlen(s));
 }
 
+int vmdb_sb_jstrs(vmdb_buf *b, const char *const *v, size_t n)
+{
+    int rc = vmdb_buf_putc(b, '[');
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = i ? vmdb_buf_putc(b, ',') : 0;
+        rc = rc ? rc : vmdb_sb_jstrz(b, v[i]);
+    }
+    return rc ? rc : vmdb_buf_putc(b, ']');
+}
+
 int vmdb_sb_jhex(vmdb_buf *b, const uint8_t *p, size_t n)
 {
     if (n > (SIZE_MAX - 3) / 2)

@@ -19,6 +19,8 @@ int vmdb_sb_ident(vmdb_buf *b, const char *ident);
  * U+FFFD so that logging-derived text can never break the document. */
 int vmdb_sb_jstr(vmdb_buf *b, const char *s, size_t n);
 int vmdb_sb_jstrz(vmdb_buf *b, const char *s);
+/* Appends a JSON array of the n C strings in v. */
+int vmdb_sb_jstrs(vmdb_buf *b, const char *const *v, size_t n);
 /* Appends the lower-case hex of `n` bytes as a JSON string. 0 or the
  * buffer's error. */
 int vmdb_sb_jhex(vmdb_buf *b, const uint8_t *p, size_t n);
