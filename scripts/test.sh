@@ -37,18 +37,20 @@ run_integration() {
 echo "== integration tests (real PostgreSQL, real HTTP)"
 run_integration build/vmdb
 
-# Both clients (clients/js, clients/python) on the protocol vectors and
-# against real servers (tampered answers, state file, rollback, fork,
-# solana-local), on the same cluster: tests/conformance/README.md.
-echo "== client conformance (clients/js + clients/python: vectors, live server, solana-local)"
-VMDB_BIN=build/vmdb node tests/conformance/run.mjs
-
 echo "== ASan + UBSan build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMDB_WERROR=ON -DVMDB_SANITIZE=ON \
       -DVMDB_TEST_HOOKS=ON -DCMAKE_C_FLAGS=-O1 >/dev/null
 cmake --build build-asan -j "$JOBS"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
    VMDB_TEST_SCALE=${VMDB_ASAN_TEST_SCALE:-4} ctest --output-on-failure -j "$JOBS")
+
+# Both clients (clients/js, clients/python) on the protocol vectors and
+# against real servers (tampered answers, state file, rollback, fork, the
+# agent-memory examples, solana-local), on the same cluster:
+# tests/conformance/README.md. The release server, except for one server
+# made to hide a row, which only the test-hooks build can be.
+echo "== client conformance (clients/js + clients/python: vectors, live server, examples, solana-local)"
+VMDB_BIN=build/vmdb VMDB_HOOK_BIN=build-asan/vmdb node tests/conformance/run.mjs
 
 echo "== integration tests again, against the ASan + UBSan server"
 run_integration build-asan/vmdb

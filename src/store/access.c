@@ -279,7 +279,7 @@ static int complete_part(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const v
 
 /* Runs the snapshot statement and checks its rows (see the top). `unkeyed`
  * (read-batch; may be NULL): requested ids that cannot be keys, missing
- * before the others. With `proof`, an answer with rows gets its proof,
+ * before the others. With `proof`, an answer with rows or proven absences gets its proof,
  * built while the version is held. `complete` (a read-latest ordered by the
  * key of a serial table, whose statement reads the range: see wrap): the
  * proof also says whether the answer is complete (PROTOCOL.md §10). */
@@ -351,7 +351,7 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
         bool stale = false;
         int rc = check_rows(e, h, ar, m, res, grp, v, keys, nkeys, out, &bad);
         rc = rc ? rc : merge_missing(ar, unkeyed, out);
-        if (rc == 0 && complete && proof && bad.n == 0 && out->nrows)
+        if (rc == 0 && complete && proof && bad.n == 0)
             rc = complete_part(e, h, ar, m, res, v, complete, out, &cp, &gap, &bad, &stale);
         if (rc == 0 && stale && attempt < 2) {
             vmdb_versions_release(e->parts.versions, v);
@@ -362,7 +362,7 @@ static int run_verified(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m, con
             LOG_WARN("read-latest of %s at seq %llu: the stored id range is not the tree's "
                      "range leaf; answered as not complete",
                      m->table, (unsigned long long)seq);
-        if (rc == 0 && proof && bad.n == 0 && out->nrows) {
+        if (rc == 0 && proof && bad.n == 0 && (out->nrows || out->nmissing || cp.has)) {
             const uint8_t(*extra)[32] = cp.has ? (const uint8_t(*)[32])cp.range_key : NULL;
             vmdb_proof_keys pk = {.present = out->rows,
                                   .npresent = out->nrows,
@@ -441,7 +441,10 @@ int vmdb_engine_read_batch(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
     if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, 1, p, keys, nkeys, &unkeyed, proof,
                            NULL, out)) != 0)
         goto done;
-    if (out->nrows == 0)
+    /* The seed's 404 when no id has a row, unless a proof was asked for:
+     * then every id is proven absent (PROTOCOL.md §9), which a 404 could not
+     * carry. */
+    if (out->nrows == 0 && !proof)
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "No records found for the given IDs.");
 done:
     vmdb_buf_free(&inner);
@@ -497,7 +500,10 @@ int vmdb_engine_read_latest(vmdb_engine *e, vmdb_arena *ar, const vmdb_model *m,
     if ((rc = run_verified(e, ar, m, (const char *)sql.ptr, complete ? np + 1 : np, params, NULL, 0,
                            NULL, q->proof, complete ? q : NULL, out)) != 0)
         goto done;
-    if (out->nrows == 0)
+    /* With a proof, no row is an answer when it is complete: every id of
+     * the table's range is proven absent (§10). Otherwise there is nothing
+     * to prove, and the seed's 404 stands. */
+    if (out->nrows == 0 && !out->proof.complete.has)
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_NOT_FOUND, "No records found");
 done:
     vmdb_buf_free(&inner);

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  BIN, startServer, get, post, ok, applySchema, psql, dbUrl, tempDir, sigMessage,
+  BIN, ROOT, startServer, get, post, ok, applySchema, psql, dbUrl, tempDir, sigMessage,
 } from '../integration/lib.mjs';
 import { verifyAnswer, verifyHeader, verifyHistoryProof, verifyCheckpoint } from '../../clients/js/src/protocol.mjs';
 import { LANGS, runCases, runSteps, expected, verdict } from './clients.mjs';
@@ -84,6 +84,13 @@ test('live cases: honest answers of every route verify in both clients, every ta
   const rbIds = [ids[0], ids[2], '999999', 'abc'];
   const rb = ok(await post(srv.url, m('read-batch'), { ids: rbIds, proof: true }));
   honest('read-batch', 'read-batch', rb, { table: 'agents', ids: rbIds });
+  // None of the ids has a row: with a proof, 200 and every id proven absent
+  // (without one, the seed's 404).
+  const noneIds = ['999998', 'xyz', gapId];
+  const none = ok(await post(srv.url, m('read-batch'), { ids: noneIds, proof: true }));
+  assert.deepEqual([none.records.length, none.proof.absent.length], [0, 3]);
+  assert.equal((await post(srv.url, m('read-batch'), { ids: noneIds })).status, 404);
+  honest('read-batch, no id has a row', 'read-batch', none, { table: 'agents', ids: noneIds });
   const desc = ok(await post(srv.url, m('read-latest'), { limit: 3, proof: true }));
   assert.equal(desc.complete, true, 'a read-latest by id without where is complete');
   assert.ok(desc.proof.absent.some((e) => e.id === gapId), 'the deleted id is a proven gap');
@@ -136,6 +143,13 @@ test('live cases: honest answers of every route verify in both clients, every ta
     x.proof.header.sig = await psql(srv.db, `SELECT encode(sig, 'hex') FROM vmdb_headers WHERE seq = ${data.proof.header.seq}`);
     bad(`${kind}: intent signature`, kind, x, opts, 'BAD_SIGNATURE');
   }
+  x = clone(none);
+  x.missing = x.missing.filter((id) => id !== gapId);
+  x.proof.absent = x.proof.absent.filter((e) => e.id !== gapId);
+  bad('read-batch, no id has a row: one requested id dropped', 'read-batch', x, { table: 'agents', ids: noneIds }, 'BAD_PROOF');
+  x = clone(none);
+  x.proof.multiproof.proof = flipHex(x.proof.multiproof.proof, 3);
+  bad('read-batch, no id has a row: flipped multiproof bit', 'read-batch', x, { table: 'agents', ids: noneIds }, 'BAD_PROOF');
   x = clone(d);
   x.proof.absent = x.proof.absent.filter((e) => e.id !== '888888');
   bad('delete-batch: a missing id not proven absent', 'delete-batch', x, { table: 'agents', ids: [gapId, '888888'] }, 'BAD_PROOF');
@@ -234,10 +248,13 @@ function dataSteps(tag) {
   return [
     { op: 'createBatch', model: 'agents', records: [{ name: `${tag}-1` }, { name: `${tag}-2` }, { name: `${tag}-3` }] },
     { op: 'readBatch', model: 'agents', ids: ['1', '2', '999999', 'abc'] },
+    { op: 'readBatch', model: 'agents', ids: ['999997', 'abc'] },
     { op: 'readLatest', model: 'agents', limit: 5, requireComplete: true },
     { op: 'upsert', model: 'agents', records: [{ id: '1', name: `${tag}-up` }] },
     { op: 'deleteBatch', model: 'agents', ids: ['777777'] },
     { op: 'sync' },
+    // Above the server's cap (100): the answer proves the capped limit.
+    { op: 'readLatest', model: 'agents', limit: 200 },
   ];
 }
 
@@ -254,7 +271,8 @@ test('live client runs: both VmdbClients verify every call; one state file moves
       const outs = await runSteps(lang, { url: srv.url, publicKey: pk, state: st }, steps);
       assertAllOk(lang, outs, steps);
       assert.equal(outs[0].ids.length, 3);
-      assert.equal(outs[2].complete, true, `${lang}: readLatest with requireComplete is complete`);
+      assert.equal(outs[3].complete, true, `${lang}: readLatest with requireComplete is complete`);
+      assert.deepEqual([outs[2].records.length, outs[2].missing.length], [0, 2], `${lang}: no id has a row: proven absent`);
       assert.deepEqual(outs[1].missing.slice().sort(), ['999999', 'abc']);
       const s = stateSeq(st);
       assert.ok(s > last, `${lang}: the state moved forward (${last} -> ${s})`);
@@ -332,5 +350,35 @@ test('live client runs: a server restored from an older backup gives ROLLBACK, t
     assert.equal(outs[0].error, 'VmdbServerError', `${lang}: ${outs[0].message}`);
     assert.equal(outs[0].code, 'INTEGRITY_VIOLATION', `${lang}: ${outs[0].message}`);
     assert.equal(outs[0].status, 400);
+  }
+});
+
+test('live client runs: a server that hides the newest row (test build) gives INCOMPLETE in both clients', async (t) => {
+  // VMDB_HOOK_BIN: a build with VMDB_TEST_HOOKS (scripts/test.sh passes the
+  // ASan build); the release build has no way to make a server lie.
+  const hookBin = process.env.VMDB_HOOK_BIN && path.resolve(ROOT, process.env.VMDB_HOOK_BIN);
+  if (!hookBin) {
+    t.skip('VMDB_HOOK_BIN (a VMDB_TEST_HOOKS build) is not set');
+    return;
+  }
+  const liar = await startServer({ bin: hookBin, env: { ...ENV, VMDB_TEST_HIDE_LATEST_ROW: '1' } });
+  try {
+    await applySchema(liar.url, [AGENTS]);
+    const lpk = ok(await get(liar.url, '/api/identity')).public_key;
+    ok(await post(liar.url, m('create-batch'), { records: [1, 2, 3, 4, 5].map((i) => ({ name: `l${i}` })) }));
+    for (const lang of LANGS) {
+      const steps = [
+        { op: 'readLatest', model: 'agents', limit: 10, requireComplete: true },
+        { op: 'readLatest', model: 'agents', limit: 10 },
+      ];
+      const outs = await runSteps(lang, { url: liar.url, publicKey: lpk }, steps);
+      for (const [i, o] of outs.entries()) {
+        assert.equal(o.ok, false, `${lang} ${JSON.stringify(steps[i])}: the hidden row must be caught`);
+        assert.equal(o.error, 'VerificationError', `${lang}: ${o.message}`);
+        assert.equal(o.code, 'INCOMPLETE', `${lang}: ${o.message}`);
+      }
+    }
+  } finally {
+    await liar.stop();
   }
 });

@@ -94,6 +94,12 @@ class LinkTests(unittest.TestCase):
             c.sync()
         self.assertEqual(e.exception.code, "ROLLBACK")
 
+    def test_fork_without_proof(self):
+        c = client(FakeServer(HDR[6], PROOFS), state=self.saved_at(3))  # no proof 3 -> 6: INVALID_RANGE
+        with self.assertRaises(VerificationError) as e:
+            c.sync()
+        self.assertEqual(e.exception.code, "FORK")
+
     def test_rollback_bad_proof(self):
         p = json.loads(json.dumps(PROOFS[(2, 5)]))
         p["inclusion"][0] = "00" * 32

@@ -6,6 +6,7 @@ does not check raises VerificationError with a stable reason code.
 """
 
 from .client import (
+    MAX_READ_LATEST,
     AnchorResult,
     DeleteResult,
     FileState,
@@ -30,6 +31,7 @@ from .protocol import (
 )
 
 __all__ = [
+    "MAX_READ_LATEST",
     "AnchorResult",
     "DeleteResult",
     "FileState",

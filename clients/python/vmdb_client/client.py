@@ -22,6 +22,10 @@ from .errors import VerificationError, VmdbServerError, fail
 from .jcs import JcsError, dumps_plain, parse_strict, plain
 from .protocol import Header, _chain, _pub, check_header, verify_answer, verify_history_proof
 
+# The most rows one read-latest answers (the server caps a larger limit and
+# proves the limit it used), as MAX_READ_LATEST in the JS client.
+MAX_READ_LATEST = 100
+
 
 @dataclass
 class WriteResult:
@@ -202,8 +206,10 @@ class VmdbClient:
         try:
             data = self._get(f"/api/roots/proof?from={older.seq}&to={newer.seq}")
         except VmdbServerError as e:
-            if e.code in ("INVALID_RANGE", "NOT_FOUND"):
-                raise fail("ROLLBACK", f"the server cannot prove seq {newer.seq} extends {older.seq}: {e.message}") from None
+            # Any refusal (4xx) to prove the link is the verdict the direction
+            # calls for, as in the JS client; a 5xx stays a server error.
+            if 400 <= e.status < 500:
+                raise fail(code, f"the server cannot prove seq {newer.seq} extends {older.seq} ({e.code}: {e.message})") from None
             raise
         try:
             r = verify_history_proof(data, self._pub, self._pin(), trusted_hash=older.header_hash)
@@ -300,8 +306,10 @@ class VmdbClient:
         order = None
         if isinstance(order_by, dict) and isinstance(order_by.get("direction"), str):
             order = order_by["direction"].lower()
+        # The server answers at most MAX_READ_LATEST rows and proves the limit it used.
+        proven_limit = min(limit, MAX_READ_LATEST) if isinstance(limit, int) and limit > 0 else limit
         h = self._verified(
-            data, "read-latest", model, limit=limit, order=order, require_complete=require_complete
+            data, "read-latest", model, limit=proven_limit, order=order, require_complete=require_complete
         )
         return ReadLatestResult(
             plain(data.get("ids") or []), plain(data["records"]), data.get("complete") is True, h.to_json()

@@ -30,7 +30,7 @@ const schema = await db.schema();
 if (!JSON.stringify(schema).includes('"memories"')) {
   const res = await fetch(`${url}/bootstrap/apply-schema`, { method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ tables: [{ table_name: 'memories', primary_key_field: 'id', primary_key_kind: 'serial',
-      columns: [{ name: 'content', col_type: 'text' }, { name: 'topic', col_type: 'text', nullable: true }] }] }) });
+      columns: [{ name: 'content', col_type: 'text', nullable: false }, { name: 'topic', col_type: 'text', nullable: true }] }] }) });
   console.log(`created table memories: HTTP ${res.status}`);
 }
 

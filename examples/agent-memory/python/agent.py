@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """An agent keeping its memory in vmdb, and catching a memory edited behind vmdb's back.
 
-Usage: /usr/bin/python3 examples/agent-memory/python/agent.py <url> <public_key_hex> [DATABASE_URL]
+Usage: /usr/bin/python3 examples/agent-memory/python/agent.py <url> <public_key_hex>
+           [--state FILE] [DATABASE_URL]
 
-It applies a `memories` table (if the server has none), stores three
-memories, reads the latest 10 with a completeness proof, then (given
-DATABASE_URL) edits one row with psql directly in PostgreSQL and shows the
-next read being refused.
+It applies the `memories` table (if the server has none; the same table as
+the JavaScript example and docs/CLIENTS.md), stores three memories, reads the
+latest 10 with a completeness proof, then (given DATABASE_URL, as an argument
+or in the environment) edits one row with psql directly in PostgreSQL and
+shows the next read being refused. Exit status 0 when the edit was refused
+(or not attempted), 1 when an edited memory came back.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ SCHEMA = {
             "table_name": "memories",
             "primary_key_field": "id",
             "primary_key_kind": "serial",
-            "columns": [{"name": "text", "col_type": "text", "nullable": False}],
+            "columns": [
+                {"name": "content", "col_type": "text", "nullable": False},
+                {"name": "topic", "col_type": "text", "nullable": True},
+            ],
         }
     ]
 }
@@ -44,28 +50,41 @@ def ensure_schema(url: str, db: VmdbClient) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    state = None
+    if "--state" in args:
+        i = args.index("--state")
+        if i + 1 >= len(args):
+            print(__doc__)
+            return 2
+        state = args[i + 1]
+        del args[i : i + 2]
+    if len(args) < 2:
         print(__doc__)
         return 2
-    url, public_key = sys.argv[1], sys.argv[2]
-    database_url = sys.argv[3] if len(sys.argv) > 3 else os.environ.get("DATABASE_URL")
-    db = VmdbClient(url=url, public_key=public_key, state="agent-state.json")
+    url, public_key = args[0], args[1]
+    database_url = args[2] if len(args) > 2 else os.environ.get("DATABASE_URL")
+    # state: the newest verified header, kept across runs (in memory without --state).
+    db = VmdbClient(url=url, public_key=public_key, state=state)
     ensure_schema(url, db)
 
-    w = db.create_batch("memories", [{"text": "the user prefers tea"}, {"text": "meeting moved to 3pm"},
-                                     {"text": "project codename: heron"}])
+    w = db.create_batch("memories", [
+        {"content": "the user prefers tea", "topic": "style"},
+        {"content": "meeting moved to 3pm", "topic": "calendar"},
+        {"content": "project codename: heron", "topic": "ops"},
+    ])
     print(f"stored memories {w.ids} under header {w.header['seq']} (verified)")
 
     latest = db.read_latest("memories", limit=10, require_complete=True)
     print(f"latest {len(latest.records)} memories, complete={latest.complete}, header {latest.header['seq']}:")
     for r in latest.records:
-        print(f"  #{r['id']}: {r['text']}")
+        print(f"  #{r['id']} [{r['topic']}] {r['content']}")
 
     if not database_url:
         print("(give DATABASE_URL to see a tampered row refused)")
         return 0
     victim = w.ids[0]
-    sql = f"UPDATE memories SET text = 'the user prefers coffee' WHERE id = {int(victim)}"
+    sql = f"UPDATE memories SET content = 'the user prefers coffee' WHERE id = {int(victim)}"
     subprocess.run(["psql", database_url, "-q", "-c", sql], check=True)
     print(f"edited memory #{victim} with psql, behind vmdb's back")
     try:
