@@ -227,6 +227,8 @@ static int complete_part(vmdb_engine *e, vmdb_hasher *h, vmdb_arena *ar, const v
     bool empty = false;
     memset(c, 0, sizeof *c);
     *stale = false;
+    if (PQgetisnull(res, 0, 3) && out->nrows == 0)
+        return 0; /* no row and no range: a table that never had a row, not complete */
     if (PQgetisnull(res, 0, 3) || !vmdb_ranges_parse_id(PQgetvalue(res, 0, 3), &lo) ||
         !vmdb_ranges_parse_id(PQgetvalue(res, 0, 4), &hi) ||
         vmdb_ranges_leaf(h, m->table, lo, hi, c->range_key, rv) != 0 ||

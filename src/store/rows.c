@@ -31,7 +31,8 @@ int vmdb_rows_select(vmdb_buf *sql, const vmdb_model *m, const char *from)
 {
     int rc = vmdb_sb_puts(sql, "SELECT t.");
     rc = rc ? rc : vmdb_sb_ident(sql, m->pk);
-    rc = rc ? rc : vmdb_sb_puts(sql, "::text, row_to_json(x)::text FROM ");
+    /* x.*, not x: a bare x would also name a column x of the table. */
+    rc = rc ? rc : vmdb_sb_puts(sql, "::text, row_to_json(x.*)::text FROM ");
     rc = rc ? rc : (from ? vmdb_sb_puts(sql, from) : vmdb_sb_ident(sql, m->table));
     rc = rc ? rc : vmdb_sb_puts(sql, " AS t CROSS JOIN LATERAL (SELECT ");
     rc = rc ? rc : vmdb_sb_puts(sql, m->proj);

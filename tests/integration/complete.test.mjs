@@ -34,6 +34,11 @@ const TAGS = {
   columns: [{ name: 'w', col_type: 'int', nullable: true }],
 };
 
+const GONE = {
+  table_name: 'gone', primary_key_field: 'id', primary_key_kind: 'serial',
+  columns: [{ name: 'x', col_type: 'text' }],
+};
+
 let srv;
 let pub;
 let chain;
@@ -48,7 +53,7 @@ before(async () => {
   const genesis = ok(await get(srv.url, '/api/roots/0')).header;
   assert.equal(verifyHeader(genesis, pub).ok, true);
   chain = genesis.chain_id;
-  await applySchema(srv.url, [NOTES, EVENTS, TAGS]);
+  await applySchema(srv.url, [NOTES, EVENTS, TAGS, GONE]);
   const notes = [];
   for (let i = 1; i <= 10; i++) notes.push({ body: `note${i}`, n: i });
   ok(await post(srv.url, m('notes', 'create-batch'), { records: notes }));
@@ -124,6 +129,39 @@ async function notComplete(table, body, what) {
 }
 
 const range = (a, b) => Array.from({ length: b - a + 1 }, (_, i) => String(a + i));
+
+test('no row: proven empty with a proof (every id of the range absent), 404 without one or when it cannot be proven', async () => {
+  // Never a row: no range leaf, nothing to prove (§10), the seed's 404.
+  let r = await readLatest(srv.url, 'gone', { limit: 5, proof: true });
+  assert.equal(r.status, 404, r.text);
+  assert.equal(r.json.code, 'NOT_FOUND');
+  ok(await post(srv.url, m('gone', 'create-batch'), { records: [{ x: 'a' }, { x: 'b' }, { x: 'c' }] }));
+  ok(await post(srv.url, m('gone', 'delete-batch'), { ids: ['1', '2', '3'] }));
+  for (const order of ['desc', 'asc']) {
+    r = await readLatest(srv.url, 'gone', { limit: 5, proof: true, order_by: { field: 'id', direction: order } });
+    const d = ok(r);
+    assert.deepEqual([d.ids, d.records, d.complete], [[], [], true]);
+    assert.deepEqual(d.proof.absent.map((a) => a.id), ['1', '2', '3']);
+    const v = verifyAnswer(d, 'read-latest', pub, { chainId: chain, requireComplete: true, order, limit: 5 });
+    assert.equal(v.ok, true, v.reason);
+    const cli = cliVerify(r.text);
+    assert.equal(cli.code, 0, `vmdb verify: ${cli.out}${cli.err}`);
+    // A lie by omission: the absent ids dropped, the answer claims an empty
+    // complete table with nothing proven.
+    const x = structuredClone(d);
+    x.proof.absent = [];
+    assert.equal(verifyAnswer(x, 'read-latest', pub, { chainId: chain, requireComplete: true, order, limit: 5 }).ok, false);
+  }
+  assert.equal((await readLatest(srv.url, 'gone', { limit: 5 })).status, 404, 'without a proof: the seed\'s 404');
+  assert.equal((await readLatest(srv.url, 'gone', { limit: 5, proof: true, where: { x: 'a' } })).status, 404,
+    'with a where nothing can be proven: 404');
+  // read-batch: none of the ids has a row, each proven absent.
+  const rb = ok(await post(srv.url, m('gone', 'read-batch'), { ids: ['1', '2', 'zz'], proof: true }));
+  assert.deepEqual([rb.records, rb.missing.slice().sort()], [[], ['1', '2', 'zz']]);
+  const v = verifyAnswer(rb, 'read-batch', pub, { chainId: chain, table: 'gone', ids: ['1', '2', 'zz'] });
+  assert.equal(v.ok, true, v.reason);
+  assert.equal((await post(srv.url, m('gone', 'read-batch'), { ids: ['1'] })).status, 404);
+});
 
 test('serial, desc and asc, a page and the whole range', async () => {
   await complete('notes', { limit: 3 }, { order: 'desc', lo: '1', hi: '10', ids: ['10', '9', '8'], absent: [] });

@@ -134,3 +134,32 @@ test('reserved words and 63-character names work (identifiers are quoted)', asyn
   assert.equal(await expectedRootFromRows(srv.url, srv.db, [
     { table: 'order', pk: 'select' }, { table: 'user', pk: 'limit' }, { table: long, pk: 'k'.repeat(63) }]), h.temporary_root);
 });
+
+test('columns named like the aliases of vmdb\'s own SQL (x, t, s, g, r, k, j, seq): every route works', async (t) => {
+  // The row statement is "SELECT t.pk, row_to_json(x.*) FROM tbl AS t CROSS
+  // JOIN LATERAL (...) x", wrapped in "FROM vmdb_state AS s LEFT JOIN
+  // vmdb_id_ranges AS g ... AS r(k, j)": a column x once made every read of
+  // its table a 500 (an unqualified x was ambiguous).
+  const srv = await startServer();
+  t.after(() => srv.stop());
+  const names = ['x', 't', 's', 'g', 'r', 'k', 'j', 'seq', 'lo', 'hi'];
+  await applySchema(srv.url, [{
+    table_name: 'x', primary_key_field: 'id', primary_key_kind: 'serial',
+    columns: names.map((name) => ({ name, col_type: 'text', nullable: true })),
+  }]);
+  const rec = Object.fromEntries(names.map((n) => [n, `v-${n}`]));
+  const c = ok(await post(srv.url, '/api/models/x/create-batch', { records: [rec, { x: 'only x' }], proof: true }));
+  assert.deepEqual(c.ids, ['1', '2']);
+  assert.deepEqual(c.records[0], { id: 1, ...rec });
+  const rb = ok(await post(srv.url, '/api/models/x/read-batch', { ids: ['1', '2', '3'], proof: true }));
+  assert.deepEqual(rb.records.map((r) => r.x), ['v-x', 'only x']);
+  const l = ok(await post(srv.url, '/api/models/x/read-latest', { limit: 5, proof: true }));
+  assert.equal(l.complete, true);
+  const w = ok(await post(srv.url, '/api/models/x/read-latest', { limit: 5, where: { x: 'only x', t: null }, order_by: { field: 'k', direction: 'asc' } }));
+  assert.deepEqual(w.ids, ['2']);
+  ok(await post(srv.url, '/api/models/x/upsert', { records: [{ id: 2, x: 'x2', seq: '9' }], proof: true }));
+  ok(await post(srv.url, '/api/models/x/delete-batch', { ids: ['1'], proof: true }));
+  const h = await health(srv.url);
+  assert.equal(h.integrity.ok, true);
+  assert.equal(await expectedRootFromRows(srv.url, srv.db, [{ table: 'x', pk: 'id' }]), h.temporary_root);
+});
