@@ -110,11 +110,59 @@ export class VerificationError extends Error {
   code: ReasonCode;
 }
 
+/**
+ * The error codes vmdb answers with (docs/openapi.json; src/server/render.c's
+ * table). A newer server may add codes, hence the open end.
+ */
+export type ServerErrorCode =
+  'BAD_REQUEST' |
+  'COMMIT_UNKNOWN' |
+  'CONFIRM_REQUIRED' |
+  'CONSTRAINT_VIOLATION' |
+  'DATABASE_ERROR' |
+  'DB_UNAVAILABLE' |
+  'DUPLICATE_ID' |
+  'EMPTY_RECORDS' |
+  'FORBIDDEN' |
+  'HISTORY_BROKEN' |
+  'INTEGRITY_VIOLATION' |
+  'INTERNAL' |
+  'INVALID_EXPECTED_ROOT' |
+  'INVALID_JSON' |
+  'INVALID_LIMIT' |
+  'INVALID_ORDER_BY' |
+  'INVALID_PAYLOAD' |
+  'INVALID_RANGE' |
+  'INVALID_SCHEMA' |
+  'INVALID_SEQ' |
+  'INVALID_VALUE' |
+  'INVALID_WHERE' |
+  'METHOD_NOT_ALLOWED' |
+  'MIGRATION_CHANGED' |
+  'MIGRATION_FAILED' |
+  'MODEL_NOT_REGISTERED' |
+  'NOT_FOUND' |
+  'NO_MODELS' |
+  'NO_TRANSITION' |
+  'PAYLOAD_TOO_LARGE' |
+  'REPAIR_CHANGES_ROWS' |
+  'ROLLBACK_DETECTED' |
+  'ROOT_CHANGED' |
+  'ROUTE_NOT_FOUND' |
+  'TABLE_NOT_MANAGED' |
+  'TOO_MANY_IDS' |
+  'UNAUTHORIZED' |
+  'UNSUPPORTED_MEDIA_TYPE' |
+  'UPSERT_NO_FIELDS' |
+  'VALIDATION_FAILED' |
+  'WRITES_UNAVAILABLE' |
+  (string & {});
+
 export class VmdbServerError extends Error {
-  constructor(status: number, code: string | null, message?: string, data?: unknown);
+  constructor(status: number, code: ServerErrorCode | null, message?: string, data?: unknown);
   status: number;
-  /** The server's error code (NOT_FOUND, INTEGRITY_VIOLATION, WRITES_UNAVAILABLE, ...). */
-  code: string | null;
+  /** The server's error code (NOT_FOUND, INTEGRITY_VIOLATION, WRITES_UNAVAILABLE, ...); null when the answer had none. */
+  code: ServerErrorCode | null;
   data: unknown;
 }
 

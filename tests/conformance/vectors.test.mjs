@@ -7,7 +7,11 @@
 // accept the positive ones has these cases reported as todo, not failed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LANGS, runCases, expected, verdict } from './clients.mjs';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LANGS, ROOT, PYTHON, runCases, expected, verdict } from './clients.mjs';
 import { vectorCases, proofCases } from './vectors.mjs';
 
 const ALL = vectorCases();
@@ -54,4 +58,14 @@ test('every language gives the same result for every vector case', async () => {
     if (v.some((x) => x.ok !== v[0].ok || x.code !== v[0].code)) diff.push(`  ${main[i].name}: ${LANGS.map((l, j) => `${l}=${v[j].ok ? 'ok' : v[j].code}`).join(' ')}`);
   }
   assert.equal(diff.length, 0, `the clients disagree:\n${diff.join('\n')}`);
+});
+
+test('both clients have the same reason codes, in the same order (docs/CLIENTS.md lists them)', async () => {
+  const { REASON_CODES } = await import(pathToFileURL(path.join(ROOT, 'clients', 'js', 'src', 'protocol.mjs')).href);
+  const py = spawnSync(PYTHON, ['-c', 'import json, vmdb_client; print(json.dumps(list(vmdb_client.REASON_CODES)))'],
+    { encoding: 'utf8', env: { ...process.env, PYTHONPATH: path.join(ROOT, 'clients', 'python') } });
+  assert.equal(py.status, 0, py.stderr);
+  assert.deepEqual(JSON.parse(py.stdout), [...REASON_CODES]);
+  const doc = fs.readFileSync(path.join(ROOT, 'docs', 'CLIENTS.md'), 'utf8');
+  for (const code of REASON_CODES) assert.match(doc, new RegExp(`^\\| \`${code}\` \\|`, 'm'), `docs/CLIENTS.md explains ${code}`);
 });

@@ -28,3 +28,13 @@ test('a strict TypeScript program using the client type-checks', { skip: !fs.exi
   const r = spawnSync(TSC, ['-p', path.join(HERE, 'types', 'tsconfig.json')], { encoding: 'utf8' });
   assert.equal(r.status, 0, `tsc: ${r.stdout}${r.stderr}`);
 });
+
+test('ServerErrorCode names every error code of the server (src/server/render.c)', () => {
+  const dts = fs.readFileSync(path.join(PKG, 'index.d.ts'), 'utf8');
+  const union = dts.slice(dts.indexOf('export type ServerErrorCode'), dts.indexOf('export class VmdbServerError'));
+  const declared = new Set([...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]));
+  const render = path.resolve(PKG, '..', '..', 'src', 'server', 'render.c');
+  if (!fs.existsSync(render)) return; // the package outside the repository
+  const server = [...new Set([...fs.readFileSync(render, 'utf8').matchAll(/"([A-Z_]{4,})"/g)].map((m) => m[1]))];
+  assert.deepEqual(server.filter((c) => !declared.has(c)), [], 'codes the server answers with that index.d.ts does not name');
+});
