@@ -4,8 +4,10 @@
 //   node scripts/check-includes.mjs [--root DIR]
 //
 // Scans every *.c and *.h under <root>/src and <root>/include/vmdb (root
-// defaults to the repository root) and reads their quoted includes
-// (`#include "x/y.h"`; `<...>` is ignored). A quoted include resolves to
+// defaults to the repository root) and reads their includes of vmdb: every
+// quoted one (`#include "x/y.h"`), and every `<x/y.h>` whose first folder is
+// a part (`<server/server.h>` finds src/server/server.h through -Isrc just
+// as well; other `<...>` are system headers). Both resolve to
 // <root>/src/x/y.h, else <root>/include/x/y.h. Every file belongs to a part:
 // include/vmdb/* is part `vmdb`, src/<dir>/... is part <dir> (subfolders
 // count as their top folder). Exit 0 with one summary line on stdout when
@@ -103,11 +105,17 @@ function stripComments(text) {
   return out;
 }
 
-function quotedIncludes(text) {
+// An angle include names vmdb when its first folder is a part.
+const ANGLE = new RegExp(`^\\s*#\\s*include\\s*<((?:${Object.keys(LAYERS).join('|')})/[^>]+)>`);
+
+// The includes of vmdb in a file: {line, target, text} (text as written).
+function vmdbIncludes(text) {
   const found = [];
   stripComments(text).split('\n').forEach((line, i) => {
-    const m = /^\s*#\s*include\s*"([^"]+)"/.exec(line);
-    if (m) found.push({ line: i + 1, target: m[1] });
+    const q = /^\s*#\s*include\s*"([^"]+)"/.exec(line);
+    const a = q ? null : ANGLE.exec(line);
+    if (q) found.push({ line: i + 1, target: q[1], text: `#include "${q[1]}"` });
+    else if (a) found.push({ line: i + 1, target: a[1], text: `#include <${a[1]}>` });
   });
   return found;
 }
@@ -164,9 +172,8 @@ export function checkIncludes(root) {
     else if (!Object.hasOwn(LAYERS, from)) report('layering', file, 0, `no layering rule for part ${from} (add it to LAYERS in scripts/check-includes.mjs)`);
 
     const edges = [];
-    for (const { line, target } of quotedIncludes(readFileSync(path.join(root, file), 'utf8'))) {
+    for (const { line, target, text: inc } of vmdbIncludes(readFileSync(path.join(root, file), 'utf8'))) {
       includes++;
-      const inc = `#include "${target}"`;
       const to = resolve(root, target);
       if (to === null) {
         report('unresolved-include', file, line, `${inc}: unresolved include (no src/${target} or include/${target})`);

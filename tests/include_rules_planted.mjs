@@ -43,10 +43,20 @@ function firstSource(root, folder) {
 
 // Appending (not inserting) keeps the baseline's line numbers valid.
 const addInclude = (file, target) => appendFileSync(file, `\n#include "${target}"\n`);
+// The same with <...>: with -Isrc the compiler finds it all the same.
+const addAngleInclude = (file, target) => appendFileSync(file, `\n#include <${target}>\n`);
 
 const CASES = [
   { name: 'store includes server', rule: 'store-never-includes-server',
     plant: (root) => addInclude(firstSource(root, 'store'), 'server/server.h') },
+  { name: 'store includes server through <...>', rule: 'store-never-includes-server',
+    mentions: ['#include <server/server.h>'],
+    plant: (root) => addAngleInclude(firstSource(root, 'store'), 'server/server.h') },
+  { name: 'util includes db through <...>', rule: 'layering', mentions: ['#include <db/pg.h>'],
+    plant: (root) => addAngleInclude(firstSource(root, 'util'), 'db/pg.h') },
+  { name: 'a <...> include of a part that names no file', rule: 'unresolved-include',
+    mentions: ['#include <store/no_such_file.h>'],
+    plant: (root) => addAngleInclude(firstSource(root, 'store'), 'store/no_such_file.h') },
   { name: 'trust includes store', rule: 'trust-anchor-never-include-store',
     plant: (root) => addInclude(firstSource(root, 'trust'), 'store/engine.h') },
   { name: 'a component includes the engine wiring', rule: 'engine-wiring-stays-in-the-engine',

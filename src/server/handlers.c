@@ -1,9 +1,10 @@
 /*
  * Routes: what each takes, how it is checked, which engine call answers
- * it. vmdb_route_run does what every route shares, in the seed's order: the
- * path's model first, then the body (an unknown model is a 400 even when
- * the body is bad), then the handler, then the release of the request's
- * arena, model and document. Handlers check the shape and values of their
+ * it. vmdb_route_start and vmdb_route_finish (vmdb_route_run: both in a
+ * row) do what every route shares, in the seed's order: the path's model
+ * first, then the body (an unknown model is a 400 even when the body is
+ * bad), then the handler; then the release of the request's arena, model
+ * and document. Handlers check the shape and values of their
  * input with the seed's texts, call the engine, and render its typed result.
  */
 #include <assert.h>

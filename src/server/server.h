@@ -86,8 +86,8 @@ typedef struct vmdb_reply {
     const char *content_type; /* a bare success's media type; NULL: application/json */
 } vmdb_reply;
 
-/* What every handler gets, prepared by vmdb_route_run from the route's
- * needs and released by it afterwards. */
+/* What every handler gets, prepared by vmdb_route_start from the route's
+ * needs and released by vmdb_route_finish (vmdb_route_run does both). */
 typedef struct vmdb_route_ctx {
     vmdb_engine *e;
     struct vmdb_metrics *metrics; /* the server's HTTP counters (GET /metrics) */

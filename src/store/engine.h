@@ -65,12 +65,14 @@ int vmdb_engine_resolve(vmdb_engine *e, const char *table, vmdb_registry **reg,
 
 /* ---- rows (access.c) ------------------------------------------------------- */
 
-/* Create, upsert or delete; waits for the group commit. */
+/* Create, upsert or delete; waits for the group commit. `w` and what it
+ * points to (recs, ids: see vmdb_write) must stay valid until it returns. */
 int vmdb_engine_write(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w, vmdb_write_result *out);
 /* The same without a waiting thread (vmdb_writer_write_begin): `done(arg)`
  * runs on the writer thread once the group committed or failed; then
  * vmdb_engine_write_end, on a thread that may block, completes `out`.
- * 0, or a vmdb_err with out->fail filled (done is then not called). */
+ * `w` and what it points to, `ar` and `out` must stay valid until `done`
+ * ran. 0, or a vmdb_err with out->fail filled (done is then not called). */
 int vmdb_engine_write_begin(vmdb_engine *e, vmdb_arena *ar, const vmdb_write *w,
                             vmdb_write_result *out, vmdb_write_done_fn done, void *arg,
                             vmdb_write_ticket **ticket);

@@ -1325,6 +1325,11 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
         g->savepoint_pending = true;
         g->savepoint_ok = false;
         int rc = run_request(g, wr, b[i]->ar, &outs[i], fail);
+        /* A failure run_request left unfilled would be answered as a
+         * success without rows: debug builds stop, release ones say so. */
+        vmdb_fail_check(rc, fail);
+        if (rc != 0 && fail->kind == VMDB_FAIL_NONE)
+            vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "internal error");
         if (group_stopped(w, g, b, n))
             goto out;
         if (rc == 0) {

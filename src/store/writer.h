@@ -27,8 +27,10 @@
 
 typedef enum vmdb_wkind { VMDB_W_CREATE, VMDB_W_UPSERT, VMDB_W_DELETE } vmdb_wkind;
 
-/* One write request. Everything it points to must stay valid until
- * vmdb_writer_write returns. */
+/* One write request. It and everything it points to (the model, `recs`,
+ * `ids`) must stay valid until vmdb_writer_write returns, or, for
+ * vmdb_writer_write_begin, until its `done` callback ran: the writer thread
+ * reads them while it runs the group. */
 typedef struct vmdb_write {
     vmdb_wkind kind;
     const vmdb_model *model; /* from a registry the caller holds a reference to */

@@ -15,7 +15,9 @@
 // Environment: VMDB_BIN (default build/vmdb, relative to the repository root),
 // VMDB_TEST_PG_URL (a running cluster's URL, e.g. postgres://u@127.0.0.1:p/postgres;
 // without it each test file starts its own cluster), VMDB_TEST_KEEP=1 keeps
-// temporary directories and logs.
+// temporary directories and logs, VMDB_EXPECT_TEST_HOOKS=1 makes the tests
+// that need a -DVMDB_TEST_HOOKS=ON build fail instead of skip without one
+// (skipWithoutHooks).
 import { spawn, execFile, spawnSync } from 'node:child_process';
 import { createHash, createPublicKey, verify as edVerify } from 'node:crypto';
 import fs from 'node:fs';
@@ -318,6 +320,28 @@ export function assertFailureEnvelope(r, msg = '') {
   assert.equal(typeof r.json.error, 'string', `${msg} error must be a string: ${show(r)}`);
   assert.equal(typeof r.json.code, 'string', `${msg} code must be a string: ${show(r)}`);
   assert.match(r.json.code, /^[A-Z][A-Z0-9_]*$/, `${msg} code looks like a stable code`);
+}
+
+// ---------------------------------------------------------------------------
+// test builds (-DVMDB_TEST_HOOKS=ON)
+// ---------------------------------------------------------------------------
+
+/** VMDB_EXPECT_TEST_HOOKS=1: the binary under test is a build with the hooks. */
+export const EXPECT_TEST_HOOKS = process.env.VMDB_EXPECT_TEST_HOOKS === '1';
+
+/**
+ * For a test that needs the test hooks: true when it must stop (the build
+ * has none, and none were expected: the test is skipped). When they were
+ * expected (VMDB_EXPECT_TEST_HOOKS=1) a build without them fails the test
+ * instead, so that a hook test cannot skip silently in every pass. `what`
+ * says what the test needs the hooks for.
+ */
+export function skipWithoutHooks(t, hasHooks, what = '') {
+  if (hasHooks) return false;
+  const why = `this build has no test hooks (VMDB_TEST_HOOKS)${what ? ': ' + what : ''}`;
+  assert.ok(!EXPECT_TEST_HOOKS, `${why}, but VMDB_EXPECT_TEST_HOOKS=1 says it must (${BIN})`);
+  t.skip(why);
+  return true;
 }
 
 export const isHex64 = (s) => typeof s === 'string' && /^[0-9a-f]{64}$/.test(s);
