@@ -52,8 +52,10 @@ cmake --build build-asan -j "$JOBS"
 echo "== client conformance (clients/js + clients/python: vectors, live server, examples, solana-local)"
 VMDB_BIN=build/vmdb VMDB_HOOK_BIN=build-asan/vmdb node tests/conformance/run.mjs
 
-echo "== integration tests again, against the ASan + UBSan server"
-run_integration build-asan/vmdb
+# This build has the test hooks: a test that needs them fails instead of
+# skipping (tests/integration/lib.mjs skipWithoutHooks).
+echo "== integration tests again, against the ASan + UBSan server (with the test hooks)"
+VMDB_EXPECT_TEST_HOOKS=1 run_integration build-asan/vmdb
 
 # Crash test (tests/crash/crash.mjs): concurrent writers, kill -9 and the
 # test-only hook between the intent and COMMIT, restart, nothing lost, no
