@@ -643,6 +643,51 @@ static void test_json_proofs(void **state)
 
 /* --- answers, history proofs, checkpoints ------------------------------------------ */
 
+#define MAX_REQ_IDS 64
+
+/* The verifier options of a vector (table, ids, order, limit,
+ * requireComplete) as the request vmdb_vfy_bundle checks the answer
+ * against; *ids holds the id slices (pointing into the vector). */
+static vmdb_vfy_request request_of(const vmdb_json *it, char table[64], vmdb_slice ids[MAX_REQ_IDS])
+{
+    vmdb_vfy_request r;
+    memset(&r, 0, sizeof(r));
+    const vmdb_json *opts = vmdb_json_get(it, "opts");
+    const vmdb_json *t = vmdb_json_get(opts, "table"), *i = vmdb_json_get(opts, "ids");
+    const vmdb_json *l = vmdb_json_get(opts, "limit"), *o = vmdb_json_get(opts, "order");
+    const vmdb_json *rc = vmdb_json_get(opts, "requireComplete");
+    if (t) {
+        vmdb_slice ts = vmdb_json_string(t);
+        assert_true(ts.len > 0 && ts.len < 64);
+        memcpy(table, ts.ptr, ts.len);
+        table[ts.len] = 0;
+        r.table = table;
+    }
+    if (i) {
+        assert_true(vmdb_json_size(i) <= MAX_REQ_IDS);
+        for (size_t k = 0; k < vmdb_json_size(i); k++)
+            ids[k] = vmdb_json_string(vmdb_json_at(i, k));
+        r.ids = ids;
+        r.nids = vmdb_json_size(i);
+        r.has_ids = true;
+    }
+    if (l)
+        r.limit = tu_json_u64(opts, "limit");
+    if (o)
+        r.order = str_is(vmdb_json_string(o), "asc") ? VMDB_VFY_ORDER_ASC : VMDB_VFY_ORDER_DESC;
+    r.require_complete = rc && vmdb_json_typeof(rc) == VMDB_JSON_TRUE;
+    return r;
+}
+
+/* The kind vmdb_vfy_bundle tells from the answer's members. */
+static vmdb_vfy_kind kind_of(vmdb_slice k)
+{
+    return str_is(k, "read-batch")     ? VMDB_VFY_READ_BATCH
+           : str_is(k, "read-latest")  ? VMDB_VFY_READ_LATEST
+           : str_is(k, "delete-batch") ? VMDB_VFY_DELETE
+                                       : VMDB_VFY_WRITE;
+}
+
 static void test_answers(void **state)
 {
     v2ctx *c = *state;
@@ -652,11 +697,24 @@ static void test_answers(void **state)
         vmdb_slice name = tu_json_str(it, "name");
         vmdb_vfy_pins pins = pins_of(c, it);
         vmdb_vfy_bundle_result res;
-        char why[VMDB_VFY_WHY] = "";
-        if (vmdb_vfy_bundle(c->v->h, vmdb_json_get(it, "data"), &pins, &res, why) != 0)
+        char why[VMDB_VFY_WHY] = "", table[64];
+        vmdb_slice ids[MAX_REQ_IDS];
+        vmdb_vfy_request req = request_of(it, table, ids);
+        /* With the request the vector names and without one. */
+        if (vmdb_vfy_bundle(c->v->h, vmdb_json_get(it, "data"), &pins, &req, &res, why) != 0)
             fail_msg("answer %.*s rejected: %s", (int)name.len, (const char *)name.ptr, why);
+        if (vmdb_vfy_bundle(c->v->h, vmdb_json_get(it, "data"), &pins, NULL, &res, why) != 0)
+            fail_msg("answer %.*s rejected without its request: %s", (int)name.len,
+                     (const char *)name.ptr, why);
         const vmdb_json *dc = vmdb_json_get(vmdb_json_get(it, "data"), "complete");
         assert_int_equal(res.complete, dc && vmdb_json_typeof(dc) == VMDB_JSON_TRUE);
+        assert_int_equal(res.kind, kind_of(tu_json_str(it, "kind")));
+        const vmdb_json *cp =
+            vmdb_json_get(vmdb_json_get(vmdb_json_get(it, "data"), "proof"), "complete");
+        if (cp) {
+            assert_int_equal(res.limit, tu_json_u64(cp, "limit"));
+            assert_int_equal(res.desc, str_is(tu_json_str(cp, "order"), "desc"));
+        }
     }
     printf("vectors v2: answers %zu/%zu verified\n", vmdb_json_size(a), vmdb_json_size(a));
 }
@@ -786,55 +844,18 @@ static void test_trusted_state(void **state)
 
 /* --- negative vectors ------------------------------------------------------------------ */
 
-/* Negatives that depend on the client's request or on the header it holds,
- * which the C verifier (like `vmdb verify` on a saved answer) does not
- * get: their check is the caller's, replayed here from opts. */
-static bool request_check_rejects(const vmdb_json *it, const vmdb_json *in,
-                                  const vmdb_vfy_bundle_result *res, const vmdb_vfy_header *from)
+/* Negatives that depend on the header the client holds, which the C
+ * verifier (like `vmdb verify` on a saved history proof) does not get:
+ * their check is the caller's, replayed here from opts. (Those that depend
+ * on the request are the C code's: vmdb_vfy_bundle gets it.) */
+static bool trusted_check_rejects(const vmdb_json *it, const vmdb_vfy_header *from)
 {
     const vmdb_json *opts = vmdb_json_get(it, "opts");
-    const vmdb_json *table = vmdb_json_get(opts, "table"), *ids = vmdb_json_get(opts, "ids");
-    const vmdb_json *limit = vmdb_json_get(opts, "limit"),
-                    *req = vmdb_json_get(opts, "requireComplete");
-    const vmdb_json *trusted = vmdb_json_get(opts, "trustedHash");
-    if (trusted) {
-        uint8_t t[32];
-        tu_json_hex32(opts, "trustedHash", t);
-        return memcmp(t, from->hash, 32) != 0;
-    }
-    if (!res)
+    if (!vmdb_json_get(opts, "trustedHash"))
         return false;
-    if (req && vmdb_json_typeof(req) == VMDB_JSON_TRUE && !res->complete)
-        return true;
-    if (table) {
-        /* Table names are folded to lower case at registration (§1). */
-        vmdb_slice t = vmdb_json_string(table);
-        if (t.len != strlen(res->table) || strncasecmp((const char *)t.ptr, res->table, t.len))
-            return true;
-    }
-    const vmdb_json *proof = vmdb_json_get(in, "proof");
-    if (limit) {
-        const vmdb_json *cp = vmdb_json_get(proof, "complete");
-        if (cp && tu_json_u64(cp, "limit") != (uint64_t)vmdb_json_number(limit))
-            return true;
-    }
-    if (ids) {
-        const vmdb_json *pr = vmdb_json_get(proof, "present"), *ab = vmdb_json_get(proof, "absent");
-        for (size_t i = 0; i < vmdb_json_size(ids); i++) {
-            vmdb_slice id = vmdb_json_string(vmdb_json_at(ids, i));
-            bool found = false;
-            for (int l = 0; l < 2 && !found; l++) {
-                const vmdb_json *arr = l ? ab : pr;
-                for (size_t j = 0; j < vmdb_json_size(arr) && !found; j++) {
-                    vmdb_slice x = vmdb_json_string(vmdb_json_get(vmdb_json_at(arr, j), "id"));
-                    found = x.len == id.len && memcmp(x.ptr, id.ptr, id.len) == 0;
-                }
-            }
-            if (!found)
-                return true;
-        }
-    }
-    return false;
+    uint8_t t[32];
+    tu_json_hex32(opts, "trustedHash", t);
+    return memcmp(t, from->hash, 32) != 0;
 }
 
 /* Verifies answers[0] with its header replaced by `hdr`. */
@@ -856,7 +877,7 @@ static int bundle_with_header(v2ctx *c, const vmdb_json *hdr, const vmdb_vfy_pin
     vmdb_json_doc *doc = NULL;
     assert_int_equal(vmdb_json_parse(&doc, VMDB_SLICE(t.ptr, t.len), &no_limits), 0);
     vmdb_vfy_bundle_result res;
-    int rc = vmdb_vfy_bundle(c->v->h, vmdb_json_doc_root(doc), pins, &res, why);
+    int rc = vmdb_vfy_bundle(c->v->h, vmdb_json_doc_root(doc), pins, NULL, &res, why);
     vmdb_json_doc_free(doc);
     vmdb_buf_free(&d);
     vmdb_buf_free(&old);
@@ -916,14 +937,15 @@ static void test_negative(void **state)
             free(pres);
         } else if (str_is(type, "answer")) {
             vmdb_vfy_bundle_result res;
-            rc = vmdb_vfy_bundle(c->v->h, in, &pins, &res, why);
-            if (rc == 0)
-                req = request_check_rejects(it, in, &res, NULL);
+            char table[64];
+            vmdb_slice ids[MAX_REQ_IDS];
+            vmdb_vfy_request rq = request_of(it, table, ids);
+            rc = vmdb_vfy_bundle(c->v->h, in, &pins, &rq, &res, why);
         } else if (str_is(type, "history")) {
             vmdb_vfy_header from, to;
             rc = vmdb_vfy_history(c->v->h, in, &pins, &from, &to, why);
             if (rc == 0)
-                req = request_check_rejects(it, in, NULL, &from);
+                req = trusted_check_rejects(it, &from);
         } else if (str_is(type, "checkpoint")) {
             const vmdb_json *o = vmdb_json_get(vmdb_json_get(it, "opts"), "origin");
             char oz[256];
@@ -955,8 +977,9 @@ static void test_negative(void **state)
         }
     }
     free(p);
-    printf("vectors v2: negative %zu: %zu rejected by the C code, %zu by the request check\n", n,
-           rejected, by_request);
+    printf(
+        "vectors v2: negative %zu: %zu rejected by the C code, %zu by the trusted-header check\n",
+        n, rejected, by_request);
     if (alen)
         fail_msg("negative vectors accepted by the C code:%s", accepted);
 }
