@@ -52,6 +52,7 @@ static int load(void **state)
                                         "upgrade",
                                         "tree_sequences",
                                         "id_range",
+                                        "row_values",
                                         "transitions",
                                         "json_proofs",
                                         "json_multiproofs",
@@ -465,6 +466,85 @@ static void test_id_range(void **state)
         tu_expect_bytes("range_value", v, 32, wv, 32);
     }
     printf("vectors v2: id_range %zu/%zu\n", vmdb_json_size(a), vmdb_json_size(a));
+}
+
+/* --- §2.2 row values ------------------------------------------------------------------ */
+
+/* Each row: its JCS and value as given; each json/jsonb column's text
+ * mapped as §2.2 says (vmdb_row_json_column: the value, or {"$jsonb": text}
+ * when unsafe); and the row as the store reads it, the JSON columns as
+ * their text, hashed by vmdb_row_value_cols to the same value. */
+static void test_row_values(void **state)
+{
+    v2ctx *c = *state;
+    const vmdb_json *a = tu_section(c->v, "row_values");
+    vmdb_buf scratch = VMDB_BUF_INIT, raw = VMDB_BUF_INIT, col = VMDB_BUF_INIT;
+    size_t njson = 0, nwrapped = 0;
+    for (size_t i = 0; i < vmdb_json_size(a); i++) {
+        const vmdb_json *it = vmdb_json_at(a, i);
+        const vmdb_json *cols = tu_json_array(it, "columns"),
+                        *jc = vmdb_json_get(it, "json_columns");
+        vmdb_slice name = tu_json_str(it, "name"), jcs = tu_json_str(it, "jcs");
+        uint8_t v[32], want[32];
+        const char *names[16];
+        char namebuf[16][64];
+        size_t nnames = 0;
+        tu_json_hex32(it, "value", want);
+        assert_int_equal(vmdb_row_value(c->v->h, v, tu_json_str(it, "row"), NULL, &scratch), 0);
+        tu_expect_bytes("row_values jcs", scratch.ptr, scratch.len, jcs.ptr, jcs.len);
+        tu_expect_bytes("row_values value", v, 32, want, 32);
+        for (size_t k = 0; jc && k < vmdb_json_size(jc); k++) {
+            const vmdb_json *x = vmdb_json_at(jc, k);
+            vmdb_slice xn = tu_json_str(x, "name"), xj = tu_json_str(x, "json");
+            bool wrapped = false;
+            col.len = 0;
+            assert_int_equal(vmdb_row_json_column(&col, tu_json_str(x, "text"), &wrapped), 0);
+            tu_expect_bytes("row_values json column", col.ptr, col.len, xj.ptr, xj.len);
+            if (wrapped != tu_json_bool(x, "wrapped"))
+                fail_msg("row_values %.*s.%.*s: wrapped %d", (int)name.len, (const char *)name.ptr,
+                         (int)xn.len, (const char *)xn.ptr, wrapped);
+            assert_true(nnames < 16 && xn.len < 64);
+            memcpy(namebuf[nnames], xn.ptr, xn.len);
+            namebuf[nnames][xn.len] = 0;
+            names[nnames] = namebuf[nnames];
+            nnames++;
+            njson++;
+            nwrapped += wrapped;
+        }
+        /* The row as read: JSON columns as their text (a JSON string). */
+        raw.len = 0;
+        assert_int_equal(vmdb_buf_putc(&raw, '{'), 0);
+        for (size_t k = 0; k < vmdb_json_size(cols); k++) {
+            const vmdb_json *x = vmdb_json_at(cols, k);
+            vmdb_slice xn = tu_json_str(x, "name");
+            const vmdb_json *jx = NULL;
+            for (size_t m = 0; jc && m < vmdb_json_size(jc); m++) {
+                vmdb_slice mn = tu_json_str(vmdb_json_at(jc, m), "name");
+                if (mn.len == xn.len && memcmp(mn.ptr, xn.ptr, xn.len) == 0)
+                    jx = vmdb_json_at(jc, m);
+            }
+            assert_int_equal(k ? vmdb_buf_putc(&raw, ',') : 0, 0);
+            assert_int_equal(vmdb_jcs_string(&raw, xn), 0);
+            assert_int_equal(vmdb_buf_putc(&raw, ':'), 0);
+            if (jx) {
+                assert_int_equal(vmdb_jcs_string(&raw, tu_json_str(jx, "text")), 0);
+            } else {
+                vmdb_slice xj = tu_json_str(x, "json");
+                assert_int_equal(vmdb_buf_put(&raw, xj.ptr, xj.len), 0);
+            }
+        }
+        assert_int_equal(vmdb_buf_putc(&raw, '}'), 0);
+        assert_int_equal(vmdb_row_value_cols(c->v->h, v, VMDB_SLICE(raw.ptr, raw.len), names,
+                                             nnames, NULL, &scratch),
+                         0);
+        tu_expect_bytes("row_values value from the row as read", v, 32, want, 32);
+    }
+    vmdb_buf_free(&scratch);
+    vmdb_buf_free(&raw);
+    vmdb_buf_free(&col);
+    assert_true(nwrapped > 0 && nwrapped < njson);
+    printf("vectors v2: row_values %zu rows, %zu json columns (%zu wrapped)\n", vmdb_json_size(a),
+           njson, nwrapped);
 }
 
 /* --- JSON proofs and multiproofs ---------------------------------------------------- */
@@ -987,17 +1067,12 @@ static void test_negative(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys_chain_id),
-        cmocka_unit_test(test_headers),
-        cmocka_unit_test(test_upgrade),
-        cmocka_unit_test(test_tree_sequences),
-        cmocka_unit_test(test_id_range),
-        cmocka_unit_test(test_transitions),
-        cmocka_unit_test(test_json_proofs),
-        cmocka_unit_test(test_answers),
-        cmocka_unit_test(test_history_checkpoints),
-        cmocka_unit_test(test_trusted_state),
-        cmocka_unit_test(test_negative),
+        cmocka_unit_test(test_keys_chain_id), cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_upgrade),       cmocka_unit_test(test_tree_sequences),
+        cmocka_unit_test(test_id_range),      cmocka_unit_test(test_row_values),
+        cmocka_unit_test(test_transitions),   cmocka_unit_test(test_json_proofs),
+        cmocka_unit_test(test_answers),       cmocka_unit_test(test_history_checkpoints),
+        cmocka_unit_test(test_trusted_state), cmocka_unit_test(test_negative),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }
