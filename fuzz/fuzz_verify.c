@@ -114,7 +114,7 @@ static void run_json(unsigned check_kind, const vmdb_vfy_pins *pins, const uint8
     memset(why, 0x5a, sizeof why);
     if (check_kind == 0) {
         vmdb_vfy_bundle_result r;
-        rc = vmdb_vfy_bundle(fx.h, root, pins, &r, why);
+        rc = vmdb_vfy_bundle(fx.h, root, pins, NULL, &r, why);
         check_outcome(rc, why, "vmdb_vfy_bundle");
         if (rc == 0) {
             check_header(&r.header, pins);

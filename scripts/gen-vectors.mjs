@@ -922,6 +922,85 @@ function genIdRange() {
 }
 
 /**
+ * §2.2 for a json/jsonb column: the JSON a column whose PostgreSQL text is
+ * `text` travels as. The value itself when §2.1 accepts the text, it nests at
+ * most 127 levels (it sits one level inside the row) and it is not an object
+ * whose only member is `$jsonb`; else {"$jsonb": text}.
+ */
+function jsonColumn(text) {
+  const depth = (v) => (Array.isArray(v) ? 1 + Math.max(0, ...v.map(depth))
+    : v instanceof V.JObject ? 1 + Math.max(0, ...v.members.map(([, x]) => depth(x))) : 0);
+  let v;
+  try { v = V.parseJson(text); } catch { v = undefined; }
+  const unsafe = v === undefined || depth(v) > 127 ||
+    (v instanceof V.JObject && v.members.length === 1 && v.members[0][0] === '$jsonb');
+  return unsafe ? { json: `{"$jsonb":${V.stringToJcs(text)}}`, wrapped: true } : { json: V.serialiseJcs(v), wrapped: false };
+}
+
+/**
+ * §2.2 rows: each column's PostgreSQL type and value (a SQL literal), the
+ * JSON it travels as, the row as vmdb hashes it, its JCS and value. For
+ * json/jsonb columns also `json_columns`: the column's PostgreSQL text and
+ * whether it travels wrapped in {"$jsonb": text}. (The texts are PostgreSQL
+ * 15's with the session settings of §2.2.)
+ */
+function genRowValuesV2() {
+  const c = (name, type, sql, json) => ({ name, type, sql, json });
+  const j = (name, type, text) => ({ name, type, sql: `'${text.replace(/'/g, "''")}'::${type}`, text });
+  const cases = [
+    ['real_float4_max', 'real is PostgreSQL\'s shortest float4 text: 3.4028235e+38, not the widened double 3.4028234663852886e+38',
+      [c('id', 'integer', '1', '1'), c('r', 'real', "'3.4028235e+38'::real", '3.4028235e+38'), c('s', 'real', "'1e-45'::real", '1e-45'),
+        c('t', 'real', "'-0.1'::real", '-0.1'), c('u', 'real', "'NaN'::real", '"NaN"'), c('v', 'double precision', "'-Infinity'::float8", '"-Infinity"')]],
+    ['bytea', 'bytea as \\x and lower-case hex; the empty value is "\\x"',
+      [c('id', 'integer', '2', '2'), c('b', 'bytea', "'\\xDEADBEEF'::bytea", '"\\\\xdeadbeef"'), c('e', 'bytea', "''::bytea", '"\\\\x"')]],
+    ['interval', 'intervals in the postgres IntervalStyle',
+      [c('id', 'integer', '3', '3'), c('i', 'interval', "'1 year 2 mons 3 days 04:05:06.5'::interval", '"1 year 2 mons 3 days 04:05:06.5"'),
+        c('j', 'interval', "'-1 days +02:00:00'::interval", '"-1 days +02:00:00"'), c('k', 'interval', "'0'::interval", '"00:00:00"')]],
+    ['date_time', 'dates (infinity included), times, timestamps',
+      [c('id', 'integer', '4', '4'), c('d', 'date', "'infinity'::date", '"infinity"'), c('dn', 'date', "'-infinity'::date", '"-infinity"'),
+        c('d2', 'date', "'2024-01-02'::date", '"2024-01-02"'), c('tm', 'time', "'03:04:05.5'::time", '"03:04:05.5"'),
+        c('tm2', 'time', "'24:00:00'::time", '"24:00:00"'), c('tz', 'timetz', "'03:04:05.123+02:30'::timetz", '"03:04:05.123+02:30"'),
+        c('ts', 'timestamp', "'2024-01-02 03:04:05'::timestamp", '"2024-01-02T03:04:05"'), c('tsi', 'timestamp', "'infinity'::timestamp", '"infinity"'),
+        c('tstz', 'timestamptz', "'2024-01-02 03:04:05.123456+00'::timestamptz", '"2024-01-02T03:04:05.123456+00:00"')]],
+    ['arrays', 'numeric[] and bigint[] elements are strings (scale kept); other arrays nest; lower bounds are dropped',
+      [c('id', 'bigint', "'9223372036854775807'::bigint", '"9223372036854775807"'),
+        c('na', 'numeric[]', "'{1.50,2,NULL}'::numeric[]", '["1.50","2",null]'), c('ba', 'bigint[]', "'{9223372036854775807,-1}'::bigint[]", '["9223372036854775807","-1"]'),
+        c('ia', 'integer[]', "'{{1,2},{3,4}}'::int[]", '[[1,2],[3,4]]'), c('lb', 'integer[]', "'[0:1]={1,2}'::int[]", '[1,2]'),
+        c('ea', 'numeric[]', "'{}'::numeric[]", '[]'), c('n', 'numeric', "'123.4500'::numeric", '"123.4500"')]],
+  ];
+  const jsonCases = [
+    ['jsonb_big_integer', 'a jsonb integer above 2^53 fails the round-trip rule: the column travels wrapped, as its jsonb text',
+      [j('doc', 'jsonb', '{"n": 9007199254740993}'), j('ok', 'jsonb', '[9007199254740992, 1.50, 100]')]],
+    ['jsonb_wrapper_top_level', 'a jsonb value that is itself an object with the one member $jsonb travels wrapped',
+      [j('doc', 'jsonb', '{"$jsonb": "x"}')]],
+    ['jsonb_wrapper_nested', 'nested deeper, {"$jsonb": ...} is an ordinary value; 1.50 passes the round-trip rule and is written 1.5',
+      [j('doc', 'jsonb', '{"a": {"$jsonb": "x"}, "m": 1.50}')]],
+    ['json_duplicate_names', 'json (not jsonb) keeps duplicate member names: unsafe, wrapped as the stored text; a safe json value loses its whitespace and member order',
+      [j('doc', 'json', '{"a": 1, "a": 2}'), j('other', 'json', '{"b":1, "a" : [true,null]}')]],
+    ['jsonb_depth_128', '128 nested arrays: within §2.1 alone, one level too deep inside the row',
+      [j('doc', 'jsonb', '['.repeat(128) + ']'.repeat(128)), j('d127', 'jsonb', '['.repeat(127) + ']'.repeat(127))]],
+  ];
+  const out = [];
+  const add = (name, note, cols, jsonCols) => {
+    const row = `{${cols.map((x) => `${V.stringToJcs(x.name)}:${x.json}`).join(',')}}`;
+    const e = { name, note, columns: cols, row, jcs: jcs(row), value: hex(rowValue(row)) };
+    if (jsonCols) e.json_columns = jsonCols;
+    assert(V.hex(V.rowValueOf(JSON.parse(row))) === e.value, `${name}: hashes as parsed`);
+    out.push(e);
+  };
+  for (const [name, note, cols] of cases) add(name, note, cols);
+  for (const [name, note, cols] of jsonCases) {
+    const jc = cols.map((x) => ({ name: x.name, type: x.type, text: x.text, ...jsonColumn(x.text) }));
+    add(name, note, [c('id', 'integer', '1', '1'), ...jc.map((x) => c(x.name, x.type, cols.find((y) => y.name === x.name).sql, x.json))], jc);
+  }
+  const w = Object.fromEntries(out.filter((e) => e.json_columns).flatMap((e) => e.json_columns.map((x) => [`${e.name}.${x.name}`, x.wrapped])));
+  assert(w['jsonb_big_integer.doc'] && !w['jsonb_big_integer.ok'] && w['jsonb_wrapper_top_level.doc'] && !w['jsonb_wrapper_nested.doc'] &&
+    w['json_duplicate_names.doc'] && !w['json_duplicate_names.other'] && w['jsonb_depth_128.doc'] && !w['jsonb_depth_128.d127'], 'the wrapper cases wrap as §2.2 says');
+  assert(out[0].jcs.includes('"r":3.4028235e+38'), 'float4 max travels float4-shortest');
+  return out;
+}
+
+/**
  * §14.2 transition records: key and value of records of each kind (a
  * non-ASCII table name and a large seq among them), and one answer of
  * GET /api/roots/{seq}/transition: a repair header whose tree holds the rows
@@ -1031,6 +1110,9 @@ function genAnswers(chain, key) {
   add('create_batch', 'create-batch', answerData('create-batch', chain.S.full, chain.vecs[2].json, {
     records: rows([11, 12]), absentIds: [],
   }), { table: 'users' }, 'rows as created, proven against the header the write committed under');
+  add('upsert', 'upsert', answerData('upsert', chain.S.full, chain.vecs[2].json, {
+    records: rows([4, 1]), absentIds: [],
+  }), { table: 'users' }, 'rows as written (in the order of the request, not sorted), proven against the header the write committed under');
   return out;
 }
 
@@ -1262,9 +1344,10 @@ function genNegatives(ctx) {
  * encoded, header_hash, committed/intent messages and signatures, JSON form);
  * upgrade (v1 headers 0..2, the upgrade header and a write, history roots
  * and proofs over the mixed hashes); tree_sequences (steps with the root
- * after each); id_range; transitions (§14.2 records with their key and
+ * after each); id_range; row_values (§2.2: rows of each value type, with
+ * the JSON form of json/jsonb columns); transitions (§14.2 records with their key and
  * value, and a verified /api/roots/{seq}/transition answer); json_proofs / json_multiproofs (with the root);
- * answers (`data` of read-batch, delete-batch, read-latest, create-batch with
+ * answers (`data` of read-batch, delete-batch, read-latest, create-batch, upsert with
  * §9/§10 proofs, and the verifier options: table, ids, order, limit,
  * requireComplete); history_proofs (§11.1); checkpoints (§11.2 notes);
  * trusted_state (§8.3 files with digest); negative (type, input, the
@@ -1298,6 +1381,14 @@ function genV2() {
     assert(r.ok && r.key === hex(k), 'JSON proof verifies');
     return { root: hex(proofRoot), proof: j, present: r.present };
   });
+  { // absent from the empty tree (root Z): depth 0, no bitmap, no siblings
+    const j = proofJson([], rowKey('users', '1'));
+    assert(j.kind === 'absent_empty' && j.depth === 0 && j.bitmap === '' && j.siblings.length === 0, 'empty-tree proof');
+    const r = V.verifyProofJson(hex(Z), j);
+    assert(r.ok && r.present === false, 'JSON proof in the empty tree verifies');
+    assert(!V.verifyProofJson(hex(smtRoot([userLeaf(1)])), j).ok, 'not against a non-empty root');
+    jsonProofs.push({ root: hex(Z), proof: j, present: false });
+  }
   const jsonMulti = [[rowKey('users', '1'), rowKey('users', '9'), rowKey('users', '12')], [V.rangeKey('users'), rowKey('users', '10')]].map((ks) => {
     const m = multiJson(proofTree, ks);
     const r = V.verifyMultiproofJson(hex(proofRoot), m);
@@ -1325,6 +1416,7 @@ function genV2() {
       history_leaves: upgrade.leaves, history_roots: upgrade.history_roots, history_proofs: upgrade.history_proofs },
     tree_sequences: genTreeSequences(),
     id_range: genIdRange(),
+    row_values: genRowValuesV2(),
     transitions: genTransitions(chain, key),
     json_proofs: jsonProofs,
     json_multiproofs: jsonMulti,
@@ -1378,7 +1470,7 @@ function main() {
     `history ${vectors.history.length} (inclusion ${vectors.history.reduce((a, x) => a + x.inclusion.length, 0)}, ` +
     `consistency ${vectors.history.reduce((a, x) => a + x.consistency.length, 0)})`);
   console.log(`wrote ${file2.pathname}`);
-  console.log(`  headers ${v2.headers.length}, tree_sequences ${v2.tree_sequences.length}, answers ${v2.answers.length}, ` +
+  console.log(`  headers ${v2.headers.length}, tree_sequences ${v2.tree_sequences.length}, row_values ${v2.row_values.length}, answers ${v2.answers.length}, ` +
     `history_proofs ${v2.history_proofs.length}, checkpoints ${v2.checkpoints.length}, negative ${v2.negative.length}`);
 }
 

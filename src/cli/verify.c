@@ -12,6 +12,11 @@
  * checks that the identity anchored the answer's header on Solana, or a
  * later header that a history proof from --server links it to (§8.1).
  *
+ * --table, --ids, --limit, --order and --require-complete say what was
+ * asked, so that an answer to another question (an id left out of both
+ * records and missing, a smaller limit, the other order, another table) is
+ * refused; what was not given is named in the ok line as not checked.
+ *
  * Exit status: 0 and one "ok: ..." line when everything checks; 1 and one
  * reason on stderr otherwise; 2 for usage errors.
  */
@@ -35,6 +40,8 @@ static const char verify_help[] =
     "usage: vmdb verify [FILE|-] (--public-key HEX | --identity-from URL) [--chain-id HEX]\n"
     "                   [--state FILE] [--server URL] [--history FILE] [--origin NAME]\n"
     "                   [--solana-rpc URL] [--cacert FILE]\n"
+    "                   [--table T] [--ids A,B,...] [--limit N] [--order asc|desc]\n"
+    "                   [--require-complete]\n"
     "\n"
     "Checks a saved vmdb answer with nothing but the identity public key. FILE (default\n"
     "stdin) is one of: an answer with data.proof (read/write with \"proof\": true, incl. a\n"
@@ -59,6 +66,18 @@ static const char verify_help[] =
     "  --cacert FILE        PEM CA certificate(s) to verify an https:// server with\n"
     "                       (instead of the system's; e.g. a vmdb with its own CA)\n"
     "\n"
+    "What the request asked (answers with data.proof; PROTOCOL.md 9 step 5 and 10). An\n"
+    "answer proves only what it lists: without these, an answer to another question passes,\n"
+    "and the ok line names what was not checked.\n"
+    "  --table T            the model the request named (compared folded to lower case)\n"
+    "  --ids A,B,...        read-batch, delete-batch: the ids asked for, each returned or\n"
+    "                       proven absent (canonical text, PROTOCOL.md 1: 7, not 0007)\n"
+    "  --limit N            read-latest: the limit sent (the server caps it at 100); a\n"
+    "                       complete answer must prove exactly it, and no answer has more rows\n"
+    "  --order asc|desc     read-latest: the order asked for (the server's default is desc);\n"
+    "                       a complete answer must prove it\n"
+    "  --require-complete   read-latest: refuse an answer without a complete proof\n"
+    "\n"
     "Environment: VMDB_API_KEY, a key of the read role sent as a Bearer token with every\n"
     "request to the server (--identity-from, --server) when it has API keys.\n"
     "\n"
@@ -67,7 +86,10 @@ static const char verify_help[] =
 
 typedef struct vctx {
     const char *file, *pk_hex, *identity_from, *chain_hex, *state_path, *server, *history, *origin,
-        *solana_rpc, *cacert, *api_key;
+        *solana_rpc, *cacert, *api_key, *ids_arg, *limit_arg, *order_arg;
+    vmdb_vfy_request req; /* what the request asked (--table ... --require-complete) */
+    bool has_req;
+    bool usage; /* c->why is a usage error (exit 2) */
     vmdb_hasher *h;
     vmdb_vfy_pins pins;
     bool has_state;
@@ -524,6 +546,63 @@ static void short_hex(char out[17], const uint8_t *p)
     vmdb_hex_encode(out, p, 8);
 }
 
+/* Request options beside an input that answers no request: a usage error
+ * (exit 2). */
+static int request_misused(vctx *c, const char *what)
+{
+    c->usage = true;
+    snprintf(c->why, sizeof c->why,
+             "--table, --ids, --limit, --order and --require-complete apply to an answer with "
+             "data.proof; the input is %s",
+             what);
+    return VMDB_EINVAL;
+}
+
+static void add_name(char *list, size_t n, const char *name)
+{
+    size_t used = strlen(list);
+    snprintf(list + used, n - used, "%s%s", used ? ", " : "", name);
+}
+
+/* The end of the ok line: what of the request the answer was checked
+ * against, and what not (an answer proves only what it lists, §9 step 5). */
+static void request_note(const vctx *c, const vmdb_vfy_bundle_result *r, char *out, size_t n)
+{
+    char done[80] = "", todo[80] = "", give[120] = "";
+    const vmdb_vfy_request *q = &c->req;
+    bool batch = r->kind == VMDB_VFY_READ_BATCH || r->kind == VMDB_VFY_DELETE;
+    bool latest = r->kind == VMDB_VFY_READ_LATEST;
+    struct {
+        bool applies, given;
+        const char *name, *opt;
+    } items[] = {
+        {true, q->table != NULL, "table", "--table"},
+        {batch, q->has_ids, "ids", "--ids"},
+        {latest, q->limit != 0, "limit", "--limit"},
+        /* The order of an answer that is not complete proves nothing. */
+        {latest && r->complete, q->order != VMDB_VFY_ORDER_ANY, "order", "--order"},
+        {latest, q->require_complete, "complete", NULL},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        if (!items[i].applies)
+            continue;
+        if (items[i].given) {
+            add_name(done, sizeof done, items[i].name);
+        } else if (items[i].opt) {
+            add_name(todo, sizeof todo, items[i].name);
+            size_t used = strlen(give);
+            snprintf(give + used, sizeof give - used, "%s%s", used ? "/" : "", items[i].opt);
+        }
+    }
+    out[0] = 0;
+    if (done[0])
+        snprintf(out, n, "; request checked: %s", done);
+    if (todo[0]) {
+        size_t used = strlen(out);
+        snprintf(out + used, n - used, "; %s: not checked (give %s)", todo, give);
+    }
+}
+
 static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
 {
     vmdb_json_doc *doc = NULL;
@@ -539,6 +618,8 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
         return bad(c, "empty input");
     if (in->ptr[i] != '{') {
         /* A checkpoint note. */
+        if (c->has_req)
+            return request_misused(c, "a checkpoint");
         uint64_t n = 0;
         uint8_t root[32];
         char rh[65];
@@ -565,6 +646,10 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
     const vmdb_json *proof = vmdb_json_get(d, "proof");
     if (proof && vmdb_json_typeof(proof) == VMDB_JSON_OBJECT && vmdb_json_get(d, "record")) {
         vmdb_vfy_transition_result r;
+        if (c->has_req) {
+            rc = request_misused(c, "a transition record");
+            goto done;
+        }
         if ((rc = vmdb_vfy_transition(c->h, d, &c->pins, &r, c->why)))
             goto done;
         got = r.header;
@@ -579,13 +664,24 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
                  (unsigned long long)got.h.seq, vmdb_header_kind_name(got.h.kind), cnt, hx);
     } else if (proof && vmdb_json_typeof(proof) == VMDB_JSON_OBJECT) {
         vmdb_vfy_bundle_result r;
-        if ((rc = vmdb_vfy_bundle(c->h, d, &c->pins, &r, c->why)))
+        char comp[64], req[200];
+        if ((rc = vmdb_vfy_bundle(c->h, d, &c->pins, &c->req, &r, c->why)))
             goto done;
         got = r.header;
-        snprintf(line, linelen, "ok: table %s, %zu row%s present, %zu absent, %s, at seq %llu",
-                 r.table, r.npresent, r.npresent == 1 ? "" : "s", r.nabsent,
-                 r.complete ? "complete" : "not complete", (unsigned long long)got.h.seq);
+        if (r.complete)
+            snprintf(comp, sizeof comp, "complete (%s, limit %llu)", r.desc ? "desc" : "asc",
+                     (unsigned long long)r.limit);
+        else
+            snprintf(comp, sizeof comp, "not complete");
+        request_note(c, &r, req, sizeof req);
+        snprintf(line, linelen, "ok: table %s, %zu row%s present, %zu absent, %s, at seq %llu%s",
+                 r.table, r.npresent, r.npresent == 1 ? "" : "s", r.nabsent, comp,
+                 (unsigned long long)got.h.seq, req);
     } else if (is_history(d)) {
+        if (c->has_req) {
+            rc = request_misused(c, "a history proof");
+            goto done;
+        }
         if ((rc = vmdb_vfy_history(c->h, d, &c->pins, &from, &got, c->why)))
             goto done;
         pfrom = &from;
@@ -598,6 +694,10 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
         if (!hj) {
             rc = bad(c, "input is none of: an answer with data.proof, a history proof, a signed "
                         "header, a transition record, a checkpoint");
+            goto done;
+        }
+        if (c->has_req) {
+            rc = request_misused(c, "a signed header");
             goto done;
         }
         if ((rc = vmdb_vfy_check_header(c->h, hj, &c->pins, &got, c->why)))
@@ -618,6 +718,95 @@ done:
     return rc;
 }
 
+/* --limit: a decimal 1..2^32-1, as the server takes it (it answers with at
+ * most 100 rows). */
+static bool parse_limit(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > 10 || s[0] == '0')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > UINT32_MAX)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The request options into c->req; a usage error prints why and returns
+ * VMDB_EINVAL. */
+static int parse_request(vctx *c)
+{
+    vmdb_vfy_request *q = &c->req;
+    const char *t = q->table;
+    if (t) {
+        size_t n = strlen(t), ok = n >= 1 && n <= 63;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+                 (t[i] >= '0' && t[i] <= '9') || t[i] == '_';
+        if (!ok) {
+            fprintf(stderr, "vmdb verify: --table must be a table name (letters, digits and _, "
+                            "at most 63)\n");
+            return VMDB_EINVAL;
+        }
+    }
+    if (c->limit_arg && !parse_limit(c->limit_arg, &q->limit)) {
+        fprintf(stderr, "vmdb verify: --limit must be an integer from 1 to 4294967295\n");
+        return VMDB_EINVAL;
+    }
+    if (c->order_arg) {
+        if (!strcmp(c->order_arg, "asc")) {
+            q->order = VMDB_VFY_ORDER_ASC;
+        } else if (!strcmp(c->order_arg, "desc")) {
+            q->order = VMDB_VFY_ORDER_DESC;
+        } else {
+            fprintf(stderr, "vmdb verify: --order must be asc or desc\n");
+            return VMDB_EINVAL;
+        }
+    }
+    if (c->ids_arg) {
+        /* Comma-separated, each non-empty (an id holding a comma cannot be
+         * given). The slices point into argv. */
+        const char *a = c->ids_arg;
+        size_t n = 1;
+        for (const char *p = a; *p; p++)
+            n += *p == ',';
+        vmdb_slice *ids = calloc(n, sizeof *ids);
+        if (!ids) {
+            fprintf(stderr, "vmdb verify: out of memory\n");
+            return VMDB_EINVAL;
+        }
+        for (size_t k = 0; k < n; k++) {
+            const char *end = strchr(a, ',');
+            size_t len = end ? (size_t)(end - a) : strlen(a);
+            if (len == 0) {
+                free(ids);
+                fprintf(stderr, "vmdb verify: --ids holds an empty id\n");
+                return VMDB_EINVAL;
+            }
+            ids[k] = VMDB_SLICE(a, len);
+            a += len + 1;
+        }
+        q->ids = ids;
+        q->nids = n;
+        q->has_ids = true;
+    }
+    if (q->has_ids && (q->limit || q->order != VMDB_VFY_ORDER_ANY || q->require_complete)) {
+        fprintf(stderr, "vmdb verify: --ids (read-batch, delete-batch) and --limit, --order, "
+                        "--require-complete (read-latest) are for different requests\n");
+        free((void *)q->ids);
+        q->ids = NULL;
+        return VMDB_EINVAL;
+    }
+    c->has_req =
+        q->table || q->has_ids || q->limit || q->order != VMDB_VFY_ORDER_ANY || q->require_complete;
+    return 0;
+}
+
 int vmdb_cli_verify(int argc, char **argv)
 {
     vctx c;
@@ -636,10 +825,18 @@ int vmdb_cli_verify(int argc, char **argv)
                             : !strcmp(a, "--origin")        ? &c.origin
                             : !strcmp(a, "--solana-rpc")    ? &c.solana_rpc
                             : !strcmp(a, "--cacert")        ? &c.cacert
+                            : !strcmp(a, "--table")         ? &c.req.table
+                            : !strcmp(a, "--ids")           ? &c.ids_arg
+                            : !strcmp(a, "--limit")         ? &c.limit_arg
+                            : !strcmp(a, "--order")         ? &c.order_arg
                                                             : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(verify_help, stdout);
             return 0;
+        }
+        if (!strcmp(a, "--require-complete")) {
+            c.req.require_complete = true;
+            continue;
         }
         if (slot) {
             if (i + 1 >= argc || !argv[i + 1][0]) {
@@ -685,6 +882,8 @@ int vmdb_cli_verify(int argc, char **argv)
         fprintf(stderr, "vmdb verify: --origin must be printable ASCII without spaces or '+'\n");
         return 2;
     }
+    if (parse_request(&c) != 0)
+        return 2;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (vmdb_hasher_new(&c.h, 0) != 0) {
         snprintf(c.why, sizeof c.why, "out of memory");
@@ -726,10 +925,14 @@ int vmdb_cli_verify(int argc, char **argv)
     if (run(&c, &in, line, sizeof line) == 0) {
         printf("%s\n", line);
         rc = 0;
+    } else if (c.usage) {
+        rc = 2;
+        fprintf(stderr, "vmdb verify: %s\n", c.why);
     }
 done:
     if (rc == 1)
         fprintf(stderr, "vmdb verify: %s\n", c.why[0] ? c.why : "failed");
+    free((void *)c.req.ids);
     vmdb_buf_free(&in);
     vmdb_hasher_free(c.h);
     curl_global_cleanup();

@@ -303,9 +303,81 @@ static int all_absent(const vmdb_json *arr, const vmdb_json *absent, const char 
     return 0;
 }
 
+/* The limit a read-latest is answered with: the server caps it (§10's
+ * complete.limit is the capped one). */
+static uint64_t latest_limit(uint64_t asked)
+{
+    return asked > VMDB_VFY_LATEST_MAX ? VMDB_VFY_LATEST_MAX : asked;
+}
+
+static const char *kind_name(vmdb_vfy_kind k)
+{
+    switch (k) {
+    case VMDB_VFY_READ_BATCH:
+        return "read-batch";
+    case VMDB_VFY_READ_LATEST:
+        return "read-latest";
+    case VMDB_VFY_DELETE:
+        return "delete-batch";
+    default:
+        return "create-batch or upsert";
+    }
+}
+
+/* A request member that another route's answer cannot satisfy: an answer
+ * of another kind is no answer to it. */
+static int request_fits(const vmdb_vfy_request *req, vmdb_vfy_kind kind, char why[VMDB_VFY_WHY])
+{
+    if (req->has_ids && kind != VMDB_VFY_READ_BATCH && kind != VMDB_VFY_DELETE)
+        return fail(why, VMDB_EVERIFY,
+                    "the request named ids (read-batch or delete-batch), the answer is a %s",
+                    kind_name(kind));
+    if ((req->limit || req->order != VMDB_VFY_ORDER_ANY || req->require_complete) &&
+        kind != VMDB_VFY_READ_LATEST)
+        return fail(why, VMDB_EVERIFY, "the request is a read-latest, the answer is a %s",
+                    kind_name(kind));
+    return 0;
+}
+
+/* Whether `id` is the id of an entry of `list` (present or absent). */
+static bool in_entries(const vmdb_json *list, vmdb_slice id)
+{
+    for (size_t i = 0; i < vmdb_json_size(list); i++)
+        if (slice_eq(vmdb_json_string(vmdb_json_get(vmdb_json_at(list, i), "id")), id))
+            return true;
+    return false;
+}
+
+/* §1: a registered table name, folded to lower case. */
+static bool table_name_ok(vmdb_slice t)
+{
+    if (t.len == 0 || t.len > 63)
+        return false;
+    for (size_t i = 0; i < t.len; i++)
+        if (!((t.ptr[i] >= 'a' && t.ptr[i] <= 'z') || (t.ptr[i] >= '0' && t.ptr[i] <= '9') ||
+              t.ptr[i] == '_'))
+            return false;
+    return true;
+}
+
+/* The requested table, folded to lower case, is `t`. */
+static bool same_table(const char *asked, vmdb_slice t)
+{
+    size_t n = strlen(asked);
+    if (n != t.len)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = asked[i] >= 'A' && asked[i] <= 'Z' ? (char)(asked[i] - 'A' + 'a') : asked[i];
+        if (c != (char)t.ptr[i])
+            return false;
+    }
+    return true;
+}
+
 /* §10: the range leaf, then every id of the gap returned or proven absent. */
 static int check_complete(bundle_ctx *b, const vmdb_json *cp, const vmdb_json *present,
-                          const vmdb_json *absent, char why[VMDB_VFY_WHY])
+                          const vmdb_json *absent, const vmdb_vfy_request *req,
+                          vmdb_vfy_bundle_result *out, char why[VMDB_VFY_WHY])
 {
     uint8_t rk[32], rv[32];
     uint64_t limit = 0;
@@ -322,6 +394,17 @@ static int check_complete(bundle_ctx *b, const vmdb_json *cp, const vmdb_json *p
     if ((rc = u64_member(cp, "limit", &limit, why)) ||
         (rc = hex_member(cp, "range_key", rk, 32, why)))
         return rc;
+    out->desc = desc;
+    out->limit = limit;
+    /* What was asked: a smaller limit or the other order proves a
+     * complete answer to another question. */
+    if (req && req->order != VMDB_VFY_ORDER_ANY && desc != (req->order == VMDB_VFY_ORDER_DESC))
+        return fail(why, VMDB_EVERIFY, "complete.order is \"%s\", not the requested \"%s\"",
+                    desc ? "desc" : "asc", desc ? "asc" : "desc");
+    if (req && req->limit && limit != latest_limit(req->limit))
+        return fail(why, VMDB_EVERIFY, "complete.limit is %llu, not the requested %llu%s",
+                    (unsigned long long)limit, (unsigned long long)latest_limit(req->limit),
+                    req->limit > VMDB_VFY_LATEST_MAX ? " (the request's limit capped at 100)" : "");
     if (!lov || !hiv || !parse_i64(vmdb_json_string(lov), &lo) ||
         !parse_i64(vmdb_json_string(hiv), &hi) || lo > hi)
         return fail(why, VMDB_EPARSE, "complete.lo/hi: not decimal ids with lo <= hi");
@@ -388,7 +471,8 @@ done:
 }
 
 int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *pins,
-                    vmdb_vfy_bundle_result *out, char why[VMDB_VFY_WHY])
+                    const vmdb_vfy_request *req, vmdb_vfy_bundle_result *out,
+                    char why[VMDB_VFY_WHY])
 {
     bundle_ctx b;
     int rc = 0;
@@ -417,9 +501,16 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
         return fail(why, VMDB_EPARSE, "data.records: not an array");
     if (cp && vmdb_json_typeof(cp) != VMDB_JSON_OBJECT)
         return fail(why, VMDB_EPARSE, "data.proof.complete: not an object");
+    if (dcomplete && vmdb_json_typeof(dcomplete) != VMDB_JSON_TRUE &&
+        vmdb_json_typeof(dcomplete) != VMDB_JSON_FALSE)
+        return fail(why, VMDB_EPARSE, "data.complete: not a boolean");
     bool claims = dcomplete && vmdb_json_typeof(dcomplete) == VMDB_JSON_TRUE;
     if (claims != (cp != NULL))
         return fail(why, VMDB_EVERIFY, "data.complete and data.proof.complete disagree");
+    out->kind = !records                         ? VMDB_VFY_DELETE
+                : dcomplete                      ? VMDB_VFY_READ_LATEST
+                : vmdb_json_get(data, "missing") ? VMDB_VFY_READ_BATCH
+                                                 : VMDB_VFY_WRITE;
 
     /* 1. The header: answers carry v2 headers only (§9). */
     if ((rc = vmdb_vfy_check_header(h, vmdb_json_get(proof, "header"), pins, &out->header, why)))
@@ -427,6 +518,13 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
     if (out->header.h.version != 2)
         return fail(why, VMDB_EVERIFY,
                     "data.proof.header: a v1 header where a v2 header is required");
+    if (!table_name_ok(b.table))
+        return fail(why, VMDB_EPARSE, "data.proof.table: not a registered (lower-case) table name");
+    if (req && req->table && !same_table(req->table, b.table))
+        return fail(why, VMDB_EVERIFY, "data.proof.table is '%s', not the table the request named",
+                    out->table);
+    if (req && (rc = request_fits(req, out->kind, why)))
+        return rc;
 
     /* 2. The multiproof against the header's root. */
     const vmdb_json *kl = typed(mp, "keys", VMDB_JSON_ARRAY);
@@ -547,9 +645,31 @@ int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *
     if (!records && (rc = all_absent(typed(data, "ids", VMDB_JSON_ARRAY), absent, "ids", why)))
         goto done; /* delete-batch: every deleted id is absent from the new state */
 
+    /* 5. Every requested id answered: one left out of both records and
+     * missing passes steps 3 and 4. */
+    for (size_t i = 0; req && req->has_ids && i < req->nids; i++) {
+        vmdb_slice id = req->ids[i];
+        if (!in_entries(present, id) && !in_entries(absent, id)) {
+            rc =
+                fail(why, VMDB_EVERIFY, "requested id '%.*s' is neither returned nor proven absent",
+                     (int)(id.len > 64 ? 64 : id.len), (const char *)id.ptr);
+            goto done;
+        }
+    }
+
     /* §10. */
-    if (cp && (rc = check_complete(&b, cp, present, absent, why)))
+    if (req && req->limit && out->kind == VMDB_VFY_READ_LATEST && nrec > latest_limit(req->limit)) {
+        rc = fail(why, VMDB_EVERIFY, "read-latest: %zu records, above the requested limit %llu",
+                  nrec, (unsigned long long)latest_limit(req->limit));
         goto done;
+    }
+    if (cp && (rc = check_complete(&b, cp, present, absent, req, out, why)))
+        goto done;
+    if (!cp && req && req->require_complete) {
+        rc = fail(why, VMDB_EVERIFY,
+                  "read-latest: not complete, but the request requires a complete answer");
+        goto done;
+    }
     for (size_t i = 0; i < b.nkeys; i++)
         if (!b.used[i]) {
             rc = fail(why, VMDB_EVERIFY,

@@ -39,17 +39,54 @@ typedef vmdb_sheader vmdb_vfy_header;
 int vmdb_vfy_check_header(vmdb_hasher *h, const vmdb_json *j, const vmdb_vfy_pins *pins,
                           vmdb_vfy_header *out, char why[VMDB_VFY_WHY]);
 
+/* The route an answer is from, as its members show it (§9): delete-batch
+ * has no `records`, read-latest has `complete`, read-batch `missing`;
+ * create-batch and upsert answers look alike. */
+typedef enum vmdb_vfy_kind {
+    VMDB_VFY_WRITE, /* create-batch, upsert */
+    VMDB_VFY_READ_BATCH,
+    VMDB_VFY_READ_LATEST,
+    VMDB_VFY_DELETE,
+} vmdb_vfy_kind;
+
+typedef enum vmdb_vfy_order {
+    VMDB_VFY_ORDER_ANY,
+    VMDB_VFY_ORDER_ASC,
+    VMDB_VFY_ORDER_DESC
+} vmdb_vfy_order;
+
+#define VMDB_VFY_LATEST_MAX 100 /* the server caps read-latest's limit at this */
+
+/* What the client asked: the checks of an answer that depend on the
+ * request (§9 step 5, §10), which the answer alone cannot show. A member
+ * left zero (NULL, false) is not checked. */
+typedef struct vmdb_vfy_request {
+    const char *table;     /* the model the request named (folded to lower case) */
+    const vmdb_slice *ids; /* read-batch, delete-batch: every id answered, as text */
+    size_t nids;           /* ... (has_ids with nids 0: none asked) */
+    bool has_ids;          /* ... */
+    uint64_t limit;        /* read-latest: as sent, 0 none; compared capped at 100 */
+    vmdb_vfy_order order;  /* read-latest */
+    bool require_complete; /* read-latest: a §10 proof is required */
+} vmdb_vfy_request;
+
 /* What a bundle proved. */
 typedef struct vmdb_vfy_bundle_result {
     vmdb_vfy_header header;
     char table[64];
     size_t npresent, nabsent;
-    bool complete; /* §10: no row was left out */
+    vmdb_vfy_kind kind;
+    bool complete;  /* §10: no row was left out */
+    bool desc;      /* complete: the order */
+    uint64_t limit; /* complete: the limit */
 } vmdb_vfy_bundle_result;
 
-/* Verifies an answer's `data` (with `data.proof`, §9 and §10). */
+/* Verifies an answer's `data` (with `data.proof`, §9 and §10) and, when
+ * `req` is not NULL, that it answers that request (a request member that
+ * does not fit the answer's kind, such as ids beside a read-latest, fails). */
 int vmdb_vfy_bundle(vmdb_hasher *h, const vmdb_json *data, const vmdb_vfy_pins *pins,
-                    vmdb_vfy_bundle_result *out, char why[VMDB_VFY_WHY]);
+                    const vmdb_vfy_request *req, vmdb_vfy_bundle_result *out,
+                    char why[VMDB_VFY_WHY]);
 
 /* Verifies a history proof (§11.1: {from, to, inclusion, consistency}):
  * both headers, then that `to` extends `from`. */

@@ -75,10 +75,10 @@ async function readLatest(url, table, body) {
 }
 
 /** `vmdb verify --public-key` on the saved answer text: {code, out, err}. */
-function cliVerify(text) {
+function cliVerify(text, extra = []) {
   const f = path.join(dir, `answer-${++saved}.json`);
   fs.writeFileSync(f, text);
-  const r = spawnSync(BIN, ['verify', '--public-key', pub, '--chain-id', chain, f],
+  const r = spawnSync(BIN, ['verify', '--public-key', pub, '--chain-id', chain, f, ...extra],
     { encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
@@ -105,9 +105,12 @@ async function complete(table, body, want) {
   assert.ok(d.proof.multiproof.keys.includes(c.range_key), 'the range key is in the multiproof');
   const v = verifyAnswer(d, 'read-latest', pub, { chainId: chain, requireComplete: true, order: want.order, limit: d.meta.limit });
   assert.equal(v.ok, true, `vmdb-verify: ${v.reason}`);
-  const cli = cliVerify(r.text);
+  let cli = cliVerify(r.text);
   assert.equal(cli.code, 0, `vmdb verify: ${cli.out}${cli.err}`);
-  assert.match(cli.out, /^ok: .*, complete, at seq/m);
+  assert.match(cli.out, new RegExp(`^ok: .*, complete \\(${want.order}, limit ${d.meta.limit}\\), at seq \\d+; table, limit, order: not checked`, 'm'));
+  cli = cliVerify(r.text, ['--table', table, '--limit', String(d.meta.limit), '--order', want.order, '--require-complete']);
+  assert.equal(cli.code, 0, `vmdb verify with the request: ${cli.out}${cli.err}`);
+  assert.match(cli.out, /; request checked: table, limit, order, complete$/m);
   // Without "proof" the same read has no complete field (as before §10).
   const plain = ok(await readLatest(srv.url, table, body));
   assert.equal(plain.complete, undefined);

@@ -431,7 +431,7 @@ test('(a) S1 with BATCH_COMMIT_SIZE=3: the boundary write is committed once its 
   // The same answer, now that header 4 is anchored.
   cv = vfy(['-'], rd.text);
   assert.equal(cv.status, 0, cv.stderr);
-  assert.match(cv.stdout, new RegExp(`^ok: table agents, 3 rows present, 0 absent, not complete, at seq 4; anchored at seq 4 \\(slot ${after[0].slot}, tx ${after[0].signature}\\)$`, 'm'));
+  assert.match(cv.stdout, new RegExp(`^ok: table agents, 3 rows present, 0 absent, not complete, at seq 4; table, ids: not checked \\(give --table/--ids\\); anchored at seq 4 \\(slot ${after[0].slot}, tx ${after[0].signature}\\)$`, 'm'));
 });
 
 test('(b) restarts read the anchor back: after kill -9, after a clean stop, without the local record; an unfunded identity anchors once funded', async (t) => {

@@ -13,6 +13,11 @@
 // edited records, the header of another answer, of another chain, signed by
 // another key or with the intent signature) fails with its own reason, and
 // a state pinned on one server refuses another chain under the same key.
+// What depends on the request (--table, --ids, --limit, --order,
+// --require-complete) is checked when given: an honest answer passes, an
+// answer to another question (an id left out of both records and missing,
+// a smaller limit, the other order, another table) fails with its reason;
+// without them the ok line names what was not checked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -267,7 +272,7 @@ test('answers with "proof": true from all five routes verify; each tampered vari
   const older = (await latest(srv.url)).json.data.header; // a header of another root
   const answers = await provedAnswers(srv.url);
   const want = {
-    'create-batch': /^ok: table agents, 3 rows present, 0 absent, not complete, at seq \d+$/m,
+    'create-batch': /^ok: table agents, 3 rows present, 0 absent, not complete, at seq \d+; table: not checked \(give --table\)$/m,
     'read-batch': /^ok: table agents, 2 rows present, 2 absent, /m,
     'read-latest': /^ok: table agents, 3 rows present, /m,
     upsert: /^ok: table agents, 2 rows present, 0 absent, /m,
@@ -289,7 +294,7 @@ test('answers with "proof": true from all five routes verify; each tampered vari
     let v = verify([f, '--public-key', pk]);
     assert.equal(v.code, 0, `${route}: ${v.err}`);
     assert.match(v.out, want[route], route);
-    assert.match(v.out, new RegExp(`at seq ${seq}$`, 'm'));
+    assert.match(v.out, new RegExp(`at seq ${seq}; `, 'm'));
     v = verify(['-', '--public-key', pk], r.text);
     assert.equal(v.code, 0, `${route} on stdin: ${v.err}`);
     v = verify([f, '--identity-from', srv.url]);
@@ -337,6 +342,118 @@ test('answers with "proof": true from all five routes verify; each tampered vari
   const x = JSON.parse(JSON.stringify(del));
   x.proof.absent = x.proof.absent.filter((e) => e.id !== '888888');
   fails(tampered(x), /data\.missing id '888888' is not proven absent/);
+});
+
+test('what the request asked: --table, --ids, --limit, --order, --require-complete', async () => {
+  const m = (r) => `/api/models/agents/${r}`;
+  const ids = ok(await post(srv.url, m('create-batch'), { records: [{ name: 'q1' }, { name: 'q2' }, { name: 'q3' }, { name: 'q4' }] })).ids.map(String);
+  const input = (a) => (typeof a.text === 'string' ? a.text : JSON.stringify({ success: true, data: a }));
+  const passes = (a, args, re) => {
+    const v = verify(['-', '--public-key', pk, ...args], input(a));
+    assert.equal(v.code, 0, `${args.join(' ')}: ${v.err}`);
+    assert.match(v.out.trimEnd(), re, args.join(' '));
+  };
+  const fails = (a, args, re) => {
+    const v = verify(['-', '--public-key', pk, ...args], input(a));
+    assert.equal(v.code, 1, `${args.join(' ')}: accepted, expected ${re}: ${v.out}`);
+    assert.match(v.err.trimEnd(), re);
+    assert.equal(v.err.trim().split('\n').length, 1, v.err);
+  };
+  const clone = (r) => JSON.parse(r.text).data;
+
+  // read-batch: each requested id returned or proven absent (§9 step 5).
+  const rb = await post(srv.url, m('read-batch'), { ids: [ids[0], ids[1], '999999'], proof: true });
+  assert.equal(rb.status, 200, rb.text);
+  passes(rb, [], /^ok: table agents, 2 rows present, 1 absent, not complete, at seq \d+; table, ids: not checked \(give --table\/--ids\)$/);
+  passes(rb, ['--table', 'Agents', '--ids', `${ids[0]},${ids[1]},999999`], /, at seq \d+; request checked: table, ids$/);
+  passes(rb, ['--ids', `${ids[1]},${ids[0]},${ids[0]}`], /; request checked: ids; table: not checked \(give --table\)$/);
+  // An answer to fewer ids than asked: id 2 left out of both records and missing.
+  fails(rb, ['--ids', `${ids[0]},${ids[1]},${ids[2]},999999`], new RegExp(`^vmdb verify: requested id '${ids[2]}' is neither returned nor proven absent$`));
+  let x = clone(rb);
+  x.missing = x.missing.filter((id) => id !== '999999');
+  x.proof.absent = x.proof.absent.filter((e) => e.id !== '999999');
+  fails(x, ['--ids', `${ids[0]},${ids[1]},999999`], /requested id '999999' is neither returned nor proven absent/);
+  x = clone(rb);
+  x.records.pop();
+  x.ids.pop();
+  x.proof.present.pop();
+  fails(x, ['--ids', `${ids[0]},${ids[1]},999999`], new RegExp(`requested id '${ids[1]}' is neither returned nor proven absent`));
+  // Ids are compared as the answer's canonical text (§1).
+  fails(rb, ['--ids', `00${ids[0]}`], new RegExp(`requested id '00${ids[0]}' is neither returned nor proven absent`));
+  // Another table: the request named it, or the proof was renamed.
+  fails(rb, ['--table', 'notes'], /^vmdb verify: data\.proof\.table is 'agents', not the table the request named$/);
+  x = clone(rb);
+  x.proof.table = 'notes';
+  fails(x, ['--table', 'agents'], /data\.proof\.table is 'notes', not the table the request named/);
+  fails(x, [], /present\[0\]: key is not the row key of id/);
+
+  // delete-batch: every id asked to delete is proven absent afterwards.
+  const del = await post(srv.url, m('delete-batch'), { ids: [ids[3], '777777'], proof: true });
+  assert.equal(del.status, 200, del.text);
+  passes(del, [], /^ok: table agents, 0 rows present, 2 absent, not complete, at seq \d+; table, ids: not checked \(give --table\/--ids\)$/);
+  passes(del, ['--table', 'agents', '--ids', `${ids[3]},777777`], /; request checked: table, ids$/);
+  fails(del, ['--ids', `${ids[3]},777777,${ids[2]}`], new RegExp(`requested id '${ids[2]}' is neither returned nor proven absent`));
+
+  // read-latest: a complete answer proves its order and limit (§10).
+  const latestOf = async (body) => {
+    const r = await post(srv.url, m('read-latest'), { ...body, proof: true });
+    assert.equal(r.status, 200, r.text);
+    return r;
+  };
+  const l3 = await latestOf({ limit: 3 });
+  assert.equal(l3.json.data.complete, true);
+  passes(l3, [], /^ok: table agents, 3 rows present, \d+ absent, complete \(desc, limit 3\), at seq \d+; table, limit, order: not checked \(give --table\/--limit\/--order\)$/);
+  passes(l3, ['--table', 'agents', '--limit', '3', '--order', 'desc', '--require-complete'], /complete \(desc, limit 3\), at seq \d+; request checked: table, limit, order, complete$/);
+  // A smaller limit answered (genuine and signed, but not what was asked)...
+  const l2 = await latestOf({ limit: 2 });
+  fails(l2, ['--limit', '3'], /^vmdb verify: complete\.limit is 2, not the requested 3$/);
+  // ...or complete.limit reduced together with the last row removed.
+  x = clone(l3);
+  x.proof.complete.limit = 2;
+  x.records.pop();
+  x.ids.pop();
+  x.proof.present.pop();
+  fails(x, ['--limit', '3'], /complete\.limit is 2, not the requested 3/);
+  // The other order.
+  const asc = await latestOf({ limit: 3, order_by: { field: 'id', direction: 'asc' } });
+  passes(asc, ['--order', 'asc', '--limit', '3'], /complete \(asc, limit 3\), at seq \d+; request checked: limit, order; table: not checked/);
+  fails(asc, ['--order', 'desc'], /^vmdb verify: complete\.order is "asc", not the requested "desc"$/);
+  fails(l3, ['--order', 'asc'], /complete\.order is "desc", not the requested "asc"/);
+  // The server caps the limit at 100 and proves the capped one.
+  const big = await latestOf({ limit: 500 });
+  passes(big, ['--limit', '500'], /complete \(desc, limit 100\)/);
+  fails(big, ['--limit', '99'], /complete\.limit is 100, not the requested 99$/);
+  fails(l3, ['--limit', '500'], /complete\.limit is 3, not the requested 100 \(the request's limit capped at 100\)/);
+  // No answer holds more rows than the limit, complete or not.
+  const wh = await latestOf({ limit: 3, where: { name: 'q1' } });
+  assert.equal(wh.json.data.complete, false);
+  passes(wh, [], /not complete, at seq \d+; table, limit: not checked \(give --table\/--limit\)$/);
+  passes(wh, ['--limit', '3'], /not complete, at seq \d+; request checked: limit; table: not checked/);
+  fails(wh, ['--require-complete'], /^vmdb verify: read-latest: not complete, but the request requires a complete answer$/);
+  ok(await post(srv.url, m('create-batch'), { records: [{ name: 'dup' }, { name: 'dup' }, { name: 'dup' }] }));
+  const dup = await latestOf({ limit: 3, where: { name: 'dup' } });
+  assert.equal(dup.json.data.records.length, 3);
+  passes(dup, ['--limit', '3'], /3 rows present, 0 absent, not complete/);
+  fails(dup, ['--limit', '2'], /^vmdb verify: read-latest: 3 records, above the requested limit 2$/);
+
+  // An answer of another route is no answer to the request.
+  fails(rb, ['--limit', '3'], /^vmdb verify: the request is a read-latest, the answer is a read-batch$/);
+  fails(l3, ['--ids', '1'], /^vmdb verify: the request named ids \(read-batch or delete-batch\), the answer is a read-latest$/);
+  const cr = await post(srv.url, m('create-batch'), { records: [{ name: 'q5' }], proof: true });
+  fails(cr, ['--ids', '1'], /the answer is a create-batch or upsert$/);
+  passes(cr, ['--table', 'agents'], /not complete, at seq \d+; request checked: table$/);
+
+  // Usage errors: exit 2.
+  const head = (await latest(srv.url)).text;
+  for (const args of [['--limit', '0'], ['--limit', 'x'], ['--limit', '-1'], ['--limit', '4294967296'], ['--order', 'up'],
+    ['--ids', '1,,2'], ['--ids', ','], ['--table', 'a-b'], ['--table', 'x'.repeat(64)], ['--ids', '1', '--limit', '2'],
+    ['--ids', '1', '--require-complete'], ['--table']]) {
+    const v = verify(['-', '--public-key', pk, ...args], rb.text);
+    assert.equal(v.code, 2, `${args.join(' ')}: ${v.out}${v.err}`);
+  }
+  const v = verify(['-', '--public-key', pk, '--table', 'agents'], head);
+  assert.equal(v.code, 2, v.out);
+  assert.match(v.err, /apply to an answer with data\.proof; the input is a signed header/);
 });
 
 test('another chain under the same key (fresh database, VMDB_IDENTITY_KEY): refused by a --chain-id pin and by a --state pinned on the first', async () => {

@@ -52,6 +52,7 @@ static int load(void **state)
                                         "upgrade",
                                         "tree_sequences",
                                         "id_range",
+                                        "row_values",
                                         "transitions",
                                         "json_proofs",
                                         "json_multiproofs",
@@ -467,6 +468,85 @@ static void test_id_range(void **state)
     printf("vectors v2: id_range %zu/%zu\n", vmdb_json_size(a), vmdb_json_size(a));
 }
 
+/* --- §2.2 row values ------------------------------------------------------------------ */
+
+/* Each row: its JCS and value as given; each json/jsonb column's text
+ * mapped as §2.2 says (vmdb_row_json_column: the value, or {"$jsonb": text}
+ * when unsafe); and the row as the store reads it, the JSON columns as
+ * their text, hashed by vmdb_row_value_cols to the same value. */
+static void test_row_values(void **state)
+{
+    v2ctx *c = *state;
+    const vmdb_json *a = tu_section(c->v, "row_values");
+    vmdb_buf scratch = VMDB_BUF_INIT, raw = VMDB_BUF_INIT, col = VMDB_BUF_INIT;
+    size_t njson = 0, nwrapped = 0;
+    for (size_t i = 0; i < vmdb_json_size(a); i++) {
+        const vmdb_json *it = vmdb_json_at(a, i);
+        const vmdb_json *cols = tu_json_array(it, "columns"),
+                        *jc = vmdb_json_get(it, "json_columns");
+        vmdb_slice name = tu_json_str(it, "name"), jcs = tu_json_str(it, "jcs");
+        uint8_t v[32], want[32];
+        const char *names[16];
+        char namebuf[16][64];
+        size_t nnames = 0;
+        tu_json_hex32(it, "value", want);
+        assert_int_equal(vmdb_row_value(c->v->h, v, tu_json_str(it, "row"), NULL, &scratch), 0);
+        tu_expect_bytes("row_values jcs", scratch.ptr, scratch.len, jcs.ptr, jcs.len);
+        tu_expect_bytes("row_values value", v, 32, want, 32);
+        for (size_t k = 0; jc && k < vmdb_json_size(jc); k++) {
+            const vmdb_json *x = vmdb_json_at(jc, k);
+            vmdb_slice xn = tu_json_str(x, "name"), xj = tu_json_str(x, "json");
+            bool wrapped = false;
+            col.len = 0;
+            assert_int_equal(vmdb_row_json_column(&col, tu_json_str(x, "text"), &wrapped), 0);
+            tu_expect_bytes("row_values json column", col.ptr, col.len, xj.ptr, xj.len);
+            if (wrapped != tu_json_bool(x, "wrapped"))
+                fail_msg("row_values %.*s.%.*s: wrapped %d", (int)name.len, (const char *)name.ptr,
+                         (int)xn.len, (const char *)xn.ptr, wrapped);
+            assert_true(nnames < 16 && xn.len < 64);
+            memcpy(namebuf[nnames], xn.ptr, xn.len);
+            namebuf[nnames][xn.len] = 0;
+            names[nnames] = namebuf[nnames];
+            nnames++;
+            njson++;
+            nwrapped += wrapped;
+        }
+        /* The row as read: JSON columns as their text (a JSON string). */
+        raw.len = 0;
+        assert_int_equal(vmdb_buf_putc(&raw, '{'), 0);
+        for (size_t k = 0; k < vmdb_json_size(cols); k++) {
+            const vmdb_json *x = vmdb_json_at(cols, k);
+            vmdb_slice xn = tu_json_str(x, "name");
+            const vmdb_json *jx = NULL;
+            for (size_t m = 0; jc && m < vmdb_json_size(jc); m++) {
+                vmdb_slice mn = tu_json_str(vmdb_json_at(jc, m), "name");
+                if (mn.len == xn.len && memcmp(mn.ptr, xn.ptr, xn.len) == 0)
+                    jx = vmdb_json_at(jc, m);
+            }
+            assert_int_equal(k ? vmdb_buf_putc(&raw, ',') : 0, 0);
+            assert_int_equal(vmdb_jcs_string(&raw, xn), 0);
+            assert_int_equal(vmdb_buf_putc(&raw, ':'), 0);
+            if (jx) {
+                assert_int_equal(vmdb_jcs_string(&raw, tu_json_str(jx, "text")), 0);
+            } else {
+                vmdb_slice xj = tu_json_str(x, "json");
+                assert_int_equal(vmdb_buf_put(&raw, xj.ptr, xj.len), 0);
+            }
+        }
+        assert_int_equal(vmdb_buf_putc(&raw, '}'), 0);
+        assert_int_equal(vmdb_row_value_cols(c->v->h, v, VMDB_SLICE(raw.ptr, raw.len), names,
+                                             nnames, NULL, &scratch),
+                         0);
+        tu_expect_bytes("row_values value from the row as read", v, 32, want, 32);
+    }
+    vmdb_buf_free(&scratch);
+    vmdb_buf_free(&raw);
+    vmdb_buf_free(&col);
+    assert_true(nwrapped > 0 && nwrapped < njson);
+    printf("vectors v2: row_values %zu rows, %zu json columns (%zu wrapped)\n", vmdb_json_size(a),
+           njson, nwrapped);
+}
+
 /* --- JSON proofs and multiproofs ---------------------------------------------------- */
 
 /* The JSON form of a single proof (§4) into the struct, checking only what
@@ -643,6 +723,51 @@ static void test_json_proofs(void **state)
 
 /* --- answers, history proofs, checkpoints ------------------------------------------ */
 
+#define MAX_REQ_IDS 64
+
+/* The verifier options of a vector (table, ids, order, limit,
+ * requireComplete) as the request vmdb_vfy_bundle checks the answer
+ * against; *ids holds the id slices (pointing into the vector). */
+static vmdb_vfy_request request_of(const vmdb_json *it, char table[64], vmdb_slice ids[MAX_REQ_IDS])
+{
+    vmdb_vfy_request r;
+    memset(&r, 0, sizeof(r));
+    const vmdb_json *opts = vmdb_json_get(it, "opts");
+    const vmdb_json *t = vmdb_json_get(opts, "table"), *i = vmdb_json_get(opts, "ids");
+    const vmdb_json *l = vmdb_json_get(opts, "limit"), *o = vmdb_json_get(opts, "order");
+    const vmdb_json *rc = vmdb_json_get(opts, "requireComplete");
+    if (t) {
+        vmdb_slice ts = vmdb_json_string(t);
+        assert_true(ts.len > 0 && ts.len < 64);
+        memcpy(table, ts.ptr, ts.len);
+        table[ts.len] = 0;
+        r.table = table;
+    }
+    if (i) {
+        assert_true(vmdb_json_size(i) <= MAX_REQ_IDS);
+        for (size_t k = 0; k < vmdb_json_size(i); k++)
+            ids[k] = vmdb_json_string(vmdb_json_at(i, k));
+        r.ids = ids;
+        r.nids = vmdb_json_size(i);
+        r.has_ids = true;
+    }
+    if (l)
+        r.limit = tu_json_u64(opts, "limit");
+    if (o)
+        r.order = str_is(vmdb_json_string(o), "asc") ? VMDB_VFY_ORDER_ASC : VMDB_VFY_ORDER_DESC;
+    r.require_complete = rc && vmdb_json_typeof(rc) == VMDB_JSON_TRUE;
+    return r;
+}
+
+/* The kind vmdb_vfy_bundle tells from the answer's members. */
+static vmdb_vfy_kind kind_of(vmdb_slice k)
+{
+    return str_is(k, "read-batch")     ? VMDB_VFY_READ_BATCH
+           : str_is(k, "read-latest")  ? VMDB_VFY_READ_LATEST
+           : str_is(k, "delete-batch") ? VMDB_VFY_DELETE
+                                       : VMDB_VFY_WRITE;
+}
+
 static void test_answers(void **state)
 {
     v2ctx *c = *state;
@@ -652,11 +777,24 @@ static void test_answers(void **state)
         vmdb_slice name = tu_json_str(it, "name");
         vmdb_vfy_pins pins = pins_of(c, it);
         vmdb_vfy_bundle_result res;
-        char why[VMDB_VFY_WHY] = "";
-        if (vmdb_vfy_bundle(c->v->h, vmdb_json_get(it, "data"), &pins, &res, why) != 0)
+        char why[VMDB_VFY_WHY] = "", table[64];
+        vmdb_slice ids[MAX_REQ_IDS];
+        vmdb_vfy_request req = request_of(it, table, ids);
+        /* With the request the vector names and without one. */
+        if (vmdb_vfy_bundle(c->v->h, vmdb_json_get(it, "data"), &pins, &req, &res, why) != 0)
             fail_msg("answer %.*s rejected: %s", (int)name.len, (const char *)name.ptr, why);
+        if (vmdb_vfy_bundle(c->v->h, vmdb_json_get(it, "data"), &pins, NULL, &res, why) != 0)
+            fail_msg("answer %.*s rejected without its request: %s", (int)name.len,
+                     (const char *)name.ptr, why);
         const vmdb_json *dc = vmdb_json_get(vmdb_json_get(it, "data"), "complete");
         assert_int_equal(res.complete, dc && vmdb_json_typeof(dc) == VMDB_JSON_TRUE);
+        assert_int_equal(res.kind, kind_of(tu_json_str(it, "kind")));
+        const vmdb_json *cp =
+            vmdb_json_get(vmdb_json_get(vmdb_json_get(it, "data"), "proof"), "complete");
+        if (cp) {
+            assert_int_equal(res.limit, tu_json_u64(cp, "limit"));
+            assert_int_equal(res.desc, str_is(tu_json_str(cp, "order"), "desc"));
+        }
     }
     printf("vectors v2: answers %zu/%zu verified\n", vmdb_json_size(a), vmdb_json_size(a));
 }
@@ -786,55 +924,18 @@ static void test_trusted_state(void **state)
 
 /* --- negative vectors ------------------------------------------------------------------ */
 
-/* Negatives that depend on the client's request or on the header it holds,
- * which the C verifier (like `vmdb verify` on a saved answer) does not
- * get: their check is the caller's, replayed here from opts. */
-static bool request_check_rejects(const vmdb_json *it, const vmdb_json *in,
-                                  const vmdb_vfy_bundle_result *res, const vmdb_vfy_header *from)
+/* Negatives that depend on the header the client holds, which the C
+ * verifier (like `vmdb verify` on a saved history proof) does not get:
+ * their check is the caller's, replayed here from opts. (Those that depend
+ * on the request are the C code's: vmdb_vfy_bundle gets it.) */
+static bool trusted_check_rejects(const vmdb_json *it, const vmdb_vfy_header *from)
 {
     const vmdb_json *opts = vmdb_json_get(it, "opts");
-    const vmdb_json *table = vmdb_json_get(opts, "table"), *ids = vmdb_json_get(opts, "ids");
-    const vmdb_json *limit = vmdb_json_get(opts, "limit"),
-                    *req = vmdb_json_get(opts, "requireComplete");
-    const vmdb_json *trusted = vmdb_json_get(opts, "trustedHash");
-    if (trusted) {
-        uint8_t t[32];
-        tu_json_hex32(opts, "trustedHash", t);
-        return memcmp(t, from->hash, 32) != 0;
-    }
-    if (!res)
+    if (!vmdb_json_get(opts, "trustedHash"))
         return false;
-    if (req && vmdb_json_typeof(req) == VMDB_JSON_TRUE && !res->complete)
-        return true;
-    if (table) {
-        /* Table names are folded to lower case at registration (§1). */
-        vmdb_slice t = vmdb_json_string(table);
-        if (t.len != strlen(res->table) || strncasecmp((const char *)t.ptr, res->table, t.len))
-            return true;
-    }
-    const vmdb_json *proof = vmdb_json_get(in, "proof");
-    if (limit) {
-        const vmdb_json *cp = vmdb_json_get(proof, "complete");
-        if (cp && tu_json_u64(cp, "limit") != (uint64_t)vmdb_json_number(limit))
-            return true;
-    }
-    if (ids) {
-        const vmdb_json *pr = vmdb_json_get(proof, "present"), *ab = vmdb_json_get(proof, "absent");
-        for (size_t i = 0; i < vmdb_json_size(ids); i++) {
-            vmdb_slice id = vmdb_json_string(vmdb_json_at(ids, i));
-            bool found = false;
-            for (int l = 0; l < 2 && !found; l++) {
-                const vmdb_json *arr = l ? ab : pr;
-                for (size_t j = 0; j < vmdb_json_size(arr) && !found; j++) {
-                    vmdb_slice x = vmdb_json_string(vmdb_json_get(vmdb_json_at(arr, j), "id"));
-                    found = x.len == id.len && memcmp(x.ptr, id.ptr, id.len) == 0;
-                }
-            }
-            if (!found)
-                return true;
-        }
-    }
-    return false;
+    uint8_t t[32];
+    tu_json_hex32(opts, "trustedHash", t);
+    return memcmp(t, from->hash, 32) != 0;
 }
 
 /* Verifies answers[0] with its header replaced by `hdr`. */
@@ -856,7 +957,7 @@ static int bundle_with_header(v2ctx *c, const vmdb_json *hdr, const vmdb_vfy_pin
     vmdb_json_doc *doc = NULL;
     assert_int_equal(vmdb_json_parse(&doc, VMDB_SLICE(t.ptr, t.len), &no_limits), 0);
     vmdb_vfy_bundle_result res;
-    int rc = vmdb_vfy_bundle(c->v->h, vmdb_json_doc_root(doc), pins, &res, why);
+    int rc = vmdb_vfy_bundle(c->v->h, vmdb_json_doc_root(doc), pins, NULL, &res, why);
     vmdb_json_doc_free(doc);
     vmdb_buf_free(&d);
     vmdb_buf_free(&old);
@@ -916,14 +1017,15 @@ static void test_negative(void **state)
             free(pres);
         } else if (str_is(type, "answer")) {
             vmdb_vfy_bundle_result res;
-            rc = vmdb_vfy_bundle(c->v->h, in, &pins, &res, why);
-            if (rc == 0)
-                req = request_check_rejects(it, in, &res, NULL);
+            char table[64];
+            vmdb_slice ids[MAX_REQ_IDS];
+            vmdb_vfy_request rq = request_of(it, table, ids);
+            rc = vmdb_vfy_bundle(c->v->h, in, &pins, &rq, &res, why);
         } else if (str_is(type, "history")) {
             vmdb_vfy_header from, to;
             rc = vmdb_vfy_history(c->v->h, in, &pins, &from, &to, why);
             if (rc == 0)
-                req = request_check_rejects(it, in, NULL, &from);
+                req = trusted_check_rejects(it, &from);
         } else if (str_is(type, "checkpoint")) {
             const vmdb_json *o = vmdb_json_get(vmdb_json_get(it, "opts"), "origin");
             char oz[256];
@@ -955,8 +1057,9 @@ static void test_negative(void **state)
         }
     }
     free(p);
-    printf("vectors v2: negative %zu: %zu rejected by the C code, %zu by the request check\n", n,
-           rejected, by_request);
+    printf(
+        "vectors v2: negative %zu: %zu rejected by the C code, %zu by the trusted-header check\n",
+        n, rejected, by_request);
     if (alen)
         fail_msg("negative vectors accepted by the C code:%s", accepted);
 }
@@ -964,17 +1067,12 @@ static void test_negative(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys_chain_id),
-        cmocka_unit_test(test_headers),
-        cmocka_unit_test(test_upgrade),
-        cmocka_unit_test(test_tree_sequences),
-        cmocka_unit_test(test_id_range),
-        cmocka_unit_test(test_transitions),
-        cmocka_unit_test(test_json_proofs),
-        cmocka_unit_test(test_answers),
-        cmocka_unit_test(test_history_checkpoints),
-        cmocka_unit_test(test_trusted_state),
-        cmocka_unit_test(test_negative),
+        cmocka_unit_test(test_keys_chain_id), cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_upgrade),       cmocka_unit_test(test_tree_sequences),
+        cmocka_unit_test(test_id_range),      cmocka_unit_test(test_row_values),
+        cmocka_unit_test(test_transitions),   cmocka_unit_test(test_json_proofs),
+        cmocka_unit_test(test_answers),       cmocka_unit_test(test_history_checkpoints),
+        cmocka_unit_test(test_trusted_state), cmocka_unit_test(test_negative),
     };
     return cmocka_run_group_tests(tests, load, unload);
 }

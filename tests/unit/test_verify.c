@@ -270,7 +270,7 @@ static int check(fx *f, const spec *s, vmdb_vfy_bundle_result *r, char why[VMDB_
     int rc = vmdb_json_parse(&doc, VMDB_SLICE(b.ptr, b.len), NULL);
     why[0] = 0;
     if (rc == 0)
-        rc = vmdb_vfy_bundle(f->h, vmdb_json_doc_root(doc), &f->pins, r, why);
+        rc = vmdb_vfy_bundle(f->h, vmdb_json_doc_root(doc), &f->pins, NULL, r, why);
     else
         snprintf(why, VMDB_VFY_WHY, "parse: %s", vmdb_error_last());
     vmdb_json_doc_free(doc);

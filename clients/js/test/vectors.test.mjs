@@ -75,6 +75,14 @@ test('v1: headers (with allowV1 only) and the history tree', () => {
 
 const pin = (chainId, opts = {}) => (chainId ? { chainId, ...opts } : { ...opts });
 
+test('v2: row values of the §2.2 mapping (float4, bytea, interval, dates, numeric[], $jsonb)', () => {
+  assert.ok(V2.row_values.length > 0);
+  for (const c of V2.row_values) {
+    assert.equal(P.jcs(c.row), c.jcs, c.name);
+    assert.equal(P.hex(P.rowValue(c.row)), c.value, c.name);
+  }
+});
+
 test('v2: every positive vector verifies (conformCase ok)', async () => {
   const pk = V2.key.public_key;
   const cases = [];

@@ -169,6 +169,12 @@ class V2Vectors(unittest.TestCase):
             for st in s["steps"]:
                 self.assertEqual(row_key(s["table"], st["id"]).hex(), st["key"])
 
+    def test_row_values(self):
+        self.assertTrue(V2["row_values"])
+        for v in V2["row_values"]:
+            self.assertEqual(canonicalize(v["row"]), v["jcs"], v["name"])
+            self.assertEqual(row_value(parse_strict(v["row"])).hex(), v["value"], v["name"])
+
     def test_json_proofs(self):
         for p in V2["json_proofs"]:
             self.assertEqual(verify_proof_json(p["root"], p["proof"]).present, p["present"])
