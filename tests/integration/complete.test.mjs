@@ -149,7 +149,7 @@ test('no row: proven empty with a proof (every id of the range absent), 404 with
     assert.deepEqual(d.proof.absent.map((a) => a.id), ['1', '2', '3']);
     const v = verifyAnswer(d, 'read-latest', pub, { chainId: chain, requireComplete: true, order, limit: 5 });
     assert.equal(v.ok, true, v.reason);
-    const cli = cliVerify(r.text);
+    const cli = cliVerify(r.text, ['--table', 'gone', '--limit', '5', '--order', order, '--require-complete']);
     assert.equal(cli.code, 0, `vmdb verify: ${cli.out}${cli.err}`);
     // A lie by omission: the absent ids dropped, the answer claims an empty
     // complete table with nothing proven.
@@ -165,6 +165,10 @@ test('no row: proven empty with a proof (every id of the range absent), 404 with
   assert.deepEqual([rb.records, rb.missing.slice().sort()], [[], ['1', '2', 'zz']]);
   const v = verifyAnswer(rb, 'read-batch', pub, { chainId: chain, table: 'gone', ids: ['1', '2', 'zz'] });
   assert.equal(v.ok, true, v.reason);
+  const rbText = (await post(srv.url, m('gone', 'read-batch'), { ids: ['1', '2', 'zz'], proof: true })).text;
+  const cli = cliVerify(rbText, ['--table', 'gone', '--ids', '1,2,zz']);
+  assert.equal(cli.code, 0, `vmdb verify: ${cli.out}${cli.err}`);
+  assert.equal(cliVerify(rbText, ['--table', 'gone', '--ids', '1,2,zz,3']).code, 1, 'an id neither present nor absent');
   assert.equal((await post(srv.url, m('gone', 'read-batch'), { ids: ['1'] })).status, 404);
 });
 
