@@ -77,10 +77,14 @@ PGconn *vmdb_pg_connect(const char *url, const char *role)
     char timeout[16], options[512];
     snprintf(timeout, sizeof timeout, "%u", g_connect_s ? g_connect_s : 5);
     /* statement_timeout and lock_timeout are session defaults: admin jobs
-     * lift the statement timeout for their own transaction (SET LOCAL). */
+     * lift the statement timeout for their own transaction (SET LOCAL).
+     * synchronous_commit is pinned on: a header is signed as committed once
+     * its COMMIT returned (PROTOCOL.md §6.1), so a COMMIT that returned must
+     * be durable whatever the database or role default says. */
     snprintf(options, sizeof options,
              "-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1 "
              "-c IntervalStyle=postgres -c bytea_output=hex -c lc_monetary=C "
+             "-c synchronous_commit=on "
              "-c client_min_messages=warning -c statement_timeout=%u -c lock_timeout=%u",
              g_statement_ms, g_lock_ms);
     const char *keys[] = {"dbname",          "options",    "client_encoding", "application_name",

@@ -18,6 +18,7 @@
 #include "util/file.h"
 #include "util/log.h"
 #include "util/sb.h"
+#include "vmdb/rowhash.h"
 
 /* What every job gets: the components, the result, its own arguments. */
 typedef struct admin_job {
@@ -1148,11 +1149,132 @@ done:
 
 /* ---- upgrade from protocol v1 -------------------------------------------------- */
 
+/* The projection protocol v1 used for `m` (PROTOCOL.md §12): the key and the
+ * columns declared bigint or numeric as their text, every other column as
+ * row_to_json writes it, no json substitution. `out` is `m` with that
+ * projection (in `proj`). 0 or VMDB_ENOMEM. */
+static int v1_model(const vmdb_model *m, vmdb_model *out, vmdb_buf *proj)
+{
+    bool text = m->pk_type == VMDB_T_BIGINT || m->pk_type == VMDB_T_NUMERIC;
+    proj->len = 0;
+    int rc = vmdb_sb_puts(proj, "t.");
+    rc = rc ? rc : vmdb_sb_ident(proj, m->pk);
+    rc = rc ? rc : vmdb_sb_puts(proj, text ? "::text AS " : " AS ");
+    rc = rc ? rc : vmdb_sb_ident(proj, m->pk);
+    for (size_t i = 0; rc == 0 && i < m->ncols; i++) {
+        const vmdb_column *c = &m->cols[i];
+        if (strcmp(c->name, m->pk) == 0)
+            continue;
+        text = c->type == VMDB_T_BIGINT || c->type == VMDB_T_NUMERIC;
+        rc = vmdb_sb_puts(proj, ", t.");
+        rc = rc ? rc : vmdb_sb_ident(proj, c->name);
+        rc = rc ? rc : vmdb_sb_puts(proj, text ? "::text AS " : " AS ");
+        rc = rc ? rc : vmdb_sb_ident(proj, c->name);
+    }
+    rc = rc ? rc : vmdb_sb_cstr(proj);
+    *out = *m;
+    out->proj = (char *)proj->ptr;
+    out->json_cols = NULL;
+    out->njson = 0;
+    return rc;
+}
+
+/* The rows whose v1 leaf is not the one the tree holds (keys, sorted after
+ * the scan, for bsearch). */
+typedef struct v1_check {
+    const vmdb_smt *tree;
+    const vmdb_smt_view *view;
+    uint8_t (*keys)[32];
+    size_t n, cap;
+    uint64_t rows;
+} v1_check;
+
+static int v1_row(void *arg, const char *pk, int hash_rc, const uint8_t key[32],
+                  const uint8_t value[32])
+{
+    (void)pk;
+    v1_check *x = arg;
+    uint8_t tv[32];
+    x->rows++;
+    if (hash_rc == 0 && vmdb_smt_get(x->tree, x->view, key, tv) == 0 && memcmp(tv, value, 32) == 0)
+        return 0;
+    if (hash_rc != 0)
+        return 0; /* v1 could not hash it, so a v1 tree cannot hold it: the v2 diff decides */
+    uint8_t(*k)[32] = vmdb_grow(x->keys, &x->cap, x->n, 32, 64);
+    if (!k)
+        return VMDB_ENOMEM;
+    x->keys = k;
+    memcpy(x->keys[x->n++], key, 32);
+    return 0;
+}
+
+static int cmp_key32(const void *a, const void *b)
+{
+    return memcmp(a, b, 32);
+}
+
+/* Whether `key` is the id-range leaf of a serial table of `reg`. */
+static bool range_key_of(vmdb_hasher *h, const vmdb_registry *reg, const uint8_t key[32])
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        uint8_t k[32];
+        const char *t = reg->models[i].table;
+        if (vmdb_ranges_applies(&reg->models[i]) &&
+            vmdb_range_key(h, k, VMDB_SLICE(t, strlen(t))) == 0 && memcmp(k, key, 32) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The upgrade is the one moment both mappings are known: every row is
+ * checked against the v1 tree before the upgrade header re-commits it, so
+ * that a row edited behind vmdb's back is not blessed by a signed header.
+ * `diff` holds the changes of the rehash (the v2 leaves against the tree).
+ * A row passes when the tree holds its v1 leaf, or its v2 leaf (a row
+ * written by this vmdb while the chain waited on v1). An id-range leaf may
+ * change (it is rebuilt from the rows, as a repair does); nothing else may:
+ * a row whose leaf is neither, a leaf without a row, a transition record
+ * edited. Returns how many leaves fail; their row ids (at most 20) go to
+ * ids/nids, their table to *table. */
+static size_t upgrade_mismatches(vmdb_hasher *h, const vmdb_registry *reg, const v1_check *v1,
+                                 const diff_list *diff, const char **ids, size_t *nids,
+                                 const char **table)
+{
+    size_t bad = 0;
+    *nids = 0;
+    *table = "rows";
+    for (size_t i = 0; i < diff->n; i++) {
+        const vmdb_leaf_change *c = &diff->c[i];
+        bool row = c->id && c->table && strcmp(c->table, "vmdb_transitions") != 0;
+        bool ok = false;
+        if (row)
+            ok = v1->n == 0 || !bsearch(c->key, v1->keys, v1->n, 32, cmp_key32);
+        else if (c->table && !c->id)
+            ok = true; /* an id range, rebuilt from the rows */
+        else if (!c->has_new)
+            ok = range_key_of(h, reg, c->key); /* a table whose rows are all gone */
+        if (ok)
+            continue;
+        bad++;
+        if (c->id && *nids < 20) {
+            ids[(*nids)++] = c->id;
+            *table = c->table;
+        }
+    }
+    return bad;
+}
+
+/* The reason writes are refused after a refused upgrade (vmdb_status). */
+#define UPGRADE_REFUSED "the upgrade to protocol v2 was refused: "
+#define UPGRADE_REMEDY "(repair with /bootstrap/repair-roots, then restart to upgrade)"
+
 /* Rehashes every row (the rows were hashed under the v1 value mapping) and
  * commits the new root under the first v2 header, of kind upgrade, which
  * links to the last v1 header and whose history holds every v1 header
- * (PROTOCOL.md §12). The start-up checks have sampled the rows against the
- * v1 tree already. */
+ * (PROTOCOL.md §12). Refused (the chain stays on v1) while writes are
+ * refused, while an integrity violation is recorded, and when a row or a
+ * leaf fails upgrade_mismatches: then the violation is recorded and writes
+ * are refused until a repair (the next start upgrades). */
 static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
 {
     admin_job *j = arg;
@@ -1164,21 +1286,69 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
     size_t n = 0, nranges = 0;
     char ho[65], hn[65], msg[200];
     vmdb_block why;
+    vmdb_status_view sv;
+    diff_list diff;
+    v1_check v1;
+    vmdb_buf proj = VMDB_BUF_INIT;
     int rc = 0;
+    memset(&diff, 0, sizeof diff);
+    memset(&v1, 0, sizeof v1);
     if (vmdb_status_blocked(p->status, &why, msg, sizeof msg)) {
         LOG_WARN("upgrade: the chain stays on protocol v1 until writes are allowed (%s); the "
                  "upgrade runs at the next start",
                  msg);
         return 0;
     }
+    vmdb_status_get(p->status, &sv);
+    if (sv.violations) {
+        LOG_ERROR("upgrade: the chain stays on protocol v1: %llu integrity violations are recorded "
+                  "(see /health); the upgrade would re-commit those rows under a signed header. "
+                  "Repair (/bootstrap/repair-roots) and restart to upgrade",
+                  (unsigned long long)sv.violations);
+        vmdb_status_set(p->status, VMDB_BLOCK_STATE,
+                        UPGRADE_REFUSED "integrity violations are recorded " UPGRADE_REMEDY);
+        return 0;
+    }
     vmdb_versions_latest(p->versions, NULL, out->old_root, NULL);
-    LOG_INFO("upgrade: the chain is on protocol v1; rehashing every row for the v2 header");
-    if (vmdb_pg_cmd(c, "begin", "BEGIN", NULL))
+    LOG_INFO("upgrade: the chain is on protocol v1; checking every row against the v1 tree and "
+             "rehashing it for the v2 header");
+    /* One snapshot for the check and the rehash. */
+    if (vmdb_pg_cmd(c, "begin", "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL))
         return vmdb_fail_set(&out->fail, VMDB_FAIL_DB_UNAVAILABLE, "database unavailable");
-    if (vmdb_catalog_load(c, &reg) ||
-        (rc = rehash(c, h, reg, NULL, &leaves, &n, &ranges, &nranges)) != 0) {
+    diff.tree = v1.tree = vmdb_versions_tree(p->versions);
+    diff.view = v1.view = vmdb_versions_base(p->versions);
+    rc = vmdb_catalog_load(c, &reg);
+    for (size_t i = 0; rc == 0 && i < reg->n; i++) {
+        vmdb_model m1;
+        rc = v1_model(&reg->models[i], &m1, &proj);
+        rc = rc ? rc : vmdb_rows_scan(c, h, &m1, NULL, v1_row, &v1);
+    }
+    if (rc == 0 && v1.n)
+        qsort(v1.keys, v1.n, 32, cmp_key32);
+    rc = rc ? rc : rehash(c, h, reg, &diff, &leaves, &n, &ranges, &nranges);
+    diff.fresh = leaves;
+    diff.nfresh = n;
+    if (rc == 0)
+        rc = vmdb_smt_each(diff.tree, diff.view, diff_removed, &diff);
+    if (rc) {
         rollback(c);
         rc = vmdb_fail_set(&out->fail, VMDB_FAIL_DATABASE, "upgrade: rehashing the rows failed");
+        goto done;
+    }
+    const char *ids[20], *table = NULL;
+    size_t nids = 0, bad = upgrade_mismatches(h, reg, &v1, &diff, ids, &nids, &table);
+    if (bad) {
+        rollback(c);
+        vmdb_status_violation(p->status, table,
+                              "the upgrade to protocol v2 found leaves that differ from the rows "
+                              "(the chain stays on v1)",
+                              ids, nids);
+        vmdb_status_set(p->status, VMDB_BLOCK_STATE,
+                        UPGRADE_REFUSED "rows differ from the v1 tree " UPGRADE_REMEDY);
+        LOG_ERROR("upgrade: refused, the chain stays on protocol v1: %zu of %llu rows and leaves "
+                  "differ from the v1 tree (edited behind vmdb's back?); repair with "
+                  "/bootstrap/repair-roots, then restart",
+                  bad, (unsigned long long)v1.rows);
         goto done;
     }
     if ((rc = commit_rebuilt(p, c, h, leaves, n, reg->schema_hash, "upgrade", NULL, &out->seq,
@@ -1191,12 +1361,15 @@ static int do_upgrade(void *arg, PGconn *c, vmdb_hasher *h)
         LOG_ERROR("upgrade: out of memory keeping the id ranges");
     vmdb_hex_encode(ho, out->old_root, 32);
     vmdb_hex_encode(hn, out->root, 32);
-    LOG_WARN("upgrade: protocol v1 -> v2: header %llu (kind upgrade), %zu rows rehashed, old root "
-             "%s, new root %s",
-             (unsigned long long)out->seq, n, ho, hn);
+    LOG_WARN("upgrade: protocol v1 -> v2: header %llu (kind upgrade), %zu rows checked against the "
+             "v1 tree and rehashed, old root %s, new root %s",
+             (unsigned long long)out->seq, (size_t)v1.rows, ho, hn);
 done:
     free(leaves);
     free(ranges);
+    free(v1.keys);
+    diff_free(&diff);
+    vmdb_buf_free(&proj);
     vmdb_registry_unref(reg);
     return rc;
 }

@@ -36,6 +36,7 @@ typedef struct wreq {
     int job_rc;
     bool job_lost;       /* the job's COMMIT lost its connection: outcome unknown */
     uint64_t anchor_seq; /* set by the writer: wait for this seq to be anchored */
+    bool deferred;       /* left by its group for the next one (a key conflict) */
     bool done;
     pthread_cond_t cv; /* signalled when done: no herd of waiters per group */
     /* An asynchronous write (vmdb_writer_write_begin): called instead of
@@ -123,6 +124,11 @@ static int ov_put(overlay *o, const uint8_t key[32], const uint8_t *value)
     return 0;
 }
 
+static bool ov_has(const overlay *o, const uint8_t key[32])
+{
+    return o->cap && o->e[ov_slot(o, key)].state;
+}
+
 static void ov_clear(overlay *o)
 {
     if (o->e)
@@ -150,6 +156,7 @@ typedef struct wgroup {
     vmdb_writer *w;
     const vmdb_smt_view *view; /* the version the group starts from */
     overlay ov;
+    overlay named;         /* the keys the kept requests named (ids, supplied keys) */
     vmdb_smt_change *pend; /* changes of the request being run */
     size_t npend, cappend;
     vmdb_buf jcs;
@@ -1270,6 +1277,50 @@ static bool healed(vmdb_writer *w)
     return false;
 }
 
+/* The keys request `wr` names: a delete's ids, the supplied keys of a create
+ * or an upsert (a serial create's drawn ids are not known before it runs;
+ * they cannot be named by an earlier request, and once written they are in
+ * the overlay). In the group's arena. 0 or VMDB_E*. */
+static int named_keys(wgroup *g, const vmdb_write *wr, uint8_t (**keys)[32], size_t *nkeys)
+{
+    size_t cap = wr->kind == VMDB_W_DELETE ? wr->nids : wr->nrecs, n = 0;
+    uint8_t(*k)[32] = vmdb_arena_alloc(&g->ar, (cap ? cap : 1) * 32);
+    if (!k)
+        return VMDB_ENOMEM;
+    for (size_t i = 0; i < cap; i++) {
+        const char *t = wr->kind == VMDB_W_DELETE ? wr->ids[i] : wr->recs[i].pk_text;
+        int rc = t ? vmdb_rows_key(g->w->h, wr->model, t, k[n++]) : 0;
+        if (rc)
+            return rc;
+    }
+    *keys = k;
+    *nkeys = n;
+    return 0;
+}
+
+/* Whether one of `keys` was written or named by a request the group kept.
+ * Such a request may not join the group: its answer (and its proof) must be
+ * true of the group's header, which would hold the later request's value of
+ * the key, or the earlier's proven absence would be false. */
+static bool collides(const wgroup *g, uint8_t (*keys)[32], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ov_has(&g->ov, keys[i]) || ov_has(&g->named, keys[i]))
+            return true;
+    return false;
+}
+
+/* Leaves b[from..n) that are not done for the next group, in their order
+ * (vmdb_writer's thread puts them back at the head of the queue). */
+static void defer_rest(wreq **b, size_t from, size_t n, const bool *done, bool *failed)
+{
+    for (size_t k = from; k < n; k++)
+        if (!done[k]) {
+            b[k]->deferred = true;
+            failed[k] = true; /* neither answered nor failed by this group */
+        }
+}
+
 static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
 {
     wout *outs = vmdb_arena_zalloc(&g->ar, n * sizeof *outs);
@@ -1299,6 +1350,7 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
     if (!g->begin_pending && !begin_shared(w, g, b, n, root_before))
         goto out;
     ov_clear(&g->ov);
+    ov_clear(&g->named);
     g->ngr = 0;
     if (batch_creates(g, b, n, outs, done, &nok) != 0) {
         if (!group_stopped(w, g, b, n))
@@ -1321,6 +1373,18 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
             memcpy(fail->expected_root, wr->expected, 32);
             continue;
         }
+        /* A request that names a key of an earlier one waits for the next
+         * group (with those after it). Groups of one skip the hashing. */
+        uint8_t(*named)[32] = NULL;
+        size_t nnamed = 0;
+        if (n > 1 && named_keys(g, wr, &named, &nnamed) != 0) {
+            vmdb_fail_set(fail, VMDB_FAIL_INTERNAL, "out of memory");
+            continue;
+        }
+        if (nok > 0 && collides(g, named, nnamed)) {
+            defer_rest(b, i, n, done, failed);
+            break;
+        }
         pend_reset(g);
         g->savepoint_pending = true;
         g->savepoint_ok = false;
@@ -1335,7 +1399,10 @@ static void run_group(vmdb_writer *w, wgroup *g, wreq **b, size_t n)
         if (rc == 0) {
             /* Savepoints are not released: a release costs a round trip
              * and changes nothing for the commit. */
-            if (pend_keep(g) != 0) {
+            int krc = pend_keep(g);
+            for (size_t k = 0; krc == 0 && k < nnamed; k++)
+                krc = ov_put(&g->named, named[k], NULL);
+            if (krc != 0) {
                 fail_all(b, n, NULL, VMDB_FAIL_INTERNAL, "out of memory");
                 goto out;
             }
@@ -1523,6 +1590,37 @@ static void note_clients(vmdb_writer *w, wreq *const *batch, size_t n)
     }
 }
 
+/* Puts the requests their group deferred back at the head of the queue,
+ * in their order, ahead of everything queued since; returns how many of
+ * batch[0..n) are left to finish (moved to its front, in order). */
+static size_t requeue_deferred(vmdb_writer *w, wreq **batch, size_t n)
+{
+    size_t kept = 0;
+    wreq *first = NULL, *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        wreq *r = batch[i];
+        if (!r->deferred) {
+            batch[kept++] = r;
+            continue;
+        }
+        r->deferred = false;
+        if (last)
+            last->next = r;
+        else
+            first = r;
+        last = r;
+    }
+    if (!first)
+        return kept;
+    pthread_mutex_lock(&w->mu);
+    last->next = w->head;
+    if (!w->head)
+        w->tail = last;
+    w->head = first;
+    pthread_mutex_unlock(&w->mu);
+    return kept;
+}
+
 static void *writer_main(void *arg)
 {
     vmdb_writer *w = arg;
@@ -1597,12 +1695,14 @@ static void *writer_main(void *arg)
         } else {
             note_clients(w, batch, n);
             run_group(w, &g, batch, n);
+            n = requeue_deferred(w, batch, n);
         }
         if (single)
             batch_or_first(batch, first, &n);
         finish(w, batch ? batch : &first, n);
     }
     free(g.ov.e);
+    free(g.named.e);
     free(g.pend);
     free(g.gr);
     vmdb_buf_free(&g.jcs);

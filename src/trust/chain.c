@@ -1123,7 +1123,9 @@ int vmdb_chain_header(vmdb_chain *c, vmdb_hasher *h, uint64_t seq, vmdb_sheader 
     /* In the verified history, so committed: handed out with its header
      * signature (the row holds the intent signature). */
     sign_committed(c, out);
-    snprintf(kind, 32, "%s", PQgetvalue(r, 0, 2));
+    /* A v2 header signs its kind: the unsigned column only names a v1 one. */
+    const char *kn = out->h.version >= 2 ? vmdb_header_kind_name(out->h.kind) : NULL;
+    snprintf(kind, 32, "%s", kn ? kn : PQgetvalue(r, 0, 2));
 done:
     PQclear(r);
     return rc;

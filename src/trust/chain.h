@@ -156,8 +156,9 @@ void vmdb_chain_get(vmdb_chain *c, vmdb_chain_view *out);
 
 /* Header `seq` as stored, checked against this process's verified history
  * and the identity's intent signature in the row (the database is not
- * trusted), returned with its header signature; `kind` gets
- * the stored kind of transition. Reads through the pool. 0; VMDB_ENOTFOUND
+ * trusted), returned with its header signature; `kind` gets the kind of
+ * transition (a v2 header's own, signed; a v1 header's from the unsigned
+ * vmdb_headers.kind column). Reads through the pool. 0; VMDB_ENOTFOUND
  * (no such header yet); VMDB_EVERIFY (the stored header differs: recorded
  * as an integrity violation); VMDB_EIO; VMDB_ENOMEM. */
 int vmdb_chain_header(vmdb_chain *c, vmdb_hasher *h, uint64_t seq, vmdb_sheader *out,

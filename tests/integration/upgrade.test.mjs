@@ -15,8 +15,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   startServer, post, get, ok, health, applySchema, psql, ed25519Key, encodeHeader, headerHashOf,
-  readAnchorFile, verifyHeaderSig, skipWithoutHooks,
+  readAnchorFile, verifyHeaderSig, skipWithoutHooks, tempDir,
 } from './lib.mjs';
+import { verifyAnswer } from '../../clients/js/src/protocol.mjs';
 
 const NOTES = {
   table_name: 'notes', primary_key_field: 'id', primary_key_kind: 'serial',
@@ -130,4 +131,106 @@ test('a v1 database is upgraded in place: one v2 header of kind upgrade, the v1 
   ok(await post(c.url, '/api/models/notes/upsert', { records: [{ id: ids[1], body: 'v2 edited' }] }));
   assert.equal(ok(await post(c.url, '/api/models/notes/read-batch', { ids })).verified, true);
   await c.stop();
+});
+
+/** A v1 database (test hooks), or null after skipping the test. */
+async function v1Server(t, env = {}) {
+  const a = await startServer({ env: { VMDB_TEST_PROTOCOL: '1', BATCH_COMMIT_SIZE: '1', ...env } });
+  t.after(() => a.stop());
+  if (skipWithoutHooks(t, ok(await get(a.url, '/api/roots/0')).header.version === 1, 'it cannot write a v1 database')) return null;
+  return a;
+}
+
+test('the upgrade checks every row against the v1 tree: a row edited by SQL is not blessed', async (t) => {
+  const a = await v1Server(t);
+  if (!a) return;
+  await applySchema(a.url, [NOTES]);
+  // Enough rows that the start-up spot check (64 rows) usually misses the
+  // edited one: the upgrade's own check must catch it.
+  const records = Array.from({ length: 600 }, (_, i) => ({ body: `v1 note ${i}`, n: i }));
+  const ids = ok(await post(a.url, '/api/models/notes/create-batch', { records })).ids;
+  const n = (await health(a.url)).seq;
+  await a.stop();
+  const victim = ids[417];
+  await psql(a.db, `UPDATE notes SET body = 'forged' WHERE id = ${victim}`);
+
+  const b = await startServer({ db: a.db, dataDir: a.dataDir });
+  t.after(() => b.stop());
+  const hb = await health(b.url);
+  assert.equal(hb.seq, n, 'no upgrade header');
+  assert.equal(ok(await get(b.url, `/api/roots/${n}`)).header.version, 1, 'the chain stays on v1');
+  assert.equal(hb.status, 'degraded');
+  assert.equal(hb.integrity.ok, false);
+  assert.match(hb.writes, /upgrade to protocol v2 was refused/);
+  assert.match(b.log(), /upgrade: (refused|the chain stays on protocol v1)/);
+  const byUpgrade = /rows and leaves differ from the v1 tree/.test(b.log());
+  t.diagnostic(byUpgrade ? 'found by the upgrade\'s check' : 'found by the start-up spot check');
+  assert.deepEqual(hb.integrity.last.ids, [String(victim)]);
+  const r = await post(b.url, '/api/models/notes/read-batch', { ids: [victim] });
+  assert.notEqual(r.status, 200, 'the forged row is not served');
+  const w = await post(b.url, '/api/models/notes/create-batch', { records: [{ body: 'x' }] });
+  assert.equal(w.status, 503, `writes are refused: ${w.text}`);
+
+  // The operator's way out: a repair (which lists and accepts the change,
+  // still on v1), then a restart upgrades.
+  const rep = ok(await post(b.url, '/bootstrap/repair-roots', { confirm: true, accept_changes: true }), 'repair-roots');
+  assert.equal(rep.diff.count, 1, 'the repair lists the forged row');
+  assert.equal(ok(await get(b.url, `/api/roots/${n + 1}`)).header.version, 1, 'a v1 repair header');
+  await b.stop();
+  const c = await startServer({ db: a.db, dataDir: a.dataDir });
+  t.after(() => c.stop());
+  const hc = await health(c.url);
+  assert.equal(hc.status, 'ok', JSON.stringify(hc));
+  assert.equal(hc.seq, n + 2);
+  const up = ok(await get(c.url, `/api/roots/${n + 2}`)).header;
+  assert.equal(up.version, 2);
+  assert.equal(up.kind, 'upgrade');
+  assert.equal(ok(await post(c.url, '/api/models/notes/read-batch', { ids: [victim] })).records[0].body, 'forged');
+});
+
+test('the upgrade of a table with real, bytea and bigint[] columns: rehashed, reads verify', async (t) => {
+  const migDir = tempDir('vmdb-upg-mig-');
+  const a = await v1Server(t, { VMDB_MIGRATIONS_DIR: migDir });
+  if (!a) return;
+  const BLOBS = {
+    table_name: 'blobs', primary_key_field: 'id', primary_key_kind: 'serial',
+    columns: [{ name: 'label', col_type: 'text' }],
+  };
+  await applySchema(a.url, [BLOBS]);
+  fs.writeFileSync(path.join(migDir, '20261208000000_real_bytea.sql'), String.raw`
+ALTER TABLE blobs ADD COLUMN r real, ADD COLUMN b bytea, ADD COLUMN ia bigint[];
+INSERT INTO blobs (label, r, b, ia) VALUES
+  ('max', 3.4028235e+38, '\xdeadbeef', '{1,9223372036854775807}'),
+  ('tiny', 1e-45, '\x', '{}'),
+  ('nulls', NULL, NULL, NULL),
+  ('tenth', 0.1, '\x00ff', '{-1,NULL}');
+`);
+  ok(await post(a.url, '/bootstrap/migrate', { confirm: true }), 'migrate');
+  const ids = ok(await post(a.url, '/api/models/blobs/read-latest', { limit: 10 })).records.map((x) => String(x.id));
+  assert.equal(ids.length, 4);
+  const n = (await health(a.url)).seq;
+  await a.stop();
+
+  const b = await startServer({ db: a.db, dataDir: a.dataDir, env: { VMDB_MIGRATIONS_DIR: migDir } });
+  t.after(() => b.stop());
+  const hb = await health(b.url);
+  assert.equal(hb.status, 'ok', JSON.stringify(hb));
+  assert.equal(hb.seq, n + 1, 'one header: the upgrade');
+  const up = ok(await get(b.url, `/api/roots/${n + 1}`)).header;
+  assert.equal(up.kind, 'upgrade');
+  const pub = ok(await get(b.url, '/api/identity')).public_key;
+  const d = ok(await post(b.url, '/api/models/blobs/read-batch', { ids, proof: true }));
+  const v = verifyAnswer(d, 'read-batch', pub, { chainId: up.chain_id, table: 'blobs', ids });
+  assert.equal(v.ok, true, v.reason);
+  assert.equal(d.proof.header.seq, n + 1);
+  const byLabel = Object.fromEntries(d.records.map((x) => [x.label, x]));
+  assert.equal(byLabel.max.r, 3.4028235e+38);
+  assert.equal(byLabel.max.b, '\\xdeadbeef');
+  assert.deepEqual(byLabel.max.ia, ['1', '9223372036854775807']);
+  assert.equal(byLabel.tiny.r, 1e-45);
+  assert.equal(byLabel.tiny.b, '\\x');
+  assert.equal(byLabel.tenth.r, 0.1);
+  // The tree is the v2 tree of the rows: a repair finds nothing to change.
+  const rep = ok(await post(b.url, '/bootstrap/repair-roots', { confirm: true }), 'repair-roots');
+  assert.equal(rep.diff.count, 0);
 });
