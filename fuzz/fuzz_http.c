@@ -89,7 +89,8 @@ static vmdb_auth *make_auth(void)
     uint8_t zero[32] = {0};
     memset(keys, 0, sizeof keys);
     for (int i = 0; i < 4; i++) {
-        snprintf(keys[i].id, sizeof keys[i].id, "%08d", i + 1);
+        memcpy(keys[i].id, "0000000", 7);
+        keys[i].id[7] = (char)('1' + i);
         keys[i].role = roles[i];
         crypto_hash_sha256(keys[i].hash, zero, sizeof zero);
         keys[i].created_ms = 1;
