@@ -14,7 +14,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
-  ROOT, startServer, post, get, ok, applySchema, psql, dbUrl, tempDir, sleep, INTERNAL_TEXT,
+  ROOT, startServer, spawnServer, post, get, ok, applySchema, psql, dbUrl, tempDir, sleep, INTERNAL_TEXT,
 } from './lib.mjs';
 
 const exec = promisify(execFile);
@@ -257,6 +257,41 @@ test('connection cut around the COMMIT (test hook): resolved from the state row,
     assert.equal(srv.isRunning(), true);
     await checkAcked(srv, load);
   } finally {
+    if (srv) await srv.stop();
+    await pg.destroy();
+  }
+});
+
+test('admin operation on a frozen PostgreSQL: VMDB_PG_ADMIN_TIMEOUT_S bounds it, then writes resume', { timeout: 120_000 }, async () => {
+  // A bad value refuses start, as every numeric setting does.
+  for (const v of ['soon', '-1', '604801']) {
+    const s = await spawnServer({ env: { VMDB_PG_ADMIN_TIMEOUT_S: v } });
+    assert.equal((await s.exited).code, 2, v);
+    assert.match(s.log(), /VMDB_PG_ADMIN_TIMEOUT_S must be/);
+  }
+  const pg = await ownCluster();
+  let srv;
+  let pids = [];
+  try {
+    srv = await startServer({ db: pg.url, env: { ...ENV, VMDB_PG_ADMIN_TIMEOUT_S: '2' } });
+    await applySchema(srv.url, [NOTES]);
+    ok(await post(srv.url, '/api/models/notes/create-batch', { records: [{ title: 'before' }] }));
+    pids = await clusterPids(pg.admin);
+    for (const p of pids) signal(p, 'SIGSTOP');
+    // The admin limit (2 s) plus 2 s of grace, not forever.
+    const t0 = Date.now();
+    const r = await post(srv.url, '/bootstrap/clear-data', { confirm: true }, { timeoutMs: 30_000 });
+    const took = Date.now() - t0;
+    assert.ok(took < 15_000, `clear-data on a frozen database took ${took} ms`);
+    assert.equal(r.status, 503, r.text);
+    assert.ok(['DB_UNAVAILABLE', 'COMMIT_UNKNOWN'].includes(r.json?.code), r.text);
+    assert.ok(!INTERNAL_TEXT.test(r.text), r.text);
+    for (const p of pids) signal(p, 'SIGCONT');
+    pids = [];
+    await waitWritable(srv.url);
+    assert.equal(srv.isRunning(), true);
+  } finally {
+    for (const p of pids) try { process.kill(p, 'SIGCONT'); } catch { /* gone */ }
     if (srv) await srv.stop();
     await pg.destroy();
   }
