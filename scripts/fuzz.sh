@@ -12,8 +12,8 @@ if ! command -v clang >/dev/null; then
 fi
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMDB_FUZZ=ON \
   -DVMDB_WERROR=ON >/dev/null
-cmake --build build-fuzz -j "$JOBS" --target fuzz_jcs fuzz_proof fuzz_tree fuzz_request fuzz_soltx fuzz_verify fuzz_header
-for t in fuzz_jcs fuzz_proof fuzz_tree fuzz_request fuzz_soltx fuzz_verify fuzz_header; do
+cmake --build build-fuzz -j "$JOBS" --target fuzz_jcs fuzz_proof fuzz_tree fuzz_request fuzz_soltx fuzz_verify fuzz_header fuzz_http
+for t in fuzz_jcs fuzz_proof fuzz_tree fuzz_request fuzz_soltx fuzz_verify fuzz_header fuzz_http; do
   mkdir -p build-fuzz/corpus/$t
   cp -n fuzz/corpus/$t/* build-fuzz/corpus/$t/ 2>/dev/null || true
   echo "fuzz: $t for ${SECS}s"

@@ -69,9 +69,8 @@ rm -rf "$it_dir"
 trap - EXIT
 
 # The fuzz targets are built with -fsanitize=fuzzer,address,undefined
-# (fuzz/CMakeLists.txt). The HTTP request parser (libmicrohttpd and vmdb's
-# framing and routing in src/server/http.c) gets its sanitizer run from the
-# integration tests against build-asan above, hostile.test.mjs's raw-socket
-# cases in particular.
+# (fuzz/CMakeLists.txt); fuzz_http feeds raw requests through libmicrohttpd
+# and src/server/http.c (framing, request ids, deadlines, body cap, API
+# keys, routing), the integration tests against build-asan above the rest.
 echo "== fuzz smoke (libFuzzer, ${VMDB_FUZZ_SECONDS:-10}s per target)"
 scripts/fuzz.sh "${VMDB_FUZZ_SECONDS:-10}"

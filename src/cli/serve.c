@@ -77,7 +77,10 @@ static const char serve_help[] =
     "                        read-batches beyond that share one statement (default 1)\n"
     "  VMDB_PG_CONNECT_TIMEOUT_S     PostgreSQL connect timeout in s (default 5)\n"
     "  VMDB_PG_STATEMENT_TIMEOUT_MS  statement_timeout in ms, 0 = none (default 30000;\n"
-    "                        admin operations are not limited)\n"
+    "                        admin operations have their own, below)\n"
+    "  VMDB_PG_ADMIN_TIMEOUT_S       statement_timeout in s of admin operations (start-up,\n"
+    "                        migrate, repair-roots, clear-data, schema resets), 0 = none\n"
+    "                        (default 3600)\n"
     "  VMDB_PG_LOCK_TIMEOUT_MS       lock_timeout in ms, 0 = none (default 10000)\n"
     "  VMDB_MAX_GROUP        most write requests in one transaction (default 64)\n"
     "  VMDB_CHECKPOINT_ORIGIN origin (and key name) of GET /checkpoint's signed note\n"
@@ -261,7 +264,8 @@ int vmdb_cli_serve(int argc, char **argv)
         return 2;
     }
     unsigned long long per_ip, header_s, workers, inflight, cdelay;
-    unsigned long long bcs, threads, pool, group, interval, pg_connect_s, pg_stmt_ms, pg_lock_ms;
+    unsigned long long bcs, threads, pool, group, interval, pg_connect_s, pg_stmt_ms, pg_lock_ms,
+        pg_admin_s;
     if (env_uint("BATCH_COMMIT_SIZE", 10, UINT64_MAX, &bcs) ||
         env_uint("VMDB_HTTP_THREADS", 2, 64, &threads) ||
         env_uint("VMDB_HTTP_WORKERS", 16, 1024, &workers) ||
@@ -274,7 +278,8 @@ int vmdb_cli_serve(int argc, char **argv)
         env_uint("VMDB_ANCHOR_INTERVAL", 30, 86400, &interval) ||
         env_uint("VMDB_PG_CONNECT_TIMEOUT_S", 5, 3600, &pg_connect_s) ||
         env_uint("VMDB_PG_STATEMENT_TIMEOUT_MS", 30000, 86400000, &pg_stmt_ms) ||
-        env_uint("VMDB_PG_LOCK_TIMEOUT_MS", 10000, 86400000, &pg_lock_ms))
+        env_uint("VMDB_PG_LOCK_TIMEOUT_MS", 10000, 86400000, &pg_lock_ms) ||
+        env_uint("VMDB_PG_ADMIN_TIMEOUT_S", 3600, 604800, &pg_admin_s))
         return 2;
     if (header_s == 0) {
         LOG_ERROR("VMDB_HTTP_HEADER_TIMEOUT_S must be 1-3600 seconds (got 0)");
@@ -283,6 +288,7 @@ int vmdb_cli_serve(int argc, char **argv)
     /* Before the first connection: every one gets them. */
     vmdb_pg_set_timeouts((unsigned)(pg_connect_s ? pg_connect_s : 1), (unsigned)pg_stmt_ms,
                          (unsigned)pg_lock_ms);
+    vmdb_pg_set_admin_timeout((unsigned)pg_admin_s);
     const char *anchor = env_or("VMDB_ANCHOR", "local");
     const char *commitment = env_or("VMDB_SOLANA_COMMITMENT", "confirmed");
     int commit_level = !strcmp(commitment, "confirmed")   ? 0

@@ -24,7 +24,7 @@
 #include "vmdb/common.h"
 
 /* The timeouts (set once at start, before any connection). */
-static unsigned g_connect_s = 5, g_statement_ms = 30000, g_lock_ms = 10000;
+static unsigned g_connect_s = 5, g_statement_ms = 30000, g_lock_ms = 10000, g_admin_s = 3600;
 /* Per thread: 0 = the default deadline, -1 = none (admin jobs), > 0 = that
  * many ms (a /health probe). */
 static _Thread_local int64_t tl_wait_ms;
@@ -48,6 +48,26 @@ void vmdb_pg_set_timeouts(unsigned connect_s, unsigned statement_ms, unsigned lo
 void vmdb_pg_set_wait(int64_t ms)
 {
     tl_wait_ms = ms;
+}
+
+void vmdb_pg_set_admin_timeout(unsigned s)
+{
+    g_admin_s = s;
+}
+
+void vmdb_pg_admin_begin(PGconn *c)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %llu",
+             (unsigned long long)g_admin_s * 1000u);
+    vmdb_pg_set_wait(g_admin_s ? (int64_t)g_admin_s * 1000 + 2000 : -1);
+    vmdb_pg_cmd(c, "set the admin statement timeout", sql, NULL);
+}
+
+void vmdb_pg_admin_end(PGconn *c)
+{
+    vmdb_pg_cmd(c, "restore the statement timeout", "RESET statement_timeout", NULL);
+    vmdb_pg_set_wait(0);
 }
 
 static void note(bool ok)

@@ -23,9 +23,18 @@
  * server answers no timeout): it shuts the socket, so the connection counts
  * as lost (PQstatus) and is re-established by its owner. */
 void vmdb_pg_set_timeouts(unsigned connect_s, unsigned statement_ms, unsigned lock_ms);
-/* This thread's wait for results: 0 = the default above, -1 = no limit
- * (admin jobs, which also lift statement_timeout), > 0 = that many ms. */
+/* This thread's wait for results: 0 = the default above, -1 = no limit,
+ * > 0 = that many ms. */
 void vmdb_pg_set_wait(int64_t ms);
+/* The limit of admin jobs (start-up, migrate, repair, resets), which may
+ * run long on large tables: each statement's statement_timeout, in s (0 =
+ * none; set once at start, default 3600). vmdb_pg_admin_begin puts it on
+ * `c`'s session and this thread's wait for results (the limit + 2 s, as
+ * above), vmdb_pg_admin_end restores the defaults; a frozen server thus
+ * stalls an admin job, and the writer running it, for a bounded time. */
+void vmdb_pg_set_admin_timeout(unsigned s);
+void vmdb_pg_admin_begin(PGconn *c);
+void vmdb_pg_admin_end(PGconn *c);
 /* Whether the newest PostgreSQL call (any connection) found the server
  * reachable; *age_ms (may be NULL) gets its age, -1 before the first. */
 bool vmdb_pg_last(int64_t *age_ms);

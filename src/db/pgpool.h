@@ -45,8 +45,8 @@ PGresult *vmdb_pgpool_exec(vmdb_pgpool *p, bool cached, const char *what, const 
                            const char *const *params, char sqlstate[6]);
 
 /* Runs `sql` on a free connection that is up, without waiting for one or
- * reconnecting: *ran says whether it could. For /health, which must not
- * wait on PostgreSQL. */
+ * reconnecting: *ran says whether it could. For the health ticker
+ * (store/engine.c), which must not hold up anyone. */
 PGresult *vmdb_pgpool_try_exec(vmdb_pgpool *p, const char *what, const char *sql, bool *ran);
 
 #endif

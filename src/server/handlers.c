@@ -840,6 +840,15 @@ int vmdb_route_start(vmdb_engine *e, const vmdb_route *rt, const vmdb_req *req,
     c->async = as;
     c->ar.fault_at = req->fault_alloc;
     int rc = 0;
+    if (!e) {
+        /* No engine (vmdb_http_start): the body is read, nothing is run. */
+        rc = read_body(c, rt, &j->out.fail);
+        rc =
+            rc ? rc : vmdb_fail_set(&j->out.fail, VMDB_FAIL_DB_UNAVAILABLE, "no engine is running");
+        j->rc = rc;
+        *job = j;
+        return 0;
+    }
     if (rt->model)
         rc = resolve(c, req->path_param ? req->path_param : "", &j->out.fail);
     rc = rc ? rc : read_body(c, rt, &j->out.fail);

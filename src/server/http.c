@@ -806,34 +806,50 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     LOG_WARN("http: %s", line);
 }
 
-int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e)
+/* The address of `listen` (host:port, an IPv6 host in brackets). */
+static int resolve_listen(const char *listen, struct addrinfo **ai)
 {
-    *out = NULL;
     char host[256];
-    const char *colon = strrchr(cfg->listen, ':');
-    if (!colon || colon == cfg->listen || (size_t)(colon - cfg->listen) >= sizeof host) {
-        LOG_ERROR("VMDB_LISTEN must be host:port, got '%s'", cfg->listen);
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host) {
+        LOG_ERROR("VMDB_LISTEN must be host:port, got '%s'", listen);
         return VMDB_EINVAL;
     }
-    memcpy(host, cfg->listen, (size_t)(colon - cfg->listen));
-    host[colon - cfg->listen] = 0;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
     char *hp = host;
     size_t hl = strlen(hp);
     if (hp[0] == '[' && hl > 2 && hp[hl - 1] == ']') {
         hp[hl - 1] = 0;
         hp++;
     }
-    struct addrinfo hints = {0}, *ai = NULL;
+    struct addrinfo hints = {0};
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-    int g = getaddrinfo(hp, colon + 1, &hints, &ai);
-    if (g != 0 || !ai) {
-        LOG_ERROR("VMDB_LISTEN '%s': %s", cfg->listen, gai_strerror(g));
+    int g = getaddrinfo(hp, colon + 1, &hints, ai);
+    if (g != 0 || !*ai) {
+        LOG_ERROR("VMDB_LISTEN '%s': %s", listen, gai_strerror(g));
+        *ai = NULL;
         return VMDB_EINVAL;
     }
+    return 0;
+}
+
+static void free_ai(struct addrinfo *ai)
+{
+    if (ai)
+        freeaddrinfo(ai);
+}
+
+int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e)
+{
+    *out = NULL;
+    struct addrinfo *ai = NULL; /* NULL: no listening socket */
+    if (cfg->listen && resolve_listen(cfg->listen, &ai) != 0)
+        return VMDB_EINVAL;
     vmdb_http *h = calloc(1, sizeof *h);
     if (!h) {
-        freeaddrinfo(ai);
+        free_ai(ai);
         return VMDB_ENOMEM;
     }
     h->e = e;
@@ -846,7 +862,7 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     if (pthread_mutex_init(&h->lk, NULL) != 0 || pthread_cond_init(&h->cv, &ca) != 0) {
         pthread_condattr_destroy(&ca);
-        freeaddrinfo(ai);
+        free_ai(ai);
         free(h);
         return VMDB_ENOMEM;
     }
@@ -856,7 +872,7 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     h->rid_prefix = (uint32_t)mono_us() ^ ((uint32_t)getpid() << 16) ^ (uint32_t)time(NULL);
     h->swagger_dir = strdup(cfg->swagger_dir ? cfg->swagger_dir : "node_modules/swagger-ui-dist");
     if (!h->swagger_dir || vmdb_metrics_new(&h->metrics) != 0) {
-        freeaddrinfo(ai);
+        free_ai(ai);
         vmdb_http_stop(h);
         return VMDB_ENOMEM;
     }
@@ -865,7 +881,7 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     h->nworkers = cfg->workers ? cfg->workers : VMDB_HTTP_WORKERS_DEFAULT;
     if (pthread_mutex_init(&h->wk_lk, NULL) != 0 || pthread_cond_init(&h->wk_cv, NULL) != 0 ||
         !(h->workers = calloc(h->nworkers, sizeof *h->workers))) {
-        freeaddrinfo(ai);
+        free_ai(ai);
         vmdb_http_stop(h);
         return VMDB_ENOMEM;
     }
@@ -874,11 +890,13 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
         if (pthread_create(&h->workers[i], NULL, worker_main, h) != 0) {
             LOG_ERROR("cannot start the HTTP worker threads");
             h->nworkers = i;
-            freeaddrinfo(ai);
+            free_ai(ai);
             vmdb_http_stop(h);
             return VMDB_ENOMEM;
         }
-    unsigned flags = MHD_USE_ERROR_LOG | (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    unsigned flags = MHD_USE_ERROR_LOG | (!ai                         ? MHD_USE_NO_LISTEN_SOCKET
+                                          : ai->ai_family == AF_INET6 ? MHD_USE_IPv6
+                                                                      : 0);
     /* HTTPS: the certificate comes from a callback rather than
      * MHD_OPTION_HTTPS_MEM_CERT, so that a reload reaches new handshakes
      * without restarting the daemon (tls.c). Plain HTTP: the list is empty. */
@@ -891,7 +909,7 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ||
             MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK) != MHD_YES) {
             LOG_ERROR("VMDB_TLS_CERT: this libmicrohttpd was built without TLS support");
-            freeaddrinfo(ai);
+            free_ai(ai);
             vmdb_http_stop(h);
             return VMDB_EIO;
         }
@@ -904,19 +922,21 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     struct MHD_OptionItem common_opts[] = {
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)cfg->per_ip_connections, NULL},
+        {MHD_OPTION_SOCK_ADDR, 0, ai ? ai->ai_addr : NULL},
         {MHD_OPTION_END, 0, NULL},
     };
+    if (!ai)
+        common_opts[2].option = MHD_OPTION_END;
     unsigned io = cfg->threads ? cfg->threads : VMDB_HTTP_THREADS_DEFAULT;
     h->d = MHD_start_daemon(
         flags | MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0, NULL,
-        NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_SOCK_ADDR,
-        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, io, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)VMDB_HTTP_MAX_CONNECTIONS, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_ARRAY,
-        common_opts, MHD_OPTION_END);
-    freeaddrinfo(ai);
+        NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_THREAD_POOL_SIZE,
+        io, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)VMDB_HTTP_MAX_CONNECTIONS,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_ARRAY, common_opts, MHD_OPTION_END);
+    free_ai(ai);
     if (!h->d) {
-        LOG_ERROR("cannot listen on %s", cfg->listen);
+        LOG_ERROR("cannot listen on %s", cfg->listen ? cfg->listen : "(no listening socket)");
         vmdb_http_stop(h);
         return VMDB_EIO;
     }
@@ -928,6 +948,12 @@ int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e
     h->watchdog_on = true;
     *out = h;
     return 0;
+}
+
+int vmdb_http_add_connection(vmdb_http *h, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    /* libmicrohttpd owns (and closes) the socket from here, even on failure. */
+    return MHD_add_connection(h->d, fd, addr, addrlen) == MHD_YES ? 0 : VMDB_EIO;
 }
 
 void vmdb_http_stop(vmdb_http *h)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "server/tls.h"
 #include "store/engine.h"
@@ -36,7 +37,7 @@ struct vmdb_access;
 #define VMDB_HTTP_MIN_BODY_RATE 16384
 
 typedef struct vmdb_http_config {
-    const char *listen;      /* host:port */
+    const char *listen;      /* host:port; NULL: no listening socket (vmdb_http_add_connection) */
     unsigned threads;        /* I/O threads (0: VMDB_HTTP_THREADS_DEFAULT) */
     unsigned workers;        /* threads that run routes (0: VMDB_HTTP_WORKERS_DEFAULT) */
     const char *swagger_dir; /* swagger-ui-dist directory (may not exist) */
@@ -51,10 +52,17 @@ typedef struct vmdb_http_config {
     unsigned header_timeout_s;
 } vmdb_http_config;
 
-/* Starts serving. Errors: VMDB_EINVAL (bad listen address), VMDB_EIO
- * (cannot bind; or TLS asked for and this libmicrohttpd has no TLS),
- * VMDB_ENOMEM. */
+/* Starts serving. `e` NULL: no engine (fuzz/fuzz_http.c): everything
+ * before a route's handler runs for real (framing, deadlines, request ids,
+ * body cap, API keys, routing, the path's parameter, the body's JSON), and
+ * each route then answers 503 DB_UNAVAILABLE. Errors: VMDB_EINVAL (bad
+ * listen address), VMDB_EIO (cannot bind; or TLS asked for and this
+ * libmicrohttpd has no TLS), VMDB_ENOMEM. */
 int vmdb_http_start(vmdb_http **out, const vmdb_http_config *cfg, vmdb_engine *e);
+/* Hands an open, connected socket to the server as if it had accepted it
+ * (`addr` is the client's address); the server owns and closes it from
+ * here, even on failure. 0 or VMDB_EIO. */
+int vmdb_http_add_connection(vmdb_http *h, int fd, const struct sockaddr *addr, socklen_t addrlen);
 /* Stops accepting, finishes running requests and frees (accepts NULL). */
 void vmdb_http_stop(vmdb_http *h);
 

@@ -17,21 +17,13 @@
 void vmdb_engine_health(vmdb_engine *e, vmdb_health *out)
 {
     memset(out, 0, sizeof *out);
-    /* From memory: the newest outcome of any PostgreSQL call (the instance
-     * lock pings every second). Only when that is older than 2 s is the
-     * database asked, on a free connection and for at most 0.5 s. */
+    /* From memory only: the newest outcome of any PostgreSQL call, kept
+     * fresh by the instance lock's ping and the engine's health ticker
+     * (engine.c), each once a second. An outcome older than
+     * VMDB_HEALTH_STALE_MS means every call is stuck (a frozen server): the
+     * database counts as not answering. */
     int64_t age = -1;
-    out->db_ok = vmdb_pg_last(&age);
-    if (age < 0 || age > 2000) {
-        bool ran = false;
-        vmdb_pg_set_wait(500);
-        PGresult *r = vmdb_pgpool_try_exec(e->parts.pool, "health ping", "SELECT 1", &ran);
-        vmdb_pg_set_wait(0);
-        if (ran)
-            out->db_ok = r != NULL;
-        PQclear(r);
-        vmdb_pg_last(&age);
-    }
+    out->db_ok = vmdb_pg_last(&age) && age <= VMDB_HEALTH_STALE_MS;
     vmdb_versions_latest(e->parts.versions, &out->seq, out->root, &out->leaves);
     vmdb_status_get(e->parts.status, &out->status);
     out->anchor_kind = vmdb_chain_anchor_name(e->parts.chain);

@@ -1675,14 +1675,12 @@ static void *writer_main(void *arg)
             first->job_rc = VMDB_EIO; /* vmdb_writer_run: DB_UNAVAILABLE */
         } else if (first->job) {
             /* Admin jobs (start-up, migrate, repair, resets) may run long
-             * on large tables: no statement timeout and no wait limit. */
+             * on large tables: VMDB_PG_ADMIN_TIMEOUT_S, not the default. */
             if (PQstatus(w->conn) != CONNECTION_OK)
                 PQreset(w->conn);
-            vmdb_pg_set_wait(-1);
-            vmdb_pg_cmd(w->conn, "lift the statement timeout", "SET statement_timeout = 0", NULL);
+            vmdb_pg_admin_begin(w->conn);
             first->job_rc = first->job(first->job_arg, w->conn, w->h);
-            vmdb_pg_cmd(w->conn, "restore the statement timeout", "RESET statement_timeout", NULL);
-            vmdb_pg_set_wait(0);
+            vmdb_pg_admin_end(w->conn);
             if (vmdb_chain_commit_lost(w->parts->chain)) {
                 lost_begin(w);
                 first->job_lost = true;

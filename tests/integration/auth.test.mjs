@@ -50,6 +50,8 @@ const RANK = { open: 0, read: 1, write: 2, admin: 3 };
 // ('*': every table), and the statuses it may answer once admitted.
 const ROUTES = [
   { name: 'health', m: 'GET', p: '/health', need: 'open', ok: [200] },
+  // Open unless VMDB_AUTH_METRICS=true (the next test).
+  { name: 'metrics', m: 'GET', p: '/metrics', need: 'open', ok: [200] },
   { name: 'openapi', m: 'GET', p: '/api-docs/openapi.json', need: 'open', ok: [200] },
   { name: 'swagger', m: 'GET', p: '/swagger-ui', need: 'open', ok: [200] },
   { name: 'swagger asset', m: 'GET', p: '/swagger-ui/index.html', need: 'open', ok: [200] },
@@ -220,7 +222,7 @@ test('API keys: a keys file edited by hand refuses start', async () => {
   assert.match(s2.log(), /VMDB_API_KEYS names .* which does not exist/);
 });
 
-test('API keys: a non-loopback bind needs keys or VMDB_INSECURE_NO_AUTH=true; VMDB_AUTH_HEALTH', async () => {
+test('API keys: a non-loopback bind needs keys or VMDB_INSECURE_NO_AUTH=true; VMDB_AUTH_HEALTH, VMDB_AUTH_METRICS', async () => {
   const port = await freePort();
   const s = await spawnServer({ env: { VMDB_LISTEN: `0.0.0.0:${port}` } });
   const ex = await s.exited;
@@ -245,12 +247,22 @@ test('API keys: a non-loopback bind needs keys or VMDB_INSECURE_NO_AUTH=true; VM
   const port2 = await freePort();
   const srv = await startServer({
     dataDir, port: port2,
-    env: { VMDB_LISTEN: `0.0.0.0:${port2}`, VMDB_API_KEYS: env.VMDB_API_KEYS, VMDB_AUTH_HEALTH: 'true' },
+    env: {
+      VMDB_LISTEN: `0.0.0.0:${port2}`, VMDB_API_KEYS: env.VMDB_API_KEYS, VMDB_AUTH_HEALTH: 'true',
+      VMDB_AUTH_METRICS: 'true',
+    },
   });
   try {
     const h = await get(srv.url, '/health');
     assert.equal(h.status, 401, h.text);
     assert.equal((await get(srv.url, '/health', { headers: bearer(k) })).status, 200);
+    const m = await get(srv.url, '/metrics');
+    assert.equal(m.status, 401, m.text);
+    assert.equal(m.json?.code, 'UNAUTHORIZED', m.text);
+    assert.match(m.headers.get('www-authenticate') || '', /^Bearer/);
+    const m2 = await get(srv.url, '/metrics', { headers: bearer(k) });
+    assert.equal(m2.status, 200, m2.text);
+    assert.match(m2.text, /^# (HELP|TYPE) vmdb_/m);
     assert.equal((await get(srv.url, '/api/identity')).status, 401);
     assert.equal((await get(srv.url, '/api-docs/openapi.json')).status, 200);
   } finally {
@@ -258,6 +270,8 @@ test('API keys: a non-loopback bind needs keys or VMDB_INSECURE_NO_AUTH=true; VM
   }
   const bad = await spawnServer({ env: { VMDB_AUTH_HEALTH: 'yes' } });
   assert.equal((await bad.exited).code, 2);
+  const badMetrics = await spawnServer({ env: { VMDB_AUTH_METRICS: '1' } });
+  assert.equal((await badMetrics.exited).code, 2);
 });
 
 test('API keys: the JS and Python clients send theirs', async () => {

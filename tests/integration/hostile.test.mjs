@@ -21,7 +21,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
   startServer, post, get, httpRequest, ok, fails, health, applySchema, tableCounts, psql,
-  expectedRootFromRows,
+  expectedRootFromRows, INTERNAL_TEXT,
 } from './lib.mjs';
 
 const THINGS = {
@@ -77,6 +77,13 @@ async function unchanged(fn, c) {
 // A failing case is collected, so that one run lists every bad answer.
 function collector() {
   const bad = [];
+  // No PostgreSQL or libpq text in an answer (it goes to the log). What
+  // the request itself carried and the answer quotes back (a model name,
+  // a bad value) is not the server's text: `what` names the case's input.
+  const noInternalText = (r, what) => {
+    const m = INTERNAL_TEXT.exec(r.text);
+    if (m && !what.toLowerCase().includes(m[0].toLowerCase())) bad.push(`${what}: internal text "${m[0]}" in the answer: ${r.text.slice(0, 300)}`);
+  };
   return {
     bad,
     // The answer must be a 4xx with the envelope and a code.
@@ -85,6 +92,7 @@ function collector() {
       if (!(r.json && r.json.success === false && typeof r.json.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(r.json.code))) {
         bad.push(`${what}: no envelope with a code: ${r.text.slice(0, 300)}`);
       }
+      noInternalText(r, what);
     },
     // A read: a 4xx as above, or a 200 that finds nothing (the text matched no row).
     isEmptyOr4xx(r, what) {

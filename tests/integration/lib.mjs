@@ -638,3 +638,7 @@ export async function startSolanaLocal() {
     log: () => stderr,
   };
 }
+
+/** Internal error text that must never reach a client (issue 13: the log
+ *  has PostgreSQL's text; answers carry codes and vmdb's own words). */
+export const INTERNAL_TEXT = /postgres|ERROR:|syntax error|relation "|SQLSTATE|libpq|PQ[a-z]+\(/i;
