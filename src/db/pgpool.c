@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct vmdb_pgpool {
     char *url;
@@ -17,6 +18,11 @@ struct vmdb_pgpool {
     vmdb_pgcache *cache; /* one per connection */
     bool *busy;
     unsigned n;
+    /* The ticker (vmdb_pgpool_ticker_start): tick_mu guards tick_stop. */
+    pthread_t ticker;
+    bool ticker_on, tick_stop;
+    pthread_mutex_t tick_mu;
+    pthread_cond_t tick_cv;
 };
 
 int vmdb_pgpool_open(vmdb_pgpool **out, const char *url, unsigned n)
@@ -28,6 +34,8 @@ int vmdb_pgpool_open(vmdb_pgpool **out, const char *url, unsigned n)
         return VMDB_ENOMEM;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_mutex_init(&p->tick_mu, NULL);
+    pthread_cond_init(&p->tick_cv, NULL);
     p->n = n ? n : 1;
     p->url = strdup(url);
     p->conn = calloc(p->n, sizeof *p->conn);
@@ -55,6 +63,7 @@ void vmdb_pgpool_free(vmdb_pgpool *p)
 {
     if (!p)
         return;
+    vmdb_pgpool_ticker_stop(p);
     for (unsigned i = 0; p->conn && i < p->n; i++) {
         PQfinish(p->conn[i]);
         if (p->cache)
@@ -66,6 +75,8 @@ void vmdb_pgpool_free(vmdb_pgpool *p)
     free(p->url);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->tick_cv);
+    pthread_mutex_destroy(&p->tick_mu);
     free(p);
 }
 
@@ -145,4 +156,57 @@ PGresult *vmdb_pgpool_try_exec(vmdb_pgpool *p, const char *what, const char *sql
     PGresult *r = vmdb_pg_exec(l.conn, what, sql, 0, NULL, NULL);
     vmdb_pgpool_put(p, &l);
     return r;
+}
+
+/* Once a second, when no PostgreSQL call has ended in the last second (an
+ * idle server, or ALLOW_MULTI_INSTANCE, which has no instance lock ping),
+ * a `SELECT 1` on a free connection, waiting at most 0.5 s, so that the
+ * newest outcome (vmdb_pg_last) is never older than about 1.5 s while
+ * PostgreSQL answers. */
+static void *ticker_main(void *arg)
+{
+    vmdb_pgpool *p = arg;
+    pthread_mutex_lock(&p->tick_mu);
+    while (!p->tick_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&p->tick_cv, &p->tick_mu, &until);
+        if (p->tick_stop)
+            break;
+        pthread_mutex_unlock(&p->tick_mu);
+        int64_t age = -1;
+        vmdb_pg_last(&age);
+        if (age < 0 || age >= 1000) {
+            bool ran = false;
+            vmdb_pg_set_wait(500);
+            PQclear(vmdb_pgpool_try_exec(p, "health ping", "SELECT 1", &ran));
+            vmdb_pg_set_wait(0);
+        }
+        pthread_mutex_lock(&p->tick_mu);
+    }
+    pthread_mutex_unlock(&p->tick_mu);
+    return NULL;
+}
+
+int vmdb_pgpool_ticker_start(vmdb_pgpool *p)
+{
+    if (p->ticker_on)
+        return 0;
+    if (pthread_create(&p->ticker, NULL, ticker_main, p) != 0)
+        return VMDB_ENOMEM;
+    p->ticker_on = true;
+    return 0;
+}
+
+void vmdb_pgpool_ticker_stop(vmdb_pgpool *p)
+{
+    if (!p || !p->ticker_on)
+        return;
+    pthread_mutex_lock(&p->tick_mu);
+    p->tick_stop = true;
+    pthread_cond_signal(&p->tick_cv);
+    pthread_mutex_unlock(&p->tick_mu);
+    pthread_join(p->ticker, NULL);
+    p->ticker_on = false;
 }

@@ -45,8 +45,16 @@ PGresult *vmdb_pgpool_exec(vmdb_pgpool *p, bool cached, const char *what, const 
                            const char *const *params, char sqlstate[6]);
 
 /* Runs `sql` on a free connection that is up, without waiting for one or
- * reconnecting: *ran says whether it could. For the health ticker
- * (store/engine.c), which must not hold up anyone. */
+ * reconnecting: *ran says whether it could. For the ticker below, which
+ * must not hold up anyone. */
 PGresult *vmdb_pgpool_try_exec(vmdb_pgpool *p, const char *what, const char *sql, bool *ran);
+
+/* Starts the pool's ticker thread, which keeps the newest PostgreSQL
+ * outcome (vmdb_pg_last) fresh so that /health can answer from memory: once
+ * a second, when no call has ended in the last second, a `SELECT 1` on a
+ * free connection (at most 0.5 s). 0 or VMDB_ENOMEM (no thread). */
+int vmdb_pgpool_ticker_start(vmdb_pgpool *p);
+/* Stops the ticker (vmdb_pgpool_free also does). Accepts NULL. */
+void vmdb_pgpool_ticker_stop(vmdb_pgpool *p);
 
 #endif

@@ -6,15 +6,13 @@
  * the way out the writer first (it answers what is
  * queued), then the anchor thread (which anchors the newest header and
  * checkpoints the trusted state), then the rest, the instance lock last.
- * The health ticker (below) starts last and stops first.
+ * The read pool's health ticker starts last and stops first.
  */
 #include "store/engine_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "db/pg.h"
 #include "store/sync.h"
 #include "util/log.h"
 
@@ -69,57 +67,6 @@ static int take_config(vmdb_engine *e, const vmdb_engine_config *cfg)
     return 0;
 }
 
-/* The health ticker: once a second, when no PostgreSQL call has ended in
- * the last second (an idle server, or ALLOW_MULTI_INSTANCE, which has no
- * instance lock ping), a `SELECT 1` on a free pool connection, waiting at
- * most 0.5 s, so that the outcome /health reads is never older than about
- * 1.5 s while PostgreSQL answers. */
-static void *ticker_main(void *arg)
-{
-    vmdb_engine *e = arg;
-    pthread_mutex_lock(&e->tick_mu);
-    while (!e->tick_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_cond_timedwait(&e->tick_cv, &e->tick_mu, &until);
-        if (e->tick_stop)
-            break;
-        pthread_mutex_unlock(&e->tick_mu);
-        int64_t age = -1;
-        vmdb_pg_last(&age);
-        if (age < 0 || age >= 1000) {
-            bool ran = false;
-            vmdb_pg_set_wait(500);
-            PQclear(vmdb_pgpool_try_exec(e->parts.pool, "health ping", "SELECT 1", &ran));
-            vmdb_pg_set_wait(0);
-        }
-        pthread_mutex_lock(&e->tick_mu);
-    }
-    pthread_mutex_unlock(&e->tick_mu);
-    return NULL;
-}
-
-static int ticker_start(vmdb_engine *e)
-{
-    if (pthread_create(&e->ticker, NULL, ticker_main, e) != 0)
-        return VMDB_ENOMEM;
-    e->ticker_on = true;
-    return 0;
-}
-
-static void ticker_stop(vmdb_engine *e)
-{
-    if (!e->ticker_on)
-        return;
-    pthread_mutex_lock(&e->tick_mu);
-    e->tick_stop = true;
-    pthread_cond_signal(&e->tick_cv);
-    pthread_mutex_unlock(&e->tick_mu);
-    pthread_join(e->ticker, NULL);
-    e->ticker_on = false;
-}
-
 typedef struct startup_arg {
     const vmdb_parts *parts;
     bool verify_rows;
@@ -141,8 +88,6 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
     if (!e)
         return VMDB_ENOMEM;
     pthread_key_create(&e->hkey, hasher_free);
-    pthread_mutex_init(&e->tick_mu, NULL);
-    pthread_cond_init(&e->tick_cv, NULL);
     if ((rc = take_config(e, cfg)))
         goto done;
     const vmdb_engine_config *c = &e->cfg;
@@ -173,7 +118,7 @@ int vmdb_engine_open(vmdb_engine **out, const vmdb_engine_config *cfg)
      * is logged and leaves the chain on v1: not a reason not to start). */
     vmdb_engine_upgrade(e);
     if ((rc = vmdb_chain_start(p->chain)) || (e->lock && (rc = vmdb_instlock_start(e->lock))) ||
-        (rc = ticker_start(e)))
+        (rc = vmdb_pgpool_ticker_start(p->pool)))
         goto done;
 done:
     if (rc) {
@@ -188,7 +133,7 @@ void vmdb_engine_close(vmdb_engine *e)
 {
     if (!e)
         return;
-    ticker_stop(e);
+    vmdb_pgpool_ticker_stop(e->parts.pool);
     vmdb_writer_free(e->writer);
     if (e->parts.chain) {
         vmdb_hasher *h = vmdb_engine_hasher(e);
@@ -207,8 +152,6 @@ void vmdb_engine_close(vmdb_engine *e)
     vmdb_hasher_free(pthread_getspecific(e->hkey));
     pthread_setspecific(e->hkey, NULL);
     pthread_key_delete(e->hkey);
-    pthread_cond_destroy(&e->tick_cv);
-    pthread_mutex_destroy(&e->tick_mu);
     free(e->url);
     free(e->migrations_dir);
     free(e->data_dir);

@@ -24,13 +24,6 @@ struct vmdb_engine {
     vmdb_pgshare *share; /* read-batch statements shared by concurrent requests */
     vmdb_instlock *lock; /* NULL with ALLOW_MULTI_INSTANCE */
     pthread_key_t hkey;  /* a hasher per request thread */
-    /* The health ticker (engine.c): pings PostgreSQL when nothing else
-     * has been heard from it for a second, so that /health can answer from
-     * memory. tick_mu guards tick_stop. */
-    pthread_t ticker;
-    bool ticker_on, tick_stop;
-    pthread_mutex_t tick_mu;
-    pthread_cond_t tick_cv;
 };
 
 /* /health counts the database as not answering when the newest outcome of

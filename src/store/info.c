@@ -18,8 +18,8 @@ void vmdb_engine_health(vmdb_engine *e, vmdb_health *out)
 {
     memset(out, 0, sizeof *out);
     /* From memory only: the newest outcome of any PostgreSQL call, kept
-     * fresh by the instance lock's ping and the engine's health ticker
-     * (engine.c), each once a second. An outcome older than
+     * fresh by the instance lock's ping and the read pool's health ticker
+     * (db/pgpool.c), each once a second. An outcome older than
      * VMDB_HEALTH_STALE_MS means every call is stuck (a frozen server): the
      * database counts as not answering. */
     int64_t age = -1;
