@@ -664,7 +664,7 @@ static int run(vctx *c, const vmdb_buf *in, char *line, size_t linelen)
                  (unsigned long long)got.h.seq, vmdb_header_kind_name(got.h.kind), cnt, hx);
     } else if (proof && vmdb_json_typeof(proof) == VMDB_JSON_OBJECT) {
         vmdb_vfy_bundle_result r;
-        char comp[64], req[200];
+        char comp[64], req[384]; /* request_note: "; request checked: " + 79 + the rest: 222 */
         if ((rc = vmdb_vfy_bundle(c->h, d, &c->pins, &c->req, &r, c->why)))
             goto done;
         got = r.header;
