@@ -7,11 +7,11 @@
  * batch the root must equal the reference and every proof and multiproof
  * must verify; older versions held by a reader must stay intact.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+#include "util/run2.h"
 #include "vmdb/proof.h"
 #include "vmdb/smt.h"
 
@@ -325,28 +325,6 @@ static void test_openssl_path(void **state)
 
 /* --- the two-way build ----------------------------------------------------- */
 
-typedef struct run_job {
-    void (*fn)(void *);
-    void *arg;
-} run_job;
-
-static void *run_job_main(void *arg)
-{
-    run_job *j = arg;
-    j->fn(j->arg);
-    return NULL;
-}
-
-static void run2_threads(void *ctx, void (*fn)(void *), void *a, void *b)
-{
-    pthread_t th;
-    run_job j = {fn, a};
-    (void)ctx;
-    assert_int_equal(pthread_create(&th, NULL, run_job_main, &j), 0);
-    fn(b);
-    pthread_join(th, NULL);
-}
-
 static void run2_serial(void *ctx, void (*fn)(void *), void *a, void *b)
 {
     (*(int *)ctx)++;
@@ -392,7 +370,7 @@ static void test_build_par(void **state)
         assert_int_equal(vmdb_smt_new(&b, 0), 0);
         assert_int_equal(vmdb_smt_build(a, m.l, m.n), 0);
         vmdb_smt_publish(a);
-        assert_int_equal(vmdb_smt_build_par(b, m.l, m.n, run2_threads, NULL), 0);
+        assert_int_equal(vmdb_smt_build_par(b, m.l, m.n, vmdb_run2_threads, NULL), 0);
         vmdb_smt_publish(b);
         vmdb_smt_view_root(vmdb_smt_current(a), ra);
         vmdb_smt_view_root(vmdb_smt_current(b), rb);
